@@ -1,0 +1,67 @@
+"""The one place that reads the process environment.
+
+Every setting that varies between a laptop and a production host comes from here, with a safe
+embedded default: SQLite in a local data folder, django-q2's ORM broker, a generated secret key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DATA_DIR = Path(os.environ.get("FOREXGPT_DATA_DIR", BASE_DIR / "data")).resolve()
+DEBUG = _bool("DEBUG", False)
+ALLOWED_HOSTS = _list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", [])
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", DATA_DIR / "media")).resolve()
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles")).resolve()
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# Minimum seconds between two progress writes of one job run.
+JOB_PROGRESS_INTERVAL_S = float(os.environ.get("FOREXGPT_PROGRESS_INTERVAL_S", "1.0"))
+# Upper bound on an uploaded candle file, in megabytes.
+MAX_UPLOAD_MB = int(os.environ.get("FOREXGPT_MAX_UPLOAD_MB", "200"))
+Q_WORKERS = int(os.environ.get("FOREXGPT_Q_WORKERS", "2"))
+# Longest a task may run (seconds) before django-q2 kills it; `retry` is always set above it.
+Q_TIMEOUT_S = int(os.environ.get("FOREXGPT_Q_TIMEOUT_S", str(6 * 3600)))
+GPU_Q_TIMEOUT_S = int(os.environ.get("FOREXGPT_GPU_Q_TIMEOUT_S", str(72 * 3600)))
+Q_SYNC = _bool("FOREXGPT_Q_SYNC", False)
+
+
+def secret_key() -> str:
+    """`SECRET_KEY` from the environment, else one generated once and kept in the data folder."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    # Create with owner-only permissions; never in the repository (data/ is git-ignored).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (web or worker) won the race: use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,186 @@
+"""Job runs: one abstract model and one small service API for every long job in the platform.
+
+A task receives a run id, calls `job_execute(Model, run_id, work)`; `work(run, ctx)` does the
+job, saves its own results and reports through `ctx.progress(...)`, which also raises
+`JobCancelled` once a user asked to cancel. Status changes are single-row UPDATEs, so a failure
+never overwrites what the work already saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Callable, TypeVar
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobRun(models.Model):
+    """Fields every long job shares. Subclasses name their task in `TASK` (and `QUEUE` for gpu)."""
+
+    TASK: str = ""
+    QUEUE: str | None = None  # django-q2 cluster name; None = the default cluster
+
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="0..1")
+    message = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    task_id = models.CharField(max_length=64, blank=True, help_text="django-q2 task id")
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress write")
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def duration_s(self) -> float | None:
+        if not self.started_at:
+            return None
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+    def status_dict(self) -> dict:
+        """The small JSON that pages poll."""
+        return {
+            "id": self.pk,
+            "status": self.status,
+            "progress": round(self.progress, 4),
+            "message": self.message,
+            "error": self.error,
+            "finished": self.is_finished,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+
+R = TypeVar("R", bound=JobRun)
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when its run was asked to cancel."""
+
+
+def job_enqueue(run: JobRun) -> None:
+    """Hand the run to the queue once the surrounding transaction commits."""
+    from django_q.tasks import async_task
+
+    model, pk = type(run), run.pk
+
+    def _send():
+        options = {"task_name": f"{model._meta.label_lower}:{pk}"}
+        if model.QUEUE:
+            options["cluster"] = model.QUEUE
+        task_id = async_task(model.TASK, pk, q_options=options)
+        model.objects.filter(pk=pk, task_id="").update(task_id=str(task_id or "")[:64])
+
+    transaction.on_commit(_send)
+
+
+@transaction.atomic
+def job_cancel(*, run: JobRun) -> JobRun:
+    """A queued run is cancelled at once; a running one stops at its next progress report."""
+    model = type(run)
+    now = timezone.now()
+    if model.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=now, message="cancelled before it started", cancel_requested=True
+    ):
+        pass
+    else:
+        model.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
+    run.refresh_from_db()
+    return run
+
+
+class JobContext:
+    """What a running job uses to report progress and notice cancellation. Writes are throttled."""
+
+    def __init__(self, run: JobRun, *, interval_s: float | None = None):
+        self.run = run
+        self.model = type(run)
+        self.interval_s = settings.FOREXGPT_JOB_PROGRESS_INTERVAL_S if interval_s is None else interval_s
+        self._last_write = float("-inf")
+        self.writes = 0
+
+    def progress(self, fraction: float, message: str | None = None, *, force: bool = False, **fields) -> bool:
+        """Record progress (0..1) at most once per interval; raise JobCancelled if asked to stop.
+
+        Extra keyword fields are written to the run row with the same throttled UPDATE.
+        Returns whether a write happened.
+        """
+        now = time.monotonic()
+        if not force and now - self._last_write < self.interval_s:
+            return False
+        self._last_write = now
+        values = {"progress": min(max(float(fraction), 0.0), 1.0), "heartbeat_at": timezone.now(), **fields}
+        if message is not None:
+            values["message"] = message[:255]
+        self.model.objects.filter(pk=self.run.pk).update(**values)
+        for key, value in values.items():
+            setattr(self.run, key, value)
+        self.writes += 1
+        self.check_cancelled()
+        return True
+
+    def check_cancelled(self) -> None:
+        if self.model.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str | None]) -> str:
+    """Run `work` for a queued run exactly once; returns the final status.
+
+    Claiming is a conditional UPDATE (queued -> running), so the same task delivered twice, or a
+    run cancelled before it started, does nothing the second time.
+    """
+    claimed = model.objects.filter(pk=run_id, status=JobStatus.QUEUED, cancel_requested=False).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), message="started", error=""
+    )
+    if not claimed:
+        current = model.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        logger.info("%s %s not started: status is %s", model.__name__, run_id, current)
+        return current or "missing"
+    run = model.objects.get(pk=run_id)
+    ctx = JobContext(run)
+    try:
+        message = work(run, ctx)
+    except JobCancelled:
+        model.objects.filter(pk=run_id).update(status=JobStatus.CANCELLED, finished_at=timezone.now(), message="cancelled")
+        return JobStatus.CANCELLED
+    except Exception as exc:
+        logger.exception("%s %s failed", model.__name__, run_id)
+        model.objects.filter(pk=run_id).update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            message=f"failed: {exc}"[:255],
+            error="".join(traceback.format_exception(exc))[-20000:],
+        )
+        return JobStatus.FAILED
+    model.objects.filter(pk=run_id).update(
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=(message or "done")[:255]
+    )
+    return JobStatus.SUCCEEDED

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from forexgpt_site import views
+from marketdata import api as marketdata_api
+
+router = DefaultRouter()
+router.register("candle-imports", marketdata_api.CandleImportViewSet, basename="candle-import")
+
+api_patterns = [
+    path("token/", obtain_auth_token, name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("series/", marketdata_api.SeriesListView.as_view(), name="api-series"),
+    path("candles/", marketdata_api.CandleListView.as_view(), name="api-candles"),
+    path("candles/import/", marketdata_api.CandleImportCreateView.as_view(), name="api-candles-import"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("data/", include("marketdata.urls")),
+    path("api/", include(api_patterns)),
+    *[
+        path(f"{section}/", views.planned_section, {"section": section}, name=section)
+        for section in views.PLANNED_SECTIONS
+    ],
+]

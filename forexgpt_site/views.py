@@ -1,0 +1,56 @@
+from django.db.models import Count
+from django.shortcuts import render
+
+from marketdata.models import Candle, CandleImport
+from marketdata.selectors import series_list
+
+# Sections later work fills in. Each says what it will show; none shows made-up content.
+PLANNED_SECTIONS = {
+    "hardware": (
+        "Hardware",
+        "Detected GPUs (name, memory, compute capability), CUDA / cuDNN / NCCL versions, NVLink, whether "
+        "flash-attn, NVIDIA DALI and apex are usable here, CPU cores and RAM - and which training "
+        "optimizations that enables.",
+    ),
+    "training": (
+        "Training",
+        "Diffusion forecaster training runs: a new-run form, live loss curves, throughput and ETA, the "
+        "optimizations applied with their reasons, and forecast quality against baselines.",
+    ),
+    "backtests": (
+        "Backtests",
+        "Forecast, pattern and combined strategies run with kernc's backtesting library and FX costs: "
+        "equity and drawdown curves, trades on the candlestick chart, full stats and comparisons.",
+    ),
+    "optimizations": (
+        "Optimizations",
+        "Hybrid grid -> NSGA-II -> local-grid optimizations over return, drawdown and Sharpe: per-phase "
+        "progress, Pareto fronts, parallel coordinates, hypervolume and walk-forward results.",
+    ),
+    "conformal": (
+        "Conformal",
+        "Calibration runs (split, asymmetric, normalized, CQR, ACI, sliding window): rolling coverage "
+        "against target, interval bands over realized values and a metrics table per method.",
+    ),
+    "registry": (
+        "Registry",
+        "Versioned, tagged model artifacts with aliases, metrics, files and checksums, lineage to "
+        "their training runs, and verified export/import bundles.",
+    ),
+}
+
+
+def dashboard(request):
+    series = series_list()
+    return render(request, "dashboard.html", {
+        "series": series,
+        "candle_count": Candle.objects.count(),
+        "imports": CandleImport.objects.order_by("-created_at")[:5],
+        "import_status": dict(CandleImport.objects.values_list("status").annotate(n=Count("id")).order_by()),
+        "sections": PLANNED_SECTIONS,
+    })
+
+
+def planned_section(request, section: str):
+    title, description = PLANNED_SECTIONS[section]
+    return render(request, "planned.html", {"title": title, "description": description, "section": section})

@@ -1,0 +1,77 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from forexgpt_site.jobs import job_cancel
+from marketdata import selectors, services
+from marketdata.engine import ImportRejected
+from marketdata.models import CandleImport
+from marketdata.serializers import (
+    CandleImportCreateSerializer,
+    CandleImportSerializer,
+    CandleQuerySerializer,
+    CandleSerializer,
+    SeriesSerializer,
+)
+
+
+class CandleListView(generics.ListAPIView):
+    """Bars of one series in a UTC range: `?symbol=EURUSD&timeframe=1h&start=...&end=...`."""
+
+    serializer_class = CandleSerializer
+
+    @extend_schema(parameters=[CandleQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = CandleQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            return selectors.candles_queryset(**query.validated_data)
+        except ValueError as exc:
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError({"detail": str(exc)}) from exc
+
+
+class SeriesListView(APIView):
+    """Every stored (symbol, timeframe) series with its row count, range and long gaps."""
+
+    @extend_schema(responses=SeriesSerializer(many=True))
+    def get(self, request):
+        return Response(SeriesSerializer(selectors.series_list(), many=True).data)
+
+
+class CandleImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Candle imports: upload with `POST /api/candles/import/`, then poll the run here."""
+
+    serializer_class = CandleImportSerializer
+    queryset = CandleImport.objects.select_related("owner").order_by("-created_at")
+    filterset_fields = ["status", "symbol", "timeframe"]
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return Response(CandleImportSerializer(job_cancel(run=self.get_object())).data)
+
+
+class CandleImportCreateView(APIView):
+    """Upload an export (multipart); answers 202 with the queued import run."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=CandleImportCreateSerializer, responses={202: CandleImportSerializer})
+    def post(self, request):
+        data = CandleImportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = dict(data.validated_data)
+        upload = options.pop("file")
+        try:
+            run = services.candle_import_start(user=request.user, upload=upload, **options)
+        except ImportRejected as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        run.refresh_from_db()
+        return Response(CandleImportSerializer(run).data, status=status.HTTP_202_ACCEPTED)

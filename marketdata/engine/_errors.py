@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_REPORTED_ERRORS = 10
+
+
+@dataclass
+class RowError:
+    line: int  # 1-based line in the file; 0 for a summary row
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}" if self.line else self.reason
+
+
+class ImportRejected(ValueError):
+    """The whole file is refused; `errors` names the first bad lines and why."""
+
+    def __init__(self, message: str, errors: list[RowError] | None = None, *, rows: int | None = None):
+        self.errors = list(errors or [])
+        self.rows = rows
+        detail = ""
+        if self.errors:
+            shown = "; ".join(str(e) for e in self.errors[:MAX_REPORTED_ERRORS])
+            more = len(self.errors) - MAX_REPORTED_ERRORS
+            detail = f": {shown}" + (f"; and {more} more" if more > 0 else "")
+        super().__init__(message + detail)
+        self.summary = message
+
+    def as_dict(self) -> dict:
+        return {
+            "error": self.summary,
+            "errors": [{"line": e.line, "reason": e.reason} for e in self.errors[:MAX_REPORTED_ERRORS]],
+            "error_count": len(self.errors),
+        }

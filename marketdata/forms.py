@@ -1,0 +1,27 @@
+from django import forms
+
+from marketdata.engine import FORMATS
+
+DROP_CHOICES = [
+    ("weekend", "weekend bars"),
+    ("day_spanning", "day-spanning aggregate bars"),
+    ("flat_filler", "flat zero-volume filler bars"),
+]
+
+
+class CandleImportForm(forms.Form):
+    file = forms.FileField(help_text="HistData, MetaTrader 4/5, Dukascopy or CSV export")
+    symbol = forms.CharField(initial="EURUSD", max_length=16, help_text="EURUSD or EUR/USD")
+    timeframe = forms.CharField(initial="1h", max_length=8, help_text="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
+    format = forms.ChoiceField(choices=[("auto", "auto-detect"), *[(f, f) for f in FORMATS]], initial="auto")
+    tz = forms.CharField(required=False, max_length=64, label="Source time zone",
+                         help_text="IANA name, e.g. Europe/Helsinki; blank = the format's default")
+    drop = forms.MultipleChoiceField(choices=DROP_CHOICES, required=False, widget=forms.CheckboxSelectMultiple,
+                                     label="Drop anomalies")
+
+
+class ChartRangeForm(forms.Form):
+    symbol = forms.CharField(required=False)
+    timeframe = forms.CharField(required=False)
+    start = forms.DateTimeField(required=False, help_text="UTC")
+    end = forms.DateTimeField(required=False, help_text="UTC")
