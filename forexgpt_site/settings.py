@@ -118,6 +118,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Before `collectstatic` has run (tests, a quick dev start) serve straight from the app folders.
+WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
 MEDIA_ROOT = env.MEDIA_ROOT
 MEDIA_URL = "media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -1,0 +1,80 @@
+"""The job-run contract every long job relies on."""
+
+import pytest
+from django.core.files.base import ContentFile
+
+from forexgpt_site.jobs import JobContext, job_cancel, job_execute
+from marketdata.models import CandleImport
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(user):
+    job = CandleImport(owner=user, original_name="x.csv", symbol="EURUSD", timeframe="1h")
+    job.file.save("x.csv", ContentFile(b""), save=False)
+    job.save()
+    return job
+
+
+def test_a_run_delivered_twice_does_its_work_once(run):
+    calls = []
+
+    def work(r, ctx):
+        calls.append(r.pk)
+        return "finished"
+
+    assert job_execute(CandleImport, run.pk, work) == "succeeded"
+    assert job_execute(CandleImport, run.pk, work) == "succeeded"
+    assert calls == [run.pk]
+    run.refresh_from_db()
+    assert (run.status, run.progress, run.message) == ("succeeded", 1.0, "finished")
+    assert run.started_at <= run.finished_at
+
+
+def test_failure_keeps_what_the_work_saved_before_it(run):
+    def work(r, ctx):
+        CandleImport.objects.filter(pk=r.pk).update(report={"partial": 3})
+        ctx.progress(0.4, "halfway", force=True)
+        raise RuntimeError("worker lost its data source")
+
+    assert job_execute(CandleImport, run.pk, work) == "failed"
+    run.refresh_from_db()
+    assert run.report == {"partial": 3}
+    assert run.progress == 0.4
+    assert run.message == "failed: worker lost its data source"
+    assert "RuntimeError: worker lost its data source" in run.error and "Traceback" in run.error
+
+
+def test_progress_writes_are_throttled(run):
+    ctx = JobContext(run, interval_s=60)
+    wrote = [ctx.progress(i / 100, f"step {i}") for i in range(100)]
+    assert wrote.count(True) == 1 and ctx.writes == 1
+    run.refresh_from_db()
+    assert (run.progress, run.message) == (0.0, "step 0")
+    assert ctx.progress(0.9, "forced", force=True)
+    run.refresh_from_db()
+    assert (run.progress, run.message) == (0.9, "forced")
+    assert run.heartbeat_at is not None
+
+
+def test_cancel_before_start_means_it_never_runs(run):
+    assert job_cancel(run=run).status == "cancelled"
+    assert job_execute(CandleImport, run.pk, lambda r, ctx: pytest.fail("must not run")) == "cancelled"
+
+
+def test_cancel_while_running_stops_at_the_next_report(run):
+    seen = []
+
+    def work(r, ctx):
+        for step in range(10):
+            if step == 3:
+                job_cancel(run=r)  # as a user would, from another request
+            ctx.progress(step / 10, force=True)
+            seen.append(step)
+        return "should not finish"
+
+    assert job_execute(CandleImport, run.pk, work) == "cancelled"
+    assert seen == [0, 1, 2]
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.finished_at is not None

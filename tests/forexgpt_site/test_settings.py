@@ -1,0 +1,35 @@
+import subprocess
+import sys
+
+from django.conf import settings
+
+from forexgpt_site import env
+
+
+def test_queue_timeout_is_below_retry_for_every_cluster():
+    q = settings.Q_CLUSTER
+    assert q["timeout"] < q["retry"]
+    assert q["ALT_CLUSTERS"]["gpu"]["timeout"] < q["ALT_CLUSTERS"]["gpu"]["retry"]
+    assert q["daemonize_workers"] is False
+
+
+def test_secret_key_is_generated_once_and_kept_out_of_git(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(env, "DATA_DIR", tmp_path)
+    first = env.secret_key()
+    assert len(first) > 40 and env.secret_key() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/secret_key"], cwd=settings.BASE_DIR)
+    assert ignored.returncode == 0
+
+
+def test_settings_follow_the_environment(tmp_path):
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='forexgpt_site.settings'; django.setup();"
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.Q_CLUSTER.get('redis'), 'orm' in s.Q_CLUSTER, s.SECRET_KEY)"
+    )
+    environ = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://u@db.example:5432/fx", "REDIS_URL": "redis://cache:6379/2",
+               "SECRET_KEY": "from-the-env", "FOREXGPT_DATA_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=environ, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["django.db.backends.postgresql", "fx", "redis://cache:6379/2", "False", "from-the-env"]

@@ -1,0 +1,127 @@
+"""Imports through the ORM: all-or-nothing, idempotent, and the reference files exactly."""
+
+import pandas as pd
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from marketdata.engine import ImportRejected
+from marketdata.models import Candle, CandleImport
+from marketdata.selectors import candles_frame, series_list
+from marketdata.services import candle_import_start, candles_import_file, candles_resample, demo_data_load
+from marketdata.tasks import candle_import_execute
+
+pytestmark = pytest.mark.django_db
+
+
+def test_import_then_reimport_inserts_nothing_new(fixture_path):
+    first = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EUR/USD", timeframe="H1", tz="Europe/Helsinki")
+    assert (first["inserted"], first["duplicates"], first["rejected"]) == (400, 0, 0)
+    assert first["first"] == "2014-05-30T15:00:00+00:00"
+    again = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    assert (again["inserted"], again["duplicates"]) == (0, 400)
+    assert Candle.objects.filter(symbol="EURUSD", timeframe="1h").count() == 400
+
+
+def test_a_bad_row_rejects_the_whole_file_and_keeps_what_was_there(fixture_path, tmp_path):
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    before = list(Candle.objects.order_by("ts").values_list("ts", "close"))
+    lines = fixture_path("mt4_eurusd_h1.csv").read_text().splitlines()
+    lines.append("2014.07.01,10:00,1.3,1.2,1.31,1.3,5")  # high below low, line 401
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportRejected, match=r"line 401: high 1.2 is below low 1.31"):
+        candles_import_file(source=bad, symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    assert list(Candle.objects.order_by("ts").values_list("ts", "close")) == before
+
+
+def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
+    """A crash midway through the batched insert (here: the database refuses batch 2) rolls back batch 1."""
+    from marketdata import services
+
+    monkeypatch.setattr(services, "BATCH", 100)
+    real = Candle.objects.bulk_create
+    calls = []
+
+    def failing_second_batch(objs, **kw):
+        calls.append(len(objs))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(objs, **kw)
+
+    monkeypatch.setattr(Candle.objects, "bulk_create", failing_second_batch)
+    with pytest.raises(RuntimeError, match="disk full"):
+        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    assert calls == [100, 100]
+    assert Candle.objects.count() == 0
+
+
+def test_drop_option_removes_the_flagged_bars(fixture_path):
+    report = candles_import_file(source=fixture_path("mt5_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", drop=["weekend"])
+    assert report["dropped"] == {"weekend": 2}
+    assert report["inserted"] == 299 - 2
+    sundays = [t for t in Candle.objects.values_list("ts", flat=True) if t.weekday() == 6 and t.hour < 20]
+    assert sundays == []
+
+
+def test_resample_service_stores_the_coarser_series(fixture_path):
+    candles_import_file(source=fixture_path("eurusd_m1.csv"), symbol="EURUSD", timeframe="1m")
+    report = candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")
+    h1 = candles_frame(symbol="EURUSD", timeframe="1h")
+    m1 = candles_frame(symbol="EURUSD", timeframe="1m")
+    assert report["inserted"] == len(h1) == m1["ts"].dt.floor("h").nunique()
+    first_hour = m1[m1["ts"] < h1["ts"].iloc[0] + pd.Timedelta(hours=1)]
+    assert h1.iloc[0]["high"] == first_hour["high"].max() and h1.iloc[0]["close"] == first_hour["close"].iloc[-1]
+    assert candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")["inserted"] == 0
+
+
+def test_series_list_counts_and_ranges(fixture_path):
+    demo = demo_data_load()
+    assert demo["inserted"] == 5000
+    assert demo_data_load()["inserted"] == 0
+    (series,) = series_list()
+    assert (series["symbol"], series["timeframe"], series["rows"]) == ("EURUSD", "1h", 5000)
+    assert series["first"].isoformat() == "2017-04-19T09:00:00+00:00"
+
+
+def test_upload_job_records_report_and_rejections(fixture_path, user, django_capture_on_commit_callbacks):
+    upload = SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes())
+    with django_capture_on_commit_callbacks(execute=False):
+        run = candle_import_start(user=user, upload=upload, symbol="EUR/USD", timeframe="1h", tz="Europe/Helsinki")
+    assert run.status == "queued" and run.symbol == "EURUSD"
+    assert candle_import_execute(run.pk) == "succeeded"
+    run.refresh_from_db()
+    assert run.report["inserted"] == 400 and run.progress == 1.0
+    assert candle_import_execute(run.pk) == "succeeded"  # delivered twice: runs once
+    assert Candle.objects.count() == 400
+
+    bad = SimpleUploadedFile("bad.csv", b"2014.05.30,18:00,1.1,1.0,1.0,1.1,5\n")
+    with django_capture_on_commit_callbacks(execute=False):
+        failed = candle_import_start(user=user, upload=bad, symbol="EURUSD", timeframe="1h")
+    assert candle_import_execute(failed.pk) == "failed"
+    failed.refresh_from_db()
+    assert failed.report["errors"] == [{"line": 1, "reason": "high 1.0 is below open/close 1.1"}]
+    assert "nothing was imported" in failed.message
+    assert Candle.objects.count() == 400
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"symbol": "??", "timeframe": "1h"}, "is not a currency pair"),
+    ({"symbol": "EURUSD", "timeframe": "7m"}, "timeframe '7m'"),
+    ({"symbol": "EURUSD", "timeframe": "1h", "tz": "Nowhere/City"}, "unknown time zone"),
+    ({"symbol": "EURUSD", "timeframe": "1h", "drop": ["gaps"]}, "cannot drop gaps"),
+])
+def test_bad_upload_options_are_refused_before_anything_is_saved(user, options, message):
+    upload = SimpleUploadedFile("x.csv", b"irrelevant")
+    with pytest.raises(ImportRejected, match=message):
+        candle_import_start(user=user, upload=upload, **options)
+    assert CandleImport.objects.count() == 0
+
+
+def test_full_artem_import_equals_the_h1_file_in_the_database(shared_file):
+    report = candles_import_file(source=shared_file("raw/Artem_EURUSD60.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    assert report["inserted"] == 65000
+    stored = candles_frame(symbol="EURUSD", timeframe="1h")
+    ref = pd.read_csv(shared_file("EURUSD_H1_2014-2024.csv"))
+    assert (stored["ts"] == pd.to_datetime(ref["timestamp"], utc=True)).all()
+    for col in ("open", "high", "low", "close", "volume"):
+        assert (stored[col].to_numpy() == ref[col].to_numpy()).all(), col
