@@ -58,3 +58,50 @@ def api_client(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+def _database_url(settings_dict) -> str:
+    engine = settings_dict["ENGINE"].rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture
+def qcluster(transactional_db, tmp_path):
+    """A real `manage.py qcluster` process on the test database and the configured broker."""
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    log = tmp_path / "qcluster.log"
+    environ = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "FOREXGPT_Q_WORKERS": "1"}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=environ,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        print(log.read_text()[-3000:])
+
+
+def wait_for(predicate, timeout=60.0, interval=0.25):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
