@@ -105,3 +105,15 @@ def wait_for(predicate, timeout=60.0, interval=0.25):
             return True
         time.sleep(interval)
     return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_queue(django_db_setup, django_db_blocker):
+    """Tasks left in a shared Redis by an earlier, interrupted run must not reach this run's workers."""
+    from django.conf import settings
+
+    if "redis" in settings.Q_CLUSTER:
+        from django_q.brokers import get_broker
+
+        with django_db_blocker.unblock():
+            get_broker().purge_queue()

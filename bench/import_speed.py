@@ -1,0 +1,83 @@
+"""Import speed and M1 -> H1 agreement, measured on this machine.
+
+    .venv/bin/python bench/import_speed.py [--database-url URL]
+
+Imports the 186,348-row `EURUSD_M1_2017-01_2017-06.csv` into a fresh scratch database (a temp
+SQLite file unless --database-url is given) through the same service the command uses, and
+compares that M1 series resampled to H1 with `EURUSD_H1_2014-2024.csv` on their common hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("FOREXGPT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    m1_path, h1_path = DATA / "EURUSD_M1_2017-01_2017-06.csv", DATA / "EURUSD_H1_2014-2024.csv"
+    if not m1_path.exists():
+        sys.exit(f"{m1_path} is absent: the benchmark needs ../shared/data")
+
+    scratch = tempfile.mkdtemp(prefix="forexgpt-bench-")
+    os.environ["FOREXGPT_DATA_DIR"] = scratch
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "forexgpt_site.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from marketdata.engine import normalize_timeframe, pip_size, read_candles, resample_ohlcv, validate
+    from marketdata.models import Candle
+    from marketdata.services import candles_import_file
+
+    Candle.objects.filter(symbol="EURUSD", timeframe="1m").delete()
+    started = time.perf_counter()
+    parsed = validate(read_candles(m1_path))
+    parse_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = candles_import_file(source=m1_path, symbol="EURUSD", timeframe="1m")
+    import_s = time.perf_counter() - started
+    started = time.perf_counter()
+    again = candles_import_file(source=m1_path, symbol="EURUSD", timeframe="1m")
+    reimport_s = time.perf_counter() - started
+
+    h1 = validate(read_candles(h1_path)).set_index("ts")
+    bars = resample_ohlcv(parsed, normalize_timeframe("1m"), normalize_timeframe("1h")).set_index("ts")
+    common = bars.index.intersection(h1.index)
+    cols = ["open", "high", "low", "close"]
+    diff = (bars.loc[common, cols] - h1.loc[common, cols]).abs()
+    pip = pip_size("EURUSD")
+    result = {
+        "database": connection.vendor,
+        "rows": report["inserted"],
+        "parse_and_validate_s": round(parse_s, 2),
+        "import_s": round(import_s, 2),
+        "import_rows_per_s": round(report["inserted"] / import_s),
+        "reimport_s": round(reimport_s, 2),
+        "reimport_duplicates": again["duplicates"],
+        "h1_hours_compared": len(common),
+        "share_within_1_pip_all_ohlc": round(float((diff <= pip + 1e-9).all(axis=1).mean()), 4),
+        "share_within_1_pip_by_field": {c: round(float((diff[c] <= pip + 1e-9).mean()), 4) for c in cols},
+        "median_abs_diff_pips": {c: round(float(diff[c].median() / pip), 2) for c in cols},
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
