@@ -6,7 +6,7 @@ NAVIGATION = [
     ("backtests", "Backtests"),
     ("optimizations", "Optimizations"),
     ("conformal", "Conformal"),
-    ("registry", "Registry"),
+    ("registry:list", "Registry"),
 ]
 
 

@@ -40,6 +40,8 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 JOB_PROGRESS_INTERVAL_S = float(os.environ.get("FOREXGPT_PROGRESS_INTERVAL_S", "1.0"))
 # Upper bound on an uploaded candle file, in megabytes.
 MAX_UPLOAD_MB = int(os.environ.get("FOREXGPT_MAX_UPLOAD_MB", "200"))
+# Largest single file accepted inside an imported registry bundle, in megabytes.
+BUNDLE_MAX_MEMBER_MB = int(os.environ.get("FOREXGPT_BUNDLE_MAX_MEMBER_MB", "2048"))
 Q_WORKERS = int(os.environ.get("FOREXGPT_Q_WORKERS", "2"))
 # Longest a task may run (seconds) before django-q2 kills it; `retry` is always set above it.
 Q_TIMEOUT_S = int(os.environ.get("FOREXGPT_Q_TIMEOUT_S", str(6 * 3600)))

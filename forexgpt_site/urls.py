@@ -7,9 +7,12 @@ from rest_framework.routers import DefaultRouter
 
 from forexgpt_site import views
 from marketdata import api as marketdata_api
+from registry import api as registry_api
 
 router = DefaultRouter()
 router.register("candle-imports", marketdata_api.CandleImportViewSet, basename="candle-import")
+router.register("registry/models", registry_api.RegisteredModelViewSet, basename="registered-model")
+router.register("registry/versions", registry_api.ModelVersionViewSet, basename="model-version")
 
 api_patterns = [
     path("token/", obtain_auth_token, name="api-token"),
@@ -18,6 +21,7 @@ api_patterns = [
     path("series/", marketdata_api.SeriesListView.as_view(), name="api-series"),
     path("candles/", marketdata_api.CandleListView.as_view(), name="api-candles"),
     path("candles/import/", marketdata_api.CandleImportCreateView.as_view(), name="api-candles-import"),
+    path("registry/import/", registry_api.BundleImportView.as_view(), name="api-registry-import"),
     path("", include(router.urls)),
 ]
 
@@ -27,6 +31,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("data/", include("marketdata.urls")),
+    path("registry/", include("registry.urls")),
     path("api/", include(api_patterns)),
     *[
         path(f"{section}/", views.planned_section, {"section": section}, name=section)

@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from marketdata.models import Candle, CandleImport
 from marketdata.selectors import series_list
+from registry.models import ModelVersion, RegisteredModel
 
 # Sections later work fills in. Each says what it will show; none shows made-up content.
 PLANNED_SECTIONS = {
@@ -32,11 +33,6 @@ PLANNED_SECTIONS = {
         "Calibration runs (split, asymmetric, normalized, CQR, ACI, sliding window): rolling coverage "
         "against target, interval bands over realized values and a metrics table per method.",
     ),
-    "registry": (
-        "Registry",
-        "Versioned, tagged model artifacts with aliases, metrics, files and checksums, lineage to "
-        "their training runs, and verified export/import bundles.",
-    ),
 }
 
 
@@ -48,6 +44,8 @@ def dashboard(request):
         "imports": CandleImport.objects.order_by("-created_at")[:5],
         "import_status": dict(CandleImport.objects.values_list("status").annotate(n=Count("id")).order_by()),
         "sections": PLANNED_SECTIONS,
+        "registered_models": RegisteredModel.objects.count(),
+        "latest_versions": ModelVersion.objects.select_related("registered_model").order_by("-created_at")[:5],
     })
 
 

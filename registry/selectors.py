@@ -1,0 +1,105 @@
+"""Registry reads: find versions by reference or tags, and load what inference needs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from django.db.models import Prefetch, QuerySet
+
+from registry.models import AliasHistory, ModelAlias, ModelVersion, VersionTag
+from registry.services import RegistryError, parse_tag, read_stats
+
+_REF_RE = re.compile(r"^(?P<name>[-a-zA-Z0-9_]+)(?::(?P<version>[^@:]+)|@(?P<alias>[-a-zA-Z0-9_]+))?$")
+
+
+def versions_queryset() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.select_related("registered_model", "created_by").prefetch_related(
+        "files", "tags", Prefetch("aliases", queryset=ModelAlias.objects.order_by("name"))
+    )
+
+
+def versions_filtered(*, model: str | None = None, symbol: str | None = None, timeframe: str | None = None,
+                      tags: list[str] | None = None, alias: str | None = None) -> QuerySet[ModelVersion]:
+    qs = versions_queryset()
+    if model:
+        qs = qs.filter(registered_model__name=model)
+    if symbol:
+        from marketdata.engine import normalize_symbol
+
+        qs = qs.filter(symbol=normalize_symbol(symbol))
+    if timeframe:
+        from marketdata.engine import normalize_timeframe
+
+        qs = qs.filter(timeframe=normalize_timeframe(timeframe).code)
+    for tag in tags or []:
+        key, value = parse_tag(tag)
+        qs = qs.filter(pk__in=VersionTag.objects.filter(key=key, value=value).values("version"))
+    if alias:
+        qs = qs.filter(aliases__name=alias)
+    return qs.order_by("registered_model__name", "-version").distinct()
+
+
+def version_by_ref(ref: str) -> ModelVersion:
+    """`name` (latest), `name:3`, `name:v1.0.0` (label) or `name@production`."""
+    match = _REF_RE.match((ref or "").strip())
+    if not match:
+        raise RegistryError(f"reference {ref!r} is not name, name:VERSION or name@alias")
+    name, version, alias = match.group("name", "version", "alias")
+    qs = versions_queryset().filter(registered_model__name=name)
+    if alias:
+        found = qs.filter(aliases__name=alias).first()
+        what = f"alias {alias!r}"
+    elif version:
+        found = qs.filter(version=int(version)).first() if version.isdigit() else qs.filter(label=version).first()
+        what = f"version {version!r}"
+    else:
+        found = qs.order_by("-version").first()
+        what = "any version"
+    if found is None:
+        raise RegistryError(f"registered model {name!r} has no {what}")
+    return found
+
+
+def version_latest_with_tags(tags: list[str], *, model: str | None = None) -> ModelVersion:
+    found = versions_filtered(model=model, tags=tags).order_by("-created_at", "-version").first()
+    if found is None:
+        raise RegistryError(f"no version is tagged {', '.join(tags)}")
+    return found
+
+
+def version_file_bytes(version: ModelVersion, kind: str) -> bytes:
+    record = version.files.filter(kind=kind).first()
+    if record is None:
+        raise RegistryError(f"{version.ref} has no {kind} file")
+    with record.file.open("rb") as fh:
+        return fh.read()
+
+
+def version_checkpoint_path(version: ModelVersion) -> Path:
+    """A local path to the checkpoint: the stored file itself, or a cached copy for remote storage."""
+    record = version.files.filter(kind="checkpoint").first()
+    if record is None:
+        raise RegistryError(f"{version.ref} has no checkpoint file")
+    try:
+        return Path(record.file.path)
+    except NotImplementedError:  # a remote storage backend: copy once into the temp cache
+        target = Path(tempfile.gettempdir()) / "forexgpt-artifacts" / record.sha256 / "model.ckpt"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with record.file.open("rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        return target
+
+
+def version_stats(version: ModelVersion) -> dict[str, np.ndarray]:
+    """Normalization stats (`mu`, `sigma` per channel, in `channel_order`) for inference."""
+    return read_stats(version_file_bytes(version, "stats"), channels=len(version.channel_order))
+
+
+def alias_history(version_or_model) -> QuerySet[AliasHistory]:
+    registered = getattr(version_or_model, "registered_model", version_or_model)
+    return AliasHistory.objects.filter(registered_model=registered).select_related("changed_by")

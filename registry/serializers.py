@@ -1,0 +1,75 @@
+from rest_framework import serializers
+
+from registry.models import AliasHistory, ArtifactFile, ModelVersion, RegisteredModel
+
+
+class ArtifactFileSerializer(serializers.ModelSerializer):
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ArtifactFile
+        fields = ["kind", "size", "sha256", "download"]
+
+    def get_download(self, obj) -> str:
+        request = self.context.get("request")
+        url = f"/api/registry/versions/{obj.version_id}/files/{obj.kind}/"
+        return request.build_absolute_uri(url) if request else url
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="registered_model.name")
+    ref = serializers.CharField(read_only=True)
+    tags = serializers.ListField(source="tag_strings", child=serializers.CharField())
+    aliases = serializers.SerializerMethodField()
+    files = ArtifactFileSerializer(many=True)
+    created_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "ref", "model", "version", "label", "symbol", "timeframe", "horizon_bars", "channel_order",
+                  "metrics", "description", "tags", "aliases", "files", "created_at", "created_by", "source",
+                  "training_run_id", "content_sha256"]
+        read_only_fields = fields
+
+    def get_aliases(self, obj) -> list[str]:
+        return [a.name for a in obj.aliases.all()]
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    versions = serializers.IntegerField(source="versions.count", read_only=True)
+    aliases = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["id", "name", "description", "created_at", "versions", "aliases"]
+
+    def get_aliases(self, obj) -> dict[str, int]:
+        return {a.name: a.version.version for a in obj.aliases.select_related("version")}
+
+
+class AliasHistorySerializer(serializers.ModelSerializer):
+    changed_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = AliasHistory
+        fields = ["alias", "from_version", "to_version", "changed_by", "changed_at"]
+
+
+class VersionFilterSerializer(serializers.Serializer):
+    model = serializers.CharField(required=False)
+    symbol = serializers.CharField(required=False)
+    timeframe = serializers.CharField(required=False)
+    tag = serializers.ListField(child=serializers.CharField(), required=False)
+    alias = serializers.CharField(required=False)
+
+
+class TagSerializer(serializers.Serializer):
+    tag = serializers.CharField()
+
+
+class AliasSerializer(serializers.Serializer):
+    alias = serializers.CharField()
+
+
+class BundleUploadSerializer(serializers.Serializer):
+    bundle = serializers.FileField()

@@ -1,0 +1,32 @@
+"""Registry writes. Import from here: `from registry.services import artifact_register`."""
+
+from ._common import OPERATOR, RegistryError, parse_tag, read_stats
+from .bundles import FORMAT_VERSION, bundle_export, bundle_import, bundle_manifest, bundle_verify
+from .versions import (
+    alias_remove,
+    alias_set,
+    artifact_register,
+    artifacts_prune,
+    version_delete,
+    version_tag_add,
+    version_tag_remove,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "OPERATOR",
+    "RegistryError",
+    "alias_remove",
+    "alias_set",
+    "artifact_register",
+    "artifacts_prune",
+    "bundle_export",
+    "bundle_import",
+    "bundle_manifest",
+    "bundle_verify",
+    "parse_tag",
+    "read_stats",
+    "version_delete",
+    "version_tag_add",
+    "version_tag_remove",
+]
