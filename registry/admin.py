@@ -178,7 +178,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def export_bundles(self, request, queryset):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as outer:
-            for version in queryset.select_related("registered_model"):
+            for version in queryset.select_related("registered_model").order_by("registered_model__name", "version"):
                 outer.writestr(f"{version.registered_model.name}-v{version.version}.zip", services.bundle_export(version=version))
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = 'attachment; filename="registry-export.zip"'

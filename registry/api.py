@@ -33,7 +33,7 @@ def _call(fn, **kwargs):
     """Run a registry service, turning its errors into 400 / 403 answers."""
     try:
         return fn(**kwargs)
-    except services.RegistryError as exc:
+    except ValueError as exc:  # RegistryError, or a bad symbol / timeframe in a filter
         raise ValidationError({"detail": str(exc)}) from exc
     except DjangoPermissionDenied as exc:
         raise PermissionDenied(str(exc)) from exc
@@ -68,7 +68,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             return selectors.versions_queryset()
         params = VersionFilterSerializer(data={**self.request.query_params.dict(), "tag": self.request.query_params.getlist("tag")})
         params.is_valid(raise_exception=True)
-        return _call(selectors.versions_filtered, **params.validated_data)
+        filters = dict(params.validated_data)
+        return _call(selectors.versions_filtered, tags=filters.pop("tag", None), **filters)
 
     @extend_schema(parameters=[OpenApiParameter("model"), OpenApiParameter("symbol"), OpenApiParameter("timeframe"),
                                OpenApiParameter("tag", many=True), OpenApiParameter("alias")])

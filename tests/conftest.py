@@ -13,6 +13,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("FOREXGPT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Uploaded and registry files of each test go to its own folder, never to data/media."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def fixture_path():
     def _path(name: str) -> Path:
@@ -81,7 +88,10 @@ def qcluster(transactional_db, tmp_path):
     from django.db import connection
 
     log = tmp_path / "qcluster.log"
-    environ = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "FOREXGPT_Q_WORKERS": "1"}
+    from django.conf import settings
+
+    environ = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "FOREXGPT_Q_WORKERS": "1",
+               "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=environ,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
