@@ -1,0 +1,16 @@
+"""Conformal prediction engine: split, asymmetric, normalized, CQR, sliding-window, ACI and quantile
+tracking calibrators, multi-horizon wrapping, and coverage metrics. No Django here."""
+
+from ._adaptive import AdaptiveConformal, QuantileTracking, SlidingWindowConformal
+from ._multi import MultiHorizonConformal
+from ._scores import conformal_quantile, conformal_rank, lower_conformal_quantile
+from ._series import METHODS, ONLINE, CalibrationResult, calibrate_series, forecast_columns, make_calibrator
+from ._split import AsymmetricConformal, SplitConformal
+from .metrics import interval_metrics, rolling_coverage, winkler_scores
+
+__all__ = [
+    "METHODS", "ONLINE", "AdaptiveConformal", "AsymmetricConformal", "CalibrationResult", "MultiHorizonConformal",
+    "QuantileTracking", "SlidingWindowConformal", "SplitConformal", "calibrate_series", "conformal_quantile",
+    "conformal_rank", "forecast_columns", "interval_metrics", "lower_conformal_quantile", "make_calibrator",
+    "rolling_coverage", "winkler_scores",
+]
