@@ -5,7 +5,7 @@ NAVIGATION = [
     ("training", "Training"),
     ("backtests", "Backtests"),
     ("optimizations", "Optimizations"),
-    ("conformal", "Conformal"),
+    ("conformal:list", "Conformal"),
     ("registry:list", "Registry"),
 ]
 

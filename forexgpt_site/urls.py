@@ -6,11 +6,13 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from forexgpt_site import views
+from conformal import api as conformal_api
 from marketdata import api as marketdata_api
 from registry import api as registry_api
 
 router = DefaultRouter()
 router.register("candle-imports", marketdata_api.CandleImportViewSet, basename="candle-import")
+router.register("calibrations", conformal_api.CalibrationRunViewSet, basename="calibration")
 router.register("registry/models", registry_api.RegisteredModelViewSet, basename="registered-model")
 router.register("registry/versions", registry_api.ModelVersionViewSet, basename="model-version")
 
@@ -32,6 +34,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("data/", include("marketdata.urls")),
     path("registry/", include("registry.urls")),
+    path("conformal/", include("conformal.urls")),
     path("api/", include(api_patterns)),
     *[
         path(f"{section}/", views.planned_section, {"section": section}, name=section)

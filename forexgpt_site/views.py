@@ -1,6 +1,7 @@
 from django.db.models import Count
 from django.shortcuts import render
 
+from conformal.models import CalibrationRun
 from marketdata.models import Candle, CandleImport
 from marketdata.selectors import series_list
 from registry.models import ModelVersion, RegisteredModel
@@ -28,11 +29,6 @@ PLANNED_SECTIONS = {
         "Hybrid grid -> NSGA-II -> local-grid optimizations over return, drawdown and Sharpe: per-phase "
         "progress, Pareto fronts, parallel coordinates, hypervolume and walk-forward results.",
     ),
-    "conformal": (
-        "Conformal",
-        "Calibration runs (split, asymmetric, normalized, CQR, ACI, sliding window): rolling coverage "
-        "against target, interval bands over realized values and a metrics table per method.",
-    ),
 }
 
 
@@ -45,6 +41,7 @@ def dashboard(request):
         "import_status": dict(CandleImport.objects.values_list("status").annotate(n=Count("id")).order_by()),
         "sections": PLANNED_SECTIONS,
         "registered_models": RegisteredModel.objects.count(),
+        "calibrations": CalibrationRun.objects.order_by("-created_at")[:5],
         "latest_versions": ModelVersion.objects.select_related("registered_model").order_by("-created_at")[:5],
     })
 

@@ -85,6 +85,17 @@ class _OnlineConformal:
         self.n_seen_ += 1
         return miss
 
+    def predict(self, y_pred, *, scale=None, q_lo=None, q_hi=None):
+        """Intervals for new forecasts at the current state, without learning from them."""
+        inputs, _ = prepare(y_pred, scale=scale, q_lo=q_lo, q_hi=q_hi, needs=self.score_.needs)
+        q = self._state_q()
+        if math.isinf(q) and q < 0:
+            return inputs["y_pred"].copy(), inputs["y_pred"].copy()
+        return self.score_.interval(q, inputs)
+
+    def _state_q(self) -> float:
+        return self._current_q()
+
     def predict_online(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None):
         inputs, y = prepare(y_pred, scale=scale, q_lo=q_lo, q_hi=q_hi, needs=self.score_.needs, y_true=y_true)
         n = len(y)
@@ -149,6 +160,9 @@ class AdaptiveConformal(_OnlineConformal):
 
     def _current_q(self) -> float:
         self.alpha_path_.append(self.alpha_t_)
+        return self._state_q()
+
+    def _state_q(self) -> float:
         if self.alpha_t_ >= 1:
             return -math.inf
         return self.window_.quantile(self.alpha_t_)

@@ -37,6 +37,22 @@ def make_calibrator(method: str, alpha: float, *, window: int | None = None, gam
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
+def check_params(method: str, alpha: float, *, cal_size=None, window=None, gamma=None, lr=None, score=None) -> None:
+    """Refuse bad parameters up front, naming the bad one."""
+    from ._scores import SCORES
+
+    check_alpha(alpha)
+    make_calibrator(method, alpha)
+    for name, value in (("cal_size", cal_size), ("window", window)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+    for name, value in (("gamma", gamma), ("lr", lr)):
+        if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+            raise ValueError(f"{name} must be a positive step size, not {value!r}")
+    if score is not None and score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+
+
 def forecast_columns(frame: pd.DataFrame, alpha: float) -> dict[str, np.ndarray]:
     """Map a forecast table to calibrator inputs.
 

@@ -3,8 +3,6 @@ import shutil
 
 import pytest
 
-from tests.registry.conftest import artifact_files, register  # noqa: F401  (fixtures)
-
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]

@@ -1,0 +1,72 @@
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from conformal import selectors, services
+from conformal.models import CalibrationRun
+from conformal.serializers import CalibrationCreateSerializer, CalibrationRunSerializer
+from forexgpt_site.jobs import job_cancel
+
+
+class CalibrationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Conformal calibration runs: create with a forecasts CSV (202), poll, read metrics and intervals."""
+
+    serializer_class = CalibrationRunSerializer
+    queryset = CalibrationRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
+    filterset_fields = ["status", "method", "attached"]
+
+    @extend_schema(request=CalibrationCreateSerializer, responses={202: CalibrationRunSerializer})
+    def create(self, request):
+        from registry.selectors import version_by_ref
+
+        body = CalibrationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        params = {k: data.pop(k) for k in services.PARAM_NAMES if k in data}
+        ref = data.pop("artifact", "")
+        try:
+            version = version_by_ref(ref) if ref else None
+            run = services.calibration_run_start(user=request.user, upload=data.pop("forecasts"), method=data["method"],
+                                                 alpha=data["alpha"], params=params, name=data["name"], artifact_version=version)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        run.refresh_from_db()
+        return Response(CalibrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    def get_parser_classes(self):
+        return [MultiPartParser] if getattr(self, "action", None) == "create" else super().get_parser_classes()
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def intervals(self, request, pk=None):
+        """The interval series: JSON columns, or CSV with `?as=csv`."""
+        try:
+            frame = selectors.calibration_intervals(self.get_object())
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        if request.query_params.get("as") == "csv":
+            return HttpResponse(frame.to_csv(index=False), content_type="text/csv")
+        frame = frame.astype({"timestamp": str}) if "timestamp" in frame else frame
+        return Response(services.jsonable(frame.to_dict(orient="list")))
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def attach(self, request, pk=None):
+        """Staff: make this calibration give its model version's forecasts their lo/hi."""
+        try:
+            run = services.calibration_attach(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(CalibrationRunSerializer(run).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return Response(CalibrationRunSerializer(job_cancel(run=self.get_object())).data)

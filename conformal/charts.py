@@ -1,0 +1,47 @@
+"""Coverage charts: rolling coverage against the target, and the interval band over the truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+
+from conformal.engine import rolling_coverage
+
+MAX_POINTS = 4000  # keep pages light: charts show the last points of long series
+
+
+def _x(frame):
+    return frame["timestamp"] if "timestamp" in frame else np.arange(len(frame))
+
+
+def coverage_figure(runs_frames, *, window: int = 500) -> dict:
+    fig = go.Figure()
+    for run, frame in runs_frames:
+        rolled = rolling_coverage(frame["y_true"], frame["lo"], frame["hi"], window)
+        keep = slice(-MAX_POINTS, None)
+        fig.add_trace(go.Scatter(x=_x(frame)[keep], y=rolled[keep], mode="lines", name=run.label))
+    targets = sorted({1 - run.alpha for run, _ in runs_frames})
+    for target in targets:
+        fig.add_hline(y=target, line_dash="dash", line_color="#111827", annotation_text=f"target {target:.0%}")
+    fig.update_layout(title=f"Rolling coverage over {window} points (the last {MAX_POINTS:,} points shown)", height=380, template="plotly_white",
+                      margin=dict(l=50, r=20, t=50, b=40), yaxis_tickformat=".0%")
+    return json.loads(fig.to_json())
+
+
+def band_figure(run, frame, *, points: int = 1000) -> dict:
+    tail = frame.tail(points)
+    x = _x(tail)
+    lo = tail["lo"].replace([np.inf, -np.inf], np.nan)
+    hi = tail["hi"].replace([np.inf, -np.inf], np.nan)
+    missed = (tail["y_true"] < tail["lo"]) | (tail["y_true"] > tail["hi"])
+    fig = go.Figure([
+        go.Scatter(x=x, y=hi, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"),
+        go.Scatter(x=x, y=lo, mode="lines", line=dict(width=0), fill="tonexty", fillcolor="rgba(29,78,216,0.18)", name="interval"),
+        go.Scatter(x=x, y=tail["y_true"], mode="markers", marker=dict(size=3, color="#111827"), name="realized"),
+        go.Scatter(x=x[missed.to_numpy()], y=tail["y_true"][missed], mode="markers", marker=dict(size=5, color="#b91c1c"), name="missed"),
+    ])
+    fig.update_layout(title=f"{run.label}: interval band over realized values (last {len(tail)})", height=380,
+                      template="plotly_white", margin=dict(l=50, r=20, t=50, b=40))
+    return json.loads(fig.to_json())

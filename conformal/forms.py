@@ -1,0 +1,15 @@
+from django import forms
+
+from conformal.engine import METHODS
+
+
+class CalibrationForm(forms.Form):
+    forecasts = forms.FileField(help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] (or forecast columns + y_true)")
+    method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="aci")
+    alpha = forms.FloatField(initial=0.1, min_value=0.0001, max_value=0.9999, help_text="0.1 = 90% intervals")
+    name = forms.CharField(required=False, max_length=120)
+    artifact = forms.CharField(required=False, help_text="model version REF (optional), e.g. eurusd-1h-h12:3")
+    cal_size = forms.IntegerField(required=False, min_value=1, help_text="calibration rows (default: first third)")
+    window = forms.IntegerField(required=False, min_value=1, help_text="window / aci")
+    gamma = forms.FloatField(required=False, help_text="aci step size (default 0.005)")
+    lr = forms.FloatField(required=False, help_text="pid step (default 0.05)")

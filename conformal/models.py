@@ -1,0 +1,34 @@
+from django.db import models
+
+from forexgpt_site.jobs import JobRun
+
+
+class CalibrationRun(JobRun):
+    """Conformal calibration of a forecast series: method, alpha, parameters -> metrics and intervals."""
+
+    TASK = "conformal.tasks.calibration_run_execute"
+
+    name = models.CharField(max_length=120, blank=True)
+    forecasts = models.FileField(upload_to="conformal/forecasts/%Y/%m/", help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale]")
+    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="calibrations", help_text="the model version whose forecasts these are")
+    method = models.CharField(max_length=12)
+    alpha = models.FloatField()
+    params = models.JSONField(default=dict, blank=True, help_text="cal_size, window, gamma, lr, score")
+    metrics = models.JSONField(null=True, blank=True)
+    state = models.JSONField(null=True, blank=True, help_text="the fitted calibrator, to apply to new forecasts")
+    intervals = models.FileField(upload_to="conformal/intervals/%Y/%m/", blank=True, help_text="timestamp, y_true, y_pred, lo, hi")
+    attached = models.BooleanField(default=False, help_text="gives this version's forecasts their lo/hi")
+
+    class Meta(JobRun.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["artifact_version"], condition=models.Q(attached=True),
+                                    name="conformal_one_attached_calibration_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.method} alpha={self.alpha} #{self.pk}"
+
+    @property
+    def label(self) -> str:
+        return self.name or f"#{self.pk} {self.method} (alpha {self.alpha:g})"

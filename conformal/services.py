@@ -1,0 +1,132 @@
+"""Calibration runs: validate, queue, compute, attach to a model version."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from conformal.engine import METHODS, CalibrationResult, calibrate_series, check_params, forecast_columns
+from conformal.models import CalibrationRun
+from forexgpt_site.jobs import JobContext, job_enqueue
+from registry.services._common import require_staff
+
+PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")
+
+
+def read_forecasts(source: Path | str | IO) -> pd.DataFrame:
+    """A forecasts CSV; timestamps, when present, must be ascending (calibration = the past)."""
+    try:
+        frame = pd.read_csv(source)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
+    if frame.empty:
+        raise ValueError("the forecasts file has no rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if "timestamp" in frame:
+        ts = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce")
+        if ts.isna().any():
+            raise ValueError(f"timestamp on row {int(np.flatnonzero(ts.isna())[0]) + 1} is not a date/time")
+        if not ts.is_monotonic_increasing:
+            bad = int(np.flatnonzero((ts.diff() < pd.Timedelta(0)).to_numpy())[0]) + 1
+            raise ValueError(f"timestamps must be ascending (time-ordered); row {bad} goes back in time")
+        frame["timestamp"] = ts
+    return frame
+
+
+def clean_params(*, method: str, alpha, params: dict) -> tuple[str, float, dict]:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number strictly between 0 and 1, not {alpha!r}") from None
+    unknown = set(params) - set(PARAM_NAMES)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(PARAM_NAMES)}")
+    params = {k: v for k, v in params.items() if v not in (None, "")}
+    check_params(method, alpha, **params)
+    return method, alpha, params
+
+
+def calibration_compute(*, frame: pd.DataFrame, method: str, alpha: float, **params) -> CalibrationResult:
+    """Run the engine on a forecasts table (used by the task, the command and the API alike)."""
+    method, alpha, params = clean_params(method=method, alpha=alpha, params=params)
+    return calibrate_series(forecast_columns(frame, alpha), method=method, alpha=alpha, **params)
+
+
+def intervals_frame(frame: pd.DataFrame, result: CalibrationResult) -> pd.DataFrame:
+    tail = frame.iloc[result.n_calibration:]
+    out = pd.DataFrame({"y_true": result.y_true, "y_pred": result.y_pred, "lo": result.lo, "hi": result.hi})
+    if "timestamp" in tail:
+        out.insert(0, "timestamp", tail["timestamp"].to_numpy())
+    return out
+
+
+@transaction.atomic
+def calibration_run_start(*, user, upload, method: str, alpha, params: dict, name: str = "", artifact_version=None) -> CalibrationRun:
+    """Check the request and the file, then queue the calibration."""
+    method, alpha, params = clean_params(method=method, alpha=alpha, params=params)
+    frame = read_forecasts(upload)
+    forecast_columns(frame, alpha)  # the columns the method needs are there, numbers all finite
+    if params.get("cal_size") is not None and params["cal_size"] >= len(frame):
+        raise ValueError(f"cal_size {params['cal_size']} leaves no rows to evaluate ({len(frame)} rows in all)")
+    upload.seek(0)
+    run = CalibrationRun(owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120], method=method,
+                         alpha=alpha, params=params, artifact_version=artifact_version)
+    run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
+    run.save()
+    job_enqueue(run)
+    return run
+
+
+def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:
+    ctx.progress(0.1, "reading forecasts", force=True)
+    with run.forecasts.open("rb") as fh:
+        frame = read_forecasts(fh)
+    ctx.progress(0.3, f"calibrating {len(frame):,} forecasts with {run.method}", force=True)
+    result = calibration_compute(frame=frame, method=run.method, alpha=run.alpha, **run.params)
+    buffer = io.StringIO()
+    intervals_frame(frame, result).to_csv(buffer, index=False)
+    stored = run.intervals.storage.save(f"conformal/intervals/run-{run.pk}.csv", ContentFile(buffer.getvalue().encode()))
+    try:
+        with transaction.atomic():
+            CalibrationRun.objects.filter(pk=run.pk).update(
+                metrics=jsonable(result.metrics), state=jsonable(result.state), intervals=stored)
+    except BaseException:
+        run.intervals.storage.delete(stored)
+        raise
+    m = result.metrics
+    return f"coverage {m['coverage']:.3f} (target {m['target']:.2f}), mean width {m['mean_width']:.3g}"
+
+
+@transaction.atomic
+def calibration_attach(*, run: CalibrationRun, user) -> CalibrationRun:
+    """Make this calibration give its model version's forecasts their intervals (staff only)."""
+    require_staff(user, "attach calibrations to model versions")
+    if run.artifact_version_id is None:
+        raise ValueError("this calibration is not linked to a model version")
+    if run.status != "succeeded":
+        raise ValueError(f"only a finished calibration can be attached (this one is {run.status})")
+    CalibrationRun.objects.filter(artifact_version_id=run.artifact_version_id, attached=True).update(attached=False)
+    CalibrationRun.objects.filter(pk=run.pk).update(attached=True)
+    run.refresh_from_db()
+    return run
+
+
+def jsonable(value):
+    """JSON cannot hold inf: store it as the string "inf" / "-inf"."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

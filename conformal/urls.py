@@ -1,0 +1,10 @@
+from django.urls import path
+
+from conformal import views
+
+app_name = "conformal"
+urlpatterns = [
+    path("", views.conformal_page, name="list"),
+    path("compare/", views.compare, name="compare"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+]

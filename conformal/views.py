@@ -1,0 +1,56 @@
+from django.shortcuts import get_object_or_404, redirect, render
+
+from conformal import charts, selectors, services
+from conformal.forms import CalibrationForm
+from conformal.models import CalibrationRun
+
+METRIC_ROWS = [
+    ("coverage", "Coverage"), ("target", "Target"), ("mean_width", "Mean width"), ("median_width", "Median width"),
+    ("winkler", "Winkler score"), ("rolling_min", "Worst rolling coverage"), ("rolling_share_below", "Share of windows below target - 5 pts"),
+    ("n_infinite", "Infinite intervals"), ("misses_below", "Misses below"), ("misses_above", "Misses above"), ("n", "Points"),
+]
+
+
+def conformal_page(request):
+    from registry.selectors import version_by_ref
+
+    if request.method == "POST":
+        form = CalibrationForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                version = version_by_ref(data["artifact"]) if data["artifact"] else None
+                run = services.calibration_run_start(
+                    user=request.user, upload=data["forecasts"], method=data["method"], alpha=data["alpha"], name=data["name"],
+                    params={k: data[k] for k in ("cal_size", "window", "gamma", "lr")}, artifact_version=version)
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("conformal:run", pk=run.pk)
+    else:
+        form = CalibrationForm()
+    runs = CalibrationRun.objects.select_related("artifact_version__registered_model").order_by("-created_at")[:50]
+    return render(request, "conformal/list.html", {"form": form, "runs": runs})
+
+
+def compare(request):
+    ids = [int(i) for i in request.GET.getlist("run") if i.isdigit()]
+    runs = list(CalibrationRun.objects.filter(pk__in=ids, status="succeeded").order_by("pk"))
+    return render(request, "conformal/compare.html", _charts_context(runs))
+
+
+def run_detail(request, pk: int):
+    run = get_object_or_404(CalibrationRun, pk=pk)
+    context = _charts_context([run]) if run.status == "succeeded" else {"runs": [run]}
+    return render(request, "conformal/run.html", {**context, "run": run})
+
+
+def _charts_context(runs) -> dict:
+    frames = [(run, selectors.calibration_intervals(run)) for run in runs]
+    rows = [(label, [run.metrics.get(key) for run in runs]) for key, label in METRIC_ROWS]
+    by_vol = [(tercile, [(run.metrics.get("coverage_by_volatility") or {}).get(tercile) for run in runs]) for tercile in ("low", "mid", "high")]
+    return {
+        "runs": runs, "rows": rows, "by_vol": by_vol,
+        "coverage_figure": charts.coverage_figure(frames) if frames else None,
+        "band_figures": [(f"band-{i}", f"band-{i}-figure", charts.band_figure(run, frame)) for i, (run, frame) in enumerate(frames)],
+    }
