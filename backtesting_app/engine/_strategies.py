@@ -1,0 +1,99 @@
+"""Strategies for kernc's `backtesting` - the reference engine.
+
+ForecastStrategy's rules are the platform's definition (README: "The forecast strategy").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from backtesting import Strategy
+
+FORECAST_PARAMS = ("entry_threshold", "confidence_threshold", "stop_loss_pct", "take_profit_pct", "max_hold_bars")
+
+
+def check_exit_params(params: dict) -> dict:
+    out = dict(params)
+    for name in ("stop_loss_pct", "take_profit_pct"):
+        value = out.get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+            raise ValueError(f"{name} must be a fraction strictly between 0 and 1 (0.01 = 1%), not {value!r}")
+    hold = out.get("max_hold_bars")
+    if isinstance(hold, float) and hold.is_integer():
+        hold = int(hold)
+    if not isinstance(hold, int) or isinstance(hold, bool) or hold < 1:
+        raise ValueError(f"max_hold_bars must be a whole number >= 1, not {out.get('max_hold_bars')!r}")
+    out["max_hold_bars"] = hold
+    return out
+
+
+def check_forecast_params(params: dict) -> dict:
+    unknown = set(params) - set(FORECAST_PARAMS) - {"pattern_window", "patterns"}
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(FORECAST_PARAMS)}")
+    missing = [p for p in FORECAST_PARAMS if p not in params]
+    if missing:
+        raise ValueError(f"missing parameter(s): {', '.join(missing)}")
+    out = check_exit_params(params)
+    if not isinstance(out["entry_threshold"], (int, float)) or out["entry_threshold"] < 0:
+        raise ValueError(f"entry_threshold must be >= 0, not {out['entry_threshold']!r}")
+    if not isinstance(out["confidence_threshold"], (int, float)) or not 0 <= out["confidence_threshold"] <= 1:
+        raise ValueError(f"confidence_threshold must lie in [0, 1], not {out['confidence_threshold']!r}")
+    return out
+
+
+class _ExitRules(Strategy):
+    """Shared exits: stop loss and take profit as bracket orders, and a maximum holding time."""
+
+    stop_loss_pct = 0.01
+    take_profit_pct = 0.02
+    max_hold_bars = 24
+    size = 0.95
+
+    def _manage_open_trade(self) -> bool:
+        """Close a trade held for max_hold_bars; True when a trade is open (no new entry then)."""
+        if not self.trades:
+            return False
+        trade = self.trades[0]
+        if len(self.data) - 1 - trade.entry_bar >= self.max_hold_bars:
+            trade.close()
+        return True
+
+    def _enter(self, direction: int) -> None:
+        close = self.data.Close[-1]
+        if direction > 0:
+            self.buy(size=self.size, sl=close * (1 - self.stop_loss_pct), tp=close * (1 + self.take_profit_pct))
+        elif direction < 0:
+            self.sell(size=self.size, sl=close * (1 + self.stop_loss_pct), tp=close * (1 - self.take_profit_pct))
+
+
+class ForecastStrategy(_ExitRules):
+    """Enter when the forecast of the horizon's cumulative log return clears a threshold.
+
+    At bar t: (1) an open trade held t - entry_bar >= max_hold_bars bars is closed; (2) otherwise,
+    with no trade open and confidence[t] >= confidence_threshold, buy if pred_return[t] >
+    entry_threshold, sell if pred_return[t] < -entry_threshold, with stop loss / take profit at
+    close[t] * (1 -+ stop_loss_pct) / (1 +- take_profit_pct). Orders fill at the next bar's open.
+    """
+
+    entry_threshold = 0.0005
+    confidence_threshold = 0.0
+    pred_return = None  # per-bar arrays, passed as Backtest.run(pred_return=..., confidence=...)
+    confidence = None
+
+    def init(self):
+        self.pred = self.I(lambda: np.asarray(self.pred_return, float), name="pred_return", overlay=False)
+        self.conf = self.I(lambda: np.asarray(self.confidence, float), name="confidence", overlay=False)
+
+    def forecast_direction(self) -> int:
+        if self.conf[-1] < self.confidence_threshold:
+            return 0
+        if self.pred[-1] > self.entry_threshold:
+            return 1
+        if self.pred[-1] < -self.entry_threshold:
+            return -1
+        return 0
+
+    def next(self):
+        if self._manage_open_trade():
+            return
+        self._enter(self.forecast_direction())
