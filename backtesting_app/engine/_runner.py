@@ -16,7 +16,8 @@ from backtesting._stats import compute_stats  # noqa: E402
 
 from ._costs import FxCosts  # noqa: E402
 from ._fast import simulate_forecast  # noqa: E402
-from ._strategies import ForecastStrategy, check_forecast_params  # noqa: E402
+from ._strategies import STRATEGIES, check_forecast_params, check_params  # noqa: E402
+from .patterns import pattern_signals  # noqa: E402
 
 ENGINES = ("reference", "fast")
 TRADE_COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL", "ReturnPct",
@@ -80,10 +81,41 @@ def run_fast_forecast(ohlc: pd.DataFrame, params: dict, costs: FxCosts, *, pred_
     return BacktestResult(stats=stats, equity=stats["_equity_curve"], trades=trades)
 
 
-def run_forecast(ohlc: pd.DataFrame, params: dict, costs: FxCosts, *, pred_return, confidence, engine: str = "reference") -> BacktestResult:
+def strategy_inputs(ohlc: pd.DataFrame, strategy: str, params: dict, *, pred_return=None, confidence=None):
+    """The three strategies as ForecastStrategy inputs, so one compiled engine runs them all:
+    pattern -> pred = the bar's pattern direction (+-1), threshold 0; combined -> the forecast kept
+    only where a same-direction pattern was confirmed in the last `pattern_window` bars."""
+    n = len(ohlc)
+    core = {k: params[k] for k in ("stop_loss_pct", "take_profit_pct", "max_hold_bars")}
+    if strategy == "forecast":
+        return {**core, "entry_threshold": params["entry_threshold"], "confidence_threshold": params["confidence_threshold"]}, pred_return, confidence
+    signals = pattern_signals(ohlc, params["patterns"])
+    directional = [v for k, v in signals.items() if k != "doji"]
+    stacked = np.vstack(directional).astype(int) if directional else np.zeros((1, n), int)
+    if strategy == "pattern":
+        up, down = (stacked > 0).any(axis=0), (stacked < 0).any(axis=0)
+        pred = (up & ~down).astype(float) - (down & ~up).astype(float)
+        return {**core, "entry_threshold": 0.0, "confidence_threshold": 0.0}, pred, np.ones(n)
+    w = params["pattern_window"]
+    recent_up = pd.Series((stacked > 0).any(axis=0).astype(float)).rolling(w, min_periods=1).max().to_numpy() > 0
+    recent_down = pd.Series((stacked < 0).any(axis=0).astype(float)).rolling(w, min_periods=1).max().to_numpy() > 0
+    thr = params["entry_threshold"]
+    pred = np.asarray(pred_return, float)
+    keep = ((pred > thr) & recent_up) | ((pred < -thr) & recent_down)
+    return ({**core, "entry_threshold": thr, "confidence_threshold": params["confidence_threshold"]},
+            np.where(keep, pred, 0.0), confidence)
+
+
+def run_backtest(ohlc: pd.DataFrame, strategy: str, params: dict, costs: FxCosts, *, pred_return=None,
+                 confidence=None, engine: str = "reference") -> BacktestResult:
+    """Run `strategy` (forecast, pattern, combined) on `engine` (reference = kernc's backtesting, fast)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose reference or fast")
-    params = check_forecast_params(params)
+    params = check_params(strategy, params)
+    if strategy in ("forecast", "combined") and pred_return is None:
+        raise ValueError(f"the {strategy} strategy needs forecasts")
     if engine == "fast":
-        return run_fast_forecast(ohlc, params, costs, pred_return=pred_return, confidence=confidence)
-    return run_reference(ohlc, ForecastStrategy, params, costs, pred_return=pred_return, confidence=confidence)
+        fast_params, pred, conf = strategy_inputs(ohlc, strategy, params, pred_return=pred_return, confidence=confidence)
+        return run_fast_forecast(ohlc, fast_params, costs, pred_return=pred, confidence=conf)
+    arrays = {} if strategy == "pattern" else {"pred_return": pred_return, "confidence": confidence}
+    return run_reference(ohlc, STRATEGIES[strategy], params, costs, **arrays)

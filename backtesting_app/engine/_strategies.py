@@ -27,7 +27,7 @@ def check_exit_params(params: dict) -> dict:
 
 
 def check_forecast_params(params: dict) -> dict:
-    unknown = set(params) - set(FORECAST_PARAMS) - {"pattern_window", "patterns"}
+    unknown = set(params) - set(FORECAST_PARAMS)
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(FORECAST_PARAMS)}")
     missing = [p for p in FORECAST_PARAMS if p not in params]
@@ -97,3 +97,89 @@ class ForecastStrategy(_ExitRules):
         if self._manage_open_trade():
             return
         self._enter(self.forecast_direction())
+
+
+def _pattern_indicators(strategy, names) -> list[str]:
+    """Declare each directional pattern as an indicator attribute (`backtesting` reveals only
+    attributes bar by bar; a list of arrays would be seen whole - a look-ahead)."""
+    from .patterns import FUNCTIONS
+
+    d = strategy.data
+    attrs = []
+    for name in names:
+        if name == "doji":
+            continue
+        setattr(strategy, f"pattern_{name}", strategy.I(FUNCTIONS[name], d.Open, d.High, d.Low, d.Close, name=name, overlay=False))
+        attrs.append(f"pattern_{name}")
+    return attrs
+
+
+class PatternStrategy(_ExitRules):
+    """Enter on a confirmed pattern: long when the bar's directional patterns are bullish, short when
+    bearish (none when they conflict); the same exits as the forecast strategy. Patterns are
+    `Strategy.I` indicators, so `backtesting` plots them and they carry no look-ahead."""
+
+    patterns: tuple = ()
+
+    def init(self):
+        from .patterns import check_patterns
+
+        self.pattern_attrs = _pattern_indicators(self, check_patterns(self.patterns))
+
+    def pattern_direction(self) -> int:
+        now = [getattr(self, attr)[-1] for attr in self.pattern_attrs]
+        up, down = any(v > 0 for v in now), any(v < 0 for v in now)
+        return int(up and not down) - int(down and not up)
+
+    def next(self):
+        if self._manage_open_trade():
+            return
+        self._enter(self.pattern_direction())
+
+
+class CombinedStrategy(ForecastStrategy):
+    """Forecast entries kept only when a pattern of the same direction was confirmed within the last
+    `pattern_window` bars (this one included)."""
+
+    patterns: tuple = ()
+    pattern_window = 12
+
+    def init(self):
+        from .patterns import check_patterns
+
+        super().init()
+        self.pattern_attrs = _pattern_indicators(self, check_patterns(self.patterns))
+
+    def next(self):
+        if self._manage_open_trade():
+            return
+        direction = self.forecast_direction()
+        w = self.pattern_window
+        if direction and any((np.asarray(getattr(self, attr)[-w:]) * direction > 0).any() for attr in self.pattern_attrs):
+            self._enter(direction)
+
+
+STRATEGIES = {"forecast": ForecastStrategy, "pattern": PatternStrategy, "combined": CombinedStrategy}
+
+
+def check_params(strategy: str, params: dict) -> dict:
+    """Validate a strategy's parameters; returns them cleaned (patterns as a tuple)."""
+    from .patterns import check_patterns
+
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose forecast, pattern or combined")
+    params = dict(params)
+    extra = {}
+    if strategy in ("pattern", "combined"):
+        extra["patterns"] = check_patterns(params.pop("patterns", None))
+    if strategy == "combined":
+        window = params.pop("pattern_window", 12)
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise ValueError(f"pattern_window must be a whole number >= 1, not {window!r}")
+        extra["pattern_window"] = window
+    if strategy == "pattern":
+        unknown = set(params) - {"stop_loss_pct", "take_profit_pct", "max_hold_bars"}
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))} for the pattern strategy")
+        return {**check_exit_params(params), **extra}
+    return {**check_forecast_params(params), **extra}
