@@ -69,4 +69,8 @@ class CalibrationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return Response(CalibrationRunSerializer(job_cancel(run=self.get_object())).data)
+        try:
+            run = job_cancel(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(CalibrationRunSerializer(run).data)

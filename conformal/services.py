@@ -113,6 +113,9 @@ def calibration_attach(*, run: CalibrationRun, user) -> CalibrationRun:
         raise ValueError("this calibration is not linked to a model version")
     if run.status != "succeeded":
         raise ValueError(f"only a finished calibration can be attached (this one is {run.status})")
+    from registry.models import ModelVersion
+
+    ModelVersion.objects.select_for_update().get(pk=run.artifact_version_id)  # one attach at a time per version
     CalibrationRun.objects.filter(artifact_version_id=run.artifact_version_id, attached=True).update(attached=False)
     CalibrationRun.objects.filter(pk=run.pk).update(attached=True)
     run.refresh_from_db()

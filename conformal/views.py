@@ -34,7 +34,7 @@ def conformal_page(request):
 
 
 def compare(request):
-    ids = [int(i) for i in request.GET.getlist("run") if i.isdigit()]
+    ids = [int(i) for i in request.GET.getlist("run") if i.isascii() and i.isdecimal()]
     runs = list(CalibrationRun.objects.filter(pk__in=ids, status="succeeded").order_by("pk"))
     return render(request, "conformal/compare.html", _charts_context(runs))
 

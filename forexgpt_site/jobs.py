@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from datetime import timedelta
 from typing import Callable, TypeVar
 
 from django.conf import settings
@@ -101,19 +102,38 @@ def job_enqueue(run: JobRun) -> None:
     transaction.on_commit(_send)
 
 
+def _stale_before():
+    return timezone.now() - timedelta(minutes=settings.FOREXGPT_JOB_STALE_MINUTES)
+
+
 @transaction.atomic
-def job_cancel(*, run: JobRun) -> JobRun:
-    """A queued run is cancelled at once; a running one stops at its next progress report."""
+def job_cancel(*, run: JobRun, user=None) -> JobRun:
+    """Cancel a run (its owner or staff). A queued run, or a running one whose worker stopped
+    reporting, is cancelled at once; a live one stops at its next progress report."""
+    from django.core.exceptions import PermissionDenied
+
+    if user is not None and not (user.is_staff or (run.owner_id is not None and run.owner_id == user.pk)):
+        raise PermissionDenied("only the run's owner or staff may cancel it")
     model = type(run)
     now = timezone.now()
-    if model.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, finished_at=now, message="cancelled before it started", cancel_requested=True
-    ):
-        pass
-    else:
+    done = model.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=now, message="cancelled before it started", cancel_requested=True)
+    if not done:
+        done = model.objects.filter(pk=run.pk, status=JobStatus.RUNNING, heartbeat_at__lt=_stale_before()).update(
+            status=JobStatus.CANCELLED, finished_at=now, message="cancelled (its worker had stopped reporting)", cancel_requested=True)
+    if not done:
         model.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
     run.refresh_from_db()
     return run
+
+
+def jobs_fail_stale(model: type[JobRun]) -> int:
+    """Mark runs whose worker died (no progress report for FOREXGPT_JOB_STALE_MINUTES) as failed."""
+    cutoff = _stale_before()
+    return model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+        status=JobStatus.FAILED, finished_at=timezone.now(),
+        message=f"failed: the worker stopped reporting (no progress since before {cutoff:%Y-%m-%d %H:%M} UTC)",
+        error="worker lost: the process running this job stopped without recording an end")
 
 
 class JobContext:

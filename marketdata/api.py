@@ -1,6 +1,8 @@
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,8 +35,6 @@ class CandleListView(generics.ListAPIView):
         try:
             return selectors.candles_queryset(**query.validated_data)
         except ValueError as exc:
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError({"detail": str(exc)}) from exc
 
 
@@ -55,7 +55,11 @@ class CandleImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return Response(CandleImportSerializer(job_cancel(run=self.get_object())).data)
+        try:
+            run = job_cancel(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(CandleImportSerializer(run).data)
 
 
 class CandleImportCreateView(APIView):

@@ -28,10 +28,12 @@ def _noop(fraction: float, message: str) -> None:
 
 
 @transaction.atomic
-def candles_store(*, rows: pd.DataFrame, symbol: str, timeframe: str, source: str, on_progress: ProgressFn = _noop) -> dict:
-    """Insert bars not already stored; one transaction, so a failure inserts nothing.
+def candles_store(*, rows: pd.DataFrame, symbol: str, timeframe: str, source: str, replace: bool = False) -> dict:
+    """Store bars in one transaction, so a failure stores nothing. Reports no progress: inside a
+    transaction nobody else could see it (the caller reports before and after).
 
-    Returns {"inserted", "duplicates"}; duplicates are bars whose (symbol, timeframe, ts) exists.
+    Imports keep bars already stored and count them as `duplicates`. With `replace` (a resample,
+    recomputed from its source) existing bars are overwritten and counted as `updated`.
     """
     if rows.empty:
         return {"inserted": 0, "duplicates": 0}
@@ -40,23 +42,26 @@ def candles_store(*, rows: pd.DataFrame, symbol: str, timeframe: str, source: st
         Candle.objects.filter(symbol=symbol, timeframe=timeframe, ts__gte=stamps.iloc[0], ts__lte=stamps.iloc[-1]).values_list("ts", flat=True)
     )
     py_ts = np.asarray(stamps.dt.to_pydatetime(), dtype=object)
-    new = np.fromiter((t not in existing for t in py_ts), dtype=bool, count=len(py_ts)) if existing else np.ones(len(rows), bool)
+    is_new = np.fromiter((t not in existing for t in py_ts), dtype=bool, count=len(py_ts)) if existing else np.ones(len(rows), bool)
+    write = np.ones(len(rows), bool) if replace else is_new
+    cols = [rows[c].to_numpy(dtype=float)[write] for c in ("open", "high", "low", "close", "volume")]
+    stamps_out = py_ts[write]
     source = source[:120]
-    cols = [rows[c].to_numpy(dtype=float)[new] for c in ("open", "high", "low", "close", "volume")]
-    stamps_new = py_ts[new]
-    total = len(stamps_new)
-    for start in range(0, total, BATCH):
-        stop = min(start + BATCH, total)
+    options = {"update_conflicts": True, "unique_fields": ["symbol", "timeframe", "ts"],
+               "update_fields": ["open", "high", "low", "close", "volume", "source"]} if replace else {}
+    for start in range(0, len(stamps_out), BATCH):
         Candle.objects.bulk_create(
             [
-                Candle(symbol=symbol, timeframe=timeframe, ts=stamps_new[i], open=cols[0][i], high=cols[1][i],
+                Candle(symbol=symbol, timeframe=timeframe, ts=stamps_out[i], open=cols[0][i], high=cols[1][i],
                        low=cols[2][i], close=cols[3][i], volume=cols[4][i], source=source)
-                for i in range(start, stop)
+                for i in range(start, min(start + BATCH, len(stamps_out)))
             ],
-            batch_size=BATCH,
+            batch_size=BATCH, **options,
         )
-        on_progress(0.5 + 0.5 * stop / total, f"stored {stop:,} of {total:,} bars")
-    return {"inserted": total, "duplicates": int(len(rows) - total)}
+    inserted = int(is_new.sum())
+    if replace:
+        return {"inserted": inserted, "updated": int(len(rows) - inserted)}
+    return {"inserted": inserted, "duplicates": int(len(rows) - inserted)}
 
 
 def candles_import_file(
@@ -86,7 +91,8 @@ def candles_import_file(
     rows, dropped = engine.drop_anomalies(rows, scan, drop)
     on_progress(0.5, f"storing {len(rows):,} bars")
     label = source_label or (Path(source).name if isinstance(source, (str, Path)) else getattr(source, "name", "upload"))
-    stored = candles_store(rows=rows, symbol=symbol, timeframe=tf.code, source=f"{parsed.format}:{label}", on_progress=on_progress)
+    stored = candles_store(rows=rows, symbol=symbol, timeframe=tf.code, source=f"{parsed.format}:{label}")
+    on_progress(1.0, f"stored {stored['inserted']:,} new bars")
     return {
         **stored,
         "rejected": 0,
@@ -172,7 +178,7 @@ def candles_resample(*, symbol: str, source_timeframe: str, target_timeframe: st
     if rows.empty:
         raise ImportRejected(f"no {symbol} {src.code} bars to resample")
     bars = engine.resample_ohlcv(rows, src, dst)
-    stored = candles_store(rows=bars, symbol=symbol, timeframe=dst.code, source=f"resampled from {src.code}")
+    stored = candles_store(rows=bars, symbol=symbol, timeframe=dst.code, source=f"resampled from {src.code}", replace=True)
     return {**stored, "source_bars": len(rows), "bars": len(bars), "symbol": symbol, "timeframe": dst.code}
 
 

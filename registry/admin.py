@@ -146,7 +146,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
         })
 
-    @admin.action(description="Add a tag to the selected versions")
+    @admin.action(description="Add a tag to the selected versions", permissions=["change"])
     def add_tag(self, request, queryset):
         def apply(data):
             for version in queryset:
@@ -154,14 +154,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return f"tagged {queryset.count()} version(s) {data['tag']}"
         return self._form_action(request, queryset, TagForm, "Add a tag", apply)
 
-    @admin.action(description="Remove a tag from the selected versions")
+    @admin.action(description="Remove a tag from the selected versions", permissions=["change"])
     def remove_tag(self, request, queryset):
         def apply(data):
             removed = sum(services.version_tag_remove(version=v, tag=data["tag"], user=request.user) for v in queryset)
             return f"removed {data['tag']} from {removed} version(s)"
         return self._form_action(request, queryset, TagForm, "Remove a tag", apply)
 
-    @admin.action(description="Point an alias at the selected versions (one per model)")
+    @admin.action(description="Point an alias at the selected versions (one per model)", permissions=["change"])
     def set_alias(self, request, queryset):
         per_model = queryset.values("registered_model").annotate(n=Count("id")).filter(n__gt=1)
         if per_model.exists():
@@ -184,7 +184,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = 'attachment; filename="registry-export.zip"'
         return response
 
-    @admin.action(description="Delete the selected versions and their files")
+    @admin.action(description="Delete the selected versions and their files", permissions=["delete"])
     def delete_versions(self, request, queryset):
         protected = [v.ref for v in queryset if v.aliases.exists()]
         if protected:

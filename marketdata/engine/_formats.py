@@ -258,12 +258,17 @@ def _csv(source, tz):
     sep = ";" if head.count(";") > head.count(",") else ("\t" if "\t" in head else ",")
     raw = _read_table(source, sep=sep, names=None, header=0)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
-    time_col = next((c for c in ("timestamp", "datetime", "date", "time", "ts") if c in raw), None)
     missing = {"open", "high", "low", "close"} - set(raw.columns)
     if missing:
         raise ImportRejected(f"CSV lacks the column(s) {', '.join(sorted(missing))}; expected timestamp,open,high,low,close[,volume]")
     errors: list[RowError] = []
-    text = raw[time_col].str.strip()
+    if "date" in raw and "time" in raw:  # split date and time columns
+        text = raw["date"].str.strip() + " " + raw["time"].str.strip()
+    else:
+        time_col = next((c for c in ("timestamp", "datetime", "date", "time", "ts") if c in raw), None)
+        if time_col is None:
+            raise ImportRejected("CSV has no timestamp column (timestamp, datetime, date[+time] or ts)")
+        text = raw[time_col].str.strip()
     has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
     notes: list[str] = []
     if has_offset.all():

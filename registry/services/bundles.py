@@ -83,6 +83,24 @@ def _check_member_name(info: zipfile.ZipInfo) -> None:
         raise RegistryError(f"member {name!r} is a symbolic link")
 
 
+def _check_manifest_types(manifest: dict) -> None:
+    expected = {"model": str, "label": str, "description": str, "created_at": str, "metadata": dict, "tags": list,
+                "files": dict, "content_sha256": str}
+    for key, kind in expected.items():
+        if key in manifest and manifest[key] is not None and not isinstance(manifest[key], kind):
+            raise RegistryError(f"manifest field {key!r} must be {kind.__name__}, not {type(manifest[key]).__name__}")
+    version = manifest.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        raise RegistryError(f"manifest version must be a positive whole number, not {version!r}")
+    if len(manifest.get("label") or "") > 64:
+        raise RegistryError("manifest label is longer than 64 characters")
+    for name, entry in (manifest.get("files") or {}).items():
+        if not isinstance(entry, dict):
+            raise RegistryError(f"manifest entry for {name} must be an object with kind, sha256 and size")
+    if not all(isinstance(tag, str) for tag in manifest.get("tags") or []):
+        raise RegistryError("manifest tags must be strings")
+
+
 def bundle_verify(data: bytes, *, max_member_bytes: int | None = None) -> tuple[dict, dict[str, bytes]]:
     """Check a bundle completely in memory; return (manifest, contents by kind) or raise RegistryError."""
     limit = max_member_bytes or settings.FOREXGPT_BUNDLE_MAX_MEMBER_BYTES
@@ -103,6 +121,11 @@ def bundle_verify(data: bytes, *, max_member_bytes: int | None = None) -> tuple[
             raise RegistryError("the bundle names a member twice")
         if MANIFEST not in names:
             raise RegistryError("the bundle has no manifest.json")
+        # Refuse unknown members before reading any: at most one manifest and one file per kind
+        # are ever decompressed, each capped at the member limit.
+        extra = sorted(set(names) - {MANIFEST, *_KIND_BY_NAME})
+        if extra:
+            raise RegistryError(f"files not listed in the manifest: {', '.join(extra)}")
         try:
             members = {info.filename: _read_member(bundle, info, limit) for info in infos}
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
@@ -115,6 +138,7 @@ def bundle_verify(data: bytes, *, max_member_bytes: int | None = None) -> tuple[
         raise RegistryError(f"manifest.json is not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise RegistryError("manifest.json must hold an object")
+    _check_manifest_types(manifest)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise RegistryError(f"unknown bundle format version {manifest.get('format_version')!r}; this server reads {FORMAT_VERSION}")
     listed = manifest.get("files")
@@ -154,7 +178,13 @@ def bundle_import(*, source: bytes | IO, user) -> tuple[ModelVersion, bool]:
     from django.utils.text import slugify
 
     require_staff(user, "import artifacts")
-    data = source if isinstance(source, bytes) else source.read()
+    limit = settings.FOREXGPT_BUNDLE_MAX_MEMBER_BYTES * (len(FILE_KINDS) + 1)
+    size = len(source) if isinstance(source, bytes) else getattr(source, "size", None)
+    if size is not None and size > limit:
+        raise RegistryError(f"the bundle is {size:,} bytes; the limit is {limit:,}")
+    data = source if isinstance(source, bytes) else source.read(limit + 1)
+    if len(data) > limit:
+        raise RegistryError(f"the bundle is larger than the {limit:,}-byte limit")
     manifest, contents = bundle_verify(data)
     name = manifest.get("model")
     if not isinstance(name, str) or slugify(name) != name:

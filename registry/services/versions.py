@@ -101,8 +101,10 @@ def artifact_register(
     """
     from django.utils.text import slugify
 
-    if not model_name or slugify(model_name) != model_name:
-        raise RegistryError(f"model name {model_name!r} must be a slug such as eurusd-1h-h12")
+    if not model_name or slugify(model_name) != model_name or len(model_name) > 100:
+        raise RegistryError(f"model name {model_name!r} must be a slug such as eurusd-1h-h12 (100 characters at most)")
+    if len(label) > 64:
+        raise RegistryError("a version label has 64 characters at most")
     unknown = set(files) - set(FILE_KINDS)
     if unknown:
         raise RegistryError(f"unknown file kind(s) {', '.join(sorted(unknown))}; known: {', '.join(FILE_KINDS)}")

@@ -157,3 +157,34 @@ def test_commands_export_import_prune(register, tmp_path, capsys):
 
     with pytest.raises(CommandError, match="refused: not a zip archive"):
         call_command("import_artifact", str(bad))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.update(metadata="x"), "manifest field 'metadata' must be dict, not str"),
+    (lambda m: m.update(files=[1, 2]), "manifest field 'files' must be dict, not list"),
+    (lambda m: m.update(tags=5), "manifest field 'tags' must be list, not int"),
+    (lambda m: m.update(version=-1), "manifest version must be a positive whole number"),
+    (lambda m: m.update(label="x" * 65), "label is longer than 64 characters"),
+    (lambda m: m["files"].update({"model.ckpt": ["kind"]}), "manifest entry for model.ckpt must be an object"),
+])
+def test_malformed_manifests_are_refused_cleanly(register, staff_user, change, message):
+    members = _members(bundle_export(version=register()))
+    version_delete(version=ModelVersion.objects.get())
+    manifest = json.loads(members["manifest.json"])
+    change(manifest)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with pytest.raises(RegistryError, match=message):
+        bundle_import(source=_rezip(members), user=staff_user)
+    assert ModelVersion.objects.count() == 0
+
+
+def test_unknown_members_are_refused_before_any_is_read(register, staff_user, monkeypatch):
+    members = _members(bundle_export(version=register()))
+    version_delete(version=ModelVersion.objects.get())
+    bad = _rezip({**members, "a.bin": b"0" * 1000, "b.bin": b"1"})
+    read = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: read.append(name) or real_open(self, name, *a, **k))
+    with pytest.raises(RegistryError, match="files not listed in the manifest: a.bin, b.bin"):
+        bundle_import(source=bad, user=staff_user)
+    assert read == []
