@@ -3,7 +3,7 @@ NAVIGATION = [
     ("marketdata:data", "Data"),
     ("hardware", "Hardware"),
     ("training", "Training"),
-    ("backtests", "Backtests"),
+    ("backtesting_app:list", "Backtests"),
     ("optimizations", "Optimizations"),
     ("conformal:list", "Conformal"),
     ("registry:list", "Registry"),

@@ -6,12 +6,14 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from forexgpt_site import views
+from backtesting_app import api as backtesting_api
 from conformal import api as conformal_api
 from marketdata import api as marketdata_api
 from registry import api as registry_api
 
 router = DefaultRouter()
 router.register("candle-imports", marketdata_api.CandleImportViewSet, basename="candle-import")
+router.register("backtests", backtesting_api.BacktestRunViewSet, basename="backtest")
 router.register("calibrations", conformal_api.CalibrationRunViewSet, basename="calibration")
 router.register("registry/models", registry_api.RegisteredModelViewSet, basename="registered-model")
 router.register("registry/versions", registry_api.ModelVersionViewSet, basename="model-version")
@@ -23,6 +25,7 @@ api_patterns = [
     path("series/", marketdata_api.SeriesListView.as_view(), name="api-series"),
     path("candles/", marketdata_api.CandleListView.as_view(), name="api-candles"),
     path("candles/import/", marketdata_api.CandleImportCreateView.as_view(), name="api-candles-import"),
+    path("patterns/", backtesting_api.PatternScanView.as_view(), name="api-patterns"),
     path("registry/import/", registry_api.BundleImportView.as_view(), name="api-registry-import"),
     path("", include(router.urls)),
 ]
@@ -35,6 +38,7 @@ urlpatterns = [
     path("data/", include("marketdata.urls")),
     path("registry/", include("registry.urls")),
     path("conformal/", include("conformal.urls")),
+    path("backtests/", include("backtesting_app.urls")),
     path("api/", include(api_patterns)),
     *[
         path(f"{section}/", views.planned_section, {"section": section}, name=section)

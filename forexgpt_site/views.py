@@ -1,6 +1,7 @@
 from django.db.models import Count
 from django.shortcuts import render
 
+from backtesting_app.models import BacktestRun
 from conformal.models import CalibrationRun
 from marketdata.models import Candle, CandleImport
 from marketdata.selectors import series_list
@@ -18,11 +19,6 @@ PLANNED_SECTIONS = {
         "Training",
         "Diffusion forecaster training runs: a new-run form, live loss curves, throughput and ETA, the "
         "optimizations applied with their reasons, and forecast quality against baselines.",
-    ),
-    "backtests": (
-        "Backtests",
-        "Forecast, pattern and combined strategies run with kernc's backtesting library and FX costs: "
-        "equity and drawdown curves, trades on the candlestick chart, full stats and comparisons.",
     ),
     "optimizations": (
         "Optimizations",
@@ -42,6 +38,7 @@ def dashboard(request):
         "sections": PLANNED_SECTIONS,
         "registered_models": RegisteredModel.objects.count(),
         "calibrations": CalibrationRun.objects.order_by("-created_at")[:5],
+        "backtests": BacktestRun.objects.order_by("-created_at")[:5],
         "latest_versions": ModelVersion.objects.select_related("registered_model").order_by("-created_at")[:5],
     })
 

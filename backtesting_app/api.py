@@ -1,0 +1,87 @@
+import math
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backtesting_app import selectors, services
+from backtesting_app.models import BacktestRun
+from backtesting_app.serializers import BacktestCreateSerializer, BacktestRunSerializer, PatternScanSerializer
+from forexgpt_site.jobs import job_cancel
+
+
+def _clean(value):
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Backtests: create (JSON, or multipart with a forecasts CSV) -> 202; then status, stats, equity, trades."""
+
+    serializer_class = BacktestRunSerializer
+    queryset = BacktestRun.objects.select_related("owner").order_by("-created_at")
+    filterset_fields = ["status", "strategy", "symbol", "timeframe", "engine"]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=BacktestCreateSerializer, responses={202: BacktestRunSerializer})
+    def create(self, request):
+        body = BacktestCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        costs = {k: data.pop(k) for k in services.COST_FIELDS}
+        try:
+            params = services.parse_json_object(data.pop("params"), "params")
+            run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts", None), **data)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        run.refresh_from_db()
+        return Response(BacktestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def equity(self, request, pk=None):
+        """The equity curve: ts, equity, drawdown_pct (positive)."""
+        try:
+            frame = selectors.backtest_equity(self.get_object())
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response({"ts": frame["ts"].astype(str).tolist(), "equity": frame["equity"].tolist(),
+                         "drawdown_pct": frame["drawdown_pct"].tolist()})
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def trades(self, request, pk=None):
+        return Response(self.get_object().trades or [])
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        try:
+            run = job_cancel(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(BacktestRunSerializer(run).data)
+
+
+class PatternScanView(APIView):
+    """Patterns detected in a range, each with its forward return after N bars, and hit rates per pattern."""
+
+    @extend_schema(parameters=[PatternScanSerializer], responses={200: dict})
+    def get(self, request):
+        query = PatternScanSerializer(data={**request.query_params.dict(), **(
+            {"patterns": request.query_params.getlist("patterns")} if "patterns" in request.query_params else {})})
+        query.is_valid(raise_exception=True)
+        try:
+            scan = selectors.pattern_scan(**query.validated_data)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        events = scan["events"].assign(ts=scan["events"]["ts"].astype(str))
+        return Response({
+            "bars": scan["bars"], "forward_bars": scan["forward_bars"],
+            "summary": [{k: _clean(v) for k, v in row.items()} for row in scan["summary"].to_dict(orient="records")],
+            "events": [{k: _clean(v) for k, v in row.items()} for row in events.to_dict(orient="records")],
+        })

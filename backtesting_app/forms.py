@@ -1,0 +1,38 @@
+import json
+
+from django import forms
+
+from backtesting_app.engine.patterns import PATTERNS
+
+DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,
+                  "take_profit_pct": 0.01, "max_hold_bars": 24}
+
+
+class BacktestForm(forms.Form):
+    name = forms.CharField(required=False, max_length=120)
+    symbol = forms.CharField(initial="EURUSD")
+    timeframe = forms.CharField(initial="1h")
+    start = forms.DateTimeField(required=False, help_text="UTC; blank = the first bar")
+    end = forms.DateTimeField(required=False, help_text="UTC; blank = the last bar")
+    strategy = forms.ChoiceField(choices=[("forecast", "forecast"), ("pattern", "pattern"), ("combined", "combined")])
+    params = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 48}), initial=json.dumps(DEFAULT_PARAMS),
+                             help_text="JSON; pattern: stop_loss_pct, take_profit_pct, max_hold_bars[, patterns]; combined adds pattern_window")
+    forecasts_source = forms.ChoiceField(choices=[("baseline", "momentum baseline (causal EWMA)"), ("csv", "upload a CSV"),
+                                                  ("none", "none (pattern strategy)")], initial="baseline")
+    forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
+    engine = forms.ChoiceField(choices=[("reference", "reference (backtesting)"), ("fast", "fast (compiled)")])
+    spread_pips = forms.FloatField(initial=1.0, min_value=0)
+    commission = forms.FloatField(initial=0.0, help_text="relative, per side")
+    leverage = forms.FloatField(initial=1.0, min_value=1)
+    size = forms.FloatField(initial=0.95, help_text="fraction of equity per trade")
+    cash = forms.FloatField(initial=100_000)
+
+
+class PatternScanForm(forms.Form):
+    symbol = forms.CharField(initial="EURUSD")
+    timeframe = forms.CharField(initial="1h")
+    start = forms.DateTimeField(required=False)
+    end = forms.DateTimeField(required=False)
+    forward_bars = forms.IntegerField(initial=12, min_value=1, max_value=1000)
+    patterns = forms.MultipleChoiceField(choices=[(p, p) for p in PATTERNS], required=False, widget=forms.CheckboxSelectMultiple,
+                                         help_text="none ticked = all")

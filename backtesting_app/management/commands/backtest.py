@@ -1,0 +1,64 @@
+import json
+from datetime import timezone as dt_timezone
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from backtesting_app.services import backtest_compute, parse_json_object, read_forecasts_csv, stats_dict, trades_records
+
+
+def _when(text):
+    """An ISO date or date-time; naive values are UTC."""
+    if not text:
+        return None
+    value = parse_datetime(text)
+    if value is None:
+        raise CommandError(f"{text!r} is not a date/time (use ISO 8601, e.g. 2020-01-01 or 2020-01-01T00:00Z)")
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+
+
+class Command(BaseCommand):
+    help = "Backtest a strategy on stored bars with kernc's backtesting (or the fast engine); prints stats and trades."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--symbol", required=True)
+        parser.add_argument("--timeframe", required=True)
+        parser.add_argument("--start", default=None)
+        parser.add_argument("--end", default=None)
+        parser.add_argument("--strategy", required=True, choices=["forecast", "pattern", "combined"])
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument("--forecasts", default=None, help="CSV with timestamp, pred_return[, confidence]; or 'baseline'")
+        source.add_argument("--artifact", default=None, help="model version REF whose stored forecasts to use")
+        parser.add_argument("--params", required=True, help='JSON, e.g. {"entry_threshold": 0.0005, ...}')
+        parser.add_argument("--spread-pips", type=float, default=1.0)
+        parser.add_argument("--commission", type=float, default=0.0)
+        parser.add_argument("--leverage", type=float, default=1.0)
+        parser.add_argument("--size", type=float, default=0.95)
+        parser.add_argument("--cash", type=float, default=100_000.0)
+        parser.add_argument("--engine", default="reference", choices=["reference", "fast"])
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        if opts["artifact"]:
+            raise CommandError("model versions carry no stored forecasts yet (training writes them once it lands); "
+                               "pass --forecasts PATH.csv or --forecasts baseline")
+        forecasts = opts["forecasts"]
+        try:
+            if forecasts and forecasts != "baseline":
+                forecasts = read_forecasts_csv(forecasts)
+            _, result = backtest_compute(
+                symbol=opts["symbol"], timeframe=opts["timeframe"], strategy=opts["strategy"],
+                params=parse_json_object(opts["params"], "--params"), engine=opts["engine"],
+                costs={k: opts[k.replace("-", "_")] for k in ("spread_pips", "commission", "leverage", "size", "cash")},
+                start=_when(opts["start"]), end=_when(opts["end"]), forecasts=forecasts)
+        except FileNotFoundError as exc:
+            raise CommandError(f"no such file: {opts['forecasts']}") from exc
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        stats = stats_dict(result.stats)
+        if opts["json"]:
+            self.stdout.write(json.dumps({"stats": stats, "trades": trades_records(result.trades)}, indent=2))
+            return
+        for key in ("Start", "End", "Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades", "Win Rate [%]", "Equity Final [$]"):
+            self.stdout.write(f"{key:>20}: {stats.get(key)}")

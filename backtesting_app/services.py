@@ -1,0 +1,164 @@
+"""Backtest runs: validate, queue, compute with the engine, store stats, equity and trades."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from backtesting_app.engine import ENGINES, FxCosts, align_forecasts, check_params, momentum_forecasts, ohlc_frame, run_backtest
+from backtesting_app.models import BacktestRun
+from forexgpt_site.jobs import JobContext, job_enqueue
+from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
+from marketdata.selectors import candles_frame
+
+COST_FIELDS = ("spread_pips", "commission", "leverage", "size", "cash")
+DRAWDOWN_KEYS = ("Max. Drawdown [%]", "Avg. Drawdown [%]")
+FORECAST_SOURCES = ("csv", "baseline", "none")
+
+
+def make_costs(symbol: str, costs: dict | None) -> FxCosts:
+    costs = dict(costs or {})
+    unknown = set(costs) - set(COST_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown cost setting(s) {', '.join(sorted(unknown))}; known: {', '.join(COST_FIELDS)}")
+    return FxCosts(**{k: float(v) for k, v in costs.items() if v is not None}, pip=pip_size(symbol))
+
+
+def load_bars(*, symbol: str, timeframe: str, start=None, end=None) -> pd.DataFrame:
+    symbol, tf = normalize_symbol(symbol), normalize_timeframe(timeframe)
+    candles = candles_frame(symbol=symbol, timeframe=tf.code, start=start, end=end)
+    if len(candles) < 3:
+        raise ValueError(f"no {symbol} {tf.code} bars in that range ({len(candles)} found): import data first")
+    return ohlc_frame(candles)
+
+
+def read_forecasts_csv(source) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
+
+
+def backtest_prepare(*, symbol: str, timeframe: str, strategy: str, params: dict, costs: dict | None = None,
+                     engine: str = "reference", start=None, end=None, forecasts: pd.DataFrame | str | None = None) -> dict:
+    """Validate a whole request and load its inputs. `forecasts`: a table (timestamp,
+    pred_return[, confidence]), "baseline" for the momentum baseline, or None (pattern strategy)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose reference or fast")
+    params = check_params(strategy, params)
+    fx = make_costs(symbol, costs)
+    ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
+    pred = conf = None
+    if strategy != "pattern":
+        if forecasts is None:
+            raise ValueError(f"the {strategy} strategy needs forecasts: upload a CSV or choose the momentum baseline")
+        if isinstance(forecasts, str) and forecasts != "baseline":
+            raise ValueError(f"unknown forecasts source {forecasts!r}")
+        pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc) if isinstance(forecasts, str) else forecasts)
+    return {"ohlc": ohlc, "strategy": strategy, "params": params, "costs": fx, "pred_return": pred, "confidence": conf, "engine": engine}
+
+
+def backtest_compute(**request):
+    """Run a validated request: returns (bars, BacktestResult)."""
+    prep = backtest_prepare(**request)
+    return prep["ohlc"], run_backtest(prep["ohlc"], prep["strategy"], prep["params"], prep["costs"],
+                                      pred_return=prep["pred_return"], confidence=prep["confidence"], engine=prep["engine"])
+
+
+def _json_value(value):
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return str(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    return value
+
+
+def stats_dict(stats: pd.Series) -> dict:
+    """backtesting's stats as JSON; drawdowns turned positive (a loss is reported as a positive %)."""
+    out = {k: _json_value(v) for k, v in stats.items() if not str(k).startswith("_")}
+    for key in DRAWDOWN_KEYS:
+        if out.get(key) is not None:
+            out[key] = abs(out[key])
+    return out
+
+
+def trades_records(trades: pd.DataFrame) -> list[dict]:
+    return [{k: _json_value(v) for k, v in row.items()} for row in trades.to_dict(orient="records")]
+
+
+def equity_frame(result) -> pd.DataFrame:
+    eq = result.equity
+    return pd.DataFrame({"ts": eq.index.tz_localize("UTC"), "equity": eq["Equity"].to_numpy(),
+                         "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy()})
+
+
+@transaction.atomic
+def backtest_run_start(*, user, symbol: str, timeframe: str, strategy: str, params: dict, costs: dict | None = None,
+                       engine: str = "reference", start=None, end=None, forecasts_source: str = "none", upload=None,
+                       name: str = "") -> BacktestRun:
+    """Check the whole request (bars, parameters, costs, forecast coverage), then queue it."""
+    if forecasts_source not in FORECAST_SOURCES:
+        raise ValueError(f"unknown forecasts source {forecasts_source!r}; choose csv, baseline or none")
+    if forecasts_source == "csv" and upload is None:
+        raise ValueError("forecasts_source csv needs an uploaded forecasts file")
+    forecasts = read_forecasts_csv(upload) if forecasts_source == "csv" else ("baseline" if forecasts_source == "baseline" else None)
+    backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params=params, costs=costs, engine=engine,
+                     start=start, end=end, forecasts=forecasts)
+    run = BacktestRun(owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120],
+                      symbol=normalize_symbol(symbol), timeframe=normalize_timeframe(timeframe).code, start=start, end=end,
+                      strategy=strategy, params=params, costs=costs or {}, engine=engine, forecasts_source=forecasts_source)
+    if upload is not None and forecasts_source == "csv":
+        upload.seek(0)
+        run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
+    run.save()
+    job_enqueue(run)
+    return run
+
+
+def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
+    ctx.progress(0.1, f"loading {run.symbol} {run.timeframe} bars", force=True)
+    forecasts = None
+    if run.forecasts_source == "csv":
+        with run.forecasts.open("rb") as fh:
+            forecasts = read_forecasts_csv(fh)
+    elif run.forecasts_source == "baseline":
+        forecasts = "baseline"
+    ctx.progress(0.3, f"running the {run.strategy} strategy on the {run.engine} engine", force=True)
+    _, result = backtest_compute(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy, params=run.params,
+                                 costs=run.costs, engine=run.engine, start=run.start, end=run.end, forecasts=forecasts)
+    ctx.progress(0.9, "saving results", force=True)
+    buffer = io.StringIO()
+    equity_frame(result).to_csv(buffer, index=False)
+    stored = run.equity.storage.save(f"backtests/equity/run-{run.pk}.csv", ContentFile(buffer.getvalue().encode()))
+    stats = stats_dict(result.stats)
+    try:
+        with transaction.atomic():
+            BacktestRun.objects.filter(pk=run.pk).update(stats=stats, trades=trades_records(result.trades), equity=stored)
+    except BaseException:
+        run.equity.storage.delete(stored)
+        raise
+    return f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
+
+
+def parse_json_object(text, what: str) -> dict:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value

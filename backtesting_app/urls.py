@@ -1,0 +1,11 @@
+from django.urls import path
+
+from backtesting_app import views
+
+app_name = "backtesting_app"
+urlpatterns = [
+    path("", views.backtests_page, name="list"),
+    path("compare/", views.compare, name="compare"),
+    path("patterns/", views.patterns_page, name="patterns"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+]

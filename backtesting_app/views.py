@@ -1,0 +1,83 @@
+from django.shortcuts import get_object_or_404, redirect, render
+
+from backtesting_app import charts, selectors, services
+from backtesting_app.engine.patterns import pattern_events
+from backtesting_app.forms import BacktestForm, PatternScanForm
+from backtesting_app.models import BacktestRun
+
+STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
+             "Buy & Hold Return [%]", "Return (Ann.) [%]", "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio",
+             "Sortino Ratio", "Calmar Ratio", "Alpha [%]", "Beta", "Max. Drawdown [%]", "Avg. Drawdown [%]",
+             "Max. Drawdown Duration", "Avg. Drawdown Duration", "# Trades", "Win Rate [%]", "Best Trade [%]",
+             "Worst Trade [%]", "Avg. Trade [%]", "Max. Trade Duration", "Avg. Trade Duration", "Profit Factor",
+             "Expectancy [%]", "SQN", "Kelly Criterion"]
+
+
+def _fmt(value):
+    return f"{value:,.4f}" if isinstance(value, float) else value
+
+
+def backtests_page(request):
+    if request.method == "POST":
+        form = BacktestForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            costs = {k: data.pop(k) for k in services.COST_FIELDS}
+            try:
+                params = services.parse_json_object(data.pop("params"), "params")
+                run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts"), **data)
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("backtesting_app:run", pk=run.pk)
+    else:
+        form = BacktestForm()
+    runs = BacktestRun.objects.order_by("-created_at")[:50]
+    return render(request, "backtesting_app/list.html", {"form": form, "runs": runs})
+
+
+def run_detail(request, pk: int):
+    run = get_object_or_404(BacktestRun, pk=pk)
+    context = {"run": run}
+    if run.status == "succeeded":
+        equity = selectors.backtest_equity(run)
+        ohlc = services.load_bars(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)
+        events = pattern_events(ohlc, run.params.get("patterns"), forward_bars=1) if run.strategy != "forecast" else None
+        trade = request.GET.get("trade")
+        center = None
+        if trade and trade.isascii() and trade.isdecimal() and int(trade) < len(run.trades or []):
+            center = run.trades[int(trade)]["EntryBar"]
+        context |= {
+            "equity_figure": charts.equity_figure(equity, title=f"{run.label}: equity and drawdown"),
+            "trades_figure": charts.trades_figure(ohlc, run.trades or [], events, center_bar=center),
+            "stats_rows": [(key, _fmt(run.stats.get(key))) for key in STAT_ROWS if key in run.stats],
+            "trades": list(enumerate(run.trades or []))[:50],
+            "n_trades": len(run.trades or []),
+        }
+    return render(request, "backtesting_app/run.html", context)
+
+
+def compare(request):
+    ids = [int(i) for i in request.GET.getlist("run") if i.isascii() and i.isdecimal()]
+    runs = list(BacktestRun.objects.filter(pk__in=ids, status="succeeded").order_by("pk"))
+    return render(request, "backtesting_app/compare.html", {
+        "runs": runs,
+        "figure": charts.compare_figure([(run, selectors.backtest_equity(run)) for run in runs]) if runs else None,
+        "rows": [(key, [_fmt(run.stats.get(key)) for run in runs]) for key in STAT_ROWS],
+    })
+
+
+def patterns_page(request):
+    form = PatternScanForm(request.GET or None)
+    context = {"form": form}
+    if form.is_valid():
+        try:
+            scan = selectors.pattern_scan(**{k: v for k, v in form.cleaned_data.items() if v not in (None, [], "")})
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            events = scan["events"]
+            context |= {"scan": scan, "summary": scan["summary"].to_dict(orient="records"),
+                        "events": events.tail(300).iloc[::-1].to_dict(orient="records"),
+                        "figure": charts.trades_figure(scan["ohlc"], [], events)}
+    return render(request, "backtesting_app/patterns.html", context)
