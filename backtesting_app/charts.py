@@ -70,7 +70,7 @@ def trades_figure(ohlc: pd.DataFrame, trades: list[dict], events: pd.DataFrame |
             fig.add_trace(go.Scatter(x=inside["ts"], y=highs[inside["bar"].to_numpy()] * 1.0008, mode="markers",
                                      text=[f"{p} ({'+' if d > 0 else '-'})" for p, d in zip(inside["pattern"], inside["direction"])],
                                      hoverinfo="text+x", marker=dict(symbol="diamond", size=7, color="#7c3aed"), name="pattern"))
-    fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "mon"])])  # the FX weekend closure
+    fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])])  # hide Saturdays: the FX weekend closure
     fig.update_layout(title=f"Bars {lo}-{hi - 1} with trades{' and patterns' if events is not None else ''}", height=520,
                       template="plotly_white", xaxis_rangeslider_visible=False, margin=dict(l=60, r=20, t=50, b=40))
     return json.loads(fig.to_json())

@@ -1,0 +1,136 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from backtesting_app.engine import FxCosts, align_forecasts, momentum_forecasts, run_backtest
+from backtesting_app.models import BacktestRun
+from backtesting_app.services import load_bars
+from backtesting_app.tasks import backtest_run_execute
+
+pytestmark = pytest.mark.django_db
+PARAMS = {"entry_threshold": 0.0003, "confidence_threshold": 0.4, "stop_loss_pct": 0.004, "take_profit_pct": 0.006, "max_hold_bars": 12}
+
+
+@pytest.fixture
+def bars(fixture_path):
+    from marketdata.services import candles_import_file
+
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    return load_bars(symbol="EURUSD", timeframe="1h")
+
+
+def _forecasts_csv(ohlc, tmp_path, drop_last=0):
+    table = momentum_forecasts(ohlc)
+    path = tmp_path / "forecasts.csv"
+    table.iloc[: len(table) - drop_last].to_csv(path, index=False)
+    return path
+
+
+def test_command_prints_stats_and_trades_equal_to_the_engine(bars, tmp_path, capsys):
+    path = _forecasts_csv(bars, tmp_path)
+    call_command("backtest", "--symbol", "EUR/USD", "--timeframe", "H1", "--strategy", "forecast", "--forecasts", str(path),
+                 "--params", json.dumps(PARAMS), "--spread-pips", "1.5", "--leverage", "2", "--json")
+    out = json.loads(capsys.readouterr().out)
+    pred, conf = align_forecasts(bars, pd.read_csv(path))
+    direct = run_backtest(bars, "forecast", PARAMS, FxCosts(spread_pips=1.5, leverage=2), pred_return=pred, confidence=conf)
+    assert out["stats"]["# Trades"] == len(direct.trades) == len(out["trades"]) > 5
+    assert out["stats"]["Equity Final [$]"] == pytest.approx(direct.final_equity)
+    assert out["stats"]["Max. Drawdown [%]"] == pytest.approx(-direct.stats["Max. Drawdown [%]"]) and out["stats"]["Max. Drawdown [%]"] > 0
+    assert out["trades"][0]["EntryBar"] == direct.trades["EntryBar"].iloc[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strategy", "forecast", "--forecasts", "baseline", "--params", json.dumps({**PARAMS, "stop_loss_pct": -0.01})],
+     "stop_loss_pct must be a fraction strictly between 0 and 1"),
+    (["--strategy", "forecast", "--params", json.dumps(PARAMS)], "needs forecasts"),
+    (["--strategy", "forecast", "--forecasts", "baseline", "--params", "{not json"], "--params is not valid JSON"),
+    (["--strategy", "pattern", "--params", json.dumps(PARAMS)], "unknown parameter\\(s\\) confidence_threshold, entry_threshold"),
+    (["--strategy", "forecast", "--forecasts", "baseline", "--params", json.dumps(PARAMS), "--leverage", "0.5"], "leverage must be between 1 and 1000"),
+    (["--strategy", "forecast", "--artifact", "eurusd:1", "--params", json.dumps(PARAMS)], "carry no stored forecasts yet"),
+])
+def test_command_refuses_bad_requests(bars, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("backtest", "--symbol", "EURUSD", "--timeframe", "1h", *args)
+
+
+def test_forecasts_must_cover_the_range(bars, tmp_path):
+    path = _forecasts_csv(bars, tmp_path, drop_last=5)
+    with pytest.raises(CommandError, match="the forecasts do not cover the range: 5 bar\\(s\\) lack a forecast"):
+        call_command("backtest", "--symbol", "EURUSD", "--timeframe", "1h", "--strategy", "forecast", "--forecasts", str(path),
+                     "--params", json.dumps(PARAMS))
+    with pytest.raises(CommandError, match="no EURUSD 1d bars in that range"):
+        call_command("backtest", "--symbol", "EURUSD", "--timeframe", "1d", "--strategy", "pattern",
+                     "--params", json.dumps({"stop_loss_pct": 0.01, "take_profit_pct": 0.01, "max_hold_bars": 5}))
+
+
+def test_api_backtest_lifecycle(api_client, bars, tmp_path, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": "combined",
+                                                        "params": {**PARAMS, "pattern_window": 6}, "forecasts_source": "baseline",
+                                                        "engine": "fast", "spread_pips": 1.0}, format="json")
+    assert response.status_code == 202, response.json()
+    run_id = response.json()["id"]
+    assert backtest_run_execute(run_id) == "succeeded"
+    detail = api_client.get(f"/api/backtests/{run_id}/").json()
+    assert detail["status"] == "succeeded" and detail["stats"]["Max. Drawdown [%]"] >= 0
+    equity = api_client.get(f"/api/backtests/{run_id}/equity/").json()
+    assert len(equity["equity"]) == len(bars) and equity["equity"][-1] == pytest.approx(detail["stats"]["Equity Final [$]"])
+    assert max(equity["drawdown_pct"]) == pytest.approx(detail["stats"]["Max. Drawdown [%]"])
+    trades = api_client.get(f"/api/backtests/{run_id}/trades/").json()
+    assert len(trades) == detail["stats"]["# Trades"]
+
+    upload = SimpleUploadedFile("f.csv", _forecasts_csv(bars, tmp_path).read_bytes())
+    with django_capture_on_commit_callbacks(execute=False):
+        multipart = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast",
+                                                         "params": json.dumps(PARAMS), "forecasts_source": "csv", "forecasts": upload},
+                                    format="multipart")
+    assert multipart.status_code == 202 and backtest_run_execute(multipart.json()["id"]) == "succeeded"
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"strategy": "martingale"}, "is not a valid choice"),
+    ({"params": {**PARAMS, "max_hold_bars": 0}}, "max_hold_bars must be a whole number >= 1"),
+    ({"forecasts_source": "csv"}, "forecasts_source csv needs an uploaded forecasts file"),
+    ({"engine": "gpu"}, "is not a valid choice"),
+])
+def test_api_refuses_bad_backtests_without_creating_runs(api_client, bars, body, message):
+    request = {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "params": PARAMS, "forecasts_source": "baseline", **body}
+    response = api_client.post("/api/backtests/", request, format="json")
+    assert response.status_code == 400 and message in json.dumps(response.json())
+    assert BacktestRun.objects.count() == 0
+
+
+def test_pattern_scan_api(api_client, bars):
+    body = api_client.get("/api/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "forward_bars": 6}).json()
+    assert body["bars"] == len(bars) and body["forward_bars"] == 6
+    engulfing = [e for e in body["events"] if e["pattern"] == "engulfing" and e["hit"] is not None]
+    summary = {row["pattern"]: row for row in body["summary"]}
+    assert summary["engulfing"]["hit_rate"] == pytest.approx(np.mean([e["hit"] for e in engulfing]))
+    assert api_client.get("/api/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "patterns": "wedge"}).status_code == 400
+
+
+def test_pages(logged_in_client, bars, django_capture_on_commit_callbacks):
+    assert b"No backtests yet" in logged_in_client.get("/backtests/").content
+    ids = []
+    for engine in ("reference", "fast"):
+        with django_capture_on_commit_callbacks(execute=False):
+            response = logged_in_client.post("/backtests/", {
+                "symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "params": json.dumps(PARAMS),
+                "forecasts_source": "baseline", "engine": engine, "spread_pips": "1", "commission": "0", "leverage": "1",
+                "size": "0.95", "cash": "100000"})
+        run = BacktestRun.objects.latest("pk")
+        assert response.status_code == 302 and response["Location"] == f"/backtests/runs/{run.pk}/"
+        backtest_run_execute(run.pk)
+        ids.append(run.pk)
+    page = logged_in_client.get(f"/backtests/runs/{ids[0]}/").content.decode()
+    assert 'id="equity-figure"' in page and 'id="trades-chart-figure"' in page and "Max. Drawdown [%]" in page
+    compare = logged_in_client.get("/backtests/compare/", {"run": ids})
+    rows = dict(compare.context["rows"])
+    assert rows["# Trades"][0] == rows["# Trades"][1]  # both engines, the same trades
+    scan = logged_in_client.get("/backtests/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "forward_bars": "12"})
+    assert 'id="summary-table"' in scan.content.decode()
