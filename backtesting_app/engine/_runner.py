@@ -81,7 +81,7 @@ def run_fast_forecast(ohlc: pd.DataFrame, params: dict, costs: FxCosts, *, pred_
     return BacktestResult(stats=stats, equity=stats["_equity_curve"], trades=trades)
 
 
-def strategy_inputs(ohlc: pd.DataFrame, strategy: str, params: dict, *, pred_return=None, confidence=None):
+def strategy_inputs(ohlc: pd.DataFrame, strategy: str, params: dict, *, pred_return=None, confidence=None, signals=None):
     """The three strategies as ForecastStrategy inputs, so one compiled engine runs them all:
     pattern -> pred = the bar's pattern direction (+-1), threshold 0; combined -> the forecast kept
     only where a same-direction pattern was confirmed in the last `pattern_window` bars."""
@@ -89,7 +89,8 @@ def strategy_inputs(ohlc: pd.DataFrame, strategy: str, params: dict, *, pred_ret
     core = {k: params[k] for k in ("stop_loss_pct", "take_profit_pct", "max_hold_bars")}
     if strategy == "forecast":
         return {**core, "entry_threshold": params["entry_threshold"], "confidence_threshold": params["confidence_threshold"]}, pred_return, confidence
-    signals = pattern_signals(ohlc, params["patterns"])
+    if signals is None:  # callers that evaluate many parameter sets pass them precomputed
+        signals = pattern_signals(ohlc, params["patterns"])
     directional = [v for k, v in signals.items() if k != "doji"]
     stacked = np.vstack(directional).astype(int) if directional else np.zeros((1, n), int)
     if strategy == "pattern":

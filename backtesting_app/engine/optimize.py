@@ -1,0 +1,24 @@
+"""Public optimizer API (re-exported here so callers need one import)."""
+
+from ._evaluate import BacktestProblem, InProcessEvaluator, PoolEvaluator
+from ._objectives import OBJECTIVES, Constraint, check_objectives, fast_metrics, parse_constraints
+from ._optimize import (
+    REFERENCE_POINT,
+    BudgetExhausted,
+    GeneticOptimizer,
+    HybridOptimizer,
+    Record,
+    SearchState,
+    optimize_grid,
+    optimize_nsga2,
+    pick_point,
+)
+from ._space import Parameter, ParameterSpace, default_space
+from ._walkforward import walk_forward
+
+__all__ = [
+    "OBJECTIVES", "REFERENCE_POINT", "BacktestProblem", "BudgetExhausted", "Constraint", "GeneticOptimizer",
+    "HybridOptimizer", "InProcessEvaluator", "Parameter", "ParameterSpace", "PoolEvaluator", "Record", "SearchState",
+    "check_objectives", "default_space", "fast_metrics", "optimize_grid", "optimize_nsga2", "parse_constraints",
+    "pick_point", "walk_forward",
+]
