@@ -35,3 +35,92 @@ class BacktestRun(JobRun):
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.strategy} {self.symbol} {self.timeframe}"
+
+
+class OptimizationRun(JobRun):
+    """A multi-objective parameter search (hybrid, grid or NSGA-II), resumable from its stored results."""
+
+    TASK = "backtesting_app.tasks.optimization_run_execute"
+
+    name = models.CharField(max_length=120, blank=True)
+    symbol = models.CharField(max_length=12)
+    timeframe = models.CharField(max_length=8)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    strategy = models.CharField(max_length=12, default="forecast")
+    fixed_params = models.JSONField(default=dict, blank=True, help_text="strategy parameters not searched")
+    space = models.JSONField(help_text="searched parameters: name, kind, low, high, step, choices")
+    objectives = models.JSONField(default=list, help_text="e.g. [return, drawdown, sharpe]")
+    constraints = models.JSONField(default=dict, blank=True, help_text='e.g. {"min_trades": 30, "max_drawdown_pct": 25}')
+    method = models.CharField(max_length=8, default="hybrid", choices=[("hybrid", "hybrid"), ("grid", "grid"), ("nsga2", "NSGA-II")])
+    budget = models.PositiveIntegerField(default=600)
+    seed = models.IntegerField(default=0)
+    evaluator = models.CharField(max_length=12, default="inprocess", choices=[
+        ("inprocess", "in-process"), ("pool", "local process pool"), ("distributed", "distributed (django-q2)")])
+    workers = models.PositiveIntegerField(default=0, help_text="pool size (0 = all cores)")
+    costs = models.JSONField(default=dict, blank=True)
+    forecasts_source = models.CharField(max_length=10, default="baseline")
+    forecasts = models.FileField(upload_to="optimizations/forecasts/%Y/%m/", blank=True)
+    phase = models.CharField(max_length=12, blank=True)
+    phase_counts = models.JSONField(default=dict, blank=True, help_text="evaluations per phase")
+    hv_history = models.JSONField(default=list, blank=True, help_text="[evaluations, hypervolume] after each batch")
+    reference_point = models.JSONField(default=list, blank=True)
+    walk_forward = models.JSONField(null=True, blank=True, help_text="in_sample, out_of_sample, rule")
+    walk_forward_result = models.JSONField(null=True, blank=True)
+
+    class Meta(JobRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return self.name or f"#{self.pk} {self.method} {self.symbol} {self.timeframe}"
+
+
+class OptimizationResult(models.Model):
+    """One evaluated parameter set (each evaluated once per run)."""
+
+    run = models.ForeignKey(OptimizationRun, on_delete=models.CASCADE, related_name="results")
+    key = models.CharField(max_length=400, help_text="the snapped parameter vector")
+    params = models.JSONField()
+    metrics = models.JSONField(help_text="return_pct, max_drawdown_pct (positive), sharpe, win_rate_pct, profit_factor, n_trades")
+    stats = models.JSONField(null=True, blank=True, help_text="full reference-engine stats (front points)")
+    phase = models.CharField(max_length=8)
+    generation = models.PositiveIntegerField(default=0)
+    feasible = models.BooleanField(default=True)
+    rank = models.IntegerField(null=True, blank=True, help_text="dominance rank; 0 = Pareto front")
+    worker = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="optimization_result_once")]
+
+
+class ParetoFront(models.Model):
+    run = models.ForeignKey(OptimizationRun, on_delete=models.CASCADE, related_name="front")
+    result = models.OneToOneField(OptimizationResult, on_delete=models.CASCADE, related_name="front_entry")
+    rank = models.PositiveIntegerField(default=0)
+    crowding_distance = models.FloatField(null=True, blank=True, help_text="null = infinite (a boundary point)")
+
+    class Meta:
+        ordering = ["run", "rank", "-crowding_distance"]
+
+
+class OptimizationChunk(models.Model):
+    """A slice of one batch, evaluated by whichever django-q2 worker takes it (distributed runs)."""
+
+    run = models.ForeignKey(OptimizationRun, on_delete=models.CASCADE, related_name="chunks")
+    batch = models.PositiveIntegerField()
+    index = models.PositiveIntegerField()
+    params = models.JSONField()
+    metrics = models.JSONField(null=True, blank=True)
+    worker = models.CharField(max_length=120, blank=True, help_text="host:cluster pid:worker pid")
+    done = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "batch", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "batch", "index"], name="optimization_chunk_once")]

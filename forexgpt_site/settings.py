@@ -166,6 +166,8 @@ Q_CLUSTER = {
     "label": "Background jobs",
     # Tasks may start child processes (the trainer, DDP ranks): workers must not be daemons.
     "daemonize_workers": False,
+    # Hold no more tasks than there are workers, so other clusters get their share of a batch.
+    "queue_limit": env.Q_WORKERS,
     "sync": env.Q_SYNC,
     "poll": 0.5,
     # Training runs on their own queue: `Q_CLUSTER_NAME=gpu python manage.py qcluster`.

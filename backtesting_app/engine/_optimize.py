@@ -44,8 +44,12 @@ class Record:
 class SearchState:
     """Every evaluated point, memoized: a parameter set is evaluated at most once.
 
-    `evaluate_batch` sends only unseen points to the evaluator, stops at the budget, and reports each
-    new batch through `on_batch(records)` (persist, progress) and `should_stop()` (cancel)."""
+    `records` are the points this search has visited, in order; `memo` also holds results stored by
+    an earlier attempt (`preload`). The search is a pure function of its seed and the results, and
+    the budget counts visited points, so a resumed search replays its stored part for free and
+    continues exactly where the interrupted one stopped. Each batch of new evaluations is reported
+    through `on_batch(records, state)` (persist, progress); `should_stop()` cancels.
+    """
 
     space: ParameterSpace
     objectives: list[str]
@@ -57,41 +61,43 @@ class SearchState:
     records: list[Record] = field(default_factory=list)
     memo: dict = field(default_factory=dict)
     hv_history: list = field(default_factory=list)
-    evaluations: int = 0  # new evaluations made by this search (memo hits and preloaded results are free)
+    evaluations: int = 0  # new evaluations made by this attempt
+    _visited: set = field(default_factory=set)
 
     def preload(self, records: list[Record]) -> None:
-        """Results stored by an earlier attempt: known, never re-evaluated, and not charged again."""
+        """Results stored by an earlier attempt: known, and never evaluated again."""
         for r in records:
-            if r.x not in self.memo:
-                self.memo[r.x] = r
-                self.records.append(r)
+            self.memo.setdefault(r.x, r)
 
     @property
     def remaining(self) -> int:
         return self.budget - len(self.records)
 
     def evaluate_batch(self, xs, *, phase: str, generation: int = 0, allow_partial: bool = True) -> list[Record]:
-        """Records for `xs` (snapped), evaluating the unseen ones within the budget."""
+        """Records for `xs` (snapped), visiting new points within the budget."""
         if self.should_stop and self.should_stop():
             raise BudgetExhausted("stopped")
         snapped = [self.space.snap(x) for x in xs]
-        unseen = list(dict.fromkeys(x for x in snapped if x not in self.memo))
-        if len(unseen) > self.remaining:
+        fresh = list(dict.fromkeys(x for x in snapped if x not in self._visited))
+        if len(fresh) > self.remaining:
             if not allow_partial or self.remaining <= 0:
                 raise BudgetExhausted("budget")
-            unseen = unseen[: self.remaining]
-        if unseen:
-            params = [self.space.decode(x) for x in unseen]
+            fresh = fresh[: self.remaining]
+        unknown = [x for x in fresh if x not in self.memo]
+        if unknown:
+            params = [self.space.decode(x) for x in unknown]
             metrics = self.evaluator(params)
-            new = [Record(x, p, m, phase, generation) for x, p, m in zip(unseen, params, metrics)]
+            new = [Record(x, p, m, phase, generation) for x, p, m in zip(unknown, params, metrics)]
             for r in new:
                 self.memo[r.x] = r
-            self.records.extend(new)
             self.evaluations += len(new)
+        if fresh:
+            self._visited.update(fresh)
+            self.records.extend(self.memo[x] for x in fresh)
             self.hv_history.append((len(self.records), self.hypervolume()))
-            if self.on_batch:
-                self.on_batch(new, self)
-        return [self.memo[x] for x in snapped if x in self.memo]
+            if unknown and self.on_batch:
+                self.on_batch([self.memo[x] for x in unknown], self)
+        return [self.memo[x] for x in snapped if x in self._visited]
 
     # -- fronts ---------------------------------------------------------------------------------
     def matrices(self, records=None):
@@ -188,19 +194,20 @@ class GeneticOptimizer:
         self.algorithm.tell(infills=self._pop)
 
 
-def _run_genetic(state: SearchState, *, phase: str, pop_size: int, seed: int, budget: int, xl=None, xu=None, initial=None):
-    """NSGA-II until `budget` new evaluations are spent (or nothing new appears)."""
+def _run_genetic(state: SearchState, *, phase: str, pop_size: int, seed: int, budget: int, xl=None, xu=None, initial=None,
+                 max_generations: int = 100):
+    """NSGA-II until `budget` new evaluations are spent or `max_generations` pass.
+
+    The loop depends only on the seed and the results, never on which results were already known,
+    so a resumed search replays its stored generations and continues exactly where it stopped."""
     ga = GeneticOptimizer(state.space, len(state.objectives), len(state.constraints), pop_size=pop_size, seed=seed,
-                          xl=xl, xu=xu, initial=initial)
+                          xl=xl, xu=xu, initial=initial, max_generations=max_generations)
     stop_at = len(state.records) + budget
-    stale = 0
-    while ga.has_next() and len(state.records) < stop_at and stale < 5:
+    while ga.has_next() and len(state.records) < stop_at:
         X = ga.ask()
-        before = len(state.records)
         records = state.evaluate_batch(X, phase=phase, generation=ga.generation)
         if len(records) < len(X):  # the budget ran out mid-generation: stop here
             break
-        stale = stale + 1 if len(state.records) == before else 0
         F, G, _ = state.matrices(records)
         ga.tell(F, G)
 

@@ -1,0 +1,294 @@
+"""Optimization runs: validate, queue, search (in-process, a process pool, or django-q2 chunks),
+persist every evaluation once, resume from stored results, rank the front, walk forward."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from django.db import transaction
+
+from backtesting_app.engine import check_params, run_backtest
+from backtesting_app.engine.optimize import (
+    REFERENCE_POINT,
+    BacktestProblem,
+    HybridOptimizer,
+    InProcessEvaluator,
+    ParameterSpace,
+    PoolEvaluator,
+    Record,
+    SearchState,
+    check_objectives,
+    default_space,
+    optimize_grid,
+    optimize_nsga2,
+    parse_constraints,
+    walk_forward,
+)
+from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
+from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from marketdata.engine import normalize_symbol, normalize_timeframe
+
+from .backtests import backtest_prepare, read_forecasts_csv, stats_dict
+
+METHODS = ("hybrid", "grid", "nsga2")
+EVALUATORS = ("inprocess", "pool", "distributed")
+RULES = ("max_sharpe", "max_return", "min_drawdown")
+
+
+def optimization_config(*, strategy: str, space=None, objectives="return,drawdown,sharpe", constraints=None,
+                        budget: int = 600, method: str = "hybrid", fixed_params=None, walk_forward_spec=None):
+    """Check a request's search settings; returns (space, objectives, constraints)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose hybrid, grid or nsga2")
+    if not isinstance(budget, int) or isinstance(budget, bool) or not 10 <= budget <= 1_000_000:
+        raise ValueError(f"budget must be a whole number of evaluations between 10 and 1,000,000, not {budget!r}")
+    space = default_space(strategy) if not space else ParameterSpace.from_dict(space, strategy=strategy)
+    objectives = check_objectives(objectives)
+    constraints = parse_constraints(constraints)
+    overlap = set(space.names) & set(fixed_params or {})
+    if overlap:
+        raise ValueError(f"parameter(s) both searched and fixed: {', '.join(sorted(overlap))}")
+    # A complete parameter set must validate: the space's middle point plus the fixed values.
+    middle = space.decode([(lo + hi) / 2 for lo, hi in zip(space.xl, space.xu)])
+    check_params(strategy, {**(fixed_params or {}), **middle})
+    if walk_forward_spec:
+        extra = set(walk_forward_spec) - {"in_sample", "out_of_sample", "rule"}
+        if extra:
+            raise ValueError(f"unknown walk-forward setting(s) {', '.join(sorted(extra))}")
+        if walk_forward_spec.get("rule", "max_sharpe") not in RULES:
+            raise ValueError(f"unknown pick rule {walk_forward_spec['rule']!r}; choose {', '.join(RULES)}")
+    return space, objectives, constraints
+
+
+def _problem(prep: dict, fixed: dict) -> BacktestProblem:
+    return BacktestProblem(prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"],
+                           confidence=prep["confidence"], fixed=fixed)
+
+
+def build_problem(run: OptimizationRun) -> BacktestProblem:
+    forecasts = None
+    if run.forecasts_source == "csv":
+        with run.forecasts.open("rb") as fh:
+            forecasts = read_forecasts_csv(fh)
+    elif run.forecasts_source == "baseline":
+        forecasts = "baseline"
+    space = ParameterSpace.from_dict(run.space, strategy=run.strategy)
+    middle = space.decode([(lo + hi) / 2 for lo, hi in zip(space.xl, space.xu)])
+    prep = backtest_prepare(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy,
+                            params={**run.fixed_params, **middle}, costs=run.costs, engine="fast", start=run.start,
+                            end=run.end, forecasts=forecasts)
+    return _problem(prep, run.fixed_params)
+
+
+@transaction.atomic
+def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str = "forecast", space=None,
+                           objectives="return,drawdown,sharpe", constraints=None, budget: int = 600, method: str = "hybrid",
+                           seed: int = 0, evaluator: str = "inprocess", workers: int = 0, costs=None, start=None, end=None,
+                           fixed_params=None, forecasts_source: str = "baseline", upload=None, walk_forward_spec=None,
+                           name: str = "") -> OptimizationRun:
+    if evaluator not in EVALUATORS:
+        raise ValueError(f"unknown evaluator {evaluator!r}; choose inprocess, pool or distributed")
+    parsed_space, objectives, _ = optimization_config(strategy=strategy, space=space, objectives=objectives,
+                                                      constraints=constraints, budget=budget, method=method,
+                                                      fixed_params=fixed_params, walk_forward_spec=walk_forward_spec)
+    if forecasts_source == "csv" and upload is None:
+        raise ValueError("forecasts_source csv needs an uploaded forecasts file")
+    forecasts = read_forecasts_csv(upload) if forecasts_source == "csv" else ("baseline" if forecasts_source == "baseline" else None)
+    middle = parsed_space.decode([(lo + hi) / 2 for lo, hi in zip(parsed_space.xl, parsed_space.xu)])
+    backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **middle},
+                     costs=costs, engine="fast", start=start, end=end, forecasts=forecasts)
+    run = OptimizationRun(
+        owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120], symbol=normalize_symbol(symbol),
+        timeframe=normalize_timeframe(timeframe).code, start=start, end=end, strategy=strategy, fixed_params=fixed_params or {},
+        space=parsed_space.as_dict(), objectives=objectives, constraints=constraints or {}, method=method, budget=budget,
+        seed=seed, evaluator=evaluator, workers=workers, costs=costs or {}, forecasts_source=forecasts_source,
+        reference_point=[REFERENCE_POINT[o] for o in objectives], walk_forward=walk_forward_spec or None)
+    if upload is not None and forecasts_source == "csv":
+        upload.seek(0)
+        run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
+    run.save()
+    job_enqueue(run)
+    return run
+
+
+@transaction.atomic
+def optimization_run_resume(*, run: OptimizationRun, user) -> OptimizationRun:
+    """Start a failed, cancelled or dead run again: it continues from its stored results."""
+    from django.core.exceptions import PermissionDenied
+
+    if not (user.is_staff or run.owner_id == user.pk):
+        raise PermissionDenied("only the run's owner or staff may resume it")
+    from forexgpt_site.jobs import jobs_fail_stale
+
+    jobs_fail_stale(OptimizationRun)
+    if not OptimizationRun.objects.filter(pk=run.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
+            status=JobStatus.QUEUED, cancel_requested=False, task_id="", finished_at=None, message="resuming"):
+        run.refresh_from_db()
+        raise ValueError(f"only a failed or cancelled run can be resumed (this one is {run.status})")
+    run.refresh_from_db()
+    job_enqueue(run)
+    return run
+
+
+def _key(x) -> str:
+    return json.dumps([round(v, 12) for v in x])
+
+
+def _stored_records(run: OptimizationRun) -> list[Record]:
+    return [Record(tuple(json.loads(r.key)), r.params, r.metrics, r.phase, r.generation)
+            for r in run.results.order_by("id")]
+
+
+def worker_id() -> str:
+    """host:parent pid:pid - the parent is the qcluster's sentinel, so chunks show which cluster ran them."""
+    return f"{socket.gethostname()}:{os.getppid()}:{os.getpid()}"
+
+
+class DistributedEvaluator:
+    """Splits each batch into chunks, queues them as django-q2 tasks (any qcluster on any machine may
+    take them) and waits for all to finish. The coordinator only waits; workers evaluate."""
+
+    def __init__(self, run: OptimizationRun, *, chunk_size: int = 25, poll_s: float = 0.1, timeout_s: float = 3600):
+        self.run, self.chunk_size, self.poll_s, self.timeout_s = run, chunk_size, poll_s, timeout_s
+        last = run.chunks.order_by("-batch").values_list("batch", flat=True).first()
+        self.batch = last or 0
+
+    def __call__(self, batch: list[dict]) -> list[dict]:
+        from django_q.tasks import async_task
+
+        self.batch += 1
+        chunks = [OptimizationChunk.objects.create(run=self.run, batch=self.batch, index=i, params=batch[s:s + self.chunk_size])
+                  for i, s in enumerate(range(0, len(batch), self.chunk_size))]
+        for chunk in chunks:
+            async_task("backtesting_app.tasks.optimization_chunk_execute", chunk.pk,
+                       q_options={"task_name": f"optimization:{self.run.pk}:{self.batch}:{chunk.index}"})
+        deadline = time.monotonic() + self.timeout_s
+        ids = [c.pk for c in chunks]
+        while OptimizationChunk.objects.filter(pk__in=ids, done=False).exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"chunks of batch {self.batch} did not finish within {self.timeout_s:.0f} s: are workers running?")
+            if OptimizationRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+                from forexgpt_site.jobs import JobCancelled
+
+                raise JobCancelled()
+            time.sleep(self.poll_s)
+        done = OptimizationChunk.objects.filter(pk__in=ids).order_by("index")
+        self.workers = {c.index: c.worker for c in done}
+        return [m for c in done for m in c.metrics]
+
+
+_PROBLEMS: dict[int, BacktestProblem] = {}
+
+
+def optimization_chunk_execute(chunk_id: int) -> str:
+    """Evaluate one chunk (a django-q2 task). Repeated delivery is harmless: a done chunk is skipped."""
+    chunk = OptimizationChunk.objects.select_related("run").get(pk=chunk_id)
+    if chunk.done:
+        return "already done"
+    problem = _PROBLEMS.get(chunk.run_id)
+    if problem is None:  # one load per worker process and run
+        problem = _PROBLEMS[chunk.run_id] = build_problem(chunk.run)
+    metrics = [problem.evaluate(params) for params in chunk.params]
+    OptimizationChunk.objects.filter(pk=chunk_id).update(metrics=metrics, worker=worker_id(), done=True)
+    return f"{len(metrics)} evaluations"
+
+
+def _evaluator(run: OptimizationRun, problem: BacktestProblem):
+    if run.evaluator == "pool":
+        return PoolEvaluator(problem, run.workers or None)
+    if run.evaluator == "distributed":
+        return DistributedEvaluator(run)
+    return InProcessEvaluator(problem)
+
+
+def _persist(run: OptimizationRun, ctx: JobContext | None, evaluator):
+    counts = dict(run.phase_counts or {})
+
+    def on_batch(records: list[Record], state: SearchState) -> None:
+        worker = worker_id()
+        chunk_workers = getattr(evaluator, "workers", None)
+        rows = []
+        for i, r in enumerate(records):
+            G = [c.violation(r.metrics) for c in state.constraints]
+            who = chunk_workers.get(i // evaluator.chunk_size, "") if chunk_workers else worker
+            rows.append(OptimizationResult(run=run, key=_key(r.x), params=r.params, metrics=r.metrics, phase=r.phase,
+                                           generation=r.generation, feasible=all(g <= 0 for g in G), worker=who))
+            counts[r.phase] = counts.get(r.phase, 0) + 1
+        OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+        fields = {"phase_counts": counts, "hv_history": [list(h) for h in state.hv_history], "phase": records[-1].phase}
+        if ctx:
+            ctx.progress(len(state.records) / state.budget, f"{records[-1].phase}: {len(state.records)} of {state.budget} evaluations",
+                         force=True, **fields)
+        else:
+            OptimizationRun.objects.filter(pk=run.pk).update(**fields)
+
+    return on_batch
+
+
+def optimization_search(run: OptimizationRun, problem: BacktestProblem, *, evaluator, ctx: JobContext | None = None) -> SearchState:
+    """The search itself, resumable: stored results are preloaded and never evaluated again."""
+    space = ParameterSpace.from_dict(run.space, strategy=run.strategy)
+    state = SearchState(space, list(run.objectives), parse_constraints(run.constraints), evaluator, run.budget,
+                        on_batch=_persist(run, ctx, evaluator))
+    state.preload(_stored_records(run))
+    if run.method == "grid":
+        divisions = 2
+        while len(space.grid(divisions + 1)) <= run.budget and divisions < 1000:
+            divisions += 1
+        optimize_grid(state, divisions)
+    elif run.method == "nsga2":
+        optimize_nsga2(state, seed=run.seed)
+    else:
+        HybridOptimizer(seed=run.seed).run(state)
+    return state
+
+
+@transaction.atomic
+def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProblem) -> int:
+    rank, crowd = state.ranks()
+    by_key = {r.key: r for r in run.results.all()}
+    rows = []
+    for record, k, d in zip(state.records, rank, crowd):
+        row = by_key.get(_key(record.x))
+        if row is not None:
+            row.rank = int(k)
+            rows.append((row, d))
+    OptimizationResult.objects.bulk_update([r for r, _ in rows], ["rank"], batch_size=1000)
+    ParetoFront.objects.filter(run=run).delete()
+    front = [(row, d) for row, d in rows if row.rank == 0 and row.feasible]
+    for row, _ in front:  # the front re-run on the reference engine, full stats stored
+        params = check_params(run.strategy, {**run.fixed_params, **row.params})
+        result = run_backtest(problem.ohlc, run.strategy, params, problem.costs, pred_return=problem.pred,
+                              confidence=problem.conf, engine="reference")
+        row.stats = stats_dict(result.stats)
+    OptimizationResult.objects.bulk_update([row for row, _ in front], ["stats"])
+    ParetoFront.objects.bulk_create([ParetoFront(run=run, result=row, rank=0, crowding_distance=None if d == float("inf") else float(d))
+                                     for row, d in front])
+    return len(front)
+
+
+def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
+    ctx.progress(0.0, "loading bars and forecasts", force=True)
+    problem = build_problem(run)
+    evaluator = _evaluator(run, problem)
+    try:
+        state = optimization_search(run, problem, evaluator=evaluator, ctx=ctx)
+        ctx.progress(0.97, "re-running the front on the reference engine", force=True)
+        n_front = _store_front(run, state, problem)
+        if run.walk_forward:
+            spec = run.walk_forward
+            space = ParameterSpace.from_dict(run.space, strategy=run.strategy)
+            result = walk_forward(problem, space, run.objectives, parse_constraints(run.constraints),
+                                  in_sample=int(spec["in_sample"]), out_of_sample=int(spec["out_of_sample"]),
+                                  budget=max(50, run.budget // 4), rule=spec.get("rule", "max_sharpe"), seed=run.seed,
+                                  on_window=lambda k, w: ctx.progress(0.98, f"walk-forward window {k}", force=True))
+            OptimizationRun.objects.filter(pk=run.pk).update(walk_forward_result=result)
+    finally:
+        if isinstance(evaluator, PoolEvaluator):
+            evaluator.close()
+    hv = state.hv_history[-1][1] if state.hv_history else state.hypervolume()
+    return f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front}, hypervolume {hv:.4g}"

@@ -1,0 +1,148 @@
+"""Optimizer engine: spaces, directions, constraints, memoization, resume. No database."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtesting_app.engine import FxCosts, align_forecasts, momentum_forecasts, ohlc_frame, run_backtest
+from backtesting_app.engine.optimize import (
+    BacktestProblem,
+    BudgetExhausted,
+    GeneticOptimizer,
+    HybridOptimizer,
+    InProcessEvaluator,
+    Parameter,
+    ParameterSpace,
+    PoolEvaluator,
+    SearchState,
+    default_space,
+    optimize_grid,
+    parse_constraints,
+)
+from backtesting_app.engine._objectives import objective_matrix
+
+OBJECTIVES = ["return", "drawdown", "sharpe"]
+
+
+@pytest.fixture(scope="module")
+def problem():
+    from tests.conftest import FIXTURES
+
+    frame = pd.concat([pd.read_csv(FIXTURES / "eurusd_h1.csv")]).rename(columns={"timestamp": "ts"})
+    ohlc = ohlc_frame(frame)
+    pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc, halflife=6))
+    return BacktestProblem(ohlc, "forecast", FxCosts(spread_pips=0.5), pred_return=pred, confidence=conf)
+
+
+class Counting:
+    """An evaluator that records every parameter set it is asked for."""
+
+    def __init__(self, problem, fail_after=None):
+        self.inner = InProcessEvaluator(problem)
+        self.seen = []
+        self.fail_after = fail_after
+
+    def __call__(self, batch):
+        if self.fail_after is not None and len(self.seen) >= self.fail_after:
+            raise RuntimeError("worker killed")
+        self.seen.extend(tuple(sorted(p.items())) for p in batch)
+        return self.inner(batch)
+
+
+def test_fast_metrics_equal_the_reference_stats(problem):
+    params = {"entry_threshold": 0.0002, "confidence_threshold": 0.3, "stop_loss_pct": 0.003, "take_profit_pct": 0.004, "max_hold_bars": 8}
+    m = problem.evaluate(params)
+    ref = run_backtest(problem.ohlc, "forecast", params, problem.costs, pred_return=problem.pred, confidence=problem.conf).stats
+    assert m["n_trades"] == ref["# Trades"] > 10
+    assert m["return_pct"] == pytest.approx(ref["Return [%]"])
+    assert m["max_drawdown_pct"] == pytest.approx(-ref["Max. Drawdown [%]"]) and m["max_drawdown_pct"] > 0
+    assert m["sharpe"] == pytest.approx(ref["Sharpe Ratio"])
+    assert m["win_rate_pct"] == pytest.approx(ref["Win Rate [%]"])
+    assert m["profit_factor"] == pytest.approx(ref["Profit Factor"])
+
+
+def test_drawdown_is_minimized_and_return_maximized():
+    F = objective_matrix([{"return_pct": 5, "max_drawdown_pct": 2, "sharpe": 1.0}, {"return_pct": 5, "max_drawdown_pct": 9, "sharpe": 1.0}], OBJECTIVES)
+    assert F.tolist() == [[-5, 2, -1.0], [-5, 9, -1.0]]  # pymoo minimizes: the smaller drawdown dominates
+
+
+@pytest.mark.parametrize("spec, message", [
+    ([{"name": "stop_loss_pct", "low": 0.02, "high": 0.01}], "stop_loss_pct: empty range"),
+    ([{"name": "stop_loss_pct", "low": 0.01, "high": 0.02, "step": 0.05}], "step 0.05 is larger than the range"),
+    ([{"name": "leverage", "low": 1, "high": 5}], "unknown parameter 'leverage' for the forecast strategy"),
+    ([{"name": "max_hold_bars", "kind": "int", "low": 1.5, "high": 9}], "needs whole-number bounds"),
+    ([], "the space has no parameters"),
+])
+def test_bad_spaces_are_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        ParameterSpace.from_dict(spec)
+
+
+def test_constraints_parse_and_bad_ones_are_named():
+    cs = parse_constraints({"min_trades": 30, "max_drawdown_pct": 25})
+    assert [str(c) for c in cs] == ["n_trades >= 30", "max_drawdown_pct <= 25"]
+    assert cs[0].violation({"n_trades": 10}) == 20 and cs[1].violation({"max_drawdown_pct": 20}) == -5
+    with pytest.raises(ValueError, match="unknown constraint 'min_happiness'"):
+        parse_constraints({"min_happiness": 1})
+
+
+def test_genetic_ask_tell_repairs_integers_onto_their_grid():
+    space = default_space()
+    ga = GeneticOptimizer(space, 3, 0, pop_size=12, seed=3)
+    for _ in range(3):
+        X = ga.ask()
+        hold = X[:, space.names.index("max_hold_bars")]
+        assert np.array_equal(hold, np.round(hold))
+        steps = X[:, space.names.index("stop_loss_pct")]
+        assert np.allclose((steps - 0.001) / 0.0005, np.round((steps - 0.001) / 0.0005))
+        ga.tell(np.random.default_rng(0).normal(size=(len(X), 3)))
+
+
+def test_hybrid_evaluates_each_point_once_within_budget_and_respects_constraints(problem):
+    counting = Counting(problem)
+    constraints = parse_constraints({"min_trades": 15, "max_drawdown_pct": 3})
+    state = SearchState(default_space(), OBJECTIVES, constraints, counting, budget=250)
+    HybridOptimizer(seed=2).run(state)
+    assert len(counting.seen) == len(set(counting.seen)) == len(state.records) <= 250
+    assert {r.phase for r in state.records} == {"grid", "nsga2", "local"}
+    front = state.front()
+    assert front
+    for i in front:
+        m = state.records[i].metrics
+        assert m["n_trades"] >= 15 and m["max_drawdown_pct"] <= 3
+    assert [h[1] for h in state.hv_history] == sorted(h[1] for h in state.hv_history)  # the front only grows
+
+
+def test_a_killed_search_resumes_from_its_records_without_re_evaluating(problem):
+    full = SearchState(default_space(), OBJECTIVES, [], InProcessEvaluator(problem), budget=200)
+    HybridOptimizer(seed=5).run(full)
+
+    dying = Counting(problem, fail_after=90)
+    first = SearchState(default_space(), OBJECTIVES, [], dying, budget=200)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        HybridOptimizer(seed=5).run(first)
+    stored = list(first.records)
+    assert 0 < len(stored) < 200
+
+    again = Counting(problem)
+    second = SearchState(default_space(), OBJECTIVES, [], again, budget=200)
+    second.preload(stored)
+    HybridOptimizer(seed=5).run(second)
+    assert not set(again.seen) & set(dying.seen)  # nothing evaluated twice across the two attempts
+    assert len(dying.seen) + len(again.seen) == len(second.records) == len(full.records)
+    assert {r.x for r in second.records} == {r.x for r in full.records}  # the same search as uninterrupted
+
+
+def test_pool_evaluator_equals_in_process(problem):
+    space = default_space()
+    params = [space.decode(x) for x in space.grid(2)[:12]]
+    with PoolEvaluator(problem, workers=2) as pool:
+        assert pool(params) == InProcessEvaluator(problem)(params)
+
+
+def test_grid_respects_the_budget(problem):
+    state = SearchState(default_space(), OBJECTIVES, [], InProcessEvaluator(problem), budget=20)
+    optimize_grid(state, 2)  # 32 points: the first 20 are evaluated
+    assert len(state.records) == 20 and state.remaining == 0
+    with pytest.raises(BudgetExhausted):
+        optimize_grid(state, 3)
