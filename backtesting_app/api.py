@@ -10,8 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backtesting_app import selectors, services
-from backtesting_app.models import BacktestRun
-from backtesting_app.serializers import BacktestCreateSerializer, BacktestRunSerializer, PatternScanSerializer
+from backtesting_app.models import BacktestRun, OptimizationRun
+from backtesting_app.serializers import (
+    BacktestCreateSerializer,
+    BacktestRunSerializer,
+    OptimizationCreateSerializer,
+    OptimizationResultSerializer,
+    OptimizationRunSerializer,
+    PatternScanSerializer,
+)
 from forexgpt_site.jobs import job_cancel
 
 
@@ -85,3 +92,59 @@ class PatternScanView(APIView):
             "summary": [{k: _clean(v) for k, v in row.items()} for row in scan["summary"].to_dict(orient="records")],
             "events": [{k: _clean(v) for k, v in row.items()} for row in events.to_dict(orient="records")],
         })
+
+
+class OptimizationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Optimizations: create -> 202; poll; read every result and the Pareto front; resume a dead run."""
+
+    serializer_class = OptimizationRunSerializer
+    queryset = OptimizationRun.objects.select_related("owner").order_by("-created_at")
+    filterset_fields = ["status", "method", "symbol", "timeframe"]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=OptimizationCreateSerializer, responses={202: OptimizationRunSerializer})
+    def create(self, request):
+        body = OptimizationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        costs = {k: data.pop(k) for k in ("spread_pips", "commission", "leverage")}
+        try:
+            run = services.optimization_run_start(user=request.user, costs=costs, upload=data.pop("forecasts", None),
+                                                  walk_forward_spec=data.pop("walk_forward", None), **data)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        run.refresh_from_db()
+        return Response(OptimizationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def results(self, request, pk=None):
+        """Every evaluated parameter set, paginated."""
+        page = self.paginate_queryset(self.get_object().results.order_by("id"))
+        return self.get_paginated_response(OptimizationResultSerializer(page, many=True).data)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def front(self, request, pk=None):
+        """The feasible Pareto front with reference-engine stats and crowding distances."""
+        return Response(selectors.optimization_summary(self.get_object())["front"])
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        try:
+            run = services.optimization_run_resume(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(OptimizationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        try:
+            run = job_cancel(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(OptimizationRunSerializer(run).data)

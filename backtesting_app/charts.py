@@ -74,3 +74,61 @@ def trades_figure(ohlc: pd.DataFrame, trades: list[dict], events: pd.DataFrame |
     fig.update_layout(title=f"Bars {lo}-{hi - 1} with trades{' and patterns' if events is not None else ''}", height=520,
                       template="plotly_white", xaxis_rangeslider_visible=False, margin=dict(l=60, r=20, t=50, b=40))
     return json.loads(fig.to_json())
+
+
+OBJECTIVE_LABELS = {"return_pct": "return %", "max_drawdown_pct": "max drawdown %", "sharpe": "Sharpe",
+                    "win_rate_pct": "win rate %", "profit_factor": "profit factor", "n_trades": "trades"}
+
+
+def _metric(rows, key):
+    return [r["metrics"].get(key) for r in rows]
+
+
+def pareto_figures(results: list[dict], metric_keys: list[str]) -> dict:
+    """2-D projections of every pair of objectives (dominated points faded), a 3-D scatter of the
+    first three, and parallel coordinates of the parameters coloured by front membership."""
+    front = [r for r in results if r["rank"] == 0 and r["feasible"]]
+    rest = [r for r in results if not (r["rank"] == 0 and r["feasible"])]
+    figures = {}
+    pairs = [(a, b) for i, a in enumerate(metric_keys) for b in metric_keys[i + 1:]]
+    if pairs:
+        proj = make_subplots(rows=1, cols=len(pairs), subplot_titles=[f"{OBJECTIVE_LABELS[a]} vs {OBJECTIVE_LABELS[b]}" for a, b in pairs])
+        for k, (a, b) in enumerate(pairs, start=1):
+            proj.add_trace(go.Scattergl(x=_metric(rest, a), y=_metric(rest, b), mode="markers", name="dominated",
+                                        marker=dict(size=4, color="rgba(100,116,139,0.25)"), showlegend=k == 1), row=1, col=k)
+            proj.add_trace(go.Scattergl(x=_metric(front, a), y=_metric(front, b), mode="markers", name="Pareto front",
+                                        marker=dict(size=8, color="#b91c1c"), showlegend=k == 1,
+                                        text=[str(r["params"]) for r in front]), row=1, col=k)
+            proj.update_xaxes(title_text=OBJECTIVE_LABELS[a], row=1, col=k)
+            proj.update_yaxes(title_text=OBJECTIVE_LABELS[b], row=1, col=k)
+        proj.update_layout(height=380, template="plotly_white", margin=dict(l=50, r=20, t=60, b=40))
+        figures["projections"] = json.loads(proj.to_json())
+    if len(metric_keys) >= 3:
+        a, b, c = metric_keys[:3]
+        fig3 = go.Figure([
+            go.Scatter3d(x=_metric(rest, a), y=_metric(rest, b), z=_metric(rest, c), mode="markers", name="dominated",
+                         marker=dict(size=2, color="rgba(100,116,139,0.2)")),
+            go.Scatter3d(x=_metric(front, a), y=_metric(front, b), z=_metric(front, c), mode="markers", name="Pareto front",
+                         marker=dict(size=5, color="#b91c1c"), text=[str(r["params"]) for r in front]),
+        ])
+        fig3.update_layout(height=520, template="plotly_white", margin=dict(l=0, r=0, t=30, b=0),
+                           scene=dict(xaxis_title=OBJECTIVE_LABELS[a], yaxis_title=OBJECTIVE_LABELS[b], zaxis_title=OBJECTIVE_LABELS[c]))
+        figures["scatter3d"] = json.loads(fig3.to_json())
+    names = list(results[0]["params"]) if results else []
+    numeric = [n for n in names if all(isinstance(r["params"][n], (int, float)) for r in results)]
+    if numeric:
+        par = go.Figure(go.Parcoords(
+            line=dict(color=[1 if (r["rank"] == 0 and r["feasible"]) else 0 for r in results],
+                      colorscale=[[0, "rgba(148,163,184,0.35)"], [1, "#b91c1c"]]),
+            dimensions=[dict(label=n, values=[r["params"][n] for r in results]) for n in numeric]))
+        par.update_layout(height=380, template="plotly_white", margin=dict(l=60, r=60, t=40, b=30),
+                          title="Parameters (front in red)")
+        figures["parallel"] = json.loads(par.to_json())
+    return figures
+
+
+def hypervolume_figure(history: list) -> dict:
+    fig = go.Figure(go.Scatter(x=[h[0] for h in history], y=[h[1] for h in history], mode="lines+markers", name="hypervolume"))
+    fig.update_layout(title="Hypervolume after each batch", xaxis_title="evaluations", height=320, template="plotly_white",
+                      margin=dict(l=60, r=20, t=50, b=40))
+    return json.loads(fig.to_json())

@@ -36,3 +36,29 @@ class PatternScanForm(forms.Form):
     forward_bars = forms.IntegerField(initial=12, min_value=1, max_value=1000)
     patterns = forms.MultipleChoiceField(choices=[(p, p) for p in PATTERNS], required=False, widget=forms.CheckboxSelectMultiple,
                                          help_text="none ticked = all")
+
+
+class OptimizationForm(forms.Form):
+    name = forms.CharField(required=False, max_length=120)
+    symbol = forms.CharField(initial="EURUSD")
+    timeframe = forms.CharField(initial="1h")
+    start = forms.DateTimeField(required=False, help_text="UTC")
+    end = forms.DateTimeField(required=False, help_text="UTC")
+    strategy = forms.ChoiceField(choices=[("forecast", "forecast"), ("pattern", "pattern"), ("combined", "combined")])
+    forecasts_source = forms.ChoiceField(choices=[("baseline", "momentum baseline (causal EWMA)"), ("csv", "upload a CSV"),
+                                                  ("none", "none (pattern strategy)")], initial="baseline")
+    forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
+    method = forms.ChoiceField(choices=[("hybrid", "hybrid: grid -> NSGA-II -> local grid"), ("grid", "grid"), ("nsga2", "NSGA-II")])
+    objectives = forms.CharField(initial="return,drawdown,sharpe", help_text="return, drawdown, sharpe, win_rate, profit_factor, trades")
+    constraints = forms.CharField(required=False, initial='{"min_trades": 30}', help_text='JSON, e.g. {"min_trades": 30, "max_drawdown_pct": 25}')
+    space = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 48}),
+                            help_text="JSON; blank = the strategy's standard space")
+    budget = forms.IntegerField(initial=600, min_value=10, max_value=1_000_000)
+    seed = forms.IntegerField(initial=0)
+    evaluator = forms.ChoiceField(choices=[("inprocess", "in-process"), ("pool", "local process pool"), ("distributed", "distributed (django-q2 workers)")])
+    workers = forms.IntegerField(initial=0, min_value=0, help_text="pool size; 0 = all cores")
+    walk_forward_enabled = forms.BooleanField(required=False, label="Walk forward")
+    walk_forward = forms.CharField(required=False, initial='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
+    spread_pips = forms.FloatField(initial=1.0, min_value=0)
+    commission = forms.FloatField(initial=0.0)
+    leverage = forms.FloatField(initial=1.0, min_value=1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 
 from backtesting_app.engine.patterns import pattern_events, pattern_summary
-from backtesting_app.models import BacktestRun
+from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.services import load_bars
 
 
@@ -21,3 +21,23 @@ def pattern_scan(*, symbol: str, timeframe: str, start=None, end=None, forward_b
     ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
     events = pattern_events(ohlc, patterns, forward_bars=forward_bars)
     return {"bars": len(ohlc), "forward_bars": forward_bars, "events": events, "summary": pattern_summary(events), "ohlc": ohlc}
+
+
+def pareto_front_for_run(run: OptimizationRun):
+    return OptimizationResult.objects.filter(run=run, front_entry__isnull=False).select_related("front_entry").order_by("id")
+
+
+def optimization_summary(run: OptimizationRun) -> dict:
+    """What scripts and the command print: counts per phase, hypervolume, the front with its stats."""
+    front = [
+        {"id": r.pk, "params": r.params, "metrics": r.metrics, "phase": r.phase,
+         "crowding_distance": r.front_entry.crowding_distance,
+         "reference": {k: (r.stats or {}).get(k) for k in ("Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades")}}
+        for r in pareto_front_for_run(run)
+    ]
+    return {
+        "id": run.pk, "status": run.status, "message": run.message, "method": run.method, "budget": run.budget,
+        "objectives": run.objectives, "constraints": run.constraints, "evaluations": run.results.count(),
+        "phase_counts": run.phase_counts, "hypervolume": run.hv_history[-1][1] if run.hv_history else None,
+        "reference_point": run.reference_point, "front": front, "walk_forward": run.walk_forward_result,
+    }

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from backtesting_app.models import BacktestRun
+from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.engine.patterns import PATTERNS
 
 
@@ -39,3 +39,46 @@ class PatternScanSerializer(serializers.Serializer):
     end = serializers.DateTimeField(required=False)
     forward_bars = serializers.IntegerField(default=12, min_value=1, max_value=1000)
     patterns = serializers.ListField(child=serializers.ChoiceField(choices=PATTERNS), required=False)
+
+
+class OptimizationRunSerializer(serializers.ModelSerializer):
+    owner = serializers.StringRelatedField()
+
+    class Meta:
+        model = OptimizationRun
+        fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "strategy",
+                  "fixed_params", "space", "objectives", "constraints", "method", "budget", "seed", "evaluator", "workers",
+                  "costs", "phase", "phase_counts", "hv_history", "reference_point", "walk_forward", "walk_forward_result",
+                  "owner", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class OptimizationResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OptimizationResult
+        fields = ["id", "params", "metrics", "stats", "phase", "generation", "feasible", "rank", "worker", "created_at"]
+        read_only_fields = fields
+
+
+class OptimizationCreateSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField()
+    start = serializers.DateTimeField(required=False, allow_null=True)
+    end = serializers.DateTimeField(required=False, allow_null=True)
+    strategy = serializers.ChoiceField(choices=["forecast", "pattern", "combined"], default="forecast")
+    space = serializers.JSONField(required=False, help_text="searched parameters; default: the strategy's standard space")
+    fixed_params = serializers.JSONField(required=False)
+    objectives = serializers.CharField(default="return,drawdown,sharpe")
+    constraints = serializers.JSONField(required=False)
+    budget = serializers.IntegerField(default=600)
+    method = serializers.ChoiceField(choices=["hybrid", "grid", "nsga2"], default="hybrid")
+    seed = serializers.IntegerField(default=0)
+    evaluator = serializers.ChoiceField(choices=["inprocess", "pool", "distributed"], default="inprocess")
+    workers = serializers.IntegerField(default=0, min_value=0)
+    forecasts_source = serializers.ChoiceField(choices=["csv", "baseline", "none"], default="baseline")
+    forecasts = serializers.FileField(required=False)
+    walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
+    spread_pips = serializers.FloatField(default=1.0)
+    commission = serializers.FloatField(default=0.0)
+    leverage = serializers.FloatField(default=1.0)
+    name = serializers.CharField(required=False, allow_blank=True, default="")

@@ -4,7 +4,7 @@ NAVIGATION = [
     ("hardware", "Hardware"),
     ("training", "Training"),
     ("backtesting_app:list", "Backtests"),
-    ("optimizations", "Optimizations"),
+    ("optimizations:list", "Optimizations"),
     ("conformal:list", "Conformal"),
     ("registry:list", "Registry"),
 ]

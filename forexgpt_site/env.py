@@ -44,6 +44,8 @@ JOB_STALE_MINUTES = float(os.environ.get("FOREXGPT_JOB_STALE_MINUTES", "15"))
 MAX_UPLOAD_MB = int(os.environ.get("FOREXGPT_MAX_UPLOAD_MB", "200"))
 # Largest single file accepted inside an imported registry bundle, in megabytes.
 BUNDLE_MAX_MEMBER_MB = int(os.environ.get("FOREXGPT_BUNDLE_MAX_MEMBER_MB", "2048"))
+# Parameter sets per django-q2 task when an optimization is distributed over workers.
+OPTIMIZATION_CHUNK_SIZE = int(os.environ.get("FOREXGPT_OPTIMIZATION_CHUNK_SIZE", "25"))
 Q_WORKERS = int(os.environ.get("FOREXGPT_Q_WORKERS", "2"))
 # Longest a task may run (seconds) before django-q2 kills it; `retry` is always set above it.
 Q_TIMEOUT_S = int(os.environ.get("FOREXGPT_Q_TIMEOUT_S", str(6 * 3600)))

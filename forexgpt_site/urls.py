@@ -14,6 +14,7 @@ from registry import api as registry_api
 router = DefaultRouter()
 router.register("candle-imports", marketdata_api.CandleImportViewSet, basename="candle-import")
 router.register("backtests", backtesting_api.BacktestRunViewSet, basename="backtest")
+router.register("optimizations", backtesting_api.OptimizationRunViewSet, basename="optimization")
 router.register("calibrations", conformal_api.CalibrationRunViewSet, basename="calibration")
 router.register("registry/models", registry_api.RegisteredModelViewSet, basename="registered-model")
 router.register("registry/versions", registry_api.ModelVersionViewSet, basename="model-version")
@@ -39,6 +40,7 @@ urlpatterns = [
     path("registry/", include("registry.urls")),
     path("conformal/", include("conformal.urls")),
     path("backtests/", include("backtesting_app.urls")),
+    path("optimizations/", include("backtesting_app.optimization_urls")),
     path("api/", include(api_patterns)),
     *[
         path(f"{section}/", views.planned_section, {"section": section}, name=section)

@@ -20,11 +20,6 @@ PLANNED_SECTIONS = {
         "Diffusion forecaster training runs: a new-run form, live loss curves, throughput and ETA, the "
         "optimizations applied with their reasons, and forecast quality against baselines.",
     ),
-    "optimizations": (
-        "Optimizations",
-        "Hybrid grid -> NSGA-II -> local-grid optimizations over return, drawdown and Sharpe: per-phase "
-        "progress, Pareto fronts, parallel coordinates, hypervolume and walk-forward results.",
-    ),
 }
 
 

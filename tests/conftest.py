@@ -81,32 +81,40 @@ def _database_url(settings_dict) -> str:
     return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
 
 
-@pytest.fixture
-def qcluster(transactional_db, tmp_path):
+def start_qcluster(log_path, *, workers: int = 1, extra_env=None):
     """A real `manage.py qcluster` process on the test database and the configured broker."""
     import subprocess
     import sys
-    import time
 
+    from django.conf import settings
     from django.db import connection
 
-    log = tmp_path / "qcluster.log"
-    from django.conf import settings
-
-    environ = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "FOREXGPT_Q_WORKERS": "1",
-               "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=environ,
+    environ = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "FOREXGPT_Q_WORKERS": str(workers),
+               "MEDIA_ROOT": str(settings.MEDIA_ROOT), **(extra_env or {})}
+    with open(log_path, "w") as out:
+        return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=environ,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_qcluster(proc, log_path) -> None:
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    print(open(log_path).read()[-3000:])
+
+
+@pytest.fixture
+def qcluster(transactional_db, tmp_path):
+    log = tmp_path / "qcluster.log"
+    proc = start_qcluster(log)
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        print(log.read_text()[-3000:])
+        stop_qcluster(proc, log)
 
 
 def wait_for(predicate, timeout=60.0, interval=0.25):

@@ -89,7 +89,9 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
                            objectives="return,drawdown,sharpe", constraints=None, budget: int = 600, method: str = "hybrid",
                            seed: int = 0, evaluator: str = "inprocess", workers: int = 0, costs=None, start=None, end=None,
                            fixed_params=None, forecasts_source: str = "baseline", upload=None, walk_forward_spec=None,
-                           name: str = "") -> OptimizationRun:
+                           name: str = "", enqueue: bool = True) -> OptimizationRun:
+    """Check the whole request (space, objectives, constraints, bars, forecast coverage), store the
+    run and queue it (`enqueue=False`: the caller runs it in-process, as the command does)."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; choose inprocess, pool or distributed")
     parsed_space, objectives, _ = optimization_config(strategy=strategy, space=space, objectives=objectives,
@@ -97,6 +99,8 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
                                                       fixed_params=fixed_params, walk_forward_spec=walk_forward_spec)
     if forecasts_source == "csv" and upload is None:
         raise ValueError("forecasts_source csv needs an uploaded forecasts file")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be a whole number, not {seed!r}")
     forecasts = read_forecasts_csv(upload) if forecasts_source == "csv" else ("baseline" if forecasts_source == "baseline" else None)
     middle = parsed_space.decode([(lo + hi) / 2 for lo, hi in zip(parsed_space.xl, parsed_space.xu)])
     backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **middle},
@@ -111,7 +115,8 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
         upload.seek(0)
         run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
     run.save()
-    job_enqueue(run)
+    if enqueue:
+        job_enqueue(run)
     return run
 
 
@@ -152,8 +157,11 @@ class DistributedEvaluator:
     """Splits each batch into chunks, queues them as django-q2 tasks (any qcluster on any machine may
     take them) and waits for all to finish. The coordinator only waits; workers evaluate."""
 
-    def __init__(self, run: OptimizationRun, *, chunk_size: int = 25, poll_s: float = 0.1, timeout_s: float = 3600):
-        self.run, self.chunk_size, self.poll_s, self.timeout_s = run, chunk_size, poll_s, timeout_s
+    def __init__(self, run: OptimizationRun, *, chunk_size: int | None = None, poll_s: float = 0.1, timeout_s: float = 3600):
+        from django.conf import settings
+
+        self.run, self.poll_s, self.timeout_s = run, poll_s, timeout_s
+        self.chunk_size = chunk_size or settings.FOREXGPT_OPTIMIZATION_CHUNK_SIZE
         last = run.chunks.order_by("-batch").values_list("batch", flat=True).first()
         self.batch = last or 0
 

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from backtesting_app import optimization_views as views
+
+app_name = "optimizations"
+urlpatterns = [
+    path("", views.optimizations_page, name="list"),
+    path("runs/<int:pk>/", views.optimization_detail, name="run"),
+    path("runs/<int:pk>/results/<int:result_id>/backtest/", views.open_as_backtest, name="open-backtest"),
+]

@@ -1,0 +1,160 @@
+import json
+import os
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from backtesting_app import services
+from backtesting_app.models import BacktestRun, OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
+from backtesting_app.tasks import optimization_run_execute
+from tests.conftest import start_qcluster, stop_qcluster, wait_for
+
+SPACE = {"entry_threshold": {"low": 0.0, "high": 0.002, "step": 0.0002},
+         "stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.001},
+         "take_profit_pct": {"low": 0.002, "high": 0.015, "step": 0.001},
+         "max_hold_bars": {"kind": "int", "low": 2, "high": 30, "step": 1}}
+FIXED = {"confidence_threshold": 0.3}
+
+
+@pytest.fixture
+def bars(fixture_path):
+    from marketdata.services import candles_import_file
+
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+
+
+def _start(user, **kw):
+    options = {"symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": FIXED, "budget": 120, "seed": 7,
+               "constraints": {"min_trades": 10}, "costs": {"spread_pips": 0.5}, **kw}
+    return services.optimization_run_start(user=user, enqueue=False, **options)
+
+
+def _front_keys(run):
+    return sorted(r.key for r in OptimizationResult.objects.filter(run=run, rank=0, feasible=True))
+
+
+@pytest.mark.django_db
+def test_command_runs_and_stores_everything(bars, capsys):
+    call_command("optimize", "--symbol", "EURUSD", "--timeframe", "1h", "--space", json.dumps(SPACE), "--fixed", json.dumps(FIXED),
+                 "--budget", "80", "--constraints", json.dumps({"min_trades": 10, "max_drawdown_pct": 5}), "--seed", "3", "--json")
+    out = json.loads(capsys.readouterr().out)
+    run = OptimizationRun.objects.get()
+    assert out["status"] == "succeeded" and out["evaluations"] == run.results.count() <= 80
+    assert set(out["phase_counts"]) == {"grid", "nsga2", "local"} and sum(out["phase_counts"].values()) == out["evaluations"]
+    assert out["front"] and ParetoFront.objects.filter(run=run).count() == len(out["front"])
+    for point in out["front"]:  # every stored front point satisfies the constraints, on the reference engine too
+        assert point["metrics"]["n_trades"] >= 10 and point["metrics"]["max_drawdown_pct"] <= 5
+        assert point["reference"]["# Trades"] == point["metrics"]["n_trades"]
+        assert point["reference"]["Max. Drawdown [%]"] == pytest.approx(point["metrics"]["max_drawdown_pct"])
+    assert [h[1] for h in run.hv_history] == sorted(h[1] for h in run.hv_history)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("args, message", [
+    (["--space", json.dumps({"stop_loss_pct": {"low": 0.02, "high": 0.01}})], "stop_loss_pct: empty range"),
+    (["--space", json.dumps({"stop_loss_pct": {"low": 0.01, "high": 0.02, "step": 0.5}})], "step 0.5 is larger than the range"),
+    (["--space", json.dumps({"lot_size": {"low": 1, "high": 2}})], "unknown parameter 'lot_size'"),
+    (["--objectives", "return,happiness"], "unknown objective\\(s\\) happiness"),
+    (["--constraints", json.dumps({"min_luck": 3})], "unknown constraint 'min_luck'"),
+    (["--budget", "3"], "budget must be a whole number of evaluations between 10"),
+    (["--walk-forward", "4000"], "--walk-forward takes IN_SAMPLE,OUT_OF_SAMPLE"),
+])
+def test_bad_requests_are_refused(bars, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("optimize", "--symbol", "EURUSD", "--timeframe", "1h", *args)
+    assert OptimizationRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_died_resumes_without_re_evaluating(bars, user, monkeypatch):
+    from backtesting_app.engine.optimize import InProcessEvaluator
+    from backtesting_app.services import optimizations
+
+    reference = _start(user)
+    assert optimization_run_execute(reference.pk) == "succeeded"
+
+    asked = []
+
+    class Dying(InProcessEvaluator):
+        def __call__(self, batch):
+            if len(asked) >= 50:
+                raise MemoryError("the worker was killed")
+            asked.extend(json.dumps(p, sort_keys=True) for p in batch)
+            return super().__call__(batch)
+
+    monkeypatch.setattr(optimizations, "InProcessEvaluator", Dying)
+    run = _start(user)
+    assert optimization_run_execute(run.pk) == "failed"
+    stored = run.results.count()
+    assert 0 < stored == len(asked) < 120
+
+    class Counting(InProcessEvaluator):
+        def __call__(self, batch):
+            asked.extend(json.dumps(p, sort_keys=True) for p in batch)
+            return super().__call__(batch)
+
+    monkeypatch.setattr(optimizations, "InProcessEvaluator", Counting)
+    services.optimization_run_resume(run=run, user=user)
+    assert optimization_run_execute(run.pk) == "succeeded"
+    assert len(asked) == len(set(asked)) == run.results.count()  # nothing evaluated twice
+    assert sorted(run.results.values_list("key", flat=True)) == sorted(reference.results.values_list("key", flat=True))
+    assert _front_keys(run) == _front_keys(reference)
+
+
+@pytest.mark.django_db
+def test_api_and_pages(api_client, logged_in_client, bars, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api_client.post("/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": FIXED,
+                                                            "budget": 60, "constraints": {"min_trades": 5}, "method": "nsga2"}, format="json")
+    assert response.status_code == 202, response.json()
+    run_id = response.json()["id"]
+    assert optimization_run_execute(run_id) == "succeeded"
+    front = api_client.get(f"/api/optimizations/{run_id}/front/").json()
+    results = api_client.get(f"/api/optimizations/{run_id}/results/", {"limit": 500}).json()
+    assert results["count"] <= 60 and front and all(p["metrics"]["n_trades"] >= 5 for p in front)
+    assert api_client.post(f"/api/optimizations/{run_id}/resume/").status_code == 400  # it succeeded: nothing to resume
+    bad = api_client.post("/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "space": {"max_hold_bars": {"low": 9, "high": 2}}}, format="json")
+    assert bad.status_code == 400 and "empty range" in bad.json()["detail"]
+
+    page = logged_in_client.get(f"/optimizations/runs/{run_id}/").content.decode()
+    for marker in ('id="projections-figure"', 'id="scatter3d-figure"', 'id="parallel-figure"', 'id="hv-chart-figure"', 'id="front-table"'):
+        assert marker in page, marker
+    with django_capture_on_commit_callbacks(execute=False):
+        opened = logged_in_client.post(f"/optimizations/runs/{run_id}/results/{front[0]['id']}/backtest/")
+    backtest = BacktestRun.objects.get()
+    assert opened["Location"] == f"/backtests/runs/{backtest.pk}/"
+    assert backtest.params == {**FIXED, **front[0]["params"]} and backtest.engine == "reference"
+    assert logged_in_client.get("/optimizations/").status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(bars, user, tmp_path):
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    extra = {"FOREXGPT_OPTIMIZATION_CHUNK_SIZE": "4"}
+    clusters = [start_qcluster(log, workers=2, extra_env=extra) for log in logs]
+    try:
+        distributed = services.optimization_run_start(user=user, symbol="EURUSD", timeframe="1h", space=SPACE, fixed_params=FIXED,
+                                                      budget=100, seed=11, constraints={"min_trades": 10}, costs={"spread_pips": 0.5},
+                                                      evaluator="distributed")
+
+        def finished():
+            distributed.refresh_from_db()
+            return distributed.is_finished
+
+        assert wait_for(finished, timeout=240), distributed.message
+        assert distributed.status == "succeeded", distributed.error
+    finally:
+        for proc, log in zip(clusters, logs):
+            stop_qcluster(proc, log)
+    chunks = OptimizationChunk.objects.filter(run=distributed)
+    cluster_pids = {c.worker.split(":")[1] for c in chunks}
+    assert chunks.count() > 10 and all(c.done for c in chunks)
+    assert len(cluster_pids) == 2, cluster_pids  # chunks taken by both qcluster processes
+    local = services.optimization_run_start(user=user, symbol="EURUSD", timeframe="1h", space=SPACE, fixed_params=FIXED, budget=100,
+                                            seed=11, constraints={"min_trades": 10}, costs={"spread_pips": 0.5}, enqueue=False)
+    assert optimization_run_execute(local.pk) == "succeeded"
+    as_dict = lambda run: {r.key: r.metrics for r in run.results.all()}  # noqa: E731
+    assert as_dict(distributed) == as_dict(local)
+    assert _front_keys(distributed) == _front_keys(local)
