@@ -146,3 +146,28 @@ def test_grid_respects_the_budget(problem):
     assert len(state.records) == 20 and state.remaining == 0
     with pytest.raises(BudgetExhausted):
         optimize_grid(state, 3)
+
+
+def test_walk_forward_optimizes_in_sample_and_stitches_out_of_sample(problem):
+    from backtesting_app.engine.optimize import walk_forward
+
+    space = ParameterSpace.from_dict({"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
+                                      "take_profit_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
+                                      "max_hold_bars": {"kind": "int", "low": 2, "high": 20, "step": 6}})
+    problem.fixed = {"entry_threshold": 0.0002, "confidence_threshold": 0.3}
+    try:
+        result = walk_forward(problem, space, OBJECTIVES, [], in_sample=150, out_of_sample=50, budget=60, rule="max_sharpe")
+    finally:
+        problem.fixed = {}
+    windows = result["windows"]
+    assert len(windows) == (len(problem.ohlc) - 150) // 50 == 4
+    equity = 1.0
+    for k, w in enumerate(windows):
+        oos = problem.slice(150 + 50 * k, 200 + 50 * k)
+        oos.fixed = {"entry_threshold": 0.0002, "confidence_threshold": 0.3}
+        assert oos.evaluate(w["params"]) == w["out_of_sample_metrics"]  # the picked point, re-run out of sample
+        equity *= 1 + w["out_of_sample_metrics"]["return_pct"] / 100
+    assert result["stitched_equity"][-1] == pytest.approx(equity)
+    assert result["out_of_sample_return_pct"] == pytest.approx((equity - 1) * 100)
+    with pytest.raises(ValueError, match="too few for one"):
+        walk_forward(problem, space, OBJECTIVES, [], in_sample=390, out_of_sample=50, budget=20)
