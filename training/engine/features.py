@@ -1,0 +1,106 @@
+"""Windows of normalized features from candles, and the horizon targets - bars <= t only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+PRICE_CHANNELS = ["ret_open", "ret_high", "ret_low", "ret_close", "log_range"]
+TIME_CHANNELS = ["hour_sin", "hour_cos", "dow_sin", "dow_cos"]
+
+
+def make_features(candles: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Per-bar channels: log returns of open, high, low, close against the previous close, the log
+    high/low range, a volume z-score (rolling, past only) when volume exists, hour-of-day and
+    day-of-week as sin/cos. Row t uses bars <= t only."""
+    o, h, l, c = (candles[k].to_numpy(float) for k in ("open", "high", "low", "close"))
+    prev = np.r_[c[0], c[:-1]]
+    cols = {
+        "ret_open": np.log(o / prev), "ret_high": np.log(h / prev), "ret_low": np.log(l / prev),
+        "ret_close": np.log(c / prev), "log_range": np.log(h / l),
+    }
+    volume = candles["volume"].to_numpy(float) if "volume" in candles else np.zeros(len(c))
+    if (volume > 0).any():
+        v = pd.Series(np.log1p(volume))
+        mean, std = v.rolling(500, min_periods=20).mean(), v.rolling(500, min_periods=20).std()
+        cols["volume_z"] = ((v - mean) / std.replace(0, np.nan)).fillna(0).clip(-5, 5).to_numpy()
+    ts = pd.to_datetime(candles["ts"], utc=True)
+    hour = ts.dt.hour.to_numpy() + ts.dt.minute.to_numpy() / 60
+    dow = ts.dt.day_of_week.to_numpy()
+    cols |= {"hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
+             "dow_sin": np.sin(2 * np.pi * dow / 7), "dow_cos": np.cos(2 * np.pi * dow / 7)}
+    names = list(cols)
+    return np.column_stack([cols[n] for n in names]).astype(np.float32), names
+
+
+def horizon_targets(close: np.ndarray, horizon: int) -> np.ndarray:
+    """targets[t, k] = log(close[t + k + 1] / close[t]), k < horizon (NaN past the data's end)."""
+    logc = np.log(np.asarray(close, float))
+    n = len(logc)
+    out = np.full((n, horizon), np.nan, dtype=np.float32)
+    for k in range(horizon):
+        out[: n - k - 1, k] = logc[k + 1:] - logc[: n - k - 1]
+    return out
+
+
+@dataclass
+class Split:
+    """Window end bars (t) of each part, chronological, with a gap so no target overlaps the next part."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def chronological_split(n_bars: int, patch_len: int, horizon: int, *, val: float = 0.15, test: float = 0.15) -> Split:
+    """Window ends t in [patch_len - 1, n_bars - 1 - horizon], cut in time order. Between parts,
+    `horizon + patch_len` bars are skipped, so a training target never reaches into a validation
+    input (gap >= horizon as asked, plus the input window itself)."""
+    ends = np.arange(patch_len - 1, n_bars - horizon)
+    if len(ends) < 50:
+        raise ValueError(f"{n_bars} bars are too few for windows of {patch_len} bars and a {horizon}-bar horizon")
+    gap = horizon + patch_len
+    n = len(ends)
+    n_test, n_val = int(n * test), int(n * val)
+    test_part = ends[n - n_test:]
+    val_part = ends[n - n_test - gap - n_val: n - n_test - gap]
+    train_part = ends[: max(0, n - n_test - 2 * gap - n_val)]
+    if len(train_part) < 20 or len(val_part) < 5 or len(test_part) < 5:
+        raise ValueError("not enough bars for a train / validation / test split with gaps")
+    return Split(train_part, val_part, test_part)
+
+
+@dataclass
+class Normalizer:
+    """Per-channel mu / sigma and the target scale, fitted on the training part only."""
+
+    mu: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    y_scale: float = 1.0
+
+    def fit(self, features: np.ndarray, train_ends: np.ndarray, patch_len: int, targets: np.ndarray) -> "Normalizer":
+        last = int(train_ends.max())
+        rows = features[: last + 1]  # bars the training windows can see
+        self.mu = rows.mean(axis=0)
+        self.sigma = rows.std(axis=0)
+        self.sigma[self.sigma < 1e-8] = 1.0
+        self.y_scale = float(np.nanstd(targets[train_ends, -1])) or 1.0
+        return self
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.mu) / self.sigma).astype(np.float32)
+
+    def to_npz(self) -> dict:
+        return {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64), "y_scale": np.array(self.y_scale)}
+
+    @classmethod
+    def from_npz(cls, stats: dict) -> "Normalizer":
+        return cls(np.asarray(stats["mu"], np.float32), np.asarray(stats["sigma"], np.float32), float(stats.get("y_scale", 1.0)))
+
+
+def windows(features: np.ndarray, ends: np.ndarray, patch_len: int) -> np.ndarray:
+    """[len(ends), patch_len, channels]: the window ending at each t (inclusive)."""
+    idx = ends[:, None] + np.arange(-patch_len + 1, 1)[None, :]
+    return features[idx]

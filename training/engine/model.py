@@ -1,0 +1,213 @@
+"""A conditional diffusion forecaster: a transformer context encoder and a denoiser over the horizon
+path (a transformer or a 1-D temporal U-Net), cosine noise schedule, v-prediction, DDPM training,
+DDIM sampling. Attention goes through torch's scaled_dot_product_attention, or flash-attn's kernel
+when it is installed, on a GPU that supports it, and asked for."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+
+def flash_attention_fn():
+    """flash-attn's packed-QKV kernel, or None when the package is absent."""
+    try:
+        from flash_attn import flash_attn_qkvpacked_func
+    except Exception:  # ImportError, or a build that fails to load its CUDA library
+        return None
+    return flash_attn_qkvpacked_func
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, *, use_flash: bool = False):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.use_flash = use_flash
+        self._flash = flash_attention_fn() if use_flash else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.heads, self.head_dim)
+        if self._flash is not None and x.is_cuda and x.dtype in (torch.float16, torch.bfloat16):
+            y = self._flash(qkv).reshape(b, t, d)
+        else:
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)
+            y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
+        return self.out(y)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; with `cond_dim`, adaptive layer norm (scale/shift from the condition)."""
+
+    def __init__(self, dim: int, heads: int, cond_dim: int | None = None, *, use_flash: bool = False):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim, elementwise_affine=cond_dim is None), nn.LayerNorm(dim, elementwise_affine=cond_dim is None)
+        self.attn = Attention(dim, heads, use_flash=use_flash)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+        self.ada = nn.Linear(cond_dim, 4 * dim) if cond_dim else None
+        if self.ada is not None:
+            nn.init.zeros_(self.ada.weight)
+            nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x, cond=None):
+        if self.ada is None:
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+        s1, b1, s2, b2 = self.ada(cond)[:, None, :].chunk(4, dim=-1)
+        x = x + self.attn(self.norm1(x) * (1 + s1) + b1)
+        return x + self.mlp(self.norm2(x) * (1 + s2) + b2)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of diffusion time t in [0, 1]."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = 1000 * t.float()[:, None] * freqs[None]
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+
+
+class ContextEncoder(nn.Module):
+    def __init__(self, channels: int, patch_len: int, dim: int, layers: int, heads: int, *, use_flash: bool = False):
+        super().__init__()
+        self.inp = nn.Linear(channels, dim)
+        self.pos = nn.Parameter(torch.zeros(1, patch_len, dim))
+        self.blocks = nn.ModuleList(Block(dim, heads, use_flash=use_flash) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(2 * dim, dim)
+
+    def forward(self, x):
+        h = self.inp(x) + self.pos[:, : x.shape[1]]
+        for block in self.blocks:
+            h = block(h)
+        h = self.norm(h)
+        return self.out(torch.cat([h.mean(dim=1), h[:, -1]], dim=-1))  # the whole window and its last bar
+
+
+class TransformerDenoiser(nn.Module):
+    def __init__(self, horizon: int, dim: int, layers: int, heads: int, *, use_flash: bool = False, grad_checkpoint: bool = False):
+        super().__init__()
+        self.inp = nn.Linear(1, dim)
+        self.pos = nn.Parameter(torch.zeros(1, horizon, dim))
+        self.blocks = nn.ModuleList(Block(dim, heads, cond_dim=dim, use_flash=use_flash) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, 1)
+        self.grad_checkpoint = grad_checkpoint
+
+    def forward(self, x_t, cond):
+        h = self.inp(x_t[..., None]) + self.pos
+        for block in self.blocks:
+            if self.grad_checkpoint and self.training:
+                h = checkpoint(block, h, cond, use_reentrant=False)
+            else:
+                h = block(h, cond)
+        return self.out(self.norm(h))[..., 0]
+
+
+class _ResBlock1D(nn.Module):
+    def __init__(self, cin: int, cout: int, cond_dim: int):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv1d(cin, cout, 3, padding=1), nn.Conv1d(cout, cout, 3, padding=1)
+        self.norm1, self.norm2 = nn.GroupNorm(1, cin), nn.GroupNorm(1, cout)
+        self.film = nn.Linear(cond_dim, 2 * cout)
+        self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, cond):
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.film(cond)[:, :, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        return self.conv2(F.silu(h)) + self.skip(x)
+
+
+class UNet1DDenoiser(nn.Module):
+    """A small 1-D temporal U-Net over the horizon: two resolutions, skip connections, FiLM conditioning."""
+
+    def __init__(self, horizon: int, dim: int, *, grad_checkpoint: bool = False):
+        super().__init__()
+        self.horizon = horizon
+        self.padded = 2 * math.ceil(horizon / 2)
+        self.inp = nn.Conv1d(1, dim, 3, padding=1)
+        self.down1, self.down2 = _ResBlock1D(dim, dim, dim), _ResBlock1D(dim, 2 * dim, dim)
+        self.mid = _ResBlock1D(2 * dim, 2 * dim, dim)
+        self.up2, self.up1 = _ResBlock1D(4 * dim, dim, dim), _ResBlock1D(2 * dim, dim, dim)
+        self.out = nn.Conv1d(dim, 1, 3, padding=1)
+        self.grad_checkpoint = grad_checkpoint
+
+    def _run(self, block, x, cond):
+        if self.grad_checkpoint and self.training:
+            return checkpoint(block, x, cond, use_reentrant=False)
+        return block(x, cond)
+
+    def forward(self, x_t, cond):
+        x = F.pad(x_t[:, None, :], (0, self.padded - self.horizon))
+        h0 = self._run(self.down1, self.inp(x), cond)
+        h1 = self._run(self.down2, F.avg_pool1d(h0, 2), cond)
+        m = self._run(self.mid, h1, cond)
+        u = self._run(self.up2, torch.cat([m, h1], dim=1), cond)
+        u = self._run(self.up1, torch.cat([F.interpolate(u, scale_factor=2), h0], dim=1), cond)
+        return self.out(u)[:, 0, : self.horizon]
+
+
+class DiffusionForecaster(nn.Module):
+    """p(path | context): v-prediction DDPM over T steps of a cosine schedule; DDIM to sample."""
+
+    def __init__(self, *, channels: int, patch_len: int = 64, horizon: int = 12, dim: int = 64, layers: int = 2,
+                 heads: int = 4, denoiser: str = "transformer", timesteps: int = 1000, use_flash: bool = False,
+                 grad_checkpoint: bool = False):
+        super().__init__()
+        self.config = {"channels": channels, "patch_len": patch_len, "horizon": horizon, "dim": dim, "layers": layers,
+                       "heads": heads, "denoiser": denoiser, "timesteps": timesteps}
+        self.encoder = ContextEncoder(channels, patch_len, dim, layers, heads, use_flash=use_flash)
+        self.time = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        if denoiser == "transformer":
+            self.denoiser = TransformerDenoiser(horizon, dim, layers, heads, use_flash=use_flash, grad_checkpoint=grad_checkpoint)
+        elif denoiser == "unet":
+            self.denoiser = UNet1DDenoiser(horizon, dim, grad_checkpoint=grad_checkpoint)
+        else:
+            raise ValueError(f"unknown denoiser {denoiser!r}; choose transformer or unet")
+        s = 0.008
+        steps = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
+        alpha_bar = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+        alpha_bar = (alpha_bar / alpha_bar[0]).clamp(1e-5, 1.0)[1:]
+        self.register_buffer("alpha", alpha_bar.sqrt().float(), persistent=False)
+        self.register_buffer("sigma", (1 - alpha_bar).sqrt().float(), persistent=False)
+        self.timesteps = timesteps
+
+    def _v(self, x_t, step, cond):
+        t = (step.float() + 1) / self.timesteps
+        return self.denoiser(x_t, cond + self.time(timestep_embedding(t, cond.shape[-1])))
+
+    def loss(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """DDPM training loss: predict v = alpha eps - sigma x0 at a random step."""
+        step = torch.randint(0, self.timesteps, (target.shape[0],), device=target.device)
+        alpha, sigma = self.alpha[step][:, None], self.sigma[step][:, None]
+        noise = torch.randn_like(target)
+        x_t = alpha * target + sigma * noise
+        v = self._v(x_t, step, self.encoder(context))
+        return F.mse_loss(v.float(), (alpha * noise - sigma * target).float())
+
+    @torch.no_grad()
+    def sample(self, context: torch.Tensor, n_samples: int, *, steps: int = 20, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[batch, n_samples, horizon] paths by deterministic DDIM over `steps` of the T steps."""
+        b = context.shape[0]
+        cond = self.encoder(context).repeat_interleave(n_samples, dim=0)
+        horizon = self.config["horizon"]
+        x = torch.randn(b * n_samples, horizon, generator=generator, device="cpu").to(context.device, cond.dtype)
+        schedule = torch.linspace(self.timesteps - 1, 0, steps).round().long().tolist()
+        for i, t in enumerate(schedule):
+            step = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+            v = self._v(x, step, cond)
+            a, s = self.alpha[t], self.sigma[t]
+            x0 = a * x - s * v
+            eps = s * x + a * v
+            if i + 1 < len(schedule):
+                nxt = schedule[i + 1]
+                x = self.alpha[nxt] * x0 + self.sigma[nxt] * eps
+            else:
+                x = x0
+        return x.view(b, n_samples, horizon)

@@ -1,0 +1,197 @@
+"""Training with Lightning: the data, the module, the trainer built from an OptimizationConfig,
+a progress callback, checkpoints every epoch and resume from the last one."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+import lightning as L  # noqa: E402
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
+
+from .features import Normalizer, chronological_split, horizon_targets, make_features, windows  # noqa: E402
+from .model import DiffusionForecaster  # noqa: E402
+from .optimization import OptimizationConfig  # noqa: E402
+
+
+@dataclass
+class TrainingData:
+    """Normalized windows and scaled targets for each chronological part."""
+
+    x: dict  # part -> float32 [m, patch_len, channels]
+    y: dict  # part -> float32 [m, horizon] (divided by the normalizer's y_scale)
+    ends: dict  # part -> bar index of each window's last bar
+    normalizer: Normalizer
+    channels: list[str]
+    patch_len: int
+    horizon: int
+    close: np.ndarray = field(repr=False, default=None)
+
+
+def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12) -> TrainingData:
+    features, channels = make_features(candles)
+    close = candles["close"].to_numpy(float)
+    targets = horizon_targets(close, horizon)
+    split = chronological_split(len(candles), patch_len, horizon)
+    norm = Normalizer().fit(features, split.train, patch_len, targets)
+    feats = norm.transform(features)
+    parts = {"train": split.train, "val": split.val, "test": split.test}
+    return TrainingData(
+        x={k: windows(feats, v, patch_len) for k, v in parts.items()},
+        y={k: (targets[v] / norm.y_scale).astype(np.float32) for k, v in parts.items()},
+        ends=parts, normalizer=norm, channels=channels, patch_len=patch_len, horizon=horizon, close=close,
+    )
+
+
+class LitDiffusion(L.LightningModule):
+    def __init__(self, model_kwargs: dict, *, lr: float = 1e-3, weight_decay: float = 1e-4, optimizer: str = "adamw",
+                 compile: bool = False, compile_mode: str = "default"):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = DiffusionForecaster(**model_kwargs)
+        if compile:
+            self.model = torch.compile(self.model, mode=None if compile_mode == "default" else compile_mode)
+
+    @property
+    def forecaster(self) -> DiffusionForecaster:
+        return getattr(self.model, "_orig_mod", self.model)
+
+    def training_step(self, batch, batch_idx):
+        loss = self.forecaster.loss(*batch) if not self.hparams.compile else self.model.loss(*batch)
+        self.log("train_loss", loss, prog_bar=False, on_step=True, on_epoch=True, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss = self.forecaster.loss(*batch)
+        self.log("val_loss", loss, on_epoch=True, sync_dist=True)
+
+    def configure_optimizers(self):
+        params = self.parameters()
+        kind = self.hparams.optimizer
+        if kind == "apex_fused_adam":
+            from apex.optimizers import FusedAdam
+
+            return FusedAdam(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, adam_w_mode=True)
+        return torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=kind == "adamw_fused")
+
+
+def loaders(data: TrainingData, cfg: OptimizationConfig, batch_size: int, *, seed: int = 0):
+    if cfg.loader == "dali":
+        from ._dali import dali_loader
+
+        return dali_loader(data.x["train"], data.y["train"], batch_size, shuffle=True, seed=seed), \
+            dali_loader(data.x["val"], data.y["val"], batch_size, shuffle=False, seed=seed)
+    common = {"batch_size": batch_size, "pin_memory": cfg.pin_memory, "num_workers": cfg.num_workers,
+              "persistent_workers": cfg.num_workers > 0}
+    train = DataLoader(TensorDataset(torch.from_numpy(data.x["train"]), torch.from_numpy(data.y["train"])), shuffle=True,
+                       generator=torch.Generator().manual_seed(seed), drop_last=len(data.y["train"]) > batch_size, **common)
+    val = DataLoader(TensorDataset(torch.from_numpy(data.x["val"]), torch.from_numpy(data.y["val"])), shuffle=False, **common)
+    return train, val
+
+
+class ProgressReporter(Callback):
+    """Reports epoch, step, losses, samples/s, ETA and GPU memory to `report(**fields)` (the caller
+    throttles writes), and stops training when `should_stop()` says so (cancellation)."""
+
+    def __init__(self, report: Callable[..., object], should_stop: Callable[[], bool] | None = None, batch_size: int = 64):
+        self.report, self.should_stop, self.batch_size = report, should_stop, batch_size
+        self.started = None
+        self.samples = 0
+        self.history = []
+
+    def on_train_start(self, trainer, module):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_rank != 0:
+            return
+        self.samples += self.batch_size * trainer.world_size
+        elapsed = time.perf_counter() - self.started
+        done = trainer.global_step
+        total = trainer.estimated_stepping_batches
+        rate = self.samples / elapsed if elapsed > 0 else 0.0
+        loss = float(outputs["loss"]) if isinstance(outputs, dict) else float(outputs)
+        gpu_mem = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+        eta = (total - done) * elapsed / max(done - self._first_step, 1) if math.isfinite(total) else None
+        self.report(fraction=min(done / total, 1.0) if math.isfinite(total) and total else 0.0, epoch=trainer.current_epoch,
+                    step=done, train_loss=loss, samples_per_s=rate, eta_s=eta, gpu_memory_gb=gpu_mem)
+        if self.should_stop and self.should_stop():
+            trainer.should_stop = True
+
+    def on_train_epoch_start(self, trainer, module):
+        if not hasattr(self, "_first_step"):
+            self._first_step = trainer.global_step  # steps done before a resume don't count in the rate
+
+    def on_train_epoch_end(self, trainer, module):  # after the epoch's validation, so both losses exist
+        if trainer.global_rank != 0:
+            return
+        metrics = trainer.callback_metrics
+        point = {"epoch": trainer.current_epoch, "step": trainer.global_step,
+                 "train_loss": float(metrics["train_loss_epoch"]) if "train_loss_epoch" in metrics else None,
+                 "val_loss": float(metrics["val_loss"]) if "val_loss" in metrics else None}
+        self.history.append(point)
+        self.report(epoch_point=point)
+
+
+def build_trainer(cfg: OptimizationConfig, *, max_epochs: int, checkpoint_dir: Path | None, callbacks=(),
+                  fast_dev_run: bool = False, limit_train_batches=None) -> L.Trainer:
+    cbs = list(callbacks)
+    if checkpoint_dir is not None:
+        cbs.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="epoch-{epoch}", save_last=True, every_n_epochs=1,
+                                   save_top_k=-1))
+    if cfg.accelerator == "gpu":
+        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
+    return L.Trainer(
+        accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
+        strategy="ddp" if cfg.strategy == "ddp" else "auto", precision=cfg.precision,
+        accumulate_grad_batches=cfg.gradient_accumulation, max_epochs=max_epochs, callbacks=cbs,
+        enable_progress_bar=False, enable_model_summary=False, logger=False, fast_dev_run=fast_dev_run,
+        limit_train_batches=limit_train_batches, num_sanity_val_steps=0, benchmark=cfg.cudnn_benchmark,
+        enable_checkpointing=checkpoint_dir is not None, gradient_clip_val=1.0,
+    )
+
+
+def model_kwargs(data: TrainingData, cfg: OptimizationConfig, *, dim: int = 64, layers: int = 2, heads: int = 4,
+                 denoiser: str = "transformer") -> dict:
+    return {"channels": len(data.channels), "patch_len": data.patch_len, "horizon": data.horizon, "dim": dim,
+            "layers": layers, "heads": heads, "denoiser": denoiser, "use_flash": cfg.flash_attention,
+            "grad_checkpoint": cfg.gradient_checkpointing}
+
+
+def train(data: TrainingData, cfg: OptimizationConfig, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
+          checkpoint_dir: Path | None = None, resume: bool = True, callbacks=(), seed: int = 0, fast_dev_run: bool = False,
+          limit_train_batches=None, **arch) -> tuple[LitDiffusion, L.Trainer]:
+    """Fit; with `resume` and a `last.ckpt` in checkpoint_dir, continue from it (a dead run restarted)."""
+    L.seed_everything(seed, workers=True, verbose=False)
+    module = LitDiffusion(model_kwargs(data, cfg, **arch), lr=lr, optimizer=cfg.optimizer, compile=cfg.compile,
+                          compile_mode=cfg.compile_mode)
+    if cfg.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    train_loader, val_loader = loaders(data, cfg, batch_size, seed=seed)
+    trainer = build_trainer(cfg, max_epochs=epochs, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
+                            fast_dev_run=fast_dev_run, limit_train_batches=limit_train_batches)
+    last = checkpoint_dir / "last.ckpt" if checkpoint_dir else None
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume and last and last.exists() else None)
+    return module, trainer
+
+
+@torch.no_grad()
+def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: int = 100, steps: int = 20, seed: int = 0,
+                     batch: int = 256, y_scale: float = 1.0, device: str = "cpu") -> np.ndarray:
+    """[m, n_samples, horizon] cumulative log-return paths (unscaled), batched; the same seed gives the same paths."""
+    model.eval().to(device)
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, len(x), batch):
+        ctx = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).to(device)
+        out.append(model.sample(ctx, n_samples, steps=steps, generator=gen).float().cpu().numpy())
+    return np.concatenate(out, axis=0) * y_scale if out else np.zeros((0, n_samples, model.config["horizon"]))

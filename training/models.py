@@ -1,0 +1,70 @@
+from django.db import models
+
+from forexgpt_site.jobs import JobRun
+
+
+class TrainingRun(JobRun):
+    """Training of one diffusion forecaster; runs on the `gpu` queue in a child process."""
+
+    TASK = "training.tasks.training_run_execute"
+    QUEUE = "gpu"
+
+    name = models.CharField(max_length=120, blank=True)
+    symbol = models.CharField(max_length=12)
+    timeframe = models.CharField(max_length=8)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    horizon = models.PositiveIntegerField(default=12)
+    patch_len = models.PositiveIntegerField(default=64)
+    epochs = models.PositiveIntegerField(default=30)
+    batch_size = models.PositiveIntegerField(default=64)
+    denoiser = models.CharField(max_length=12, default="transformer", choices=[("transformer", "transformer"), ("unet", "1-D U-Net")])
+    choices = models.JSONField(default=dict, blank=True, help_text="user choices; they win over auto-detection")
+    fast_dev_run = models.BooleanField(default=False)
+    seed = models.IntegerField(default=0)
+    model_name = models.CharField(max_length=100, blank=True, help_text="registry model; default <symbol>-<timeframe>-h<horizon>")
+    decisions = models.JSONField(default=list, blank=True, help_text="optimizations applied, with reasons")
+    hardware = models.JSONField(default=dict, blank=True)
+    epoch = models.IntegerField(default=0)
+    step = models.IntegerField(default=0)
+    train_loss = models.FloatField(null=True, blank=True)
+    val_loss = models.FloatField(null=True, blank=True)
+    samples_per_s = models.FloatField(null=True, blank=True)
+    eta_s = models.FloatField(null=True, blank=True)
+    gpu_memory_gb = models.FloatField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text="[{epoch, step, train_loss, val_loss}] per epoch")
+    quality = models.JSONField(null=True, blank=True, help_text="test-period CRPS, MAE, pinball, coverage vs baselines")
+    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta(JobRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return self.name or f"#{self.pk} {self.symbol} {self.timeframe} h{self.horizon}"
+
+    @property
+    def registry_name(self) -> str:
+        return self.model_name or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
+
+
+class ForecastSet(models.Model):
+    """Stored forecasts of a model version for a series and range, reused by conformal and backtests."""
+
+    artifact_version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="forecast_sets")
+    symbol = models.CharField(max_length=12)
+    timeframe = models.CharField(max_length=8)
+    first = models.DateTimeField()
+    last = models.DateTimeField()
+    rows = models.PositiveIntegerField()
+    samples = models.PositiveIntegerField()
+    seed = models.IntegerField()
+    file = models.FileField(upload_to="forecasts/%Y/%m/", help_text="timestamp, pred_return, q05..q95, confidence")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
