@@ -2,7 +2,7 @@ NAVIGATION = [
     ("dashboard", "Dashboard"),
     ("marketdata:data", "Data"),
     ("hardware", "Hardware"),
-    ("training", "Training"),
+    ("training:list", "Training"),
     ("backtesting_app:list", "Backtests"),
     ("optimizations:list", "Optimizations"),
     ("conformal:list", "Conformal"),

@@ -10,12 +10,15 @@ from backtesting_app import api as backtesting_api
 from conformal import api as conformal_api
 from marketdata import api as marketdata_api
 from registry import api as registry_api
+from training import api as training_api
+from training.views import hardware_page
 
 router = DefaultRouter()
 router.register("candle-imports", marketdata_api.CandleImportViewSet, basename="candle-import")
 router.register("backtests", backtesting_api.BacktestRunViewSet, basename="backtest")
 router.register("optimizations", backtesting_api.OptimizationRunViewSet, basename="optimization")
 router.register("calibrations", conformal_api.CalibrationRunViewSet, basename="calibration")
+router.register("training-runs", training_api.TrainingRunViewSet, basename="training-run")
 router.register("registry/models", registry_api.RegisteredModelViewSet, basename="registered-model")
 router.register("registry/versions", registry_api.ModelVersionViewSet, basename="model-version")
 
@@ -26,6 +29,8 @@ api_patterns = [
     path("series/", marketdata_api.SeriesListView.as_view(), name="api-series"),
     path("candles/", marketdata_api.CandleListView.as_view(), name="api-candles"),
     path("candles/import/", marketdata_api.CandleImportCreateView.as_view(), name="api-candles-import"),
+    path("hardware/", training_api.HardwareView.as_view(), name="api-hardware"),
+    path("forecasts/", training_api.ForecastView.as_view(), name="api-forecasts"),
     path("patterns/", backtesting_api.PatternScanView.as_view(), name="api-patterns"),
     path("registry/import/", registry_api.BundleImportView.as_view(), name="api-registry-import"),
     path("", include(router.urls)),
@@ -41,9 +46,7 @@ urlpatterns = [
     path("conformal/", include("conformal.urls")),
     path("backtests/", include("backtesting_app.urls")),
     path("optimizations/", include("backtesting_app.optimization_urls")),
+    path("training/", include("training.urls")),
+    path("hardware/", hardware_page, name="hardware"),
     path("api/", include(api_patterns)),
-    *[
-        path(f"{section}/", views.planned_section, {"section": section}, name=section)
-        for section in views.PLANNED_SECTIONS
-    ],
 ]

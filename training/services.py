@@ -251,7 +251,7 @@ def forecast_compute(*, version, symbol: str, timeframe: str, start=None, end=No
     symbol, tf = normalize_symbol(symbol), normalize_timeframe(timeframe).code
     candles = candles_frame(symbol=symbol, timeframe=tf, end=end)
     if start is not None:
-        first = int(np.searchsorted(candles["ts"].to_numpy(), pd.Timestamp(start).to_datetime64(), side="left")) if len(candles) else 0
+        first = int((candles["ts"] < pd.Timestamp(start)).sum())
     else:
         first = patch_len - 1
     first = max(first, patch_len - 1)

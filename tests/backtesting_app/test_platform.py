@@ -51,7 +51,7 @@ def test_command_prints_stats_and_trades_equal_to_the_engine(bars, tmp_path, cap
     (["--strategy", "forecast", "--forecasts", "baseline", "--params", "{not json"], "--params is not valid JSON"),
     (["--strategy", "pattern", "--params", json.dumps(PARAMS)], "unknown parameter\\(s\\) confidence_threshold, entry_threshold"),
     (["--strategy", "forecast", "--forecasts", "baseline", "--params", json.dumps(PARAMS), "--leverage", "0.5"], "leverage must be between 1 and 1000"),
-    (["--strategy", "forecast", "--artifact", "eurusd:1", "--params", json.dumps(PARAMS)], "carry no stored forecasts yet"),
+    (["--strategy", "forecast", "--artifact", "eurusd:1", "--params", json.dumps(PARAMS)], "registered model .eurusd. has no version .1."),
 ])
 def test_command_refuses_bad_requests(bars, args, message):
     with pytest.raises(CommandError, match=message):

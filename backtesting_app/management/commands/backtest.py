@@ -40,12 +40,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        if opts["artifact"]:
-            raise CommandError("model versions carry no stored forecasts yet (training writes them once it lands); "
-                               "pass --forecasts PATH.csv or --forecasts baseline")
         forecasts = opts["forecasts"]
         try:
-            if forecasts and forecasts != "baseline":
+            if opts["artifact"]:
+                from registry.selectors import version_by_ref
+                from training.services import stored_forecasts
+
+                forecasts = stored_forecasts(version=version_by_ref(opts["artifact"]), symbol=opts["symbol"], timeframe=opts["timeframe"])
+            elif forecasts and forecasts != "baseline":
                 forecasts = read_forecasts_csv(forecasts)
             _, result = backtest_compute(
                 symbol=opts["symbol"], timeframe=opts["timeframe"], strategy=opts["strategy"],

@@ -37,9 +37,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        if opts["artifact"]:
-            raise CommandError("model versions carry no stored forecasts yet (training writes them once it lands); "
-                               "pass --forecasts PATH.csv or --forecasts baseline")
         walk = None
         if opts["walk_forward"]:
             parts = opts["walk_forward"].split(",")
@@ -52,7 +49,16 @@ class Command(BaseCommand):
         if opts["strategy"] == "pattern":
             source = "none"
         try:
-            if source == "csv":
+            if opts["artifact"]:
+                from registry.selectors import version_by_ref
+                from training.models import ForecastSet
+
+                version = version_by_ref(opts["artifact"])
+                stored = ForecastSet.objects.filter(artifact_version=version).first()
+                if stored is None:
+                    raise ValueError(f"{version.ref} has no stored forecasts: run the forecast command first")
+                source, upload = "csv", stored.file.open("rb")
+            elif source == "csv":
                 upload = open(opts["forecasts"], "rb")
             run = services.optimization_run_start(
                 user=None, symbol=opts["symbol"], timeframe=opts["timeframe"], strategy=opts["strategy"],

@@ -1,0 +1,98 @@
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from forexgpt_site.jobs import job_cancel
+from training import selectors, services
+from training.models import TrainingRun
+from training.serializers import ForecastRequestSerializer, TrainingCreateSerializer, TrainingRunSerializer
+
+
+class HardwareView(APIView):
+    """GPUs, CUDA/cuDNN/NCCL, NVLink, optional NVIDIA libraries, CPU, RAM, and the optimizations that follow."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(selectors.hardware_report())
+
+
+class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TrainingRunSerializer
+    queryset = TrainingRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
+    filterset_fields = ["status", "symbol", "timeframe"]
+
+    @extend_schema(request=TrainingCreateSerializer, responses={202: TrainingRunSerializer})
+    def create(self, request):
+        body = TrainingCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            run = services.training_run_start(user=request.user, **body.validated_data)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        run.refresh_from_db()
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[OpenApiParameter("after", int, description="only epochs after this one")], responses={200: dict})
+    @action(detail=True)
+    def history(self, request, pk=None):
+        """Loss points per epoch; `?after=N` returns only newer ones (what the page polls)."""
+        run = self.get_object()
+        after = request.query_params.get("after")
+        points = run.history or []
+        if after not in (None, "") and str(after).lstrip("-").isdecimal():
+            points = [p for p in points if p["epoch"] > int(after)]
+        return Response({"status": run.status, "progress": run.progress, "message": run.message, "epoch": run.epoch,
+                         "step": run.step, "train_loss": run.train_loss, "samples_per_s": run.samples_per_s, "eta_s": run.eta_s,
+                         "gpu_memory_gb": run.gpu_memory_gb, "points": points})
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        try:
+            run = services.training_run_resume(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        try:
+            run = job_cancel(run=self.get_object(), user=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(TrainingRunSerializer(run).data)
+
+
+class ForecastView(APIView):
+    """Forecasts of a registered model for a series and range (computed, stored, returned); with an
+    attached calibration they carry `lo` / `hi`."""
+
+    @extend_schema(request=ForecastRequestSerializer, responses={200: dict})
+    def post(self, request):
+        from conformal.selectors import apply_calibration, calibration_for_version
+        from marketdata.engine import normalize_symbol, normalize_timeframe
+        from registry.selectors import version_by_ref
+
+        body = ForecastRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        d = body.validated_data
+        try:
+            version = version_by_ref(d["artifact"])
+            frame = services.forecast_compute(version=version, symbol=d["symbol"], timeframe=d["timeframe"], start=d.get("start"),
+                                              end=d.get("end"), samples=d["samples"], seed=d["seed"])
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        calibration = calibration_for_version(version)
+        if calibration is not None:
+            frame = apply_calibration(calibration, frame)
+        stored = services.forecast_store(version=version, frame=frame, symbol=normalize_symbol(d["symbol"]),
+                                         timeframe=normalize_timeframe(d["timeframe"]).code, samples=d["samples"], seed=d["seed"])
+        return Response({"artifact": version.ref, "forecast_set": stored.pk, "calibrated": calibration is not None,
+                         "forecasts": frame.to_dict(orient="records")})

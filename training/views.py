@@ -1,0 +1,42 @@
+from django.shortcuts import get_object_or_404, redirect, render
+
+from training import selectors, services
+from training.forms import TrainingForm
+from training.models import TrainingRun
+
+
+def hardware_page(request):
+    try:
+        report, error = selectors.hardware_report(), None
+    except Exception as exc:  # detection runs in a child process; show why it failed
+        report, error = None, str(exc)
+    return render(request, "training/hardware.html", {"report": report, "error": error})
+
+
+def training_page(request):
+    if request.method == "POST":
+        form = TrainingForm(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                run = services.training_run_start(
+                    user=request.user, symbol=d["symbol"], timeframe=d["timeframe"], start=d["start"], end=d["end"],
+                    horizon=d["horizon"], patch_len=d["patch_len"], epochs=d["epochs"], batch_size=d["batch_size"],
+                    denoiser=d["denoiser"], choices=form.choices(), fast_dev_run=d["fast_dev_run"], name=d["name"])
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("training:run", pk=run.pk)
+    else:
+        form = TrainingForm()
+    return render(request, "training/list.html", {"form": form, "runs": TrainingRun.objects.order_by("-created_at")[:50]})
+
+
+def run_detail(request, pk: int):
+    run = get_object_or_404(TrainingRun, pk=pk)
+    quality_rows = []
+    if run.quality:
+        for name, label in (("model", "diffusion model"), ("ewma_gaussian", "EWMA Gaussian"), ("random_walk", "random walk (empirical)")):
+            q = run.quality[name]
+            quality_rows.append((label, q["crps"], q["mae_median"], q["coverage_q05_q95"], q["pinball"]))
+    return render(request, "training/run.html", {"run": run, "quality_rows": quality_rows})
