@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from forexgpt_site import env
 from forexgpt_site.jobs import JobCancelled, JobContext, JobStatus, job_enqueue
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from marketdata.selectors import candles_frame
@@ -92,7 +91,7 @@ def training_run_resume(*, run: TrainingRun, user) -> TrainingRun:
 
 
 def checkpoint_dir(run: TrainingRun) -> Path:
-    return env.DATA_DIR / "checkpoints" / f"training-run-{run.pk}"
+    return Path(settings.FOREXGPT_CHECKPOINT_DIR) / f"training-run-{run.pk}"
 
 
 def run_child(run: TrainingRun, ctx: JobContext | None = None, *, poll_s: float = 1.0) -> int:
@@ -169,6 +168,8 @@ def training_child_main(run_id: int) -> int:
         return CHILD_CANCELLED
     if trainer.global_rank != 0 or rank != 0:
         return 0
+    # The throttled reports may have skipped the last step: record where training ended.
+    TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=trainer.current_epoch)
     ctx.progress(0.92, "scoring the test period against the baselines", force=True)
     model = module.forecaster.float().cpu()
     quality = evaluate_quality(model, data, seed=run.seed)

@@ -1,0 +1,150 @@
+"""Forecaster engine on the CPU, in seconds: learning, causality, normalization, the optimization stack."""
+
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from training.engine import (
+    DiffusionForecaster,
+    HardwareInfo,
+    UserChoices,
+    build_config,
+    crps_samples,
+    detect_hardware,
+    make_features,
+    summarize,
+    windows,
+)
+from training.engine.hardware import GpuInfo
+from training.engine.trainer import prepare_data, sample_forecasts
+
+
+@pytest.fixture
+def candles(fixture_path):
+    return pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"})
+
+
+@pytest.mark.parametrize("denoiser", ["transformer", "unet"])
+def test_loss_falls_on_a_learnable_signal(denoiser):
+    torch.manual_seed(0)
+    ctx = torch.randn(512, 16, 3)
+    y = ctx[:, -1, :1] * torch.linspace(0.5, 2.0, 6)  # the path is a function of the last bar
+    model = DiffusionForecaster(channels=3, patch_len=16, horizon=6, dim=32, layers=1, heads=2, denoiser=denoiser)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(150):
+        idx = torch.randint(0, 512, (64,))
+        loss = model.loss(ctx[idx], y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+    samples = model.sample(ctx[:8], 64, steps=10, generator=torch.Generator().manual_seed(1))
+    err = (samples.median(dim=1).values - y[:8]).abs().mean().item()
+    assert err < 0.5 * y[:8].abs().mean().item()  # the median path tracks the signal
+
+
+def test_forecast_at_t_ignores_bars_after_t(candles):
+    t = 250
+    changed = candles.copy()
+    changed.loc[t + 1:, ["open", "high", "low", "close"]] *= 1.05
+    changed.loc[t + 1:, "volume"] *= 3
+    a, _ = make_features(candles)
+    b, _ = make_features(changed)
+    assert np.array_equal(a[: t + 1], b[: t + 1])
+    model = DiffusionForecaster(channels=a.shape[1], patch_len=32, horizon=12, dim=16, layers=1, heads=2)
+    ends = np.arange(200, t + 1)
+    fa = sample_forecasts(model, windows(a, ends, 32), n_samples=20, steps=5, seed=3)
+    fb = sample_forecasts(model, windows(b, ends, 32), n_samples=20, steps=5, seed=3)
+    assert np.array_equal(fa, fb)
+
+
+def test_normalization_uses_the_training_part_only(candles):
+    data = prepare_data(candles, patch_len=32, horizon=12)
+    last_train = data.ends["train"].max()
+    features, _ = make_features(candles)
+    assert np.allclose(data.normalizer.mu, features[: last_train + 1].mean(axis=0), atol=1e-6)
+    later = candles.copy()
+    later.loc[last_train + 1:, ["open", "high", "low", "close"]] *= 1.3
+    assert np.array_equal(prepare_data(later, patch_len=32, horizon=12).normalizer.mu, data.normalizer.mu)
+    # the parts are in time order, with a gap so no training target reaches a validation input
+    assert data.ends["train"].max() + data.horizon < data.ends["val"].min() - data.patch_len + 1
+    assert data.ends["val"].max() + data.horizon < data.ends["test"].min() - data.patch_len + 1
+
+
+def test_quantiles_confidence_and_crps():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0.001, 0.01, size=(3, 400, 4))
+    s = summarize(samples)
+    assert (s["q05"] <= s["q25"]).all() and (s["q25"] <= s["q50"]).all() and (s["q50"] <= s["q95"]).all()
+    final = samples[:, :, -1]
+    assert np.allclose(s["confidence"], (np.sign(final) == np.sign(np.median(final, axis=1))[:, None]).mean(axis=1))
+    # CRPS of a standard normal at y = 0 is (sqrt(2) - 1) / sqrt(pi) = 0.2337
+    big = rng.standard_normal((1, 20000))
+    assert crps_samples(big, np.array([0.0]))[0] == pytest.approx(0.2337, abs=0.01)
+
+
+def _gpu_box(cc=(9, 0), libs=True):
+    ok = {"importable": True, "usable": True, "reason": "available"}
+    return HardwareInfo(cuda_available=True, gpus=[GpuInfo(0, "H100", 80.0, cc), GpuInfo(1, "H100", 80.0, cc)], cuda_version="12.4",
+                        cpu_cores=32, libraries={k: ok if libs else {"importable": False, "usable": False, "reason": f"{k} not importable"}
+                                                 for k in ("flash_attn", "dali", "apex")})
+
+
+def _decided(cfg):
+    return {d["name"]: (d["value"], d["reason"]) for d in cfg.decisions}
+
+
+def test_gpu_with_every_library_turns_everything_on():
+    cfg = build_config(_gpu_box())
+    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.loader) == ("bf16-mixed", True, "apex_fused_adam", True, "dali")
+    assert (cfg.devices, cfg.strategy, cfg.cudnn_benchmark, cfg.pin_memory) == (2, "ddp", True, True)
+    assert "compute capability 9.0 >= 8.0" in _decided(cfg)["precision"][1]
+
+
+def test_each_absent_library_falls_back_and_says_why():
+    cfg = build_config(_gpu_box(cc=(7, 0), libs=False), denoiser="unet")
+    d = _decided(cfg)
+    assert cfg.precision == "16-mixed" and "7.0 < 8.0" in d["precision"][1]
+    assert cfg.optimizer == "adamw_fused" and "apex not importable" in d["optimizer"][1]
+    assert cfg.flash_attention is False and "scaled_dot_product_attention" in d["flash_attention"][1]
+    assert cfg.loader == "dataloader" and "dali not importable" in d["loader"][1] and "pinned memory" in d["loader"][1]
+    assert cfg.channels_last is True  # convolutions on CUDA
+
+
+def test_cpu_fallbacks_on_this_machine():
+    cfg = build_config(detect_hardware())
+    d = _decided(cfg)
+    assert (cfg.accelerator, cfg.precision, cfg.compile, cfg.optimizer) == ("cpu", "32-true", False, "adamw")
+    assert d["precision"][1] == "bf16 off: no CUDA device (fp32 on the CPU unless asked)"
+
+
+def test_an_importable_library_without_cuda_is_not_usable(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flash_attn", types.ModuleType("flash_attn"))
+    hw = detect_hardware()
+    assert hw.libraries["flash_attn"] == {"importable": True, "usable": False, "reason": "flash-attn imports but there is no CUDA device"}
+    assert build_config(hw, UserChoices(flash_attention=True)).flash_attention is False
+
+
+def test_user_choices_beat_auto_detection():
+    cfg = build_config(_gpu_box(), UserChoices(precision="32-true", compile=False, fused_optimizer=False, flash_attention=False,
+                                               num_gpus=1, gradient_accumulation=4, dali=False))
+    d = _decided(cfg)
+    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.devices, cfg.strategy) == ("32-true", False, "adamw", False, 1, "auto")
+    assert d["precision"][1] == "user choice" and cfg.gradient_accumulation == 4 and cfg.loader == "dataloader"
+    assert build_config(detect_hardware(), UserChoices(precision="bf16-mixed", compile=True)).precision == "bf16-mixed"
+    with pytest.raises(ValueError, match="asked for 4 GPU\\(s\\) but 0 CUDA device\\(s\\) are available here"):
+        build_config(detect_hardware(), UserChoices(num_gpus=4))
+
+
+def test_lightning_fast_dev_run_trains_one_batch(candles):
+    from training.engine.trainer import train
+
+    data = prepare_data(candles, patch_len=32, horizon=12)
+    module, trainer = train(data, build_config(detect_hardware()), epochs=1, batch_size=16, fast_dev_run=True, dim=16, layers=1, heads=2)
+    assert trainer.global_step == 1

@@ -1,0 +1,111 @@
+"""Training runs end to end: a real child process, checkpoints, resume, the registry, forecasts."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import call_command
+
+from training import services
+from training.models import ForecastSet, TrainingRun
+from training.tasks import training_run_execute
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def child_env(transactional_db, monkeypatch, settings, tmp_path, fixture_path):
+    """The trainer child process sees the test database, media and checkpoint folders."""
+    from django.db import connection
+
+    from marketdata.services import candles_import_file
+    from tests.conftest import _database_url
+
+    monkeypatch.setenv("DATABASE_URL", _database_url(connection.settings_dict))
+    monkeypatch.setenv("MEDIA_ROOT", str(settings.MEDIA_ROOT))
+    settings.FOREXGPT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    monkeypatch.setenv("FOREXGPT_CHECKPOINT_DIR", str(settings.FOREXGPT_CHECKPOINT_DIR))
+    monkeypatch.setenv("FOREXGPT_EVAL_WINDOWS", "20")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+
+
+def _run(user=None, **kw):
+    options = {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 32, "horizon": 12, "epochs": 1, "batch_size": 32, **kw}
+    return services.training_run_start(user=user, enqueue=False, **options)
+
+
+def test_a_run_trains_registers_a_version_that_loads_and_forecasts(child_env, user, tmp_path):
+    run = _run(user)
+    assert training_run_execute(run.pk) == "succeeded"
+    run.refresh_from_db()
+    assert run.artifact_version is not None and run.history and run.history[0]["val_loss"] is not None
+    assert {d["name"] for d in run.decisions} >= {"precision", "compile", "optimizer", "flash_attention", "loader"}
+    version = run.artifact_version
+    assert version.training_run_id == run.pk and version.horizon_bars == 12 and version.metrics["crps"] > 0
+    for forecaster in ("model", "random_walk", "ewma_gaussian"):
+        assert run.quality[forecaster]["n"] == 20
+    out = tmp_path / "f.csv"
+    call_command("forecast", "--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20", "--seed", "4",
+                 "--out", str(out))
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["timestamp", "pred_return", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "confidence"]
+    assert len(frame) == 399 - 31 and (frame["q05"] <= frame["q50"]).all() and (frame["q50"] <= frame["q95"]).all()
+    assert frame["confidence"].between(0.5, 1).all() and np.array_equal(frame["pred_return"], frame["q50"])
+    again = services.forecast_compute(version=version, symbol="EURUSD", timeframe="1h", samples=20, seed=4)
+    assert np.allclose(again["pred_return"], frame["pred_return"])  # the same seed gives the same forecasts
+    assert ForecastSet.objects.filter(artifact_version=version).count() == 1
+    assert not services.stored_forecasts(version=version, symbol="EURUSD", timeframe="1h").empty
+
+
+def test_a_dead_run_resumes_from_its_last_checkpoint(child_env, user):
+    run = _run(user, epochs=1)
+    assert training_run_execute(run.pk) == "succeeded"
+    run.refresh_from_db()
+    steps_one_epoch = run.step
+    # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.
+    TrainingRun.objects.filter(pk=run.pk).update(status="failed", epochs=2, artifact_version=None)
+    run.refresh_from_db()
+    services.training_run_resume(run=run, user=user)
+    assert training_run_execute(run.pk) == "succeeded"
+    run.refresh_from_db()
+    assert [p["epoch"] for p in run.history] == [0, 1]
+    assert run.step == 2 * steps_one_epoch  # continued, not restarted
+    log = (services.checkpoint_dir(run) / "attempt-2.log").read_text()
+    assert "Restored all states from the checkpoint" in log or "Restoring states from the checkpoint" in log
+    assert run.attempts == 2
+
+
+def test_ddp_over_two_cpu_processes(child_env, user):
+    run = _run(user, choices={"cpu_processes": 2})
+    assert training_run_execute(run.pk) == "succeeded", TrainingRun.objects.get(pk=run.pk).error
+    run.refresh_from_db()
+    decided = {d["name"]: d["value"] for d in run.decisions}
+    assert (decided["devices"], decided["strategy"]) == (2, "ddp")
+    log = (services.checkpoint_dir(run) / "attempt-1.log").read_text()
+    assert "GLOBAL_RANK: 1" in log or "Initializing distributed: GLOBAL_RANK: 1" in log
+    assert (services.checkpoint_dir(run) / "last.ckpt").exists()
+    assert run.artifact_version is not None
+
+
+def test_estimate_speedup_measures_here(child_env, capsys):
+    call_command("train", "--symbol", "EURUSD", "--timeframe", "1h", "--patch_len", "32", "--estimate_speedup",
+                 "--precision", "bf16-mixed", "--gradient_checkpointing", "--speedup_steps", "3", "--batch_size", "16", "--json")
+    report = json.loads(capsys.readouterr().out)
+    names = [r["config"] for r in report["rows"]]
+    assert names == ["fp32 eager (baseline)", "bf16-mixed", "gradient checkpointing", "all chosen together"]
+    assert report["rows"][0]["speedup"] == 1.0 and all(r["step_ms"] > 0 for r in report["rows"])
+
+
+def test_api(child_env, api_client):
+    hw = api_client.get("/api/hardware/").json()
+    assert hw["hardware"]["cpu_cores"] >= 1 and any(d["name"] == "precision" for d in hw["optimizations"])
+    bad = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "choices": {"turbo": True}}, format="json")
+    assert bad.status_code == 400 and "unknown training option(s) turbo" in bad.json()["detail"]
+    few = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 200}, format="json")
+    assert few.status_code == 400 and "not enough bars for a train / validation / test split" in few.json()["detail"]
+    ok = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 32, "epochs": 1}, format="json")
+    assert ok.status_code == 202
+    run = TrainingRun.objects.get(pk=ok.json()["id"])
+    TrainingRun.objects.filter(pk=run.pk).update(history=[{"epoch": 0, "val_loss": 1.0}, {"epoch": 1, "val_loss": 0.9}])
+    assert [p["epoch"] for p in api_client.get(f"/api/training-runs/{run.pk}/history/", {"after": 0}).json()["points"]] == [1]
