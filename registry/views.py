@@ -56,4 +56,6 @@ def version_detail(request, pk: int):
         "version": version, "figure": _history_figure(history), "meta": meta,
         "alias_history": selectors.alias_history(version)[:50],
         "metrics": sorted(version.metrics.items()),
+        "calibrations": version.calibrations.order_by("-created_at")[:20],
+        "forecast_sets": version.forecast_sets.order_by("-created_at")[:20],
     })

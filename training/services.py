@@ -135,8 +135,8 @@ def training_child_main(run_id: int) -> int:
     """The child: train (resuming from last.ckpt), evaluate on the test part, register the artifact."""
     import torch
 
-    from training.engine import UserChoices, build_config, detect_hardware
-    from training.engine.trainer import ProgressReporter, prepare_data, train
+    from training.engine import build_config, detect_hardware
+    from training.engine.trainer import ProgressReporter, evaluate_quality, prepare_data, train
 
     run = TrainingRun.objects.get(pk=run_id)
     rank = int(os.environ.get("LOCAL_RANK", "0")) + int(os.environ.get("NODE_RANK", "0"))
@@ -172,7 +172,7 @@ def training_child_main(run_id: int) -> int:
     TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=trainer.current_epoch)
     ctx.progress(0.92, "scoring the test period against the baselines", force=True)
     model = module.forecaster.float().cpu()
-    quality = evaluate_quality(model, data, seed=run.seed)
+    quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS)
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
     ctx.progress(0.97, "registering the model version", force=True)
     version = register_model(run, model, data, cfg, history, quality)
@@ -180,26 +180,6 @@ def training_child_main(run_id: int) -> int:
         f"registered {version.ref}; test CRPS {quality['model']['crps']:.3g} vs EWMA Gaussian {quality['ewma_gaussian']['crps']:.3g}"))
     del torch
     return 0
-
-
-def evaluate_quality(model, data, *, seed: int = 0, n_samples: int = 100, steps: int = 20, max_windows: int = EVAL_WINDOWS) -> dict:
-    """Horizon-end CRPS, MAE of the median, pinball per quantile and q05-q95 coverage on the test part,
-    for the model and, on the same windows, the two baselines."""
-    from training.engine import ewma_gaussian_samples, forecast_scores, random_walk_samples
-    from training.engine.trainer import sample_forecasts
-
-    ends = data.ends["test"]
-    pick = np.unique(np.linspace(0, len(ends) - 1, min(max_windows, len(ends))).astype(int))
-    x, ends = data.x["test"][pick], ends[pick]
-    y = data.y["test"][pick, -1] * data.normalizer.y_scale
-    samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, seed=seed, y_scale=data.normalizer.y_scale)[:, :, -1]
-    h = data.horizon
-    return {
-        "windows": int(len(ends)), "horizon_bars": h, "samples": n_samples,
-        "model": forecast_scores(samples, y),
-        "random_walk": forecast_scores(random_walk_samples(data.close, ends, h, n_samples=n_samples, seed=seed), y),
-        "ewma_gaussian": forecast_scores(ewma_gaussian_samples(data.close, ends, h, n_samples=n_samples, seed=seed), y),
-    }
 
 
 def register_model(run: TrainingRun, model, data, cfg, history, quality):

@@ -195,3 +195,24 @@ def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: in
         ctx = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).to(device)
         out.append(model.sample(ctx, n_samples, steps=steps, generator=gen).float().cpu().numpy())
     return np.concatenate(out, axis=0) * y_scale if out else np.zeros((0, n_samples, model.config["horizon"]))
+
+
+def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100, steps: int = 20,
+                     max_windows: int = 1000) -> dict:
+    """Horizon-end CRPS, MAE of the median, pinball per quantile and q05-q95 coverage on the test part
+    (at most `max_windows` evenly spaced windows), for the model and, on the same windows and with
+    the same number of samples, the random-walk and EWMA-Gaussian baselines."""
+    from .forecast import ewma_gaussian_samples, forecast_scores, random_walk_samples
+
+    ends = data.ends["test"]
+    pick = np.unique(np.linspace(0, len(ends) - 1, min(max_windows, len(ends))).astype(int))
+    x, ends = data.x["test"][pick], ends[pick]
+    y = data.y["test"][pick, -1] * data.normalizer.y_scale
+    samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, seed=seed, y_scale=data.normalizer.y_scale)[:, :, -1]
+    h = data.horizon
+    return {
+        "windows": int(len(ends)), "horizon_bars": h, "samples": n_samples,
+        "model": forecast_scores(samples, y),
+        "random_walk": forecast_scores(random_walk_samples(data.close, ends, h, n_samples=n_samples, seed=seed), y),
+        "ewma_gaussian": forecast_scores(ewma_gaussian_samples(data.close, ends, h, n_samples=n_samples, seed=seed), y),
+    }
