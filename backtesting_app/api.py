@@ -1,10 +1,9 @@
 import math
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,14 +18,14 @@ from backtesting_app.serializers import (
     OptimizationRunSerializer,
     PatternScanSerializer,
 )
-from forexgpt_site.jobs import job_cancel
+from forexgpt_site.api import CancelActionMixin, ResumeActionMixin
 
 
 def _clean(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Backtests: create (JSON, or multipart with a forecasts CSV) -> 202; then status, stats, equity, trades."""
 
     serializer_class = BacktestRunSerializer
@@ -64,14 +63,6 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def trades(self, request, pk=None):
         return Response(self.get_object().trades or [])
 
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        try:
-            run = job_cancel(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return Response(BacktestRunSerializer(run).data)
 
 
 class PatternScanView(APIView):
@@ -94,8 +85,10 @@ class PatternScanView(APIView):
         })
 
 
-class OptimizationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class OptimizationRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Optimizations: create -> 202; poll; read every result and the Pareto front; resume a dead run."""
+
+    resume_message = "resuming from the stored results"
 
     serializer_class = OptimizationRunSerializer
     queryset = OptimizationRun.objects.select_related("owner").order_by("-created_at")
@@ -129,22 +122,4 @@ class OptimizationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         """The feasible Pareto front with reference-engine stats and crowding distances."""
         return Response(selectors.optimization_summary(self.get_object())["front"])
 
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        try:
-            run = services.optimization_run_resume(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
-        return Response(OptimizationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        try:
-            run = job_cancel(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return Response(OptimizationRunSerializer(run).data)

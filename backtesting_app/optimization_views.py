@@ -1,4 +1,3 @@
-import json
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render

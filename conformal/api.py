@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from conformal import selectors, services
 from conformal.models import CalibrationRun
 from conformal.serializers import CalibrationCreateSerializer, CalibrationRunSerializer
-from forexgpt_site.jobs import job_cancel
+from forexgpt_site.api import CancelActionMixin
 
 
-class CalibrationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Conformal calibration runs: create with a forecasts CSV (202), poll, read metrics and intervals."""
 
     serializer_class = CalibrationRunSerializer
@@ -66,11 +66,3 @@ class CalibrationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(CalibrationRunSerializer(run).data)
 
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        try:
-            run = job_cancel(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return Response(CalibrationRunSerializer(run).data)

@@ -127,6 +127,25 @@ def job_cancel(*, run: JobRun, user=None) -> JobRun:
     return run
 
 
+@transaction.atomic
+def job_requeue(*, run: JobRun, user, message: str = "resuming") -> JobRun:
+    """Start a failed or cancelled run again (its owner or staff); a run whose worker died is first
+    marked failed. The task then continues from whatever the run stored (results, checkpoints)."""
+    from django.core.exceptions import PermissionDenied
+
+    if user is not None and not (user.is_staff or (run.owner_id is not None and run.owner_id == user.pk)):
+        raise PermissionDenied("only the run's owner or staff may resume it")
+    model = type(run)
+    jobs_fail_stale(model)
+    if not model.objects.filter(pk=run.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
+            status=JobStatus.QUEUED, cancel_requested=False, task_id="", finished_at=None, message=message):
+        run.refresh_from_db()
+        raise ValueError(f"only a failed or cancelled run can be resumed (this one is {run.status})")
+    run.refresh_from_db()
+    job_enqueue(run)
+    return run
+
+
 def jobs_fail_stale(model: type[JobRun]) -> int:
     """Mark runs whose worker died (no progress report for FOREXGPT_JOB_STALE_MINUTES) as failed."""
     cutoff = _stale_before()

@@ -1,13 +1,11 @@
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
-from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from forexgpt_site.jobs import job_cancel
+from forexgpt_site.api import CancelActionMixin
 from marketdata import selectors, services
 from marketdata.engine import ImportRejected
 from marketdata.models import CandleImport
@@ -46,20 +44,12 @@ class SeriesListView(APIView):
         return Response(SeriesSerializer(selectors.series_list(), many=True).data)
 
 
-class CandleImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CandleImportViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Candle imports: upload with `POST /api/candles/import/`, then poll the run here."""
 
     serializer_class = CandleImportSerializer
     queryset = CandleImport.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe"]
-
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        try:
-            run = job_cancel(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return Response(CandleImportSerializer(run).data)
 
 
 class CandleImportCreateView(APIView):

@@ -1,12 +1,11 @@
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from forexgpt_site.jobs import job_cancel
+from forexgpt_site.api import ResumeActionMixin
 from training import selectors, services
 from training.models import TrainingRun
 from training.serializers import ForecastRequestSerializer, TrainingCreateSerializer, TrainingRunSerializer
@@ -20,7 +19,7 @@ class HardwareView(APIView):
         return Response(selectors.hardware_report())
 
 
-class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TrainingRunSerializer
     queryset = TrainingRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe"]
@@ -49,30 +48,14 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                          "step": run.step, "train_loss": run.train_loss, "samples_per_s": run.samples_per_s, "eta_s": run.eta_s,
                          "gpu_memory_gb": run.gpu_memory_gb, "points": points})
 
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
-        try:
-            run = services.training_run_resume(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
-        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        try:
-            run = job_cancel(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return Response(TrainingRunSerializer(run).data)
 
 
 class ForecastView(APIView):
     """Forecasts of a registered model for a series and range (computed, stored, returned); with an
     attached calibration they carry `lo` / `hi`."""
+
+    resume_message = "resuming from the last checkpoint"
 
     @extend_schema(request=ForecastRequestSerializer, responses={200: dict})
     def post(self, request):

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from forexgpt_site.jobs import JobCancelled, JobContext, JobStatus, job_enqueue
+from forexgpt_site.jobs import JobCancelled, JobContext, job_enqueue, job_requeue
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from marketdata.selectors import candles_frame
 from training.models import ForecastSet, TrainingRun
@@ -71,23 +71,9 @@ def training_run_start(*, user, symbol: str, timeframe: str, horizon: int = 12, 
     return run
 
 
-@transaction.atomic
 def training_run_resume(*, run: TrainingRun, user) -> TrainingRun:
     """A failed or cancelled run (a dead worker included) starts again from its last checkpoint."""
-    from django.core.exceptions import PermissionDenied
-
-    from forexgpt_site.jobs import jobs_fail_stale
-
-    if user is not None and not (user.is_staff or run.owner_id == user.pk):
-        raise PermissionDenied("only the run's owner or staff may resume it")
-    jobs_fail_stale(TrainingRun)
-    if not TrainingRun.objects.filter(pk=run.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
-            status=JobStatus.QUEUED, cancel_requested=False, task_id="", finished_at=None, message="resuming from the last checkpoint"):
-        run.refresh_from_db()
-        raise ValueError(f"only a failed or cancelled run can be resumed (this one is {run.status})")
-    run.refresh_from_db()
-    job_enqueue(run)
-    return run
+    return job_requeue(run=run, user=user, message="resuming from the last checkpoint")
 
 
 def checkpoint_dir(run: TrainingRun) -> Path:

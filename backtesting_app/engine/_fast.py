@@ -52,7 +52,6 @@ def simulate_forecast(open_, high, low, close, pred, conf, entry_threshold, conf
     pend_dir = 0
     pend_sl = 0.0
     pend_tp = 0.0
-    out_of_money = False
 
     for step in range(1, n + 1):
         final = step == n  # backtesting's finalize_trades: the last bar once more, open trades closed
@@ -114,7 +113,6 @@ def simulate_forecast(open_, high, low, close, pred, conf, entry_threshold, conf
                 n_trades += 1
                 in_trade = False
             equity[i:] = 0.0
-            out_of_money = True
             break
         if final:
             break

@@ -18,7 +18,7 @@ from pymoo.problems.static import StaticProblem
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 
-from ._objectives import OBJECTIVES, Constraint, constraint_matrix, objective_matrix
+from ._objectives import Constraint, constraint_matrix, objective_matrix
 from ._space import ParameterSpace
 
 # Hypervolume reference point per objective, in the minimized form (maximized objectives negated):

@@ -29,7 +29,7 @@ from backtesting_app.engine.optimize import (
     walk_forward,
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
-from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from forexgpt_site.jobs import JobContext, job_enqueue, job_requeue
 from marketdata.engine import normalize_symbol, normalize_timeframe
 
 from .backtests import backtest_prepare, read_forecasts_csv, stats_dict
@@ -120,23 +120,9 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
     return run
 
 
-@transaction.atomic
 def optimization_run_resume(*, run: OptimizationRun, user) -> OptimizationRun:
     """Start a failed, cancelled or dead run again: it continues from its stored results."""
-    from django.core.exceptions import PermissionDenied
-
-    if not (user.is_staff or run.owner_id == user.pk):
-        raise PermissionDenied("only the run's owner or staff may resume it")
-    from forexgpt_site.jobs import jobs_fail_stale
-
-    jobs_fail_stale(OptimizationRun)
-    if not OptimizationRun.objects.filter(pk=run.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
-            status=JobStatus.QUEUED, cancel_requested=False, task_id="", finished_at=None, message="resuming"):
-        run.refresh_from_db()
-        raise ValueError(f"only a failed or cancelled run can be resumed (this one is {run.status})")
-    run.refresh_from_db()
-    job_enqueue(run)
-    return run
+    return job_requeue(run=run, user=user, message="resuming from the stored results")
 
 
 def _key(x) -> str:

@@ -25,3 +25,20 @@ ForexGPT.pollJob = function (url, onUpdate, opts) {
   }
   setTimeout(tick, opts.fast);
 };
+
+// The job box every run page shows (templates/_job.html): status, progress bar and message follow
+// the run's API row; the page reloads once the run ends, to show its results. `extra(job)` may
+// update more of the page on each poll.
+ForexGPT.watchJob = function (boxId, extra) {
+  const box = document.getElementById(boxId || "job");
+  if (!box || ["succeeded", "failed", "cancelled"].includes(box.dataset.status)) return;
+  ForexGPT.pollJob(box.dataset.statusUrl, (job) => {
+    const status = document.getElementById("job-status");
+    status.textContent = job.status;
+    status.className = "status " + job.status;
+    document.getElementById("job-progress").style.width = Math.round(job.progress * 100) + "%";
+    document.getElementById("job-message").textContent = job.message;
+    if (extra) extra(job);
+    if (["succeeded", "failed", "cancelled"].includes(job.status)) window.location.reload();
+  });
+};

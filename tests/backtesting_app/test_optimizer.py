@@ -11,7 +11,6 @@ from backtesting_app.engine.optimize import (
     GeneticOptimizer,
     HybridOptimizer,
     InProcessEvaluator,
-    Parameter,
     ParameterSpace,
     PoolEvaluator,
     SearchState,

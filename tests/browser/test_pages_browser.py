@@ -23,7 +23,7 @@ def test_login_is_required_and_every_page_opens(page, live_server, django_user_m
     for _, label in NAVIGATION:
         page.click(f"header nav >> text={label}")
         expect(page.locator("h1")).to_be_visible()
-        expect(page.locator(f"header nav a.active")).to_have_text(label)
+        expect(page.locator("header nav a.active")).to_have_text(label)
     assert errors == []
 
 

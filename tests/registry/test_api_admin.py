@@ -49,7 +49,7 @@ def test_curation_is_refused_to_non_staff(api_client, register):
     bundle = bundle_export(version=version)
     assert api_client.post(f"/api/registry/versions/{version.pk}/alias/", {"alias": "production"}).status_code == 403
     assert api_client.post(f"/api/registry/versions/{version.pk}/tags/", {"tag": "x"}).status_code == 403
-    assert api_client.delete(f"/api/registry/models/eurusd-1h-h12/aliases/production/").status_code == 403
+    assert api_client.delete("/api/registry/models/eurusd-1h-h12/aliases/production/").status_code == 403
     upload = SimpleUploadedFile("b.zip", bundle)
     assert api_client.post("/api/registry/import/", {"bundle": upload}, format="multipart").status_code == 403
     assert (VersionTag.objects.count(), AliasHistory.objects.count()) == (0, 0)

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from registry.models import ArtifactFile, ModelVersion, RegisteredModel
-from registry.services import OPERATOR, RegistryError, bundle_export, bundle_import, version_delete
+from registry.services import RegistryError, bundle_export, bundle_import, version_delete
 from tests.registry.conftest import stored_files
 
 pytestmark = pytest.mark.django_db
