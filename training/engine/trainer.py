@@ -58,15 +58,17 @@ class LitDiffusion(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = DiffusionForecaster(**model_kwargs)
-        if compile:
-            self.model = torch.compile(self.model, mode=None if compile_mode == "default" else compile_mode)
+        # Compile the training computation itself (the loss: encoder, noising, denoiser); compiling
+        # the module would only wrap forward(), which training never calls.
+        self._train_loss = (torch.compile(self.model.loss, mode=None if compile_mode == "default" else compile_mode)
+                            if compile else self.model.loss)
 
     @property
     def forecaster(self) -> DiffusionForecaster:
-        return getattr(self.model, "_orig_mod", self.model)
+        return self.model
 
     def training_step(self, batch, batch_idx):
-        loss = self.forecaster.loss(*batch) if not self.hparams.compile else self.model.loss(*batch)
+        loss = self._train_loss(*batch)
         self.log("train_loss", loss, prog_bar=False, on_step=True, on_epoch=True, sync_dist=True)
         return loss
 
