@@ -118,6 +118,7 @@ class OptimizationChunk(models.Model):
     params = models.JSONField()
     metrics = models.JSONField(null=True, blank=True)
     worker = models.CharField(max_length=120, blank=True, help_text="host:cluster pid:worker pid")
+    error = models.TextField(blank=True, help_text="why the chunk could not be evaluated")
     done = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -74,7 +74,7 @@ class OptimizationCreateSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["hybrid", "grid", "nsga2"], default="hybrid")
     seed = serializers.IntegerField(default=0)
     evaluator = serializers.ChoiceField(choices=["inprocess", "pool", "distributed"], default="inprocess")
-    workers = serializers.IntegerField(default=0, min_value=0)
+    workers = serializers.IntegerField(default=0, min_value=0, help_text="pool size, at most the worker machine's cores; 0 = all")
     forecasts_source = serializers.ChoiceField(choices=["csv", "baseline", "none"], default="baseline")
     forecasts = serializers.FileField(required=False)
     walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')

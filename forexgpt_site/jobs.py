@@ -205,21 +205,22 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         return current or "missing"
     run = model.objects.get(pk=run_id)
     ctx = JobContext(run)
+    # This attempt's own row: a later attempt (after this one was reaped as dead and the run
+    # resumed) has another started_at, so a late finish here cannot overwrite its status.
+    mine = model.objects.filter(pk=run_id, status=JobStatus.RUNNING, started_at=run.started_at)
     try:
         message = work(run, ctx)
     except JobCancelled:
-        model.objects.filter(pk=run_id).update(status=JobStatus.CANCELLED, finished_at=timezone.now(), message="cancelled")
+        mine.update(status=JobStatus.CANCELLED, finished_at=timezone.now(), message="cancelled")
         return JobStatus.CANCELLED
     except Exception as exc:
         logger.exception("%s %s failed", model.__name__, run_id)
-        model.objects.filter(pk=run_id).update(
+        mine.update(
             status=JobStatus.FAILED,
             finished_at=timezone.now(),
             message=f"failed: {exc}"[:255],
             error="".join(traceback.format_exception(exc))[-20000:],
         )
         return JobStatus.FAILED
-    model.objects.filter(pk=run_id).update(
-        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=(message or "done")[:255]
-    )
+    mine.update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=(message or "done")[:255])
     return JobStatus.SUCCEEDED

@@ -20,6 +20,7 @@ class HardwareView(APIView):
 
 
 class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    resume_message = "resuming from the last checkpoint"
     serializer_class = TrainingRunSerializer
     queryset = TrainingRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe"]
@@ -49,13 +50,9 @@ class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.Retrie
                          "gpu_memory_gb": run.gpu_memory_gb, "points": points})
 
 
-
-
 class ForecastView(APIView):
     """Forecasts of a registered model for a series and range (computed, stored, returned); with an
     attached calibration they carry `lo` / `hi`."""
-
-    resume_message = "resuming from the last checkpoint"
 
     @extend_schema(request=ForecastRequestSerializer, responses={200: dict})
     def post(self, request):

@@ -17,6 +17,7 @@ import pandas as pd
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils.text import slugify
 
 from forexgpt_site.jobs import JobCancelled, JobContext, job_enqueue, job_requeue
 from marketdata.engine import normalize_symbol, normalize_timeframe
@@ -31,6 +32,8 @@ CHILD_CANCELLED = 3
 def parse_choices(choices: dict | None):
     from training.engine import UserChoices
 
+    if choices is not None and not isinstance(choices, dict):
+        raise ValueError("choices must be an object such as {\"precision\": \"bf16-mixed\"}")
     names = {f.name for f in fields(UserChoices)}
     unknown = set(choices or {}) - names
     if unknown:
@@ -54,6 +57,8 @@ def training_run_start(*, user, symbol: str, timeframe: str, horizon: int = 12, 
     from training.engine import chronological_split
 
     parse_choices(choices)
+    if len(model_name) > 100 or (model_name and slugify(model_name) != model_name):
+        raise ValueError(f"model_name {model_name!r} must be a slug of at most 100 characters")
     if denoiser not in ("transformer", "unet"):
         raise ValueError(f"unknown denoiser {denoiser!r}; choose transformer or unet")
     for label, value, low in (("horizon", horizon, 1), ("patch_len", patch_len, 8), ("epochs", epochs, 1), ("batch_size", batch_size, 2)):

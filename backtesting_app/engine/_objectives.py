@@ -50,6 +50,8 @@ class Constraint:
 
 def parse_constraints(spec: dict | None) -> list[Constraint]:
     """{"min_trades": 30, "max_drawdown_pct": 25} -> [n_trades >= 30, max_drawdown_pct <= 25]."""
+    if spec is not None and not isinstance(spec, dict):
+        raise ValueError('constraints must be an object such as {"min_trades": 30, "max_drawdown_pct": 25}')
     out = []
     for key, value in (spec or {}).items():
         bound, _, metric = key.partition("_")

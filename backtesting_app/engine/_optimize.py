@@ -184,9 +184,10 @@ class GeneticOptimizer:
     def has_next(self) -> bool:
         return self.algorithm.has_next()
 
-    def ask(self) -> np.ndarray:
+    def ask(self) -> np.ndarray | None:
+        """The next generation's points; None when pymoo has nothing new to offer (a tiny space)."""
         self._pop = self.algorithm.ask()
-        return self._pop.get("X")
+        return None if self._pop is None else self._pop.get("X")
 
     def tell(self, F: np.ndarray, G: np.ndarray | None = None) -> None:
         kwargs = {"F": F} if G is None or not G.size else {"F": F, "G": G}
@@ -205,6 +206,8 @@ def _run_genetic(state: SearchState, *, phase: str, pop_size: int, seed: int, bu
     stop_at = len(state.records) + budget
     while ga.has_next() and len(state.records) < stop_at:
         X = ga.ask()
+        if X is None or not len(X):
+            break
         records = state.evaluate_batch(X, phase=phase, generation=ga.generation)
         if len(records) < len(X):  # the budget ran out mid-generation: stop here
             break
@@ -294,8 +297,12 @@ class HybridOptimizer:
 
 
 def pick_point(state: SearchState, rule: str = "max_sharpe") -> Record | None:
-    """A point from the feasible front by a stated rule: `max_sharpe`, `max_return` or `min_drawdown`."""
+    """A point from the feasible front by a stated rule: `max_sharpe`, `max_return` or `min_drawdown`;
+    None when no point meets the constraints."""
     idx = state.front()
+    if idx:
+        _, _, cv = state.matrices([state.records[i] for i in idx])
+        idx = [i for i, v in zip(idx, cv) if v <= 0]
     if not idx:
         return None
     key, sign = {"max_sharpe": ("sharpe", -1), "max_return": ("return_pct", -1), "min_drawdown": ("max_drawdown_pct", 1)}[rule]

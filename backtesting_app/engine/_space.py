@@ -115,6 +115,10 @@ class ParameterSpace:
         mesh = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(axes), -1).T
         return [self.snap(row) for row in mesh]
 
+    def corners(self) -> list[dict]:
+        """The lowest and the highest value of every parameter, as full parameter sets (for validation)."""
+        return [self.decode(self.xl), self.decode(self.xu)]
+
     def size(self) -> float:
         """Number of distinct points (inf for a float parameter without a step)."""
         total = 1.0
@@ -135,7 +139,12 @@ class ParameterSpace:
     def from_dict(cls, spec, *, strategy: str = "forecast") -> "ParameterSpace":
         """From a list of parameter dicts, or a mapping name -> {low, high, step, kind|choices}."""
         if isinstance(spec, dict):
+            bad = [k for k, v in spec.items() if not isinstance(v, dict)]
+            if bad:
+                raise ValueError(f"{bad[0]}: give an object such as {{\"low\": 0.001, \"high\": 0.02, \"step\": 0.0005}}")
             spec = [{"name": k, **v} for k, v in spec.items()]
+        if not isinstance(spec, list):
+            raise ValueError("the space must be an object (name -> {low, high, step}) or a list of parameters")
         params = []
         for item in spec:
             if not isinstance(item, dict) or "name" not in item:
@@ -144,8 +153,12 @@ class ParameterSpace:
             if extra:
                 raise ValueError(f"{item['name']}: unknown field(s) {', '.join(sorted(extra))}")
             kind = item.get("kind") or ("choice" if item.get("choices") else "float")
-            params.append(Parameter(item["name"], kind, float(item.get("low", 0)), float(item.get("high", 0)),
-                                    None if item.get("step") is None else float(item["step"]), tuple(item.get("choices") or ())))
+            try:
+                low, high = float(item.get("low", 0)), float(item.get("high", 0))
+                step = None if item.get("step") is None else float(item["step"])
+            except (TypeError, ValueError):
+                raise ValueError(f"{item['name']}: low, high and step must be numbers") from None
+            params.append(Parameter(item["name"], kind, low, high, step, tuple(item.get("choices") or ())))
         return cls(params, strategy=strategy)
 
 

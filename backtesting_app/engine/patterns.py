@@ -88,16 +88,15 @@ def evening_star(o, h, l, c):
 
 
 def _pivots(values: np.ndarray, order: int, highs: bool) -> np.ndarray:
-    """Bars p that are the strict extreme of [p - order, p + order] (known only at bar p + order)."""
+    """Bars p holding the extreme of [p - order, p + order] - the first such bar when prices tie -
+    known only at bar p + order."""
     n = len(values)
     window = 2 * order + 1
     if n < window:
         return np.empty(0, dtype=np.int64)
     view = np.lib.stride_tricks.sliding_window_view(values, window)
-    center = values[order:n - order]
-    extreme = view.max(axis=1) if highs else view.min(axis=1)
-    unique = (view == extreme[:, None]).sum(axis=1) == 1
-    return np.flatnonzero((center == extreme) & unique) + order
+    first = view.argmax(axis=1) if highs else view.argmin(axis=1)
+    return np.flatnonzero(first == order) + order
 
 
 def _chart(h, l, c, *, kind: str, order: int, tolerance: float, max_wait: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from backtesting_app.engine import check_params, run_backtest
 from backtesting_app.engine.optimize import (
@@ -46,19 +47,30 @@ def optimization_config(*, strategy: str, space=None, objectives="return,drawdow
         raise ValueError(f"unknown method {method!r}; choose hybrid, grid or nsga2")
     if not isinstance(budget, int) or isinstance(budget, bool) or not 10 <= budget <= 1_000_000:
         raise ValueError(f"budget must be a whole number of evaluations between 10 and 1,000,000, not {budget!r}")
+    if fixed_params is not None and not isinstance(fixed_params, dict):
+        raise ValueError("fixed_params must be an object of parameter values")
     space = default_space(strategy) if not space else ParameterSpace.from_dict(space, strategy=strategy)
     objectives = check_objectives(objectives)
     constraints = parse_constraints(constraints)
     overlap = set(space.names) & set(fixed_params or {})
     if overlap:
         raise ValueError(f"parameter(s) both searched and fixed: {', '.join(sorted(overlap))}")
-    # A complete parameter set must validate: the space's middle point plus the fixed values.
-    middle = space.decode([(lo + hi) / 2 for lo, hi in zip(space.xl, space.xu)])
-    check_params(strategy, {**(fixed_params or {}), **middle})
-    if walk_forward_spec:
+    # Every point of the space must make a valid parameter set: its corners, with the fixed values.
+    for corner in space.corners():
+        try:
+            check_params(strategy, {**(fixed_params or {}), **corner})
+        except ValueError as exc:
+            raise ValueError(f"the space reaches invalid parameters: {exc}") from None
+    if walk_forward_spec is not None:
+        if not isinstance(walk_forward_spec, dict):
+            raise ValueError('walk_forward must be an object such as {"in_sample": 4000, "out_of_sample": 1000}')
         extra = set(walk_forward_spec) - {"in_sample", "out_of_sample", "rule"}
         if extra:
             raise ValueError(f"unknown walk-forward setting(s) {', '.join(sorted(extra))}")
+        for key, low in (("in_sample", 50), ("out_of_sample", 10)):
+            value = walk_forward_spec.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
         if walk_forward_spec.get("rule", "max_sharpe") not in RULES:
             raise ValueError(f"unknown pick rule {walk_forward_spec['rule']!r}; choose {', '.join(RULES)}")
     return space, objectives, constraints
@@ -99,12 +111,18 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
                                                       fixed_params=fixed_params, walk_forward_spec=walk_forward_spec)
     if forecasts_source == "csv" and upload is None:
         raise ValueError("forecasts_source csv needs an uploaded forecasts file")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be a whole number, not {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, not {seed!r}")
+    max_workers = os.cpu_count() or 1
+    if not isinstance(workers, int) or not 0 <= workers <= max_workers:
+        raise ValueError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {workers!r}")
     forecasts = read_forecasts_csv(upload) if forecasts_source == "csv" else ("baseline" if forecasts_source == "baseline" else None)
     middle = parsed_space.decode([(lo + hi) / 2 for lo, hi in zip(parsed_space.xl, parsed_space.xu)])
-    backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **middle},
-                     costs=costs, engine="fast", start=start, end=end, forecasts=forecasts)
+    prep = backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **middle},
+                            costs=costs, engine="fast", start=start, end=end, forecasts=forecasts)
+    if walk_forward_spec and walk_forward_spec["in_sample"] + walk_forward_spec["out_of_sample"] > len(prep["ohlc"]):
+        raise ValueError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
+                         f"{walk_forward_spec['in_sample']} + {walk_forward_spec['out_of_sample']} bars")
     run = OptimizationRun(
         owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120], symbol=normalize_symbol(symbol),
         timeframe=normalize_timeframe(timeframe).code, start=start, end=end, strategy=strategy, fixed_params=fixed_params or {},
@@ -162,6 +180,7 @@ class DistributedEvaluator:
                        q_options={"task_name": f"optimization:{self.run.pk}:{self.batch}:{chunk.index}"})
         deadline = time.monotonic() + self.timeout_s
         ids = [c.pk for c in chunks]
+        beat = 0.0
         while OptimizationChunk.objects.filter(pk__in=ids, done=False).exists():
             if time.monotonic() > deadline:
                 raise RuntimeError(f"chunks of batch {self.batch} did not finish within {self.timeout_s:.0f} s: are workers running?")
@@ -169,8 +188,14 @@ class DistributedEvaluator:
                 from forexgpt_site.jobs import JobCancelled
 
                 raise JobCancelled()
+            if time.monotonic() - beat > 10:  # waiting is work: keep the run from looking dead
+                OptimizationRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
+                beat = time.monotonic()
             time.sleep(self.poll_s)
         done = OptimizationChunk.objects.filter(pk__in=ids).order_by("index")
+        failed = next((c for c in done if c.error), None)
+        if failed is not None:
+            raise RuntimeError(f"chunk {failed.index} of batch {self.batch} failed on {failed.worker}: {failed.error}")
         self.workers = {c.index: c.worker for c in done}
         return [m for c in done for m in c.metrics]
 
@@ -183,10 +208,14 @@ def optimization_chunk_execute(chunk_id: int) -> str:
     chunk = OptimizationChunk.objects.select_related("run").get(pk=chunk_id)
     if chunk.done:
         return "already done"
-    problem = _PROBLEMS.get(chunk.run_id)
-    if problem is None:  # one load per worker process and run
-        problem = _PROBLEMS[chunk.run_id] = build_problem(chunk.run)
-    metrics = [problem.evaluate(params) for params in chunk.params]
+    try:
+        problem = _PROBLEMS.get(chunk.run_id)
+        if problem is None:  # one load per worker process and run
+            problem = _PROBLEMS[chunk.run_id] = build_problem(chunk.run)
+        metrics = [problem.evaluate(params) for params in chunk.params]
+    except Exception as exc:  # recorded, so the coordinator fails the run now instead of waiting out its timeout
+        OptimizationChunk.objects.filter(pk=chunk_id).update(error=f"{type(exc).__name__}: {exc}"[:2000], worker=worker_id(), done=True)
+        raise
     OptimizationChunk.objects.filter(pk=chunk_id).update(metrics=metrics, worker=worker_id(), done=True)
     return f"{len(metrics)} evaluations"
 

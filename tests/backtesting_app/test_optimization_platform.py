@@ -14,6 +14,7 @@ SPACE = {"entry_threshold": {"low": 0.0, "high": 0.002, "step": 0.0002},
          "take_profit_pct": {"low": 0.002, "high": 0.015, "step": 0.001},
          "max_hold_bars": {"kind": "int", "low": 2, "high": 30, "step": 1}}
 FIXED = {"confidence_threshold": 0.3}
+ALL = {"entry_threshold": 0.0005, "confidence_threshold": 0.3, "stop_loss_pct": 0.005, "take_profit_pct": 0.01, "max_hold_bars": 12}
 
 
 @pytest.fixture
@@ -157,3 +158,59 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
     as_dict = lambda run: {r.key: r.metrics for r in run.results.all()}  # noqa: E731
     assert as_dict(distributed) == as_dict(local)
     assert _front_keys(distributed) == _front_keys(local)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, message", [
+    ({"seed": -1}, "seed must be a whole number from 0"),
+    ({"walk_forward": {"rule": "max_sharpe"}}, "walk-forward in_sample must be a whole number of bars"),
+    ({"walk_forward": {"in_sample": 100000, "out_of_sample": 100}}, "bars are too few for one walk-forward window"),
+    ({"space": {"stop_loss_pct": {"low": 0, "high": 0.01}}, "fixed_params": {**ALL, "stop_loss_pct": None}},
+     "the space reaches invalid parameters: stop_loss_pct"),
+    ({"space": {"confidence_threshold": {"low": 0, "high": 1.5}}, "fixed_params": {**ALL, "confidence_threshold": None}},
+     "the space reaches invalid parameters: confidence_threshold"),
+    ({"space": 5}, "the space must be an object"),
+    ({"space": {"stop_loss_pct": 5}}, "stop_loss_pct: give an object"),
+    ({"constraints": [1]}, "constraints must be an object"),
+    ({"fixed_params": [1]}, "fixed_params must be an object"),
+    ({"walk_forward": [1]}, "walk_forward must be an object"),
+    ({"evaluator": "pool", "workers": 100000}, "workers must be between 0"),
+])
+def test_bad_optimization_requests_are_400s_before_anything_runs(api_client, bars, body, message):
+    if "fixed_params" in body and isinstance(body["fixed_params"], dict):
+        body = {**body, "fixed_params": {k: v for k, v in body["fixed_params"].items() if v is not None}}
+    response = api_client.post("/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "budget": 50, **body}, format="json")
+    assert response.status_code == 400 and message in response.json()["detail"], response.json()
+    assert OptimizationRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_failing_chunk_fails_the_distributed_run_at_once(bars, user, monkeypatch):
+    import io
+
+    import django_q.tasks
+
+    from backtesting_app.engine import momentum_forecasts
+    from backtesting_app.services import load_bars
+
+    csv = momentum_forecasts(load_bars(symbol="EURUSD", timeframe="1h")).to_csv(index=False).encode()
+    upload = io.BytesIO(csv)
+    upload.name = "f.csv"
+    run = _start(user, evaluator="distributed", forecasts_source="csv", upload=upload)
+    from backtesting_app.services import optimizations
+
+    def on_another_machine(func, chunk_id, **kw):
+        """A worker that cannot see the coordinator's disk: the forecasts file is not there."""
+        optimizations._PROBLEMS.clear()
+        if run.forecasts.storage.exists(run.forecasts.name):
+            run.forecasts.storage.delete(run.forecasts.name)
+        try:
+            services.optimization_chunk_execute(chunk_id)
+        except FileNotFoundError:
+            pass  # django-q2 records the task failure; the chunk row records it for the coordinator
+
+    monkeypatch.setattr(django_q.tasks, "async_task", on_another_machine)
+    assert optimization_run_execute(run.pk) == "failed"
+    run.refresh_from_db()
+    assert "failed on" in run.error and "FileNotFoundError" in run.error
+    assert OptimizationChunk.objects.filter(run=run, error__startswith="FileNotFoundError").exists()

@@ -170,3 +170,16 @@ def test_walk_forward_optimizes_in_sample_and_stitches_out_of_sample(problem):
     assert result["out_of_sample_return_pct"] == pytest.approx((equity - 1) * 100)
     with pytest.raises(ValueError, match="too few for one"):
         walk_forward(problem, space, OBJECTIVES, [], in_sample=390, out_of_sample=50, budget=20)
+
+
+def test_walk_forward_never_tests_a_point_that_breaks_the_constraints(problem):
+    from backtesting_app.engine.optimize import walk_forward
+
+    space = ParameterSpace.from_dict({"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.004}})
+    problem.fixed = {"entry_threshold": 0.0002, "confidence_threshold": 0.3, "take_profit_pct": 0.005, "max_hold_bars": 6}
+    try:
+        with pytest.raises(ValueError, match="no window produced a feasible point"):
+            walk_forward(problem, space, OBJECTIVES, parse_constraints({"min_trades": 10_000}), in_sample=200,
+                         out_of_sample=100, budget=20)
+    finally:
+        problem.fixed = {}

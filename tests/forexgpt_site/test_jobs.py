@@ -78,3 +78,16 @@ def test_cancel_while_running_stops_at_the_next_report(run):
     assert seen == [0, 1, 2]
     run.refresh_from_db()
     assert run.status == "cancelled" and run.finished_at is not None
+
+
+def test_a_late_finish_of_a_reaped_attempt_does_not_overwrite_the_new_one(run):
+    from django.utils import timezone
+
+    def work(r, ctx):
+        # Meanwhile this attempt was reaped as dead and the run resumed: a new attempt now runs it.
+        CandleImport.objects.filter(pk=r.pk).update(status="running", started_at=timezone.now() + timezone.timedelta(seconds=5))
+        raise RuntimeError("the old attempt finally fails")
+
+    assert job_execute(CandleImport, run.pk, work) == "failed"
+    run.refresh_from_db()
+    assert run.status == "running" and run.error == ""  # the new attempt's row is untouched
