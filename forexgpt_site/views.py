@@ -1,4 +1,3 @@
-from django.db.models import Count
 from django.shortcuts import render
 
 from backtesting_app.models import BacktestRun
@@ -15,7 +14,6 @@ def dashboard(request):
         "series": series,
         "candle_count": Candle.objects.count(),
         "imports": CandleImport.objects.order_by("-created_at")[:5],
-        "import_status": dict(CandleImport.objects.values_list("status").annotate(n=Count("id")).order_by()),
         "registered_models": RegisteredModel.objects.count(),
         "calibrations": CalibrationRun.objects.order_by("-created_at")[:5],
         "backtests": BacktestRun.objects.order_by("-created_at")[:5],
