@@ -115,6 +115,10 @@ class ParameterSpace:
         mesh = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(axes), -1).T
         return [self.snap(row) for row in mesh]
 
+    def middle(self) -> dict:
+        """The point halfway along every parameter, snapped: a representative full parameter set."""
+        return self.decode([(lo + hi) / 2 for lo, hi in zip(self.xl, self.xu)])
+
     def corners(self) -> list[dict]:
         """The lowest and the highest value of every parameter, as full parameter sets (for validation)."""
         return [self.decode(self.xl), self.decode(self.xu)]

@@ -47,6 +47,33 @@ def read_forecasts_csv(source) -> pd.DataFrame:
         raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
 
 
+def forecasts_of_request(source: str, upload) -> pd.DataFrame | str | None:
+    """A request's forecasts, as `backtest_prepare` takes them: the uploaded CSV's table,
+    "baseline", or None (`source` none, for the pattern strategy)."""
+    if source not in FORECAST_SOURCES:
+        raise ValueError(f"unknown forecasts source {source!r}; choose csv, baseline or none")
+    if source == "csv":
+        if upload is None:
+            raise ValueError("forecasts_source csv needs an uploaded forecasts file")
+        return read_forecasts_csv(upload)
+    return "baseline" if source == "baseline" else None
+
+
+def keep_forecasts_upload(run, upload) -> None:
+    """Store a request's uploaded forecasts on its run (a backtest or an optimization)."""
+    if upload is not None and run.forecasts_source == "csv":
+        upload.seek(0)
+        run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
+
+
+def forecasts_of_run(run) -> pd.DataFrame | str | None:
+    """The forecasts a stored run was started with, read back for its task."""
+    if run.forecasts_source == "csv":
+        with run.forecasts.open("rb") as fh:
+            return read_forecasts_csv(fh)
+    return "baseline" if run.forecasts_source == "baseline" else None
+
+
 def backtest_prepare(*, symbol: str, timeframe: str, strategy: str, params: dict, costs: dict | None = None,
                      engine: str = "reference", start=None, end=None, forecasts: pd.DataFrame | str | None = None) -> dict:
     """Validate a whole request and load its inputs. `forecasts`: a table (timestamp,
@@ -109,19 +136,13 @@ def backtest_run_start(*, user, symbol: str, timeframe: str, strategy: str, para
                        engine: str = "reference", start=None, end=None, forecasts_source: str = "none", upload=None,
                        name: str = "") -> BacktestRun:
     """Check the whole request (bars, parameters, costs, forecast coverage), then queue it."""
-    if forecasts_source not in FORECAST_SOURCES:
-        raise ValueError(f"unknown forecasts source {forecasts_source!r}; choose csv, baseline or none")
-    if forecasts_source == "csv" and upload is None:
-        raise ValueError("forecasts_source csv needs an uploaded forecasts file")
-    forecasts = read_forecasts_csv(upload) if forecasts_source == "csv" else ("baseline" if forecasts_source == "baseline" else None)
+    forecasts = forecasts_of_request(forecasts_source, upload)
     backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params=params, costs=costs, engine=engine,
                      start=start, end=end, forecasts=forecasts)
     run = BacktestRun(owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120],
                       symbol=normalize_symbol(symbol), timeframe=normalize_timeframe(timeframe).code, start=start, end=end,
                       strategy=strategy, params=params, costs=costs or {}, engine=engine, forecasts_source=forecasts_source)
-    if upload is not None and forecasts_source == "csv":
-        upload.seek(0)
-        run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
+    keep_forecasts_upload(run, upload)
     run.save()
     job_enqueue(run)
     return run
@@ -129,12 +150,7 @@ def backtest_run_start(*, user, symbol: str, timeframe: str, strategy: str, para
 
 def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     ctx.progress(0.1, f"loading {run.symbol} {run.timeframe} bars", force=True)
-    forecasts = None
-    if run.forecasts_source == "csv":
-        with run.forecasts.open("rb") as fh:
-            forecasts = read_forecasts_csv(fh)
-    elif run.forecasts_source == "baseline":
-        forecasts = "baseline"
+    forecasts = forecasts_of_run(run)
     ctx.progress(0.3, f"running the {run.strategy} strategy on the {run.engine} engine", force=True)
     _, result = backtest_compute(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy, params=run.params,
                                  costs=run.costs, engine=run.engine, start=run.start, end=run.end, forecasts=forecasts)

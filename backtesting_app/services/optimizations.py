@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import time
-from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,7 +32,7 @@ from backtesting_app.models import OptimizationChunk, OptimizationResult, Optimi
 from forexgpt_site.jobs import JobContext, job_enqueue, job_requeue
 from marketdata.engine import normalize_symbol, normalize_timeframe
 
-from .backtests import backtest_prepare, read_forecasts_csv, stats_dict
+from .backtests import backtest_prepare, forecasts_of_request, forecasts_of_run, keep_forecasts_upload, stats_dict
 
 METHODS = ("hybrid", "grid", "nsga2")
 EVALUATORS = ("inprocess", "pool", "distributed")
@@ -76,24 +75,13 @@ def optimization_config(*, strategy: str, space=None, objectives="return,drawdow
     return space, objectives, constraints
 
 
-def _problem(prep: dict, fixed: dict) -> BacktestProblem:
-    return BacktestProblem(prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"],
-                           confidence=prep["confidence"], fixed=fixed)
-
-
 def build_problem(run: OptimizationRun) -> BacktestProblem:
-    forecasts = None
-    if run.forecasts_source == "csv":
-        with run.forecasts.open("rb") as fh:
-            forecasts = read_forecasts_csv(fh)
-    elif run.forecasts_source == "baseline":
-        forecasts = "baseline"
     space = ParameterSpace.from_dict(run.space, strategy=run.strategy)
-    middle = space.decode([(lo + hi) / 2 for lo, hi in zip(space.xl, space.xu)])
     prep = backtest_prepare(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy,
-                            params={**run.fixed_params, **middle}, costs=run.costs, engine="fast", start=run.start,
-                            end=run.end, forecasts=forecasts)
-    return _problem(prep, run.fixed_params)
+                            params={**run.fixed_params, **space.middle()}, costs=run.costs, engine="fast", start=run.start,
+                            end=run.end, forecasts=forecasts_of_run(run))
+    return BacktestProblem(prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"],
+                           confidence=prep["confidence"], fixed=run.fixed_params)
 
 
 @transaction.atomic
@@ -109,16 +97,13 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
     parsed_space, objectives, _ = optimization_config(strategy=strategy, space=space, objectives=objectives,
                                                       constraints=constraints, budget=budget, method=method,
                                                       fixed_params=fixed_params, walk_forward_spec=walk_forward_spec)
-    if forecasts_source == "csv" and upload is None:
-        raise ValueError("forecasts_source csv needs an uploaded forecasts file")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, not {seed!r}")
     max_workers = os.cpu_count() or 1
     if not isinstance(workers, int) or not 0 <= workers <= max_workers:
         raise ValueError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {workers!r}")
-    forecasts = read_forecasts_csv(upload) if forecasts_source == "csv" else ("baseline" if forecasts_source == "baseline" else None)
-    middle = parsed_space.decode([(lo + hi) / 2 for lo, hi in zip(parsed_space.xl, parsed_space.xu)])
-    prep = backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **middle},
+    forecasts = forecasts_of_request(forecasts_source, upload)
+    prep = backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **parsed_space.middle()},
                             costs=costs, engine="fast", start=start, end=end, forecasts=forecasts)
     if walk_forward_spec and walk_forward_spec["in_sample"] + walk_forward_spec["out_of_sample"] > len(prep["ohlc"]):
         raise ValueError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
@@ -129,9 +114,7 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
         space=parsed_space.as_dict(), objectives=objectives, constraints=constraints or {}, method=method, budget=budget,
         seed=seed, evaluator=evaluator, workers=workers, costs=costs or {}, forecasts_source=forecasts_source,
         reference_point=[REFERENCE_POINT[o] for o in objectives], walk_forward=walk_forward_spec or None)
-    if upload is not None and forecasts_source == "csv":
-        upload.seek(0)
-        run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
+    keep_forecasts_upload(run, upload)
     run.save()
     if enqueue:
         job_enqueue(run)

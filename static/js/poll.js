@@ -26,7 +26,8 @@ ForexGPT.pollJob = function (url, onUpdate, opts) {
   setTimeout(tick, opts.fast);
 };
 
-// The job box every run page shows (templates/_job.html): status, progress bar and message follow
+// The job box every run page shows (#job with data-status-url and data-status, holding #job-status,
+// #job-progress and #job-message): status, progress bar and message follow
 // the run's API row; the page reloads once the run ends, to show its results. `extra(job)` may
 // update more of the page on each poll.
 ForexGPT.watchJob = function (boxId, extra) {
