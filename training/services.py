@@ -41,6 +41,10 @@ def parse_choices(choices: dict | None):
     parsed = UserChoices(**(choices or {}))
     if parsed.precision is not None and parsed.precision not in ("32-true", "16-mixed", "bf16-mixed"):
         raise ValueError(f"precision must be 32-true, 16-mixed or bf16-mixed, not {parsed.precision!r}")
+    from training.engine.optimization import COMPILE_MODES
+
+    if parsed.compile_mode not in COMPILE_MODES:
+        raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, not {parsed.compile_mode!r}")
     return parsed
 
 
@@ -162,8 +166,11 @@ def training_child_main(run_id: int) -> int:
     # The throttled reports may have skipped the last step: record where training ended.
     TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=trainer.current_epoch)
     ctx.progress(0.92, "scoring the test period against the baselines", force=True)
-    model = module.forecaster.float().cpu()
-    quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS)
+    # Score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
+    device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
+    model = module.forecaster.float().to(device)
+    quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device)
+    model = model.cpu()
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
     ctx.progress(0.97, "registering the model version", force=True)
     version = register_model(run, model, data, cfg, history, quality)

@@ -102,7 +102,8 @@ def _decided(cfg):
 
 def test_gpu_with_every_library_turns_everything_on():
     cfg = build_config(_gpu_box())
-    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.loader) == ("bf16-mixed", True, "apex_fused_adam", True, "dali")
+    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.loader) == ("bf16-mixed", True, "apex_fused_adam", True, "resident")
+    assert build_config(_gpu_box(), UserChoices(resident_data=False)).loader == "dali"  # the next best when turned off
     assert (cfg.devices, cfg.strategy, cfg.cudnn_benchmark, cfg.pin_memory) == (2, "ddp", True, True)
     assert "compute capability 9.0 >= 8.0" in _decided(cfg)["precision"][1]
 
@@ -113,8 +114,23 @@ def test_each_absent_library_falls_back_and_says_why():
     assert cfg.precision == "16-mixed" and "7.0 < 8.0" in d["precision"][1]
     assert cfg.optimizer == "adamw_fused" and "apex not importable" in d["optimizer"][1]
     assert cfg.flash_attention is False and "scaled_dot_product_attention" in d["flash_attention"][1]
-    assert cfg.loader == "dataloader" and "dali not importable" in d["loader"][1] and "pinned memory" in d["loader"][1]
-    assert cfg.channels_last is True  # convolutions on CUDA
+    assert cfg.loader == "resident"
+    d = _decided(build_config(_gpu_box(cc=(7, 0), libs=False), UserChoices(resident_data=False), denoiser="unet"))
+    assert d["loader"][0] == "dataloader" and "dali not importable" in d["loader"][1] and "pinned memory" in d["loader"][1]
+    assert cfg.channels_last is False and "1-D convolutions" in d["channels_last"][1]
+
+
+def test_channels_last_cannot_change_the_1d_unet():
+    """Why channels-last is never chosen: torch converts 4-D tensors only, so the U-Net's 3-D
+    Conv1d weights keep their layout (if torch ever changes that, this test says so)."""
+    from training.engine import DiffusionForecaster
+
+    model = DiffusionForecaster(channels=3, patch_len=16, horizon=12, dim=16, layers=1, heads=2, denoiser="unet")
+    before = {n: p.stride() for n, p in model.named_parameters()}
+    model = model.to(memory_format=torch.channels_last)
+    assert {n: p.stride() for n, p in model.named_parameters()} == before
+    cfg = build_config(_gpu_box(), UserChoices(channels_last=True), denoiser="unet")
+    assert cfg.channels_last is False and _decided(cfg)["channels_last"][1].startswith("asked for, but off")
 
 
 def test_cpu_fallbacks_on_this_machine():
@@ -133,7 +149,7 @@ def test_an_importable_library_without_cuda_is_not_usable(monkeypatch):
 
 def test_user_choices_beat_auto_detection():
     cfg = build_config(_gpu_box(), UserChoices(precision="32-true", compile=False, fused_optimizer=False, flash_attention=False,
-                                               num_gpus=1, gradient_accumulation=4, dali=False))
+                                               num_gpus=1, gradient_accumulation=4, dali=False, resident_data=False))
     d = _decided(cfg)
     assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.devices, cfg.strategy) == ("32-true", False, "adamw", False, 1, "auto")
     assert d["precision"][1] == "user choice" and cfg.gradient_accumulation == 4 and cfg.loader == "dataloader"
@@ -148,3 +164,73 @@ def test_lightning_fast_dev_run_trains_one_batch(candles):
     data = prepare_data(candles, patch_len=32, horizon=12)
     module, trainer = train(data, build_config(detect_hardware()), epochs=1, batch_size=16, fast_dev_run=True, dim=16, layers=1, heads=2)
     assert trainer.global_step == 1
+
+
+def test_dali_batches_serve_every_epoch():
+    """Lightning iterates a loader once per epoch: DALI's self-resetting iterator is wrapped so the
+    second epoch gets batches too (a generator would be exhausted after the first)."""
+    from training.engine._dali import DaliBatches
+
+    class SelfResetting:  # DALIGenericIterator with auto_reset=True: every pass yields the epoch again
+        def __iter__(self):
+            return iter([[{"context": torch.zeros(2, 3), "target": torch.ones(2)}]] * 3)
+
+    batches = DaliBatches(SelfResetting(), batches=3)
+    assert len(batches) == 3
+    assert [len(list(batches)) for _ in range(2)] == [3, 3]
+    ctx, tgt = next(iter(batches))
+    assert ctx.shape == (2, 3) and tgt.shape == (2,)
+
+
+def test_fused_adamw_under_mixed_precision_still_clips_gradients(candles):
+    """The first GPU run failed here: Lightning refuses to clip gradients for an optimizer that
+    unscales inside step() (fused AdamW) under bf16-mixed. Torch's fused AdamW runs on the CPU too,
+    so the same combination is trained here, and the clipped norm is checked."""
+    from training.engine.trainer import LitDiffusion, train
+
+    cfg = build_config(detect_hardware(), UserChoices(precision="bf16-mixed"))
+    cfg.optimizer = "adamw_fused"
+    norms = []
+    original = LitDiffusion.configure_gradient_clipping
+
+    def spy(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        original(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
+        norms.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.parameters() if p.grad is not None]))))
+
+    LitDiffusion.configure_gradient_clipping = spy
+    try:
+        data = prepare_data(candles, patch_len=32, horizon=12)
+        module, trainer = train(data, cfg, epochs=1, batch_size=16, fast_dev_run=True, dim=16, layers=1, heads=2)
+    finally:
+        LitDiffusion.configure_gradient_clipping = original
+    assert trainer.global_step == 1 and module.optimizers().optimizer.defaults["fused"] is True
+    assert norms and norms[0] <= 1.0 + 1e-4
+
+
+def test_resident_batches_shuffle_each_epoch_cover_all_and_shard_by_rank(monkeypatch):
+    from training.engine.trainer import ResidentBatches
+
+    x = np.arange(10, dtype=np.float32)[:, None, None].repeat(3, axis=1)
+    y = np.arange(10, dtype=np.float32)[:, None]
+    loader = ResidentBatches(x, y, 4, shuffle=True, seed=1, device="cpu")
+    epochs = [torch.cat([b[1][:, 0] for b in loader]).tolist() for _ in range(2)]
+    assert len(loader) == 3 and all(sorted(e) == list(range(10)) for e in epochs) and epochs[0] != epochs[1]
+    assert len(ResidentBatches(x, y, 4, shuffle=True, device="cpu", drop_last=True)) == 2
+    seen = []
+    for rank in (0, 1):  # two DDP ranks: disjoint halves of the same epoch order
+        shard = ResidentBatches(x, y, 4, shuffle=True, seed=1, device="cpu")
+        monkeypatch.setattr(shard, "_shard", lambda rank=rank: (rank, 2))
+        seen.append(torch.cat([b[1][:, 0] for b in shard]).tolist())
+    assert len(seen[0]) == len(seen[1]) == 5 and sorted(seen[0] + seen[1]) == list(range(10))
+    ordered = ResidentBatches(x, y, 4, shuffle=False, device="cpu")
+    assert torch.cat([b[1][:, 0] for b in ordered]).tolist() == list(range(10))
+
+
+def test_lightning_trains_from_resident_batches(candles):
+    from training.engine.trainer import train
+
+    cfg = build_config(detect_hardware())
+    cfg.loader = "resident"  # chosen on GPUs; the same code runs with the windows on the CPU
+    data = prepare_data(candles, patch_len=32, horizon=12)
+    module, trainer = train(data, cfg, epochs=2, batch_size=16, dim=16, layers=1, heads=2, limit_train_batches=3)
+    assert trainer.global_step == 6 and trainer.current_epoch == 2

@@ -7,6 +7,7 @@ from training.services import parse_choices
     ([1], "choices must be an object"),
     ({"turbo": True}, "unknown training option\\(s\\) turbo"),
     ({"precision": "fp8"}, "precision must be 32-true, 16-mixed or bf16-mixed"),
+    ({"compile_mode": "turbo"}, "compile_mode must be one of default, reduce-overhead"),
 ])
 def test_bad_training_choices_are_named(choices, message):
     with pytest.raises(ValueError, match=message):

@@ -28,4 +28,19 @@ def dali_loader(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool,
     pipeline = pipe()
     pipeline.build()
     iterator = DALIGenericIterator(pipeline, ["context", "target"], last_batch_policy=LastBatchPolicy.PARTIAL, auto_reset=True)
-    return ((b[0]["context"], b[0]["target"]) for b in iterator)
+    return DaliBatches(iterator, batches=-(-n // batch_size))
+
+
+class DaliBatches:
+    """DALI's iterator as a loader Lightning can use every epoch: each pass over it is one epoch
+    (the iterator resets itself at the end), yielding (context, target)."""
+
+    def __init__(self, iterator, *, batches: int):
+        self.iterator, self.batches = iterator, batches
+
+    def __iter__(self):
+        for batch in self.iterator:
+            yield batch[0]["context"], batch[0]["target"]
+
+    def __len__(self) -> int:
+        return self.batches

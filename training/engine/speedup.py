@@ -15,10 +15,12 @@ from .model import DiffusionForecaster
 from .optimization import OptimizationConfig
 
 
-def _configs(chosen: OptimizationConfig) -> list[tuple[str, dict]]:
-    """(name, overrides) from the fp32 eager baseline; each optimization the chosen config turns on, alone; then all."""
-    base = {"precision": "32-true", "compile": False, "optimizer": "adamw", "flash_attention": False,
-            "gradient_checkpointing": False, "channels_last": False}
+def _configs(chosen: OptimizationConfig, *, cuda: bool = False) -> list[tuple[str, dict]]:
+    """(name, overrides) from the fp32 eager baseline (batches gathered on the host and copied, as a
+    DataLoader does); each optimization the chosen config turns on, alone; then all. On CUDA also
+    torch.compile with CUDA graphs (mode reduce-overhead), alone and on top of all, for comparison."""
+    base = {"precision": "32-true", "compile": False, "compile_mode": "default", "optimizer": "adamw",
+            "flash_attention": False, "gradient_checkpointing": False, "resident": False}
     candidates = []
     if chosen.precision != "32-true":
         candidates.append((chosen.precision, {"precision": chosen.precision}))
@@ -30,11 +32,16 @@ def _configs(chosen: OptimizationConfig) -> list[tuple[str, dict]]:
         candidates.append(("flash-attn", {"flash_attention": True}))
     if chosen.gradient_checkpointing:
         candidates.append(("gradient checkpointing", {"gradient_checkpointing": True}))
-    if chosen.channels_last:
-        candidates.append(("channels-last", {"channels_last": True}))
+    if chosen.loader == "resident":
+        candidates.append(("GPU-resident data", {"resident": True}))
     rows = [("fp32 eager (baseline)", base)] + [(name, {**base, **o}) for name, o in candidates]
+    together = {**base, **{k: v for _, o in candidates for k, v in o.items()}}
     if len(candidates) > 1:
-        rows.append(("all chosen together", {**base, **{k: v for _, o in candidates for k, v in o.items()}}))
+        rows.append(("all chosen together", together))
+    if cuda:
+        graphs = {"compile": True, "compile_mode": "reduce-overhead"}
+        rows.append(("torch.compile + CUDA graphs", {**base, **graphs}))
+        rows.append(("all chosen + CUDA graphs", {**together, **graphs}))
     return rows
 
 
@@ -51,9 +58,10 @@ def measure(model_kwargs: dict, x: np.ndarray, y: np.ndarray, overrides: dict, *
     torch.manual_seed(seed)
     kwargs = {**model_kwargs, "use_flash": overrides["flash_attention"], "grad_checkpoint": overrides["gradient_checkpointing"]}
     model = DiffusionForecaster(**kwargs).to(device)
-    if overrides["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    loss_fn = torch.compile(model.loss) if overrides["compile"] else model.loss  # compile what a step runs
+    if overrides["compile"]:
+        torch._dynamo.reset()  # each row compiles its own model from scratch, never hitting the recompile limit
+    mode = None if overrides["compile_mode"] == "default" else overrides["compile_mode"]
+    loss_fn = torch.compile(model.loss, mode=mode) if overrides["compile"] else model.loss  # compile what a step runs
     if overrides["optimizer"] == "apex_fused_adam":
         from apex.optimizers import FusedAdam
 
@@ -67,10 +75,19 @@ def measure(model_kwargs: dict, x: np.ndarray, y: np.ndarray, overrides: dict, *
         torch.cuda.reset_peak_memory_stats()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
+    if overrides["resident"]:  # the windows on the device once; batches indexed there
+        gx, gy = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+        def batch():
+            idx = torch.randint(0, len(gx), (batch_size,), device=device)
+            return gx[idx], gy[idx]
+    else:
+        def batch():
+            idx = rng.integers(0, len(x), batch_size)
+            return torch.from_numpy(x[idx]).to(device, non_blocking=True), torch.from_numpy(y[idx]).to(device, non_blocking=True)
+
     def step():
-        idx = rng.integers(0, len(x), batch_size)
-        ctx = torch.from_numpy(x[idx]).to(device, non_blocking=True)
-        tgt = torch.from_numpy(y[idx]).to(device, non_blocking=True)
+        ctx, tgt = batch()
         opt.zero_grad(set_to_none=True)
         with _autocast(device, overrides["precision"]):
             loss = loss_fn(ctx, tgt)
@@ -102,7 +119,7 @@ def estimate_speedup(model_kwargs: dict, x: np.ndarray, y: np.ndarray, chosen: O
         torch.backends.cudnn.benchmark = chosen.cudnn_benchmark
     steps_per_epoch = max(1, len(x) // batch_size) / max(1, chosen.devices * chosen.num_nodes)
     rows = []
-    for name, overrides in _configs(copy.deepcopy(chosen)):
+    for name, overrides in _configs(copy.deepcopy(chosen), cuda=device == "cuda"):
         try:
             m = measure(model_kwargs, x, y, overrides, device=device, batch_size=batch_size, warmup=warmup, steps=steps)
         except Exception as exc:  # an optimization that does not run here is reported, not hidden

@@ -76,6 +76,17 @@ class LitDiffusion(L.LightningModule):
         loss = self.forecaster.loss(*batch)
         self.log("val_loss", loss, on_epoch=True, sync_dist=True)
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        """Clip by norm ourselves: Lightning refuses to clip for optimizers that unscale inside step()
+        (torch's fused AdamW, apex FusedAdam) under mixed precision - found on the first GPU run. With a
+        loss scaler (fp16) the gradients are unscaled first; bf16 and fp32 have nothing to unscale."""
+        if not gradient_clip_val:
+            return
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
+            scaler.unscale_(optimizer)  # Lightning unscales the other optimizers itself before this hook
+        torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+
     def configure_optimizers(self):
         params = self.parameters()
         kind = self.hparams.optimizer
@@ -86,7 +97,62 @@ class LitDiffusion(L.LightningModule):
         return torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=kind == "adamw_fused")
 
 
+class ResidentBatches:
+    """Batches cut from windows kept on the device: a fresh shuffle each pass (epoch), no per-sample
+    collate and no host-to-device copy per batch. Under DDP each rank takes its own share of every
+    epoch's order (rank and device are read when iterated, after the strategy has set them up)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0, device=None,
+                 drop_last: bool = False):
+        self.x, self.y, self.batch_size, self.shuffle, self.seed = x, y, batch_size, shuffle, seed
+        self.device, self.drop_last, self.epoch, self._on = device, drop_last, 0, None
+
+    def _shard(self) -> tuple[int, int]:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _tensors(self):
+        device = self.device or (torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else "cpu")
+        if self._on is None or self._on[0] != str(device):
+            self._on = (str(device), torch.from_numpy(self.x).to(device), torch.from_numpy(self.y).to(device))
+        return self._on[1], self._on[2]
+
+    def __len__(self) -> int:
+        rank, world = self._shard()
+        n = len(range(rank, len(self.x), world))
+        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+
+    def __iter__(self):
+        x, y = self._tensors()
+        rank, world = self._shard()
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(len(x), generator=gen)[rank::world].to(x.device)
+        else:
+            order = torch.arange(rank, len(x), world, device=x.device)
+        self.epoch += 1
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield x[idx], y[idx]
+
+
+def _fits_on_gpu(data: TrainingData, share: float = 0.25) -> tuple[bool, str]:
+    nbytes = sum(a.nbytes for part in ("train", "val") for a in (data.x[part], data.y[part]))
+    free, _ = torch.cuda.mem_get_info()
+    return nbytes <= share * free, f"windows take {nbytes / 2**20:,.0f} MiB of {free / 2**20:,.0f} MiB free GPU memory"
+
+
 def loaders(data: TrainingData, cfg: OptimizationConfig, batch_size: int, *, seed: int = 0):
+    if cfg.loader == "resident" and torch.cuda.is_available():
+        fits, why = _fits_on_gpu(data)
+        if not fits:
+            cfg._decide("loader", "dataloader", f"{why}: over a quarter, so a DataLoader instead of resident windows")
+    if cfg.loader == "resident":
+        return (ResidentBatches(data.x["train"], data.y["train"], batch_size, shuffle=True, seed=seed,
+                                drop_last=len(data.y["train"]) > batch_size),
+                ResidentBatches(data.x["val"], data.y["val"], batch_size, shuffle=False, seed=seed))
     if cfg.loader == "dali":
         from ._dali import dali_loader
 
@@ -176,8 +242,6 @@ def train(data: TrainingData, cfg: OptimizationConfig, *, epochs: int, batch_siz
     L.seed_everything(seed, workers=True, verbose=False)
     module = LitDiffusion(model_kwargs(data, cfg, **arch), lr=lr, optimizer=cfg.optimizer, compile=cfg.compile,
                           compile_mode=cfg.compile_mode)
-    if cfg.channels_last:
-        module = module.to(memory_format=torch.channels_last)
     train_loader, val_loader = loaders(data, cfg, batch_size, seed=seed)
     trainer = build_trainer(cfg, max_epochs=epochs, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
                             fast_dev_run=fast_dev_run, limit_train_batches=limit_train_batches)
@@ -200,7 +264,7 @@ def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: in
 
 
 def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100, steps: int = 20,
-                     max_windows: int = 1000) -> dict:
+                     max_windows: int = 1000, device: str = "cpu") -> dict:
     """Horizon-end CRPS, MAE of the median, pinball per quantile and q05-q95 coverage on the test part
     (at most `max_windows` evenly spaced windows), for the model and, on the same windows and with
     the same number of samples, the random-walk and EWMA-Gaussian baselines."""
@@ -210,7 +274,8 @@ def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: in
     pick = np.unique(np.linspace(0, len(ends) - 1, min(max_windows, len(ends))).astype(int))
     x, ends = data.x["test"][pick], ends[pick]
     y = data.y["test"][pick, -1] * data.normalizer.y_scale
-    samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, seed=seed, y_scale=data.normalizer.y_scale)[:, :, -1]
+    samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, seed=seed, y_scale=data.normalizer.y_scale,
+                               device=device)[:, :, -1]
     h = data.horizon
     return {
         "windows": int(len(ends)), "horizon_bars": h, "samples": n_samples,

@@ -25,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--precision", default=None, choices=["32-true", "16-mixed", "bf16-mixed"])
         parser.add_argument("--no_compile", action="store_true")
         parser.add_argument("--compile", action="store_true", help="force torch.compile (also on the CPU)")
+        parser.add_argument("--compile_mode", default=None, choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                            help="torch.compile mode; reduce-overhead adds CUDA graphs")
         parser.add_argument("--gradient_accumulation", type=int, default=1)
         parser.add_argument("--gradient_checkpointing", action="store_true")
         parser.add_argument("--denoiser", default="transformer", choices=["transformer", "unet"])
@@ -40,7 +42,7 @@ class Command(BaseCommand):
             "num_gpus": opts["num_gpus"], "precision": opts["precision"], "num_nodes": opts["num_nodes"],
             "cpu_processes": opts["cpu_processes"], "gradient_accumulation": opts["gradient_accumulation"],
             "gradient_checkpointing": opts["gradient_checkpointing"] or None,
-            "compile": False if opts["no_compile"] else (True if opts["compile"] else None),
+            "compile": False if opts["no_compile"] else (True if opts["compile"] else None), "compile_mode": opts["compile_mode"],
         }.items() if v is not None}
         if choices.get("num_nodes") == 1:
             choices.pop("num_nodes")
