@@ -3,6 +3,21 @@ import json
 from django import forms
 
 from backtesting_app.engine.patterns import PATTERNS
+from forecasts.forms import ForecastSetField
+
+FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
+                           ("csv", "upload a CSV"), ("none", "none (pattern strategy)")]
+
+
+def initial_from_forecast_set(request) -> dict:
+    """`?forecast_set=N` (the forecast-set page's links) preselects the set and its series."""
+    from forecasts.models import ForecastSet
+
+    fs = ForecastSet.objects.filter(pk=request.GET.get("forecast_set") or None, status="succeeded").first() \
+        if str(request.GET.get("forecast_set", "")).isdecimal() else None
+    if fs is None:
+        return {}
+    return {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe, "strategy": "forecast"}
 
 DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,
                   "take_profit_pct": 0.01, "max_hold_bars": 24}
@@ -17,8 +32,8 @@ class BacktestForm(forms.Form):
     strategy = forms.ChoiceField(choices=[("forecast", "forecast"), ("pattern", "pattern"), ("combined", "combined")])
     params = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 48}), initial=json.dumps(DEFAULT_PARAMS),
                              help_text="JSON; pattern: stop_loss_pct, take_profit_pct, max_hold_bars[, patterns]; combined adds pattern_window")
-    forecasts_source = forms.ChoiceField(choices=[("baseline", "momentum baseline (causal EWMA)"), ("csv", "upload a CSV"),
-                                                  ("none", "none (pattern strategy)")], initial="baseline")
+    forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial="baseline")
+    forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
     engine = forms.ChoiceField(choices=[("reference", "reference (backtesting)"), ("fast", "fast (compiled)")])
     spread_pips = forms.FloatField(initial=1.0, min_value=0)
@@ -45,8 +60,8 @@ class OptimizationForm(forms.Form):
     start = forms.DateTimeField(required=False, help_text="UTC")
     end = forms.DateTimeField(required=False, help_text="UTC")
     strategy = forms.ChoiceField(choices=[("forecast", "forecast"), ("pattern", "pattern"), ("combined", "combined")])
-    forecasts_source = forms.ChoiceField(choices=[("baseline", "momentum baseline (causal EWMA)"), ("csv", "upload a CSV"),
-                                                  ("none", "none (pattern strategy)")], initial="baseline")
+    forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial="baseline")
+    forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
     method = forms.ChoiceField(choices=[("hybrid", "hybrid: grid -> NSGA-II -> local grid"), ("grid", "grid"), ("nsga2", "NSGA-II")])
     objectives = forms.CharField(initial="return,drawdown,sharpe", help_text="return, drawdown, sharpe, win_rate, profit_factor, trades")

@@ -1,6 +1,10 @@
 from django.db import models
+from django.urls import reverse
 
 from forexgpt_site.jobs import JobRun
+
+FORECAST_SOURCE_CHOICES = [("none", "none (pattern strategy)"), ("forecast_set", "a stored forecast set"),
+                           ("csv", "uploaded CSV"), ("baseline", "momentum baseline")]
 
 
 class BacktestRun(JobRun):
@@ -17,11 +21,11 @@ class BacktestRun(JobRun):
     params = models.JSONField(default=dict)
     costs = models.JSONField(default=dict, help_text="spread_pips, commission, leverage, size, cash")
     engine = models.CharField(max_length=10, default="reference", choices=[("reference", "reference (backtesting)"), ("fast", "fast (compiled)")])
-    forecasts_source = models.CharField(max_length=10, default="none", choices=[
-        ("none", "none (pattern strategy)"), ("csv", "uploaded CSV"), ("baseline", "momentum baseline")])
+    forecasts_source = models.CharField(max_length=12, default="none", choices=FORECAST_SOURCE_CHOICES)
     forecasts = models.FileField(upload_to="backtests/forecasts/%Y/%m/", blank=True)
-    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests")
-    calibration = models.ForeignKey("conformal.CalibrationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests")
+    forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests")
+    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests",
+                                         help_text="the model version whose forecasts it used")
     stats = models.JSONField(null=True, blank=True, help_text="backtesting's stats; drawdowns as positive percentages")
     trades = models.JSONField(null=True, blank=True)
     equity = models.FileField(upload_to="backtests/equity/%Y/%m/", blank=True, help_text="ts, equity, drawdown_pct")
@@ -35,6 +39,9 @@ class BacktestRun(JobRun):
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.strategy} {self.symbol} {self.timeframe}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("backtesting_app:run", args=[self.pk])
 
 
 class OptimizationRun(JobRun):
@@ -59,8 +66,11 @@ class OptimizationRun(JobRun):
         ("inprocess", "in-process"), ("pool", "local process pool"), ("distributed", "distributed (django-q2)")])
     workers = models.PositiveIntegerField(default=0, help_text="pool size (0 = all cores)")
     costs = models.JSONField(default=dict, blank=True)
-    forecasts_source = models.CharField(max_length=10, default="baseline")
+    forecasts_source = models.CharField(max_length=12, default="baseline", choices=FORECAST_SOURCE_CHOICES)
     forecasts = models.FileField(upload_to="optimizations/forecasts/%Y/%m/", blank=True)
+    forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="optimizations")
+    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="optimizations", help_text="the model version whose forecasts it used")
     phase = models.CharField(max_length=12, blank=True)
     phase_counts = models.JSONField(default=dict, blank=True, help_text="evaluations per phase")
     hv_history = models.JSONField(default=list, blank=True, help_text="[evaluations, hypervolume] after each batch")
@@ -77,6 +87,9 @@ class OptimizationRun(JobRun):
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.method} {self.symbol} {self.timeframe}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("optimizations:run", args=[self.pk])
 
 
 class OptimizationResult(models.Model):

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from backtesting_app import charts, services
 from backtesting_app.engine.optimize import OBJECTIVES
-from backtesting_app.forms import OptimizationForm
+from backtesting_app.forms import OptimizationForm, initial_from_forecast_set
 from backtesting_app.models import OptimizationResult, OptimizationRun
 from backtesting_app.selectors import optimization_summary
 
@@ -27,7 +27,7 @@ def optimizations_page(request):
             else:
                 return redirect("optimizations:run", pk=run.pk)
     else:
-        form = OptimizationForm()
+        form = OptimizationForm(initial=initial_from_forecast_set(request))
     runs = OptimizationRun.objects.order_by("-created_at")[:50]
     return render(request, "backtesting_app/optimizations.html", {"form": form, "runs": runs})
 

@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
-from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.engine.patterns import PATTERNS
+from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
+from backtesting_app.services.backtests import FORECAST_SOURCES
 
 
 class BacktestRunSerializer(serializers.ModelSerializer):
@@ -10,7 +11,8 @@ class BacktestRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = BacktestRun
         fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "strategy",
-                  "params", "costs", "engine", "forecasts_source", "stats", "owner", "created_at", "started_at", "finished_at"]
+                  "params", "costs", "engine", "forecasts_source", "forecast_set", "artifact_version", "stats", "owner", "created_at",
+                  "started_at", "finished_at"]
         read_only_fields = fields
 
 
@@ -22,7 +24,10 @@ class BacktestCreateSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=["forecast", "pattern", "combined"])
     params = serializers.JSONField(help_text="strategy parameters (a JSON object)")
     engine = serializers.ChoiceField(choices=["reference", "fast"], default="reference")
-    forecasts_source = serializers.ChoiceField(choices=["csv", "baseline", "none"], default="none")
+    forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default="none")
+    forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
+    artifact = serializers.CharField(required=False, allow_blank=True, default="",
+                                     help_text="or a model version REF: its newest finished forecast set covering the series and range")
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, pred_return[, confidence]")
     spread_pips = serializers.FloatField(default=1.0)
     commission = serializers.FloatField(default=0.0)
@@ -48,8 +53,8 @@ class OptimizationRunSerializer(serializers.ModelSerializer):
         model = OptimizationRun
         fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "strategy",
                   "fixed_params", "space", "objectives", "constraints", "method", "budget", "seed", "evaluator", "workers",
-                  "costs", "phase", "phase_counts", "hv_history", "reference_point", "walk_forward", "walk_forward_result",
-                  "owner", "created_at", "started_at", "finished_at"]
+                  "costs", "forecasts_source", "forecast_set", "artifact_version", "phase", "phase_counts", "hv_history",
+                  "reference_point", "walk_forward", "walk_forward_result", "owner", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
 
@@ -75,7 +80,10 @@ class OptimizationCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(default=0)
     evaluator = serializers.ChoiceField(choices=["inprocess", "pool", "distributed"], default="inprocess")
     workers = serializers.IntegerField(default=0, min_value=0, help_text="pool size, at most the worker machine's cores; 0 = all")
-    forecasts_source = serializers.ChoiceField(choices=["csv", "baseline", "none"], default="baseline")
+    forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default="baseline")
+    forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
+    artifact = serializers.CharField(required=False, allow_blank=True, default="",
+                                     help_text="or a model version REF: its newest finished forecast set covering the series and range")
     forecasts = serializers.FileField(required=False)
     walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
     spread_pips = serializers.FloatField(default=1.0)

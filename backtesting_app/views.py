@@ -2,7 +2,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from backtesting_app import charts, selectors, services
 from backtesting_app.engine.patterns import pattern_events
-from backtesting_app.forms import BacktestForm, PatternScanForm
+from backtesting_app.forms import BacktestForm, PatternScanForm, initial_from_forecast_set
 from backtesting_app.models import BacktestRun
 
 STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
@@ -31,7 +31,7 @@ def backtests_page(request):
             else:
                 return redirect("backtesting_app:run", pk=run.pk)
     else:
-        form = BacktestForm()
+        form = BacktestForm(initial=initial_from_forecast_set(request))
     runs = BacktestRun.objects.order_by("-created_at")[:50]
     return render(request, "backtesting_app/list.html", {"form": form, "runs": runs})
 

@@ -184,7 +184,7 @@ def forecast() -> dict:
     from registry.models import ModelVersion
     from training.engine import make_features, windows
     from training.engine.trainer import sample_forecasts
-    from training.services import load_forecaster
+    from forecasts.services import load_forecaster
 
     version = ModelVersion.objects.order_by("-created_at").first()
     if version is None:

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from conformal import selectors, services
@@ -31,15 +31,18 @@ class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Ret
         ref = data.pop("artifact", "")
         try:
             version = version_by_ref(ref) if ref else None
-            run = services.calibration_run_start(user=request.user, upload=data.pop("forecasts"), method=data["method"],
-                                                 alpha=data["alpha"], params=params, name=data["name"], artifact_version=version)
+            run = services.calibration_run_start(user=request.user, upload=data.pop("forecasts", None), method=data["method"],
+                                                 alpha=data["alpha"], params=params, name=data["name"], artifact_version=version,
+                                                 forecast_set=data.pop("forecast_set", None))
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         run.refresh_from_db()
         return Response(CalibrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     def get_parser_classes(self):
-        return [MultiPartParser] if getattr(self, "action", None) == "create" else super().get_parser_classes()
+        if getattr(self, "action", None) == "create":
+            return [MultiPartParser, JSONParser]
+        return super().get_parser_classes()
 
     @extend_schema(responses={200: dict})
     @action(detail=True)

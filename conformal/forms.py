@@ -1,10 +1,12 @@
 from django import forms
 
 from conformal.engine import METHODS
+from forecasts.forms import ForecastSetField
 
 
 class CalibrationForm(forms.Form):
-    forecasts = forms.FileField(help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] (or forecast columns + y_true)")
+    forecast_set = ForecastSetField(help_text="stored forecasts: no upload, the realized returns come from the candles")
+    forecasts = forms.FileField(required=False, help_text="or a CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] (or forecast columns + y_true)")
     method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="aci")
     alpha = forms.FloatField(initial=0.1, min_value=0.0001, max_value=0.9999, help_text="0.1 = 90% intervals")
     name = forms.CharField(required=False, max_length=120)

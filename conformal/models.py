@@ -1,4 +1,5 @@
 from django.db import models
+from django.urls import reverse
 
 from forexgpt_site.jobs import JobRun
 
@@ -12,6 +13,8 @@ class CalibrationRun(JobRun):
     forecasts = models.FileField(upload_to="conformal/forecasts/%Y/%m/", help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale]")
     artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
                                          related_name="calibrations", help_text="the model version whose forecasts these are")
+    forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="calibrations", help_text="the stored forecasts it calibrated")
     method = models.CharField(max_length=12)
     alpha = models.FloatField()
     params = models.JSONField(default=dict, blank=True, help_text="cal_size, window, gamma, lr, score")
@@ -32,3 +35,6 @@ class CalibrationRun(JobRun):
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.method} (alpha {self.alpha:g})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("conformal:run", args=[self.pk])

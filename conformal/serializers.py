@@ -19,7 +19,9 @@ class CalibrationRunSerializer(serializers.ModelSerializer):
 
 
 class CalibrationCreateSerializer(serializers.Serializer):
-    forecasts = serializers.FileField(help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] or the forecast command's columns + y_true")
+    forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] or the forecast columns + y_true")
+    forecast_set = serializers.IntegerField(required=False, allow_null=True,
+                                            help_text="a finished forecast set's id instead of a file (its realized returns come from the candles)")
     method = serializers.ChoiceField(choices=METHODS)
     alpha = serializers.FloatField(default=0.1)
     name = serializers.CharField(required=False, allow_blank=True, default="")

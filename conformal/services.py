@@ -13,6 +13,7 @@ from django.db import transaction
 
 from conformal.engine import METHODS, CalibrationResult, calibrate_series, check_params, forecast_columns
 from conformal.models import CalibrationRun
+from forecasts.selectors import finished_forecast_set, forecast_frame
 from forexgpt_site.jobs import JobContext, job_enqueue
 from registry.services._common import require_staff
 
@@ -68,20 +69,38 @@ def intervals_frame(frame: pd.DataFrame, result: CalibrationResult) -> pd.DataFr
     return out
 
 
-@transaction.atomic
-def calibration_run_start(*, user, upload, method: str, alpha, params: dict, name: str = "", artifact_version=None) -> CalibrationRun:
-    """Check the request and the file, then queue the calibration."""
+def forecast_set_frame(forecast_set) -> pd.DataFrame:
+    """A stored forecast set as calibration input: its rows whose realized return is known."""
+    frame = forecast_frame(forecast_set, calibrated=False)
+    frame = frame[np.isfinite(frame["y_true"])]
+    if frame.empty:
+        raise ValueError(f"forecast set {forecast_set.pk} has no forecast whose horizon has passed in the stored candles yet")
+    return frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def calibration_run_start(*, user, method: str, alpha, params: dict, upload=None, forecast_set=None, name: str = "",
+                          artifact_version=None) -> CalibrationRun:
+    """Check the request and its forecasts (an uploaded CSV, or a stored forecast set: no upload,
+    the realized returns come from the candles), then queue the calibration."""
     method, alpha, params = clean_params(method=method, alpha=alpha, params=params)
+    if forecast_set is not None:
+        forecast_set = finished_forecast_set(forecast_set)
+        frame = forecast_set_frame(forecast_set)
+        artifact_version = forecast_set.artifact_version
+        upload = ContentFile(frame.to_csv(index=False).encode(), name=f"forecast-set-{forecast_set.pk}.csv")
+    elif upload is None:
+        raise ValueError("a calibration needs forecasts: a stored forecast set or an uploaded CSV")
     frame = read_forecasts(upload)
     forecast_columns(frame, alpha)  # the columns the method needs are there, numbers all finite
     if params.get("cal_size") is not None and params["cal_size"] >= len(frame):
         raise ValueError(f"cal_size {params['cal_size']} leaves no rows to evaluate ({len(frame)} rows in all)")
     upload.seek(0)
     run = CalibrationRun(owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120], method=method,
-                         alpha=alpha, params=params, artifact_version=artifact_version)
+                         alpha=alpha, params=params, artifact_version=artifact_version, forecast_set=forecast_set)
     run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
-    run.save()
-    job_enqueue(run)
+    with transaction.atomic():
+        run.save()
+        job_enqueue(run)
     return run
 
 

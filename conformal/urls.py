@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.conformal_page, name="list"),
     path("compare/", views.compare, name="compare"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/attach/", views.attach, name="attach"),
 ]

@@ -21,14 +21,16 @@ def conformal_page(request):
             try:
                 version = version_by_ref(data["artifact"]) if data["artifact"] else None
                 run = services.calibration_run_start(
-                    user=request.user, upload=data["forecasts"], method=data["method"], alpha=data["alpha"], name=data["name"],
-                    params={k: data[k] for k in ("cal_size", "window", "gamma", "lr")}, artifact_version=version)
+                    user=request.user, upload=data["forecasts"], forecast_set=data["forecast_set"], method=data["method"],
+                    alpha=data["alpha"], name=data["name"], params={k: data[k] for k in ("cal_size", "window", "gamma", "lr")},
+                    artifact_version=version)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:
                 return redirect("conformal:run", pk=run.pk)
     else:
-        form = CalibrationForm()
+        chosen = request.GET.get("forecast_set", "")
+        form = CalibrationForm(initial={"forecast_set": int(chosen)} if chosen.isdecimal() else {})
     runs = CalibrationRun.objects.select_related("artifact_version__registered_model").order_by("-created_at")[:50]
     return render(request, "conformal/list.html", {"form": form, "runs": runs})
 
@@ -43,6 +45,22 @@ def run_detail(request, pk: int):
     run = get_object_or_404(CalibrationRun, pk=pk)
     context = _charts_context([run]) if run.status == "succeeded" else {"runs": [run]}
     return render(request, "conformal/run.html", {**context, "run": run})
+
+
+def attach(request, pk: int):
+    """Staff: this calibration gives its model version's forecasts their lo / hi."""
+    from django.contrib import messages
+    from django.core.exceptions import PermissionDenied
+
+    run = get_object_or_404(CalibrationRun, pk=pk)
+    if request.method == "POST":
+        try:
+            services.calibration_attach(run=run, user=request.user)
+        except (PermissionDenied, ValueError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"attached to {run.artifact_version.ref}: its forecasts now carry lo / hi")
+    return redirect("conformal:run", pk=run.pk)
 
 
 def _charts_context(runs) -> dict:

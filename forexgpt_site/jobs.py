@@ -9,8 +9,13 @@ never overwrites what the work already saved.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 import traceback
+from pathlib import Path
 from datetime import timedelta
 from typing import Callable, TypeVar
 
@@ -224,3 +229,32 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         return JobStatus.FAILED
     mine.update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=(message or "done")[:255])
     return JobStatus.SUCCEEDED
+
+
+CHILD_CANCELLED = 3  # exit code of a child that stopped because its run was cancelled
+
+
+def job_run_child(run: JobRun, command: list[str], log: Path, *, poll_s: float = 1.0) -> int:
+    """Run `manage.py <command...>` for a job in a child process (torch work: CUDA does not survive
+    fork, DDP starts its own ranks, thread counts are set per process), watch it, stop it on cancel
+    and return its exit code. Its output goes to `log`; a crash raises with the log's tail."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    type(run).objects.filter(pk=run.pk).update(attempts=models.F("attempts") + 1)
+    args = [sys.executable, str(settings.BASE_DIR / "manage.py"), *command]
+    with open(log, "w") as out:
+        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True,
+                                 env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"})
+        while child.poll() is None:
+            time.sleep(poll_s)
+            if type(run).objects.filter(pk=run.pk, cancel_requested=True).exists():
+                try:
+                    os.killpg(child.pid, signal.SIGTERM)
+                    child.wait(timeout=60)
+                except ProcessLookupError:
+                    pass
+                raise JobCancelled()
+    if child.returncode == CHILD_CANCELLED:
+        raise JobCancelled()
+    if child.returncode != 0:
+        raise RuntimeError(f"the {command[0]} process exited with code {child.returncode}:\n{log.read_text()[-3000:]}")
+    return child.returncode

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "forexgpt_site",
     "marketdata",
     "training",
+    "forecasts",
     "backtesting_app",
     "conformal",
     "registry",
@@ -130,6 +131,7 @@ FOREXGPT_JOB_PROGRESS_INTERVAL_S = env.JOB_PROGRESS_INTERVAL_S
 FOREXGPT_JOB_STALE_MINUTES = env.JOB_STALE_MINUTES
 FOREXGPT_OPTIMIZATION_CHUNK_SIZE = env.OPTIMIZATION_CHUNK_SIZE
 FOREXGPT_CHECKPOINT_DIR = env.CHECKPOINT_DIR
+FOREXGPT_TORCH_THREADS = env.TORCH_THREADS
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

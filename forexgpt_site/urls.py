@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from forexgpt_site import views
 from backtesting_app import api as backtesting_api
 from conformal import api as conformal_api
+from forecasts import api as forecasts_api
 from marketdata import api as marketdata_api
 from registry import api as registry_api
 from training import api as training_api
@@ -19,6 +20,7 @@ router.register("backtests", backtesting_api.BacktestRunViewSet, basename="backt
 router.register("optimizations", backtesting_api.OptimizationRunViewSet, basename="optimization")
 router.register("calibrations", conformal_api.CalibrationRunViewSet, basename="calibration")
 router.register("training-runs", training_api.TrainingRunViewSet, basename="training-run")
+router.register("forecasts", forecasts_api.ForecastSetViewSet, basename="forecast-set")
 router.register("registry/models", registry_api.RegisteredModelViewSet, basename="registered-model")
 router.register("registry/versions", registry_api.ModelVersionViewSet, basename="model-version")
 
@@ -30,7 +32,6 @@ api_patterns = [
     path("candles/", marketdata_api.CandleListView.as_view(), name="api-candles"),
     path("candles/import/", marketdata_api.CandleImportCreateView.as_view(), name="api-candles-import"),
     path("hardware/", training_api.HardwareView.as_view(), name="api-hardware"),
-    path("forecasts/", training_api.ForecastView.as_view(), name="api-forecasts"),
     path("patterns/", backtesting_api.PatternScanView.as_view(), name="api-patterns"),
     path("registry/import/", registry_api.BundleImportView.as_view(), name="api-registry-import"),
     path("", include(router.urls)),
@@ -47,6 +48,7 @@ urlpatterns = [
     path("backtests/", include("backtesting_app.urls")),
     path("optimizations/", include("backtesting_app.optimization_urls")),
     path("training/", include("training.urls")),
+    path("forecasts/", include("forecasts.urls")),
     path("hardware/", hardware_page, name="hardware"),
     path("api/", include(api_patterns)),
 ]

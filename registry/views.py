@@ -4,6 +4,8 @@ import plotly.graph_objects as go
 from django.http import Http404
 from django.shortcuts import render
 
+from forecasts.forms import ForecastForm
+
 from registry import selectors
 from registry.models import RegisteredModel
 from registry.services import RegistryError
@@ -58,4 +60,7 @@ def version_detail(request, pk: int):
         "metrics": sorted(version.metrics.items()),
         "calibrations": version.calibrations.order_by("-created_at")[:20],
         "forecast_sets": version.forecast_sets.order_by("-created_at")[:20],
+        "forecast_form": ForecastForm(initial={"artifact": version.ref, "symbol": version.symbol, "timeframe": version.timeframe}),
+        "backtests": version.backtests.order_by("-created_at")[:20],
+        "optimizations": version.optimizations.order_by("-created_at")[:20],
     })

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from forexgpt_site.admin import JobRunAdmin
-from training.models import ForecastSet, TrainingRun
+from training.models import TrainingRun
 
 
 @admin.register(TrainingRun)
@@ -10,10 +10,3 @@ class TrainingRunAdmin(JobRunAdmin):
     list_filter = ["status", "symbol", "timeframe", "denoiser"]
     search_fields = ["name", "symbol", "model_name"]
     readonly_fields = JobRunAdmin.readonly_fields + ["decisions", "hardware", "history", "quality", "artifact_version"]
-
-
-@admin.register(ForecastSet)
-class ForecastSetAdmin(admin.ModelAdmin):
-    list_display = ["id", "artifact_version", "symbol", "timeframe", "first", "last", "rows", "samples", "seed", "created_at"]
-    list_filter = ["symbol", "timeframe"]
-    readonly_fields = ["artifact_version", "symbol", "timeframe", "first", "last", "rows", "samples", "seed", "file"]

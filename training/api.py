@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from forexgpt_site.api import ResumeActionMixin
 from training import selectors, services
 from training.models import TrainingRun
-from training.serializers import ForecastRequestSerializer, TrainingCreateSerializer, TrainingRunSerializer
+from training.serializers import TrainingCreateSerializer, TrainingRunSerializer
 
 
 class HardwareView(APIView):
@@ -48,31 +48,3 @@ class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.Retrie
         return Response({"status": run.status, "progress": run.progress, "message": run.message, "epoch": run.epoch,
                          "step": run.step, "train_loss": run.train_loss, "samples_per_s": run.samples_per_s, "eta_s": run.eta_s,
                          "gpu_memory_gb": run.gpu_memory_gb, "points": points})
-
-
-class ForecastView(APIView):
-    """Forecasts of a registered model for a series and range (computed, stored, returned); with an
-    attached calibration they carry `lo` / `hi`."""
-
-    @extend_schema(request=ForecastRequestSerializer, responses={200: dict})
-    def post(self, request):
-        from conformal.selectors import apply_calibration, calibration_for_version
-        from marketdata.engine import normalize_symbol, normalize_timeframe
-        from registry.selectors import version_by_ref
-
-        body = ForecastRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        d = body.validated_data
-        try:
-            version = version_by_ref(d["artifact"])
-            frame = services.forecast_compute(version=version, symbol=d["symbol"], timeframe=d["timeframe"], start=d.get("start"),
-                                              end=d.get("end"), samples=d["samples"], seed=d["seed"])
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
-        calibration = calibration_for_version(version)
-        if calibration is not None:
-            frame = apply_calibration(calibration, frame)
-        stored = services.forecast_store(version=version, frame=frame, symbol=normalize_symbol(d["symbol"]),
-                                         timeframe=normalize_timeframe(d["timeframe"]).code, samples=d["samples"], seed=d["seed"])
-        return Response({"artifact": version.ref, "forecast_set": stored.pk, "calibrated": calibration is not None,
-                         "forecasts": frame.to_dict(orient="records")})

@@ -50,21 +50,3 @@ class TrainingRun(JobRun):
     @property
     def registry_name(self) -> str:
         return self.model_name or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
-
-
-class ForecastSet(models.Model):
-    """Stored forecasts of a model version for a series and range, reused by conformal and backtests."""
-
-    artifact_version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="forecast_sets")
-    symbol = models.CharField(max_length=12)
-    timeframe = models.CharField(max_length=8)
-    first = models.DateTimeField()
-    last = models.DateTimeField()
-    rows = models.PositiveIntegerField()
-    samples = models.PositiveIntegerField()
-    seed = models.IntegerField()
-    file = models.FileField(upload_to="forecasts/%Y/%m/", help_text="timestamp, pred_return, q05..q95, confidence")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]

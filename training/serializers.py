@@ -34,13 +34,3 @@ class TrainingCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(default=0)
     name = serializers.CharField(required=False, allow_blank=True, default="")
     model_name = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class ForecastRequestSerializer(serializers.Serializer):
-    artifact = serializers.CharField()
-    symbol = serializers.CharField()
-    timeframe = serializers.CharField()
-    start = serializers.DateTimeField(required=False, allow_null=True)
-    end = serializers.DateTimeField(required=False, allow_null=True)
-    samples = serializers.IntegerField(default=100, min_value=2, max_value=2000)
-    seed = serializers.IntegerField(default=0)

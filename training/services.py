@@ -1,32 +1,25 @@
-"""Training runs (queued on the `gpu` cluster, trained in a child process), artifacts and forecasts."""
+"""Training runs: queued on the `gpu` cluster, trained in a child process, scored, registered."""
 
 from __future__ import annotations
 
 import io
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.text import slugify
 
-from forexgpt_site.jobs import JobCancelled, JobContext, job_enqueue, job_requeue
+from forexgpt_site.jobs import CHILD_CANCELLED, JobContext, job_enqueue, job_requeue, job_run_child
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from marketdata.selectors import candles_frame
-from training.models import ForecastSet, TrainingRun
+from training.models import TrainingRun
 
 # Test windows scored per run (evenly spaced), to keep CPU evaluation minutes, not hours.
 EVAL_WINDOWS = int(os.environ.get("FOREXGPT_EVAL_WINDOWS", "1000"))
-CHILD_CANCELLED = 3
 
 
 def parse_choices(choices: dict | None):
@@ -89,39 +82,8 @@ def checkpoint_dir(run: TrainingRun) -> Path:
     return Path(settings.FOREXGPT_CHECKPOINT_DIR) / f"training-run-{run.pk}"
 
 
-def run_child(run: TrainingRun, ctx: JobContext | None = None, *, poll_s: float = 1.0) -> int:
-    """Train in a child process (CUDA does not survive fork; DDP spawns its own ranks), watch it,
-    stop it on cancel; returns its exit code."""
-    cmd = [sys.executable, str(settings.BASE_DIR / "manage.py"), "train_worker", str(run.pk)]
-    log = checkpoint_dir(run) / f"attempt-{run.attempts + 1}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    TrainingRun.objects.filter(pk=run.pk).update(attempts=run.attempts + 1)
-    with open(log, "w") as out:
-        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True,
-                                 env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"})
-        while child.poll() is None:
-            time.sleep(poll_s)
-            if TrainingRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-                child.wait(timeout=60) if _signal(child, signal.SIGTERM) else None
-                raise JobCancelled()
-    if child.returncode not in (0, CHILD_CANCELLED):
-        tail = log.read_text()[-3000:]
-        raise RuntimeError(f"the trainer exited with code {child.returncode}:\n{tail}")
-    return child.returncode
-
-
-def _signal(child, sig) -> bool:
-    try:
-        os.killpg(child.pid, sig)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def training_run_execute(run: TrainingRun, ctx: JobContext) -> str:
-    code = run_child(run, ctx)
-    if code == CHILD_CANCELLED:
-        raise JobCancelled()
+    job_run_child(run, ["train_worker", str(run.pk)], checkpoint_dir(run) / f"attempt-{run.attempts + 1}.log")
     run.refresh_from_db()
     return run.message or "trained"
 
@@ -176,7 +138,6 @@ def training_child_main(run_id: int) -> int:
     version = register_model(run, model, data, cfg, history, quality)
     TrainingRun.objects.filter(pk=run.pk).update(artifact_version=version, message=(
         f"registered {version.ref}; test CRPS {quality['model']['crps']:.3g} vs EWMA Gaussian {quality['ewma_gaussian']['crps']:.3g}"))
-    del torch
     return 0
 
 
@@ -200,70 +161,3 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
         symbol=run.symbol, timeframe=run.timeframe, horizon_bars=run.horizon, channel_order=data.channels, metrics=metrics,
         description=f"diffusion forecaster ({run.denoiser} denoiser) from training run #{run.pk}",
         user=run.owner or OPERATOR, training_run_id=run.pk)
-
-
-def load_forecaster(version):
-    """The model, normalizer and config of a registered version, ready for inference on the CPU."""
-    import torch
-
-    from registry.selectors import version_checkpoint_path, version_file_bytes, version_stats
-    from training.engine import DiffusionForecaster, Normalizer
-
-    state = torch.load(version_checkpoint_path(version), map_location="cpu", weights_only=True)
-    model = DiffusionForecaster(**state["model_config"])
-    model.load_state_dict(state["state_dict"])
-    config = json.loads(version_file_bytes(version, "config"))
-    return model.eval(), Normalizer.from_npz(version_stats(version)), config
-
-
-def forecast_compute(*, version, symbol: str, timeframe: str, start=None, end=None, samples: int = 100, seed: int = 0,
-                     steps: int = 20) -> pd.DataFrame:
-    """Per bar t in [start, end]: the forecast made after t closed, from bars <= t only - pred_return
-    (the median cumulative log return at the horizon's end), q05..q95 there, and the confidence."""
-    from training.engine import make_features, summarize, windows
-    from training.engine.trainer import sample_forecasts
-
-    if samples < 2:
-        raise ValueError("samples must be at least 2")
-    model, norm, config = load_forecaster(version)
-    patch_len = config["patch_len"]
-    symbol, tf = normalize_symbol(symbol), normalize_timeframe(timeframe).code
-    candles = candles_frame(symbol=symbol, timeframe=tf, end=end)
-    if start is not None:
-        first = int((candles["ts"] < pd.Timestamp(start)).sum())
-    else:
-        first = patch_len - 1
-    first = max(first, patch_len - 1)
-    if len(candles) <= first:
-        raise ValueError(f"not enough {symbol} {tf} bars: a forecast needs {patch_len} bars of context")
-    features, channels = make_features(candles)
-    if channels != config["channels"]:
-        raise ValueError(f"this series has channels {channels}, the model was trained on {config['channels']}")
-    ends = np.arange(first, len(candles))
-    x = windows(norm.transform(features), ends, patch_len)
-    paths = sample_forecasts(model, x, n_samples=samples, steps=steps, seed=seed, y_scale=norm.y_scale)
-    s = summarize(paths)
-    out = pd.DataFrame({"timestamp": candles["ts"].iloc[ends].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(), "pred_return": s["median"][:, -1]})
-    for name in ("q05", "q10", "q25", "q50", "q75", "q90", "q95"):
-        out[name] = s[name][:, -1]
-    out["confidence"] = s["confidence"]
-    return out
-
-
-def forecast_store(*, version, frame: pd.DataFrame, symbol: str, timeframe: str, samples: int, seed: int) -> ForecastSet:
-    fs = ForecastSet(artifact_version=version, symbol=symbol, timeframe=timeframe, rows=len(frame), samples=samples, seed=seed,
-                     first=pd.Timestamp(frame["timestamp"].iloc[0]), last=pd.Timestamp(frame["timestamp"].iloc[-1]))
-    fs.file.save(f"{version.registered_model.name}-v{version.version}-{symbol}-{timeframe}.csv",
-                 ContentFile(frame.to_csv(index=False).encode()), save=False)
-    fs.save()
-    return fs
-
-
-def stored_forecasts(*, version, symbol: str, timeframe: str) -> pd.DataFrame:
-    """The newest stored forecasts of a version for a series (what backtests use for --artifact)."""
-    fs = ForecastSet.objects.filter(artifact_version=version, symbol=normalize_symbol(symbol),
-                                    timeframe=normalize_timeframe(timeframe).code).first()
-    if fs is None:
-        raise ValueError(f"{version.ref} has no stored forecasts for {symbol} {timeframe}: run the forecast command first")
-    with fs.file.open("rb") as fh:
-        return pd.read_csv(fh)

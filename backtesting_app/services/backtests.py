@@ -15,13 +15,14 @@ from django.db import transaction
 
 from backtesting_app.engine import ENGINES, FxCosts, align_forecasts, check_params, momentum_forecasts, ohlc_frame, run_backtest
 from backtesting_app.models import BacktestRun
+from forecasts.selectors import finished_forecast_set, forecast_frame, forecast_set_for
 from forexgpt_site.jobs import JobContext, job_enqueue
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 from marketdata.selectors import candles_frame
 
 COST_FIELDS = ("spread_pips", "commission", "leverage", "size", "cash")
 DRAWDOWN_KEYS = ("Max. Drawdown [%]", "Avg. Drawdown [%]")
-FORECAST_SOURCES = ("csv", "baseline", "none")
+FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
 
 
 def make_costs(symbol: str, costs: dict | None) -> FxCosts:
@@ -40,6 +41,10 @@ def load_bars(*, symbol: str, timeframe: str, start=None, end=None) -> pd.DataFr
     return ohlc_frame(candles)
 
 
+def forecast_set_table(fs) -> pd.DataFrame:
+    return forecast_frame(fs, truth=False, calibrated=False)[["timestamp", "pred_return", "confidence"]]
+
+
 def read_forecasts_csv(source) -> pd.DataFrame:
     try:
         return pd.read_csv(source)
@@ -47,11 +52,22 @@ def read_forecasts_csv(source) -> pd.DataFrame:
         raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
 
 
-def forecasts_of_request(source: str, upload) -> pd.DataFrame | str | None:
-    """A request's forecasts, as `backtest_prepare` takes them: the uploaded CSV's table,
-    "baseline", or None (`source` none, for the pattern strategy)."""
+def forecast_source_of(*, forecasts_source: str, forecast_set=None, artifact: str = "", symbol: str, timeframe: str, start=None,
+                       end=None) -> tuple[str, object]:
+    """(source, forecast set): a model version REF (`artifact`) picks its newest finished set covering
+    the series and range, which is then the source."""
+    if artifact:
+        return "forecast_set", forecast_set_for(artifact=artifact, symbol=symbol, timeframe=timeframe, start=start, end=end)
+    return forecasts_source, forecast_set
+
+
+def forecasts_of_request(source: str, upload, forecast_set=None) -> pd.DataFrame | str | None:
+    """A request's forecasts, as `backtest_prepare` takes them: a stored forecast set's or the
+    uploaded CSV's table, "baseline", or None (`source` none, for the pattern strategy)."""
     if source not in FORECAST_SOURCES:
-        raise ValueError(f"unknown forecasts source {source!r}; choose csv, baseline or none")
+        raise ValueError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
+    if source == "forecast_set":
+        return forecast_set_table(finished_forecast_set(forecast_set))
     if source == "csv":
         if upload is None:
             raise ValueError("forecasts_source csv needs an uploaded forecasts file")
@@ -59,15 +75,23 @@ def forecasts_of_request(source: str, upload) -> pd.DataFrame | str | None:
     return "baseline" if source == "baseline" else None
 
 
-def keep_forecasts_upload(run, upload) -> None:
-    """Store a request's uploaded forecasts on its run (a backtest or an optimization)."""
-    if upload is not None and run.forecasts_source == "csv":
+def keep_forecasts(run, upload, forecast_set=None) -> None:
+    """Record on a run (a backtest or an optimization) where its forecasts come from: the stored set
+    and its model version, or the uploaded CSV."""
+    if run.forecasts_source == "forecast_set":
+        run.forecast_set = finished_forecast_set(forecast_set)
+        run.artifact_version_id = run.forecast_set.artifact_version_id
+    elif upload is not None and run.forecasts_source == "csv":
         upload.seek(0)
         run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
 
 
 def forecasts_of_run(run) -> pd.DataFrame | str | None:
     """The forecasts a stored run was started with, read back for its task."""
+    if run.forecasts_source == "forecast_set":
+        if run.forecast_set_id is None:
+            raise ValueError("the forecast set this run used was deleted")
+        return forecast_set_table(run.forecast_set)
     if run.forecasts_source == "csv":
         with run.forecasts.open("rb") as fh:
             return read_forecasts_csv(fh)
@@ -86,7 +110,7 @@ def backtest_prepare(*, symbol: str, timeframe: str, strategy: str, params: dict
     pred = conf = None
     if strategy != "pattern":
         if forecasts is None:
-            raise ValueError(f"the {strategy} strategy needs forecasts: upload a CSV or choose the momentum baseline")
+            raise ValueError(f"the {strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the momentum baseline")
         if isinstance(forecasts, str) and forecasts != "baseline":
             raise ValueError(f"unknown forecasts source {forecasts!r}")
         pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc) if isinstance(forecasts, str) else forecasts)
@@ -131,20 +155,23 @@ def equity_frame(result) -> pd.DataFrame:
                          "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy()})
 
 
-@transaction.atomic
 def backtest_run_start(*, user, symbol: str, timeframe: str, strategy: str, params: dict, costs: dict | None = None,
                        engine: str = "reference", start=None, end=None, forecasts_source: str = "none", upload=None,
-                       name: str = "") -> BacktestRun:
-    """Check the whole request (bars, parameters, costs, forecast coverage), then queue it."""
-    forecasts = forecasts_of_request(forecasts_source, upload)
+                       forecast_set=None, artifact: str = "", name: str = "") -> BacktestRun:
+    """Check the whole request (bars, parameters, costs, forecast coverage), then queue it.
+    Only the insert is a transaction: loading and aligning the bars happens before it."""
+    forecasts_source, forecast_set = forecast_source_of(forecasts_source=forecasts_source, forecast_set=forecast_set, artifact=artifact,
+                                                        symbol=symbol, timeframe=timeframe, start=start, end=end)
+    forecasts = forecasts_of_request(forecasts_source, upload, forecast_set)
     backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params=params, costs=costs, engine=engine,
                      start=start, end=end, forecasts=forecasts)
     run = BacktestRun(owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120],
                       symbol=normalize_symbol(symbol), timeframe=normalize_timeframe(timeframe).code, start=start, end=end,
                       strategy=strategy, params=params, costs=costs or {}, engine=engine, forecasts_source=forecasts_source)
-    keep_forecasts_upload(run, upload)
-    run.save()
-    job_enqueue(run)
+    keep_forecasts(run, upload, forecast_set)
+    with transaction.atomic():
+        run.save()
+        job_enqueue(run)
     return run
 
 

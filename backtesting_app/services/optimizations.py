@@ -32,7 +32,7 @@ from backtesting_app.models import OptimizationChunk, OptimizationResult, Optimi
 from forexgpt_site.jobs import JobContext, job_enqueue, job_requeue
 from marketdata.engine import normalize_symbol, normalize_timeframe
 
-from .backtests import backtest_prepare, forecasts_of_request, forecasts_of_run, keep_forecasts_upload, stats_dict
+from .backtests import backtest_prepare, forecast_source_of, forecasts_of_request, forecasts_of_run, keep_forecasts, stats_dict
 
 METHODS = ("hybrid", "grid", "nsga2")
 EVALUATORS = ("inprocess", "pool", "distributed")
@@ -84,14 +84,14 @@ def build_problem(run: OptimizationRun) -> BacktestProblem:
                            confidence=prep["confidence"], fixed=run.fixed_params)
 
 
-@transaction.atomic
 def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str = "forecast", space=None,
                            objectives="return,drawdown,sharpe", constraints=None, budget: int = 600, method: str = "hybrid",
                            seed: int = 0, evaluator: str = "inprocess", workers: int = 0, costs=None, start=None, end=None,
-                           fixed_params=None, forecasts_source: str = "baseline", upload=None, walk_forward_spec=None,
-                           name: str = "", enqueue: bool = True) -> OptimizationRun:
+                           fixed_params=None, forecasts_source: str = "baseline", upload=None, forecast_set=None, artifact: str = "",
+                           walk_forward_spec=None, name: str = "", enqueue: bool = True) -> OptimizationRun:
     """Check the whole request (space, objectives, constraints, bars, forecast coverage), store the
-    run and queue it (`enqueue=False`: the caller runs it in-process, as the command does)."""
+    run and queue it (`enqueue=False`: the caller runs it in-process, as the command does).
+    Only the insert is a transaction: loading and aligning the bars happens before it."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; choose inprocess, pool or distributed")
     parsed_space, objectives, _ = optimization_config(strategy=strategy, space=space, objectives=objectives,
@@ -102,7 +102,9 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
     max_workers = os.cpu_count() or 1
     if not isinstance(workers, int) or not 0 <= workers <= max_workers:
         raise ValueError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {workers!r}")
-    forecasts = forecasts_of_request(forecasts_source, upload)
+    forecasts_source, forecast_set = forecast_source_of(forecasts_source=forecasts_source, forecast_set=forecast_set, artifact=artifact,
+                                                        symbol=symbol, timeframe=timeframe, start=start, end=end)
+    forecasts = forecasts_of_request(forecasts_source, upload, forecast_set)
     prep = backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **parsed_space.middle()},
                             costs=costs, engine="fast", start=start, end=end, forecasts=forecasts)
     if walk_forward_spec and walk_forward_spec["in_sample"] + walk_forward_spec["out_of_sample"] > len(prep["ohlc"]):
@@ -114,10 +116,11 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
         space=parsed_space.as_dict(), objectives=objectives, constraints=constraints or {}, method=method, budget=budget,
         seed=seed, evaluator=evaluator, workers=workers, costs=costs or {}, forecasts_source=forecasts_source,
         reference_point=[REFERENCE_POINT[o] for o in objectives], walk_forward=walk_forward_spec or None)
-    keep_forecasts_upload(run, upload)
-    run.save()
-    if enqueue:
-        job_enqueue(run)
+    keep_forecasts(run, upload, forecast_set)
+    with transaction.atomic():
+        run.save()
+        if enqueue:
+            job_enqueue(run)
     return run
 
 
@@ -179,7 +182,7 @@ class DistributedEvaluator:
         failed = next((c for c in done if c.error), None)
         if failed is not None:
             raise RuntimeError(f"chunk {failed.index} of batch {self.batch} failed on {failed.worker}: {failed.error}")
-        self.workers = {c.index: c.worker for c in done}
+        self.chunk_workers = {c.index: c.worker for c in done}
         return [m for c in done for m in c.metrics]
 
 
@@ -215,8 +218,9 @@ def _persist(run: OptimizationRun, ctx: JobContext | None, evaluator):
     counts = dict(run.phase_counts or {})
 
     def on_batch(records: list[Record], state: SearchState) -> None:
+        # A distributed batch names each chunk's worker; otherwise this process evaluated it (itself or its pool).
         worker = worker_id()
-        chunk_workers = getattr(evaluator, "workers", None)
+        chunk_workers = evaluator.chunk_workers if isinstance(evaluator, DistributedEvaluator) else None
         rows = []
         for i, r in enumerate(records):
             G = [c.violation(r.metrics) for c in state.constraints]
@@ -253,8 +257,12 @@ def optimization_search(run: OptimizationRun, problem: BacktestProblem, *, evalu
     return state
 
 
-@transaction.atomic
-def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProblem) -> int:
+def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProblem, ctx: JobContext | None = None) -> int:
+    """Rank every result and store the front with full reference-engine stats; returns its size.
+
+    The re-runs (seconds a point) come first, outside any transaction: SQLite has one write lock, and
+    holding it that long fails every other writer. Between points, progress and cancellation are
+    checked; a cancelled run keeps its results and writes no ranks, so a resume redoes this step."""
     rank, crowd = state.ranks()
     by_key = {r.key: r for r in run.results.all()}
     rows = []
@@ -263,17 +271,23 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
         if row is not None:
             row.rank = int(k)
             rows.append((row, d))
-    OptimizationResult.objects.bulk_update([r for r, _ in rows], ["rank"], batch_size=1000)
-    ParetoFront.objects.filter(run=run).delete()
     front = [(row, d) for row, d in rows if row.rank == 0 and row.feasible]
-    for row, _ in front:  # the front re-run on the reference engine, full stats stored
+    for i, (row, _) in enumerate(front):  # the front re-run on the reference engine, full stats stored
+        message = f"re-running front point {i + 1} of {len(front)} on the reference engine"
+        if ctx and not ctx.progress(0.97 + 0.01 * i / len(front), message):
+            ctx.check_cancelled()  # progress writes are throttled; the cancel check is not
         params = check_params(run.strategy, {**run.fixed_params, **row.params})
         result = run_backtest(problem.ohlc, run.strategy, params, problem.costs, pred_return=problem.pred,
                               confidence=problem.conf, engine="reference")
         row.stats = stats_dict(result.stats)
-    OptimizationResult.objects.bulk_update([row for row, _ in front], ["stats"])
-    ParetoFront.objects.bulk_create([ParetoFront(run=run, result=row, rank=0, crowding_distance=None if d == float("inf") else float(d))
-                                     for row, d in front])
+    if ctx:
+        ctx.check_cancelled()
+    with transaction.atomic():
+        OptimizationResult.objects.bulk_update([r for r, _ in rows], ["rank"], batch_size=1000)
+        ParetoFront.objects.filter(run=run).delete()
+        OptimizationResult.objects.bulk_update([row for row, _ in front], ["stats"])
+        ParetoFront.objects.bulk_create([ParetoFront(run=run, result=row, rank=0, crowding_distance=None if d == float("inf") else float(d))
+                                         for row, d in front])
     return len(front)
 
 
@@ -284,7 +298,7 @@ def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
     try:
         state = optimization_search(run, problem, evaluator=evaluator, ctx=ctx)
         ctx.progress(0.97, "re-running the front on the reference engine", force=True)
-        n_front = _store_front(run, state, problem)
+        n_front = _store_front(run, state, problem, ctx)
         if run.walk_forward:
             spec = run.walk_forward
             space = ParameterSpace.from_dict(run.space, strategy=run.strategy)

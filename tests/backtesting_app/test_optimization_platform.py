@@ -214,3 +214,27 @@ def test_a_failing_chunk_fails_the_distributed_run_at_once(bars, user, monkeypat
     run.refresh_from_db()
     assert "failed on" in run.error and "FileNotFoundError" in run.error
     assert OptimizationChunk.objects.filter(run=run, error__startswith="FileNotFoundError").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("evaluator", ["inprocess", "pool", "distributed"])
+def test_every_evaluator_stores_the_engine_s_metrics_and_the_front(bars, user, evaluator, monkeypatch):
+    import django_q.tasks
+
+    from backtesting_app.services import optimizations
+
+    if evaluator == "distributed":  # the chunks run inline; a real qcluster is the slow test above
+        monkeypatch.setattr(django_q.tasks, "async_task", lambda func, chunk_id, **kw: services.optimization_chunk_execute(chunk_id))
+    run = _start(user, budget=60, evaluator=evaluator, workers=2 if evaluator == "pool" else 0)
+    assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
+    run.refresh_from_db()
+    problem = services.build_problem(run)
+    results = list(run.results.all())
+    assert len(results) == sum(run.phase_counts.values()) == 60
+    for row in results:  # what was stored is what the engine computes for those parameters
+        assert row.metrics == pytest.approx(problem.evaluate(row.params)), row.params
+    assert {r.worker for r in results} == {optimizations.worker_id()}  # this process (coordinator, or inline chunks)
+    front = ParetoFront.objects.filter(run=run).select_related("result")
+    assert front and all(p.result.rank == 0 and p.result.stats["# Trades"] == p.result.metrics["n_trades"] for p in front)
+    if evaluator == "distributed":
+        assert OptimizationChunk.objects.filter(run=run, done=True).count() > 1

@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from backtesting_app.services import backtest_compute, parse_json_object, read_forecasts_csv, stats_dict, trades_records
+from backtesting_app.services.backtests import forecast_set_table
+from forecasts.selectors import finished_forecast_set, forecast_set_for
 
 
 def _when(text):
@@ -29,7 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--strategy", required=True, choices=["forecast", "pattern", "combined"])
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--forecasts", default=None, help="CSV with timestamp, pred_return[, confidence]; or 'baseline'")
-        source.add_argument("--artifact", default=None, help="model version REF whose stored forecasts to use")
+        source.add_argument("--artifact", default=None, help="model version REF: its newest finished forecast set covering the range")
+        source.add_argument("--forecast_set", type=int, default=None, help="a finished forecast set's id")
         parser.add_argument("--params", required=True, help='JSON, e.g. {"entry_threshold": 0.0005, ...}')
         parser.add_argument("--spread-pips", type=float, default=1.0)
         parser.add_argument("--commission", type=float, default=0.0)
@@ -42,11 +45,10 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         forecasts = opts["forecasts"]
         try:
-            if opts["artifact"]:
-                from registry.selectors import version_by_ref
-                from training.services import stored_forecasts
-
-                forecasts = stored_forecasts(version=version_by_ref(opts["artifact"]), symbol=opts["symbol"], timeframe=opts["timeframe"])
+            if opts["artifact"] or opts["forecast_set"]:
+                forecasts = forecast_set_table(finished_forecast_set(opts["forecast_set"]) if opts["forecast_set"] else forecast_set_for(
+                    artifact=opts["artifact"], symbol=opts["symbol"], timeframe=opts["timeframe"], start=_when(opts["start"]),
+                    end=_when(opts["end"])))
             elif forecasts and forecasts != "baseline":
                 forecasts = read_forecasts_csv(forecasts)
             _, result = backtest_compute(

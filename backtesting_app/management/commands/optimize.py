@@ -7,6 +7,7 @@ from backtesting_app import services, tasks
 from backtesting_app.management.commands.backtest import _when
 from backtesting_app.models import OptimizationRun
 from backtesting_app.selectors import optimization_summary
+from forecasts.selectors import finished_forecast_set, forecast_set_for
 
 
 class Command(BaseCommand):
@@ -20,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--strategy", default="forecast", choices=["forecast", "pattern", "combined"])
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--forecasts", default="baseline", help="CSV path, or 'baseline' (the momentum baseline)")
-        source.add_argument("--artifact", default=None, help="model version REF whose stored forecasts to use")
+        source.add_argument("--artifact", default=None, help="model version REF: its newest finished forecast set covering the range")
+        source.add_argument("--forecast_set", type=int, default=None, help="a finished forecast set's id")
         parser.add_argument("--space", default=None, help='JSON: {"stop_loss_pct": {"low": 0.001, "high": 0.02, "step": 0.0005}, ...}')
         parser.add_argument("--fixed", default=None, help="JSON: strategy parameters held fixed")
         parser.add_argument("--objectives", default="return,drawdown,sharpe")
@@ -49,15 +51,12 @@ class Command(BaseCommand):
         if opts["strategy"] == "pattern":
             source = "none"
         try:
-            if opts["artifact"]:
-                from registry.selectors import version_by_ref
-                from training.models import ForecastSet
-
-                version = version_by_ref(opts["artifact"])
-                stored = ForecastSet.objects.filter(artifact_version=version).first()
-                if stored is None:
-                    raise ValueError(f"{version.ref} has no stored forecasts: run the forecast command first")
-                source, upload = "csv", stored.file.open("rb")
+            forecast_set = None
+            if opts["artifact"] or opts["forecast_set"]:
+                source = "forecast_set"
+                forecast_set = finished_forecast_set(opts["forecast_set"]) if opts["forecast_set"] else forecast_set_for(
+                    artifact=opts["artifact"], symbol=opts["symbol"], timeframe=opts["timeframe"], start=_when(opts["start"]),
+                    end=_when(opts["end"]))
             elif source == "csv":
                 upload = open(opts["forecasts"], "rb")
             run = services.optimization_run_start(
@@ -69,7 +68,7 @@ class Command(BaseCommand):
                 budget=opts["budget"], method=opts["method"], seed=opts["seed"],
                 evaluator="distributed" if opts["distributed"] else ("pool" if opts["workers"] > 1 else "inprocess"),
                 workers=opts["workers"], costs={"spread_pips": opts["spread_pips"], "commission": opts["commission"], "leverage": opts["leverage"]},
-                start=_when(opts["start"]), end=_when(opts["end"]), forecasts_source=source, upload=upload,
+                start=_when(opts["start"]), end=_when(opts["end"]), forecasts_source=source, upload=upload, forecast_set=forecast_set,
                 walk_forward_spec=walk, enqueue=opts["distributed"])
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['forecasts']}") from exc

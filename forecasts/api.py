@@ -1,0 +1,58 @@
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from forecasts import selectors, services
+from forecasts.models import ForecastRow, ForecastSet
+from forecasts.serializers import ForecastRequestSerializer, ForecastSetSerializer
+from forexgpt_site.api import ResumeActionMixin
+
+
+def _records(frame):
+    frame = frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+class ForecastSetViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Forecast sets: `POST` queues one (202, nothing computed in the request); rows are read from the
+    run as paginated JSON or CSV, with realized returns and calibrated intervals where known."""
+
+    resume_message = "resuming after the stored forecasts"
+    serializer_class = ForecastSetSerializer
+    queryset = ForecastSet.objects.order_by("-created_at")
+    filterset_fields = ["status", "symbol", "timeframe", "artifact_version"]
+
+    @extend_schema(request=ForecastRequestSerializer, responses={202: ForecastSetSerializer})
+    def create(self, request):
+        body = ForecastRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            fs = services.forecast_set_start(user=request.user, request=body.validated_data)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(ForecastSetSerializer(fs).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int),
+                               OpenApiParameter("as", str, description="csv for the whole set as CSV")], responses={200: dict})
+    @action(detail=True)
+    def rows(self, request, pk=None):
+        """`timestamp, pred_return, q05..q95, confidence, y_true[, lo, hi]` per bar, paginated (`?as=csv`: all rows)."""
+        fs = self.get_object()
+        if request.query_params.get("as") == "csv":
+            response = HttpResponse(selectors.forecast_frame(fs).to_csv(index=False), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="forecast-set-{fs.pk}.csv"'
+            return response
+        page = self.paginate_queryset(ForecastRow.objects.filter(forecast_set=fs).order_by("ts"))
+        ids = [row.pk for row in page]
+        frame = selectors.forecast_frame(fs, rows=ForecastRow.objects.filter(pk__in=ids))
+        return self.get_paginated_response(_records(frame))
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def scores(self, request, pk=None):
+        """The forecasts against the realized returns, beside the EWMA-Gaussian and random-walk baselines."""
+        fs = self.get_object()
+        return Response(selectors.forecast_scores(fs, selectors.forecast_frame(fs)) or {"rows": 0, "pending": fs.rows})

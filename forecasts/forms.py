@@ -1,0 +1,48 @@
+from datetime import timedelta
+
+from django import forms
+
+from forecasts.request import ForecastRequest
+
+
+class ForecastForm(forms.Form):
+    """The page face of `ForecastRequest`: dates are whole UTC days (start at 00:00, end at 23:59)."""
+
+    artifact = forms.CharField(widget=forms.HiddenInput)
+    symbol = forms.CharField()
+    timeframe = forms.CharField()
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; blank = from the first bar with context")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; blank = to the last stored bar")
+    samples = forms.IntegerField(initial=ForecastRequest.samples, min_value=ForecastRequest.LIMITS["samples"][0],
+                                 max_value=ForecastRequest.LIMITS["samples"][1])
+    seed = forms.IntegerField(initial=ForecastRequest.seed, min_value=0)
+
+    def clean(self):
+        d = super().clean()
+        if self.errors:
+            return d
+        start = d.get("start")
+        end = d.get("end")
+        values = {**d, "start": f"{start.isoformat()}T00:00Z" if start else None,
+                  "end": f"{(end + timedelta(days=1)).isoformat()}T00:00Z" if end else None}
+        try:
+            self.request_object = ForecastRequest.from_dict(values)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if end:  # the last bar of the end day, not the first of the next
+            self.request_object = ForecastRequest(**{**self.request_object.__dict__, "end": self.request_object.end - timedelta(seconds=1)})
+        return d
+
+
+class ForecastSetField(forms.ModelChoiceField):
+    """A finished forecast set, listed with its series and range so the user sees what it covers."""
+
+    def __init__(self, **kwargs):
+        from forecasts.models import ForecastSet
+
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "its series and range must cover the run's")
+        super().__init__(queryset=ForecastSet.objects.filter(status="succeeded").order_by("-created_at"), **kwargs)
+
+    def label_from_instance(self, fs):
+        return f"#{fs.pk} {fs.artifact_ref}: {fs.symbol} {fs.timeframe} {fs.first:%Y-%m-%d %H:%M} to {fs.last:%Y-%m-%d %H:%M} ({fs.rows:,} bars)"

@@ -1,0 +1,47 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from forecasts import selectors, services
+from forecasts.models import ForecastSet
+from forecasts.request import ForecastRequest
+
+
+class Command(BaseCommand):
+    help = ("Forecast with a registered model: per bar, pred_return, q05..q95 (horizon end) and confidence, stored as a "
+            "forecast set. Runs in the foreground (in a child process, as the queue does) unless --queue.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--artifact", required=True, help="REF: name, name:VERSION or name@alias")
+        parser.add_argument("--symbol", required=True, help="EURUSD or EUR/USD")
+        parser.add_argument("--timeframe", required=True)
+        parser.add_argument("--start", default=None, help="first bar to forecast (UTC); default: the first with enough context")
+        parser.add_argument("--end", default=None, help="last bar (UTC); default: the last stored")
+        parser.add_argument("--samples", type=int, default=ForecastRequest.samples)
+        parser.add_argument("--steps", type=int, default=ForecastRequest.steps, help="sampler steps")
+        parser.add_argument("--seed", type=int, default=ForecastRequest.seed)
+        parser.add_argument("--out", default=None, help="also write the forecasts (with y_true, lo/hi) to this CSV")
+        parser.add_argument("--queue", action="store_true", help="queue the run on the gpu cluster and return at once")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        names = ("artifact", "symbol", "timeframe", "start", "end", "samples", "steps", "seed")
+        try:
+            request = ForecastRequest.from_dict({k: opts[k] for k in names})
+            fs = services.forecast_set_start(user=None, request=request, enqueue=opts["queue"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        if not opts["queue"]:
+            from forecasts.tasks import forecast_set_execute
+
+            forecast_set_execute(fs.pk)
+        fs = ForecastSet.objects.get(pk=fs.pk)
+        report = {"forecast_set": fs.pk, "status": fs.status, "message": fs.message, "artifact": fs.artifact_ref,
+                  "rows": fs.rows, "first": fs.first, "last": fs.last}
+        if opts["out"] and fs.status == "succeeded":
+            selectors.forecast_frame(fs).to_csv(opts["out"], index=False)
+            report["out"] = opts["out"]
+        self.stdout.write(json.dumps(report, indent=2, default=str) if opts["json"] else
+                          f"forecast set {fs.pk}: {fs.status} - {fs.message}" + (f" -> {opts['out']}" if report.get("out") else ""))
+        if fs.status not in ("succeeded", "queued"):
+            raise CommandError(f"forecasts {fs.status}: {fs.message}")

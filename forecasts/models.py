@@ -1,0 +1,59 @@
+from django.db import models
+
+from forexgpt_site.jobs import JobRun
+
+
+class ForecastSet(JobRun):
+    """A model version's forecasts for a series and range: a job on the `gpu` queue that stores its
+    rows chunk by chunk, so a run that dies continues where it stopped."""
+
+    TASK = "forecasts.tasks.forecast_set_execute"
+    QUEUE = "gpu"
+
+    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="forecast_sets")
+    artifact_ref = models.CharField(max_length=160, blank=True, help_text="the version's reference, kept if it is deleted")
+    symbol = models.CharField(max_length=12)
+    timeframe = models.CharField(max_length=8)
+    start = models.DateTimeField(null=True, blank=True, help_text="requested first bar (None: the first that has context)")
+    end = models.DateTimeField(null=True, blank=True, help_text="requested last bar (None: the last stored)")
+    first = models.DateTimeField(null=True, blank=True, help_text="first forecast bar")
+    last = models.DateTimeField(null=True, blank=True, help_text="last forecast bar")
+    horizon = models.PositiveIntegerField(default=12, help_text="bars ahead of each forecast")
+    samples = models.PositiveIntegerField()
+    seed = models.IntegerField()
+    steps = models.PositiveIntegerField(default=20, help_text="sampler steps")
+    windows_total = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0, help_text="forecasts stored so far")
+    eta_s = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta(JobRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return f"#{self.pk} {self.artifact_ref} {self.symbol} {self.timeframe}"
+
+
+class ForecastRow(models.Model):
+    """One forecast: made after bar `ts` closed, for the cumulative log return `horizon` bars on."""
+
+    forecast_set = models.ForeignKey(ForecastSet, on_delete=models.CASCADE, related_name="forecast_rows")
+    ts = models.DateTimeField()
+    pred_return = models.FloatField(help_text="median of the sampled horizon-end returns")
+    q05 = models.FloatField()
+    q10 = models.FloatField()
+    q25 = models.FloatField()
+    q50 = models.FloatField()
+    q75 = models.FloatField()
+    q90 = models.FloatField()
+    q95 = models.FloatField()
+    confidence = models.FloatField(help_text="share of samples with the median's sign")
+
+    class Meta:
+        ordering = ["forecast_set", "ts"]
+        constraints = [models.UniqueConstraint(fields=["forecast_set", "ts"], name="forecasts_one_row_per_bar")]

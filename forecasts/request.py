@@ -1,0 +1,76 @@
+"""What a forecast run is asked to do: one request object that owns the defaults, the limits and
+the checks; the form, the serializer, the command and the stored run all come from it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import ClassVar, Mapping
+
+import pandas as pd
+
+from marketdata.engine import normalize_symbol, normalize_timeframe
+
+
+def _when(value, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {value!r} is not a date/time (use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00Z)") from None
+    if pd.isna(ts):
+        raise ValueError(f"{name} {value!r} is not a date/time")
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def _whole(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class ForecastRequest:
+    """Forecasts of model version `artifact` (a registry reference: name, name:N, name@alias) for
+    every bar of `symbol` `timeframe` from `start` to `end` (UTC; None = as far as the data goes)."""
+
+    artifact: str
+    symbol: str
+    timeframe: str
+    start: datetime | None = None
+    end: datetime | None = None
+    samples: int = 100
+    seed: int = 0
+    steps: int = 20
+
+    LIMITS: ClassVar[dict] = {"samples": (2, 1000), "seed": (0, 2**31 - 1), "steps": (1, 1000)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ForecastRequest":
+        """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown forecast option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+        for required in ("artifact", "symbol", "timeframe"):
+            if not str(data.get(required) or "").strip():
+                raise ValueError(f"{required} is required")
+        start, end = _when(data.get("start"), "start"), _when(data.get("end"), "end")
+        if start and end and start > end:
+            raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        numbers = {name: _whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}
+        return cls(artifact=str(data["artifact"]).strip(), symbol=normalize_symbol(str(data["symbol"])),
+                   timeframe=normalize_timeframe(str(data["timeframe"])).code, start=start, end=end, **numbers)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["start"] = self.start.isoformat() if self.start else None
+        out["end"] = self.end.isoformat() if self.end else None
+        return out

@@ -1,0 +1,145 @@
+"""Reading forecast sets: rows with their realized returns (from the stored candles, so a set made
+before the candles arrived gets them as soon as they do), calibrated intervals, scores, choices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from django.db.models import QuerySet
+
+from forecasts.models import ForecastRow, ForecastSet
+from marketdata.selectors import candles_frame
+
+ROW_COLUMNS = ("pred_return", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "confidence")
+BANDS = (("q05", "q95", 0.90), ("q10", "q90", 0.80), ("q25", "q75", 0.50))
+
+
+def realized_returns(*, symbol: str, timeframe: str, stamps: pd.Series, horizon: int) -> np.ndarray:
+    """log(close[t + horizon bars] / close[t]) for each bar t, from the stored candles; NaN where
+    that bar is not stored yet (or t itself is not a stored bar)."""
+    if len(stamps) == 0:
+        return np.zeros(0)
+    candles = candles_frame(symbol=symbol, timeframe=timeframe, start=stamps.iloc[0])
+    close = candles["close"].to_numpy(float)
+    index = pd.Index(candles["ts"])
+    pos = index.get_indexer(pd.DatetimeIndex(stamps))
+    out = np.full(len(stamps), np.nan)
+    ok = (pos >= 0) & (pos + horizon < len(close))
+    out[ok] = np.log(close[pos[ok] + horizon] / close[pos[ok]])
+    return out
+
+
+def forecast_frame(fs: ForecastSet, *, truth: bool = True, calibrated: bool = True, rows: QuerySet | None = None) -> pd.DataFrame:
+    """`timestamp, pred_return, q05..q95, confidence[, y_true][, lo, hi]`, ascending. `y_true` is the
+    realized horizon return where it is known; `lo`/`hi` come from the version's attached calibration."""
+    qs = rows if rows is not None else ForecastRow.objects.filter(forecast_set=fs)
+    values = list(qs.order_by("ts").values_list("ts", *ROW_COLUMNS))
+    frame = pd.DataFrame(values, columns=["timestamp", *ROW_COLUMNS])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    if truth:
+        frame["y_true"] = realized_returns(symbol=fs.symbol, timeframe=fs.timeframe, stamps=frame["timestamp"], horizon=fs.horizon)
+    if calibrated and fs.artifact_version_id and len(frame):
+        from conformal.selectors import apply_calibration, calibration_for_version
+
+        calibration = calibration_for_version(fs.artifact_version)
+        if calibration is not None:
+            frame = apply_calibration(calibration, frame)
+    return frame
+
+
+def finished_forecast_set(value) -> ForecastSet:
+    """A finished forecast set from an instance or an id; ValueError names what is wrong."""
+    if value is None or value == "":
+        raise ValueError("forecasts_source forecast_set needs a forecast set (its id)")
+    if isinstance(value, ForecastSet):
+        fs = value
+    else:
+        try:
+            fs = ForecastSet.objects.filter(pk=int(value)).first()
+        except (TypeError, ValueError):
+            fs = None
+    if fs is None:
+        raise ValueError(f"there is no forecast set {value!r}")
+    if fs.status != "succeeded":
+        raise ValueError(f"forecast set {fs.pk} is {fs.status}: only a finished set can be used")
+    return fs
+
+
+def forecast_sets_covering(*, symbol: str, timeframe: str, start=None, end=None, version=None) -> QuerySet:
+    """Finished sets of a series whose bars cover [start, end] (None = any), newest first."""
+    qs = ForecastSet.objects.filter(symbol=symbol, timeframe=timeframe, status="succeeded").select_related(
+        "artifact_version__registered_model")
+    if start is not None:
+        qs = qs.filter(first__lte=start)
+    if end is not None:
+        qs = qs.filter(last__gte=end)
+    if version is not None:
+        qs = qs.filter(artifact_version=version)
+    return qs.order_by("-created_at")
+
+
+def quantile_score(quantiles: dict[str, np.ndarray], y: np.ndarray) -> float:
+    """CRPS approximated from the seven stored quantiles: twice the mean pinball loss over the levels
+    (exact CRPS needs the samples, which are not stored; the same rule scores every forecaster)."""
+    total = 0.0
+    for name, tau in zip(("q05", "q10", "q25", "q50", "q75", "q90", "q95"), (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)):
+        diff = y - quantiles[name]
+        total += np.mean(np.maximum(tau * diff, (tau - 1) * diff))
+    return float(2 * total / 7)
+
+
+def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict | None:
+    """The set's forecasts against the realized returns, beside the EWMA-Gaussian and random-walk
+    baselines on the same bars (same quantile levels, 100 samples each): the quantile score, the
+    coverage of each band, and the rows scored. None when no horizon has passed yet."""
+    from training.engine.forecast import ewma_gaussian_samples, random_walk_samples
+
+    frame = forecast_frame(fs, calibrated=False) if frame is None else frame
+    known = frame[np.isfinite(frame["y_true"])]
+    if known.empty:
+        return None
+    candles = candles_frame(symbol=fs.symbol, timeframe=fs.timeframe, end=known["timestamp"].iloc[-1])
+    ends = pd.Index(candles["ts"]).get_indexer(pd.DatetimeIndex(known["timestamp"]))
+    close, y = candles["close"].to_numpy(float), known["y_true"].to_numpy(float)
+    names = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
+    levels = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+
+    def from_samples(samples):
+        q = np.quantile(samples, levels, axis=1)
+        return {n: q[i] for i, n in enumerate(names)}
+
+    forecasters = {"model": {n: known[n].to_numpy(float) for n in names},
+                   "ewma_gaussian": from_samples(ewma_gaussian_samples(close, ends, fs.horizon, seed=fs.seed)),
+                   "random_walk": from_samples(random_walk_samples(close, ends, fs.horizon, seed=fs.seed))}
+    out = {"rows": int(len(known)), "pending": int(len(frame) - len(known)), "forecasters": {}}
+    for name, q in forecasters.items():
+        out["forecasters"][name] = {
+            "quantile_crps": quantile_score(q, y),
+            "mae_median": float(np.mean(np.abs(y - q["q50"]))),
+            "coverage": {f"{lo}-{hi}": float(np.mean((y >= q[lo]) & (y <= q[hi]))) for lo, hi, _ in BANDS},
+        }
+    if {"lo", "hi"} <= set(known.columns):
+        out["calibrated_coverage"] = float(np.mean((y >= known["lo"]) & (y <= known["hi"])))
+    return out
+
+
+def runs_using(fs: ForecastSet) -> dict[str, list]:
+    """The calibrations, backtests and optimizations that used a forecast set, newest first."""
+    return {name: list(getattr(fs, name).order_by("-created_at")[:20])
+            for name in ("calibrations", "backtests", "optimizations") if hasattr(fs, name)}
+
+
+def forecast_set_for(*, artifact: str, symbol: str, timeframe: str, start=None, end=None) -> ForecastSet:
+    """The newest finished forecast set of a model version (REF) that covers a series and range."""
+    from marketdata.engine import normalize_symbol, normalize_timeframe
+    from registry.selectors import version_by_ref
+
+    version = version_by_ref(artifact)
+    symbol, timeframe = normalize_symbol(symbol), normalize_timeframe(timeframe).code
+    fs = forecast_sets_covering(symbol=symbol, timeframe=timeframe, start=start, end=end, version=version).first()
+    if fs is None:
+        span = f" from {start:%Y-%m-%d %H:%M}" if start else ""
+        span += f" to {end:%Y-%m-%d %H:%M}" if end else ""
+        raise ValueError(f"{version.ref} has no finished forecast set of {symbol} {timeframe}{span}: make one first "
+                         f"(Make forecasts on its page, POST /api/forecasts/ or manage.py forecast)")
+    return fs

@@ -1,0 +1,173 @@
+"""Forecast runs: check a request, queue it on `gpu`, make the forecasts in a child process chunk by
+chunk (each chunk one short transaction), continue a dead run where it stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+
+from forecasts.models import ForecastRow, ForecastSet
+from forecasts.request import ForecastRequest
+from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_requeue, job_run_child
+from marketdata.selectors import candles_frame
+
+CHUNK_WINDOWS = int(os.environ.get("FOREXGPT_FORECAST_CHUNK", "256"))  # windows per stored chunk (and per sampling batch)
+QUANTILE_FIELDS = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
+
+
+def load_forecaster(version):
+    """The model, normalizer and config of a registered version, ready for inference on the CPU."""
+    import torch
+
+    from registry.selectors import version_checkpoint_path, version_file_bytes, version_stats
+    from training.engine import DiffusionForecaster, Normalizer
+
+    state = torch.load(version_checkpoint_path(version), map_location="cpu", weights_only=True)
+    model = DiffusionForecaster(**state["model_config"])
+    model.load_state_dict(state["state_dict"])
+    config = json.loads(version_file_bytes(version, "config"))
+    return model.eval(), Normalizer.from_npz(version_stats(version)), config
+
+
+@dataclass
+class ForecastPlan:
+    """The bars a request forecasts: `ends` index the candles (bars <= end), each a window's last bar."""
+
+    candles: pd.DataFrame
+    ends: np.ndarray
+    patch_len: int
+
+
+def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
+    """Which bars get a forecast; ValueError when the model cannot forecast them (another series,
+    too few bars of context before the start, nothing in the range)."""
+    from registry.selectors import version_file_bytes
+
+    if (version.symbol, version.timeframe) != (request.symbol, request.timeframe):
+        raise ValueError(f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
+                         f"{request.symbol} {request.timeframe}")
+    patch_len = int(json.loads(version_file_bytes(version, "config"))["patch_len"])
+    candles = candles_frame(symbol=request.symbol, timeframe=request.timeframe, end=request.end)
+    first = patch_len - 1
+    if request.start is not None:
+        before = int((candles["ts"] < pd.Timestamp(request.start)).sum())
+        if before < patch_len - 1:
+            raise ValueError(f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
+                             f"bars are stored before {request.start:%Y-%m-%d %H:%M}; start at "
+                             f"{_first_forecastable(candles, patch_len)} or later")
+        first = before
+    if len(candles) <= first:
+        raise ValueError(f"no {request.symbol} {request.timeframe} bar to forecast in that range "
+                         f"({len(candles)} bars stored up to it; a forecast needs {patch_len} of context)")
+    return ForecastPlan(candles=candles, ends=np.arange(first, len(candles)), patch_len=patch_len)
+
+
+def _first_forecastable(candles: pd.DataFrame, patch_len: int) -> str:
+    return f"{candles['ts'].iloc[patch_len - 1]:%Y-%m-%d %H:%M}" if len(candles) >= patch_len else "(no such bar: too few bars stored)"
+
+
+@transaction.atomic
+def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True) -> ForecastSet:
+    """Check the request against the model and the stored bars, store the run, queue it on `gpu`.
+    Nothing is computed here: the web request answers at once."""
+    from registry.selectors import version_by_ref
+
+    version = version_by_ref(request.artifact)
+    plan = forecast_plan(version, request)
+    ts = plan.candles["ts"]
+    fs = ForecastSet.objects.create(
+        owner=user if getattr(user, "is_authenticated", False) else None, artifact_version=version, artifact_ref=version.ref,
+        symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
+        first=ts.iloc[plan.ends[0]].to_pydatetime(), last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars,
+        samples=request.samples, seed=request.seed, steps=request.steps, windows_total=len(plan.ends),
+        message=f"queued: {len(plan.ends):,} forecasts")
+    if enqueue:
+        job_enqueue(fs)
+    return fs
+
+
+def forecast_set_resume(*, forecast_set: ForecastSet, user) -> ForecastSet:
+    """A failed or cancelled run continues from the chunks it stored."""
+    return job_requeue(run=forecast_set, user=user, message="resuming after the stored forecasts")
+
+
+def request_of(fs: ForecastSet) -> ForecastRequest:
+    """The request a stored run was made from (the worker rebuilds it from the row)."""
+    return ForecastRequest(artifact=fs.artifact_ref, symbol=fs.symbol, timeframe=fs.timeframe, start=fs.start, end=fs.end,
+                           samples=fs.samples, seed=fs.seed, steps=fs.steps)
+
+
+def log_path(fs: ForecastSet) -> Path:
+    return Path(settings.FOREXGPT_CHECKPOINT_DIR) / f"forecast-set-{fs.pk}" / f"attempt-{fs.attempts + 1}.log"
+
+
+def forecast_set_execute(fs: ForecastSet, ctx: JobContext) -> str:
+    """The task's work: the child process makes the forecasts; this process watches it."""
+    job_run_child(fs, ["forecast_worker", str(fs.pk)], log_path(fs))
+    fs.refresh_from_db()
+    return fs.message or "done"
+
+
+def _chunk_generator(seed: int, chunk: int):
+    """Each chunk's noise comes from (seed, chunk) alone, so a resumed run makes the same rows."""
+    import torch
+
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0]))
+
+
+def forecast_child_main(set_id: int) -> int:
+    """The child: forecast every chunk of windows not stored yet, one short transaction a chunk."""
+    import torch
+
+    from training.engine import make_features, summarize, windows
+
+    torch.set_num_threads(settings.FOREXGPT_TORCH_THREADS)
+    fs = ForecastSet.objects.get(pk=set_id)
+    if fs.artifact_version is None:
+        raise ValueError(f"model version {fs.artifact_ref} was deleted; these forecasts cannot be completed")
+    ctx = JobContext(fs)
+    model, norm, config = load_forecaster(fs.artifact_version)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    plan = forecast_plan(fs.artifact_version, request_of(fs))
+    features, channels = make_features(plan.candles)
+    if channels != config["channels"]:
+        raise ValueError(f"this series has channels {channels}, the model was trained on {config['channels']}")
+    feats = norm.transform(features)
+    ts = plan.candles["ts"]
+    done = set(ForecastRow.objects.filter(forecast_set=fs).values_list("ts", flat=True))
+    chunks = [plan.ends[i:i + CHUNK_WINDOWS] for i in range(0, len(plan.ends), CHUNK_WINDOWS)]
+    started, made = time.monotonic(), 0
+    try:
+        for k, ends in enumerate(chunks):
+            stamps = [ts.iloc[e].to_pydatetime() for e in ends]
+            if all(s in done for s in stamps):
+                continue
+            x = torch.from_numpy(np.ascontiguousarray(windows(feats, ends, plan.patch_len))).to(device)
+            with torch.inference_mode():
+                paths = model.sample(x, fs.samples, steps=fs.steps, generator=_chunk_generator(fs.seed, k))
+            s = summarize(paths.float().cpu().numpy() * norm.y_scale)
+            rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),
+                                **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS}) for i, stamp in enumerate(stamps)]
+            with transaction.atomic():
+                ForecastRow.objects.filter(forecast_set=fs, ts__in=stamps).delete()  # a chunk is all or nothing
+                ForecastRow.objects.bulk_create(rows)
+            made += len(rows)
+            stored = ForecastRow.objects.filter(forecast_set=fs).count()
+            rate = made / max(time.monotonic() - started, 1e-9)
+            eta = (fs.windows_total - stored) / rate if rate > 0 else None
+            ctx.progress(stored / max(fs.windows_total, 1), f"{stored:,} of {fs.windows_total:,} forecasts "
+                         f"({rate:,.1f}/s)", force=True, rows=stored, eta_s=eta)
+    except JobCancelled:
+        return CHILD_CANCELLED
+    stored = ForecastRow.objects.filter(forecast_set=fs).count()
+    ForecastSet.objects.filter(pk=fs.pk).update(rows=stored, eta_s=0, message=f"{stored:,} forecasts of {fs.artifact_ref}")
+    return 0

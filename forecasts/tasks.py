@@ -1,0 +1,7 @@
+from forecasts.models import ForecastSet
+from forecasts.services import forecast_set_execute as _work
+from forexgpt_site.jobs import job_execute
+
+
+def forecast_set_execute(set_id: int) -> str:
+    return job_execute(ForecastSet, set_id, _work)

@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from django.shortcuts import get_object_or_404, redirect, render
+
+from forecasts import selectors, services
+from forecasts.forms import ForecastForm
+from forecasts.models import ForecastSet
+from marketdata.engine import normalize_timeframe
+from marketdata.selectors import candles_frame
+
+MAX_POINTS = 3000  # forecasts drawn in the fan chart (evenly spaced over the set)
+
+
+def forecast_new(request):
+    """The version page's "Make forecasts" form posts here; errors come back on this page."""
+    if request.method == "POST":
+        form = ForecastForm(request.POST)
+        if form.is_valid():
+            try:
+                fs = services.forecast_set_start(user=request.user, request=form.request_object)
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("forecasts:detail", pk=fs.pk)
+    else:
+        form = ForecastForm(initial={k: request.GET.get(k) for k in ("artifact", "symbol", "timeframe")})
+    return render(request, "forecasts/new.html", {"form": form})
+
+
+def fan_figure(fs: ForecastSet, frame: pd.DataFrame) -> dict | None:
+    """Implied horizon-end price bands (close at t times exp(quantile)) drawn at the bar they are for,
+    over the realized close there; calibrated lo/hi where attached."""
+    if frame.empty:
+        return None
+    step = max(1, len(frame) // MAX_POINTS)
+    frame = frame.iloc[::step]
+    candles = candles_frame(symbol=fs.symbol, timeframe=fs.timeframe, start=frame["timestamp"].iloc[0])
+    index = pd.Index(candles["ts"])
+    pos = index.get_indexer(pd.DatetimeIndex(frame["timestamp"]))
+    close = candles["close"].to_numpy(float)
+    base = close[pos]
+    target = pos + fs.horizon
+    known = target < len(close)
+    offset = normalize_timeframe(fs.timeframe).offset * fs.horizon
+    when = list(frame["timestamp"] + offset)  # the bar each forecast is for: stored, or where it will be
+    for i in np.flatnonzero(known):
+        when[i] = candles["ts"].iloc[target[i]]
+    when = pd.DatetimeIndex(when)
+    traces = []
+    for lo, hi, name, opacity in (("q05", "q95", "90% band (q05-q95)", 0.18), ("q25", "q75", "50% band (q25-q75)", 0.35)):
+        traces.append(go.Scatter(x=when, y=base * np.exp(frame[hi]), mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"))
+        traces.append(go.Scatter(x=when, y=base * np.exp(frame[lo]), mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor=f"rgba(37,99,235,{opacity})", name=name))
+    traces.append(go.Scatter(x=when, y=base * np.exp(frame["pred_return"]), mode="lines", name="median", line=dict(color="#1d4ed8", width=1)))
+    if {"lo", "hi"} <= set(frame.columns):
+        for col in ("lo", "hi"):
+            traces.append(go.Scatter(x=when, y=base * np.exp(frame[col]), mode="lines", name=f"calibrated {col}",
+                                     line=dict(color="#b45309", width=1, dash="dot")))
+    traces.append(go.Scatter(x=when[known], y=close[target[known]], mode="lines", name="realized close", line=dict(color="#111827", width=1)))
+    title = f"{fs.symbol} {fs.timeframe}: price {fs.horizon} bars after each forecast" + (f" (every {step}th forecast)" if step > 1 else "")
+    fig = go.Figure(traces)
+    fig.update_layout(height=420, margin=dict(l=60, r=20, t=50, b=40), template="plotly_white", title=title,
+                      legend=dict(orientation="h", y=-0.15))
+    return json.loads(fig.to_json())
+
+
+def forecast_detail(request, pk: int):
+    fs = get_object_or_404(ForecastSet.objects.select_related("artifact_version__registered_model"), pk=pk)
+    figure = scores = None
+    if fs.rows:
+        frame = selectors.forecast_frame(fs)
+        figure = fan_figure(fs, frame)
+        scores = selectors.forecast_scores(fs, frame)
+    return render(request, "forecasts/detail.html", {"fs": fs, "figure": figure, "scores": scores,
+                                                     "used_by": selectors.runs_using(fs)})

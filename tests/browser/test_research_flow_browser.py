@@ -1,0 +1,144 @@
+"""The research loop through the pages alone, with real workers (the default and the gpu cluster):
+import a series, train a tiny model, make forecasts, calibrate them, attach the calibration, run a
+backtest and an optimization on them, and follow the links between the result pages."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import start_qcluster, stop_qcluster
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def clusters(transactional_db, tmp_path, settings):
+    """Both queues, as `make run` starts them; children score 20 test windows to keep training short."""
+    env = {"FOREXGPT_EVAL_WINDOWS": "20", "FOREXGPT_CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
+    logs = [tmp_path / "default.log", tmp_path / "gpu.log"]
+    procs = [start_qcluster(logs[0], extra_env=env), start_qcluster(logs[1], extra_env={**env, "Q_CLUSTER_NAME": "gpu"})]
+    try:
+        yield
+    finally:
+        for proc, log in zip(procs, logs):
+            stop_qcluster(proc, log)
+
+
+@pytest.fixture
+def staff_page(page, live_server, django_user_model):
+    django_user_model.objects.create_user(username="lead", password="lead-pass-123", is_staff=True)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "lead")
+    page.fill("input[name=password]", "lead-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    return page
+
+
+def _succeeds(page, timeout_s=90):
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=timeout_s * 1000)
+
+
+def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_server, clusters, fixture_path):
+    page, url, timings = staff_page, live_server.url, {}
+    started = time.monotonic()
+
+    def lap(name):
+        nonlocal started
+        timings[name] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+
+    # 1. Import the series.
+    page.goto(f"{url}/data/")
+    page.set_input_files("#import-form input[type=file]", str(fixture_path("eurusd_h1.csv")))
+    page.fill("#import-form input[name=symbol]", "EUR/USD")
+    page.fill("#import-form input[name=timeframe]", "1h")
+    page.click("#import-form button[type=submit]")
+    expect(page.locator("body")).to_contain_text("399", timeout=60_000)
+    lap("import")
+
+    # 2. Train a tiny model (one batch) and open its registered version.
+    page.goto(f"{url}/training/")
+    page.fill("#training-form input[name=symbol]", "EURUSD")
+    page.fill("#training-form input[name=patch_len]", "32")
+    page.fill("#training-form input[name=epochs]", "1")
+    page.check("#training-form input[name=fast_dev_run]")
+    page.click("#training-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/training/runs/\d+/$"))
+    _succeeds(page, 120)
+    page.click("a[href^='/registry/versions/']")
+    expect(page).to_have_url(re.compile(r"/registry/versions/\d+/$"))
+    version_url = page.url
+    lap("train")
+
+    # 3. Make forecasts for one week from the version page; the set's page shows them when done.
+    page.fill("#forecast-form input[name=start]", "2014-06-04")
+    page.fill("#forecast-form input[name=end]", "2014-06-11")
+    page.fill("#forecast-form input[name=samples]", "20")
+    page.click("#forecast-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/forecasts/\d+/$"))
+    _succeeds(page, 90)
+    expect(page.locator("#fan .main-svg").first).to_be_visible()
+    expect(page.locator("#scores")).to_contain_text("EWMA Gaussian")
+    set_url = page.url
+    set_id = set_url.rstrip("/").rsplit("/", 1)[-1]
+    lap("forecast")
+
+    # 4. Calibrate them (no upload) and attach the calibration to the version.
+    page.click("#job a:has-text('calibrate')")
+    page.select_option("#calibration-form select[name=forecast_set]", set_id)
+    page.select_option("#calibration-form select[name=method]", "split")
+    page.click("#calibration-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/conformal/runs/\d+/$"))
+    _succeeds(page, 60)
+    page.click("#attach-button")
+    expect(page.locator("#job")).to_contain_text("(attached)")
+    expect(page.locator("#forecast-set-link")).to_have_attribute("href", f"/forecasts/{set_id}/")
+    calibration_url = page.url
+    lap("calibrate + attach")
+
+    # 5. A backtest on the set (its range, the set preselected by the link).
+    page.goto(set_url)
+    page.click("#job a:has-text('backtest')")
+    expect(page.locator("select[name=forecasts_source]")).to_have_value("forecast_set")
+    expect(page.locator("select[name=forecast_set]")).to_have_value(set_id)
+    page.fill("#backtest-form input[name=start]", "2014-06-04 00:00")
+    page.fill("#backtest-form input[name=end]", "2014-06-11 23:00")
+    page.select_option("#backtest-form select[name=engine]", "fast")
+    page.click("#backtest-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/backtests/runs/\d+/$"))
+    _succeeds(page, 60)
+    expect(page.locator("#forecast-set-link")).to_have_attribute("href", f"/forecasts/{set_id}/")
+    backtest_url = page.url
+    lap("backtest")
+
+    # 6. An optimization on the set.
+    page.goto(set_url)
+    page.click("#job a:has-text('optimize')")
+    page.fill("#optimization-form input[name=start]", "2014-06-04 00:00")
+    page.fill("#optimization-form input[name=end]", "2014-06-11 23:00")
+    page.fill("#optimization-form input[name=budget]", "20")
+    page.fill("#optimization-form input[name=constraints]", "{}")
+    page.click("#optimization-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/optimizations/runs/\d+/$"))
+    _succeeds(page, 90)
+    expect(page.locator("#version-link")).to_have_attribute("href", re.compile(r"/registry/versions/\d+/$"))
+    optimization_url = page.url
+    lap("optimize")
+
+    # 7. Every page links to the others: the set lists its users, the version lists the runs.
+    page.goto(set_url)
+    used = page.locator("#used-by")
+    for target in (calibration_url, backtest_url, optimization_url):
+        expect(used.locator(f"a[href='{target.replace(url, '')}']")).to_have_count(1)
+    page.goto(version_url)
+    expect(page.locator("#forecast-sets")).to_contain_text(f"#{set_id}")
+    expect(page.locator("#calibrations")).to_contain_text("attached")
+    expect(page.locator(f"#backtests a[href='{backtest_url.replace(url, '')}']")).to_have_count(1)
+    expect(page.locator(f"#optimizations a[href='{optimization_url.replace(url, '')}']")).to_have_count(1)
+    page.goto(set_url)
+    expect(page.locator("#scores")).to_contain_text("Calibrated interval")  # the attached calibration gives lo / hi
+    lap("links")
+    print("flow timings (s):", timings)
