@@ -4,6 +4,7 @@ from django import forms
 
 from backtesting_app.engine.patterns import PATTERNS
 from forecasts.forms import ForecastSetField
+from forexgpt_site.jobs import JobStatus
 
 FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
                            ("csv", "upload a CSV"), ("none", "none (pattern strategy)")]
@@ -13,7 +14,7 @@ def initial_from_forecast_set(request) -> dict:
     """`?forecast_set=N` (the forecast-set page's links) preselects the set and its series."""
     from forecasts.models import ForecastSet
 
-    fs = ForecastSet.objects.filter(pk=request.GET.get("forecast_set") or None, status="succeeded").first() \
+    fs = ForecastSet.objects.filter(pk=request.GET.get("forecast_set") or None, status=JobStatus.SUCCEEDED).first() \
         if str(request.GET.get("forecast_set", "")).isdecimal() else None
     if fs is None:
         return {}

@@ -4,6 +4,7 @@ from backtesting_app import charts, selectors, services
 from backtesting_app.engine.patterns import pattern_events
 from backtesting_app.forms import BacktestForm, PatternScanForm, initial_from_forecast_set
 from backtesting_app.models import BacktestRun
+from forexgpt_site.jobs import JobStatus
 
 STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
              "Buy & Hold Return [%]", "Return (Ann.) [%]", "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio",
@@ -39,7 +40,7 @@ def backtests_page(request):
 def run_detail(request, pk: int):
     run = get_object_or_404(BacktestRun, pk=pk)
     context = {"run": run}
-    if run.status == "succeeded":
+    if run.status == JobStatus.SUCCEEDED:
         equity = selectors.backtest_equity(run)
         ohlc = services.load_bars(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)
         events = pattern_events(ohlc, run.params.get("patterns"), forward_bars=1) if run.strategy != "forecast" else None
@@ -59,7 +60,7 @@ def run_detail(request, pk: int):
 
 def compare(request):
     ids = [int(i) for i in request.GET.getlist("run") if i.isascii() and i.isdecimal()]
-    runs = list(BacktestRun.objects.filter(pk__in=ids, status="succeeded").order_by("pk"))
+    runs = list(BacktestRun.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED).order_by("pk"))
     return render(request, "backtesting_app/compare.html", {
         "runs": runs,
         "figure": charts.compare_figure([(run, selectors.backtest_equity(run)) for run in runs]) if runs else None,

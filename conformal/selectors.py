@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from conformal.engine import calibrator_from_state, forecast_columns
+from conformal.engine import with_bounds
 from conformal.models import CalibrationRun
+from forexgpt_site.jobs import JobStatus
 
 
 def calibration_intervals(run: CalibrationRun) -> pd.DataFrame:
@@ -19,12 +19,9 @@ def calibration_intervals(run: CalibrationRun) -> pd.DataFrame:
 
 def calibration_for_version(version) -> CalibrationRun | None:
     """The calibration attached to a model version, if any."""
-    return CalibrationRun.objects.filter(artifact_version=version, attached=True, status="succeeded").first()
+    return CalibrationRun.objects.filter(artifact_version=version, attached=True, status=JobStatus.SUCCEEDED).first()
 
 
 def apply_calibration(run: CalibrationRun, forecasts: pd.DataFrame) -> pd.DataFrame:
-    """Add `lo` / `hi` to new forecasts (the forecast command's columns) from a stored calibration."""
-    calibrator = calibrator_from_state(run.state)
-    cols = forecast_columns(forecasts.assign(y_true=0.0), run.alpha)  # the truth is not known yet
-    lo, hi = calibrator.predict(cols["y_pred"], scale=cols.get("scale"), q_lo=cols.get("q_lo"), q_hi=cols.get("q_hi"))
-    return forecasts.assign(lo=np.broadcast_to(lo, len(forecasts)), hi=np.broadcast_to(hi, len(forecasts)))
+    """Add `lo` / `hi` to new forecasts (the forecast columns) from a stored calibration."""
+    return with_bounds(run.state, run.alpha, forecasts)

@@ -14,8 +14,8 @@ from django.db import transaction
 from conformal.engine import METHODS, CalibrationResult, calibrate_series, check_params, forecast_columns
 from conformal.models import CalibrationRun
 from forecasts.selectors import finished_forecast_set, forecast_frame
-from forexgpt_site.jobs import JobContext, job_enqueue
-from registry.services._common import require_staff
+from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from forexgpt_site.permissions import require_staff
 
 PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")
 
@@ -130,7 +130,7 @@ def calibration_attach(*, run: CalibrationRun, user) -> CalibrationRun:
     require_staff(user, "attach calibrations to model versions")
     if run.artifact_version_id is None:
         raise ValueError("this calibration is not linked to a model version")
-    if run.status != "succeeded":
+    if run.status != JobStatus.SUCCEEDED:
         raise ValueError(f"only a finished calibration can be attached (this one is {run.status})")
     from registry.models import ModelVersion
 

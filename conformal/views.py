@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from conformal import charts, selectors, services
 from conformal.forms import CalibrationForm
 from conformal.models import CalibrationRun
+from forexgpt_site.jobs import JobStatus
 
 METRIC_ROWS = [
     ("coverage", "Coverage"), ("target", "Target"), ("mean_width", "Mean width"), ("median_width", "Median width"),
@@ -37,13 +38,13 @@ def conformal_page(request):
 
 def compare(request):
     ids = [int(i) for i in request.GET.getlist("run") if i.isascii() and i.isdecimal()]
-    runs = list(CalibrationRun.objects.filter(pk__in=ids, status="succeeded").order_by("pk"))
+    runs = list(CalibrationRun.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED).order_by("pk"))
     return render(request, "conformal/compare.html", _charts_context(runs))
 
 
 def run_detail(request, pk: int):
     run = get_object_or_404(CalibrationRun, pk=pk)
-    context = _charts_context([run]) if run.status == "succeeded" else {"runs": [run]}
+    context = _charts_context([run]) if run.status == JobStatus.SUCCEEDED else {"runs": [run]}
     return render(request, "conformal/run.html", {**context, "run": run})
 
 

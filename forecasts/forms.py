@@ -3,6 +3,7 @@ from datetime import timedelta
 from django import forms
 
 from forecasts.request import ForecastRequest
+from forexgpt_site.jobs import JobStatus
 
 
 class ForecastForm(forms.Form):
@@ -42,7 +43,7 @@ class ForecastSetField(forms.ModelChoiceField):
 
         kwargs.setdefault("required", False)
         kwargs.setdefault("help_text", "its series and range must cover the run's")
-        super().__init__(queryset=ForecastSet.objects.filter(status="succeeded").order_by("-created_at"), **kwargs)
+        super().__init__(queryset=ForecastSet.objects.filter(status=JobStatus.SUCCEEDED).order_by("-created_at"), **kwargs)
 
     def label_from_instance(self, fs):
         return f"#{fs.pk} {fs.artifact_ref}: {fs.symbol} {fs.timeframe} {fs.first:%Y-%m-%d %H:%M} to {fs.last:%Y-%m-%d %H:%M} ({fs.rows:,} bars)"

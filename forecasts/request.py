@@ -7,21 +7,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import ClassVar, Mapping
 
-import pandas as pd
-
+from forexgpt_site.parsing import parse_utc
 from marketdata.engine import normalize_symbol, normalize_timeframe
-
-
-def _when(value, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} {value!r} is not a date/time (use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00Z)") from None
-    if pd.isna(ts):
-        raise ValueError(f"{name} {value!r} is not a date/time")
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
 def _whole(value, name: str, low: int, high: int) -> int:
@@ -62,7 +49,7 @@ class ForecastRequest:
         for required in ("artifact", "symbol", "timeframe"):
             if not str(data.get(required) or "").strip():
                 raise ValueError(f"{required} is required")
-        start, end = _when(data.get("start"), "start"), _when(data.get("end"), "end")
+        start, end = parse_utc(data.get("start"), "start"), parse_utc(data.get("end"), "end")
         if start and end and start > end:
             raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
         numbers = {name: _whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}

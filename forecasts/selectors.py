@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 from django.db.models import QuerySet
 
+from conformal.engine import with_bounds
 from forecasts.models import ForecastRow, ForecastSet
+from forexgpt_site.jobs import JobStatus
 from marketdata.selectors import candles_frame
 
 ROW_COLUMNS = ("pred_return", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "confidence")
@@ -39,11 +41,11 @@ def forecast_frame(fs: ForecastSet, *, truth: bool = True, calibrated: bool = Tr
     if truth:
         frame["y_true"] = realized_returns(symbol=fs.symbol, timeframe=fs.timeframe, stamps=frame["timestamp"], horizon=fs.horizon)
     if calibrated and fs.artifact_version_id and len(frame):
-        from conformal.selectors import apply_calibration, calibration_for_version
-
-        calibration = calibration_for_version(fs.artifact_version)
-        if calibration is not None:
-            frame = apply_calibration(calibration, frame)
+        # The calibrator a calibration attached to this version publishes (read through the relation,
+        # applied with the pure conformal engine: docs/ARCHITECTURE.md, the one read against the flow).
+        attached = fs.artifact_version.calibrations.filter(attached=True, status=JobStatus.SUCCEEDED).values("state", "alpha").first()
+        if attached is not None:
+            frame = with_bounds(attached["state"], attached["alpha"], frame)
     return frame
 
 
@@ -60,14 +62,14 @@ def finished_forecast_set(value) -> ForecastSet:
             fs = None
     if fs is None:
         raise ValueError(f"there is no forecast set {value!r}")
-    if fs.status != "succeeded":
+    if fs.status != JobStatus.SUCCEEDED:
         raise ValueError(f"forecast set {fs.pk} is {fs.status}: only a finished set can be used")
     return fs
 
 
 def forecast_sets_covering(*, symbol: str, timeframe: str, start=None, end=None, version=None) -> QuerySet:
     """Finished sets of a series whose bars cover [start, end] (None = any), newest first."""
-    qs = ForecastSet.objects.filter(symbol=symbol, timeframe=timeframe, status="succeeded").select_related(
+    qs = ForecastSet.objects.filter(symbol=symbol, timeframe=timeframe, status=JobStatus.SUCCEEDED).select_related(
         "artifact_version__registered_model")
     if start is not None:
         qs = qs.filter(first__lte=start)

@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.graph_objects as go
 
-from marketdata.engine import normalize_timeframe, resample_ohlcv
+from marketdata.engine import bin_count, normalize_timeframe, resample_ohlcv
 
 MAX_BARS = 3000
-_LADDER = ["5m", "15m", "30m", "1h", "4h", "1d"]
+# Coarser display timeframes, finest first; weekly is the coarsest (a 20-year series is ~1,050 bars).
+_LADDER = ["5m", "15m", "30m", "1h", "4h", "1d", "1w"]
 
 
 def display_bars(rows: pd.DataFrame, timeframe: str, max_bars: int = MAX_BARS) -> tuple[pd.DataFrame, str]:
-    """Aggregate to the finest timeframe that keeps the chart under `max_bars` (exact OHLC)."""
+    """All of `rows`, aggregated exactly (first open, max high, min low, last close, summed volume)
+    to the finest timeframe that keeps the chart at `max_bars` candles or fewer; weekly when even
+    daily has more. Returns the bars and the code of the timeframe they are in."""
     source = normalize_timeframe(timeframe)
     if len(rows) <= max_bars:
         return rows, source.code
-    for code in _LADDER:
-        target = normalize_timeframe(code)
-        if target.minutes <= source.minutes or target.minutes % source.minutes:
-            continue
-        bars = resample_ohlcv(rows, source, target)
-        if len(bars) <= max_bars:
-            return bars, target.code
-    return rows.tail(max_bars), source.code
+    coarser = [tf for tf in map(normalize_timeframe, _LADDER) if tf.minutes > source.minutes and tf.minutes % source.minutes == 0]
+    for target in coarser:
+        if target is coarser[-1] or bin_count(rows["ts"], target) <= max_bars:
+            return resample_ohlcv(rows, source, target), target.code
+    return rows, source.code  # nothing coarser on the ladder
+
+
+def series_chart(rows: pd.DataFrame, *, symbol: str, timeframe: str) -> dict | None:
+    """What a page needs to draw `rows` whole: the figure (JSON), the timeframe drawn, counts, range.
+
+    The title names the timeframe drawn and, when aggregated, the bars it was aggregated from.
+    """
+    if rows.empty:
+        return None
+    stored = normalize_timeframe(timeframe)
+    bars, shown_code = display_bars(rows, stored.code)
+    shown = normalize_timeframe(shown_code)
+    title = f"{symbol} {shown.label}"
+    if shown.code != stored.code:
+        title += f" - {len(rows):,} {stored.label} bars aggregated to {len(bars):,} {shown.label} bars"
+    return {
+        "figure": json.loads(candlestick_figure(bars, title=title).to_json()),
+        "title": title,
+        "bars": len(rows),
+        "drawn": len(bars),
+        "timeframe": stored.label,
+        "shown_timeframe": shown.label,
+        "aggregated": shown.code != stored.code,
+        "first": rows["ts"].iloc[0],
+        "last": rows["ts"].iloc[-1],
+    }
 
 
 def candlestick_figure(rows: pd.DataFrame, *, title: str) -> go.Figure:

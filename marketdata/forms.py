@@ -1,12 +1,13 @@
 from django import forms
 
-from marketdata.engine import FORMATS
+from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, FORMATS
 
 DROP_CHOICES = [
     ("weekend", "weekend bars"),
     ("day_spanning", "day-spanning aggregate bars"),
     ("flat_filler", "flat zero-volume filler bars"),
 ]
+CONFLICT_CHOICES = list(CONFLICT_POLICIES.items())
 
 
 class CandleImportForm(forms.Form):
@@ -18,6 +19,16 @@ class CandleImportForm(forms.Form):
                          help_text="IANA name, e.g. Europe/Helsinki; blank = the format's default")
     drop = forms.MultipleChoiceField(choices=DROP_CHOICES, required=False, widget=forms.CheckboxSelectMultiple,
                                      label="Drop anomalies")
+    on_conflict = forms.ChoiceField(choices=CONFLICT_CHOICES, initial=DEFAULT_CONFLICT_POLICY, widget=forms.RadioSelect,
+                                    required=False, label="Bars already stored with other values",
+                                    help_text="identical bars are skipped as duplicates whatever you choose")
+
+    def clean_on_conflict(self) -> str:
+        return self.cleaned_data["on_conflict"] or DEFAULT_CONFLICT_POLICY  # a post without the field refuses
+
+
+class ImportRetryForm(forms.Form):
+    on_conflict = forms.ChoiceField(choices=[(k, v) for k, v in CONFLICT_CHOICES if k != "refuse"])
 
 
 class ChartRangeForm(forms.Form):
@@ -25,3 +36,10 @@ class ChartRangeForm(forms.Form):
     timeframe = forms.CharField(required=False)
     start = forms.DateTimeField(required=False, help_text="UTC")
     end = forms.DateTimeField(required=False, help_text="UTC")
+
+
+class CandleDeleteForm(forms.Form):
+    symbol = forms.CharField()
+    timeframe = forms.CharField()
+    start = forms.DateTimeField(required=False, help_text="UTC; blank = from the first bar")
+    end = forms.DateTimeField(required=False, help_text="UTC; blank = to the last bar")

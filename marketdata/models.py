@@ -1,6 +1,48 @@
 from django.db import models
 
 from forexgpt_site.jobs import JobRun
+from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
+
+
+class CandleImport(JobRun):
+    """One write of bars into a series: an uploaded export (run by a worker), a file imported with
+    `import_candles`, the demo series, or a resample. Every stored bar points at the one that wrote it."""
+
+    TASK = "marketdata.tasks.candle_import_execute"
+
+    class Origin(models.TextChoices):
+        UPLOAD = "upload", "uploaded file"
+        COMMAND = "command", "import_candles"
+        DEMO = "demo", "demo data"
+        RESAMPLE = "resample", "resample"
+
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.UPLOAD)
+    file = models.FileField(upload_to="imports/%Y/%m/", blank=True, help_text="the uploaded file; blank for other origins")
+    original_name = models.CharField(max_length=255)
+    symbol = models.CharField(max_length=12)
+    timeframe = models.CharField(max_length=8)
+    tz = models.CharField(max_length=64, blank=True, help_text="source time zone; blank = the format's default")
+    format = models.CharField(max_length=12, default="auto")
+    drop = models.JSONField(default=list, blank=True, help_text="anomaly kinds to drop")
+    on_conflict = models.CharField(max_length=8, choices=list(CONFLICT_POLICIES.items()), default=DEFAULT_CONFLICT_POLICY,
+                                   help_text="what to do with bars already stored with other values")
+    report = models.JSONField(null=True, blank=True)
+
+    class Meta(JobRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} {self.original_name} -> {self.symbol} {self.timeframe} ({self.status})"
+
+    @property
+    def source_label(self) -> str:
+        """Where the bars came from, as the data page shows it."""
+        if self.origin == self.Origin.DEMO:
+            return f"demo data ({self.original_name})"
+        if self.origin == self.Origin.RESAMPLE:
+            return self.original_name
+        detected = (self.report or {}).get("format") or self.format
+        return f"{self.original_name} ({detected}, import #{self.pk})"
 
 
 class Candle(models.Model):
@@ -14,7 +56,9 @@ class Candle(models.Model):
     low = models.FloatField()
     close = models.FloatField()
     volume = models.FloatField(default=0.0)
-    source = models.CharField(max_length=120, blank=True, help_text="file or process the bar came from")
+    # PROTECT: an import's record outlives its bars; delete the bars first (data page, delete_candles).
+    candle_import = models.ForeignKey(CandleImport, on_delete=models.PROTECT, related_name="candles",
+                                      help_text="the import that wrote this bar")
 
     class Meta:
         ordering = ["symbol", "timeframe", "ts"]
@@ -25,24 +69,3 @@ class Candle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.timeframe} {self.ts:%Y-%m-%d %H:%M}"
-
-
-class CandleImport(JobRun):
-    """An uploaded export waiting for, or done with, import by a worker."""
-
-    TASK = "marketdata.tasks.candle_import_execute"
-
-    file = models.FileField(upload_to="imports/%Y/%m/")
-    original_name = models.CharField(max_length=255)
-    symbol = models.CharField(max_length=12)
-    timeframe = models.CharField(max_length=8)
-    tz = models.CharField(max_length=64, blank=True, help_text="source time zone; blank = the format's default")
-    format = models.CharField(max_length=12, default="auto")
-    drop = models.JSONField(default=list, blank=True, help_text="anomaly kinds to drop")
-    report = models.JSONField(null=True, blank=True)
-
-    class Meta(JobRun.Meta):
-        pass
-
-    def __str__(self) -> str:
-        return f"import {self.original_name} -> {self.symbol} {self.timeframe} ({self.status})"

@@ -24,30 +24,54 @@ def candles_queryset(*, symbol: str, timeframe: str, start: datetime | None = No
     return qs.order_by("ts")
 
 
-def candles_frame(*, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
-    """Bars as a DataFrame with a UTC `ts` column and float OHLCV columns, ascending."""
-    rows = list(candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).values_list("ts", *OHLCV))
+def candles_frame(*, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None,
+                  with_import: bool = False) -> pd.DataFrame:
+    """Bars as a DataFrame with a UTC `ts` column and float OHLCV columns, ascending; with
+    `with_import`, also the `candle_import_id` of the import that wrote each bar."""
+    columns = ["ts", *OHLCV, *(["candle_import_id"] if with_import else [])]
+    rows = list(candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).values_list(*columns))
     if not rows:
         frame = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), **{c: pd.Series([], dtype=float) for c in OHLCV}})
+        if with_import:
+            frame["candle_import_id"] = pd.Series([], dtype="int64")
         return frame
-    frame = pd.DataFrame(rows, columns=["ts", *OHLCV])
+    frame = pd.DataFrame(rows, columns=columns)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
 
 
 def series_list() -> list[dict]:
-    """One row per (symbol, timeframe): rows, first, last bar and count of long gaps."""
+    """One row per (symbol, timeframe): rows, first, last bar, count of long gaps, and `sources`:
+    the imports that wrote its bars (label, origin, bars), largest first; `is_demo` when every
+    bar is demo data, `mixed` when the bars come from more than one import."""
     series = (
         Candle.objects.values("symbol", "timeframe")
         .annotate(rows=Count("id"), first=Min("ts"), last=Max("ts"))
         .order_by("symbol", "timeframe")
     )
+    sources = series_sources()
     out = []
     for item in series:
         item = dict(item)
         item["long_gaps"] = _long_gaps(item["symbol"], item["timeframe"], item["rows"], item["last"])
         item["label"] = normalize_timeframe(item["timeframe"]).label
+        item["sources"] = sources.get((item["symbol"], item["timeframe"]), [])
+        item["is_demo"] = bool(item["sources"]) and all(s["origin"] == CandleImport.Origin.DEMO for s in item["sources"])
+        item["mixed"] = len(item["sources"]) > 1
         out.append(item)
+    return out
+
+
+def series_sources() -> dict[tuple[str, str], list[dict]]:
+    """Per (symbol, timeframe), the imports that wrote its bars with their bar counts, largest first."""
+    # An import writes only its own series, so counting by import (the foreign key's index) is enough.
+    counts = dict(Candle.objects.order_by().values_list("candle_import").annotate(bars=Count("id")))
+    out: dict[tuple[str, str], list[dict]] = {}
+    for run in CandleImport.objects.filter(pk__in=list(counts)).order_by():
+        out.setdefault((run.symbol, run.timeframe), []).append(
+            {"import_id": run.pk, "label": run.source_label, "origin": run.origin, "bars": counts[run.pk]})
+    for items in out.values():
+        items.sort(key=lambda s: (-s["bars"], s["import_id"]))
     return out
 
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from marketdata.engine import FORMATS
+from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, FORMATS
 from marketdata.models import Candle, CandleImport
 
 
@@ -17,6 +17,13 @@ class CandleQuerySerializer(serializers.Serializer):
     end = serializers.DateTimeField(required=False)
 
 
+class SeriesSourceSerializer(serializers.Serializer):
+    import_id = serializers.IntegerField()
+    label = serializers.CharField()
+    origin = serializers.CharField()
+    bars = serializers.IntegerField()
+
+
 class SeriesSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     timeframe = serializers.CharField()
@@ -24,6 +31,8 @@ class SeriesSerializer(serializers.Serializer):
     first = serializers.DateTimeField()
     last = serializers.DateTimeField()
     long_gaps = serializers.IntegerField()
+    sources = SeriesSourceSerializer(many=True, help_text="the imports that wrote the bars, largest first")
+    is_demo = serializers.BooleanField(help_text="every bar is demo data")
 
 
 class CandleImportCreateSerializer(serializers.Serializer):
@@ -33,6 +42,9 @@ class CandleImportCreateSerializer(serializers.Serializer):
     tz = serializers.CharField(required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
     drop = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    on_conflict = serializers.ChoiceField(choices=list(CONFLICT_POLICIES.items()), default=DEFAULT_CONFLICT_POLICY,
+                                          help_text="bars already stored with other values: " + "; ".join(
+                                              f"{k} = {v}" for k, v in CONFLICT_POLICIES.items()))
 
 
 class CandleImportSerializer(serializers.ModelSerializer):
@@ -41,7 +53,7 @@ class CandleImportSerializer(serializers.ModelSerializer):
     class Meta:
         model = CandleImport
         fields = [
-            "id", "status", "progress", "message", "error", "original_name", "symbol", "timeframe", "tz", "format",
-            "drop", "report", "owner", "created_at", "started_at", "finished_at", "cancel_requested",
+            "id", "status", "progress", "message", "error", "origin", "original_name", "symbol", "timeframe", "tz", "format",
+            "drop", "on_conflict", "report", "owner", "created_at", "started_at", "finished_at", "cancel_requested",
         ]
         read_only_fields = fields

@@ -5,5 +5,7 @@ from marketdata import views
 app_name = "marketdata"
 urlpatterns = [
     path("", views.data_page, name="data"),
+    path("delete/", views.candles_delete, name="delete"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/retry/", views.import_retry, name="import-retry"),
 ]

@@ -1,30 +1,23 @@
-import json
-
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
 from marketdata import selectors, services
-from marketdata.charts import candlestick_figure, display_bars
-from marketdata.engine import ImportRejected, normalize_timeframe
-from marketdata.forms import CandleImportForm, ChartRangeForm
+from marketdata.charts import series_chart
+from marketdata.engine import ImportRejected
+from marketdata.forms import CandleDeleteForm, CandleImportForm, ChartRangeForm, ImportRetryForm
 from marketdata.models import CandleImport
+
+IMPORT_OPTIONS = ("symbol", "timeframe", "tz", "format", "drop", "on_conflict")
 
 
 def _chart(symbol: str, timeframe: str, start=None, end=None) -> dict | None:
     rows = selectors.candles_frame(symbol=symbol, timeframe=timeframe, start=start, end=end)
-    if rows.empty:
-        return None
-    bars, shown_tf = display_bars(rows, timeframe)
-    shown = normalize_timeframe(shown_tf).label
-    title = f"{symbol} {normalize_timeframe(timeframe).label}"
-    if shown_tf != normalize_timeframe(timeframe).code:
-        title += f" (shown as {shown}: {len(rows):,} bars aggregated to {len(bars):,})"
-    return {
-        "figure": json.loads(candlestick_figure(bars, title=title).to_json()),
-        "bars": len(rows),
-        "first": rows["ts"].iloc[0],
-        "last": rows["ts"].iloc[-1],
-    }
+    return series_chart(rows, symbol=symbol, timeframe=timeframe)
 
 
 def data_page(request):
@@ -33,9 +26,8 @@ def data_page(request):
         form = CandleImportForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                run = services.candle_import_start(user=request.user, upload=form.cleaned_data["file"], **{
-                    k: form.cleaned_data[k] for k in ("symbol", "timeframe", "tz", "format", "drop")
-                })
+                run = services.candle_import_start(user=request.user, upload=form.cleaned_data["file"],
+                                                   **{k: form.cleaned_data[k] for k in IMPORT_OPTIONS})
             except ImportRejected as exc:
                 form.add_error(None, str(exc))
             else:
@@ -56,8 +48,28 @@ def data_page(request):
             messages.error(request, str(exc))
     return render(request, "marketdata/data.html", {
         "series": series, "form": form, "chart": chart, "selected": selected, "chart_form": chart_form,
-        "imports": selectors.candle_imports_recent(limit=10),
+        "can_delete": request.user.is_staff and selected is not None, "imports": selectors.candle_imports_recent(limit=10),
     })
+
+
+@require_POST
+def candles_delete(request):
+    """Staff only: delete a series, or the bars of it in a UTC range."""
+    if not request.user.is_staff:
+        raise PermissionDenied("only staff may delete market data")
+    form = CandleDeleteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing deleted: {form.errors.as_text()}")
+        return redirect("marketdata:data")
+    try:
+        result = services.candles_delete(user=request.user, **form.cleaned_data)
+    except ImportRejected as exc:
+        messages.error(request, f"Nothing deleted: {exc}")
+        return redirect("marketdata:data")
+    span = "the whole series" if not (result["start"] or result["end"]) else f"{result['start'] or 'first bar'} -> {result['end'] or 'last bar'}"
+    messages.info(request, f"Deleted {result['deleted']:,} {result['symbol']} {result['timeframe']} bars ({span}).")
+    query = urlencode({"symbol": result["symbol"], "timeframe": result["timeframe"]})
+    return HttpResponseRedirect(f"{reverse('marketdata:data')}?{query}")
 
 
 def import_detail(request, pk: int):
@@ -66,4 +78,24 @@ def import_detail(request, pk: int):
     report = run.report or {}
     if run.status == "succeeded" and report.get("first"):
         chart = _chart(run.symbol, run.timeframe, report["first"], report["last"])
-    return render(request, "marketdata/import_detail.html", {"run": run, "report": report, "chart": chart})
+    can_retry = run.status == "failed" and bool(report.get("conflicts")) and run.origin == CandleImport.Origin.UPLOAD
+    return render(request, "marketdata/import_detail.html", {
+        "run": run, "report": report, "chart": chart, "can_retry": can_retry,
+    })
+
+
+@require_POST
+def import_retry(request, pk: int):
+    """Import a refused upload again with another conflict policy."""
+    run = get_object_or_404(CandleImport, pk=pk)
+    form = ImportRetryForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not imported: {form.errors.as_text()}")
+        return redirect("marketdata:import-detail", pk=run.pk)
+    try:
+        retry = services.candle_import_retry(user=request.user, run=run, on_conflict=form.cleaned_data["on_conflict"])
+    except ImportRejected as exc:
+        messages.error(request, str(exc))
+        return redirect("marketdata:import-detail", pk=run.pk)
+    messages.info(request, f"Import of {retry.original_name} queued again ({retry.on_conflict} on conflict).")
+    return redirect("marketdata:import-detail", pk=retry.pk)

@@ -4,8 +4,6 @@ import plotly.graph_objects as go
 from django.http import Http404
 from django.shortcuts import render
 
-from forecasts.forms import ForecastForm
-
 from registry import selectors
 from registry.models import RegisteredModel
 from registry.services import RegistryError
@@ -26,17 +24,21 @@ def registry_list(request):
 
 
 def _history_figure(history) -> dict | None:
-    """Training curves from .history.json: {"metric": [values...]} or a list of per-epoch dicts."""
+    """Training curves from .history.json: what the trainer writes ({"epochs": [per-epoch dicts]}),
+    a bare list of per-epoch dicts, or {"metric": [values...]}; x is the epoch number when known."""
+    if isinstance(history, dict) and isinstance(history.get("epochs"), list):
+        history = history["epochs"]
     if isinstance(history, list) and history and all(isinstance(row, dict) for row in history):
-        keys = {k for row in history for k, v in row.items() if isinstance(v, (int, float))} - {"epoch", "step"}
+        keys = {k for row in history for k, v in row.items() if isinstance(v, (int, float))} - {"step"}
         history = {k: [row.get(k) for row in history] for k in sorted(keys)}
     if not isinstance(history, dict):
         return None
     series = {k: v for k, v in history.items() if isinstance(v, list) and v and all(isinstance(x, (int, float)) or x is None for x in v)}
-    series.pop("epoch", None)
+    epochs = series.pop("epoch", None)
     if not series:
         return None
-    fig = go.Figure([go.Scatter(y=v, name=k, mode="lines+markers") for k, v in sorted(series.items())])
+    x = epochs if epochs and all(len(v) == len(epochs) for v in series.values()) else None
+    fig = go.Figure([go.Scatter(x=x, y=v, name=k, mode="lines+markers") for k, v in sorted(series.items())])
     fig.update_layout(height=360, margin=dict(l=50, r=20, t=40, b=40), template="plotly_white",
                       title="Training history", xaxis_title="epoch")
     return json.loads(fig.to_json())
@@ -60,7 +62,6 @@ def version_detail(request, pk: int):
         "metrics": sorted(version.metrics.items()),
         "calibrations": version.calibrations.order_by("-created_at")[:20],
         "forecast_sets": version.forecast_sets.order_by("-created_at")[:20],
-        "forecast_form": ForecastForm(initial={"artifact": version.ref, "symbol": version.symbol, "timeframe": version.timeframe}),
         "backtests": version.backtests.order_by("-created_at")[:20],
         "optimizations": version.optimizations.order_by("-created_at")[:20],
     })

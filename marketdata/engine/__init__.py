@@ -1,20 +1,29 @@
 """Market data engine: read real candle exports, validate, flag anomalies, resample. No Django here."""
 
-from ._errors import ImportRejected, RowError
+from ._conflicts import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, BarComparison, compare_bars, conflict_rejection
+from ._errors import ImportConflict, ImportRejected, RowError
 from ._formats import DEFAULT_TZ, FORMATS, ParsedFile, detect_format, read_candles, read_text
-from ._resample import resample_ohlcv
-from ._symbols import Timeframe, normalize_symbol, normalize_timeframe, pip_size
+from ._resample import bin_count, resample_ohlcv
+from ._symbols import WEEK_MINUTES, Timeframe, normalize_symbol, normalize_timeframe, pip_size
 from ._validate import ANOMALY_KINDS, AnomalyScan, drop_anomalies, scan_anomalies, validate
 
 __all__ = [
     "ANOMALY_KINDS",
     "AnomalyScan",
+    "BarComparison",
+    "CONFLICT_POLICIES",
+    "DEFAULT_CONFLICT_POLICY",
     "DEFAULT_TZ",
     "FORMATS",
+    "ImportConflict",
     "ImportRejected",
     "ParsedFile",
     "RowError",
     "Timeframe",
+    "WEEK_MINUTES",
+    "bin_count",
+    "compare_bars",
+    "conflict_rejection",
     "detect_format",
     "drop_anomalies",
     "normalize_symbol",

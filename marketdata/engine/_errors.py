@@ -34,3 +34,17 @@ class ImportRejected(ValueError):
             "errors": [{"line": e.line, "reason": e.reason} for e in self.errors[:MAX_REPORTED_ERRORS]],
             "error_count": len(self.errors),
         }
+
+
+class ImportConflict(ImportRejected):
+    """The file is refused because bars it holds are already stored with other values.
+
+    `report` carries the counts (`conflicts`, `duplicates`, `new`) and `conflict_examples`.
+    """
+
+    def __init__(self, message: str, *, report: dict, rows: int | None = None):
+        super().__init__(message, rows=rows)
+        self.report = report
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), **self.report}

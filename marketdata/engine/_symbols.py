@@ -35,7 +35,9 @@ class Timeframe:
 
     @property
     def label(self) -> str:
-        """MetaTrader-style name: M1, H1, D1."""
+        """MetaTrader-style name: M1, H1, D1, W1."""
+        if self.minutes % WEEK_MINUTES == 0:
+            return f"W{self.minutes // WEEK_MINUTES}"
         if self.minutes % 1440 == 0:
             return f"D{self.minutes // 1440}"
         if self.minutes % 60 == 0:
@@ -43,13 +45,14 @@ class Timeframe:
         return f"M{self.minutes}"
 
 
-_UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440}
-_TF_SUFFIX_RE = re.compile(r"^(\d+)\s*(m|min|h|d)$")
-_TF_PREFIX_RE = re.compile(r"^(m|h|d)(\d+)$")
+WEEK_MINUTES = 7 * 1440
+_UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": WEEK_MINUTES}
+_TF_SUFFIX_RE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
+_TF_PREFIX_RE = re.compile(r"^(m|h|d|w)(\d+)$")
 
 
 def normalize_timeframe(raw: str) -> Timeframe:
-    """`1h`, `H1`, `60m`, `60min` -> Timeframe("1h", 60); `M1`/`1m`; `D1`/`1d`."""
+    """`1h`, `H1`, `60m`, `60min` -> Timeframe("1h", 60); `M1`/`1m`; `D1`/`1d`; `W1`/`1w`/`7d`."""
     text = str(raw or "").strip().lower()
     match = _TF_SUFFIX_RE.match(text)
     if match:
@@ -62,7 +65,9 @@ def normalize_timeframe(raw: str) -> Timeframe:
     minutes = count * _UNIT_MINUTES[unit]
     if minutes <= 0 or (1440 % minutes and minutes % 1440):
         raise ValueError(f"timeframe {raw!r} does not divide a day evenly")
-    if minutes % 1440 == 0:
+    if minutes % WEEK_MINUTES == 0:
+        code = f"{minutes // WEEK_MINUTES}w"
+    elif minutes % 1440 == 0:
         code = f"{minutes // 1440}d"
     elif minutes % 60 == 0:
         code = f"{minutes // 60}h"

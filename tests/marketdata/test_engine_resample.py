@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size, read_candles, resample_ohlcv, validate
+from marketdata.engine import bin_count, normalize_symbol, normalize_timeframe, pip_size, read_candles, resample_ohlcv, validate
 
 M1, H1 = normalize_timeframe("1m"), normalize_timeframe("1h")
 
@@ -61,7 +61,8 @@ def test_m1_file_resampled_agrees_with_the_h1_file_over_the_whole_overlap(shared
 
 
 @pytest.mark.parametrize("raw, code, label", [("1h", "1h", "H1"), ("H1", "1h", "H1"), ("60m", "1h", "H1"),
-                                               ("M1", "1m", "M1"), ("15min", "15m", "M15"), ("D1", "1d", "D1"), ("4h", "4h", "H4")])
+                                               ("M1", "1m", "M1"), ("15min", "15m", "M15"), ("D1", "1d", "D1"), ("4h", "4h", "H4"),
+                                               ("W1", "1w", "W1"), ("1w", "1w", "W1"), ("7d", "1w", "W1")])
 def test_timeframe_aliases(raw, code, label):
     tf = normalize_timeframe(raw)
     assert (tf.code, tf.label) == (code, label)
@@ -78,3 +79,27 @@ def test_symbols_and_pips():
     assert pip_size("USD/JPY") == 0.01 and pip_size("EURUSD") == 0.0001
     with pytest.raises(ValueError, match="is not a currency pair"):
         normalize_symbol("€$")
+
+
+def _sunday_week(ts: pd.Series) -> pd.Series:
+    """Independent week label: the Sunday 00:00 UTC on or before each time."""
+    days_since_sunday = (ts.dt.day_of_week + 1) % 7
+    return ts.dt.floor("D") - pd.to_timedelta(days_since_sunday, unit="D")
+
+
+def test_weekly_bins_start_sunday_midnight_and_hold_one_fx_week(fixture_path):
+    rows = validate(read_candles(fixture_path("mt4_eurusd_h1.csv"), tz="Europe/Helsinki"))
+    bars = resample_ohlcv(rows, H1, normalize_timeframe("1w"))
+    expected = rows.groupby(_sunday_week(rows["ts"])).agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
+                                                           close=("close", "last"), volume=("volume", "sum"))
+    assert list(bars["ts"]) == list(expected.index)
+    assert set(bars["ts"].dt.day_name()) == {"Sunday"} and (bars["ts"].dt.hour == 0).all()
+    for col in ("open", "high", "low", "close", "volume"):
+        assert np.array_equal(bars[col].to_numpy(), expected[col].to_numpy()), col
+
+
+@pytest.mark.parametrize("target", ["4h", "1d", "1w"])
+def test_bin_count_is_the_number_of_resampled_bars(fixture_path, target):
+    rows = validate(read_candles(fixture_path("mt4_eurusd_h1.csv"), tz="Europe/Helsinki"))
+    tf = normalize_timeframe(target)
+    assert bin_count(rows["ts"], tf) == len(resample_ohlcv(rows, H1, tf))

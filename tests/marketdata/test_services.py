@@ -36,23 +36,24 @@ def test_a_bad_row_rejects_the_whole_file_and_keeps_what_was_there(fixture_path,
 
 def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
     """A crash midway through the batched insert (here: the database refuses batch 2) rolls back batch 1."""
-    from marketdata import services
+    from marketdata.services import _store
 
-    monkeypatch.setattr(services, "BATCH", 100)
-    real = Candle.objects.bulk_create
+    monkeypatch.setattr(_store, "BATCH", 100)
+    real = _store._insert_batch
     calls = []
 
-    def failing_second_batch(objs, **kw):
-        calls.append(len(objs))
+    def failing_second_batch(cursor, batch):
+        calls.append(len(batch))
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real(objs, **kw)
+        return real(cursor, batch)
 
-    monkeypatch.setattr(Candle.objects, "bulk_create", failing_second_batch)
+    monkeypatch.setattr(_store, "_insert_batch", failing_second_batch)
     with pytest.raises(RuntimeError, match="disk full"):
         candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
     assert calls == [100, 100]
     assert Candle.objects.count() == 0
+    assert CandleImport.objects.get().status == "failed"  # the command's import row records the failure
 
 
 def test_drop_option_removes_the_flagged_bars(fixture_path):

@@ -1,23 +1,19 @@
 import json
-from datetime import timezone as dt_timezone
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from backtesting_app.services import backtest_compute, parse_json_object, read_forecasts_csv, stats_dict, trades_records
 from backtesting_app.services.backtests import forecast_set_table
+from forexgpt_site.parsing import parse_utc
 from forecasts.selectors import finished_forecast_set, forecast_set_for
 
 
 def _when(text):
-    """An ISO date or date-time; naive values are UTC."""
-    if not text:
-        return None
-    value = parse_datetime(text)
-    if value is None:
-        raise CommandError(f"{text!r} is not a date/time (use ISO 8601, e.g. 2020-01-01 or 2020-01-01T00:00Z)")
-    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+    """--start / --end: an ISO date or date-time; naive values are UTC."""
+    try:
+        return parse_utc(text)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 class Command(BaseCommand):

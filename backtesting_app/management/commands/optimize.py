@@ -8,6 +8,7 @@ from backtesting_app.management.commands.backtest import _when
 from backtesting_app.models import OptimizationRun
 from backtesting_app.selectors import optimization_summary
 from forecasts.selectors import finished_forecast_set, forecast_set_for
+from forexgpt_site.jobs import JobStatus
 
 
 class Command(BaseCommand):
@@ -90,5 +91,5 @@ class Command(BaseCommand):
             self.stdout.write(f"run {run.pk}: {run.status} - {run.message}")
             for point in summary["front"]:
                 self.stdout.write(f"  {point['params']} -> {point['reference']}")
-        if run.status != "succeeded":
+        if run.status != JobStatus.SUCCEEDED:
             raise CommandError(f"optimization {run.status}: {run.message}")

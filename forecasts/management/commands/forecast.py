@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from forecasts import selectors, services
 from forecasts.models import ForecastSet
 from forecasts.request import ForecastRequest
+from forexgpt_site.jobs import JobStatus
 
 
 class Command(BaseCommand):
@@ -38,10 +39,10 @@ class Command(BaseCommand):
         fs = ForecastSet.objects.get(pk=fs.pk)
         report = {"forecast_set": fs.pk, "status": fs.status, "message": fs.message, "artifact": fs.artifact_ref,
                   "rows": fs.rows, "first": fs.first, "last": fs.last}
-        if opts["out"] and fs.status == "succeeded":
+        if opts["out"] and fs.status == JobStatus.SUCCEEDED:
             selectors.forecast_frame(fs).to_csv(opts["out"], index=False)
             report["out"] = opts["out"]
         self.stdout.write(json.dumps(report, indent=2, default=str) if opts["json"] else
                           f"forecast set {fs.pk}: {fs.status} - {fs.message}" + (f" -> {opts['out']}" if report.get("out") else ""))
-        if fs.status not in ("succeeded", "queued"):
+        if fs.status not in (JobStatus.SUCCEEDED, JobStatus.QUEUED):
             raise CommandError(f"forecasts {fs.status}: {fs.message}")

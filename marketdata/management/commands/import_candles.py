@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from marketdata.engine import FORMATS, ImportRejected
+from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, FORMATS, ImportRejected
 from marketdata.services import candles_import_file, rejection_report
 
 
@@ -16,6 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--tz", default=None, help="source time zone (IANA), default: the format's")
         parser.add_argument("--format", default="auto", choices=["auto", *FORMATS])
         parser.add_argument("--drop", default="", help="comma list of anomalies to drop: weekend,day_spanning,flat_filler")
+        parser.add_argument("--on_conflict", "--on-conflict", dest="on_conflict", default=DEFAULT_CONFLICT_POLICY,
+                            choices=list(CONFLICT_POLICIES),
+                            help="bars already stored with other values: " + "; ".join(f"{k} = {v}" for k, v in CONFLICT_POLICIES.items())
+                            + f" (default {DEFAULT_CONFLICT_POLICY})")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **opts):
@@ -23,7 +27,7 @@ class Command(BaseCommand):
         try:
             report = candles_import_file(
                 source=opts["path"], symbol=opts["symbol"], timeframe=opts["timeframe"], tz=opts["tz"],
-                format=opts["format"], drop=drop,
+                format=opts["format"], drop=drop, on_conflict=opts["on_conflict"],
             )
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['path']}") from exc
@@ -36,8 +40,12 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"{report['symbol']} {report['timeframe']} ({report['format']}, {report['timezone']}): "
-            f"inserted {report['inserted']:,}, duplicates {report['duplicates']:,}, range {report['first']} -> {report['last']}"
+            f"inserted {report['inserted']:,}, duplicates {report['duplicates']:,}, conflicts {report['conflicts']:,}"
+            + (f" ({'kept the stored bars' if report['on_conflict'] == 'keep' else 'replaced the stored bars'})" if report["conflicts"] else "")
+            + f", range {report['first']} -> {report['last']} (import #{report['import_id']})"
         )
+        for example in report["conflict_examples"][:3]:
+            self.stdout.write(f"  conflict {example['ts']}: stored {example['stored']}, file {example['file']}")
         for kind, item in report["anomalies"].items():
             if item["count"]:
                 self.stdout.write(f"  anomaly {kind}: {item['count']} (e.g. {item['examples'][:3]})")

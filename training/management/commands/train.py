@@ -2,7 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backtesting_app.management.commands.backtest import _when
+from forexgpt_site.jobs import JobStatus
+from forexgpt_site.parsing import parse_utc
 from training import services
 from training.models import TrainingRun
 
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             run = services.training_run_start(
                 user=None, symbol=opts["symbol"], timeframe=opts["timeframe"], horizon=opts["horizon"],
                 patch_len=opts["patch_len"], epochs=opts["epochs"], batch_size=opts["batch_size"], denoiser=opts["denoiser"],
-                choices=choices, start=_when(opts["start"]), end=_when(opts["end"]), fast_dev_run=opts["fast_dev_run"],
+                choices=choices, start=parse_utc(opts["start"], "--start"), end=parse_utc(opts["end"], "--end"), fast_dev_run=opts["fast_dev_run"],
                 seed=opts["seed"], model_name=opts["model_name"], enqueue=False)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -68,7 +69,7 @@ class Command(BaseCommand):
                   "artifact": run.artifact_version.ref if run.artifact_version_id else None, "history": run.history,
                   "quality": run.quality, "optimizations": run.decisions}
         self.stdout.write(json.dumps(report, indent=2, default=str) if opts["json"] else f"run {run.pk}: {run.status} - {run.message}")
-        if run.status != "succeeded":
+        if run.status != JobStatus.SUCCEEDED:
             raise CommandError(f"training {run.status}: {run.message}")
 
     def _estimate(self, opts, choices):
@@ -78,7 +79,7 @@ class Command(BaseCommand):
         from training.engine.trainer import model_kwargs, prepare_data
 
         try:
-            candles = candles_frame(symbol=opts["symbol"], timeframe=opts["timeframe"], start=_when(opts["start"]), end=_when(opts["end"]))
+            candles = candles_frame(symbol=opts["symbol"], timeframe=opts["timeframe"], start=parse_utc(opts["start"], "--start"), end=parse_utc(opts["end"], "--end"))
             data = prepare_data(candles, patch_len=opts["patch_len"], horizon=opts["horizon"])
             hw = detect_hardware()
             cfg = build_config(hw, services.parse_choices(choices), denoiser=opts["denoiser"])

@@ -1,0 +1,167 @@
+"""Walk the research loop through the pages at real sizes, as a user would, and time every page.
+
+    .venv/bin/python bench/flow_walk.py [--data ../shared/data/EURUSD_H1_2014-2024.csv] [--out bench/out/walk]
+
+Starts the platform (`run_platform`: gunicorn + both worker clusters) on a fresh data folder, then
+drives Debian's Chromium: upload the 65,000-bar EURUSD H1 file, train one epoch, make one month of
+forecasts (100 samples), calibrate them and attach the calibration, backtest and optimize (600
+evaluations) on them, then a 65,000-bar baseline backtest and 600-evaluation optimization. Each
+page's server time (navigation timing: request start to response end) and each job's wall time are
+printed as JSON and written to OUT/timings.json with a screenshot of every page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "walk"))
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--eval-windows", default="200", help="test windows a training run scores (FOREXGPT_EVAL_WINDOWS)")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="forexgpt-walk-"))
+    env = {**os.environ, "FOREXGPT_DATA_DIR": str(data_dir), "FOREXGPT_EVAL_WINDOWS": args.eval_windows, "TQDM_DISABLE": "1"}
+    python, manage = sys.executable, str(ROOT / "manage.py")
+    subprocess.run([python, manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([python, manage, "collectstatic", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([python, manage, "shell", "-c", "from django.contrib.auth import get_user_model; "
+                    "get_user_model().objects.create_user('walker', password='walker-pass-123', is_staff=True)"],
+                   env=env, check=True, cwd=ROOT)
+    server = subprocess.Popen([python, manage, "run_platform", "--port", str(args.port)], env=env, cwd=ROOT,
+                              stdout=open(out / "platform.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        timings = walk(f"http://127.0.0.1:{args.port}", Path(args.data), out)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(json.dumps(timings, indent=2))
+
+
+def walk(url: str, data: Path, out: Path) -> dict:
+    from playwright.sync_api import expect, sync_playwright
+
+    timings = {"pages": {}, "jobs": {}}
+
+    def visit(page, name, path=None):
+        """Load a page (or read the one just loaded), record its server time, screenshot it."""
+        if path:
+            page.goto(url + path)
+        nav = page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])")
+        entry = json.loads(nav)
+        timings["pages"][name] = {"path": page.url.replace(url, ""), "server_ms": round(entry["responseEnd"] - entry["requestStart"]),
+                                  "load_ms": round(entry["loadEventEnd"] - entry["startTime"])}
+        page.screenshot(path=str(out / f"{len(timings['pages']):02d}-{name}.png"), full_page=True)
+
+    def job(page, name, timeout_s):
+        started = time.monotonic()
+        expect(page.locator("#job-status")).to_have_text(re.compile("succeeded|failed|cancelled"), timeout=timeout_s * 1000)
+        timings["jobs"][name] = {"status": page.locator("#job-status").inner_text(), "wall_s": round(time.monotonic() - started, 1),
+                                 "message": page.locator("#job-message").inner_text()[:200]}
+
+    for _ in range(60):  # the server starting
+        try:
+            import urllib.request
+
+            urllib.request.urlopen(url + "/login/", timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(120_000)
+        page.goto(url + "/login/")
+        page.fill("input[name=username]", "walker")
+        page.fill("input[name=password]", "walker-pass-123")
+        page.click("button[type=submit]")
+        page.wait_for_url(url + "/")
+
+        visit(page, "data-empty", "/data/")
+        page.set_input_files("#import-form input[type=file]", str(data))
+        page.fill("#import-form input[name=symbol]", "EUR/USD")
+        page.fill("#import-form input[name=timeframe]", "1h")
+        page.click("#import-form button[type=submit]")
+        job(page, "import 65,000 bars", 600)
+        visit(page, "import-report", page.url.replace(url, ""))
+        visit(page, "data", "/data/?symbol=EURUSD&timeframe=1h")
+
+        visit(page, "training-form", "/training/")
+        page.fill("#training-form input[name=epochs]", "1")
+        page.fill("#training-form input[name=batch_size]", "256")
+        page.click("#training-form button[type=submit]")
+        job(page, "train 1 epoch", 1800)
+        visit(page, "training-run", page.url.replace(url, ""))
+        page.click("a[href^='/registry/versions/']")
+        visit(page, "version", page.url.replace(url, ""))
+
+        page.fill("#forecast-form input[name=start]", "2024-01-01")
+        page.fill("#forecast-form input[name=end]", "2024-01-31")
+        page.click("#forecast-form button[type=submit]")
+        job(page, "forecast January 2024 (100 samples)", 1800)
+        visit(page, "forecast-set", page.url.replace(url, ""))
+        set_path = page.url.replace(url, "")
+        set_id = set_path.rstrip("/").rsplit("/", 1)[-1]
+
+        page.click("#job a:has-text('calibrate')")
+        page.select_option("#calibration-form select[name=forecast_set]", set_id)
+        page.select_option("#calibration-form select[name=method]", "aci")
+        page.click("#calibration-form button[type=submit]")
+        job(page, "calibrate (aci)", 300)
+        page.click("#attach-button")
+        visit(page, "calibration", page.url.replace(url, ""))
+
+        page.goto(url + set_path)
+        page.click("#job a:has-text('backtest')")
+        page.fill("#backtest-form input[name=start]", "2024-01-01 00:00")
+        page.fill("#backtest-form input[name=end]", "2024-01-31 23:00")
+        page.click("#backtest-form button[type=submit]")
+        job(page, "backtest on the set (reference engine)", 300)
+        visit(page, "backtest-on-set", page.url.replace(url, ""))
+
+        page.goto(url + set_path)
+        page.click("#job a:has-text('optimize')")
+        page.fill("#optimization-form input[name=start]", "2024-01-01 00:00")
+        page.fill("#optimization-form input[name=end]", "2024-01-31 23:00")
+        page.fill("#optimization-form input[name=constraints]", '{"min_trades": 5}')
+        page.click("#optimization-form button[type=submit]")
+        job(page, "optimize on the set (600 evaluations)", 1800)
+        visit(page, "optimization-on-set", page.url.replace(url, ""))
+        visit(page, "forecast-set-used", set_path)
+
+        visit(page, "backtests", "/backtests/")
+        page.select_option("#backtest-form select[name=forecasts_source]", "baseline")
+        page.click("#backtest-form button[type=submit]")
+        job(page, "backtest 65,000 bars (baseline, reference engine)", 600)
+        visit(page, "backtest-65k", page.url.replace(url, ""))
+
+        visit(page, "optimizations", "/optimizations/")
+        page.select_option("#optimization-form select[name=forecasts_source]", "baseline")
+        page.click("#optimization-form button[type=submit]")
+        job(page, "optimize 65,000 bars (baseline, 600 evaluations)", 3600)
+        visit(page, "optimization-65k", page.url.replace(url, ""))
+        for name, path in (("dashboard", "/"), ("registry", "/registry/"), ("conformal", "/conformal/"), ("hardware", "/hardware/")):
+            visit(page, name, path)
+        browser.close()
+    return timings
+
+
+if __name__ == "__main__":
+    main()

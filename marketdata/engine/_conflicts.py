@@ -1,0 +1,93 @@
+"""A file's bars against the bars already stored for the same series: new, duplicate or conflict.
+
+A stored bar with the same start and identical OHLCV is a duplicate (importing it again changes
+nothing); with any other value it is a conflict, which the import's policy settles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._errors import ImportConflict
+
+OHLCV = ("open", "high", "low", "close", "volume")
+# What an import does with conflicting bars; the first is the default.
+CONFLICT_POLICIES = {
+    "refuse": "refuse the file and report the conflicts (nothing is written)",
+    "keep": "keep the stored bars (import only the new ones)",
+    "replace": "replace the stored bars with the file's",
+}
+DEFAULT_CONFLICT_POLICY = "refuse"
+_EXAMPLES = 10
+
+
+@dataclass
+class BarComparison:
+    """Masks over the file's rows (each row is in exactly one), and the conflicts' examples."""
+
+    new: np.ndarray  # no stored bar at that time
+    duplicate: np.ndarray  # a stored bar with identical values
+    conflict: np.ndarray  # a stored bar with other values
+    stale: np.ndarray  # a stored bar with other values, written by a superseded import
+    examples: list[dict]
+
+    @property
+    def counts(self) -> dict:
+        return {"new": int(self.new.sum()), "duplicates": int(self.duplicate.sum()), "conflicts": int(self.conflict.sum())}
+
+
+def compare_bars(rows: pd.DataFrame, stored: pd.DataFrame, *, superseded: Iterable[int] = (),
+                 examples: int = _EXAMPLES) -> BarComparison:
+    """Classify each of `rows` against `stored` (both with a UTC `ts` and OHLCV columns; stored
+    timestamps unique, as the table guarantees). Values are compared exactly: a float read back
+    from the database is the float written.
+
+    `stored` may carry the `candle_import_id` that wrote each bar: differing bars written by a
+    `superseded` import (an earlier result of the same recomputation) are `stale`, not conflicts.
+    The examples name it, and the file's `line` when `rows` has one.
+    """
+    none = np.zeros(len(rows), bool)
+    if stored.empty:
+        return BarComparison(new=~none, duplicate=none, conflict=none.copy(), stale=none.copy(), examples=[])
+    matched = stored.set_index("ts").reindex(rows["ts"])
+    present = matched["open"].notna().to_numpy()
+    file_values = rows[list(OHLCV)].to_numpy(dtype=float)
+    stored_values = matched[list(OHLCV)].to_numpy(dtype=float)
+    differs = file_values != stored_values
+    conflict = present & differs.any(axis=1)
+    stale = none.copy()
+    if "candle_import_id" in matched and superseded:
+        stale = conflict & matched["candle_import_id"].isin(list(superseded)).to_numpy()
+        conflict &= ~stale
+    shown = []
+    for i in np.flatnonzero(conflict)[:examples]:
+        item = {
+            "ts": rows["ts"].iloc[i].isoformat(),
+            "fields": [name for name, d in zip(OHLCV, differs[i]) if d],
+            "stored": dict(zip(OHLCV, stored_values[i].tolist())),
+            "file": dict(zip(OHLCV, file_values[i].tolist())),
+        }
+        if "line" in rows:
+            item["line"] = int(rows["line"].iloc[i])
+        if "candle_import_id" in matched:
+            item["stored_import"] = int(matched["candle_import_id"].iloc[i])
+        shown.append(item)
+    duplicate = present & ~differs.any(axis=1)
+    return BarComparison(new=~present, duplicate=duplicate, conflict=conflict, stale=stale, examples=shown)
+
+
+def conflict_rejection(comparison: BarComparison, *, rows: int) -> ImportConflict:
+    """The refusal for a file with conflicting bars, naming the first one and the way out."""
+    counts = comparison.counts
+    first = comparison.examples[0]
+    detail = ", ".join(f"{name} {first['stored'][name]:.10g} vs {first['file'][name]:.10g}" for name in first["fields"])
+    message = (
+        f"{counts['conflicts']:,} bar(s) are already stored with other values (first: {first['ts']}, stored vs file: {detail}); "
+        f"nothing was imported - import again with on_conflict keep (keep the stored bars) or replace (write the file's)"
+    )
+    report = {**counts, "conflict_examples": comparison.examples, "on_conflict": "refuse"}
+    return ImportConflict(message, report=report, rows=rows)

@@ -1,0 +1,30 @@
+"""Writes of market data: imports (all-or-nothing; conflicting bars settled by a policy),
+resampling, the demo series, deletion. Every write of bars is a CandleImport row, and every bar
+points at the one that wrote it."""
+
+from ._imports import (
+    candle_import_retry,
+    candle_import_run,
+    candle_import_start,
+    candle_import_validate_options,
+    candles_import_file,
+    rejection_report,
+)
+from ._series import DEMO_SOURCE, candles_resample, demo_data_load
+from ._store import BATCH, candles_delete, candles_delete_written_by, candles_store
+
+__all__ = [
+    "BATCH",
+    "DEMO_SOURCE",
+    "candle_import_retry",
+    "candle_import_run",
+    "candle_import_start",
+    "candle_import_validate_options",
+    "candles_delete",
+    "candles_delete_written_by",
+    "candles_import_file",
+    "candles_resample",
+    "candles_store",
+    "demo_data_load",
+    "rejection_report",
+]

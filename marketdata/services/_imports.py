@@ -1,0 +1,179 @@
+"""Importing export files: the upload (a queued job), the command, and a refused upload's retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from marketdata import engine
+from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, ImportRejected
+from marketdata.models import CandleImport
+
+from ._store import candles_store
+
+ProgressFn = Callable[[float, str], object]
+DROPPABLE = ("weekend", "day_spanning", "flat_filler")
+
+
+def _noop(fraction: float, message: str) -> None:
+    return None
+
+
+def candles_import_file(
+    *,
+    source: Path | str | IO,
+    symbol: str,
+    timeframe: str,
+    tz: str | None = None,
+    format: str = "auto",
+    drop: Iterable[str] = (),
+    on_conflict: str = DEFAULT_CONFLICT_POLICY,
+    source_label: str | None = None,
+    on_progress: ProgressFn = _noop,
+) -> dict:
+    """Import one export file now (the command, scripts, tests); returns the report.
+
+    Raises ImportRejected, nothing stored, when any row is bad - or ImportConflict when bars are
+    already stored with other values and `on_conflict` is `refuse`. The import is recorded as a
+    CandleImport row with origin `command`, succeeded or failed with its report.
+
+    The report: inserted, duplicates, conflicts (kept / replaced), conflict_examples, on_conflict,
+    rejected (0 here), anomalies, dropped, first, last, rows, format, timezone, notes, import_id.
+    """
+    options = candle_import_validate_options(symbol=symbol, timeframe=timeframe, tz=tz or "", format=format, drop=drop,
+                                             on_conflict=on_conflict)
+    label = source_label or (Path(source).name if isinstance(source, (str, Path)) else getattr(source, "name", None) or "upload")
+    now = timezone.now()
+    run = CandleImport.objects.create(origin=CandleImport.Origin.COMMAND, original_name=str(label)[:255], status=JobStatus.RUNNING,
+                                      started_at=now, heartbeat_at=now, message="started", **options)
+    finished = CandleImport.objects.filter(pk=run.pk)
+    try:
+        report = _import(run, source, on_progress)
+    except ImportRejected as exc:
+        finished.update(status=JobStatus.FAILED, finished_at=timezone.now(), report=rejection_report(exc), message=f"failed: {exc}"[:255])
+        raise
+    except Exception as exc:
+        finished.update(status=JobStatus.FAILED, finished_at=timezone.now(), message=f"failed: {exc}"[:255], error=repr(exc))
+        raise
+    finished.update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, report=report, message=import_summary(report))
+    return report
+
+
+def _import(run: CandleImport, source: Path | str | IO, on_progress: ProgressFn) -> dict:
+    """Read, validate and store the file with the run's options; the run's report."""
+    tf = engine.normalize_timeframe(run.timeframe)
+    on_progress(0.05, "reading file")
+    parsed = engine.read_candles(source, format=run.format, tz=run.tz or None)
+    on_progress(0.3, f"validating {len(parsed.frame):,} rows")
+    rows = engine.validate(parsed)
+    scan = engine.scan_anomalies(rows, tf)
+    rows, dropped = engine.drop_anomalies(rows, scan, list(run.drop))
+    on_progress(0.5, f"comparing {len(rows):,} bars with the stored series, then storing")
+    stored = candles_store(rows=rows, candle_import=run, on_conflict=run.on_conflict)
+    on_progress(1.0, f"stored {stored['inserted']:,} new bars")
+    return {
+        **stored,
+        "rejected": 0,
+        "anomalies": scan.report,
+        "dropped": dropped,
+        "first": rows["ts"].iloc[0].isoformat() if len(rows) else None,
+        "last": rows["ts"].iloc[-1].isoformat() if len(rows) else None,
+        "rows": int(len(parsed.frame)),
+        "symbol": run.symbol,
+        "timeframe": run.timeframe,
+        "format": parsed.format,
+        "timezone": parsed.timezone,
+        "notes": parsed.notes,
+        "import_id": run.pk,
+    }
+
+
+def import_summary(report: dict) -> str:
+    """One line for the run's message: what was written and what was not."""
+    text = f"inserted {report['inserted']:,} bars, skipped {report['duplicates']:,} duplicates"
+    if report.get("conflicts"):
+        settled = "kept the stored bars" if report["on_conflict"] == "keep" else "replaced the stored bars"
+        text += f", {report['conflicts']:,} conflicts ({settled})"
+    return text
+
+
+def rejection_report(exc: ImportRejected) -> dict:
+    """The import report for a refused file: nothing inserted, the first errors (or conflicts) named."""
+    return {"inserted": 0, "duplicates": 0, "conflicts": 0, "rejected": exc.rows or 0, **exc.as_dict()}
+
+
+def _clean(fn, value):
+    try:
+        return fn(value)
+    except ValueError as exc:
+        raise ImportRejected(str(exc)) from exc
+
+
+def candle_import_validate_options(*, symbol: str, timeframe: str, tz: str, format: str, drop: Iterable[str],
+                                   on_conflict: str = DEFAULT_CONFLICT_POLICY) -> dict:
+    """Check an import's options before anything is saved; raise ImportRejected naming the bad one."""
+    options = {
+        "symbol": _clean(engine.normalize_symbol, symbol),
+        "timeframe": _clean(engine.normalize_timeframe, timeframe).code,
+        "tz": (tz or "").strip(),
+        "format": format or "auto",
+        "drop": list(drop),
+        "on_conflict": on_conflict or DEFAULT_CONFLICT_POLICY,
+    }
+    if options["tz"]:
+        from marketdata.engine._formats import zone
+
+        zone(options["tz"])
+    if options["format"] not in ("auto", *engine.FORMATS):
+        raise ImportRejected(f"unknown format {format!r}; choose auto or one of {', '.join(engine.FORMATS)}")
+    unknown = set(options["drop"]) - set(DROPPABLE)
+    if unknown:
+        raise ImportRejected(f"cannot drop {', '.join(sorted(unknown))}; droppable: {', '.join(DROPPABLE)}")
+    if options["on_conflict"] not in CONFLICT_POLICIES:
+        raise ImportRejected(f"unknown conflict policy {on_conflict!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
+    return options
+
+
+@transaction.atomic
+def candle_import_start(*, user, upload, symbol: str, timeframe: str, tz: str = "", format: str = "auto", drop: Iterable[str] = (),
+                        on_conflict: str = DEFAULT_CONFLICT_POLICY) -> CandleImport:
+    """Save an uploaded file and queue its import."""
+    options = candle_import_validate_options(symbol=symbol, timeframe=timeframe, tz=tz, format=format, drop=drop, on_conflict=on_conflict)
+    if upload.size > settings.FOREXGPT_MAX_UPLOAD_BYTES:
+        raise ImportRejected(f"the file is {upload.size / 1e6:.1f} MB; the limit is {settings.FOREXGPT_MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+    run = CandleImport(owner=user if getattr(user, "is_authenticated", False) else None, original_name=upload.name[:255], **options)
+    run.file.save(Path(upload.name).name, upload, save=False)
+    run.save()
+    job_enqueue(run)
+    return run
+
+
+@transaction.atomic
+def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleImport:
+    """Queue the same uploaded file again with another conflict policy (after a refusal)."""
+    if run.origin != CandleImport.Origin.UPLOAD or not run.file:
+        raise ImportRejected("only an uploaded file can be imported again from its import page")
+    options = candle_import_validate_options(symbol=run.symbol, timeframe=run.timeframe, tz=run.tz, format=run.format, drop=run.drop,
+                                             on_conflict=on_conflict)
+    retry = CandleImport.objects.create(owner=user if getattr(user, "is_authenticated", False) else None,
+                                        original_name=run.original_name, file=run.file.name, **options)
+    job_enqueue(retry)
+    return retry
+
+
+def candle_import_run(run: CandleImport, ctx: JobContext) -> str:
+    """Task body: import the stored upload; a refused file leaves its report on the run."""
+    try:
+        with run.file.open("rb") as fh:
+            report = _import(run, fh, ctx.progress)
+    except ImportRejected as exc:
+        CandleImport.objects.filter(pk=run.pk).update(report=rejection_report(exc))
+        raise
+    CandleImport.objects.filter(pk=run.pk).update(report=report)
+    return import_summary(report)
