@@ -7,7 +7,7 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from conformal.engine import rolling_coverage
+from conformal.engine import fitting_window, rolling_coverage
 
 MAX_POINTS = 4000  # keep pages light: charts show the last points of long series
 
@@ -18,6 +18,7 @@ def _x(frame):
 
 def coverage_figure(runs_frames, *, window: int = 500) -> dict:
     fig = go.Figure()
+    window = fitting_window(min(len(frame) for _, frame in runs_frames), window)
     for run, frame in runs_frames:
         rolled = rolling_coverage(frame["y_true"], frame["lo"], frame["hi"], window)
         keep = slice(-MAX_POINTS, None)

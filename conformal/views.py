@@ -7,7 +7,7 @@ from forexgpt_site.jobs import JobStatus
 
 METRIC_ROWS = [
     ("coverage", "Coverage"), ("target", "Target"), ("mean_width", "Mean width"), ("median_width", "Median width"),
-    ("winkler", "Winkler score"), ("rolling_min", "Worst rolling coverage"), ("rolling_share_below", "Share of windows below target - 5 pts"),
+    ("winkler", "Winkler score"), ("rolling_window", "Rolling window (points)"), ("rolling_min", "Worst rolling coverage"), ("rolling_share_below", "Share of windows below target - 5 pts"),
     ("n_infinite", "Infinite intervals"), ("misses_below", "Misses below"), ("misses_above", "Misses above"), ("n", "Points"),
 ]
 

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from forexgpt_site.api import ResumeActionMixin
-from training import selectors, services
+from training import services
 from training.models import TrainingRun
 from training.serializers import TrainingCreateSerializer, TrainingRunSerializer
 
@@ -14,9 +14,17 @@ from training.serializers import TrainingCreateSerializer, TrainingRunSerializer
 class HardwareView(APIView):
     """GPUs, CUDA/cuDNN/NCCL, NVLink, optional NVIDIA libraries, CPU, RAM, and the optimizations that follow."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict, 202: dict})
     def get(self, request):
-        return Response(selectors.hardware_report())
+        """The stored report with `detected_at` and `host`; none yet: 202, and the `gpu` worker is asked."""
+        from training.hardware import hardware_detect_enqueue, hardware_report_latest
+
+        latest = hardware_report_latest()
+        if latest is None:
+            hardware_detect_enqueue()
+            return Response({"detail": "no hardware report yet: the gpu worker is detecting; ask again in a minute"},
+                            status=status.HTTP_202_ACCEPTED)
+        return Response({**latest.report, "host": latest.host, "detected_at": latest.detected_at})
 
 
 class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -47,4 +55,4 @@ class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.Retrie
             points = [p for p in points if p["epoch"] > int(after)]
         return Response({"status": run.status, "progress": run.progress, "message": run.message, "epoch": run.epoch,
                          "step": run.step, "train_loss": run.train_loss, "samples_per_s": run.samples_per_s, "eta_s": run.eta_s,
-                         "gpu_memory_gb": run.gpu_memory_gb, "points": points})
+                         "gpu_memory_gb": run.gpu_memory_gb, "decisions": run.decisions, "points": points})

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 from forexgpt_site.jobs import JobRun
 
@@ -50,3 +51,18 @@ class TrainingRun(JobRun):
     @property
     def registry_name(self) -> str:
         return self.model_name or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
+
+
+class HardwareReport(models.Model):
+    """What hardware detection found on a worker host (the `gpu` worker, or `manage.py hardware`),
+    stored so that pages show it at once, with its age, instead of detecting on every visit."""
+
+    host = models.CharField(max_length=255)
+    report = models.JSONField(help_text="hardware and the optimizations it allows, as `hardware --json` prints")
+    detected_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+
+    def __str__(self) -> str:
+        return f"{self.host} at {self.detected_at:%Y-%m-%d %H:%M}"

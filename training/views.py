@@ -1,16 +1,21 @@
 from django.shortcuts import get_object_or_404, redirect, render
 
-from training import selectors, services
+from training import services
 from training.forms import TrainingForm
 from training.models import TrainingRun
 
 
 def hardware_page(request):
-    try:
-        report, error = selectors.hardware_report(), None
-    except Exception as exc:  # detection runs in a child process; show why it failed
-        report, error = None, str(exc)
-    return render(request, "training/hardware.html", {"report": report, "error": error})
+    """The stored report, with its age; "Detect again" (or no report yet) asks the `gpu` worker."""
+    from training.hardware import hardware_detect_enqueue, hardware_report_latest
+
+    if request.method == "POST":
+        hardware_detect_enqueue()
+        return redirect("hardware")
+    latest = hardware_report_latest()
+    if latest is None:
+        hardware_detect_enqueue()
+    return render(request, "training/hardware.html", {"latest": latest, "report": latest.report if latest else None})
 
 
 def training_page(request):

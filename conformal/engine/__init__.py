@@ -7,11 +7,11 @@ from ._scores import conformal_quantile, conformal_rank, lower_conformal_quantil
 from ._series import METHODS, ONLINE, CalibrationResult, calibrate_series, check_params, forecast_columns, make_calibrator
 from ._split import AsymmetricConformal, SplitConformal
 from ._state import calibrator_from_state, with_bounds
-from .metrics import interval_metrics, rolling_coverage, winkler_scores
+from .metrics import fitting_window, interval_metrics, rolling_coverage, winkler_scores
 
 __all__ = [
     "METHODS", "ONLINE", "AdaptiveConformal", "AsymmetricConformal", "CalibrationResult", "MultiHorizonConformal",
     "QuantileTracking", "SlidingWindowConformal", "SplitConformal", "calibrate_series", "calibrator_from_state", "check_params", "conformal_quantile",
     "conformal_rank", "forecast_columns", "interval_metrics", "lower_conformal_quantile", "make_calibrator", "with_bounds",
-    "rolling_coverage", "winkler_scores",
+    "fitting_window", "rolling_coverage", "winkler_scores",
 ]

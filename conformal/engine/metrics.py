@@ -29,6 +29,7 @@ def interval_metrics(y, lo, hi, *, alpha: float, window: int = 500, tolerance: f
     n = len(y)
     if n == 0:
         raise ValueError("no points to evaluate")
+    window = fitting_window(n, window)
     below, above = y < lo, y > hi
     covered = ~(below | above)
     width = hi - lo
@@ -50,7 +51,7 @@ def interval_metrics(y, lo, hi, *, alpha: float, window: int = 500, tolerance: f
         "misses_above": int(above.sum()),
         "rolling_window": window,
     }
-    if n >= window:
+    if n >= window:  # false only below 10 points
         rolling = pd.Series(covered.astype(float)).rolling(window).mean().to_numpy()[window - 1:]
         out["rolling_min"] = float(rolling.min())
         out["rolling_share_below"] = float((rolling < target - tolerance).mean())
@@ -68,6 +69,12 @@ def interval_metrics(y, lo, hi, *, alpha: float, window: int = 500, tolerance: f
         for i, name in enumerate(("low", "mid", "high"))
     }
     return out
+
+
+def fitting_window(n: int, window: int = 500) -> int:
+    """The rolling-coverage window for n points: `window` when they hold one, else a quarter of
+    them (at least 10), so a short evaluation still gets its rolling view; reports say which."""
+    return window if n >= window else max(10, n // 4)
 
 
 def rolling_coverage(y, lo, hi, window: int) -> np.ndarray:

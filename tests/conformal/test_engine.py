@@ -236,3 +236,14 @@ def test_real_eurusd_adaptive_methods_hold_coverage_where_split_does_not(shared_
         assert abs(m["coverage"] - 0.9) <= 0.015, method
         assert m["rolling_min"] >= 0.8, method
     assert split["rolling_min"] < 0.8
+
+
+def test_a_short_evaluation_gets_a_rolling_window_that_fits_and_says_which():
+    """354 evaluated points once left the rolling chart empty and the worst rolling coverage "-"."""
+    from conformal.engine import fitting_window, interval_metrics
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=354)
+    m = interval_metrics(y, np.full(354, -1.645), np.full(354, 1.645), alpha=0.1)
+    assert m["rolling_window"] == fitting_window(354) == 88 and m["rolling_min"] is not None
+    assert interval_metrics(rng.normal(size=600), np.full(600, -2.0), np.full(600, 2.0), alpha=0.1)["rolling_window"] == 500

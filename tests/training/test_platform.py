@@ -96,8 +96,13 @@ def test_estimate_speedup_measures_here(child_env, capsys):
 
 
 def test_api(child_env, api_client):
+    from training.tasks import hardware_detect
+
+    first = api_client.get("/api/hardware/")
+    assert first.status_code == 202 and "the gpu worker is detecting" in first.json()["detail"]
+    assert hardware_detect().startswith("hardware detected on ")  # what the gpu worker runs
     hw = api_client.get("/api/hardware/").json()
-    assert hw["hardware"]["cpu_cores"] >= 1 and any(d["name"] == "precision" for d in hw["optimizations"])
+    assert hw["hardware"]["cpu_cores"] >= 1 and any(d["name"] == "precision" for d in hw["optimizations"]) and hw["detected_at"]
     bad = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "choices": {"turbo": True}}, format="json")
     assert bad.status_code == 400 and "unknown training option(s) turbo" in bad.json()["detail"]
     few = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 200}, format="json")

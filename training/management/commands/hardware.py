@@ -10,11 +10,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--no_store", action="store_true", help="print only; do not store the report for the Hardware page")
 
     def handle(self, *args, **opts):
         hw = detect_hardware()
         cfg = build_config(hw, UserChoices())
         report = {"hardware": hw.as_dict(), "optimizations": cfg.decisions}
+        if not opts["no_store"]:
+            from training.hardware import hardware_report_store
+
+            hardware_report_store(json.loads(json.dumps(report, default=str)))
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2, default=str))
             return

@@ -1,0 +1,27 @@
+"""The Hardware page shows a stored report at once: detection runs on the gpu worker, not in the request."""
+
+from training.models import HardwareReport
+
+REPORT = {"hardware": {"gpu_count": 0, "gpus": [], "cpu_cores": 2, "ram_gb": 23.5, "torch_version": "2.13.0+cpu",
+                       "libraries": {"flash_attn": {"importable": False, "usable": False, "reason": "not installed"}}},
+          "optimizations": [{"name": "precision", "value": "32-true", "reason": "no CUDA device"}]}
+
+
+def test_the_page_shows_the_stored_report_with_its_age_and_detects_nothing(logged_in_client, django_capture_on_commit_callbacks):
+    HardwareReport.objects.create(host="worker-1", report=REPORT)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        page = logged_in_client.get("/hardware/").content.decode()
+    assert "worker-1" in page and "Detect again" in page and "no CUDA device" in page and not queued
+
+
+def test_without_a_report_the_gpu_worker_is_asked_and_the_page_says_so(logged_in_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        page = logged_in_client.get("/hardware/").content.decode()
+    assert 'id="detecting"' in page and 'http-equiv="refresh"' in page and len(queued) == 1
+
+
+def test_detect_again_asks_the_worker(logged_in_client, django_capture_on_commit_callbacks):
+    HardwareReport.objects.create(host="worker-1", report=REPORT)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = logged_in_client.post("/hardware/")
+    assert response.status_code == 302 and len(queued) == 1

@@ -1,0 +1,40 @@
+"""The stored hardware report: detected in a child process on the `gpu` worker (or by
+`manage.py hardware`), read by the Hardware page and the API without detecting anything."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+from django.conf import settings
+from django.db import transaction
+
+from training.models import HardwareReport
+
+TASK = "training.tasks.hardware_detect"
+
+
+def hardware_report_latest() -> HardwareReport | None:
+    return HardwareReport.objects.first()
+
+
+def hardware_detect() -> dict:
+    """Run `manage.py hardware --json` in a child process (this process never initializes CUDA)."""
+    out = subprocess.run([sys.executable, str(settings.BASE_DIR / "manage.py"), "hardware", "--json", "--no_store"],
+                         capture_output=True, text=True, timeout=300, cwd=settings.BASE_DIR)
+    if out.returncode != 0:
+        raise RuntimeError(f"hardware detection failed: {out.stderr[-500:]}")
+    return json.loads(out.stdout)
+
+
+def hardware_report_store(report: dict) -> HardwareReport:
+    return HardwareReport.objects.create(host=socket.gethostname()[:255], report=report)
+
+
+def hardware_detect_enqueue() -> None:
+    """Ask the `gpu` worker - where training runs - to detect its hardware, once the transaction commits."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task(TASK, q_options={"cluster": "gpu", "task_name": "hardware-detect"}))
