@@ -1,12 +1,14 @@
 from django import forms
 
+from forexgpt_site.forms import UtcDateTimeField
+
 
 class TrainingForm(forms.Form):
     name = forms.CharField(required=False, max_length=120)
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
-    start = forms.DateTimeField(required=False, help_text="UTC")
-    end = forms.DateTimeField(required=False, help_text="UTC")
+    start = UtcDateTimeField()
+    end = UtcDateTimeField()
     horizon = forms.IntegerField(initial=12, min_value=1)
     patch_len = forms.IntegerField(initial=64, min_value=8)
     epochs = forms.IntegerField(initial=10, min_value=1)

@@ -1,0 +1,33 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from forexgpt_site.forms import UtcDateTimeField
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2023-01-02T03:04", datetime(2023, 1, 2, 3, 4, tzinfo=timezone.utc)),
+    ("2023-01-02", datetime(2023, 1, 2, tzinfo=timezone.utc)),
+    ("2023-01-02 03:04", datetime(2023, 1, 2, 3, 4, tzinfo=timezone.utc)),
+])
+def test_dates_are_iso_and_utc(text, expected):
+    assert UtcDateTimeField().clean(text) == expected
+
+
+def test_a_us_style_date_is_refused_not_guessed():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        UtcDateTimeField().clean("01/02/2023")
+
+
+def test_the_training_form_uses_a_date_picker(logged_in_client):
+    page = logged_in_client.get("/training/").content.decode()
+    assert 'type="datetime-local" name="start"' in page
+
+
+def test_pages_name_their_icon_so_browsers_do_not_ask_for_a_missing_favicon(logged_in_client):
+    from django.contrib.staticfiles import finders
+
+    page = logged_in_client.get("/").content.decode()
+    assert 'rel="icon"' in page and finders.find("favicon.svg")
