@@ -3,7 +3,6 @@ import math
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,11 +38,8 @@ class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Retrie
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         costs = {k: data.pop(k) for k in services.COST_FIELDS}
-        try:
-            params = services.parse_json_object(data.pop("params"), "params")
-            run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts", None), **data)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        params = services.parse_json_object(data.pop("params"), "params")
+        run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts", None), **data)
         run.refresh_from_db()
         return Response(BacktestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -51,10 +47,7 @@ class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Retrie
     @action(detail=True)
     def equity(self, request, pk=None):
         """The equity curve: ts, equity, drawdown_pct (positive)."""
-        try:
-            frame = selectors.backtest_equity(self.get_object())
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        frame = selectors.backtest_equity(self.get_object())
         return Response({"ts": frame["ts"].astype(str).tolist(), "equity": frame["equity"].tolist(),
                          "drawdown_pct": frame["drawdown_pct"].tolist()})
 
@@ -73,10 +66,7 @@ class PatternScanView(APIView):
         query = PatternScanSerializer(data={**request.query_params.dict(), **(
             {"patterns": request.query_params.getlist("patterns")} if "patterns" in request.query_params else {})})
         query.is_valid(raise_exception=True)
-        try:
-            scan = selectors.pattern_scan(**query.validated_data)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        scan = selectors.pattern_scan(**query.validated_data)
         events = scan["events"].assign(ts=scan["events"]["ts"].astype(str))
         return Response({
             "bars": scan["bars"], "forward_bars": scan["forward_bars"],
@@ -101,11 +91,8 @@ class OptimizationRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.Re
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         costs = {k: data.pop(k) for k in ("spread_pips", "commission", "leverage")}
-        try:
-            run = services.optimization_run_start(user=request.user, costs=costs, upload=data.pop("forecasts", None),
-                                                  walk_forward_spec=data.pop("walk_forward", None), **data)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        run = services.optimization_run_start(user=request.user, costs=costs, upload=data.pop("forecasts", None),
+                                              walk_forward_spec=data.pop("walk_forward", None), **data)
         run.refresh_from_db()
         return Response(OptimizationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

@@ -2,8 +2,11 @@ import json
 
 from django import forms
 
+from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
+from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
 from forecasts.forms import ForecastSetField
+from forexgpt_site.forms import UtcDateTimeField
 from forexgpt_site.jobs import JobStatus
 
 FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
@@ -28,15 +31,15 @@ class BacktestForm(forms.Form):
     name = forms.CharField(required=False, max_length=120)
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
-    start = forms.DateTimeField(required=False, help_text="UTC; blank = the first bar")
-    end = forms.DateTimeField(required=False, help_text="UTC; blank = the last bar")
-    strategy = forms.ChoiceField(choices=[("forecast", "forecast"), ("pattern", "pattern"), ("combined", "combined")])
+    start = UtcDateTimeField(help_text="UTC; blank = the first bar")
+    end = UtcDateTimeField(help_text="UTC; blank = the last bar")
+    strategy = forms.ChoiceField(choices=STRATEGY_CHOICES)
     params = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 48}), initial=json.dumps(DEFAULT_PARAMS),
                              help_text="JSON; pattern: stop_loss_pct, take_profit_pct, max_hold_bars[, patterns]; combined adds pattern_window")
     forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial="baseline")
     forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
-    engine = forms.ChoiceField(choices=[("reference", "reference (backtesting)"), ("fast", "fast (compiled)")])
+    engine = forms.ChoiceField(choices=ENGINES)
     spread_pips = forms.FloatField(initial=1.0, min_value=0)
     commission = forms.FloatField(initial=0.0, help_text="relative, per side")
     leverage = forms.FloatField(initial=1.0, min_value=1)
@@ -47,8 +50,8 @@ class BacktestForm(forms.Form):
 class PatternScanForm(forms.Form):
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
-    start = forms.DateTimeField(required=False)
-    end = forms.DateTimeField(required=False)
+    start = UtcDateTimeField()
+    end = UtcDateTimeField()
     forward_bars = forms.IntegerField(initial=12, min_value=1, max_value=1000)
     patterns = forms.MultipleChoiceField(choices=[(p, p) for p in PATTERNS], required=False, widget=forms.CheckboxSelectMultiple,
                                          help_text="none ticked = all")
@@ -58,20 +61,20 @@ class OptimizationForm(forms.Form):
     name = forms.CharField(required=False, max_length=120)
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
-    start = forms.DateTimeField(required=False, help_text="UTC")
-    end = forms.DateTimeField(required=False, help_text="UTC")
-    strategy = forms.ChoiceField(choices=[("forecast", "forecast"), ("pattern", "pattern"), ("combined", "combined")])
+    start = UtcDateTimeField(help_text="UTC")
+    end = UtcDateTimeField(help_text="UTC")
+    strategy = forms.ChoiceField(choices=STRATEGY_CHOICES)
     forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial="baseline")
     forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
-    method = forms.ChoiceField(choices=[("hybrid", "hybrid: grid -> NSGA-II -> local grid"), ("grid", "grid"), ("nsga2", "NSGA-II")])
+    method = forms.ChoiceField(choices=METHODS, help_text="hybrid: grid -> NSGA-II -> local grid")
     objectives = forms.CharField(initial="return,drawdown,sharpe", help_text="return, drawdown, sharpe, win_rate, profit_factor, trades")
     constraints = forms.CharField(required=False, initial='{"min_trades": 30}', help_text='JSON, e.g. {"min_trades": 30, "max_drawdown_pct": 25}')
     space = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 48}),
                             help_text="JSON; blank = the strategy's standard space")
     budget = forms.IntegerField(initial=600, min_value=10, max_value=1_000_000)
     seed = forms.IntegerField(initial=0)
-    evaluator = forms.ChoiceField(choices=[("inprocess", "in-process"), ("pool", "local process pool"), ("distributed", "distributed (django-q2 workers)")])
+    evaluator = forms.ChoiceField(choices=EVALUATORS)
     workers = forms.IntegerField(initial=0, min_value=0, help_text="pool size; 0 = all cores")
     walk_forward_enabled = forms.BooleanField(required=False, label="Walk forward")
     walk_forward = forms.CharField(required=False, initial='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')

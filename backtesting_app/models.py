@@ -1,6 +1,8 @@
 from django.db import models
 from django.urls import reverse
 
+from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
+from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from forexgpt_site.jobs import JobRun
 
 FORECAST_SOURCE_CHOICES = [("none", "none (pattern strategy)"), ("forecast_set", "a stored forecast set"),
@@ -17,10 +19,10 @@ class BacktestRun(JobRun):
     timeframe = models.CharField(max_length=8)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
-    strategy = models.CharField(max_length=12, choices=[("forecast", "forecast"), ("pattern", "pattern"), ("combined", "combined")])
+    strategy = models.CharField(max_length=12, choices=STRATEGY_CHOICES)
     params = models.JSONField(default=dict)
     costs = models.JSONField(default=dict, help_text="spread_pips, commission, leverage, size, cash")
-    engine = models.CharField(max_length=10, default="reference", choices=[("reference", "reference (backtesting)"), ("fast", "fast (compiled)")])
+    engine = models.CharField(max_length=10, default="reference", choices=ENGINES)
     forecasts_source = models.CharField(max_length=12, default="none", choices=FORECAST_SOURCE_CHOICES)
     forecasts = models.FileField(upload_to="backtests/forecasts/%Y/%m/", blank=True)
     forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests")
@@ -59,11 +61,10 @@ class OptimizationRun(JobRun):
     space = models.JSONField(help_text="searched parameters: name, kind, low, high, step, choices")
     objectives = models.JSONField(default=list, help_text="e.g. [return, drawdown, sharpe]")
     constraints = models.JSONField(default=dict, blank=True, help_text='e.g. {"min_trades": 30, "max_drawdown_pct": 25}')
-    method = models.CharField(max_length=8, default="hybrid", choices=[("hybrid", "hybrid"), ("grid", "grid"), ("nsga2", "NSGA-II")])
+    method = models.CharField(max_length=8, default="hybrid", choices=METHODS)
     budget = models.PositiveIntegerField(default=600)
     seed = models.IntegerField(default=0)
-    evaluator = models.CharField(max_length=12, default="inprocess", choices=[
-        ("inprocess", "in-process"), ("pool", "local process pool"), ("distributed", "distributed (django-q2)")])
+    evaluator = models.CharField(max_length=12, default="inprocess", choices=EVALUATORS)
     workers = models.PositiveIntegerField(default=0, help_text="pool size (0 = all cores)")
     costs = models.JSONField(default=dict, blank=True)
     forecasts_source = models.CharField(max_length=12, default="baseline", choices=FORECAST_SOURCE_CHOICES)

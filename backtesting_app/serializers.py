@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from backtesting_app.engine import ENGINES, STRATEGIES
+from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.services.backtests import FORECAST_SOURCES
@@ -21,9 +23,9 @@ class BacktestCreateSerializer(serializers.Serializer):
     timeframe = serializers.CharField()
     start = serializers.DateTimeField(required=False, allow_null=True)
     end = serializers.DateTimeField(required=False, allow_null=True)
-    strategy = serializers.ChoiceField(choices=["forecast", "pattern", "combined"])
+    strategy = serializers.ChoiceField(choices=list(STRATEGIES))
     params = serializers.JSONField(help_text="strategy parameters (a JSON object)")
-    engine = serializers.ChoiceField(choices=["reference", "fast"], default="reference")
+    engine = serializers.ChoiceField(choices=list(ENGINES), default="reference")
     forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default="none")
     forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
     artifact = serializers.CharField(required=False, allow_blank=True, default="",
@@ -70,15 +72,15 @@ class OptimizationCreateSerializer(serializers.Serializer):
     timeframe = serializers.CharField()
     start = serializers.DateTimeField(required=False, allow_null=True)
     end = serializers.DateTimeField(required=False, allow_null=True)
-    strategy = serializers.ChoiceField(choices=["forecast", "pattern", "combined"], default="forecast")
+    strategy = serializers.ChoiceField(choices=list(STRATEGIES), default="forecast")
     space = serializers.JSONField(required=False, help_text="searched parameters; default: the strategy's standard space")
     fixed_params = serializers.JSONField(required=False)
     objectives = serializers.CharField(default="return,drawdown,sharpe")
     constraints = serializers.JSONField(required=False)
     budget = serializers.IntegerField(default=600)
-    method = serializers.ChoiceField(choices=["hybrid", "grid", "nsga2"], default="hybrid")
+    method = serializers.ChoiceField(choices=list(METHODS), default="hybrid")
     seed = serializers.IntegerField(default=0)
-    evaluator = serializers.ChoiceField(choices=["inprocess", "pool", "distributed"], default="inprocess")
+    evaluator = serializers.ChoiceField(choices=list(EVALUATORS), default="inprocess")
     workers = serializers.IntegerField(default=0, min_value=0, help_text="pool size, at most the worker machine's cores; 0 = all")
     forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default="baseline")
     forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")

@@ -1,9 +1,7 @@
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -29,13 +27,10 @@ class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Ret
         data = dict(body.validated_data)
         params = {k: data.pop(k) for k in services.PARAM_NAMES if k in data}
         ref = data.pop("artifact", "")
-        try:
-            version = version_by_ref(ref) if ref else None
-            run = services.calibration_run_start(user=request.user, upload=data.pop("forecasts", None), method=data["method"],
-                                                 alpha=data["alpha"], params=params, name=data["name"], artifact_version=version,
-                                                 forecast_set=data.pop("forecast_set", None))
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        version = version_by_ref(ref) if ref else None
+        run = services.calibration_run_start(user=request.user, upload=data.pop("forecasts", None), method=data["method"],
+                                             alpha=data["alpha"], params=params, name=data["name"], artifact_version=version,
+                                             forecast_set=data.pop("forecast_set", None))
         run.refresh_from_db()
         return Response(CalibrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -48,10 +43,7 @@ class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Ret
     @action(detail=True)
     def intervals(self, request, pk=None):
         """The interval series: JSON columns, or CSV with `?as=csv`."""
-        try:
-            frame = selectors.calibration_intervals(self.get_object())
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        frame = selectors.calibration_intervals(self.get_object())
         if request.query_params.get("as") == "csv":
             return HttpResponse(frame.to_csv(index=False), content_type="text/csv")
         frame = frame.astype({"timestamp": str}) if "timestamp" in frame else frame
@@ -61,11 +53,6 @@ class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Ret
     @action(detail=True, methods=["post"])
     def attach(self, request, pk=None):
         """Staff: make this calibration give its model version's forecasts their lo/hi."""
-        try:
-            run = services.calibration_attach(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        run = services.calibration_attach(run=self.get_object(), user=request.user)
         return Response(CalibrationRunSerializer(run).data)
 

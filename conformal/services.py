@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -13,31 +12,11 @@ from django.db import transaction
 
 from conformal.engine import METHODS, CalibrationResult, calibrate_series, check_params, forecast_columns
 from conformal.models import CalibrationRun
-from forecasts.selectors import finished_forecast_set, forecast_frame
+from forecasts.selectors import finished_forecast_set, forecast_frame, read_forecasts_csv
 from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
 from forexgpt_site.permissions import require_staff
 
 PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")
-
-
-def read_forecasts(source: Path | str | IO) -> pd.DataFrame:
-    """A forecasts CSV; timestamps, when present, must be ascending (calibration = the past)."""
-    try:
-        frame = pd.read_csv(source)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
-    if frame.empty:
-        raise ValueError("the forecasts file has no rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if "timestamp" in frame:
-        ts = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce")
-        if ts.isna().any():
-            raise ValueError(f"timestamp on row {int(np.flatnonzero(ts.isna())[0]) + 1} is not a date/time")
-        if not ts.is_monotonic_increasing:
-            bad = int(np.flatnonzero((ts.diff() < pd.Timedelta(0)).to_numpy())[0]) + 1
-            raise ValueError(f"timestamps must be ascending (time-ordered); row {bad} goes back in time")
-        frame["timestamp"] = ts
-    return frame
 
 
 def clean_params(*, method: str, alpha, params: dict) -> tuple[str, float, dict]:
@@ -90,7 +69,7 @@ def calibration_run_start(*, user, method: str, alpha, params: dict, upload=None
         upload = ContentFile(frame.to_csv(index=False).encode(), name=f"forecast-set-{forecast_set.pk}.csv")
     elif upload is None:
         raise ValueError("a calibration needs forecasts: a stored forecast set or an uploaded CSV")
-    frame = read_forecasts(upload)
+    frame = read_forecasts_csv(upload, time_ordered=True)
     forecast_columns(frame, alpha)  # the columns the method needs are there, numbers all finite
     if params.get("cal_size") is not None and params["cal_size"] >= len(frame):
         raise ValueError(f"cal_size {params['cal_size']} leaves no rows to evaluate ({len(frame)} rows in all)")
@@ -107,7 +86,7 @@ def calibration_run_start(*, user, method: str, alpha, params: dict, upload=None
 def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:
     ctx.progress(0.1, "reading forecasts", force=True)
     with run.forecasts.open("rb") as fh:
-        frame = read_forecasts(fh)
+        frame = read_forecasts_csv(fh, time_ordered=True)
     ctx.progress(0.3, f"calibrating {len(frame):,} forecasts with {run.method}", force=True)
     result = calibration_compute(frame=frame, method=run.method, alpha=run.alpha, **run.params)
     buffer = io.StringIO()

@@ -2,7 +2,6 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from forecasts import selectors, services
@@ -29,10 +28,7 @@ class ForecastSetViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.Retrie
     def create(self, request):
         body = ForecastRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            fs = services.forecast_set_start(user=request.user, request=body.validated_data)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        fs = services.forecast_set_start(user=request.user, request=body.validated_data)
         return Response(ForecastSetSerializer(fs).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int),

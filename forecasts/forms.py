@@ -35,14 +35,29 @@ class ForecastForm(forms.Form):
         return d
 
 
+class _CoverageSelect(forms.Select):
+    """Options carry their set's series and range; static/js/forecast_sets.js shows only the sets that
+    cover the form's series and range as the user fills them in."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        fs = getattr(value, "instance", None)
+        if fs is not None:
+            option["attrs"].update({"data-symbol": fs.symbol, "data-timeframe": fs.timeframe,
+                                    "data-first": f"{fs.first:%Y-%m-%dT%H:%M}", "data-last": f"{fs.last:%Y-%m-%dT%H:%M}"})
+        return option
+
+
 class ForecastSetField(forms.ModelChoiceField):
     """A finished forecast set, listed with its series and range so the user sees what it covers."""
+
+    widget = _CoverageSelect(attrs={"data-forecast-sets": "1"})
 
     def __init__(self, **kwargs):
         from forecasts.models import ForecastSet
 
         kwargs.setdefault("required", False)
-        kwargs.setdefault("help_text", "its series and range must cover the run's")
+        kwargs.setdefault("help_text", "only the sets that cover the series and range above are listed")
         super().__init__(queryset=ForecastSet.objects.filter(status=JobStatus.SUCCEEDED).order_by("-created_at"), **kwargs)
 
     def label_from_instance(self, fs):

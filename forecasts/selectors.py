@@ -1,7 +1,11 @@
 """Reading forecast sets: rows with their realized returns (from the stored candles, so a set made
-before the candles arrived gets them as soon as they do), calibrated intervals, scores, choices."""
+before the candles arrived gets them as soon as they do), calibrated intervals, scores, choices;
+and reading a forecasts CSV someone uploads instead of a stored set."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -46,6 +50,29 @@ def forecast_frame(fs: ForecastSet, *, truth: bool = True, calibrated: bool = Tr
         attached = fs.artifact_version.calibrations.filter(attached=True, status=JobStatus.SUCCEEDED).values("state", "alpha").first()
         if attached is not None:
             frame = with_bounds(attached["state"], attached["alpha"], frame)
+    return frame
+
+
+def read_forecasts_csv(source: Path | str | IO, *, time_ordered: bool = False) -> pd.DataFrame:
+    """A forecasts CSV (a path, an open file or an upload) - what a stored set's CSV holds, or any
+    table of timestamp and forecast columns - with its column names stripped and its `timestamp`
+    column, when present, parsed as UTC. `time_ordered`: the timestamps must also be ascending (a
+    calibration learns from the past). ValueError says what is wrong and where."""
+    try:
+        frame = pd.read_csv(source)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
+    if frame.empty:
+        raise ValueError("the forecasts file has no rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if "timestamp" in frame:
+        ts = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce")
+        if ts.isna().any():
+            raise ValueError(f"timestamp on row {int(np.flatnonzero(ts.isna())[0]) + 1} is not a date/time")
+        if time_ordered and not ts.is_monotonic_increasing:
+            bad = int(np.flatnonzero((ts.diff() < pd.Timedelta(0)).to_numpy())[0]) + 1
+            raise ValueError(f"timestamps must be ascending (time-ordered); row {bad} goes back in time")
+        frame["timestamp"] = ts
     return frame
 
 

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
-from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_requeue, job_run_child
+from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child
 from marketdata.selectors import candles_frame
 
 CHUNK_WINDOWS = int(os.environ.get("FOREXGPT_FORECAST_CHUNK", "256"))  # windows per stored chunk (and per sampling batch)
@@ -92,11 +92,6 @@ def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True) 
     if enqueue:
         job_enqueue(fs)
     return fs
-
-
-def forecast_set_resume(*, forecast_set: ForecastSet, user) -> ForecastSet:
-    """A failed or cancelled run continues from the chunks it stored."""
-    return job_requeue(run=forecast_set, user=user, message="resuming after the stored forecasts")
 
 
 def request_of(fs: ForecastSet) -> ForecastRequest:

@@ -7,3 +7,16 @@ class JobRunAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "progress", "message", "error", "task_id", "created_at", "started_at", "finished_at", "heartbeat_at"]
     list_filter = ["status"]
     date_hierarchy = "created_at"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows a process writes (results, histories): listed and shown, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

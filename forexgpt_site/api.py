@@ -1,13 +1,50 @@
-"""API pieces every job-run endpoint shares."""
+"""API pieces every endpoint shares: the exception handler, and the cancel / resume actions of job runs."""
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from functools import cache
+from pathlib import Path
+from traceback import walk_tb
+
+from django.apps import apps
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from forexgpt_site.jobs import job_cancel, job_requeue
+
+# The layers whose ValueError refuses a request: an app's services (writes) and selectors (reads), and
+# the job services every run shares. A ValueError raised by anything else (a view, a serializer, a
+# library called directly) is a bug and stays a 500.
+DOMAIN_LAYERS = ("services", "selectors")
+DOMAIN_MODULES = ("forexgpt_site.jobs",)
+
+
+@cache
+def _project_apps() -> frozenset[str]:
+    """The apps of this checkout (each a folder beside manage.py), not the installed libraries."""
+    return frozenset(app.name for app in apps.get_app_configs() if Path(app.path).parent == Path(settings.BASE_DIR))
+
+
+def raised_by_domain_code(exc: BaseException) -> bool:
+    """Whether `exc` came out of a project app's services or selectors (or code they called)."""
+    for frame, _ in walk_tb(exc.__traceback__):
+        module = frame.f_globals.get("__name__", "")
+        parts = module.split(".")
+        if module in DOMAIN_MODULES or (len(parts) > 1 and parts[0] in _project_apps() and parts[1] in DOMAIN_LAYERS):
+            return True
+    return False
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus the domain errors of services and selectors: a ValueError (RegistryError and
+    ImportRejected included) raised while calling one is a 400 `{"detail": message}`. Django's
+    PermissionDenied is a 403 `{"detail": message}` wherever it comes from (DRF's own handling)."""
+    if isinstance(exc, ValueError) and raised_by_domain_code(exc):
+        exc = ValidationError({"detail": str(exc)})
+    return drf_exception_handler(exc, context)
 
 
 class CancelActionMixin:
@@ -16,11 +53,7 @@ class CancelActionMixin:
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        try:
-            run = job_cancel(run=self.get_object(), user=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        return Response(self.get_serializer(run).data)
+        return Response(self.get_serializer(job_cancel(run=self.get_object(), user=request.user)).data)
 
 
 class ResumeActionMixin(CancelActionMixin):
@@ -31,10 +64,5 @@ class ResumeActionMixin(CancelActionMixin):
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        try:
-            run = job_requeue(run=self.get_object(), user=request.user, message=self.resume_message)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        run = job_requeue(run=self.get_object(), user=request.user, message=self.resume_message)
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)

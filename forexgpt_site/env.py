@@ -44,6 +44,9 @@ JOB_STALE_MINUTES = float(os.environ.get("FOREXGPT_JOB_STALE_MINUTES", "15"))
 MAX_UPLOAD_MB = int(os.environ.get("FOREXGPT_MAX_UPLOAD_MB", "200"))
 # Largest single file accepted inside an imported registry bundle, in megabytes.
 BUNDLE_MAX_MEMBER_MB = int(os.environ.get("FOREXGPT_BUNDLE_MAX_MEMBER_MB", "2048"))
+# Largest sum of uncompressed file sizes in one imported bundle (its upload is capped the same), in
+# megabytes: a bundle of a few hundred kilobytes can unpack to gigabytes of zeros.
+BUNDLE_MAX_TOTAL_MB = int(os.environ.get("FOREXGPT_BUNDLE_MAX_TOTAL_MB", "4096"))
 # Parameter sets per django-q2 task when an optimization is distributed over workers.
 OPTIMIZATION_CHUNK_SIZE = int(os.environ.get("FOREXGPT_OPTIMIZATION_CHUNK_SIZE", "25"))
 CHECKPOINT_DIR = Path(os.environ.get("FOREXGPT_CHECKPOINT_DIR", DATA_DIR / "checkpoints")).resolve()
@@ -56,6 +59,31 @@ Q_TIMEOUT_S = int(os.environ.get("FOREXGPT_Q_TIMEOUT_S", str(6 * 3600)))
 GPU_Q_TIMEOUT_S = int(os.environ.get("FOREXGPT_GPU_Q_TIMEOUT_S", str(72 * 3600)))
 Q_SYNC = _bool("FOREXGPT_Q_SYNC", False)
 
+# --- Logins and API rates ---
+# Wrong passwords in a row (per username and client address) before logins are refused, on the
+# login page and on /api/token/ alike; the lock lifts after the cool-off (a new failure restarts it).
+LOGIN_FAILURE_LIMIT = int(os.environ.get("FOREXGPT_LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_COOLOFF_MINUTES = float(os.environ.get("FOREXGPT_LOGIN_COOLOFF_MINUTES", "15"))
+# API requests per client (DRF rate strings: N/second|minute|hour|day). Counted per process.
+API_RATE_ANON = os.environ.get("FOREXGPT_API_RATE_ANON", "60/minute")
+API_RATE_USER = os.environ.get("FOREXGPT_API_RATE_USER", "600/minute")
+# Reverse proxies in front of the app that append to X-Forwarded-For: 0 takes the client address
+# from the connection (a client cannot spoof it); set 1 behind one proxy.
+NUM_PROXIES = int(os.environ.get("FOREXGPT_NUM_PROXIES", "0"))
+
+# --- HTTPS (all off for a laptop on http://localhost; turn on behind TLS) ---
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+# The header a TLS-terminating proxy sets, as `HTTP_X_FORWARDED_PROTO,https`; only set it when the
+# proxy always overwrites that header (otherwise a client could claim https).
+SECURE_PROXY_SSL_HEADER = tuple(_list("SECURE_PROXY_SSL_HEADER", [])) or None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ValueError("SECURE_PROXY_SSL_HEADER must be `HEADER,value`, such as HTTP_X_FORWARDED_PROTO,https")
+
 
 def secret_key() -> str:
     """`SECRET_KEY` from the environment, else one generated once and kept in the data folder."""
@@ -65,7 +93,7 @@ def secret_key() -> str:
     path = DATA_DIR / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     # Create with owner-only permissions; never in the repository (data/ is git-ignored).
     try:
@@ -75,3 +103,22 @@ def secret_key() -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def private_sqlite_file(path: Path) -> Path:
+    """`path` for SQLite, readable by its owner only: created empty with mode 0600 when absent (SQLite
+    gives its -wal and -shm files the same mode), tightened when an older one is open to others.
+    The database holds password hashes, sessions and API tokens."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = file.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+            os.chmod(file, 0o600)
+    return path

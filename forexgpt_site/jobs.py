@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 from datetime import timedelta
 from typing import Callable, TypeVar
@@ -85,6 +84,23 @@ class JobRun(models.Model):
 
 
 R = TypeVar("R", bound=JobRun)
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _message_line(exc: BaseException) -> str:
+    """The first line of an exception's message; one that carries a child process's traceback (its
+    log tail) gets the traceback's last line, the child's own exception, appended."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if _TRACEBACK in str(exc) and len(lines) > 1 and lines[-1] != _TRACEBACK:
+        text = f"{text.rstrip(':')}: {lines[-1]}"
+    return text
+
+
+def error_summary(exc: BaseException, *, max_chars: int = 1000) -> str:
+    """What users see of a failure: `Type: one line of the message`, never a traceback."""
+    return f"{type(exc).__name__}: {_message_line(exc)}"[:max_chars]
 
 
 class JobCancelled(Exception):
@@ -219,12 +235,13 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         mine.update(status=JobStatus.CANCELLED, finished_at=timezone.now(), message="cancelled")
         return JobStatus.CANCELLED
     except Exception as exc:
+        # The traceback (server paths, code) goes to the log only; every user reads the run's row.
         logger.exception("%s %s failed", model.__name__, run_id)
         mine.update(
             status=JobStatus.FAILED,
             finished_at=timezone.now(),
-            message=f"failed: {exc}"[:255],
-            error="".join(traceback.format_exception(exc))[-20000:],
+            message=f"failed: {_message_line(exc) or type(exc).__name__}"[:255],
+            error=error_summary(exc),
         )
         return JobStatus.FAILED
     mine.update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=(message or "done")[:255])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dj_database_url
 import plotly
+from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_HASHES, UNSAFE_INLINE
 
 from forexgpt_site import env
+from forexgpt_site.content_policy import inline_code
 
 BASE_DIR = env.BASE_DIR
 SECRET_KEY = env.secret_key()
@@ -28,6 +32,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
+    "csp",
     "forexgpt_site",
     "marketdata",
     "training",
@@ -47,6 +53,9 @@ MIDDLEWARE = [
     "forexgpt_site.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "forexgpt_site.urls"
@@ -72,11 +81,10 @@ TEMPLATES = [
 if env.DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(env.DATABASE_URL, conn_max_age=60)}
 else:
-    env.DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.DATA_DIR / "forexgpt.sqlite3",
+            "NAME": env.private_sqlite_file(env.DATA_DIR / "forexgpt.sqlite3"),
             "OPTIONS": {
                 # The web server and the worker cluster write concurrently: WAL lets readers run
                 # beside one writer, IMMEDIATE transactions take the write lock up front (no
@@ -100,6 +108,45 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=env.LOGIN_COOLOFF_MINUTES)
+# Per username *and* address: one person's typos do not lock out a whole office behind one
+# address, and a stranger cannot lock a user out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "forexgpt_site.auth.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- HTTPS and browser protections ----------------------------------------------------------
+SECURE_SSL_REDIRECT = env.SECURE_SSL_REDIRECT
+SESSION_COOKIE_SECURE = env.SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env.CSRF_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.SECURE_HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.SECURE_HSTS_INCLUDE_SUBDOMAINS
+SECURE_HSTS_PRELOAD = env.SECURE_HSTS_PRELOAD
+SECURE_PROXY_SSL_HEADER = env.SECURE_PROXY_SSL_HEADER
+_INLINE_CODE = inline_code(BASE_DIR / "templates")
+CONTENT_SECURITY_POLICY = {
+    # drf-spectacular's Swagger page renders its settings into an inline script of its own.
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        # Our inline scripts and handlers run by hash (or a nonce); plotly.js compiles its WebGL
+        # traces (Scattergl, Parcoords) with `new Function`, hence 'unsafe-eval'.
+        "script-src": [SELF, NONCE, UNSAFE_EVAL, *sorted(_INLINE_CODE.scripts), UNSAFE_HASHES, *sorted(_INLINE_CODE.handlers)],
+        # style="" attributes in the templates and the styles plotly.js sets.
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- I18N / time ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -127,6 +174,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FOREXGPT_MAX_UPLOAD_BYTES = env.MAX_UPLOAD_MB * 1024 * 1024
 FOREXGPT_BUNDLE_MAX_MEMBER_BYTES = env.BUNDLE_MAX_MEMBER_MB * 1024 * 1024
+FOREXGPT_BUNDLE_MAX_TOTAL_BYTES = env.BUNDLE_MAX_TOTAL_MB * 1024 * 1024
 FOREXGPT_JOB_PROGRESS_INTERVAL_S = env.JOB_PROGRESS_INTERVAL_S
 FOREXGPT_JOB_STALE_MINUTES = env.JOB_STALE_MINUTES
 FOREXGPT_OPTIMIZATION_CHUNK_SIZE = env.OPTIMIZATION_CHUNK_SIZE
@@ -135,6 +183,7 @@ FOREXGPT_TORCH_THREADS = env.TORCH_THREADS
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "forexgpt_site.api.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
@@ -144,6 +193,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 500,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": env.API_RATE_ANON, "user": env.API_RATE_USER},
+    "NUM_PROXIES": env.NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ForexGPT API",

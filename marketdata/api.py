@@ -1,13 +1,11 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from forexgpt_site.api import CancelActionMixin
 from marketdata import selectors, services
-from marketdata.engine import ImportRejected
 from marketdata.models import CandleImport
 from marketdata.serializers import (
     CandleImportCreateSerializer,
@@ -30,10 +28,7 @@ class CandleListView(generics.ListAPIView):
     def get_queryset(self):
         query = CandleQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        try:
-            return selectors.candles_queryset(**query.validated_data)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        return selectors.candles_queryset(**query.validated_data)
 
 
 class SeriesListView(APIView):
@@ -63,9 +58,6 @@ class CandleImportCreateView(APIView):
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data)
         upload = options.pop("file")
-        try:
-            run = services.candle_import_start(user=request.user, upload=upload, **options)
-        except ImportRejected as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        run = services.candle_import_start(user=request.user, upload=upload, **options)  # ImportRejected: a 400
         run.refresh_from_db()
         return Response(CandleImportSerializer(run).data, status=status.HTTP_202_ACCEPTED)

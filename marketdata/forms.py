@@ -1,5 +1,6 @@
 from django import forms
 
+from forexgpt_site.forms import UtcDateTimeField
 from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, FORMATS
 
 DROP_CHOICES = [
@@ -34,12 +35,12 @@ class ImportRetryForm(forms.Form):
 class ChartRangeForm(forms.Form):
     symbol = forms.CharField(required=False)
     timeframe = forms.CharField(required=False)
-    start = forms.DateTimeField(required=False, help_text="UTC")
-    end = forms.DateTimeField(required=False, help_text="UTC")
+    start = UtcDateTimeField(help_text="UTC")
+    end = UtcDateTimeField(help_text="UTC")
 
 
 class CandleDeleteForm(forms.Form):
     symbol = forms.CharField()
     timeframe = forms.CharField()
-    start = forms.DateTimeField(required=False, help_text="UTC; blank = from the first bar")
-    end = forms.DateTimeField(required=False, help_text="UTC; blank = to the last bar")
+    start = UtcDateTimeField(help_text="UTC; blank = from the first bar")
+    end = UtcDateTimeField(help_text="UTC; blank = to the last bar")

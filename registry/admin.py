@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from forexgpt_site.admin import ReadOnlyAdmin
 from registry import services
 from registry.models import AliasHistory, ArtifactFile, ModelAlias, ModelVersion, RegisteredModel, VersionTag
 
@@ -250,16 +251,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(AliasHistory)
-class AliasHistoryAdmin(admin.ModelAdmin):
+class AliasHistoryAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "registered_model", "alias", "from_version", "to_version", "changed_by"]
     list_filter = ["registered_model", "alias"]
     readonly_fields = list_display
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

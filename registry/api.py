@@ -1,9 +1,7 @@
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -29,16 +27,6 @@ class IsStaff(BasePermission):
         return bool(request.user and request.user.is_staff)
 
 
-def _call(fn, **kwargs):
-    """Run a registry service, turning its errors into 400 / 403 answers."""
-    try:
-        return fn(**kwargs)
-    except ValueError as exc:  # RegistryError, or a bad symbol / timeframe in a filter
-        raise ValidationError({"detail": str(exc)}) from exc
-    except DjangoPermissionDenied as exc:
-        raise PermissionDenied(str(exc)) from exc
-
-
 class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
     """Registered models with their version count and aliases; `.../alias-history/` lists every alias move."""
 
@@ -53,7 +41,7 @@ class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"aliases/(?P<alias>[-\w]+)", permission_classes=[IsStaff])
     def remove_alias(self, request, name=None, alias=None):
-        removed = _call(services.alias_remove, registered_model=self.get_object(), alias=alias, user=request.user)
+        removed = services.alias_remove(registered_model=self.get_object(), alias=alias, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT if removed else status.HTTP_404_NOT_FOUND)
 
 
@@ -69,7 +57,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         params = VersionFilterSerializer(data={**self.request.query_params.dict(), "tag": self.request.query_params.getlist("tag")})
         params.is_valid(raise_exception=True)
         filters = dict(params.validated_data)
-        return _call(selectors.versions_filtered, tags=filters.pop("tag", None), **filters)
+        return selectors.versions_filtered(tags=filters.pop("tag", None), **filters)
 
     @extend_schema(parameters=[OpenApiParameter("model"), OpenApiParameter("symbol"), OpenApiParameter("timeframe"),
                                OpenApiParameter("tag", many=True), OpenApiParameter("alias")])
@@ -88,7 +76,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True)
     def export(self, request, pk=None):
         version = self.get_object()
-        data = _call(services.bundle_export, version=version)
+        data = services.bundle_export(version=version)
         response = HttpResponse(data, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{version.registered_model.name}-v{version.version}.zip"'
         return response
@@ -100,7 +88,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body = TagSerializer(data=request.data if request.method == "POST" else request.query_params)
         body.is_valid(raise_exception=True)
         fn = services.version_tag_add if request.method == "POST" else services.version_tag_remove
-        _call(fn, version=version, tag=body.validated_data["tag"], user=request.user)
+        fn(version=version, tag=body.validated_data["tag"], user=request.user)
         return Response(ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data)
 
     @extend_schema(request=AliasSerializer, responses=ModelVersionSerializer)
@@ -109,7 +97,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         version = self.get_object()
         body = AliasSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _call(services.alias_set, version=version, alias=body.validated_data["alias"], user=request.user)
+        services.alias_set(version=version, alias=body.validated_data["alias"], user=request.user)
         return Response(ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data)
 
 
@@ -123,6 +111,6 @@ class BundleImportView(APIView):
     def post(self, request):
         body = BundleUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        version, created = _call(services.bundle_import, source=body.validated_data["bundle"], user=request.user)
+        version, created = services.bundle_import(source=body.validated_data["bundle"], user=request.user)
         data = ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data
         return Response({**data, "created": created}, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -1,7 +1,6 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -37,10 +36,7 @@ class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.Retrie
     def create(self, request):
         body = TrainingCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            run = services.training_run_start(user=request.user, **body.validated_data)
-        except ValueError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        run = services.training_run_start(user=request.user, **body.validated_data)
         run.refresh_from_db()
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

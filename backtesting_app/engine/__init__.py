@@ -3,11 +3,21 @@ parity for the forecast strategy, and pattern detection. No Django here."""
 
 from ._costs import FxCommission, FxCosts
 from ._data import align_forecasts, momentum_forecasts, ohlc_frame
+from ._names import one_of
 from ._runner import ENGINES, BacktestResult, run_backtest, run_fast_forecast, run_reference, strategy_inputs
-from ._strategies import FORECAST_PARAMS, STRATEGIES, CombinedStrategy, ForecastStrategy, PatternStrategy, check_forecast_params, check_params
+from ._strategies import (
+    FORECAST_PARAMS,
+    STRATEGIES,
+    STRATEGY_CHOICES,
+    CombinedStrategy,
+    ForecastStrategy,
+    PatternStrategy,
+    check_forecast_params,
+    check_params,
+)
 
 __all__ = [
-    "ENGINES", "FORECAST_PARAMS", "STRATEGIES", "BacktestResult", "CombinedStrategy", "ForecastStrategy", "FxCommission",
-    "FxCosts", "PatternStrategy", "align_forecasts", "check_forecast_params", "check_params", "momentum_forecasts",
-    "ohlc_frame", "run_backtest", "run_fast_forecast", "run_reference", "strategy_inputs",
+    "ENGINES", "FORECAST_PARAMS", "STRATEGIES", "STRATEGY_CHOICES", "BacktestResult", "CombinedStrategy", "ForecastStrategy",
+    "FxCommission", "FxCosts", "PatternStrategy", "align_forecasts", "check_forecast_params", "check_params",
+    "momentum_forecasts", "ohlc_frame", "one_of", "run_backtest", "run_fast_forecast", "run_reference", "strategy_inputs",
 ]

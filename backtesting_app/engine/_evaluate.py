@@ -19,6 +19,10 @@ from ._fast import simulate_forecast
 from ._strategies import check_params
 from .patterns import pattern_signals
 
+# The evaluators by name, with the label pages show: in-process and a local pool here; "distributed"
+# (chunks spread over django-q2 workers) is the Django layer's (backtesting_app.services).
+EVALUATORS = {"inprocess": "in-process", "pool": "local process pool", "distributed": "distributed (django-q2)"}
+
 
 class BacktestProblem:
     """Bars, forecasts, costs and fixed parameters; `evaluate(params)` runs the compiled engine."""

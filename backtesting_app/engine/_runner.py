@@ -16,10 +16,12 @@ from backtesting._stats import compute_stats  # noqa: E402
 
 from ._costs import FxCosts  # noqa: E402
 from ._fast import simulate_forecast  # noqa: E402
+from ._names import one_of  # noqa: E402
 from ._strategies import STRATEGIES, check_forecast_params, check_params  # noqa: E402
 from .patterns import pattern_signals  # noqa: E402
 
-ENGINES = ("reference", "fast")
+# The engines by name, with the label pages show: the one list the models, forms, serializers and commands offer.
+ENGINES = {"reference": "reference (backtesting)", "fast": "fast (compiled)"}
 TRADE_COLUMNS = ["Size", "EntryBar", "ExitBar", "EntryPrice", "ExitPrice", "SL", "TP", "PnL", "ReturnPct",
                  "EntryTime", "ExitTime", "Duration"]
 
@@ -111,7 +113,7 @@ def run_backtest(ohlc: pd.DataFrame, strategy: str, params: dict, costs: FxCosts
                  confidence=None, engine: str = "reference") -> BacktestResult:
     """Run `strategy` (forecast, pattern, combined) on `engine` (reference = kernc's backtesting, fast)."""
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose reference or fast")
+        raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
     params = check_params(strategy, params)
     if strategy in ("forecast", "combined") and pred_return is None:
         raise ValueError(f"the {strategy} strategy needs forecasts")

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._strategies import FORECAST_PARAMS
+from ._strategies import STRATEGIES
 
-EXIT_PARAMS = ("stop_loss_pct", "take_profit_pct", "max_hold_bars")
-KNOWN = {"forecast": FORECAST_PARAMS, "pattern": EXIT_PARAMS, "combined": FORECAST_PARAMS + ("pattern_window",)}
+KNOWN = {name: strategy.PARAMS for name, strategy in STRATEGIES.items()}  # the parameters a space may search
 
 
 @dataclass(frozen=True)
@@ -122,18 +121,6 @@ class ParameterSpace:
     def corners(self) -> list[dict]:
         """The lowest and the highest value of every parameter, as full parameter sets (for validation)."""
         return [self.decode(self.xl), self.decode(self.xu)]
-
-    def size(self) -> float:
-        """Number of distinct points (inf for a float parameter without a step)."""
-        total = 1.0
-        for p in self.parameters:
-            if p.kind == "choice":
-                total *= len(p.choices)
-            elif p.kind == "int" or p.step:
-                total *= int(round((p.high - p.low) / (p.step or 1))) + 1
-            else:
-                return math.inf
-        return total
 
     def as_dict(self) -> list[dict]:
         return [{"name": p.name, "kind": p.kind, "low": p.low, "high": p.high, "step": p.step, "choices": list(p.choices)}

@@ -8,7 +8,10 @@ from __future__ import annotations
 import numpy as np
 from backtesting import Strategy
 
-FORECAST_PARAMS = ("entry_threshold", "confidence_threshold", "stop_loss_pct", "take_profit_pct", "max_hold_bars")
+from ._names import one_of
+
+EXIT_PARAMS = ("stop_loss_pct", "take_profit_pct", "max_hold_bars")
+FORECAST_PARAMS = ("entry_threshold", "confidence_threshold", *EXIT_PARAMS)
 
 
 def check_exit_params(params: dict) -> dict:
@@ -44,6 +47,7 @@ def check_forecast_params(params: dict) -> dict:
 class _ExitRules(Strategy):
     """Shared exits: stop loss and take profit as bracket orders, and a maximum holding time."""
 
+    PARAMS = EXIT_PARAMS  # the numeric parameters a search may vary
     stop_loss_pct = 0.01
     take_profit_pct = 0.02
     max_hold_bars = 24
@@ -75,6 +79,7 @@ class ForecastStrategy(_ExitRules):
     close[t] * (1 -+ stop_loss_pct) / (1 +- take_profit_pct). Orders fill at the next bar's open.
     """
 
+    PARAMS = FORECAST_PARAMS
     entry_threshold = 0.0005
     confidence_threshold = 0.0
     pred_return = None  # per-bar arrays, passed as Backtest.run(pred_return=..., confidence=...)
@@ -141,6 +146,7 @@ class CombinedStrategy(ForecastStrategy):
     """Forecast entries kept only when a pattern of the same direction was confirmed within the last
     `pattern_window` bars (this one included)."""
 
+    PARAMS = FORECAST_PARAMS + ("pattern_window",)
     patterns: tuple = ()
     pattern_window = 12
 
@@ -159,7 +165,9 @@ class CombinedStrategy(ForecastStrategy):
             self._enter(direction)
 
 
+# The strategies by name: the one list of names the models, forms, serializers and commands offer.
 STRATEGIES = {"forecast": ForecastStrategy, "pattern": PatternStrategy, "combined": CombinedStrategy}
+STRATEGY_CHOICES = {name: name for name in STRATEGIES}  # name -> label, as Django choices
 
 
 def check_params(strategy: str, params: dict) -> dict:
@@ -167,7 +175,7 @@ def check_params(strategy: str, params: dict) -> dict:
     from .patterns import check_patterns
 
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose forecast, pattern or combined")
+        raise ValueError(f"unknown strategy {strategy!r}; choose {one_of(STRATEGIES)}")
     params = dict(params)
     extra = {}
     if strategy in ("pattern", "combined"):
@@ -178,7 +186,7 @@ def check_params(strategy: str, params: dict) -> dict:
             raise ValueError(f"pattern_window must be a whole number >= 1, not {window!r}")
         extra["pattern_window"] = window
     if strategy == "pattern":
-        unknown = set(params) - {"stop_loss_pct", "take_profit_pct", "max_hold_bars"}
+        unknown = set(params) - set(EXIT_PARAMS)
         if unknown:
             raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))} for the pattern strategy")
         return {**check_exit_params(params), **extra}

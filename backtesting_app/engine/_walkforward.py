@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._evaluate import BacktestProblem, InProcessEvaluator
-from ._optimize import HybridOptimizer, SearchState, pick_point
+from ._search import HybridOptimizer, SearchState, pick_point
 from ._space import ParameterSpace
 
 

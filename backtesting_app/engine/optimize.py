@@ -1,8 +1,10 @@
 """Public optimizer API (re-exported here so callers need one import)."""
 
-from ._evaluate import BacktestProblem, InProcessEvaluator, PoolEvaluator
+from ._evaluate import EVALUATORS, BacktestProblem, InProcessEvaluator, PoolEvaluator
 from ._objectives import OBJECTIVES, Constraint, check_objectives, fast_metrics, parse_constraints
-from ._optimize import (
+from ._search import (
+    METHODS,
+    PICK_RULES,
     REFERENCE_POINT,
     BudgetExhausted,
     GeneticOptimizer,
@@ -17,8 +19,8 @@ from ._space import Parameter, ParameterSpace, default_space
 from ._walkforward import walk_forward
 
 __all__ = [
-    "OBJECTIVES", "REFERENCE_POINT", "BacktestProblem", "BudgetExhausted", "Constraint", "GeneticOptimizer",
-    "HybridOptimizer", "InProcessEvaluator", "Parameter", "ParameterSpace", "PoolEvaluator", "Record", "SearchState",
+    "EVALUATORS", "METHODS", "OBJECTIVES", "PICK_RULES", "REFERENCE_POINT", "BacktestProblem", "BudgetExhausted", "Constraint",
+    "GeneticOptimizer", "HybridOptimizer", "InProcessEvaluator", "Parameter", "ParameterSpace", "PoolEvaluator", "Record", "SearchState",
     "check_objectives", "default_space", "fast_metrics", "optimize_grid", "optimize_nsga2", "parse_constraints",
     "pick_point", "walk_forward",
 ]

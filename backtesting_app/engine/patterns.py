@@ -181,16 +181,6 @@ def pattern_signals(ohlc: pd.DataFrame, names=None) -> dict[str, np.ndarray]:
     return {name: FUNCTIONS[name](*args) for name in check_patterns(names)}
 
 
-def combined_signal(signals: dict[str, np.ndarray]) -> np.ndarray:
-    """+1 / -1 where the directional patterns on a bar agree, 0 where none or they conflict."""
-    directional = [v for k, v in signals.items() if k != "doji"]
-    if not directional:
-        return np.zeros(0, dtype=np.int8)
-    stacked = np.vstack(directional).astype(int)
-    up, down = (stacked > 0).any(axis=0), (stacked < 0).any(axis=0)
-    return (up & ~down).astype(np.int8) - (down & ~up).astype(np.int8)
-
-
 def pattern_events(ohlc: pd.DataFrame, names=None, *, forward_bars: int = 12) -> pd.DataFrame:
     """Every detected pattern with the log return over the next `forward_bars` bars (NaN when the
     data ends sooner) and whether it went the pattern's way."""

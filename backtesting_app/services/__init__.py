@@ -12,28 +12,24 @@ from .backtests import (
     load_bars,
     make_costs,
     parse_json_object,
-    read_forecasts_csv,
     stats_dict,
     trades_records,
 )
 from .optimizations import (
-    EVALUATORS,
-    METHODS,
-    RULES,
     DistributedEvaluator,
     build_problem,
     optimization_chunk_execute,
     optimization_config,
     optimization_run_execute,
-    optimization_run_resume,
     optimization_run_start,
     optimization_search,
+    run_space,
 )
 
 __all__ = [
-    "COST_FIELDS", "DRAWDOWN_KEYS", "EVALUATORS", "FORECAST_SOURCES", "METHODS", "RULES", "DistributedEvaluator",
+    "COST_FIELDS", "DRAWDOWN_KEYS", "FORECAST_SOURCES", "DistributedEvaluator",
     "backtest_compute", "backtest_prepare", "backtest_run_execute", "backtest_run_start", "build_problem", "equity_frame",
     "load_bars", "make_costs", "optimization_chunk_execute", "optimization_config", "optimization_run_execute",
-    "optimization_run_resume", "optimization_run_start", "optimization_search", "parse_json_object",
-    "read_forecasts_csv", "stats_dict", "trades_records",
+    "optimization_run_start", "optimization_search", "parse_json_object",
+    "run_space", "stats_dict", "trades_records",
 ]

@@ -13,9 +13,18 @@ import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from backtesting_app.engine import ENGINES, FxCosts, align_forecasts, check_params, momentum_forecasts, ohlc_frame, run_backtest
+from backtesting_app.engine import (
+    ENGINES,
+    FxCosts,
+    align_forecasts,
+    check_params,
+    momentum_forecasts,
+    ohlc_frame,
+    one_of,
+    run_backtest,
+)
 from backtesting_app.models import BacktestRun
-from forecasts.selectors import finished_forecast_set, forecast_frame, forecast_set_for
+from forecasts.selectors import finished_forecast_set, forecast_frame, forecast_set_for, read_forecasts_csv
 from forexgpt_site.jobs import JobContext, job_enqueue
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 from marketdata.selectors import candles_frame
@@ -43,13 +52,6 @@ def load_bars(*, symbol: str, timeframe: str, start=None, end=None) -> pd.DataFr
 
 def forecast_set_table(fs) -> pd.DataFrame:
     return forecast_frame(fs, truth=False, calibrated=False)[["timestamp", "pred_return", "confidence"]]
-
-
-def read_forecasts_csv(source) -> pd.DataFrame:
-    try:
-        return pd.read_csv(source)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
 
 
 def forecast_source_of(*, forecasts_source: str, forecast_set=None, artifact: str = "", symbol: str, timeframe: str, start=None,
@@ -103,7 +105,7 @@ def backtest_prepare(*, symbol: str, timeframe: str, strategy: str, params: dict
     """Validate a whole request and load its inputs. `forecasts`: a table (timestamp,
     pred_return[, confidence]), "baseline" for the momentum baseline, or None (pattern strategy)."""
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose reference or fast")
+        raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
     params = check_params(strategy, params)
     fx = make_costs(symbol, costs)
     ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)

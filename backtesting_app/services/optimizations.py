@@ -7,12 +7,16 @@ import json
 import os
 import socket
 import time
+from functools import lru_cache
 
 from django.db import transaction
 from django.utils import timezone
 
-from backtesting_app.engine import check_params, run_backtest
+from backtesting_app.engine import check_params, one_of, run_backtest
 from backtesting_app.engine.optimize import (
+    EVALUATORS,
+    METHODS,
+    PICK_RULES,
     REFERENCE_POINT,
     BacktestProblem,
     HybridOptimizer,
@@ -29,21 +33,17 @@ from backtesting_app.engine.optimize import (
     walk_forward,
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
-from forexgpt_site.jobs import JobContext, job_enqueue, job_requeue
+from forexgpt_site.jobs import JobContext, job_enqueue
 from marketdata.engine import normalize_symbol, normalize_timeframe
 
 from .backtests import backtest_prepare, forecast_source_of, forecasts_of_request, forecasts_of_run, keep_forecasts, stats_dict
-
-METHODS = ("hybrid", "grid", "nsga2")
-EVALUATORS = ("inprocess", "pool", "distributed")
-RULES = ("max_sharpe", "max_return", "min_drawdown")
 
 
 def optimization_config(*, strategy: str, space=None, objectives="return,drawdown,sharpe", constraints=None,
                         budget: int = 600, method: str = "hybrid", fixed_params=None, walk_forward_spec=None):
     """Check a request's search settings; returns (space, objectives, constraints)."""
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose hybrid, grid or nsga2")
+        raise ValueError(f"unknown method {method!r}; choose {one_of(METHODS)}")
     if not isinstance(budget, int) or isinstance(budget, bool) or not 10 <= budget <= 1_000_000:
         raise ValueError(f"budget must be a whole number of evaluations between 10 and 1,000,000, not {budget!r}")
     if fixed_params is not None and not isinstance(fixed_params, dict):
@@ -70,13 +70,19 @@ def optimization_config(*, strategy: str, space=None, objectives="return,drawdow
             value = walk_forward_spec.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
-        if walk_forward_spec.get("rule", "max_sharpe") not in RULES:
-            raise ValueError(f"unknown pick rule {walk_forward_spec['rule']!r}; choose {', '.join(RULES)}")
+        if walk_forward_spec.get("rule", "max_sharpe") not in PICK_RULES:
+            raise ValueError(f"unknown pick rule {walk_forward_spec['rule']!r}; choose {', '.join(PICK_RULES)}")
     return space, objectives, constraints
 
 
-def build_problem(run: OptimizationRun) -> BacktestProblem:
-    space = ParameterSpace.from_dict(run.space, strategy=run.strategy)
+def run_space(run: OptimizationRun) -> ParameterSpace:
+    """The space a stored run searches (checked when it was started). Parsed once per task; the
+    parsed space is passed down to what needs it."""
+    return ParameterSpace.from_dict(run.space, strategy=run.strategy)
+
+
+def build_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProblem:
+    """The run's bars, forecasts, costs and fixed parameters, checked at the middle of its space."""
     prep = backtest_prepare(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy,
                             params={**run.fixed_params, **space.middle()}, costs=run.costs, engine="fast", start=run.start,
                             end=run.end, forecasts=forecasts_of_run(run))
@@ -93,7 +99,7 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
     run and queue it (`enqueue=False`: the caller runs it in-process, as the command does).
     Only the insert is a transaction: loading and aligning the bars happens before it."""
     if evaluator not in EVALUATORS:
-        raise ValueError(f"unknown evaluator {evaluator!r}; choose inprocess, pool or distributed")
+        raise ValueError(f"unknown evaluator {evaluator!r}; choose {one_of(EVALUATORS)}")
     parsed_space, objectives, _ = optimization_config(strategy=strategy, space=space, objectives=objectives,
                                                       constraints=constraints, budget=budget, method=method,
                                                       fixed_params=fixed_params, walk_forward_spec=walk_forward_spec)
@@ -122,11 +128,6 @@ def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str =
         if enqueue:
             job_enqueue(run)
     return run
-
-
-def optimization_run_resume(*, run: OptimizationRun, user) -> OptimizationRun:
-    """Start a failed, cancelled or dead run again: it continues from its stored results."""
-    return job_requeue(run=run, user=user, message="resuming from the stored results")
 
 
 def _key(x) -> str:
@@ -186,18 +187,23 @@ class DistributedEvaluator:
         return [m for c in done for m in c.metrics]
 
 
-_PROBLEMS: dict[int, BacktestProblem] = {}
+PROBLEMS_KEPT = 4  # problems a worker process keeps loaded: those of the runs whose chunks it took last
+
+
+@lru_cache(maxsize=PROBLEMS_KEPT)
+def _problem_of_run(run_id: int) -> BacktestProblem:
+    """One load per worker process and run (a failed load is not kept: the next chunk tries again)."""
+    run = OptimizationRun.objects.get(pk=run_id)
+    return build_problem(run, run_space(run))
 
 
 def optimization_chunk_execute(chunk_id: int) -> str:
     """Evaluate one chunk (a django-q2 task). Repeated delivery is harmless: a done chunk is skipped."""
-    chunk = OptimizationChunk.objects.select_related("run").get(pk=chunk_id)
+    chunk = OptimizationChunk.objects.get(pk=chunk_id)
     if chunk.done:
         return "already done"
     try:
-        problem = _PROBLEMS.get(chunk.run_id)
-        if problem is None:  # one load per worker process and run
-            problem = _PROBLEMS[chunk.run_id] = build_problem(chunk.run)
+        problem = _problem_of_run(chunk.run_id)
         metrics = [problem.evaluate(params) for params in chunk.params]
     except Exception as exc:  # recorded, so the coordinator fails the run now instead of waiting out its timeout
         OptimizationChunk.objects.filter(pk=chunk_id).update(error=f"{type(exc).__name__}: {exc}"[:2000], worker=worker_id(), done=True)
@@ -239,9 +245,9 @@ def _persist(run: OptimizationRun, ctx: JobContext | None, evaluator):
     return on_batch
 
 
-def optimization_search(run: OptimizationRun, problem: BacktestProblem, *, evaluator, ctx: JobContext | None = None) -> SearchState:
+def optimization_search(run: OptimizationRun, problem: BacktestProblem, space: ParameterSpace, *, evaluator,
+                        ctx: JobContext | None = None) -> SearchState:
     """The search itself, resumable: stored results are preloaded and never evaluated again."""
-    space = ParameterSpace.from_dict(run.space, strategy=run.strategy)
     state = SearchState(space, list(run.objectives), parse_constraints(run.constraints), evaluator, run.budget,
                         on_batch=_persist(run, ctx, evaluator))
     state.preload(_stored_records(run))
@@ -293,16 +299,16 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
 
 def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
     ctx.progress(0.0, "loading bars and forecasts", force=True)
-    problem = build_problem(run)
+    space = run_space(run)
+    problem = build_problem(run, space)
     evaluator = _evaluator(run, problem)
     try:
-        state = optimization_search(run, problem, evaluator=evaluator, ctx=ctx)
+        state = optimization_search(run, problem, space, evaluator=evaluator, ctx=ctx)
         ctx.progress(0.97, "re-running the front on the reference engine", force=True)
         n_front = _store_front(run, state, problem, ctx)
         if run.walk_forward:
             spec = run.walk_forward
-            space = ParameterSpace.from_dict(run.space, strategy=run.strategy)
-            result = walk_forward(problem, space, run.objectives, parse_constraints(run.constraints),
+            result = walk_forward(problem, space, run.objectives, state.constraints,
                                   in_sample=int(spec["in_sample"]), out_of_sample=int(spec["out_of_sample"]),
                                   budget=max(50, run.budget // 4), rule=spec.get("rule", "max_sharpe"), seed=run.seed,
                                   on_window=lambda k, w: ctx.progress(0.98, f"walk-forward window {k}", force=True))

@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 from django.core.exceptions import PermissionDenied
@@ -17,6 +18,15 @@ class RegistryError(ValueError):
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
+    """sha256 of a file, read a chunk at a time (checkpoints run to gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def parse_tag(tag: str) -> tuple[str, str]:
@@ -51,13 +61,27 @@ def require_staff(user, action: str) -> None:
         raise PermissionDenied(f"only staff may {action}")
 
 
-def read_stats(data: bytes, *, channels: int | None = None) -> dict[str, np.ndarray]:
-    """Normalization stats from `.stats.npz` bytes: per-channel `mu` and `sigma` (no pickles)."""
+# Normalization stats are a few per-channel vectors; an .npz is itself a zip, and one that unpacks
+# to more than this is a bomb, not stats.
+STATS_MAX_BYTES = 16 * 1024 * 1024
+
+
+def read_stats(data: bytes | Path, *, channels: int | None = None) -> dict[str, np.ndarray]:
+    """Normalization stats from `.stats.npz` bytes or file: per-channel `mu` and `sigma` (no pickles)."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            stats = {key: npz[key] for key in npz.files}
+        npz = np.load(io.BytesIO(data) if isinstance(data, bytes) else data, allow_pickle=False)
     except Exception as exc:
         raise RegistryError(f"stats file is not a readable .npz archive ({exc})") from exc
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise RegistryError("stats file is not a readable .npz archive (it holds a single array, not mu and sigma)")
+    with npz:
+        unpacked = sum(info.file_size for info in npz.zip.infolist())
+        if unpacked > STATS_MAX_BYTES:
+            raise RegistryError(f"stats file unpacks to {unpacked:,} bytes; normalization stats are at most {STATS_MAX_BYTES:,}")
+        try:
+            stats = {key: npz[key] for key in npz.files}
+        except Exception as exc:
+            raise RegistryError(f"stats file is not a readable .npz archive ({exc})") from exc
     missing = {"mu", "sigma"} - set(stats)
     if missing:
         raise RegistryError(f"stats file lacks {', '.join(sorted(missing))} (per-channel mu and sigma)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -13,7 +13,7 @@ from django.utils import timezone
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from registry.models import FILE_KINDS, AliasHistory, ArtifactFile, ModelAlias, ModelVersion, RegisteredModel, VersionTag
 
-from ._common import RegistryError, content_digest, db_user, parse_tag, read_stats, require_staff, sha256_bytes
+from ._common import RegistryError, content_digest, db_user, parse_tag, read_stats, require_staff, sha256_bytes, sha256_file
 
 REQUIRED_KINDS = ("checkpoint", "config", "stats")
 
@@ -47,16 +47,31 @@ def _clean_metadata(*, symbol, timeframe, horizon_bars, channel_order, metrics) 
             "channel_order": list(channel_order), "metrics": metrics}
 
 
+class _StagedFile(File):
+    """A verified file staged on disk: the storage moves it into place (a rename on one disk), never reads it whole."""
+
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
+def _stored_content(data: bytes | Path) -> File:
+    return ContentFile(data) if isinstance(data, bytes) else _StagedFile(open(data, "rb"), name=str(data))
+
+
 def version_store(
-    *, model_name: str, contents: dict[str, bytes], metadata: dict, label: str = "", description: str = "",
+    *, model_name: str, contents: dict[str, bytes | Path], metadata: dict, label: str = "", description: str = "",
     user=None, training_run_id: int | None = None, source: str = "registered", tags=(), created_at=None,
-    version_number: int | None = None,
+    version_number: int | None = None, hashes: dict[str, str] | None = None,
 ) -> ModelVersion:
     """Write a verified version: rows and files together, or neither.
 
-    `contents` maps file kind to bytes and must already be complete (meta included).
+    `contents` maps file kind to bytes, or to the path of a staged file that is moved into the
+    store; it must already be complete (meta included). `hashes` may give the files' sha256 when
+    the caller computed them already.
     """
-    hashes = {kind: sha256_bytes(data) for kind, data in contents.items()}
+    hashes = hashes or {kind: sha256_bytes(data) if isinstance(data, bytes) else sha256_file(data)
+                        for kind, data in contents.items()}
+    sizes = {kind: len(data) if isinstance(data, bytes) else data.stat().st_size for kind, data in contents.items()}
     user = db_user(user)
     saved: list[ArtifactFile] = []
     try:
@@ -74,8 +89,9 @@ def version_store(
                 content_sha256=content_digest(metadata, hashes), created_at=created_at or timezone.now(), **metadata,
             )
             for kind in sorted(contents):
-                record = ArtifactFile(version=version, kind=kind, size=len(contents[kind]), sha256=hashes[kind])
-                record.file.save("model" + FILE_KINDS[kind], ContentFile(contents[kind]), save=False)
+                record = ArtifactFile(version=version, kind=kind, size=sizes[kind], sha256=hashes[kind])
+                with _stored_content(contents[kind]) as content:
+                    record.file.save("model" + FILE_KINDS[kind], content, save=False)
                 saved.append(record)
                 record.save()
             for tag in tags:

@@ -5,8 +5,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backtesting_app import services
+from backtesting_app.api import OptimizationRunViewSet
 from backtesting_app.models import BacktestRun, OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.tasks import optimization_run_execute
+from forexgpt_site.jobs import job_requeue
 from tests.conftest import start_qcluster, stop_qcluster, wait_for
 
 SPACE = {"entry_threshold": {"low": 0.0, "high": 0.002, "step": 0.0002},
@@ -95,7 +97,7 @@ def test_a_run_whose_worker_died_resumes_without_re_evaluating(bars, user, monke
             return super().__call__(batch)
 
     monkeypatch.setattr(optimizations, "InProcessEvaluator", Counting)
-    services.optimization_run_resume(run=run, user=user)
+    job_requeue(run=run, user=user, message=OptimizationRunViewSet.resume_message)  # what POST .../resume/ does
     assert optimization_run_execute(run.pk) == "succeeded"
     assert len(asked) == len(set(asked)) == run.results.count()  # nothing evaluated twice
     assert sorted(run.results.values_list("key", flat=True)) == sorted(reference.results.values_list("key", flat=True))
@@ -201,7 +203,7 @@ def test_a_failing_chunk_fails_the_distributed_run_at_once(bars, user, monkeypat
 
     def on_another_machine(func, chunk_id, **kw):
         """A worker that cannot see the coordinator's disk: the forecasts file is not there."""
-        optimizations._PROBLEMS.clear()
+        optimizations._problem_of_run.cache_clear()
         if run.forecasts.storage.exists(run.forecasts.name):
             run.forecasts.storage.delete(run.forecasts.name)
         try:
@@ -228,7 +230,7 @@ def test_every_evaluator_stores_the_engine_s_metrics_and_the_front(bars, user, e
     run = _start(user, budget=60, evaluator=evaluator, workers=2 if evaluator == "pool" else 0)
     assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
     run.refresh_from_db()
-    problem = services.build_problem(run)
+    problem = services.build_problem(run, services.run_space(run))
     results = list(run.results.all())
     assert len(results) == sum(run.phase_counts.values()) == 60
     for row in results:  # what was stored is what the engine computes for those parameters
@@ -238,3 +240,22 @@ def test_every_evaluator_stores_the_engine_s_metrics_and_the_front(bars, user, e
     assert front and all(p.result.rank == 0 and p.result.stats["# Trades"] == p.result.metrics["n_trades"] for p in front)
     if evaluator == "distributed":
         assert OptimizationChunk.objects.filter(run=run, done=True).count() > 1
+
+
+@pytest.mark.django_db
+def test_a_chunk_worker_keeps_the_problems_of_its_last_runs_only(bars, user, monkeypatch):
+    from backtesting_app.services import optimizations
+
+    built = []
+    monkeypatch.setattr(optimizations, "build_problem", lambda run, space: built.append(run.pk) or f"problem of {run.pk}")
+    optimizations._problem_of_run.cache_clear()
+    try:
+        runs = [_start(user, budget=10).pk for _ in range(optimizations.PROBLEMS_KEPT + 1)]
+        for run_id in runs + runs[-1:]:
+            assert optimizations._problem_of_run(run_id) == f"problem of {run_id}"
+        assert built == runs  # the last run's second chunk found its problem loaded
+        assert optimizations._problem_of_run.cache_info().currsize == optimizations.PROBLEMS_KEPT
+        optimizations._problem_of_run(runs[0])
+        assert built == runs + runs[:1]  # the oldest had been let go: loaded again
+    finally:
+        optimizations._problem_of_run.cache_clear()  # no stand-in problem outlives the test

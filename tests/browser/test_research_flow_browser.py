@@ -104,8 +104,8 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     page.click("#job a:has-text('backtest')")
     expect(page.locator("select[name=forecasts_source]")).to_have_value("forecast_set")
     expect(page.locator("select[name=forecast_set]")).to_have_value(set_id)
-    page.fill("#backtest-form input[name=start]", "2014-06-04 00:00")
-    page.fill("#backtest-form input[name=end]", "2014-06-11 23:00")
+    page.fill("#backtest-form input[name=start]", "2014-06-04T00:00")
+    page.fill("#backtest-form input[name=end]", "2014-06-11T23:00")
     page.select_option("#backtest-form select[name=engine]", "fast")
     page.click("#backtest-form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/backtests/runs/\d+/$"))
@@ -117,8 +117,8 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     # 6. An optimization on the set.
     page.goto(set_url)
     page.click("#job a:has-text('optimize')")
-    page.fill("#optimization-form input[name=start]", "2014-06-04 00:00")
-    page.fill("#optimization-form input[name=end]", "2014-06-11 23:00")
+    page.fill("#optimization-form input[name=start]", "2014-06-04T00:00")
+    page.fill("#optimization-form input[name=end]", "2014-06-11T23:00")
     page.fill("#optimization-form input[name=budget]", "20")
     page.fill("#optimization-form input[name=constraints]", "{}")
     page.click("#optimization-form button[type=submit]")
@@ -142,3 +142,22 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     expect(page.locator("#scores")).to_contain_text("Calibrated interval")  # the attached calibration gives lo / hi
     lap("links")
     print("flow timings (s):", timings)
+
+
+def test_the_forecast_set_list_shows_only_sets_that_cover_the_series_and_range(logged_in_page, live_server, db):
+    from datetime import datetime, timezone
+
+    from forecasts.models import ForecastSet
+
+    def make(symbol, first, last):
+        return ForecastSet.objects.create(symbol=symbol, timeframe="1h", artifact_ref="m:1", status="succeeded", samples=10, seed=0,
+                                          first=datetime(*first, tzinfo=timezone.utc), last=datetime(*last, tzinfo=timezone.utc), rows=1)
+
+    june, july, gbp = make("EURUSD", (2014, 6, 1), (2014, 6, 30)), make("EURUSD", (2014, 7, 1), (2014, 7, 31)), make("GBPUSD", (2014, 6, 1), (2014, 6, 30))
+    page = logged_in_page
+    page.goto(f"{live_server.url}/backtests/")
+    page.fill("#backtest-form input[name=symbol]", "EUR/USD")
+    page.fill("#backtest-form input[name=start]", "2014-06-05T00:00")
+    page.fill("#backtest-form input[name=end]", "2014-06-20T00:00")
+    visible = page.evaluate("Array.from(document.querySelectorAll('select[name=forecast_set] option')).filter(o => o.value && !o.hidden).map(o => o.value)")
+    assert visible == [str(june.pk)] and str(july.pk) != visible[0] and str(gbp.pk) not in visible

@@ -134,3 +134,7 @@ def test_pages(logged_in_client, forecasts_csv, django_capture_on_commit_callbac
     both = logged_in_client.get("/conformal/compare/", {"run": ids})
     assert [r.pk for r in both.context["runs"]] == ids
     assert both.content.decode().count('<th class="num">#') == 2
+
+
+def test_compare_page_ignores_odd_digits(logged_in_client):
+    assert logged_in_client.get("/conformal/compare/", {"run": ["²", "1"]}).status_code == 200

@@ -1,10 +1,8 @@
 """Forecast sets as jobs: refused requests, 202 before any forecast, a real child process, realized
 returns from the candles, resume after a killed child equal to an uninterrupted run, consumers."""
 
-import signal
 import subprocess
 import threading
-import time
 
 import numpy as np
 import pandas as pd
@@ -12,9 +10,11 @@ import pytest
 from django.core.management import call_command
 
 from forecasts import selectors, services
+from forecasts.api import ForecastSetViewSet
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
 from forecasts.tasks import forecast_set_execute
+from forexgpt_site.jobs import job_requeue
 from tests.conftest import wait_for
 
 
@@ -103,7 +103,7 @@ def test_a_killed_run_resumes_and_ends_equal_to_an_uninterrupted_one(child_env, 
     fs.refresh_from_db()
     stored = ForecastRow.objects.filter(forecast_set=fs).count()
     assert result["status"] == "failed" and "exited with code -9" in fs.error and 64 <= stored < 368
-    services.forecast_set_resume(forecast_set=fs, user=user)
+    job_requeue(run=fs, user=user, message=ForecastSetViewSet.resume_message)  # what POST .../resume/ does
     assert forecast_set_execute(fs.pk) == "succeeded"
     fs.refresh_from_db()
     assert fs.rows == 368 and fs.attempts == 2

@@ -126,3 +126,20 @@ def test_full_artem_import_equals_the_h1_file_in_the_database(shared_file):
     assert (stored["ts"] == pd.to_datetime(ref["timestamp"], utc=True)).all()
     for col in ("open", "high", "low", "close", "volume"):
         assert (stored[col].to_numpy() == ref[col].to_numpy()).all(), col
+
+
+def test_resampling_again_corrects_a_bar_first_built_from_part_of_its_hour(fixture_path, tmp_path):
+    from datetime import timedelta
+
+    lines = fixture_path("eurusd_m1.csv").read_text().splitlines()
+    first_half = tmp_path / "a.csv"
+    first_half.write_text("\n".join(lines[:31]) + "\n")  # header + 07:00-07:29
+    candles_import_file(source=first_half, symbol="EURUSD", timeframe="1m")
+    candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_m1.csv"), symbol="EURUSD", timeframe="1m")
+    report = candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")
+    assert report["updated"] == 1
+    m1 = candles_frame(symbol="EURUSD", timeframe="1m")
+    hour = m1[m1["ts"] < m1["ts"].iloc[0] + timedelta(hours=1)]
+    bar = candles_frame(symbol="EURUSD", timeframe="1h").iloc[0]
+    assert (bar["high"], bar["close"]) == (hour["high"].max(), hour["close"].iloc[-1])

@@ -110,3 +110,17 @@ def test_registry_pages(logged_in_client, register, staff_user):
     detail = logged_in_client.get(f"/registry/versions/{version.pk}/").content.decode()
     assert version.files.get(kind="checkpoint").sha256 in detail and 'id="history-figure"' in detail
     assert "No model versions match these filters" in logged_in_client.get("/registry/", {"tag": "absent"}).content.decode()
+
+
+def test_view_only_staff_cannot_run_curating_admin_actions(client, django_user_model, register):
+    from django.contrib.auth.models import Permission
+
+    version = register()
+    viewer = django_user_model.objects.create_user(username="viewer", password="viewer-pass-123", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_modelversion"))
+    client.force_login(viewer)
+    page = client.get("/admin/registry/modelversion/")
+    assert page.status_code == 200
+    assert "delete_versions" not in page.content.decode() and "add_tag" not in page.content.decode()
+    client.post("/admin/registry/modelversion/", {"action": "delete_versions", "_selected_action": [version.pk]})
+    assert ModelVersion.objects.filter(pk=version.pk).exists()

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
-from training import services
 from forecasts.models import ForecastSet
+from forexgpt_site.jobs import CHILD_CANCELLED, job_requeue
+from training import services
+from training.api import TrainingRunViewSet
 from training.models import TrainingRun
 from training.tasks import training_run_execute
 
@@ -64,7 +66,7 @@ def test_a_dead_run_resumes_from_its_last_checkpoint(child_env, user):
     # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.
     TrainingRun.objects.filter(pk=run.pk).update(status="failed", epochs=2, artifact_version=None)
     run.refresh_from_db()
-    services.training_run_resume(run=run, user=user)
+    job_requeue(run=run, user=user, message=TrainingRunViewSet.resume_message)  # what POST .../resume/ does
     assert training_run_execute(run.pk) == "succeeded"
     run.refresh_from_db()
     assert [p["epoch"] for p in run.history] == [0, 1]
@@ -72,6 +74,16 @@ def test_a_dead_run_resumes_from_its_last_checkpoint(child_env, user):
     log = (services.checkpoint_dir(run) / "attempt-2.log").read_text()
     assert "Restored all states from the checkpoint" in log or "Restoring states from the checkpoint" in log
     assert run.attempts == 2
+
+
+def test_a_cancel_the_child_notices_stops_training_as_cancelled(child_env, user):
+    """The child's own progress report sees the cancel (the parent's poll may come later): it stops
+    training and exits as cancelled, registering nothing."""
+    run = _run(user, epochs=3)
+    TrainingRun.objects.filter(pk=run.pk).update(status="running", cancel_requested=True)
+    assert services.training_child_main(run.pk) == CHILD_CANCELLED
+    run.refresh_from_db()
+    assert run.artifact_version is None and len(run.history or []) < 3
 
 
 def test_ddp_over_two_cpu_processes(child_env, user):

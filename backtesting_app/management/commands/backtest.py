@@ -2,10 +2,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backtesting_app.services import backtest_compute, parse_json_object, read_forecasts_csv, stats_dict, trades_records
+from backtesting_app.engine import ENGINES, STRATEGIES
+from backtesting_app.services import backtest_compute, parse_json_object, stats_dict, trades_records
 from backtesting_app.services.backtests import forecast_set_table
+from forecasts.selectors import finished_forecast_set, forecast_set_for, read_forecasts_csv
 from forexgpt_site.parsing import parse_utc
-from forecasts.selectors import finished_forecast_set, forecast_set_for
 
 
 def _when(text):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeframe", required=True)
         parser.add_argument("--start", default=None)
         parser.add_argument("--end", default=None)
-        parser.add_argument("--strategy", required=True, choices=["forecast", "pattern", "combined"])
+        parser.add_argument("--strategy", required=True, choices=list(STRATEGIES))
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--forecasts", default=None, help="CSV with timestamp, pred_return[, confidence]; or 'baseline'")
         source.add_argument("--artifact", default=None, help="model version REF: its newest finished forecast set covering the range")
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--leverage", type=float, default=1.0)
         parser.add_argument("--size", type=float, default=0.95)
         parser.add_argument("--cash", type=float, default=100_000.0)
-        parser.add_argument("--engine", default="reference", choices=["reference", "fast"])
+        parser.add_argument("--engine", default="reference", choices=list(ENGINES))
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):

@@ -3,7 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from conformal.engine import METHODS
-from conformal.services import calibration_compute, intervals_frame, jsonable, read_forecasts
+from conformal.services import calibration_compute, intervals_frame, jsonable
+from forecasts.selectors import read_forecasts_csv
 
 
 class Command(BaseCommand):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         params = {k: opts[k] for k in ("cal_size", "window", "gamma", "lr", "score")}
         try:
-            frame = read_forecasts(opts["forecasts"])
+            frame = read_forecasts_csv(opts["forecasts"], time_ordered=True)
             result = calibration_compute(frame=frame, method=opts["method"], alpha=opts["alpha"], **params)
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['forecasts']}") from exc

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
         try:
-            version, created = bundle_import(source=path.read_bytes(), user=OPERATOR)
+            version, created = bundle_import(source=path, user=OPERATOR)
         except RegistryError as exc:
             if opts["json"]:
                 self.stdout.write(json.dumps({"created": False, "error": str(exc)}, indent=2))

@@ -1,3 +1,5 @@
+"""Backtest pages: start and list runs, one run's stats, equity and trades, compare runs, scan patterns."""
+
 from django.shortcuts import get_object_or_404, redirect, render
 
 from backtesting_app import charts, selectors, services

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backtesting_app import views
+from backtesting_app.views import backtests as views
 
 app_name = "backtesting_app"
 urlpatterns = [

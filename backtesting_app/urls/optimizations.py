@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backtesting_app import optimization_views as views
+from backtesting_app.views import optimizations as views
 
 app_name = "optimizations"
 urlpatterns = [

@@ -21,6 +21,11 @@ from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_dis
 from ._objectives import Constraint, constraint_matrix, objective_matrix
 from ._space import ParameterSpace
 
+# The search methods by name, with the label pages show (models, forms, serializers and commands offer these).
+METHODS = {"hybrid": "hybrid", "grid": "grid", "nsga2": "NSGA-II"}
+# How walk-forward picks a point of an in-sample front: rule -> (metric, sign of the score minimized).
+PICK_RULES = {"max_sharpe": ("sharpe", -1), "max_return": ("return_pct", -1), "min_drawdown": ("max_drawdown_pct", 1)}
+
 # Hypervolume reference point per objective, in the minimized form (maximized objectives negated):
 # a point at least this bad adds nothing. Return -100%, drawdown 100%, Sharpe -10, win rate 0%,
 # profit factor 0, 0 trades.
@@ -305,7 +310,7 @@ def pick_point(state: SearchState, rule: str = "max_sharpe") -> Record | None:
         idx = [i for i, v in zip(idx, cv) if v <= 0]
     if not idx:
         return None
-    key, sign = {"max_sharpe": ("sharpe", -1), "max_return": ("return_pct", -1), "min_drawdown": ("max_drawdown_pct", 1)}[rule]
+    key, sign = PICK_RULES[rule]
     def score(i):
         v = state.records[i].metrics.get(key)
         return math.inf if v is None else sign * v

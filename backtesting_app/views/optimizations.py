@@ -1,3 +1,4 @@
+"""Optimization pages: start a search, follow it, read its front, open a front point as a backtest."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render

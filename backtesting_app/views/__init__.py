@@ -1,0 +1,1 @@
+"""Pages, one module per feature: `backtests` (runs, compare, patterns) and `optimizations`."""

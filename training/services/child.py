@@ -1,0 +1,75 @@
+"""The child process of a training run (`manage.py train_worker ID`): train, resuming from the last
+checkpoint, score the test period against the baselines, register the trained version."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext
+from marketdata.selectors import candles_frame
+from training.models import TrainingRun
+
+from .registration import register_model
+from .runs import checkpoint_dir, parse_choices
+
+# Test windows scored per run (evenly spaced), to keep CPU evaluation minutes, not hours.
+EVAL_WINDOWS = int(os.environ.get("FOREXGPT_EVAL_WINDOWS", "1000"))
+
+
+def _candles(run) -> pd.DataFrame:
+    return candles_frame(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)
+
+
+def training_child_main(run_id: int) -> int:
+    """The child: train (resuming from last.ckpt), evaluate on the test part, register the artifact."""
+    import torch
+
+    from training.engine import build_config, detect_hardware
+    from training.engine.trainer import ProgressReporter, evaluate_quality, prepare_data, train
+
+    run = TrainingRun.objects.get(pk=run_id)
+    rank = int(os.environ.get("LOCAL_RANK", "0")) + int(os.environ.get("NODE_RANK", "0"))
+    data = prepare_data(_candles(run), patch_len=run.patch_len, horizon=run.horizon)
+    hw = detect_hardware()
+    cfg = build_config(hw, parse_choices(run.choices), denoiser=run.denoiser)
+    ctx = JobContext(run)
+    if rank == 0:
+        TrainingRun.objects.filter(pk=run.pk).update(decisions=cfg.decisions, hardware=hw.as_dict())
+    history = list(run.history or [])
+
+    def report(fraction=None, epoch_point=None, **fields_):
+        if epoch_point is not None:
+            history[:] = [h for h in history if h["epoch"] != epoch_point["epoch"]] + [epoch_point]
+            TrainingRun.objects.filter(pk=run.pk).update(history=history, val_loss=epoch_point["val_loss"])
+            return
+        message = f"epoch {fields_['epoch'] + 1}/{run.epochs}, step {fields_['step']}, loss {fields_['train_loss']:.4f}"
+        try:
+            ctx.progress(0.9 * fraction, message, **{k: v for k, v in fields_.items()})
+        except JobCancelled:
+            stop_flag["stop"] = True
+
+    stop_flag = {"stop": False}
+    reporter = ProgressReporter(report, should_stop=lambda: stop_flag["stop"], batch_size=run.batch_size)
+    ckpt = checkpoint_dir(run)
+    module, trainer = train(data, cfg, epochs=run.epochs, batch_size=run.batch_size, checkpoint_dir=ckpt, callbacks=[reporter],
+                            seed=run.seed, fast_dev_run=run.fast_dev_run, denoiser=run.denoiser)
+    if stop_flag["stop"]:
+        return CHILD_CANCELLED
+    if trainer.global_rank != 0 or rank != 0:
+        return 0
+    # The throttled reports may have skipped the last step: record where training ended.
+    TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=trainer.current_epoch)
+    ctx.progress(0.92, "scoring the test period against the baselines", force=True)
+    # Score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
+    device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
+    model = module.forecaster.float().to(device)
+    quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device)
+    model = model.cpu()
+    TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
+    ctx.progress(0.97, "registering the model version", force=True)
+    version = register_model(run, model, data, cfg, history, quality)
+    TrainingRun.objects.filter(pk=run.pk).update(artifact_version=version, message=(
+        f"registered {version.ref}; test CRPS {quality['model']['crps']:.3g} vs EWMA Gaussian {quality['ewma_gaussian']['crps']:.3g}"))
+    return 0

@@ -1,0 +1,32 @@
+"""Registering what a training run trained: checkpoint, config, normalizer statistics, history and
+test metrics become a new version in the registry."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from training.models import TrainingRun
+
+
+def register_model(run: TrainingRun, model, data, cfg, history, quality):
+    import torch
+
+    from registry.services import OPERATOR, artifact_register
+
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "model_config": model.config}, buffer)
+    stats = io.BytesIO()
+    np.savez(stats, **data.normalizer.to_npz())
+    config = {"model": model.config, "patch_len": data.patch_len, "horizon": data.horizon, "channels": data.channels,
+              "epochs": run.epochs, "batch_size": run.batch_size, "seed": run.seed, "optimization": cfg.as_dict()}
+    metrics = {"crps": quality["model"]["crps"], "mae_median": quality["model"]["mae_median"],
+               "coverage_q05_q95": quality["model"]["coverage_q05_q95"],
+               "crps_ewma_gaussian": quality["ewma_gaussian"]["crps"], "crps_random_walk": quality["random_walk"]["crps"]}
+    return artifact_register(
+        model_name=run.registry_name, files={"checkpoint": buffer.getvalue(), "config": config, "stats": stats.getvalue(),
+                                             "history": {"epochs": history}},
+        symbol=run.symbol, timeframe=run.timeframe, horizon_bars=run.horizon, channel_order=data.channels, metrics=metrics,
+        description=f"diffusion forecaster ({run.denoiser} denoiser) from training run #{run.pk}",
+        user=run.owner or OPERATOR, training_run_id=run.pk)
