@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from backtesting_app.engine.optimize import objective_vector
 from backtesting_app.engine.patterns import pattern_events, pattern_summary
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.services import load_bars
@@ -28,13 +29,17 @@ def pareto_front_for_run(run: OptimizationRun):
 
 
 def optimization_summary(run: OptimizationRun) -> dict:
-    """What scripts and the command print: counts per phase, hypervolume, the front with its stats."""
-    front = [
-        {"id": r.pk, "params": r.params, "metrics": r.metrics, "phase": r.phase,
-         "crowding_distance": r.front_entry.crowding_distance,
-         "reference": {k: (r.stats or {}).get(k) for k in ("Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades")}}
-        for r in pareto_front_for_run(run)
-    ]
+    """What scripts and the command print: counts per phase, hypervolume, the front with its stats.
+    Each front point is one objective vector; `equivalent` lists the other parameter sets reaching it."""
+    same = {}
+    for r in OptimizationResult.objects.filter(run=run, rank=0, feasible=True).order_by("id"):
+        same.setdefault(objective_vector(r.metrics, run.objectives), []).append(r)
+    front = []
+    for r in pareto_front_for_run(run):
+        others = [o.params for o in same.get(objective_vector(r.metrics, run.objectives), []) if o.pk != r.pk]
+        front.append({"id": r.pk, "params": r.params, "metrics": r.metrics, "phase": r.phase,
+                      "crowding_distance": r.front_entry.crowding_distance, "parameter_sets": 1 + len(others), "equivalent": others,
+                      "reference": {k: (r.stats or {}).get(k) for k in ("Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades")}})
     return {
         "id": run.pk, "status": run.status, "message": run.message, "method": run.method, "budget": run.budget,
         "objectives": run.objectives, "constraints": run.constraints, "evaluations": run.results.count(),

@@ -75,6 +75,13 @@ def objective_matrix(metrics: list[dict], objectives: list[str]) -> np.ndarray:
     return F
 
 
+def objective_vector(metrics: dict, objectives) -> tuple:
+    """A result's objective values, rounded so that float noise never splits equal points: parameter
+    sets with the same vector are one front point."""
+    values = (metrics.get(OBJECTIVES[name][0]) for name in objectives)
+    return tuple(None if v is None else round(float(v), 10) for v in values)
+
+
 def constraint_matrix(metrics: list[dict], constraints: list[Constraint]) -> np.ndarray:
     return np.array([[c.violation(m) for c in constraints] for m in metrics], dtype=float).reshape(len(metrics), len(constraints))
 

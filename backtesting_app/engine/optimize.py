@@ -1,7 +1,7 @@
 """Public optimizer API (re-exported here so callers need one import)."""
 
 from ._evaluate import EVALUATORS, BacktestProblem, InProcessEvaluator, PoolEvaluator
-from ._objectives import OBJECTIVES, Constraint, check_objectives, fast_metrics, parse_constraints
+from ._objectives import OBJECTIVES, Constraint, check_objectives, fast_metrics, objective_vector, parse_constraints
 from ._search import (
     METHODS,
     PICK_RULES,
@@ -19,6 +19,7 @@ from ._space import Parameter, ParameterSpace, default_space
 from ._walkforward import walk_forward
 
 __all__ = [
+    "objective_vector",
     "EVALUATORS", "METHODS", "OBJECTIVES", "PICK_RULES", "REFERENCE_POINT", "BacktestProblem", "BudgetExhausted", "Constraint",
     "GeneticOptimizer", "HybridOptimizer", "InProcessEvaluator", "Parameter", "ParameterSpace", "PoolEvaluator", "Record", "SearchState",
     "check_objectives", "default_space", "fast_metrics", "optimize_grid", "optimize_nsga2", "parse_constraints",

@@ -27,6 +27,7 @@ from backtesting_app.engine.optimize import (
     SearchState,
     check_objectives,
     default_space,
+    objective_vector,
     optimize_grid,
     optimize_nsga2,
     parse_constraints,
@@ -277,7 +278,13 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
         if row is not None:
             row.rank = int(k)
             rows.append((row, d))
-    front = [(row, d) for row, d in rows if row.rank == 0 and row.feasible]
+    # Parameter sets with the same objective vector are one front point (the first found stands for
+    # them; the summary lists the others): the front's size and its re-runs count each vector once.
+    distinct = {}
+    for row, d in rows:
+        if row.rank == 0 and row.feasible:
+            distinct.setdefault(objective_vector(row.metrics, run.objectives), (row, d))
+    front = list(distinct.values())
     for i, (row, _) in enumerate(front):  # the front re-run on the reference engine, full stats stored
         message = f"re-running front point {i + 1} of {len(front)} on the reference engine"
         if ctx and not ctx.progress(0.97 + 0.01 * i / len(front), message):

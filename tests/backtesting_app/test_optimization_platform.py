@@ -259,3 +259,23 @@ def test_a_chunk_worker_keeps_the_problems_of_its_last_runs_only(bars, user, mon
         assert built == runs + runs[:1]  # the oldest had been let go: loaded again
     finally:
         optimizations._problem_of_run.cache_clear()  # no stand-in problem outlives the test
+
+
+@pytest.mark.django_db
+def test_parameter_sets_with_equal_objectives_are_one_front_point(bars, user):
+    """A front once listed three rows of 2.139% / 0.846% / 4.535 / 45 trades that differed only in
+    parameters that changed nothing. max_hold_bars beyond every trade's life changes nothing here."""
+    space = {"max_hold_bars": {"kind": "int", "low": 400, "high": 410, "step": 1},
+             "stop_loss_pct": {"low": 0.004, "high": 0.006, "step": 0.001}}
+    run = _start(user, space=space, fixed_params={"entry_threshold": 0.0, "confidence_threshold": 0.0, "take_profit_pct": 0.004},
+                 method="grid", budget=33, constraints={})
+    assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
+    from backtesting_app.selectors import optimization_summary
+
+    summary = optimization_summary(run)
+    vectors = [tuple(round(p["metrics"][k], 10) for k in ("return_pct", "max_drawdown_pct", "sharpe")) for p in summary["front"]]
+    assert len(vectors) == len(set(vectors)) == ParetoFront.objects.filter(run=run).count()  # each vector once
+    assert any(p["parameter_sets"] > 1 for p in summary["front"])  # ... with the sets that reach it
+    for p in summary["front"]:
+        assert len(p["equivalent"]) == p["parameter_sets"] - 1 and p["params"] not in p["equivalent"]
+    assert f"front of {len(vectors)}," in OptimizationRun.objects.get(pk=run.pk).message
