@@ -40,6 +40,10 @@ def compare_figure(runs_equity) -> dict:
     return json.loads(fig.to_json())
 
 
+PATTERN_MARKERS = ("diamond", "circle", "square", "star", "hexagon", "pentagon", "hourglass", "bowtie", "cross", "triangle-left",
+                   "triangle-right", "star-square")
+
+
 def trades_figure(ohlc: pd.DataFrame, trades: list[dict], events: pd.DataFrame | None, *, center_bar: int | None = None) -> dict:
     """Candlesticks around `center_bar` (default: the last bars) with entries, exits and patterns marked."""
     n = len(ohlc)
@@ -65,13 +69,17 @@ def trades_figure(ohlc: pd.DataFrame, trades: list[dict], events: pd.DataFrame |
                                  mode="markers", marker=dict(symbol="x", size=9, color="#111827"), name="exit"))
     if events is not None and len(events):
         inside = events[(events["bar"] >= lo) & (events["bar"] < hi) & (events["direction"] != 0)]
-        if len(inside):
-            highs = ohlc["High"].to_numpy()
-            fig.add_trace(go.Scatter(x=inside["ts"], y=highs[inside["bar"].to_numpy()] * 1.0008, mode="markers",
-                                     text=[f"{p} ({'+' if d > 0 else '-'})" for p, d in zip(inside["pattern"], inside["direction"])],
-                                     hoverinfo="text+x", marker=dict(symbol="diamond", size=7, color="#7c3aed"), name="pattern"))
+        highs, lows = ohlc["High"].to_numpy(), ohlc["Low"].to_numpy()
+        for k, (pattern, group) in enumerate(inside.groupby("pattern", sort=True)):  # one legend entry (and marker) a pattern
+            bars, up = group["bar"].to_numpy(), group["direction"].to_numpy() > 0
+            y = np.where(up, lows[bars] * 0.9992, highs[bars] * 1.0008)  # bullish below the bar, bearish above
+            fig.add_trace(go.Scatter(x=group["ts"], y=y, mode="markers", name=pattern, hoverinfo="text+x",
+                                     text=[f"{pattern} ({'bullish' if u else 'bearish'})" for u in up],
+                                     marker=dict(symbol=PATTERN_MARKERS[k % len(PATTERN_MARKERS)], size=8,
+                                                 color=["#15803d" if u else "#b91c1c" for u in up])))
     fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])])  # hide Saturdays: the FX weekend closure
-    fig.update_layout(title=f"Bars {lo}-{hi - 1} with trades{' and patterns' if events is not None else ''}", height=520,
+    marked = [what for what, present in (("trades", bool(shown)), ("patterns", events is not None and len(events) > 0)) if present]
+    fig.update_layout(title=f"Bars {lo}-{hi - 1}" + (f" with {' and '.join(marked)}" if marked else ""), height=520,
                       template="plotly_white", xaxis_rangeslider_visible=False, margin=dict(l=60, r=20, t=50, b=40))
     return json.loads(fig.to_json())
 

@@ -4,6 +4,7 @@ NAVIGATION = [
     ("hardware", "Hardware"),
     ("training:list", "Training"),
     ("backtesting_app:list", "Backtests"),
+    ("backtesting_app:patterns", "Patterns"),
     ("optimizations:list", "Optimizations"),
     ("conformal:list", "Conformal"),
     ("registry:list", "Registry"),

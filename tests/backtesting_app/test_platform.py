@@ -134,3 +134,19 @@ def test_pages(logged_in_client, bars, django_capture_on_commit_callbacks):
     assert rows["# Trades"][0] == rows["# Trades"][1]  # both engines, the same trades
     scan = logged_in_client.get("/backtests/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "forward_bars": "12"})
     assert 'id="summary-table"' in scan.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_pattern_scan_is_in_the_navigation_and_reads_plainly(bars, logged_in_client):
+    """Found by a newcomer: not in the navigation, "with trades" without trades, directions as 1/-1,
+    "nan" forward returns at the end of the range, one marker for every pattern."""
+    page = logged_in_client.get("/backtests/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "forward_bars": 12}).content.decode()
+    assert 'href="/backtests/patterns/"' in page and "nan" not in page
+    assert "bullish" in page or "bearish" in page
+    from backtesting_app import charts, selectors
+
+    scan = selectors.pattern_scan(symbol="EURUSD", timeframe="1h", forward_bars=12)
+    fig = charts.trades_figure(scan["ohlc"], [], scan["events"])
+    assert "with trades" not in fig["layout"]["title"]["text"] and "with patterns" in fig["layout"]["title"]["text"]
+    names = [t["name"] for t in fig["data"][1:]]
+    assert len(names) == len(set(names)) > 1 and len({t["marker"]["symbol"] for t in fig["data"][1:]}) == len(names)
