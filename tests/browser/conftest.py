@@ -29,12 +29,22 @@ def page(browser):
     context.close()
 
 
-@pytest.fixture
-def logged_in_page(page, live_server, django_user_model):
-    django_user_model.objects.create_user(username="trader", password="trader-pass-123")
+def log_in(page, live_server, username: str, password: str):
     page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "trader")
-    page.fill("input[name=password]", "trader-pass-123")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     return page
+
+
+@pytest.fixture
+def logged_in_page(page, live_server, django_user_model):
+    django_user_model.objects.create_user(username="trader", password="trader-pass-123")
+    return log_in(page, live_server, "trader", "trader-pass-123")
+
+
+@pytest.fixture
+def staff_page(page, live_server, django_user_model):
+    django_user_model.objects.create_user(username="curator", password="curator-pass-123", is_staff=True)
+    return log_in(page, live_server, "curator", "curator-pass-123")

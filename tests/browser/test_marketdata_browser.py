@@ -9,17 +9,6 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def staff_page(page, live_server, django_user_model):
-    django_user_model.objects.create_user(username="curator", password="curator-pass-123", is_staff=True)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "curator-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-    return page
-
-
 def test_demo_label_staff_delete_and_a_ten_year_chart_drawn_whole(staff_page, live_server, shared_file):
     from marketdata.models import Candle
     from marketdata.services import candles_import_file, demo_data_load

@@ -26,17 +26,6 @@ def clusters(transactional_db, tmp_path, settings):
             stop_qcluster(proc, log)
 
 
-@pytest.fixture
-def staff_page(page, live_server, django_user_model):
-    django_user_model.objects.create_user(username="lead", password="lead-pass-123", is_staff=True)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "lead")
-    page.fill("input[name=password]", "lead-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-    return page
-
-
 def _succeeds(page, timeout_s=90):
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=timeout_s * 1000)
 
