@@ -9,6 +9,7 @@ from typing import ClassVar, Mapping
 
 from forexgpt_site.parsing import parse_utc
 from marketdata.engine import normalize_symbol, normalize_timeframe
+from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 
 
 def _whole(value, name: str, low: int, high: int) -> int:
@@ -35,7 +36,8 @@ class ForecastRequest:
     end: datetime | None = None
     samples: int = 100
     seed: int = 0
-    steps: int = 20
+    steps: int = DEFAULT_STEPS  # model evaluations per sample path
+    sampler: str = DEFAULT_SAMPLER
 
     LIMITS: ClassVar[dict] = {"samples": (2, 1000), "seed": (0, 2**31 - 1), "steps": (1, 1000)}
 
@@ -53,8 +55,11 @@ class ForecastRequest:
         if start and end and start > end:
             raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
         numbers = {name: _whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}
+        sampler = str(data.get("sampler") or DEFAULT_SAMPLER)
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
         return cls(artifact=str(data["artifact"]).strip(), symbol=normalize_symbol(str(data["symbol"])),
-                   timeframe=normalize_timeframe(str(data["timeframe"])).code, start=start, end=end, **numbers)
+                   timeframe=normalize_timeframe(str(data["timeframe"])).code, start=start, end=end, sampler=sampler, **numbers)
 
     def to_dict(self) -> dict:
         out = asdict(self)

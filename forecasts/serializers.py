@@ -11,7 +11,7 @@ class ForecastSetSerializer(serializers.ModelSerializer):
     class Meta:
         model = ForecastSet
         fields = ["id", "status", "progress", "message", "error", "artifact", "version_id", "symbol", "timeframe", "start", "end",
-                  "first", "last", "horizon", "samples", "seed", "steps", "windows_total", "rows", "eta_s", "attempts",
+                  "first", "last", "horizon", "samples", "seed", "steps", "sampler", "windows_total", "rows", "eta_s", "attempts",
                   "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
@@ -26,7 +26,8 @@ class ForecastRequestSerializer(serializers.Serializer):
     end = serializers.CharField(required=False, allow_null=True, help_text="last bar (UTC, ISO 8601)")
     samples = serializers.IntegerField(required=False, default=ForecastRequest.samples)
     seed = serializers.IntegerField(required=False, default=ForecastRequest.seed)
-    steps = serializers.IntegerField(required=False, default=ForecastRequest.steps)
+    steps = serializers.IntegerField(required=False, default=ForecastRequest.steps, help_text="model evaluations per sample path")
+    sampler = serializers.CharField(required=False, default=ForecastRequest.sampler, help_text="dpmpp2m (default), unipc or ddim")
 
     def validate(self, attrs):
         try:

@@ -87,7 +87,7 @@ def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True) 
         owner=user if getattr(user, "is_authenticated", False) else None, artifact_version=version, artifact_ref=version.ref,
         symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
         first=ts.iloc[plan.ends[0]].to_pydatetime(), last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars,
-        samples=request.samples, seed=request.seed, steps=request.steps, windows_total=len(plan.ends),
+        samples=request.samples, seed=request.seed, steps=request.steps, sampler=request.sampler, windows_total=len(plan.ends),
         message=f"queued: {len(plan.ends):,} forecasts")
     if enqueue:
         job_enqueue(fs)
@@ -97,7 +97,7 @@ def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True) 
 def request_of(fs: ForecastSet) -> ForecastRequest:
     """The request a stored run was made from (the worker rebuilds it from the row)."""
     return ForecastRequest(artifact=fs.artifact_ref, symbol=fs.symbol, timeframe=fs.timeframe, start=fs.start, end=fs.end,
-                           samples=fs.samples, seed=fs.seed, steps=fs.steps)
+                           samples=fs.samples, seed=fs.seed, steps=fs.steps, sampler=fs.sampler)
 
 
 def log_path(fs: ForecastSet) -> Path:
@@ -148,7 +148,7 @@ def forecast_child_main(set_id: int) -> int:
                 continue
             x = torch.from_numpy(np.ascontiguousarray(windows(feats, ends, plan.patch_len))).to(device)
             with torch.inference_mode():
-                paths = model.sample(x, fs.samples, steps=fs.steps, generator=_chunk_generator(fs.seed, k))
+                paths = model.sample(x, fs.samples, steps=fs.steps, sampler=fs.sampler, generator=_chunk_generator(fs.seed, k))
             s = summarize(paths.float().cpu().numpy() * norm.y_scale)
             rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),
                                 **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS}) for i, stamp in enumerate(stamps)]

@@ -8,7 +8,7 @@ from forecasts.request import ForecastRequest
 def test_a_request_takes_familiar_names_and_serializes_back():
     r = ForecastRequest.from_dict({"artifact": "m:1", "symbol": "EUR/USD", "timeframe": "H1", "start": "2024-01-02",
                                    "end": "2024-01-31T12:00Z", "samples": "50"})
-    assert (r.symbol, r.timeframe, r.samples, r.seed, r.steps) == ("EURUSD", "1h", 50, 0, 20)
+    assert (r.symbol, r.timeframe, r.samples, r.seed, r.steps) == ("EURUSD", "1h", 50, 0, 6)
     assert r.start == datetime(2024, 1, 2, tzinfo=timezone.utc) and r.end == datetime(2024, 1, 31, 12, tzinfo=timezone.utc)
     assert ForecastRequest.from_dict(r.to_dict()) == r
 
@@ -27,3 +27,9 @@ def test_a_request_takes_familiar_names_and_serializes_back():
 def test_bad_requests_name_what_is_wrong(changes, message):
     with pytest.raises(ValueError, match=message):
         ForecastRequest.from_dict({"artifact": "m:1", "symbol": "EURUSD", "timeframe": "1h", **changes})
+
+
+def test_the_sampler_is_part_of_the_request():
+    assert ForecastRequest.from_dict({"artifact": "m:1", "symbol": "EURUSD", "timeframe": "1h", "sampler": "ddim"}).sampler == "ddim"
+    with pytest.raises(ValueError, match="sampler must be one of dpmpp2m, unipc, ddim, not 'euler'"):
+        ForecastRequest.from_dict({"artifact": "m:1", "symbol": "EURUSD", "timeframe": "1h", "sampler": "euler"})

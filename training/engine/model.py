@@ -1,7 +1,8 @@
 """A conditional diffusion forecaster: a transformer context encoder and a denoiser over the horizon
 path (a transformer or a 1-D temporal U-Net), cosine noise schedule, v-prediction, DDPM training,
-DDIM sampling. Attention goes through torch's scaled_dot_product_attention, or flash-attn's kernel
-when it is installed, on a GPU that supports it, and asked for."""
+sampling by an ODE solver of `sampling` (DPM-Solver++(2M) by default, DDIM on request). Attention
+goes through torch's scaled_dot_product_attention, or flash-attn's kernel when it is installed, on a
+GPU that supports it, and asked for; CPU inference writes it out (faster for the horizon's tokens)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, check_sampler, solve
+
+# Sample paths solved together on the CPU, so the denoiser's activations stay in cache (200 paths x
+# 12 tokens x 256 MLP features: 2.4 MB): per path, batches of 100-200 ran twice as fast as batches
+# of 2,400 or more on the 2-core EPYC, with 1 or 2 threads.
+CPU_PATHS_PER_BATCH = 200
 
 
 def flash_attention_fn():
@@ -36,6 +44,13 @@ class Attention(nn.Module):
         qkv = self.qkv(x).view(b, t, 3, self.heads, self.head_dim)
         if self._flash is not None and x.is_cuda and x.dtype in (torch.float16, torch.bfloat16):
             y = self._flash(qkv).reshape(b, t, d)
+        elif not x.is_cuda and not torch.is_grad_enabled():
+            # CPU inference, written out: torch's CPU softmax over a last dimension of 12 (the horizon)
+            # ran 10x slower than over 16, and with SDPA's CPU kernel the denoiser ran 1.3x slower
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).contiguous()
+            scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.head_dim ** -0.5)
+            scores = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
+            y = torch.matmul(scores.div_(scores.sum(dim=-1, keepdim=True)), v).transpose(1, 2).reshape(b, t, d)
         else:
             q, k, v = qkv.permute(2, 0, 3, 1, 4)
             y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
@@ -154,7 +169,7 @@ class UNet1DDenoiser(nn.Module):
 
 
 class DiffusionForecaster(nn.Module):
-    """p(path | context): v-prediction DDPM over T steps of a cosine schedule; DDIM to sample."""
+    """p(path | context): v-prediction DDPM over T steps of a cosine schedule; `sample` solves its ODE."""
 
     def __init__(self, *, channels: int, patch_len: int = 64, horizon: int = 12, dim: int = 64, layers: int = 2,
                  heads: int = 4, denoiser: str = "transformer", timesteps: int = 1000, use_flash: bool = False,
@@ -191,23 +206,34 @@ class DiffusionForecaster(nn.Module):
         v = self._v(x_t, step, self.encoder(context))
         return F.mse_loss(v.float(), (alpha * noise - sigma * target).float())
 
-    @torch.no_grad()
-    def sample(self, context: torch.Tensor, n_samples: int, *, steps: int = 20, generator: torch.Generator | None = None) -> torch.Tensor:
-        """[batch, n_samples, horizon] paths by deterministic DDIM over `steps` of the T steps."""
-        b = context.shape[0]
-        cond = self.encoder(context).repeat_interleave(n_samples, dim=0)
-        horizon = self.config["horizon"]
-        x = torch.randn(b * n_samples, horizon, generator=generator, device="cpu").to(context.device, cond.dtype)
-        schedule = torch.linspace(self.timesteps - 1, 0, steps).round().long().tolist()
-        for i, t in enumerate(schedule):
-            step = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-            v = self._v(x, step, cond)
-            a, s = self.alpha[t], self.sigma[t]
-            x0 = a * x - s * v
-            eps = s * x + a * v
-            if i + 1 < len(schedule):
-                nxt = schedule[i + 1]
-                x = self.alpha[nxt] * x0 + self.sigma[nxt] * eps
-            else:
-                x = x0
-        return x.view(b, n_samples, horizon)
+    @torch.inference_mode()
+    def sample(self, context: torch.Tensor, n_samples: int, *, steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER,
+               generator: torch.Generator | None = None, paths_per_batch: int | None = None) -> torch.Tensor:
+        """[batch, n_samples, horizon] paths solved from the same noise by `sampler` (dpmpp2m, unipc
+        or ddim) with `steps` denoiser evaluations per path. The context encoder runs once per
+        window and each step's time embedding once per call; paths are solved `paths_per_batch` at a
+        time (default: CPU_PATHS_PER_BATCH on the CPU, all at once on a GPU), which changes no value
+        beyond float rounding."""
+        check_sampler(sampler, steps, self.timesteps)
+        b, horizon = context.shape[0], self.config["horizon"]
+        cond_windows = self.encoder(context)
+        noise = torch.randn(b * n_samples, horizon, generator=generator, device="cpu").to(context.device, cond_windows.dtype)
+        alpha, sigma = self.alpha.tolist(), self.sigma.tolist()
+        time_cond: dict[int, torch.Tensor] = {}
+
+        def step_embedding(step: int) -> torch.Tensor:
+            if step not in time_cond:
+                t = (torch.tensor([step], device=context.device).float() + 1) / self.timesteps
+                time_cond[step] = self.time(timestep_embedding(t, cond_windows.shape[-1]))
+            return time_cond[step]
+
+        if paths_per_batch is None:
+            paths_per_batch = CPU_PATHS_PER_BATCH if context.device.type == "cpu" else b * n_samples
+        per_batch = max(1, paths_per_batch // n_samples)  # whole windows per batch
+        out = torch.empty_like(noise)
+        for w in range(0, b, per_batch):
+            rows = slice(w * n_samples, min(w + per_batch, b) * n_samples)
+            cond = cond_windows[w:w + per_batch].repeat_interleave(n_samples, dim=0)
+            out[rows] = solve(lambda x, step: self.denoiser(x, cond + step_embedding(step)), noise[rows], alpha, sigma,
+                              steps=steps, sampler=sampler)
+        return out.view(b, n_samples, horizon)

@@ -19,14 +19,15 @@ class Command(BaseCommand):
         parser.add_argument("--start", default=None, help="first bar to forecast (UTC); default: the first with enough context")
         parser.add_argument("--end", default=None, help="last bar (UTC); default: the last stored")
         parser.add_argument("--samples", type=int, default=ForecastRequest.samples)
-        parser.add_argument("--steps", type=int, default=ForecastRequest.steps, help="sampler steps")
+        parser.add_argument("--steps", type=int, default=ForecastRequest.steps, help="model evaluations per sample path")
+        parser.add_argument("--sampler", default=ForecastRequest.sampler, help="dpmpp2m (default), unipc or ddim")
         parser.add_argument("--seed", type=int, default=ForecastRequest.seed)
         parser.add_argument("--out", default=None, help="also write the forecasts (with y_true, lo/hi) to this CSV")
         parser.add_argument("--queue", action="store_true", help="queue the run on the gpu cluster and return at once")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        names = ("artifact", "symbol", "timeframe", "start", "end", "samples", "steps", "seed")
+        names = ("artifact", "symbol", "timeframe", "start", "end", "samples", "steps", "seed", "sampler")
         try:
             request = ForecastRequest.from_dict({k: opts[k] for k in names})
             fs = services.forecast_set_start(user=None, request=request, enqueue=opts["queue"])
