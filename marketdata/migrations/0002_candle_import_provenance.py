@@ -24,12 +24,20 @@ def _import_for(CandleImport, symbol: str, timeframe: str, source: str):
     return uploaded or CandleImport.objects.create(origin="command", original_name=name, format=fmt[:12], **common)
 
 
+def _constraints_now(schema_editor):
+    """PostgreSQL checks deferred foreign keys at commit; the ALTER TABLE that follows in this
+    migration's transaction refuses to run while such checks are pending ("pending trigger events")."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def link_bars(apps, schema_editor):
     Candle = apps.get_model("marketdata", "Candle")
     CandleImport = apps.get_model("marketdata", "CandleImport")
     for symbol, timeframe, source in Candle.objects.values_list("symbol", "timeframe", "source").distinct().order_by():
         run = _import_for(CandleImport, symbol, timeframe, source)
         Candle.objects.filter(symbol=symbol, timeframe=timeframe, source=source).update(candle_import=run)
+    _constraints_now(schema_editor)
 
 
 def label_bars(apps, schema_editor):
@@ -39,6 +47,7 @@ def label_bars(apps, schema_editor):
         fmt = (run.report or {}).get("format") or run.format
         label = run.original_name if run.origin == "resample" else f"{fmt}:{run.original_name}"
         Candle.objects.filter(candle_import=run).update(source=label[:120])
+    _constraints_now(schema_editor)
 
 
 class Migration(migrations.Migration):
