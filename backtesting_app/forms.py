@@ -6,8 +6,8 @@ from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
 from forecasts.forms import ForecastSetField
+from forecasts.selectors import finished_forecast_set
 from forexgpt_site.forms import UtcDateTimeField
-from forexgpt_site.jobs import JobStatus
 
 FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
                            ("csv", "upload a CSV"), ("none", "none (pattern strategy)")]
@@ -15,13 +15,12 @@ FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline
 
 def initial_from_forecast_set(request) -> dict:
     """`?forecast_set=N` (the forecast-set page's links) preselects the set and its series."""
-    from forecasts.models import ForecastSet
-
-    fs = ForecastSet.objects.filter(pk=request.GET.get("forecast_set") or None, status=JobStatus.SUCCEEDED).first() \
-        if str(request.GET.get("forecast_set", "")).isdecimal() else None
-    if fs is None:
+    try:
+        fs = finished_forecast_set(request.GET.get("forecast_set"))
+    except ValueError:  # absent, unknown or unfinished: nothing preselected
         return {}
     return {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe, "strategy": "forecast"}
+
 
 DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,
                   "take_profit_pct": 0.01, "max_hold_bars": 24}

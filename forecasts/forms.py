@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import timedelta
 
 from django import forms
@@ -31,7 +32,7 @@ class ForecastForm(forms.Form):
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
         if end:  # the last bar of the end day, not the first of the next
-            self.request_object = ForecastRequest(**{**self.request_object.__dict__, "end": self.request_object.end - timedelta(seconds=1)})
+            self.request_object = replace(self.request_object, end=self.request_object.end - timedelta(seconds=1))
         return d
 
 
