@@ -3,6 +3,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_REPORTED_ERRORS = 10
+MAX_QUOTED_CHARS = 40  # of a bad value quoted in a report: a 50 MB "line" is named, not echoed
+
+
+def quoted(value: str) -> str:
+    """repr of a bad value from a file, cut to MAX_QUOTED_CHARS with its full length said."""
+    value = str(value)
+    if len(value) <= MAX_QUOTED_CHARS:
+        return repr(value)
+    return f"{value[:MAX_QUOTED_CHARS]!r}... ({len(value):,} characters)"
 
 
 @dataclass

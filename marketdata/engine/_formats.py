@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ._errors import ImportRejected, RowError
+from ._errors import ImportRejected, RowError, quoted
 
 FORMATS = ("histdata", "mt4", "mt5", "dukascopy", "csv")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -129,7 +129,7 @@ def _numbers(frame: pd.DataFrame, columns: dict[str, str], errors: list[RowError
             values = values.fillna(0.0)
         for idx in np.flatnonzero(bad.to_numpy()):
             shown = text.iloc[idx]
-            reason = f"{target} is missing" if shown == "" else f"{target} {shown!r} is not a number"
+            reason = f"{target} is missing" if shown == "" else f"{target} {quoted(shown)} is not a number"
             errors.append(RowError(int(frame["line"].iloc[idx]), reason))
         out[target] = values.astype(float)
     return out
@@ -138,7 +138,7 @@ def _numbers(frame: pd.DataFrame, columns: dict[str, str], errors: list[RowError
 def _parse_times(text: pd.Series, fmt: str, lines: pd.Series, errors: list[RowError], *, utc=False):
     parsed = pd.to_datetime(text.str.strip(), format=fmt, errors="coerce", utc=utc)
     for idx in np.flatnonzero(parsed.isna().to_numpy()):
-        errors.append(RowError(int(lines.iloc[idx]), f"timestamp {text.iloc[idx]!r} is not a valid date/time"))
+        errors.append(RowError(int(lines.iloc[idx]), f"timestamp {quoted(text.iloc[idx])} is not a valid date/time"))
     return parsed
 
 
@@ -247,7 +247,7 @@ def _dukascopy(source, tz):
     for err in errors:
         row = raw.index[raw["line"] == err.line]
         if len(row):
-            err.reason = f"timestamp {raw[time_col].iloc[row[0]]!r} is not a valid date/time"
+            err.reason = f"timestamp {quoted(raw[time_col].iloc[row[0]])} is not a valid date/time"
     return _finish("dukascopy", raw, ts, "per-row GMT offsets", errors, [], {c: c for c in (*PRICE_COLUMNS, "volume")})
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ._errors import quoted
+
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{3,12}$")
 
 
@@ -14,7 +16,7 @@ def normalize_symbol(raw: str) -> str:
     """`EUR/USD`, `eur-usd`, `EURUSD` -> `EURUSD`."""
     symbol = re.sub(r"[\s/_\-.]", "", str(raw or "")).upper()
     if not _SYMBOL_RE.match(symbol):
-        raise ValueError(f"symbol {raw!r} is not a currency pair such as EURUSD or EUR/USD")
+        raise ValueError(f"symbol {quoted(raw)} is not a currency pair such as EURUSD or EUR/USD")
     return symbol
 
 
@@ -46,9 +48,10 @@ class Timeframe:
 
 
 WEEK_MINUTES = 7 * 1440
+MAX_TIMEFRAME_MINUTES = 4 * WEEK_MINUTES
 _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": WEEK_MINUTES}
-_TF_SUFFIX_RE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
-_TF_PREFIX_RE = re.compile(r"^(m|h|d|w)(\d+)$")
+_TF_SUFFIX_RE = re.compile(r"^(\d{1,6})\s*(m|min|h|d|w)$")
+_TF_PREFIX_RE = re.compile(r"^(m|h|d|w)(\d{1,6})$")
 
 
 def normalize_timeframe(raw: str) -> Timeframe:
@@ -60,11 +63,13 @@ def normalize_timeframe(raw: str) -> Timeframe:
     else:
         match = _TF_PREFIX_RE.match(text)
         if not match:
-            raise ValueError(f"timeframe {raw!r} is not understood; use e.g. 1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
+            raise ValueError(f"timeframe {quoted(raw)} is not understood; use e.g. 1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
         unit, count = match.group(1), int(match.group(2))
     minutes = count * _UNIT_MINUTES[unit]
     if minutes <= 0 or (1440 % minutes and minutes % 1440):
         raise ValueError(f"timeframe {raw!r} does not divide a day evenly")
+    if minutes > MAX_TIMEFRAME_MINUTES:
+        raise ValueError(f"timeframe {raw!r} is longer than the longest supported, 4w (four weeks)")
     if minutes % WEEK_MINUTES == 0:
         code = f"{minutes // WEEK_MINUTES}w"
     elif minutes % 1440 == 0:

@@ -34,7 +34,7 @@ def validate(parsed: ParsedFile) -> pd.DataFrame:
 
     values = prices.to_numpy()
     o, h, lo, c = values.T
-    flag((values <= 0).any(axis=1), lambda i: f"non-positive price in {tuple(values[i])}")
+    flag((values <= 0).any(axis=1), lambda i: "non-positive price in open, high, low, close " + ", ".join(f"{v:g}" for v in values[i]))
     positive = (values > 0).all(axis=1)
     flag(positive & (h < lo), lambda i: f"high {h[i]} is below low {lo[i]}")
     flag(positive & (h >= lo) & (h < np.maximum(o, c)), lambda i: f"high {h[i]} is below open/close {max(o[i], c[i])}")

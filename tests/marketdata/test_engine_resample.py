@@ -68,10 +68,19 @@ def test_timeframe_aliases(raw, code, label):
     assert (tf.code, tf.label) == (code, label)
 
 
-@pytest.mark.parametrize("raw", ["", "7m", "fortnight", "0h"])
+@pytest.mark.parametrize("raw", ["", "7m", "fortnight", "0h", "100000000d", "5w", "9" * 5000 + "d"])
 def test_bad_timeframes_are_refused(raw):
     with pytest.raises(ValueError, match="timeframe"):
         normalize_timeframe(raw)
+
+
+def test_the_longest_timeframe_is_four_weeks_and_refusals_quote_briefly():
+    assert normalize_timeframe("4w").minutes == 4 * 7 * 1440
+    with pytest.raises(ValueError, match=r"timeframe '5w' is longer than the longest supported, 4w \(four weeks\)"):
+        normalize_timeframe("5w")
+    with pytest.raises(ValueError) as info:
+        normalize_timeframe("x" * 100_000)
+    assert len(str(info.value)) < 200
 
 
 def test_symbols_and_pips():

@@ -29,7 +29,7 @@ def test_each_bad_row_is_named_with_its_line():
     assert reasons == {
         2: "high 1.05 is below open/close 1.1",
         3: "low 1.15 is above open/close 1.1",
-        4: "non-positive price in (np.float64(-1.1), np.float64(1.2), np.float64(1.0), np.float64(1.1))",
+        4: "non-positive price in open, high, low, close -1.1, 1.2, 1, 1.1",
         5: "open 'abc' is not a number",
         6: "timestamp '2020.13.06 15:00' is not a valid date/time",
         7: "duplicate timestamp 2020-01-06T10:00:00+00:00 (also on line 1)",
@@ -45,6 +45,18 @@ def test_only_the_first_ten_errors_are_spelled_out():
         validate(parsed)
     assert len(info.value.errors) == 15
     assert str(info.value).endswith("; and 5 more")
+
+
+def test_a_huge_bad_value_is_named_not_echoed():
+    # a 5 MB "price" (a real audit's 50 MB file of 10 bad lines made every import listing 55 MB)
+    parsed = _mt4(["2020.01.06,10:00,1.1,1.2,1.0,1.1,5", "2020.01.06,11:00," + "x" * 5_000_000 + ",1.2,1.0,1.1,5",
+                   "2020.01.06," + "9" * 1_000_000 + ",1.1,1.2,1.0,1.1,5"])
+    with pytest.raises(ImportRejected) as info:
+        validate(parsed)
+    reasons = {e.line: e.reason for e in info.value.errors}
+    assert reasons[2] == "open 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (5,000,000 characters) is not a number"
+    assert reasons[3].startswith("timestamp '2020.01.06 9999") and len(reasons[3]) < 120
+    assert len(str(info.value)) < 400 and len(str(info.value.as_dict())) < 600
 
 
 def test_validate_sorts_by_time():
