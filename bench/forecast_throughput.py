@@ -18,6 +18,13 @@ configuration hardware detection picks; it is saved to --checkpoint and reused w
 - the quality-vs-steps curve of each sampler on those windows (and its forecasts/s);
 - end-of-training scoring (`evaluate_quality`, --eval-windows) with the default sampler vs one
   training epoch on the same data at the training runs' default batch size (--epoch-batch).
+
+With --device cuda (on an NVIDIA machine; bench/gpu_forecast.sh runs it there) it measures instead, on
+--windows test windows (bench/gpu_forecast.sh: 8,192, a whole number of calls at either size): the old 20-step DDIM path and the new
+default sampler in fp32 and bf16 (autocast; the solver stays float32), each at 256 windows per call (a
+forecast set's chunk) and at --gpu-batch windows per call, after a warm-up, synchronised; and the new
+sampler with its denoiser compiled by torch.compile (mode reduce-overhead: CUDA graphs). Quality of
+each against the old path on the same windows and noise.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ from training.engine import DiffusionForecaster, build_config, detect_hardware, 
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 from training.engine.trainer import evaluate_quality, prepare_data, sample_forecasts, train  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"
+DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
+                         ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv") if p.exists()),
+            ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
 CHUNK_WINDOWS = 256  # forecast sets sample 256 windows per call (FOREXGPT_FORECAST_CHUNK)
 
 
@@ -125,6 +134,72 @@ def scored(samples, y) -> dict:
     return {"crps": s["crps"], "coverage_q05_q95": s["coverage_q05_q95"]}
 
 
+def gpu_main(args, model, trained, x, y, y_scale) -> None:
+    """Forecasts/s on the GPU: old vs new, fp32 vs bf16, small vs large calls; quality vs old."""
+    dev = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: a dry run of this code path only
+    n = args.samples
+    model = model.to(dev).eval()
+    legacy = copy.deepcopy(model).requires_grad_(False)
+    rows = []
+
+    def sync():
+        if dev == "cuda":
+            torch.cuda.synchronize()
+
+    def run(name, batch, fn):
+        for _ in range(3):  # warm-up: kernels, allocator, compilation and CUDA-graph recording
+            fn(x[:batch], torch.Generator().manual_seed(args.seed + 1))
+        sync()
+        gen = torch.Generator().manual_seed(args.seed)  # every variant solves the same noise
+        gen_outs = []
+        started = time.perf_counter()
+        for i in range(0, len(x), batch):
+            gen_outs.append(fn(x[i:i + batch], gen))
+        sync()
+        sec = time.perf_counter() - started
+        out = np.concatenate([o.float().cpu().numpy() for o in gen_outs]) * y_scale
+        rows.append({"name": name, "windows_per_call": batch, "seconds": round(sec, 3),
+                     "forecasts_per_s": round(len(x) / sec, 1), **scored(out, y)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+
+    def old(ctx_np, gen):
+        ctx = torch.from_numpy(np.ascontiguousarray(ctx_np)).to(dev)
+        with torch.enable_grad():
+            return legacy_ddim_sample(legacy, ctx, n, steps=20, generator=gen)
+
+    def new(precision, m=model):
+        def fn(ctx_np, gen):
+            ctx = torch.from_numpy(np.ascontiguousarray(ctx_np)).to(dev)
+            return m.sample(ctx, n, generator=gen, precision=precision)
+        return fn
+
+    for batch in (CHUNK_WINDOWS, args.gpu_batch):
+        run("old ddim-20 fp32", batch, old)
+        run(f"new {DEFAULT_SAMPLER}-{DEFAULT_STEPS} fp32", batch, new("fp32"))
+        run(f"new {DEFAULT_SAMPLER}-{DEFAULT_STEPS} bf16", batch, new("bf16"))
+    compiled = {}
+    try:
+        fast = copy.deepcopy(model)
+        fast.denoiser = torch.compile(fast.denoiser, mode="reduce-overhead", dynamic=False)
+        started = time.perf_counter()
+        run(f"new {DEFAULT_SAMPLER}-{DEFAULT_STEPS} bf16 compiled", args.gpu_batch, new("bf16", fast))
+        compiled = {"compile_and_run_seconds": round(time.perf_counter() - started, 1)}
+    except Exception as exc:  # a compiler failure is a result, not a crash of the bench
+        compiled = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    base = {r["windows_per_call"]: r for r in rows if r["name"].startswith("old")}
+    for r in rows:
+        ref = base[r["windows_per_call"]] if r["windows_per_call"] in base else base[args.gpu_batch]
+        r["speedup_vs_old_same_call_size"] = round(r["forecasts_per_s"] / ref["forecasts_per_s"], 2)
+        r["crps_vs_old_pct"] = round(100 * (r["crps"] / ref["crps"] - 1), 3)
+        r["coverage_vs_old_points"] = round(100 * (r["coverage_q05_q95"] - ref["coverage_q05_q95"]), 2)
+    props = torch.cuda.get_device_properties(0) if dev == "cuda" else None
+    print(json.dumps({
+        "device": f"{props.name}, {props.total_memory / 2**30:.0f} GiB, CC {props.major}.{props.minor}" if props else "cpu (dry run)",
+        "torch": torch.__version__, "cuda": torch.version.cuda, "windows": int(len(x)), "samples": n,
+        "model": model.config, "trained": trained, "rows": rows, "compiled": compiled,
+    }, indent=2))
+
+
 def parse_curve(text: str) -> list[tuple[str, int]]:
     return [(name, int(k)) for part in text.split() for name, ks in [part.split(":")] for k in ks.split(",")]
 
@@ -141,6 +216,8 @@ def main():
     p.add_argument("--eval-windows", type=int, default=1000)
     p.add_argument("--epoch-batch", type=int, default=64)
     p.add_argument("--skip-epoch", action="store_true")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--gpu-batch", type=int, default=4096, help="windows per call in the GPU's large-call rows")
     args = p.parse_args()
 
     data = prepare_data(load_candles(), patch_len=64, horizon=12)
@@ -152,6 +229,8 @@ def main():
     x = data.x["test"][pick]
     y = data.y["test"][pick, -1] * data.normalizer.y_scale
     y_scale, n = data.normalizer.y_scale, args.samples
+    if args.device == "cuda":
+        return gpu_main(args, model, trained, x, y, y_scale)
 
     paths, seconds = old_and_new(model, x, n_samples=n, seed=args.seed, y_scale=y_scale)
     old_q, new_q = scored(paths["old"], y), scored(paths["new"], y)

@@ -123,6 +123,7 @@ def forecast_child_main(set_id: int) -> int:
     import torch
 
     from training.engine import make_features, summarize, windows
+    from training.engine.model import inference_precision
 
     torch.set_num_threads(settings.FOREXGPT_TORCH_THREADS)
     fs = ForecastSet.objects.get(pk=set_id)
@@ -132,6 +133,7 @@ def forecast_child_main(set_id: int) -> int:
     model, norm, config = load_forecaster(fs.artifact_version)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
+    precision = inference_precision(device)  # bf16 on a GPU that has it, fp32 on the CPU
     plan = forecast_plan(fs.artifact_version, request_of(fs))
     features, channels = make_features(plan.candles)
     if channels != config["channels"]:
@@ -148,7 +150,8 @@ def forecast_child_main(set_id: int) -> int:
                 continue
             x = torch.from_numpy(np.ascontiguousarray(windows(feats, ends, plan.patch_len))).to(device)
             with torch.inference_mode():
-                paths = model.sample(x, fs.samples, steps=fs.steps, sampler=fs.sampler, generator=_chunk_generator(fs.seed, k))
+                paths = model.sample(x, fs.samples, steps=fs.steps, sampler=fs.sampler, generator=_chunk_generator(fs.seed, k),
+                                     precision=precision)
             s = summarize(paths.float().cpu().numpy() * norm.y_scale)
             rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),
                                 **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS}) for i, stamp in enumerate(stamps)]

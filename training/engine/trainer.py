@@ -19,7 +19,7 @@ import lightning as L  # noqa: E402
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 
 from .features import Normalizer, chronological_split, horizon_targets, make_features, windows  # noqa: E402
-from .model import DiffusionForecaster  # noqa: E402
+from .model import DiffusionForecaster, inference_precision  # noqa: E402
 from .optimization import OptimizationConfig  # noqa: E402
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 
@@ -254,25 +254,33 @@ def train(data: TrainingData, cfg: OptimizationConfig, *, epochs: int, batch_siz
 @torch.inference_mode()
 def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
                      sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float = 1.0,
-                     device: str = "cpu") -> np.ndarray:
+                     device: str = "cpu", precision: str | None = None,
+                     on_batch: Callable[[int, int], object] | None = None) -> np.ndarray:
     """[m, n_samples, horizon] cumulative log-return paths (unscaled), batched; the same seed gives the
-    same paths. `steps` is the number of model evaluations per path of `sampler` (model.sample)."""
+    same paths. `steps` is the number of model evaluations per path of `sampler`, `precision` the
+    networks' (model.sample; default: inference_precision of the device). `on_batch(done, total)` is
+    called after each batch of windows."""
     model.eval().to(device)
+    precision = precision or inference_precision(device)
     gen = torch.Generator().manual_seed(seed)
     out = []
     for i in range(0, len(x), batch):
         ctx = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).to(device)
-        out.append(model.sample(ctx, n_samples, steps=steps, sampler=sampler, generator=gen).float().cpu().numpy())
+        out.append(model.sample(ctx, n_samples, steps=steps, sampler=sampler, generator=gen,
+                                precision=precision).float().cpu().numpy())
+        if on_batch is not None:
+            on_batch(min(i + batch, len(x)), len(x))
     return np.concatenate(out, axis=0) * y_scale if out else np.zeros((0, n_samples, model.config["horizon"]))
 
 
 def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100,
                      steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER, max_windows: int = 1000,
-                     device: str = "cpu") -> dict:
+                     device: str = "cpu", on_batch: Callable[[int, int], object] | None = None) -> dict:
     """Horizon-end CRPS, MAE of the median, pinball per quantile and q05-q95 coverage on the test part
     (at most `max_windows` evenly spaced windows), for the model and, on the same windows and with
     the same number of samples, the random-walk and EWMA-Gaussian baselines. The model's paths come
-    from `sampler` with `steps` evaluations each (recorded in the result)."""
+    from `sampler` with `steps` evaluations each (recorded in the result); `on_batch(done, total)`
+    follows the sampling, window batch by window batch."""
     from .forecast import ewma_gaussian_samples, forecast_scores, random_walk_samples
 
     ends = data.ends["test"]
@@ -280,7 +288,7 @@ def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: in
     x, ends = data.x["test"][pick], ends[pick]
     y = data.y["test"][pick, -1] * data.normalizer.y_scale
     samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, sampler=sampler, seed=seed,
-                               y_scale=data.normalizer.y_scale, device=device)[:, :, -1]
+                               y_scale=data.normalizer.y_scale, device=device, on_batch=on_batch)[:, :, -1]
     h = data.horizon
     return {
         "windows": int(len(ends)), "horizon_bars": h, "samples": n_samples, "sampler": sampler, "steps": steps,

@@ -4,6 +4,7 @@ checkpoint, score the test period against the baselines, register the trained ve
 from __future__ import annotations
 
 import os
+import time
 
 import pandas as pd
 from django.conf import settings
@@ -69,7 +70,18 @@ def training_child_main(run_id: int) -> int:
     # Score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
     device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
     model = module.forecaster.float().to(device)
-    quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device)
+    scoring_started = time.monotonic()
+
+    def scoring_progress(done: int, total: int) -> None:
+        elapsed = time.monotonic() - scoring_started
+        ctx.progress(0.92 + 0.05 * done / total, f"scoring the test period: {done:,} of {total:,} windows",
+                     eta_s=elapsed * (total - done) / done, force=done == total)
+
+    try:
+        quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device,
+                                   on_batch=scoring_progress)
+    except JobCancelled:
+        return CHILD_CANCELLED
     model = model.cpu()
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
     ctx.progress(0.97, "registering the model version", force=True)
