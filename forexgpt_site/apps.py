@@ -9,7 +9,11 @@ class ForexgptSiteConfig(AppConfig):
 
     def ready(self):
         from axes.signals import user_locked_out
+        from django.db.models.signals import post_migrate
 
         from forexgpt_site.auth import refuse_locked_out_api_login
+        from forexgpt_site.schedules import ensure_schedules
 
         user_locked_out.connect(refuse_locked_out_api_login, dispatch_uid="forexgpt-api-lockout")
+        # post_migrate is sent per app (with models) once every app is migrated
+        post_migrate.connect(ensure_schedules, dispatch_uid="forexgpt-schedules")

@@ -24,3 +24,31 @@ def test_a_queued_import_is_run_by_a_qcluster_process(qcluster, user, fixture_pa
     assert run.task_id, "the queue's task id is recorded"
     assert run.report["inserted"] == Candle.objects.count() == 400
     assert CandleImport.objects.get(pk=run.pk).started_at is not None
+
+
+@pytest.mark.slow
+def test_the_default_cluster_reaps_a_dead_job_on_its_own(qcluster, user, import_run):
+    """A job whose worker died (kill -9: no end recorded, no heartbeat) is marked failed by the
+    schedule that every `migrate` keeps, with nobody calling reap_stale_jobs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from forexgpt_site.schedules import REAP_SCHEDULE
+
+    schedule = Schedule.objects.get(name=REAP_SCHEDULE)
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.cluster) == (
+        "forexgpt_site.tasks.reap_stale_jobs", Schedule.MINUTES, 1, None)
+    dead, alive = import_run(user), import_run(user)
+    CandleImport.objects.filter(pk=dead.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    CandleImport.objects.filter(pk=alive.pk).update(status="running", heartbeat_at=timezone.now() + timedelta(hours=1))
+
+    def reaped():
+        dead.refresh_from_db()
+        return dead.status == "failed"
+
+    assert wait_for(reaped, timeout=120), "the dead job is still running: nothing reaped it"
+    assert "worker stopped reporting" in dead.message
+    alive.refresh_from_db()
+    assert alive.status == "running"

@@ -1,19 +1,19 @@
 import json
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from forexgpt_site.jobs import JobRun, jobs_fail_stale
+from forexgpt_site.tasks import reap_stale_jobs
 
 
 class Command(BaseCommand):
     help = (f"Mark running jobs whose worker died as failed (no progress for FOREXGPT_JOB_STALE_MINUTES, "
-            f"now {settings.FOREXGPT_JOB_STALE_MINUTES:g} min). Safe to run from cron.")
+            f"now {settings.FOREXGPT_JOB_STALE_MINUTES:g} min). The default cluster also runs this every minute "
+            f"(django-q2 schedule 'forexgpt: reap stale jobs').")
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        failed = {m._meta.label: jobs_fail_stale(m) for m in apps.get_models() if issubclass(m, JobRun)}
+        failed = reap_stale_jobs()
         self.stdout.write(json.dumps(failed) if opts["json"] else ", ".join(f"{k}: {v}" for k, v in failed.items()))

@@ -1,0 +1,19 @@
+"""The platform's django-q2 schedules, kept present after every `migrate` (post_migrate)."""
+
+from __future__ import annotations
+
+REAP_SCHEDULE = "forexgpt: reap stale jobs"
+REAP_EVERY_MINUTES = 1
+
+
+def ensure_schedules(app_config=None, using="default", **_kwargs) -> None:
+    """Create (or repair) the schedule that reaps dead jobs: every minute on the default cluster
+    (cluster None: django-q2 hands those to the default cluster's scheduler only). As a post_migrate
+    receiver it acts once, for django_q's own signal."""
+    if app_config is not None and app_config.label != "django_q":
+        return
+    from django_q.models import Schedule
+
+    Schedule.objects.using(using).update_or_create(name=REAP_SCHEDULE, defaults={
+        "func": "forexgpt_site.tasks.reap_stale_jobs", "schedule_type": Schedule.MINUTES,
+        "minutes": REAP_EVERY_MINUTES, "repeats": -1, "cluster": None})
