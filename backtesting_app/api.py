@@ -59,19 +59,23 @@ class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Retrie
 
 
 class PatternScanView(APIView):
-    """Patterns detected in a range, each with its forward return after N bars, and hit rates per pattern."""
+    """Patterns detected in a range, each with its forward return after N bars, and hit rates per pattern
+    (over every event); the newest `max_events` events are listed (default 1,000, at most 10,000)."""
 
     @extend_schema(parameters=[PatternScanSerializer], responses={200: dict})
     def get(self, request):
         query = PatternScanSerializer(data={**request.query_params.dict(), **(
             {"patterns": request.query_params.getlist("patterns")} if "patterns" in request.query_params else {})})
         query.is_valid(raise_exception=True)
-        scan = selectors.pattern_scan(**query.validated_data)
+        options = dict(query.validated_data)
+        max_events = options.pop("max_events")
+        scan = selectors.pattern_scan(**options)
         events = scan["events"].assign(ts=scan["events"]["ts"].astype(str))
         return Response({
             "bars": scan["bars"], "forward_bars": scan["forward_bars"],
             "summary": [{k: _clean(v) for k, v in row.items()} for row in scan["summary"].to_dict(orient="records")],
-            "events": [{k: _clean(v) for k, v in row.items()} for row in events.to_dict(orient="records")],
+            "events_total": len(events), "events_returned": min(len(events), max_events),
+            "events": [{k: _clean(v) for k, v in row.items()} for row in events.tail(max_events).to_dict(orient="records")],
         })
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import pandas as pd
+from django.conf import settings
 
 from backtesting_app.engine.optimize import objective_vector
 from backtesting_app.engine.patterns import pattern_events, pattern_summary
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.services import load_bars
+from marketdata.selectors import candles_queryset
 
 
 def backtest_equity(run: BacktestRun) -> pd.DataFrame:
@@ -18,7 +20,13 @@ def backtest_equity(run: BacktestRun) -> pd.DataFrame:
 
 
 def pattern_scan(*, symbol: str, timeframe: str, start=None, end=None, forward_bars: int = 12, patterns=None) -> dict:
-    """Detected patterns in a range with forward returns after `forward_bars` bars and hit rates."""
+    """Detected patterns in a range with forward returns after `forward_bars` bars and hit rates.
+    ValueError for a range of more than FOREXGPT_PATTERN_SCAN_MAX_BARS bars (counted before any is read)."""
+    limit = settings.FOREXGPT_PATTERN_SCAN_MAX_BARS
+    bars = candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).count()
+    if bars > limit:
+        raise ValueError(f"that range holds {bars:,} {symbol} {timeframe} bars; a pattern scan reads at most {limit:,} "
+                         f"(FOREXGPT_PATTERN_SCAN_MAX_BARS): choose a shorter range or a coarser timeframe")
     ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
     events = pattern_events(ohlc, patterns, forward_bars=forward_bars)
     return {"bars": len(ohlc), "forward_bars": forward_bars, "events": events, "summary": pattern_summary(events), "ohlc": ohlc}

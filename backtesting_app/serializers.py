@@ -46,6 +46,8 @@ class PatternScanSerializer(serializers.Serializer):
     end = serializers.DateTimeField(required=False)
     forward_bars = serializers.IntegerField(default=12, min_value=1, max_value=1000)
     patterns = serializers.ListField(child=serializers.ChoiceField(choices=PATTERNS), required=False)
+    max_events = serializers.IntegerField(default=1000, min_value=0, max_value=10000,
+                                          help_text="the newest events listed; the summary counts them all")
 
 
 class OptimizationRunSerializer(serializers.ModelSerializer):

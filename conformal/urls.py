@@ -6,6 +6,6 @@ app_name = "conformal"
 urlpatterns = [
     path("", views.conformal_page, name="list"),
     path("compare/", views.compare, name="compare"),
-    path("runs/<int:pk>/", views.run_detail, name="run"),
-    path("runs/<int:pk>/attach/", views.attach, name="attach"),
+    path("runs/<id:pk>/", views.run_detail, name="run"),
+    path("runs/<id:pk>/attach/", views.attach, name="attach"),
 ]

@@ -5,5 +5,5 @@ from forecasts import views
 app_name = "forecasts"
 urlpatterns = [
     path("new/", views.forecast_new, name="new"),
-    path("<int:pk>/", views.forecast_detail, name="detail"),
+    path("<id:pk>/", views.forecast_detail, name="detail"),
 ]

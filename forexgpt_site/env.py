@@ -47,6 +47,9 @@ BUNDLE_MAX_MEMBER_MB = int(os.environ.get("FOREXGPT_BUNDLE_MAX_MEMBER_MB", "2048
 # Largest sum of uncompressed file sizes in one imported bundle (its upload is capped the same), in
 # megabytes: a bundle of a few hundred kilobytes can unpack to gigabytes of zeros.
 BUNDLE_MAX_TOTAL_MB = int(os.environ.get("FOREXGPT_BUNDLE_MAX_TOTAL_MB", "4096"))
+# Most rows one API page returns (`?limit=` above it gets this many), and most bars a pattern scan reads.
+API_MAX_PAGE = int(os.environ.get("FOREXGPT_API_MAX_PAGE", "10000"))
+PATTERN_SCAN_MAX_BARS = int(os.environ.get("FOREXGPT_PATTERN_SCAN_MAX_BARS", "250000"))
 # Parameter sets per django-q2 task when an optimization is distributed over workers.
 OPTIMIZATION_CHUNK_SIZE = int(os.environ.get("FOREXGPT_OPTIMIZATION_CHUNK_SIZE", "25"))
 CHECKPOINT_DIR = Path(os.environ.get("FOREXGPT_CHECKPOINT_DIR", DATA_DIR / "checkpoints")).resolve()

@@ -180,6 +180,8 @@ FOREXGPT_JOB_STALE_MINUTES = env.JOB_STALE_MINUTES
 FOREXGPT_OPTIMIZATION_CHUNK_SIZE = env.OPTIMIZATION_CHUNK_SIZE
 FOREXGPT_CHECKPOINT_DIR = env.CHECKPOINT_DIR
 FOREXGPT_TORCH_THREADS = env.TORCH_THREADS
+FOREXGPT_API_MAX_PAGE = env.API_MAX_PAGE
+FOREXGPT_PATTERN_SCAN_MAX_BARS = env.PATTERN_SCAN_MAX_BARS
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -189,7 +191,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "forexgpt_site.pagination.Pagination",
     "PAGE_SIZE": 500,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
@@ -14,7 +14,37 @@ from registry import api as registry_api
 from training import api as training_api
 from training.views import hardware_page
 
-router = DefaultRouter()
+
+class RowId:
+    """A row id in a page's URL: at most 18 digits, so a 64-bit database integer always holds it (a
+    longer number is a 404, not an overflow in the database driver)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
+register_converter(RowId, "id")  # before the apps' urls are included below
+
+
+class Router(DefaultRouter):
+    """Ids as in pages (RowId) unless a viewset names its own lookup; no `.json` format-suffix routes
+    (custom actions and create endpoints do not take a format argument)."""
+
+    include_format_suffixes = False
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        regex = super().get_lookup_regex(viewset, lookup_prefix)
+        if getattr(viewset, "lookup_field", "pk") == "pk" and not hasattr(viewset, "lookup_value_regex"):
+            regex = regex.replace("[^/.]+", RowId.regex)  # DRF's default value pattern
+        return regex
+
+
+router = Router()
 router.register("candle-imports", marketdata_api.CandleImportViewSet, basename="candle-import")
 router.register("backtests", backtesting_api.BacktestRunViewSet, basename="backtest")
 router.register("optimizations", backtesting_api.OptimizationRunViewSet, basename="optimization")

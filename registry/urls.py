@@ -5,5 +5,5 @@ from registry import views
 app_name = "registry"
 urlpatterns = [
     path("", views.registry_list, name="list"),
-    path("versions/<int:pk>/", views.version_detail, name="version"),
+    path("versions/<id:pk>/", views.version_detail, name="version"),
 ]

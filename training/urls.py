@@ -5,5 +5,5 @@ from training import views
 app_name = "training"
 urlpatterns = [
     path("", views.training_page, name="list"),
-    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<id:pk>/", views.run_detail, name="run"),
 ]

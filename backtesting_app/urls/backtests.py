@@ -7,5 +7,5 @@ urlpatterns = [
     path("", views.backtests_page, name="list"),
     path("compare/", views.compare, name="compare"),
     path("patterns/", views.patterns_page, name="patterns"),
-    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<id:pk>/", views.run_detail, name="run"),
 ]

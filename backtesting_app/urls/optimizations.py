@@ -5,6 +5,6 @@ from backtesting_app.views import optimizations as views
 app_name = "optimizations"
 urlpatterns = [
     path("", views.optimizations_page, name="list"),
-    path("runs/<int:pk>/", views.optimization_detail, name="run"),
-    path("runs/<int:pk>/results/<int:result_id>/backtest/", views.open_as_backtest, name="open-backtest"),
+    path("runs/<id:pk>/", views.optimization_detail, name="run"),
+    path("runs/<id:pk>/results/<id:result_id>/backtest/", views.open_as_backtest, name="open-backtest"),
 ]

@@ -106,7 +106,8 @@ def test_api_refuses_bad_backtests_without_creating_runs(api_client, bars, body,
 
 
 def test_pattern_scan_api(api_client, bars):
-    body = api_client.get("/api/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "forward_bars": 6}).json()
+    body = api_client.get("/api/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "forward_bars": 6, "max_events": 10000}).json()
+    assert body["events_total"] == body["events_returned"] == len(body["events"])
     assert body["bars"] == len(bars) and body["forward_bars"] == 6
     engulfing = [e for e in body["events"] if e["pattern"] == "engulfing" and e["hit"] is not None]
     summary = {row["pattern"]: row for row in body["summary"]}
