@@ -18,6 +18,7 @@ from backtesting_app.serializers import (
     PatternScanSerializer,
 )
 from forexgpt_site.api import CancelActionMixin, ResumeActionMixin
+from forexgpt_site.parsing import parse_json_object
 
 
 def _clean(value):
@@ -38,7 +39,7 @@ class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Retrie
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         costs = {k: data.pop(k) for k in services.COST_FIELDS}
-        params = services.parse_json_object(data.pop("params"), "params")
+        params = parse_json_object(data.pop("params"), "params")
         run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts", None), **data)
         run.refresh_from_db()
         return Response(BacktestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -9,7 +9,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -19,7 +19,7 @@ from forexgpt_site.jobs import job_cancel, job_requeue
 # the job services every run shares. A ValueError raised by anything else (a view, a serializer, a
 # library called directly) is a bug and stays a 500.
 DOMAIN_LAYERS = ("services", "selectors")
-DOMAIN_MODULES = ("forexgpt_site.jobs",)
+DOMAIN_MODULES = ("forexgpt_site.jobs", "forexgpt_site.parsing")
 
 
 @cache
@@ -38,12 +38,20 @@ def raised_by_domain_code(exc: BaseException) -> bool:
     return False
 
 
+def raised_by_json_decoder(exc: BaseException) -> bool:
+    """Whether `exc` came out of the json module (a request body nested deeper than Python's stack)."""
+    return any(frame.f_globals.get("__name__", "").startswith("json") for frame, _ in walk_tb(exc.__traceback__))
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus the domain errors of services and selectors: a ValueError (RegistryError and
-    ImportRejected included) raised while calling one is a 400 `{"detail": message}`. Django's
+    ImportRejected included) raised while calling one is a 400 `{"detail": message}`, and so is a body
+    too deeply nested for the JSON decoder (RecursionError). Django's
     PermissionDenied is a 403 `{"detail": message}` wherever it comes from (DRF's own handling)."""
     if isinstance(exc, ValueError) and raised_by_domain_code(exc):
         exc = ValidationError({"detail": str(exc)})
+    elif isinstance(exc, RecursionError) and raised_by_json_decoder(exc):
+        exc = ParseError("the JSON body is nested too deeply")
     return drf_exception_handler(exc, context)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pandas as pd
@@ -22,3 +23,28 @@ def parse_utc(value, name: str = "date/time") -> datetime | None:
     if pd.isna(ts):
         raise ValueError(f"{name} {value!r} is not a date/time (use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00Z)")
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json_object(value, what: str) -> dict:
+    """A JSON object given as text (a form field, a command's flag) or already parsed (an API body);
+    blank is {}. ValueError names `what` for anything else: invalid or too deeply nested JSON, NaN
+    or Infinity, a list or a number where an object belongs."""
+    if isinstance(value, dict):
+        return value
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, (str, bytes)):
+        raise ValueError(f"{what} must be a JSON object, not {type(value).__name__ if not isinstance(value, list) else 'a list'}")
+    try:
+        parsed = json.loads(value, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"{what} is not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return parsed

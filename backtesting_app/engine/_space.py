@@ -9,6 +9,7 @@ import numpy as np
 
 from ._strategies import STRATEGIES
 
+MAX_STEPS = 10 ** 9  # steps of one parameter's range: finer is not a search, and overflows the arithmetic
 KNOWN = {name: strategy.PARAMS for name, strategy in STRATEGIES.items()}  # the parameters a space may search
 
 
@@ -77,8 +78,10 @@ class ParameterSpace:
                 continue
             if not (math.isfinite(p.low) and math.isfinite(p.high)) or p.high < p.low:
                 raise ValueError(f"{p.name}: empty range [{p.low}, {p.high}]")
-            if p.step is not None and (p.step <= 0 or (p.high > p.low and p.step > p.high - p.low)):
+            if p.step is not None and (not p.step > 0 or (p.high > p.low and p.step > p.high - p.low)):
                 raise ValueError(f"{p.name}: step {p.step} is larger than the range [{p.low}, {p.high}] (or not positive)")
+            if p.step is not None and (p.high - p.low) / p.step > MAX_STEPS:
+                raise ValueError(f"{p.name}: step {p.step} cuts the range [{p.low}, {p.high}] into more than {MAX_STEPS:,} steps")
             if p.kind == "int" and (p.low != int(p.low) or p.high != int(p.high)):
                 raise ValueError(f"{p.name}: an int parameter needs whole-number bounds")
         self.parameters = list(parameters)
@@ -119,8 +122,11 @@ class ParameterSpace:
         return self.decode([(lo + hi) / 2 for lo, hi in zip(self.xl, self.xu)])
 
     def corners(self) -> list[dict]:
-        """The lowest and the highest value of every parameter, as full parameter sets (for validation)."""
-        return [self.decode(self.xl), self.decode(self.xu)]
+        """The lowest and the highest value of every parameter, and every choice of a choice parameter
+        (the rest at their middle), as full parameter sets: what validation tries."""
+        middle = self.middle()
+        choices = [{**middle, p.name: c} for p in self.parameters if p.kind == "choice" for c in p.choices]
+        return [self.decode(self.xl), self.decode(self.xu), *choices]
 
     def as_dict(self) -> list[dict]:
         return [{"name": p.name, "kind": p.kind, "low": p.low, "high": p.high, "step": p.step, "choices": list(p.choices)}
@@ -147,8 +153,8 @@ class ParameterSpace:
             try:
                 low, high = float(item.get("low", 0)), float(item.get("high", 0))
                 step = None if item.get("step") is None else float(item["step"])
-            except (TypeError, ValueError):
-                raise ValueError(f"{item['name']}: low, high and step must be numbers") from None
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(f"{item['name']}: low, high and step must be numbers (floats)") from None
             params.append(Parameter(item["name"], kind, low, high, step, tuple(item.get("choices") or ())))
         return cls(params, strategy=strategy)
 

@@ -5,6 +5,8 @@ ForecastStrategy's rules are the platform's definition (README: "The forecast st
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from backtesting import Strategy
 
@@ -12,6 +14,7 @@ from ._names import one_of
 
 EXIT_PARAMS = ("stop_loss_pct", "take_profit_pct", "max_hold_bars")
 FORECAST_PARAMS = ("entry_threshold", "confidence_threshold", *EXIT_PARAMS)
+MAX_HOLD_BARS = 1_000_000  # longer than any stored series; a bound keeps bar arithmetic in range
 
 
 def check_exit_params(params: dict) -> dict:
@@ -23,8 +26,8 @@ def check_exit_params(params: dict) -> dict:
     hold = out.get("max_hold_bars")
     if isinstance(hold, float) and hold.is_integer():
         hold = int(hold)
-    if not isinstance(hold, int) or isinstance(hold, bool) or hold < 1:
-        raise ValueError(f"max_hold_bars must be a whole number >= 1, not {out.get('max_hold_bars')!r}")
+    if not isinstance(hold, int) or isinstance(hold, bool) or not 1 <= hold <= MAX_HOLD_BARS:
+        raise ValueError(f"max_hold_bars must be a whole number from 1 to {MAX_HOLD_BARS:,}, not {out.get('max_hold_bars')!r}")
     out["max_hold_bars"] = hold
     return out
 
@@ -37,9 +40,11 @@ def check_forecast_params(params: dict) -> dict:
     if missing:
         raise ValueError(f"missing parameter(s): {', '.join(missing)}")
     out = check_exit_params(params)
-    if not isinstance(out["entry_threshold"], (int, float)) or out["entry_threshold"] < 0:
+    if (not isinstance(out["entry_threshold"], (int, float)) or isinstance(out["entry_threshold"], bool)
+            or not 0 <= out["entry_threshold"] < math.inf):
         raise ValueError(f"entry_threshold must be >= 0, not {out['entry_threshold']!r}")
-    if not isinstance(out["confidence_threshold"], (int, float)) or not 0 <= out["confidence_threshold"] <= 1:
+    if (not isinstance(out["confidence_threshold"], (int, float)) or isinstance(out["confidence_threshold"], bool)
+            or not 0 <= out["confidence_threshold"] <= 1):
         raise ValueError(f"confidence_threshold must lie in [0, 1], not {out['confidence_threshold']!r}")
     return out
 
@@ -182,8 +187,8 @@ def check_params(strategy: str, params: dict) -> dict:
         extra["patterns"] = check_patterns(params.pop("patterns", None))
     if strategy == "combined":
         window = params.pop("pattern_window", 12)
-        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-            raise ValueError(f"pattern_window must be a whole number >= 1, not {window!r}")
+        if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= MAX_HOLD_BARS:
+            raise ValueError(f"pattern_window must be a whole number from 1 to {MAX_HOLD_BARS:,}, not {window!r}")
         extra["pattern_window"] = window
     if strategy == "pattern":
         unknown = set(params) - set(EXIT_PARAMS)

@@ -11,7 +11,6 @@ from .backtests import (
     equity_frame,
     load_bars,
     make_costs,
-    parse_json_object,
     stats_dict,
     trades_records,
 )
@@ -30,6 +29,6 @@ __all__ = [
     "COST_FIELDS", "DRAWDOWN_KEYS", "FORECAST_SOURCES", "DistributedEvaluator",
     "backtest_compute", "backtest_prepare", "backtest_run_execute", "backtest_run_start", "build_problem", "equity_frame",
     "load_bars", "make_costs", "optimization_chunk_execute", "optimization_config", "optimization_run_execute",
-    "optimization_run_start", "optimization_search", "parse_json_object",
+    "optimization_run_start", "optimization_search",
     "run_space", "stats_dict", "trades_records",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import math
 from datetime import datetime
 from pathlib import Path
@@ -197,13 +196,3 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     return f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
 
 
-def parse_json_object(text, what: str) -> dict:
-    if isinstance(text, dict):
-        return text
-    try:
-        value = json.loads(text or "{}")
-    except ValueError as exc:
-        raise ValueError(f"{what} is not valid JSON ({exc})") from exc
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a JSON object")
-    return value

@@ -7,6 +7,7 @@ from backtesting_app.engine.patterns import pattern_events
 from backtesting_app.forms import BacktestForm, PatternScanForm, initial_from_forecast_set
 from backtesting_app.models import BacktestRun
 from forexgpt_site.jobs import JobStatus
+from forexgpt_site.parsing import parse_json_object
 
 STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
              "Buy & Hold Return [%]", "Return (Ann.) [%]", "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio",
@@ -27,7 +28,7 @@ def backtests_page(request):
             data = dict(form.cleaned_data)
             costs = {k: data.pop(k) for k in services.COST_FIELDS}
             try:
-                params = services.parse_json_object(data.pop("params"), "params")
+                params = parse_json_object(data.pop("params"), "params")
                 run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts"), **data)
             except ValueError as exc:
                 form.add_error(None, str(exc))

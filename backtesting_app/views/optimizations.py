@@ -8,6 +8,7 @@ from backtesting_app.engine.optimize import OBJECTIVES
 from backtesting_app.forms import OptimizationForm, initial_from_forecast_set
 from backtesting_app.models import OptimizationResult, OptimizationRun
 from backtesting_app.selectors import optimization_summary
+from forexgpt_site.parsing import parse_json_object
 
 
 def optimizations_page(request):
@@ -18,7 +19,7 @@ def optimizations_page(request):
             costs = {k: data.pop(k) for k in ("spread_pips", "commission", "leverage")}
             try:
                 for key in ("space", "constraints", "walk_forward"):
-                    data[key] = services.parse_json_object(data[key], key) if data[key] else None
+                    data[key] = parse_json_object(data[key], key) if data[key] else None
                 if data.pop("walk_forward_enabled") is False:
                     data["walk_forward"] = None
                 run = services.optimization_run_start(user=request.user, costs=costs, upload=data.pop("forecasts"),

@@ -165,7 +165,7 @@ def test_pattern_scan_on_real_data(fixture_path):
 
 @pytest.mark.parametrize("strategy, params, message", [
     ("forecast", {**PARAMS, "stop_loss_pct": -0.01}, "stop_loss_pct must be a fraction strictly between 0 and 1"),
-    ("forecast", {**PARAMS, "max_hold_bars": 0}, "max_hold_bars must be a whole number >= 1"),
+    ("forecast", {**PARAMS, "max_hold_bars": 0}, "max_hold_bars must be a whole number from 1 to 1,000,000"),
     ("forecast", {**PARAMS, "confidence_threshold": 1.5}, "confidence_threshold must lie in \\[0, 1\\]"),
     ("forecast", {k: v for k, v in PARAMS.items() if k != "entry_threshold"}, "missing parameter\\(s\\): entry_threshold"),
     ("forecast", {**PARAMS, "leverage": 3}, "unknown parameter\\(s\\) leverage"),

@@ -94,7 +94,7 @@ def test_api_backtest_lifecycle(api_client, bars, tmp_path, django_capture_on_co
 
 @pytest.mark.parametrize("body, message", [
     ({"strategy": "martingale"}, "is not a valid choice"),
-    ({"params": {**PARAMS, "max_hold_bars": 0}}, "max_hold_bars must be a whole number >= 1"),
+    ({"params": {**PARAMS, "max_hold_bars": 0}}, "max_hold_bars must be a whole number from 1 to 1,000,000"),
     ({"forecasts_source": "csv"}, "forecasts_source csv needs an uploaded forecasts file"),
     ({"engine": "gpu"}, "is not a valid choice"),
 ])

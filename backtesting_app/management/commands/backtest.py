@@ -3,10 +3,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from backtesting_app.engine import ENGINES, STRATEGIES
-from backtesting_app.services import backtest_compute, parse_json_object, stats_dict, trades_records
+from backtesting_app.services import backtest_compute, stats_dict, trades_records
 from backtesting_app.services.backtests import forecast_set_table
 from forecasts.selectors import finished_forecast_set, forecast_set_for, read_forecasts_csv
-from forexgpt_site.parsing import parse_utc
+from forexgpt_site.parsing import parse_json_object, parse_utc
 
 
 def _when(text):

@@ -11,6 +11,7 @@ from backtesting_app.models import OptimizationRun
 from backtesting_app.selectors import optimization_summary
 from forecasts.selectors import finished_forecast_set, forecast_set_for
 from forexgpt_site.jobs import JobStatus
+from forexgpt_site.parsing import parse_json_object
 
 
 class Command(BaseCommand):
@@ -64,10 +65,10 @@ class Command(BaseCommand):
                 upload = open(opts["forecasts"], "rb")
             run = services.optimization_run_start(
                 user=None, symbol=opts["symbol"], timeframe=opts["timeframe"], strategy=opts["strategy"],
-                space=services.parse_json_object(opts["space"], "--space") if opts["space"] else None,
-                fixed_params=services.parse_json_object(opts["fixed"], "--fixed") if opts["fixed"] else None,
+                space=parse_json_object(opts["space"], "--space") if opts["space"] else None,
+                fixed_params=parse_json_object(opts["fixed"], "--fixed") if opts["fixed"] else None,
                 objectives=opts["objectives"],
-                constraints=services.parse_json_object(opts["constraints"], "--constraints") if opts["constraints"] else None,
+                constraints=parse_json_object(opts["constraints"], "--constraints") if opts["constraints"] else None,
                 budget=opts["budget"], method=opts["method"], seed=opts["seed"],
                 evaluator="distributed" if opts["distributed"] else ("pool" if opts["workers"] > 1 else "inprocess"),
                 workers=opts["workers"], costs={"spread_pips": opts["spread_pips"], "commission": opts["commission"], "leverage": opts["leverage"]},
