@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from forexgpt_site.jobs import job_cancel, job_requeue
+from forexgpt_site.uploads import UploadTooLarge
 
 # The layers whose ValueError refuses a request: an app's services (writes) and selectors (reads), and
 # the job services every run shares. A ValueError raised by anything else (a view, a serializer, a
@@ -49,6 +50,8 @@ def exception_handler(exc, context):
     too deeply nested for the JSON decoder (RecursionError). Django's
     PermissionDenied is a 403 `{"detail": message}` wherever it comes from (DRF's own handling)."""
     if isinstance(exc, ValueError) and raised_by_domain_code(exc):
+        exc = ValidationError({"detail": str(exc)})
+    elif isinstance(exc, UploadTooLarge):
         exc = ValidationError({"detail": str(exc)})
     elif isinstance(exc, RecursionError) and raised_by_json_decoder(exc):
         exc = ParseError("the JSON body is nested too deeply")

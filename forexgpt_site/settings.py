@@ -172,6 +172,12 @@ MEDIA_ROOT = env.MEDIA_ROOT
 MEDIA_URL = "media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Uploads stop at their limit (forexgpt_site/uploads.py), then go to memory or a temporary file.
+FILE_UPLOAD_HANDLERS = [
+    "forexgpt_site.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 FOREXGPT_MAX_UPLOAD_BYTES = env.MAX_UPLOAD_MB * 1024 * 1024
 FOREXGPT_BUNDLE_MAX_MEMBER_BYTES = env.BUNDLE_MAX_MEMBER_MB * 1024 * 1024
 FOREXGPT_BUNDLE_MAX_TOTAL_BYTES = env.BUNDLE_MAX_TOTAL_MB * 1024 * 1024

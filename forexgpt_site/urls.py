@@ -67,6 +67,8 @@ api_patterns = [
     path("", include(router.urls)),
 ]
 
+handler400 = "forexgpt_site.views.bad_request"
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

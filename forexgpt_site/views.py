@@ -20,3 +20,11 @@ def dashboard(request):
         "training_runs": TrainingRun.objects.order_by("-created_at")[:5],
         "latest_versions": ModelVersion.objects.select_related("registered_model").order_by("-created_at")[:5],
     })
+
+
+def bad_request(request, exception=None):
+    """handler400: an upload over its limit says so (size, limit, setting); anything else stays terse."""
+    from forexgpt_site.uploads import UploadTooLarge
+
+    message = str(exception) if isinstance(exception, UploadTooLarge) else "The request could not be understood."
+    return render(request, "400.html", {"message": message, "back": request.META.get("HTTP_REFERER", "")}, status=400)

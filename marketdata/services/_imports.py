@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from forexgpt_site.uploads import too_large_message
 from marketdata import engine
 from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, ImportRejected
 from marketdata.models import CandleImport
@@ -146,10 +147,14 @@ def candle_import_start(*, user, upload, symbol: str, timeframe: str, tz: str = 
     """Save an uploaded file and queue its import."""
     options = candle_import_validate_options(symbol=symbol, timeframe=timeframe, tz=tz, format=format, drop=drop, on_conflict=on_conflict)
     if upload.size > settings.FOREXGPT_MAX_UPLOAD_BYTES:
-        raise ImportRejected(f"the file is {upload.size / 1e6:.1f} MB; the limit is {settings.FOREXGPT_MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+        raise ImportRejected(too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB"))
     run = CandleImport(owner=user if getattr(user, "is_authenticated", False) else None, original_name=upload.name[:255], **options)
     run.file.save(Path(upload.name).name, upload, save=False)
-    run.save()
+    try:  # the file is written before the row: a failed insert must not leave it behind
+        run.save()
+    except BaseException:
+        run.file.delete(save=False)
+        raise
     job_enqueue(run)
     return run
 
@@ -169,11 +174,18 @@ def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleI
 
 def candle_import_run(run: CandleImport, ctx: JobContext) -> str:
     """Task body: import the stored upload; a refused file leaves its report on the run."""
+    if not run.file:
+        raise ImportRejected("this upload was refused for its contents and its file was removed; upload a corrected file")
     try:
         with run.file.open("rb") as fh:
             report = _import(run, fh, ctx.progress)
     except ImportRejected as exc:
         CandleImport.objects.filter(pk=run.pk).update(report=rejection_report(exc))
+        if not isinstance(exc, engine.ImportConflict):
+            # A file refused for its contents cannot be imported as it is: keep its report, not its bytes.
+            # (A file refused for conflicts stays, so it can be imported again with another policy.)
+            run.file.delete(save=False)
+            CandleImport.objects.filter(pk=run.pk).update(file="")
         raise
     CandleImport.objects.filter(pk=run.pk).update(report=report)
     return import_summary(report)

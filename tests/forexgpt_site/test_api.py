@@ -22,7 +22,16 @@ def test_the_exception_handler_is_the_one_drf_uses():
 
 
 def test_a_value_error_from_a_service_is_a_400_with_its_message():
-    from backtesting_app.services import parse_json_object
+    from marketdata.services import candle_import_validate_options
+
+    response = exception_handler(_raised(lambda: candle_import_validate_options(
+        symbol="EURUSD", timeframe="1h", tz="Atlantis/Deep", format="auto", drop=())), {})
+    assert (response.status_code, response.data) == (
+        400, {"detail": "unknown time zone 'Atlantis/Deep'; use an IANA name such as Europe/Helsinki"})
+
+
+def test_a_value_error_from_the_shared_parsing_of_typed_values_is_a_400():
+    from forexgpt_site.parsing import parse_json_object
 
     response = exception_handler(_raised(lambda: parse_json_object("[1]", "params")), {})
     assert (response.status_code, response.data) == (400, {"detail": "params must be a JSON object"})
