@@ -16,6 +16,7 @@ from marketdata.models import Candle, CandleImport
 from marketdata.selectors import candles_frame, candles_queryset
 
 BATCH = 5000
+WRITE_ATTEMPTS = 3
 OHLCV = ("open", "high", "low", "close", "volume")
 
 
@@ -34,7 +35,9 @@ def candles_store(
     earlier result of the same recomputation) are replaced whatever the policy, as `updated`.
 
     Reads and compares before the write transaction, so the write lock is held only while
-    writing; a bar written by someone else in between makes the insert fail, and nothing is stored.
+    writing. A bar written by another import in between makes the insert fail as a whole; then the
+    comparison is made again with it stored (up to WRITE_ATTEMPTS times), so two imports of the same
+    file at once end as they would one after the other: one inserts, the other reports duplicates.
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise ImportRejected(f"unknown conflict policy {on_conflict!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
@@ -43,20 +46,27 @@ def candles_store(
     if rows.empty:
         return report
     symbol, timeframe = candle_import.symbol, candle_import.timeframe
-    stored = candles_frame(symbol=symbol, timeframe=timeframe, start=rows["ts"].iloc[0], end=rows["ts"].iloc[-1], with_import=True)
-    comparison = engine.compare_bars(rows, stored, superseded=superseded)
-    conflicts = int(comparison.conflict.sum())
-    if conflicts and on_conflict == "refuse":
-        raise engine.conflict_rejection(comparison, rows=len(rows))
-    overwrite = comparison.stale | (comparison.conflict if on_conflict == "replace" else False)
-    try:
-        with transaction.atomic():
-            _write(rows[comparison.new], candle_import)
-            _write(rows[overwrite], candle_import, upsert=True)
-    except IntegrityError as exc:
-        raise ImportRejected(
-            f"{symbol} {timeframe} bars in this range were written by another import meanwhile; nothing was imported - import the file again"
-        ) from exc
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        stored = candles_frame(symbol=symbol, timeframe=timeframe, start=rows["ts"].iloc[0], end=rows["ts"].iloc[-1],
+                               with_import=True)
+        comparison = engine.compare_bars(rows, stored, superseded=superseded)
+        conflicts = int(comparison.conflict.sum())
+        if conflicts and on_conflict == "refuse":
+            raise engine.conflict_rejection(comparison, rows=len(rows))
+        overwrite = comparison.stale | (comparison.conflict if on_conflict == "replace" else False)
+        try:
+            with transaction.atomic():
+                _write(rows[comparison.new], candle_import)
+                _write(rows[overwrite], candle_import, upsert=True)
+            break
+        except IntegrityError as exc:
+            # Another import wrote bars of this range between our read and our write (the same file
+            # twice at once, say): compare again with what it stored - its bars are duplicates or
+            # conflicts now, as if the two had run one after the other.
+            if attempt == WRITE_ATTEMPTS:
+                raise ImportRejected(
+                    f"{symbol} {timeframe} bars in this range kept being written by other imports; nothing was imported "
+                    "- import the file again") from exc
     return {
         **report,
         "inserted": int(comparison.new.sum()),
