@@ -9,6 +9,7 @@ import socket
 import time
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,7 +35,7 @@ from backtesting_app.engine.optimize import (
     walk_forward,
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
-from forexgpt_site.jobs import JobContext, job_enqueue
+from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
 from marketdata.engine import normalize_symbol, normalize_timeframe
 
 from .backtests import backtest_prepare, forecast_source_of, forecasts_of_request, forecasts_of_run, keep_forecasts, stats_dict
@@ -150,8 +151,6 @@ class DistributedEvaluator:
     take them) and waits for all to finish. The coordinator only waits; workers evaluate."""
 
     def __init__(self, run: OptimizationRun, *, chunk_size: int | None = None, poll_s: float = 0.1, timeout_s: float = 3600):
-        from django.conf import settings
-
         self.run, self.poll_s, self.timeout_s = run, poll_s, timeout_s
         self.chunk_size = chunk_size or settings.FOREXGPT_OPTIMIZATION_CHUNK_SIZE
         last = run.chunks.order_by("-batch").values_list("batch", flat=True).first()
@@ -264,12 +263,26 @@ def optimization_search(run: OptimizationRun, problem: BacktestProblem, space: P
     return state
 
 
+def front_reruns(front: list[tuple], limit: int) -> set[int]:
+    """Which of the front's points (row, crowding distance) are re-run on the reference engine: at most
+    `limit`, by crowding distance - each objective's extremes (infinite) first, then the most isolated,
+    so the re-run points span the front."""
+    order = sorted(range(len(front)), key=lambda i: -front[i][1])
+    return set(order[:max(0, limit)])
+
+
+class AttemptSuperseded(RuntimeError):
+    """This attempt's run is no longer running under it (reaped as dead, or resumed by another)."""
+
+
 def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProblem, ctx: JobContext | None = None) -> int:
-    """Rank every result and store the front with full reference-engine stats; returns its size.
+    """Rank every result and store the front, with full reference-engine stats for at most
+    FOREXGPT_FRONT_RERUNS of its points (`front_reruns`); returns the front's size.
 
     The re-runs (seconds a point) come first, outside any transaction: SQLite has one write lock, and
-    holding it that long fails every other writer. Between points, progress and cancellation are
-    checked; a cancelled run keeps its results and writes no ranks, so a resume redoes this step."""
+    holding it that long fails every other writer. Between points, progress (the heartbeat) and
+    cancellation are checked; a cancelled run keeps its results and writes no ranks, so a resume
+    redoes this step. The write happens only while the run is still this attempt's (not reaped)."""
     rank, crowd = state.ranks()
     by_key = {r.key: r for r in run.results.all()}
     rows = []
@@ -285,17 +298,27 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
         if row.rank == 0 and row.feasible:
             distinct.setdefault(objective_vector(row.metrics, run.objectives), (row, d))
     front = list(distinct.values())
-    for i, (row, _) in enumerate(front):  # the front re-run on the reference engine, full stats stored
-        message = f"re-running front point {i + 1} of {len(front)} on the reference engine"
-        if ctx and not ctx.progress(0.97 + 0.01 * i / len(front), message):
+    chosen = front_reruns(front, settings.FOREXGPT_FRONT_RERUNS)
+    for n, i in enumerate(sorted(chosen)):  # the re-run on the reference engine, full stats stored
+        row = front[i][0]
+        message = f"re-running front point {n + 1} of {len(chosen)} on the reference engine (front of {len(front)})"
+        if ctx and not ctx.progress(0.97 + 0.01 * n / len(chosen), message):
             ctx.check_cancelled()  # progress writes are throttled; the cancel check is not
         params = check_params(run.strategy, {**run.fixed_params, **row.params})
         result = run_backtest(problem.ohlc, run.strategy, params, problem.costs, pred_return=problem.pred,
                               confidence=problem.conf, engine="reference")
         row.stats = stats_dict(result.stats)
+    for i, (row, _) in enumerate(front):
+        if i not in chosen:
+            row.stats = None  # not re-run: the page shows its fast-engine metrics, marked as such
     if ctx:
         ctx.check_cancelled()
     with transaction.atomic():
+        still_mine = OptimizationRun.objects.select_for_update().filter(
+            pk=run.pk, status=JobStatus.RUNNING, started_at=run.started_at).exists()
+        if not still_mine:
+            raise AttemptSuperseded(f"optimization {run.pk} is no longer running under this attempt (reaped as dead or "
+                                    "resumed): its front was not written")
         OptimizationResult.objects.bulk_update([r for r, _ in rows], ["rank"], batch_size=1000)
         ParetoFront.objects.filter(run=run).delete()
         OptimizationResult.objects.bulk_update([row for row, _ in front], ["stats"])
@@ -324,4 +347,6 @@ def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
         if isinstance(evaluator, PoolEvaluator):
             evaluator.close()
     hv = state.hv_history[-1][1] if state.hv_history else state.hypervolume()
-    return f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front}, hypervolume {hv:.4g}"
+    reran = min(n_front, max(0, settings.FOREXGPT_FRONT_RERUNS))
+    return (f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front} ({reran} re-run on the "
+            f"reference engine), hypervolume {hv:.4g}")

@@ -278,4 +278,50 @@ def test_parameter_sets_with_equal_objectives_are_one_front_point(bars, user):
     assert any(p["parameter_sets"] > 1 for p in summary["front"])  # ... with the sets that reach it
     for p in summary["front"]:
         assert len(p["equivalent"]) == p["parameter_sets"] - 1 and p["params"] not in p["equivalent"]
-    assert f"front of {len(vectors)}," in OptimizationRun.objects.get(pk=run.pk).message
+    assert f"front of {len(vectors)} (" in OptimizationRun.objects.get(pk=run.pk).message
+
+
+@pytest.mark.django_db
+def test_the_front_re_run_is_bounded_to_its_extremes_and_most_isolated_points(bars, user, settings, logged_in_client):
+    from backtesting_app.selectors import optimization_summary
+
+    settings.FOREXGPT_FRONT_RERUNS = 2
+    run = _start(user, budget=150)
+    assert optimization_run_execute(run.pk) == "succeeded"
+    run.refresh_from_db()
+    summary = optimization_summary(run)
+    front = summary["front"]
+    assert len(front) > 2, "the test needs a front larger than the bound"
+    rerun = [p for p in front if p["rerun"]]
+    assert len(rerun) == summary["front_reruns"] == 2 and f"front of {len(front)} (2 re-run on the reference engine)" in run.message
+    # the re-run points are the ones with infinite crowding distance (each objective's extremes)
+    entries = {e.result_id: e.crowding_distance for e in ParetoFront.objects.filter(run=run)}
+    assert all(entries[p["id"]] is None for p in rerun)
+    assert all(p["reference"]["# Trades"] == p["metrics"]["n_trades"] for p in rerun)
+    assert all(p["reference"]["# Trades"] is None for p in front if not p["rerun"])
+    page = logged_in_client.get(f"/optimizations/runs/{run.pk}/").content.decode()
+    assert f"({len(front)} points, 2 re-run on the reference engine)" in page and ">fast</small>" in page
+
+
+@pytest.mark.django_db
+def test_an_attempt_reaped_while_re_running_its_front_writes_nothing(bars, user, monkeypatch):
+    """The reaper marked the run failed (no heartbeat) while this attempt was still re-running its
+    front: the attempt finds the run no longer its own and stores no front, and the run stays failed."""
+    from django.utils import timezone
+
+    from backtesting_app.services import optimizations
+
+    run = _start(user)
+    backtest = optimizations.run_backtest
+
+    def reaped_meanwhile(*args, **kwargs):
+        OptimizationRun.objects.filter(pk=run.pk).update(status="failed", message="failed: the worker stopped reporting",
+                                                          finished_at=timezone.now())
+        return backtest(*args, **kwargs)
+
+    monkeypatch.setattr(optimizations, "run_backtest", reaped_meanwhile)
+    assert optimization_run_execute(run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and run.message == "failed: the worker stopped reporting"
+    assert ParetoFront.objects.filter(run=run).count() == 0
+    assert not OptimizationResult.objects.filter(run=run, stats__isnull=False).exists()
