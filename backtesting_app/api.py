@@ -18,7 +18,6 @@ from backtesting_app.serializers import (
     PatternScanSerializer,
 )
 from forexgpt_site.api import CancelActionMixin, ResumeActionMixin
-from forexgpt_site.parsing import parse_json_object
 
 
 def _clean(value):
@@ -37,10 +36,7 @@ class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Retrie
     def create(self, request):
         body = BacktestCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        costs = {k: data.pop(k) for k in services.COST_FIELDS}
-        params = parse_json_object(data.pop("params"), "params")
-        run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts", None), **data)
+        run = services.backtest_run_start(user=request.user, **body.validated_data)
         run.refresh_from_db()
         return Response(BacktestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

@@ -5,6 +5,7 @@ from django import forms
 from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
+from backtesting_app.request import BacktestRequest
 from forecasts.forms import ForecastSetField
 from forecasts.selectors import finished_forecast_set
 from forexgpt_site.forms import UtcDateTimeField
@@ -38,12 +39,12 @@ class BacktestForm(forms.Form):
     forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial="baseline")
     forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
-    engine = forms.ChoiceField(choices=ENGINES)
-    spread_pips = forms.FloatField(initial=1.0, min_value=0)
-    commission = forms.FloatField(initial=0.0, help_text="relative, per side")
-    leverage = forms.FloatField(initial=1.0, min_value=1)
-    size = forms.FloatField(initial=0.95, help_text="fraction of equity per trade")
-    cash = forms.FloatField(initial=100_000)
+    engine = forms.ChoiceField(choices=ENGINES, initial=BacktestRequest.engine)
+    spread_pips = forms.FloatField(initial=BacktestRequest.spread_pips, min_value=0)
+    commission = forms.FloatField(initial=BacktestRequest.commission, help_text="relative, per side")
+    leverage = forms.FloatField(initial=BacktestRequest.leverage, min_value=1)
+    size = forms.FloatField(initial=BacktestRequest.size, help_text="fraction of equity per trade")
+    cash = forms.FloatField(initial=BacktestRequest.cash)
 
 
 class PatternScanForm(forms.Form):

@@ -4,7 +4,7 @@ from backtesting_app.engine import ENGINES, STRATEGIES
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
-from backtesting_app.services.backtests import FORECAST_SOURCES
+from backtesting_app.request import FORECAST_SOURCES, BacktestRequest
 
 
 class BacktestRunSerializer(serializers.ModelSerializer):
@@ -19,24 +19,37 @@ class BacktestRunSerializer(serializers.ModelSerializer):
 
 
 class BacktestCreateSerializer(serializers.Serializer):
-    symbol = serializers.CharField()
+    """The API face of `BacktestRequest`: its defaults, choices and checks, nothing of its own; plus
+    the uploaded forecasts CSV (multipart), which travels beside the request."""
+
+    R = BacktestRequest
+    symbol = serializers.CharField(help_text="EURUSD or EUR/USD")
     timeframe = serializers.CharField()
-    start = serializers.DateTimeField(required=False, allow_null=True)
-    end = serializers.DateTimeField(required=False, allow_null=True)
-    strategy = serializers.ChoiceField(choices=list(STRATEGIES))
+    start = serializers.CharField(required=False, allow_null=True, help_text="first bar (UTC, ISO 8601)")
+    end = serializers.CharField(required=False, allow_null=True, help_text="last bar (UTC, ISO 8601)")
+    strategy = serializers.ChoiceField(choices=list(R.STRATEGIES))
     params = serializers.JSONField(help_text="strategy parameters (a JSON object)")
-    engine = serializers.ChoiceField(choices=list(ENGINES), default="reference")
-    forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default="none")
+    engine = serializers.ChoiceField(choices=list(R.ENGINES), default=R.engine)
+    forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
     forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
-    artifact = serializers.CharField(required=False, allow_blank=True, default="",
+    artifact = serializers.CharField(required=False, allow_blank=True, default=R.artifact,
                                      help_text="or a model version REF: its newest finished forecast set covering the series and range")
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, pred_return[, confidence]")
-    spread_pips = serializers.FloatField(default=1.0)
-    commission = serializers.FloatField(default=0.0)
-    leverage = serializers.FloatField(default=1.0)
-    size = serializers.FloatField(default=0.95)
-    cash = serializers.FloatField(default=100_000.0)
-    name = serializers.CharField(required=False, allow_blank=True, default="")
+    spread_pips = serializers.FloatField(default=R.spread_pips)
+    commission = serializers.FloatField(default=R.commission)
+    leverage = serializers.FloatField(default=R.leverage)
+    size = serializers.FloatField(default=R.size)
+    cash = serializers.FloatField(default=R.cash)
+    name = serializers.CharField(required=False, allow_blank=True, default=R.name)
+
+    def validate(self, attrs):
+        """{"request": BacktestRequest, "upload": the CSV or None}."""
+        attrs = dict(attrs)
+        upload = attrs.pop("forecasts", None)
+        try:
+            return {"request": BacktestRequest.from_dict(attrs), "upload": upload}
+        except ValueError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
 
 
 class PatternScanSerializer(serializers.Serializer):

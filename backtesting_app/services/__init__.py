@@ -8,6 +8,8 @@ from .backtests import (
     backtest_prepare,
     backtest_run_execute,
     backtest_run_start,
+    request_forecasts,
+    request_of,
     equity_frame,
     load_bars,
     make_costs,
@@ -29,6 +31,6 @@ __all__ = [
     "COST_FIELDS", "DRAWDOWN_KEYS", "FORECAST_SOURCES", "DistributedEvaluator",
     "backtest_compute", "backtest_prepare", "backtest_run_execute", "backtest_run_start", "build_problem", "equity_frame",
     "load_bars", "make_costs", "optimization_chunk_execute", "optimization_config", "optimization_run_execute",
-    "optimization_run_start", "optimization_search",
+    "optimization_run_start", "optimization_search", "request_forecasts", "request_of",
     "run_space", "stats_dict", "trades_records",
 ]

@@ -23,14 +23,13 @@ from backtesting_app.engine import (
     run_backtest,
 )
 from backtesting_app.models import BacktestRun
+from backtesting_app.request import COST_FIELDS, FORECAST_SOURCES, BacktestRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, forecast_set_for, read_forecasts_csv
 from forexgpt_site.jobs import JobContext, job_enqueue
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 from marketdata.selectors import candles_frame
 
-COST_FIELDS = ("spread_pips", "commission", "leverage", "size", "cash")
 DRAWDOWN_KEYS = ("Max. Drawdown [%]", "Avg. Drawdown [%]")
-FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
 
 
 def make_costs(symbol: str, costs: dict | None) -> FxCosts:
@@ -118,9 +117,23 @@ def backtest_prepare(*, symbol: str, timeframe: str, strategy: str, params: dict
     return {"ohlc": ohlc, "strategy": strategy, "params": params, "costs": fx, "pred_return": pred, "confidence": conf, "engine": engine}
 
 
-def backtest_compute(**request):
-    """Run a validated request: returns (bars, BacktestResult)."""
-    prep = backtest_prepare(**request)
+def request_forecasts(request: BacktestRequest, upload=None) -> tuple[BacktestRequest, pd.DataFrame | str | None]:
+    """The request with an `artifact` resolved to the forecast set it picks, and the forecasts it
+    names (as `backtest_prepare` takes them)."""
+    if request.artifact:
+        request = request.with_forecast_set(forecast_set_for(artifact=request.artifact, symbol=request.symbol, timeframe=request.timeframe,
+                                                             start=request.start, end=request.end).pk)
+    return request, forecasts_of_request(request.forecasts_source, upload, request.forecast_set)
+
+
+def _prepare(request: BacktestRequest, forecasts) -> dict:
+    return backtest_prepare(symbol=request.symbol, timeframe=request.timeframe, strategy=request.strategy, params=request.params,
+                            costs=request.costs, engine=request.engine, start=request.start, end=request.end, forecasts=forecasts)
+
+
+def backtest_compute(request: BacktestRequest, forecasts: pd.DataFrame | str | None):
+    """Run a request with its forecasts (`request_forecasts`): returns (bars, BacktestResult)."""
+    prep = _prepare(request, forecasts)
     return prep["ohlc"], run_backtest(prep["ohlc"], prep["strategy"], prep["params"], prep["costs"],
                                       pred_return=prep["pred_return"], confidence=prep["confidence"], engine=prep["engine"])
 
@@ -156,32 +169,35 @@ def equity_frame(result) -> pd.DataFrame:
                          "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy()})
 
 
-def backtest_run_start(*, user, symbol: str, timeframe: str, strategy: str, params: dict, costs: dict | None = None,
-                       engine: str = "reference", start=None, end=None, forecasts_source: str = "none", upload=None,
-                       forecast_set=None, artifact: str = "", name: str = "") -> BacktestRun:
-    """Check the whole request (bars, parameters, costs, forecast coverage), then queue it.
-    Only the insert is a transaction: loading and aligning the bars happens before it."""
-    forecasts_source, forecast_set = forecast_source_of(forecasts_source=forecasts_source, forecast_set=forecast_set, artifact=artifact,
-                                                        symbol=symbol, timeframe=timeframe, start=start, end=end)
-    forecasts = forecasts_of_request(forecasts_source, upload, forecast_set)
-    backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params=params, costs=costs, engine=engine,
-                     start=start, end=end, forecasts=forecasts)
-    run = BacktestRun(owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120],
-                      symbol=normalize_symbol(symbol), timeframe=normalize_timeframe(timeframe).code, start=start, end=end,
-                      strategy=strategy, params=params, costs=costs or {}, engine=engine, forecasts_source=forecasts_source)
-    keep_forecasts(run, upload, forecast_set)
+def backtest_run_start(*, user, request: BacktestRequest, upload=None) -> BacktestRun:
+    """Check the whole request (bars, parameters, costs, forecast coverage), then queue it; `upload`
+    is the forecasts CSV of source `csv`. Only the insert is a transaction: loading and aligning the
+    bars happens before it."""
+    request, forecasts = request_forecasts(request, upload)
+    _prepare(request, forecasts)
+    run = BacktestRun(owner=user if getattr(user, "is_authenticated", False) else None, name=request.name,
+                      symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
+                      strategy=request.strategy, params=request.params, costs=request.costs, engine=request.engine,
+                      forecasts_source=request.forecasts_source)
+    keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
         job_enqueue(run)
     return run
 
 
+def request_of(run: BacktestRun) -> BacktestRequest:
+    """The request a stored run was made from (its worker rebuilds it from the row)."""
+    return BacktestRequest(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy, params=run.params, start=run.start,
+                           end=run.end, engine=run.engine, forecasts_source=run.forecasts_source, forecast_set=run.forecast_set_id,
+                           name=run.name, **{k: v for k, v in (run.costs or {}).items() if k in COST_FIELDS})
+
+
 def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     ctx.progress(0.1, f"loading {run.symbol} {run.timeframe} bars", force=True)
     forecasts = forecasts_of_run(run)
     ctx.progress(0.3, f"running the {run.strategy} strategy on the {run.engine} engine", force=True)
-    _, result = backtest_compute(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy, params=run.params,
-                                 costs=run.costs, engine=run.engine, start=run.start, end=run.end, forecasts=forecasts)
+    _, result = backtest_compute(request_of(run), forecasts)
     ctx.progress(0.9, "saving results", force=True)
     buffer = io.StringIO()
     equity_frame(result).to_csv(buffer, index=False)

@@ -6,8 +6,8 @@ from backtesting_app import charts, selectors, services
 from backtesting_app.engine.patterns import pattern_events
 from backtesting_app.forms import BacktestForm, PatternScanForm, initial_from_forecast_set
 from backtesting_app.models import BacktestRun
+from backtesting_app.request import BacktestRequest
 from forexgpt_site.jobs import JobStatus
-from forexgpt_site.parsing import parse_json_object
 
 STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
              "Buy & Hold Return [%]", "Return (Ann.) [%]", "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio",
@@ -26,10 +26,9 @@ def backtests_page(request):
         form = BacktestForm(request.POST, request.FILES)
         if form.is_valid():
             data = dict(form.cleaned_data)
-            costs = {k: data.pop(k) for k in services.COST_FIELDS}
+            upload = data.pop("forecasts")
             try:
-                params = parse_json_object(data.pop("params"), "params")
-                run = services.backtest_run_start(user=request.user, costs=costs, params=params, upload=data.pop("forecasts"), **data)
+                run = services.backtest_run_start(user=request.user, request=BacktestRequest.from_dict(data), upload=upload)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:

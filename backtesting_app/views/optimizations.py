@@ -7,6 +7,7 @@ from backtesting_app import charts, services
 from backtesting_app.engine.optimize import OBJECTIVES
 from backtesting_app.forms import OptimizationForm, initial_from_forecast_set
 from backtesting_app.models import OptimizationResult, OptimizationRun
+from backtesting_app.request import COST_FIELDS, BacktestRequest
 from backtesting_app.selectors import optimization_summary
 from forexgpt_site.parsing import parse_json_object
 
@@ -56,10 +57,11 @@ def open_as_backtest(request, pk: int, result_id: int):
         return redirect("optimizations:run", pk=pk)
     upload = run.forecasts.open("rb") if run.forecasts_source == "csv" else None
     try:
-        backtest = services.backtest_run_start(
-            user=request.user, symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy,
-            params={**run.fixed_params, **result.params}, costs=run.costs, engine="reference", start=run.start, end=run.end,
-            forecasts_source=run.forecasts_source, upload=upload, name=f"optimization #{run.pk} point {result.pk}")
+        backtest = services.backtest_run_start(user=request.user, upload=upload, request=BacktestRequest.from_dict({
+            "symbol": run.symbol, "timeframe": run.timeframe, "strategy": run.strategy, "params": {**run.fixed_params, **result.params},
+            "engine": "reference", "start": run.start, "end": run.end, "forecasts_source": run.forecasts_source,
+            "forecast_set": run.forecast_set_id, "name": f"optimization #{run.pk} point {result.pk}",
+            **{k: v for k, v in (run.costs or {}).items() if k in COST_FIELDS}}))
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("optimizations:run", pk=pk)

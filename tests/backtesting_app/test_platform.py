@@ -48,7 +48,7 @@ def test_command_prints_stats_and_trades_equal_to_the_engine(bars, tmp_path, cap
     (["--strategy", "forecast", "--forecasts", "baseline", "--params", json.dumps({**PARAMS, "stop_loss_pct": -0.01})],
      "stop_loss_pct must be a fraction strictly between 0 and 1"),
     (["--strategy", "forecast", "--params", json.dumps(PARAMS)], "needs forecasts"),
-    (["--strategy", "forecast", "--forecasts", "baseline", "--params", "{not json"], "--params is not valid JSON"),
+    (["--strategy", "forecast", "--forecasts", "baseline", "--params", "{not json"], "params is not valid JSON"),
     (["--strategy", "pattern", "--params", json.dumps(PARAMS)], "unknown parameter\\(s\\) confidence_threshold, entry_threshold"),
     (["--strategy", "forecast", "--forecasts", "baseline", "--params", json.dumps(PARAMS), "--leverage", "0.5"], "leverage must be between 1 and 1000"),
     (["--strategy", "forecast", "--artifact", "eurusd:1", "--params", json.dumps(PARAMS)], "registered model .eurusd. has no version .1."),

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from backtesting_app import services
+from backtesting_app.request import BacktestRequest
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.services import backtests, optimizations
 from backtesting_app.tasks import optimization_run_execute
@@ -89,9 +90,10 @@ def test_other_writers_succeed_while_a_start_loads_the_bars(bars, user, monkeypa
     load_bars = backtests.load_bars
     monkeypatch.setattr(backtests, "load_bars", load_while_someone_writes)
     if start == "backtest":
-        run = services.backtest_run_start(user=user, symbol="EURUSD", timeframe="1h", strategy="forecast", forecasts_source="baseline",
-                                          params={"entry_threshold": 0.0003, "confidence_threshold": 0.4, "stop_loss_pct": 0.004,
-                                                  "take_profit_pct": 0.006, "max_hold_bars": 12})
+        run = services.backtest_run_start(user=user, request=BacktestRequest.from_dict(dict(
+            symbol="EURUSD", timeframe="1h", strategy="forecast", forecasts_source="baseline",
+            params={"entry_threshold": 0.0003, "confidence_threshold": 0.4, "stop_loss_pct": 0.004,
+                    "take_profit_pct": 0.006, "max_hold_bars": 12})))
     else:
         run = _optimization(user, enqueue=True)
     assert errors == [None]

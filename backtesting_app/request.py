@@ -1,0 +1,116 @@
+"""What a backtest is asked to do: one request object that owns the defaults, the choices and the
+checks; the form, the serializer, the command, the stored run and its worker all come from it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from typing import ClassVar, Mapping
+
+from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of
+from forexgpt_site.parsing import parse_json_object, parse_utc
+from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
+
+FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
+COST_FIELDS = ("spread_pips", "commission", "leverage", "size", "cash")
+_COST_DEFAULTS = FxCosts()
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a number, not {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """A backtest of `strategy` with `params` on `symbol` `timeframe` bars from `start` to `end` (UTC;
+    None = as far as the data goes), with FX costs, on `engine`. Its forecasts come from
+    `forecasts_source`: a stored forecast set (`forecast_set`, an id, or `artifact`, a model version
+    REF whose newest finished set covering the range is used), an uploaded CSV (the file travels
+    beside the request), the momentum baseline, or none (the pattern strategy)."""
+
+    symbol: str
+    timeframe: str
+    strategy: str
+    params: dict = field(default_factory=dict)
+    start: datetime | None = None
+    end: datetime | None = None
+    engine: str = "reference"
+    forecasts_source: str = "none"
+    forecast_set: int | None = None
+    artifact: str = ""
+    spread_pips: float = _COST_DEFAULTS.spread_pips
+    commission: float = _COST_DEFAULTS.commission
+    leverage: float = _COST_DEFAULTS.leverage
+    size: float = _COST_DEFAULTS.size
+    cash: float = _COST_DEFAULTS.cash
+    name: str = ""
+
+    STRATEGIES: ClassVar[tuple] = tuple(STRATEGIES)
+    ENGINES: ClassVar[tuple] = tuple(ENGINES)
+    FORECAST_SOURCES: ClassVar[tuple] = FORECAST_SOURCES
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "BacktestRequest":
+        """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
+        ValueError names the field. Blank values take the defaults."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown backtest option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+        given = {k: v for k, v in data.items() if v is not None and v != ""}
+        for required in ("symbol", "timeframe", "strategy"):
+            if required not in given:
+                raise ValueError(f"{required} is required")
+        symbol = normalize_symbol(str(given["symbol"]))
+        start, end = parse_utc(given.get("start"), "start"), parse_utc(given.get("end"), "end")
+        if start and end and start > end:
+            raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        strategy = str(given["strategy"])
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose {one_of(STRATEGIES)}")
+        engine = str(given.get("engine", cls.engine))
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
+        source = str(given.get("forecasts_source", cls.forecasts_source))
+        artifact = str(given.get("artifact", "")).strip()
+        if artifact:
+            source = "forecast_set"
+        if source not in FORECAST_SOURCES:
+            raise ValueError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
+        forecast_set = given.get("forecast_set")
+        if forecast_set is not None:
+            forecast_set = getattr(forecast_set, "pk", forecast_set)  # a form's ForecastSet, or an id
+            if isinstance(forecast_set, bool) or not str(forecast_set).isdecimal() or len(str(forecast_set)) > 18:
+                raise ValueError(f"forecast_set must be a forecast set's id, not {str(forecast_set)[:40]!r}")
+            forecast_set = int(forecast_set)
+        if source == "forecast_set" and forecast_set is None and not artifact:
+            raise ValueError("forecasts_source forecast_set needs a forecast set (its id) or a model version (artifact)")
+        costs = {name: _number(given.get(name, getattr(cls, name)), name) for name in COST_FIELDS}
+        FxCosts(**costs, pip=pip_size(symbol))  # the cost checks (ranges), with their messages
+        params = check_params(strategy, parse_json_object(given.get("params", {}), "params"))
+        return cls(symbol=symbol, timeframe=normalize_timeframe(str(given["timeframe"])).code, strategy=strategy,
+                   params=params, start=start, end=end, engine=engine, forecasts_source=source, forecast_set=forecast_set,
+                   artifact=artifact, name=str(given.get("name", ""))[:120], **costs)
+
+    @property
+    def costs(self) -> dict:
+        return {name: getattr(self, name) for name in COST_FIELDS}
+
+    def with_forecast_set(self, forecast_set_id: int) -> "BacktestRequest":
+        """The request with its forecast set resolved (an `artifact` REF becomes the set it chose)."""
+        return replace(self, forecasts_source="forecast_set", forecast_set=forecast_set_id, artifact="")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["start"] = self.start.isoformat() if self.start else None
+        out["end"] = self.end.isoformat() if self.end else None
+        return out
