@@ -1,5 +1,3 @@
-import math
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -18,10 +16,7 @@ from backtesting_app.serializers import (
     PatternScanSerializer,
 )
 from forexgpt_site.api import CancelActionMixin, ResumeActionMixin
-
-
-def _clean(value):
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+from forexgpt_site.serialization import json_value
 
 
 class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -70,9 +65,9 @@ class PatternScanView(APIView):
         events = scan["events"].assign(ts=scan["events"]["ts"].astype(str))
         return Response({
             "bars": scan["bars"], "forward_bars": scan["forward_bars"],
-            "summary": [{k: _clean(v) for k, v in row.items()} for row in scan["summary"].to_dict(orient="records")],
+            "summary": [{k: json_value(v) for k, v in row.items()} for row in scan["summary"].to_dict(orient="records")],
             "events_total": len(events), "events_returned": min(len(events), max_events),
-            "events": [{k: _clean(v) for k, v in row.items()} for row in events.tail(max_events).to_dict(orient="records")],
+            "events": [{k: json_value(v) for k, v in row.items()} for row in events.tail(max_events).to_dict(orient="records")],
         })
 
 

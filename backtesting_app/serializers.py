@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from backtesting_app.engine import ENGINES, STRATEGIES
+from backtesting_app.engine import STRATEGIES
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun

@@ -9,6 +9,7 @@ from conformal import selectors, services
 from conformal.models import CalibrationRun
 from conformal.serializers import CalibrationCreateSerializer, CalibrationRunSerializer
 from forexgpt_site.api import CancelActionMixin
+from forexgpt_site.serialization import json_value
 
 
 class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -47,7 +48,7 @@ class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Ret
         if request.query_params.get("as") == "csv":
             return HttpResponse(frame.to_csv(index=False), content_type="text/csv")
         frame = frame.astype({"timestamp": str}) if "timestamp" in frame else frame
-        return Response(services.jsonable(frame.to_dict(orient="list")))
+        return Response(json_value(frame.to_dict(orient="list")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

@@ -15,6 +15,7 @@ from conformal.models import CalibrationRun
 from forecasts.selectors import finished_forecast_set, forecast_frame, read_forecasts_csv
 from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
 from forexgpt_site.permissions import require_staff
+from forexgpt_site.serialization import json_value
 
 PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")
 
@@ -95,7 +96,7 @@ def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:
     try:
         with transaction.atomic():
             CalibrationRun.objects.filter(pk=run.pk).update(
-                metrics=jsonable(result.metrics), state=jsonable(result.state), intervals=stored)
+                metrics=json_value(result.metrics), state=json_value(result.state), intervals=stored)
     except BaseException:
         run.intervals.storage.delete(stored)
         raise
@@ -120,14 +121,3 @@ def calibration_attach(*, run: CalibrationRun, user) -> CalibrationRun:
     return run
 
 
-def jsonable(value):
-    """JSON cannot hold inf: store it as the string "inf" / "-inf"."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
-        return "inf" if value > 0 else "-inf"
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

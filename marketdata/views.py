@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from forexgpt_site.jobs import JobStatus
 from marketdata import selectors, services
 from marketdata.charts import series_chart
 from marketdata.engine import ImportRejected
@@ -76,7 +77,7 @@ def import_detail(request, pk: int):
     run = get_object_or_404(CandleImport, pk=pk)
     chart = None
     report = run.report or {}
-    if run.status == "succeeded" and report.get("first"):
+    if run.status == JobStatus.SUCCEEDED and report.get("first"):
         chart = _chart(run.symbol, run.timeframe, report["first"], report["last"])
     can_retry = run.status == "failed" and bool(report.get("conflicts")) and run.origin == CandleImport.Origin.UPLOAD
     return render(request, "marketdata/import_detail.html", {

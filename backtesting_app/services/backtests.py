@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import math
-from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -26,6 +23,7 @@ from backtesting_app.models import BacktestRun
 from backtesting_app.request import COST_FIELDS, FORECAST_SOURCES, BacktestRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, forecast_set_for, read_forecasts_csv
 from forexgpt_site.jobs import JobContext, job_enqueue
+from forexgpt_site.serialization import json_value
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 from marketdata.selectors import candles_frame
 
@@ -138,21 +136,9 @@ def backtest_compute(request: BacktestRequest, forecasts: pd.DataFrame | str | N
                                       pred_return=prep["pred_return"], confidence=prep["confidence"], engine=prep["engine"])
 
 
-def _json_value(value):
-    if isinstance(value, (pd.Timestamp, datetime)):
-        return value.isoformat()
-    if isinstance(value, pd.Timedelta):
-        return str(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(value) else float(value)
-    return value
-
-
 def stats_dict(stats: pd.Series) -> dict:
     """backtesting's stats as JSON; drawdowns turned positive (a loss is reported as a positive %)."""
-    out = {k: _json_value(v) for k, v in stats.items() if not str(k).startswith("_")}
+    out = {k: json_value(v) for k, v in stats.items() if not str(k).startswith("_")}
     for key in DRAWDOWN_KEYS:
         if out.get(key) is not None:
             out[key] = abs(out[key])
@@ -160,7 +146,7 @@ def stats_dict(stats: pd.Series) -> dict:
 
 
 def trades_records(trades: pd.DataFrame) -> list[dict]:
-    return [{k: _json_value(v) for k, v in row.items()} for row in trades.to_dict(orient="records")]
+    return [{k: json_value(v) for k, v in row.items()} for row in trades.to_dict(orient="records")]
 
 
 def equity_frame(result) -> pd.DataFrame:

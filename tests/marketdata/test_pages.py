@@ -87,7 +87,7 @@ def test_the_data_page_marks_demo_data_and_mixed_sources(logged_in_client, fixtu
     candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
     body = logged_in_client.get(reverse("marketdata:data")).content.decode()
     run = CandleImport.objects.get(origin="command")
-    assert "mixed sources" in body and f"demo data (backtesting.test.EURUSD): 5,000 bars" in body
+    assert "mixed sources" in body and "demo data (backtesting.test.EURUSD): 5,000 bars" in body
     assert f"mt4_eurusd_h1.csv (mt4, import #{run.pk}): 400 bars" in body
 
 

@@ -3,7 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from conformal.engine import METHODS
-from conformal.services import calibration_compute, intervals_frame, jsonable
+from conformal.services import calibration_compute, intervals_frame
+from forexgpt_site.serialization import json_value
 from forecasts.selectors import read_forecasts_csv
 
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         if opts["out"]:
             intervals_frame(frame, result).to_csv(opts["out"], index=False)
         report = {"method": result.method, "alpha": result.alpha, "n_calibration": result.n_calibration,
-                  "params": result.params, "metrics": jsonable(result.metrics)}
+                  "params": result.params, "metrics": json_value(result.metrics)}
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
