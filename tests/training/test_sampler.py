@@ -183,3 +183,11 @@ def test_forecasts_run_in_fp32_on_the_cpu():
 
     assert inference_precision("cpu") == "fp32"
     # on CUDA it is bf16 where the GPU supports it: bench/gpu_forecast.sh measured the quality kept
+
+
+def test_the_ddim_schedule_is_torchs_linspace_step_for_step():
+    from training.engine.sampling import ddim_schedule
+
+    for timesteps in (1000, 100, 7):
+        for steps in range(1, timesteps + 1):
+            assert ddim_schedule(timesteps, steps) == torch.linspace(timesteps - 1, 0, steps).round().long().tolist()

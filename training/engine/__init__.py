@@ -1,17 +1,32 @@
 """Diffusion forecaster engine: features, model, hardware, optimization config, training, forecasts,
-quality. No Django here."""
+quality. No Django here.
 
-from .features import Normalizer, chronological_split, horizon_targets, make_features, windows
-from .forecast import (QUANTILE_NAMES, QUANTILES, crps_samples, ewma_gaussian_samples, forecast_scores,
-                       random_walk_samples, summarize)
-from .hardware import HardwareInfo, detect_hardware
-from .model import DiffusionForecaster
-from .optimization import OptimizationConfig, UserChoices, build_config
-from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
+The names below load their module on first use (PEP 562), so a web process that only needs
+`chronological_split` or the sampler names does not import torch (seconds, and hundreds of MB per
+web worker); only the model, training and inference modules do."""
 
-__all__ = [
-    "DEFAULT_SAMPLER", "DEFAULT_STEPS", "QUANTILES", "QUANTILE_NAMES", "SAMPLERS", "DiffusionForecaster", "HardwareInfo",
-    "Normalizer", "OptimizationConfig", "UserChoices",
-    "build_config", "chronological_split", "crps_samples", "detect_hardware", "ewma_gaussian_samples", "forecast_scores",
-    "horizon_targets", "make_features", "random_walk_samples", "summarize", "windows",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "features": ("Normalizer", "chronological_split", "horizon_targets", "make_features", "windows"),
+    "forecast": ("QUANTILE_NAMES", "QUANTILES", "crps_samples", "ewma_gaussian_samples", "forecast_scores",
+                 "random_walk_samples", "summarize"),
+    "hardware": ("HardwareInfo", "detect_hardware"),
+    "model": ("DiffusionForecaster",),
+    "optimization": ("OptimizationConfig", "UserChoices", "build_config"),
+    "sampling": ("DEFAULT_SAMPLER", "DEFAULT_STEPS", "SAMPLERS"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -7,10 +7,12 @@ last training step, so one seed gives paths that differ only by the solver's err
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # the solvers only do arithmetic on the tensors they are given: no torch import here
+    import torch
 
 SAMPLERS = ("dpmpp2m", "unipc", "ddim")
 # Chosen from bench/forecast_throughput.py's quality-vs-steps curve on EURUSD H1 (1,000 test windows,
@@ -20,7 +22,7 @@ DEFAULT_SAMPLER = "dpmpp2m"
 DEFAULT_STEPS = 6
 
 # predict(x_t, step) -> v, for a step of the training schedule (0 = least noise)
-Predict = Callable[[torch.Tensor, int], torch.Tensor]
+Predict = Callable[["torch.Tensor", int], "torch.Tensor"]
 
 
 def check_sampler(sampler: str, steps: int, timesteps: int) -> None:
@@ -33,7 +35,14 @@ def check_sampler(sampler: str, steps: int, timesteps: int) -> None:
 
 def ddim_schedule(timesteps: int, steps: int) -> list[int]:
     """DDIM's steps: evenly spaced from T-1 to 0 inclusive (the last evaluation is at step 0)."""
-    return torch.linspace(timesteps - 1, 0, steps).round().long().tolist()
+    # torch.linspace(T - 1, 0, steps).round() computed as torch does it on the CPU (float32, the first
+    # half from the start, the second from the end), so this module needs no torch (checked step for step)
+    start, end = np.float32(timesteps - 1), np.float32(0)
+    if steps == 1:
+        return [int(np.rint(start))]
+    step = np.float32((end - start) / np.float32(steps - 1))
+    values = [start + step * np.float32(i) if i < steps // 2 else end - step * np.float32(steps - 1 - i) for i in range(steps)]
+    return [int(np.rint(np.float32(v))) for v in values]
 
 
 def logsnr_schedule(lam: list[float], steps: int) -> list[int]:

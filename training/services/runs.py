@@ -13,7 +13,7 @@ from django.utils.text import slugify
 
 from forexgpt_site.jobs import JobContext, job_enqueue, job_run_child
 from marketdata.engine import normalize_symbol, normalize_timeframe
-from marketdata.selectors import candles_frame
+from marketdata.selectors import candles_queryset
 from training.models import TrainingRun
 
 
@@ -53,7 +53,7 @@ def training_run_start(*, user, symbol: str, timeframe: str, horizon: int = 12, 
         if not isinstance(value, int) or value < low:
             raise ValueError(f"{label} must be a whole number >= {low}, not {value!r}")
     symbol, tf = normalize_symbol(symbol), normalize_timeframe(timeframe).code
-    n = candles_frame(symbol=symbol, timeframe=tf, start=start, end=end).shape[0]
+    n = candles_queryset(symbol=symbol, timeframe=tf, start=start, end=end).count()
     chronological_split(n, patch_len, horizon)  # raises when the bars are too few
     run = TrainingRun.objects.create(
         owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120], symbol=symbol, timeframe=tf,
