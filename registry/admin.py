@@ -75,8 +75,10 @@ class AliasForm(forms.Form):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["ref_display", "label", "symbol", "timeframe", "horizon_bars", "tags_display", "aliases_display",
-                    "metrics_display", "source", "created_at"]
+    # Few, short columns: at a laptop's width the list fits beside the filter panel (browser-tested);
+    # horizon and source are on the version's page and in the filters.
+    list_display = ["ref_display", "label", "symbol", "timeframe", "tags_display", "aliases_display", "metrics_display",
+                    "created_at"]
     list_filter = ["registered_model", "symbol", "timeframe", TagFilter, AliasFilter, "source"]
     search_fields = ["registered_model__name", "label", "description", "tags__key", "tags__value"]
     readonly_fields = ["registered_model", "version", "label", "symbol", "timeframe", "horizon_bars", "channel_order",
@@ -112,8 +114,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="metrics")
     def metrics_display(self, obj):
-        items = [(k, v) for k, v in sorted(obj.metrics.items()) if isinstance(v, (int, float))][:4]
-        return format_html_join(", ", "{}={}", ((k, f"{v:.4g}") for k, v in items))
+        """The test CRPS and the q05-q95 coverage when recorded, else the first two numeric metrics."""
+        numeric = {k: v for k, v in sorted(obj.metrics.items()) if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        short = {"crps": "CRPS", "coverage_q05_q95": "cov"}
+        keys = [k for k in short if k in numeric] or list(numeric)[:2]
+        return format_html_join(" · ", "{} {}", ((short.get(k, k), f"{numeric[k]:.4g}") for k in keys))
 
     @admin.display(description="lineage")
     def lineage(self, obj):
