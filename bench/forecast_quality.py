@@ -1,56 +1,125 @@
-"""Forecast quality of the diffusion forecaster on EURUSD_H1_2014-2024.csv against the baselines.
+"""The forecast-quality protocol: the default model against three baselines on EURUSD H1, the same way
+every time, and the ablations that decide the default.
 
-    .venv/bin/python bench/forecast_quality.py [--epochs 8] [--batch 256] [--windows 1000] [--denoiser transformer]
+    .venv/bin/python bench/forecast_quality.py [--variants default,global_scale] [--epochs 6] [--batch 256]
+        [--windows 5000] [--samples 100] [--seed 0] [--threads 2] [--out bench/results/forecast-quality-cpu.json]
 
-Trains the default model (context 64 bars, horizon 12, d=64, 2 layers) on the chronological
-training part on this machine's hardware, then scores horizon-end forecasts (100 samples, 20 DDIM
-steps) on up to --windows evenly spaced test windows, with the random walk (empirical past horizon
-returns) and the EWMA Gaussian (lambda 0.94) scored on the same windows with the same sample count.
+Fixed: the data (EURUSD_H1_2014-2024.csv), the chronological split (70 / 15 / 15 with gaps, as
+training runs use), the test windows (`--windows` evenly spaced over the test part; 5,000 of its
+9,700), 100 samples per forecast, the seeds (training seed, sampling seed, baseline seed), the
+sampler (the default, DPM-Solver++(2M) with 6 steps). Scored: CRPS of the 12-bar cumulative return at
+the horizon end, and q05-q95 coverage, for the model and, on the same windows with the same sample
+count, the random walk (empirical past 12-bar returns), the EWMA Gaussian (lambda 0.94) and the
+seasonal EWMA (EWMA of returns divided by their hour-of-week factor from the training part, times the
+factors of the horizon's own hours). Each variant is trained from scratch with the hardware's
+configuration and reported with its training time; ratios are model / baseline (below 1 is better).
+
+Variants (the ablation; each training configuration is trained once and shared by the variants that
+differ only after training): `default` (targets in units of the calendar-aware EWMA's spread, the
+spread factor fitted on the validation part), `no_spread`, `ewma_scale` (the plain EWMA's spread),
+`global_scale` (one global target scale, as before, with the fitted spread), `global_no_spread` (the
+model before, as it was).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from training.engine import build_config, detect_hardware  # noqa: E402
-from training.engine.trainer import ProgressReporter, evaluate_quality, prepare_data, train  # noqa: E402
+from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"
+DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
+                         ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv") if p.exists()),
+            ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
+VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
+    "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
+                "change": "targets in units of the calendar-aware EWMA's spread; spread fitted on validation (the default)"},
+    "no_spread": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": False,
+                  "change": "the default model without the fitted spread"},
+    "ewma_scale": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": False, "spread": True,
+                   "change": "targets in units of the plain EWMA's spread (no calendar); spread fitted"},
+    "global_scale": {"scale_lambda": None, "seasonal": False, "spread": True,
+                     "change": "one global target scale (the model before); spread fitted"},
+    "global_no_spread": {"scale_lambda": None, "seasonal": False, "spread": False,
+                         "change": "the model before, as it was: global scale, no fitted spread"},
+}
+BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma")
+_trained: dict = {}  # (scale_lambda, seasonal) -> (data, module, trainer, train seconds): shared by variants
+
+
+def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
+    spec = VARIANTS[name]
+    key = (spec["scale_lambda"], spec["seasonal"])
+    cfg = build_config(detect_hardware())
+    if key not in _trained:
+        data = prepare_data(candles, patch_len=64, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"])
+        started = time.perf_counter()
+        module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed)
+        _trained[key] = (data, module, trainer, time.perf_counter() - started)
+    data, module, trainer, train_s = _trained[key]
+    torch.set_num_threads(args.threads)  # Lightning may have changed it
+    device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
+    model = module.forecaster.float().to(device)
+    started = time.perf_counter()
+    data.normalizer.spread = 1.0
+    spread = fit_spread(model, data, seed=args.seed, n_samples=args.samples, device=device)["spread"] if spec["spread"] else 1.0
+    quality = evaluate_quality(model, data, seed=args.seed, n_samples=args.samples, max_windows=args.windows, device=device)
+    eval_s = time.perf_counter() - started
+    scores = quality["model"]
+    row = {
+        "variant": name, "change": spec["change"], "epochs": args.epochs, "batch": args.batch,
+        "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "steps": trainer.global_step, "spread": spread,
+        "windows": quality["windows"], "samples": quality["samples"], "sampler": f"{quality['sampler']}-{quality['steps']}",
+        "crps": scores["crps"], "coverage_q05_q95": scores["coverage_q05_q95"],
+        "ratio": {b: scores["crps"] / quality[b]["crps"] for b in BASELINES},
+        "baselines": {b: {"crps": quality[b]["crps"], "coverage_q05_q95": quality[b]["coverage_q05_q95"]} for b in BASELINES},
+        "device": device,
+    }
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--variants", default="default,no_spread,ewma_scale,global_scale,global_no_spread")
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--windows", type=int, default=1000)
-    p.add_argument("--denoiser", default="transformer")
+    p.add_argument("--windows", type=int, default=5000)
+    p.add_argument("--samples", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=None)
     args = p.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
+    torch.set_num_threads(args.threads)
     candles = pd.read_csv(DATA).rename(columns={"timestamp": "ts"})
-    data = prepare_data(candles)
+    started = time.perf_counter()
+    rows = [run_variant(name, candles, args) for name in args.variants.split(",")]
     hw = detect_hardware()
-    cfg = build_config(hw, denoiser=args.denoiser)
-    reporter = ProgressReporter(lambda **k: None, batch_size=args.batch)
-    started = time.perf_counter()
-    module, _ = train(data, cfg, epochs=args.epochs, batch_size=args.batch, callbacks=[reporter], seed=args.seed, denoiser=args.denoiser)
-    train_s = time.perf_counter() - started
-    started = time.perf_counter()
-    quality = evaluate_quality(module.forecaster.float().cpu(), data, seed=args.seed, max_windows=args.windows)
-    device = ", ".join(g.name for g in hw.gpus) or f"CPU ({hw.cpu_cores} cores)"
-    print(json.dumps({"device": device, "windows_train_val_test": {k: len(v) for k, v in data.ends.items()},
-                      "epochs": args.epochs, "batch": args.batch, "train_seconds": round(train_s), "history": reporter.history,
-                      "eval_seconds": round(time.perf_counter() - started), "quality": quality}, indent=2))
+    result = {
+        "protocol": {"data": DATA.name, "split": "chronological 70/15/15 with gaps", "windows": args.windows,
+                     "samples": args.samples, "seed": args.seed, "horizon_bars": 12, "context_bars": 64},
+        "hardware": ", ".join(g.name for g in hw.gpus) or f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})",
+        "torch": torch.__version__, "threads": args.threads, "wall_seconds": round(time.perf_counter() - started, 1),
+        "variants": rows,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -220,7 +220,8 @@ def main():
     p.add_argument("--gpu-batch", type=int, default=4096, help="windows per call in the GPU's large-call rows")
     args = p.parse_args()
 
-    data = prepare_data(load_candles(), patch_len=64, horizon=12)
+    # the model of the recorded results: one global target scale (sampling speed does not depend on it)
+    data = prepare_data(load_candles(), patch_len=64, horizon=12, scale_lambda=None)
     torch.set_num_threads(args.threads)
     model, trained = trained_model(data, Path(args.checkpoint), args.epochs, args.threads)
     torch.set_num_threads(args.threads)  # Lightning may have changed it

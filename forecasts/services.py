@@ -139,9 +139,12 @@ def forecast_child_main(set_id: int) -> int:
     if channels != config["channels"]:
         raise ValueError(f"this series has channels {channels}, the model was trained on {config['channels']}")
     feats = norm.transform(features)
+    # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older models)
+    scales = norm.forecast_scale(plan.candles["close"].to_numpy(float), plan.ends, int(config["horizon"]), plan.candles["ts"])
     ts = plan.candles["ts"]
     done = set(ForecastRow.objects.filter(forecast_set=fs).values_list("ts", flat=True))
     chunks = [plan.ends[i:i + CHUNK_WINDOWS] for i in range(0, len(plan.ends), CHUNK_WINDOWS)]
+    chunk_scales = [scales[i:i + CHUNK_WINDOWS] for i in range(0, len(plan.ends), CHUNK_WINDOWS)]
     started, made = time.monotonic(), 0
     try:
         for k, ends in enumerate(chunks):
@@ -152,7 +155,7 @@ def forecast_child_main(set_id: int) -> int:
             with torch.inference_mode():
                 paths = model.sample(x, fs.samples, steps=fs.steps, sampler=fs.sampler, generator=_chunk_generator(fs.seed, k),
                                      precision=precision)
-            s = summarize(paths.float().cpu().numpy() * norm.y_scale)
+            s = summarize(paths.float().cpu().numpy() * chunk_scales[k][:, None, None])
             rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),
                                 **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS}) for i, stamp in enumerate(stamps)]
             with transaction.atomic():

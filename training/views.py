@@ -41,7 +41,11 @@ def run_detail(request, pk: int):
     run = get_object_or_404(TrainingRun, pk=pk)
     quality_rows = []
     if run.quality:
-        for name, label in (("model", "diffusion model"), ("ewma_gaussian", "EWMA Gaussian"), ("random_walk", "random walk (empirical)")):
-            q = run.quality[name]
-            quality_rows.append((label, q["crps"], q["mae_median"], q["coverage_q05_q95"], q["pinball"]))
+        model_crps = run.quality["model"]["crps"]
+        for name, label in (("model", "diffusion model"), ("seasonal_ewma", "seasonal EWMA (hour of week)"),
+                            ("ewma_gaussian", "EWMA Gaussian"), ("random_walk", "random walk (empirical)")):
+            q = run.quality.get(name)  # runs scored before the seasonal baseline existed lack it
+            if q:
+                quality_rows.append((label, q["crps"], q["mae_median"], q["coverage_q05_q95"], q["pinball"],
+                                     model_crps / q["crps"] if name != "model" and q["crps"] else None))
     return render(request, "training/run.html", {"run": run, "quality_rows": quality_rows})

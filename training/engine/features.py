@@ -72,32 +72,81 @@ def chronological_split(n_bars: int, patch_len: int, horizon: int, *, val: float
     return Split(train_part, val_part, test_part)
 
 
+def ewma_variance(close: np.ndarray, lam: float) -> np.ndarray:
+    """RiskMetrics EWMA of squared 1-bar log returns, per bar, from bars <= t only (the EWMA-Gaussian
+    baseline's variance)."""
+    close = np.asarray(close, float)
+    ret = np.diff(np.log(close), prepend=np.log(close[0]))
+    return pd.Series(ret ** 2).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
+
+
 @dataclass
 class Normalizer:
-    """Per-channel mu / sigma and the target scale, fitted on the training part only."""
+    """Per-channel mu / sigma and the target scale, fitted on the training part only.
+
+    With `scale_lambda` (new models) each window's targets are divided by its own scale: `y_scale`
+    times the spread of the calendar-aware EWMA at the window's last bar (`season`, a `Seasonality`
+    fitted on the training part: the EWMA of calendar-adjusted returns times the factors of the
+    horizon's own hours; without `season`, the plain EWMA's `sqrt(horizon * variance)`). The model
+    learns returns in units of that baseline's spread, so its job is what the baseline misses.
+    Without `scale_lambda` (older models) one global `y_scale`. `spread` multiplies sampled paths: it
+    is fitted on the validation part after training (`fit_spread`), 1 until then."""
 
     mu: np.ndarray | None = None
     sigma: np.ndarray | None = None
     y_scale: float = 1.0
+    scale_lambda: float | None = None
+    season: object = None  # forecast.Seasonality
+    spread: float = 1.0
 
-    def fit(self, features: np.ndarray, train_ends: np.ndarray, patch_len: int, targets: np.ndarray) -> "Normalizer":
+    def fit(self, features: np.ndarray, train_ends: np.ndarray, patch_len: int, targets: np.ndarray,
+            close: np.ndarray | None = None, ts=None, *, seasonal: bool = True) -> "Normalizer":
+        from .forecast import Seasonality
+
         last = int(train_ends.max())
         rows = features[: last + 1]  # bars the training windows can see
         self.mu = rows.mean(axis=0)
         self.sigma = rows.std(axis=0)
         self.sigma[self.sigma < 1e-8] = 1.0
-        self.y_scale = float(np.nanstd(targets[train_ends, -1])) or 1.0
+        self.y_scale = 1.0
+        if self.scale_lambda and seasonal and ts is not None:
+            self.season = Seasonality.fit(close, ts, last)
+        base = self.target_scale(close, train_ends, targets.shape[1], ts) if self.scale_lambda else 1.0
+        self.y_scale = float(np.nanstd(targets[train_ends, -1] / base)) or 1.0
         return self
+
+    def target_scale(self, close: np.ndarray | None, ends: np.ndarray, horizon: int, ts=None) -> np.ndarray | float:
+        """The scale of each window's targets (ends: its last bar's index in `close`, `ts` the bars'
+        times), or the one global scale."""
+        if not self.scale_lambda:
+            return self.y_scale
+        if self.season is not None:
+            var = self.season.variance(close, ts, ends, horizon, self.scale_lambda)
+        else:
+            var = horizon * ewma_variance(close, self.scale_lambda)[ends]
+        floor = np.nanmedian(var[var > 0]) * 1e-4 if (var > 0).any() else 1e-12  # a flat stretch is not zero risk
+        return (self.y_scale * np.sqrt(np.maximum(var, floor))).astype(np.float64)
+
+    def forecast_scale(self, close: np.ndarray | None, ends: np.ndarray, horizon: int, ts=None) -> np.ndarray:
+        """What sampled paths are multiplied by: the target scale times the fitted `spread`, one per window."""
+        scale = np.broadcast_to(self.target_scale(close, ends, horizon, ts), np.shape(ends)).astype(np.float64)
+        return scale * self.spread
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         return ((features - self.mu) / self.sigma).astype(np.float32)
 
     def to_npz(self) -> dict:
-        return {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64), "y_scale": np.array(self.y_scale)}
+        out = {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64), "y_scale": np.array(self.y_scale),
+               "scale_lambda": np.array(self.scale_lambda if self.scale_lambda else np.nan), "spread": np.array(self.spread)}
+        return out | (self.season.to_npz() if self.season is not None else {})
 
     @classmethod
     def from_npz(cls, stats: dict) -> "Normalizer":
-        return cls(np.asarray(stats["mu"], np.float32), np.asarray(stats["sigma"], np.float32), float(stats.get("y_scale", 1.0)))
+        from .forecast import Seasonality
+
+        lam = float(stats["scale_lambda"]) if "scale_lambda" in stats else float("nan")
+        return cls(np.asarray(stats["mu"], np.float32), np.asarray(stats["sigma"], np.float32), float(stats.get("y_scale", 1.0)),
+                   None if np.isnan(lam) else lam, Seasonality.from_npz(stats), float(stats.get("spread", 1.0)))
 
 
 def windows(features: np.ndarray, ends: np.ndarray, patch_len: int) -> np.ndarray:

@@ -75,3 +75,86 @@ def ewma_gaussian_samples(close: np.ndarray, ends: np.ndarray, horizon: int, *, 
     sigma = np.sqrt(var[ends] * horizon)
     z = np.random.default_rng(seed).standard_normal((len(ends), n_samples))
     return z * sigma[:, None]
+
+
+SEASON_PRIOR_BARS = 5  # ten years of H1 bars give ~400 per hour of the week: the prior matters only for short series
+
+
+class Seasonality:
+    """The calendar of volatility: each slot's average squared 1-bar return relative to the mean, over
+    the training part - slots are the hour of the week for intraday bars, the day of the week for
+    daily and longer ones. Slots with no bar in training (the weekend) are closed: the next `h` bars
+    after a bar are the next `h` open slots, so a horizon's calendar is known in advance, without
+    future timestamps."""
+
+    def __init__(self, factors: np.ndarray, seen: np.ndarray, kind: str):
+        self.factors, self.seen, self.kind = np.asarray(factors, float), np.asarray(seen, bool), kind
+
+    @classmethod
+    def fit(cls, close: np.ndarray, ts, train_last: int) -> "Seasonality":
+        slot, kind, n = calendar_slots(ts)
+        ret = np.diff(np.log(np.asarray(close, float)), prepend=np.log(close[0]))
+        seen = slice(1, train_last + 1)
+        sums = np.bincount(slot[seen], weights=ret[seen] ** 2, minlength=n)
+        counts = np.bincount(slot[seen], minlength=n)
+        mean = (ret[seen] ** 2).mean() or 1.0
+        raw = np.maximum(sums / np.maximum(counts, 1) / mean, 1e-3)
+        # shrunk towards 1 in log space, by counts / (counts + SEASON_PRIOR_BARS): a slot seen a few
+        # times says little (a short series), one seen hundreds of times keeps its own factor
+        factors = np.exp(np.log(raw) * counts / (counts + SEASON_PRIOR_BARS))
+        return cls(factors, counts > 0, kind)
+
+    def slots(self, ts) -> np.ndarray:
+        slot, kind, _ = calendar_slots(ts)
+        if kind != self.kind:
+            raise ValueError(f"this series' calendar is {kind}; the seasonality was fitted on {self.kind}")
+        return slot
+
+    def horizon_sum(self, slots: np.ndarray, horizon: int) -> np.ndarray:
+        """Sum of the factors of the next `horizon` open slots after each slot."""
+        n = len(self.factors)
+        open_slots = np.flatnonzero(self.seen) if self.seen.any() else np.arange(n)
+        per_slot = np.empty(n)
+        for s in range(n):
+            after = open_slots[open_slots > s]
+            ring = np.concatenate([after] + [open_slots] * (horizon // len(open_slots) + 1))
+            per_slot[s] = self.factors[ring[:horizon]].sum()
+        return per_slot[slots]
+
+    def variance(self, close: np.ndarray, ts, ends: np.ndarray, horizon: int, lam: float) -> np.ndarray:
+        """The horizon's variance at each end: an EWMA (lambda `lam`, bars <= t) of returns divided by
+        their slot's factor, times the factors of the horizon's own slots."""
+        slot = self.slots(ts)
+        ret = np.diff(np.log(np.asarray(close, float)), prepend=np.log(close[0]))
+        level = pd.Series(ret ** 2 / self.factors[slot]).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
+        return level[ends] * self.horizon_sum(slot[ends], horizon)
+
+    def to_npz(self) -> dict:
+        return {"season_factors": self.factors, "season_seen": self.seen.astype(np.float64),
+                "season_kind": np.array(0 if self.kind == "hour_of_week" else 1)}
+
+    @classmethod
+    def from_npz(cls, stats: dict) -> "Seasonality | None":
+        if "season_factors" not in stats:
+            return None
+        return cls(stats["season_factors"], np.asarray(stats["season_seen"]) > 0,
+                   "hour_of_week" if int(stats["season_kind"]) == 0 else "day_of_week")
+
+
+def calendar_slots(ts) -> tuple[np.ndarray, str, int]:
+    """(slot of each bar, kind, number of slots): hour of the week for bars shorter than a day, else
+    the day of the week."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
+    step = (stamps[1:] - stamps[:-1]).min() if len(stamps) > 1 else pd.Timedelta(hours=1)
+    if step < pd.Timedelta(days=1):
+        return (stamps.day_of_week * 24 + stamps.hour).to_numpy(), "hour_of_week", 168
+    return stamps.day_of_week.to_numpy(), "day_of_week", 7
+
+
+def seasonal_ewma_samples(close: np.ndarray, ts, ends: np.ndarray, horizon: int, *, train_last: int, n_samples: int = 100,
+                          lam: float = 0.94, seed: int = 0) -> np.ndarray:
+    """Baseline 3: the EWMA Gaussian with the calendar (`Seasonality`, fitted on the training part):
+    zero mean, the variance of `Seasonality.variance`."""
+    sigma = np.sqrt(Seasonality.fit(close, ts, train_last).variance(close, ts, ends, horizon, lam))
+    z = np.random.default_rng(seed).standard_normal((len(ends), n_samples))
+    return z * sigma[:, None]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -24,32 +25,43 @@ from .optimization import OptimizationConfig  # noqa: E402
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 
 
+# The per-window target scale of new models: the EWMA-Gaussian baseline's own lambda (RiskMetrics).
+TARGET_SCALE_LAMBDA = 0.94
+
+
 @dataclass
 class TrainingData:
     """Normalized windows and scaled targets for each chronological part."""
 
     x: dict  # part -> float32 [m, patch_len, channels]
-    y: dict  # part -> float32 [m, horizon] (divided by the normalizer's y_scale)
+    y: dict  # part -> float32 [m, horizon] (divided by each window's scale)
     ends: dict  # part -> bar index of each window's last bar
     normalizer: Normalizer
     channels: list[str]
     patch_len: int
     horizon: int
     close: np.ndarray = field(repr=False, default=None)
+    scale: dict = field(repr=False, default=None)  # part -> [m] the scale of each window's targets (return units)
+    ts: np.ndarray = field(repr=False, default=None)  # UTC bar times (the seasonal baseline's calendar)
 
 
-def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12) -> TrainingData:
+def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12,
+                 scale_lambda: float | None = TARGET_SCALE_LAMBDA, seasonal: bool = True) -> TrainingData:
+    """Windows, targets and the normalizer, fitted on the training part. The ablations: `seasonal`
+    False scales targets by the plain EWMA's spread, `scale_lambda` None by one global scale."""
     features, channels = make_features(candles)
     close = candles["close"].to_numpy(float)
+    ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     targets = horizon_targets(close, horizon)
     split = chronological_split(len(candles), patch_len, horizon)
-    norm = Normalizer().fit(features, split.train, patch_len, targets)
+    norm = Normalizer(scale_lambda=scale_lambda).fit(features, split.train, patch_len, targets, close, ts, seasonal=seasonal)
     feats = norm.transform(features)
     parts = {"train": split.train, "val": split.val, "test": split.test}
+    scale = {k: np.broadcast_to(norm.target_scale(close, v, horizon, ts), v.shape).astype(np.float64) for k, v in parts.items()}
     return TrainingData(
         x={k: windows(feats, v, patch_len) for k, v in parts.items()},
-        y={k: (targets[v] / norm.y_scale).astype(np.float32) for k, v in parts.items()},
-        ends=parts, normalizer=norm, channels=channels, patch_len=patch_len, horizon=horizon, close=close,
+        y={k: (targets[v] / scale[k][:, None]).astype(np.float32) for k, v in parts.items()},
+        ends=parts, normalizer=norm, channels=channels, patch_len=patch_len, horizon=horizon, close=close, scale=scale, ts=ts,
     )
 
 
@@ -253,11 +265,12 @@ def train(data: TrainingData, cfg: OptimizationConfig, *, epochs: int, batch_siz
 
 @torch.inference_mode()
 def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
-                     sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float = 1.0,
+                     sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float | np.ndarray = 1.0,
                      device: str = "cpu", precision: str | None = None,
                      on_batch: Callable[[int, int], object] | None = None) -> np.ndarray:
     """[m, n_samples, horizon] cumulative log-return paths (unscaled), batched; the same seed gives the
-    same paths. `steps` is the number of model evaluations per path of `sampler`, `precision` the
+    same paths, multiplied by `y_scale` (one number, or one per window). `steps` is the number of
+    model evaluations per path of `sampler`, `precision` the
     networks' (model.sample; default: inference_precision of the device). `on_batch(done, total)` is
     called after each batch of windows."""
     model.eval().to(device)
@@ -270,7 +283,33 @@ def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: in
                                 precision=precision).float().cpu().numpy())
         if on_batch is not None:
             on_batch(min(i + batch, len(x)), len(x))
-    return np.concatenate(out, axis=0) * y_scale if out else np.zeros((0, n_samples, model.config["horizon"]))
+    if not out:
+        return np.zeros((0, n_samples, model.config["horizon"]))
+    scale = np.asarray(y_scale, dtype=np.float64)
+    return np.concatenate(out, axis=0) * (scale[:, None, None] if scale.ndim else scale)
+
+
+SPREADS = np.round(np.arange(0.8, 1.81, 0.05), 2)  # the spread factors fit_spread tries
+
+
+def fit_spread(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100,
+               max_windows: int = 1000, device: str = "cpu", on_batch: Callable[[int, int], object] | None = None) -> dict:
+    """Fit the normalizer's `spread` on the validation part: the factor (SPREADS) on the model's paths
+    that gives the lowest CRPS of the horizon-end return over at most `max_windows` evenly spaced
+    validation windows. A diffusion model sampled with few steps can come out too narrow or too wide;
+    this is its one calibrated number, fitted on data the test part never sees. Returns what was tried."""
+    from .forecast import crps_samples
+
+    ends = data.ends["val"]
+    pick = np.unique(np.linspace(0, len(ends) - 1, min(max_windows, len(ends))).astype(int))
+    scale = data.scale["val"][pick]
+    y = data.y["val"][pick, -1] * scale
+    base = sample_forecasts(model, data.x["val"][pick], n_samples=n_samples, seed=seed + 1, y_scale=scale, device=device,
+                            on_batch=on_batch)[:, :, -1]
+    crps = {float(k): float(crps_samples(base * k, y).mean()) for k in SPREADS}
+    best = min(crps, key=crps.get)
+    data.normalizer.spread = best
+    return {"spread": best, "windows": int(len(pick)), "crps_by_spread": crps}
 
 
 def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100,
@@ -278,21 +317,25 @@ def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: in
                      device: str = "cpu", on_batch: Callable[[int, int], object] | None = None) -> dict:
     """Horizon-end CRPS, MAE of the median, pinball per quantile and q05-q95 coverage on the test part
     (at most `max_windows` evenly spaced windows), for the model and, on the same windows and with
-    the same number of samples, the random-walk and EWMA-Gaussian baselines. The model's paths come
+    the same number of samples, the random-walk, EWMA-Gaussian and seasonal-EWMA baselines. The model's paths come
     from `sampler` with `steps` evaluations each (recorded in the result); `on_batch(done, total)`
     follows the sampling, window batch by window batch."""
-    from .forecast import ewma_gaussian_samples, forecast_scores, random_walk_samples
+    from .forecast import ewma_gaussian_samples, forecast_scores, random_walk_samples, seasonal_ewma_samples
 
     ends = data.ends["test"]
     pick = np.unique(np.linspace(0, len(ends) - 1, min(max_windows, len(ends))).astype(int))
-    x, ends = data.x["test"][pick], ends[pick]
-    y = data.y["test"][pick, -1] * data.normalizer.y_scale
+    x, ends, scale = data.x["test"][pick], ends[pick], data.scale["test"][pick]
+    y = data.y["test"][pick, -1] * scale
     samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, sampler=sampler, seed=seed,
-                               y_scale=data.normalizer.y_scale, device=device, on_batch=on_batch)[:, :, -1]
+                               y_scale=scale * data.normalizer.spread, device=device, on_batch=on_batch)[:, :, -1]
     h = data.horizon
-    return {
+    out = {
         "windows": int(len(ends)), "horizon_bars": h, "samples": n_samples, "sampler": sampler, "steps": steps,
         "model": forecast_scores(samples, y),
         "random_walk": forecast_scores(random_walk_samples(data.close, ends, h, n_samples=n_samples, seed=seed), y),
         "ewma_gaussian": forecast_scores(ewma_gaussian_samples(data.close, ends, h, n_samples=n_samples, seed=seed), y),
     }
+    if data.ts is not None:
+        out["seasonal_ewma"] = forecast_scores(seasonal_ewma_samples(
+            data.close, data.ts, ends, h, train_last=int(data.ends["train"].max()), n_samples=n_samples, seed=seed), y)
+    return out

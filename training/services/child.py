@@ -29,7 +29,7 @@ def training_child_main(run_id: int) -> int:
     import torch
 
     from training.engine import build_config, detect_hardware
-    from training.engine.trainer import ProgressReporter, evaluate_quality, prepare_data, train
+    from training.engine.trainer import ProgressReporter, evaluate_quality, fit_spread, prepare_data, train
 
     # On purpose, not torch's default of every core: beside the web server and the default cluster
     # two threads were 3x slower a step than one here (FOREXGPT_TORCH_THREADS, default 1).
@@ -78,10 +78,14 @@ def training_child_main(run_id: int) -> int:
                      eta_s=elapsed * (total - done) / done, force=done == total)
 
     try:
+        ctx.progress(0.92, "fitting the forecast spread on the validation part", force=True)
+        spread = fit_spread(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device)
+        scoring_started = time.monotonic()
         quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device,
                                    on_batch=scoring_progress)
     except JobCancelled:
         return CHILD_CANCELLED
+    quality["spread"] = {k: v for k, v in spread.items() if k != "crps_by_spread"}
     model = model.cpu()
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
     ctx.progress(0.97, "registering the model version", force=True)

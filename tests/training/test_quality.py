@@ -1,0 +1,92 @@
+"""The forecast-quality pieces: the calendar of volatility, per-window target scales, the fitted
+spread, the seasonal baseline - all causal, and stored models from before still load."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.engine.features import Normalizer, horizon_targets
+from training.engine.forecast import Seasonality, seasonal_ewma_samples
+
+
+def _hourly(n=24 * 7 * 30, seed=0):
+    """Hourly closes with a strong hour-of-day volatility pattern and no weekend bars."""
+    ts = pd.date_range("2020-01-06", periods=n * 2, freq="h", tz="UTC")
+    ts = ts[ts.day_of_week < 5][:n]
+    vol = np.where((ts.hour >= 7) & (ts.hour < 17), 0.002, 0.0005)
+    ret = np.random.default_rng(seed).standard_normal(n) * vol
+    return pd.DataFrame({"ts": ts, "close": 1.1 * np.exp(np.cumsum(ret))})
+
+
+def test_seasonality_learns_the_hours_and_skips_the_closed_weekend():
+    bars = _hourly(24 * 5 * 150)
+    season = Seasonality.fit(bars["close"].to_numpy(), bars["ts"], len(bars) - 1)
+    assert season.kind == "hour_of_week" and season.seen.sum() == 5 * 24
+    busy, quiet = season.factors[0 * 24 + 10], season.factors[0 * 24 + 2]  # Monday 10:00 vs 02:00
+    assert busy / quiet == pytest.approx(16, rel=0.3)  # (0.002 / 0.0005) ** 2
+    friday_23 = 4 * 24 + 23
+    # the next 3 open hours after Friday 23:00 are Monday 00:00-02:00, not Saturday
+    assert season.horizon_sum(np.array([friday_23]), 3)[0] == pytest.approx(season.factors[[0, 1, 2]].sum())
+
+
+def test_target_scales_are_causal_and_follow_the_calendar():
+    bars = _hourly()
+    close, ts = bars["close"].to_numpy(), bars["ts"].to_numpy()
+    targets = horizon_targets(close, 12)
+    ends = np.arange(100, len(bars) - 12)
+    norm = Normalizer(scale_lambda=0.94).fit(np.zeros((len(bars), 1)), ends[:2000], 64, targets, close, ts)
+    scale = norm.target_scale(close, ends, 12, ts)
+    later = close.copy()
+    later[3000:] *= np.exp(np.random.default_rng(1).standard_normal(len(later) - 3000) * 0.01)
+    assert np.array_equal(norm.target_scale(later, ends[ends < 3000], 12, ts), scale[ends < 3000])  # bars <= t only
+    z = targets[ends, -1] / scale
+    assert np.nanstd(z) == pytest.approx(1.0, rel=0.1)  # targets in units of the scale
+
+
+def test_the_normalizer_round_trips_and_older_stats_still_load():
+    bars = _hourly(24 * 5 * 8)
+    close, ts = bars["close"].to_numpy(), bars["ts"].to_numpy()
+    norm = Normalizer(scale_lambda=0.94).fit(np.ones((len(bars), 2)), np.arange(64, 500), 64, horizon_targets(close, 12), close, ts)
+    norm.spread = 1.15
+    back = Normalizer.from_npz({k: np.asarray(v) for k, v in norm.to_npz().items()})
+    ends = np.arange(100, 400)
+    assert np.allclose(back.forecast_scale(close, ends, 12, ts), norm.forecast_scale(close, ends, 12, ts))
+    assert back.spread == 1.15 and back.season.kind == "hour_of_week"
+    old = Normalizer.from_npz({"mu": np.zeros(2), "sigma": np.ones(2), "y_scale": np.array(0.003)})  # a model from before
+    assert old.scale_lambda is None and old.season is None and old.spread == 1.0
+    assert np.all(old.forecast_scale(close, ends, 12, ts) == 0.003)
+
+
+def test_the_seasonal_baseline_beats_the_plain_ewma_where_the_calendar_matters():
+    from training.engine.forecast import crps_samples, ewma_gaussian_samples
+
+    bars = _hourly()
+    close, ts = bars["close"].to_numpy(), bars["ts"]
+    ends = np.arange(2500, len(bars) - 13, 7)
+    y = horizon_targets(close, 12)[ends, -1]
+    seasonal = crps_samples(seasonal_ewma_samples(close, ts, ends, 12, train_last=2000, n_samples=200), y).mean()
+    plain = crps_samples(ewma_gaussian_samples(close, ends, 12, n_samples=200), y).mean()
+    assert seasonal < 0.95 * plain
+
+
+def test_fit_spread_finds_the_factor_a_too_narrow_model_needs(fixture_path, monkeypatch):
+    import torch
+
+    from training.engine import trainer
+    from training.engine.model import DiffusionForecaster
+
+    data = trainer.prepare_data(pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12)
+    model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
+
+    spread_of_truth = float(np.std(data.y["val"][:, -1]))
+
+    def gaussian_but_narrow(model, x, *, n_samples=100, y_scale=1.0, seed=0, **kwargs):
+        """0.7 times as wide as the validation returns: the spread that fits is about 1 / 0.7 = 1.43"""
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((len(x), n_samples, 12)) * 0.7 * spread_of_truth * np.asarray(y_scale)[:, None, None]
+
+    monkeypatch.setattr(trainer, "sample_forecasts", gaussian_but_narrow)
+    torch.manual_seed(0)
+    fitted = trainer.fit_spread(model, data, n_samples=64, max_windows=400)
+    assert 1.25 <= fitted["spread"] <= 1.65 and data.normalizer.spread == fitted["spread"]
+    assert fitted["crps_by_spread"][fitted["spread"]] < fitted["crps_by_spread"][1.0]
