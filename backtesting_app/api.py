@@ -85,10 +85,7 @@ class OptimizationRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.Re
     def create(self, request):
         body = OptimizationCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        costs = {k: data.pop(k) for k in ("spread_pips", "commission", "leverage")}
-        run = services.optimization_run_start(user=request.user, costs=costs, upload=data.pop("forecasts", None),
-                                              walk_forward_spec=data.pop("walk_forward", None), **data)
+        run = services.optimization_run_start(user=request.user, **body.validated_data)
         run.refresh_from_db()
         return Response(OptimizationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

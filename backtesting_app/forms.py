@@ -5,7 +5,7 @@ from django import forms
 from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
-from backtesting_app.request import BacktestRequest
+from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forecasts.forms import ForecastSetField
 from forecasts.selectors import finished_forecast_set
 from forexgpt_site.forms import UtcDateTimeField
@@ -64,20 +64,22 @@ class OptimizationForm(forms.Form):
     start = UtcDateTimeField(help_text="UTC")
     end = UtcDateTimeField(help_text="UTC")
     strategy = forms.ChoiceField(choices=STRATEGY_CHOICES)
-    forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial="baseline")
+    forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial=OptimizationRequest.forecasts_source)
     forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
-    method = forms.ChoiceField(choices=METHODS, help_text="hybrid: grid -> NSGA-II -> local grid")
-    objectives = forms.CharField(initial="return,drawdown,sharpe", help_text="return, drawdown, sharpe, win_rate, profit_factor, trades")
+    method = forms.ChoiceField(choices=METHODS, initial=OptimizationRequest.method, help_text="hybrid: grid -> NSGA-II -> local grid")
+    objectives = forms.CharField(initial=",".join(OptimizationRequest.objectives), help_text="return, drawdown, sharpe, win_rate, profit_factor, trades")
     constraints = forms.CharField(required=False, initial='{"min_trades": 30}', help_text='JSON, e.g. {"min_trades": 30, "max_drawdown_pct": 25}')
     space = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 48}),
                             help_text="JSON; blank = the strategy's standard space")
-    budget = forms.IntegerField(initial=600, min_value=10, max_value=1_000_000)
-    seed = forms.IntegerField(initial=0)
-    evaluator = forms.ChoiceField(choices=EVALUATORS)
-    workers = forms.IntegerField(initial=0, min_value=0, help_text="pool size; 0 = all cores")
+    budget = forms.IntegerField(initial=OptimizationRequest.budget, min_value=10, max_value=1_000_000)
+    seed = forms.IntegerField(initial=OptimizationRequest.seed)
+    evaluator = forms.ChoiceField(choices=EVALUATORS, initial=OptimizationRequest.evaluator)
+    workers = forms.IntegerField(initial=OptimizationRequest.workers, min_value=0, help_text="pool size; 0 = all cores")
     walk_forward_enabled = forms.BooleanField(required=False, label="Walk forward")
     walk_forward = forms.CharField(required=False, initial='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
-    spread_pips = forms.FloatField(initial=1.0, min_value=0)
-    commission = forms.FloatField(initial=0.0)
-    leverage = forms.FloatField(initial=1.0, min_value=1)
+    spread_pips = forms.FloatField(initial=OptimizationRequest.spread_pips, min_value=0)
+    commission = forms.FloatField(initial=OptimizationRequest.commission, help_text="relative, per side")
+    leverage = forms.FloatField(initial=OptimizationRequest.leverage, min_value=1)
+    size = forms.FloatField(initial=OptimizationRequest.size, help_text="fraction of equity per trade")
+    cash = forms.FloatField(initial=OptimizationRequest.cash)

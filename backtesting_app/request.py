@@ -114,3 +114,133 @@ class BacktestRequest:
         out["start"] = self.start.isoformat() if self.start else None
         out["end"] = self.end.isoformat() if self.end else None
         return out
+
+
+def _whole(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {str(value)[:40]!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class OptimizationRequest:
+    """A multi-objective search of `strategy`'s parameters over `space` (blank = the strategy's standard
+    space; `fixed_params` hold the rest) on the same data, forecasts and costs as a backtest
+    (`BacktestRequest`'s fields), with `objectives`, `constraints`, a `budget` of evaluations, a
+    `method`, a `seed`, an `evaluator` (with `workers` for the pool) and an optional walk-forward."""
+
+    symbol: str
+    timeframe: str
+    strategy: str = "forecast"
+    start: datetime | None = None
+    end: datetime | None = None
+    space: list = field(default_factory=list)  # the parsed space (ParameterSpace.as_dict())
+    fixed_params: dict = field(default_factory=dict)
+    objectives: tuple = ("return", "drawdown", "sharpe")
+    constraints: dict = field(default_factory=dict)
+    budget: int = 600
+    method: str = "hybrid"
+    seed: int = 0
+    evaluator: str = "inprocess"
+    workers: int = 0
+    walk_forward: dict | None = None
+    forecasts_source: str = "baseline"
+    forecast_set: int | None = None
+    artifact: str = ""
+    spread_pips: float = _COST_DEFAULTS.spread_pips
+    commission: float = _COST_DEFAULTS.commission
+    leverage: float = _COST_DEFAULTS.leverage
+    size: float = _COST_DEFAULTS.size
+    cash: float = _COST_DEFAULTS.cash
+    name: str = ""
+
+    LIMITS: ClassVar[dict] = {"budget": (10, 1_000_000), "seed": (0, 2**32 - 1)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "OptimizationRequest":
+        """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field.
+        The data, forecast and cost fields are checked as a backtest's are; the search settings by the
+        optimizer's own rules (every point the space reaches must be a valid parameter set)."""
+        from backtesting_app.engine.optimize import (EVALUATORS, METHODS, PICK_RULES, ParameterSpace, check_objectives,
+                                                     default_space, parse_constraints)
+
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown optimization option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+        given = {k: v for k, v in data.items() if v is not None and v != ""}
+        strategy = str(given.get("strategy", cls.strategy))
+        fixed = parse_json_object(given.get("fixed_params", {}), "fixed_params")
+        method = str(given.get("method", cls.method))
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose {one_of(METHODS)}")
+        evaluator = str(given.get("evaluator", cls.evaluator))
+        if evaluator not in EVALUATORS:
+            raise ValueError(f"unknown evaluator {evaluator!r}; choose {one_of(EVALUATORS)}")
+        numbers = {k: _whole(given[k], k, *cls.LIMITS[k]) for k in cls.LIMITS if k in given}
+        workers = _whole(given.get("workers", 0), "workers", 0, 4096)
+        raw_space = given.get("space")
+        raw_space = parse_json_object(raw_space, "space") if isinstance(raw_space, (str, bytes)) else raw_space
+        space = default_space(strategy) if not raw_space else ParameterSpace.from_dict(raw_space, strategy=strategy)
+        objectives = tuple(check_objectives(given.get("objectives", ",".join(cls.objectives))))
+        constraints = parse_json_object(given.get("constraints", {}), "constraints")
+        parse_constraints(constraints)
+        overlap = set(space.names) & set(fixed)
+        if overlap:
+            raise ValueError(f"parameter(s) both searched and fixed: {', '.join(sorted(overlap))}")
+        for point in space.corners():  # every point the space reaches is a valid parameter set
+            try:
+                check_params(strategy, {**fixed, **point})
+            except ValueError as exc:
+                raise ValueError(f"the space reaches invalid parameters: {exc}") from None
+        walk = given.get("walk_forward")
+        if walk is not None:
+            walk = parse_json_object(walk, "walk_forward")
+            extra = set(walk) - {"in_sample", "out_of_sample", "rule"}
+            if extra:
+                raise ValueError(f"unknown walk-forward setting(s) {', '.join(sorted(extra))}")
+            for key, low in (("in_sample", 50), ("out_of_sample", 10)):
+                value = walk.get(key)
+                if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 10_000_000:
+                    raise ValueError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
+            if walk.get("rule", "max_sharpe") not in PICK_RULES:
+                raise ValueError(f"unknown pick rule {walk['rule']!r}; choose {', '.join(PICK_RULES)}")
+        shared = BacktestRequest.from_dict({
+            **{k: given[k] for k in ("symbol", "timeframe", "start", "end", "forecast_set", "artifact", "name", *COST_FIELDS)
+               if k in given},
+            "strategy": strategy, "forecasts_source": given.get("forecasts_source", cls.forecasts_source),
+            "params": {**fixed, **space.middle()}})
+        return cls(symbol=shared.symbol, timeframe=shared.timeframe, strategy=strategy, start=shared.start, end=shared.end,
+                   space=space.as_dict(), fixed_params=fixed, objectives=objectives, constraints=constraints, method=method,
+                   evaluator=evaluator, workers=workers, walk_forward=walk or None, forecasts_source=shared.forecasts_source,
+                   forecast_set=shared.forecast_set, artifact=shared.artifact, name=shared.name, **shared.costs, **numbers)
+
+    @property
+    def costs(self) -> dict:
+        return {name: getattr(self, name) for name in COST_FIELDS}
+
+    def backtest(self, params: dict | None = None) -> BacktestRequest:
+        """The backtest of one parameter set (default: the middle of the space) on this request's data."""
+        from backtesting_app.engine.optimize import ParameterSpace
+
+        point = ParameterSpace.from_dict(self.space, strategy=self.strategy).middle() if params is None else params
+        return BacktestRequest(symbol=self.symbol, timeframe=self.timeframe, strategy=self.strategy,
+                               params={**self.fixed_params, **point}, start=self.start, end=self.end, engine="fast",
+                               forecasts_source=self.forecasts_source, forecast_set=self.forecast_set, artifact=self.artifact,
+                               name=self.name, **self.costs)
+
+    def with_forecast_set(self, forecast_set_id: int) -> "OptimizationRequest":
+        return replace(self, forecasts_source="forecast_set", forecast_set=forecast_set_id, artifact="")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["start"] = self.start.isoformat() if self.start else None
+        out["end"] = self.end.isoformat() if self.end else None
+        out["objectives"] = list(self.objectives)
+        return out

@@ -4,7 +4,7 @@ from backtesting_app.engine import STRATEGIES
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
-from backtesting_app.request import FORECAST_SOURCES, BacktestRequest
+from backtesting_app.request import FORECAST_SOURCES, BacktestRequest, OptimizationRequest
 
 
 class BacktestRunSerializer(serializers.ModelSerializer):
@@ -46,10 +46,8 @@ class BacktestCreateSerializer(serializers.Serializer):
         """{"request": BacktestRequest, "upload": the CSV or None}."""
         attrs = dict(attrs)
         upload = attrs.pop("forecasts", None)
-        try:
-            return {"request": BacktestRequest.from_dict(attrs), "upload": upload}
-        except ValueError as exc:
-            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        # a ValueError names the field; the API's exception handler makes it a 400 {"detail": message}
+        return {"request": BacktestRequest.from_dict(attrs), "upload": upload}
 
 
 class PatternScanSerializer(serializers.Serializer):
@@ -83,27 +81,40 @@ class OptimizationResultSerializer(serializers.ModelSerializer):
 
 
 class OptimizationCreateSerializer(serializers.Serializer):
+    """The API face of `OptimizationRequest`: its defaults, choices and checks; plus the uploaded
+    forecasts CSV (multipart), which travels beside the request."""
+
+    R = OptimizationRequest
     symbol = serializers.CharField()
     timeframe = serializers.CharField()
-    start = serializers.DateTimeField(required=False, allow_null=True)
-    end = serializers.DateTimeField(required=False, allow_null=True)
-    strategy = serializers.ChoiceField(choices=list(STRATEGIES), default="forecast")
+    start = serializers.CharField(required=False, allow_null=True, help_text="first bar (UTC, ISO 8601)")
+    end = serializers.CharField(required=False, allow_null=True, help_text="last bar (UTC, ISO 8601)")
+    strategy = serializers.ChoiceField(choices=list(STRATEGIES), default=R.strategy)
     space = serializers.JSONField(required=False, help_text="searched parameters; default: the strategy's standard space")
     fixed_params = serializers.JSONField(required=False)
-    objectives = serializers.CharField(default="return,drawdown,sharpe")
+    objectives = serializers.CharField(default=",".join(R.objectives))
     constraints = serializers.JSONField(required=False)
-    budget = serializers.IntegerField(default=600)
-    method = serializers.ChoiceField(choices=list(METHODS), default="hybrid")
-    seed = serializers.IntegerField(default=0)
-    evaluator = serializers.ChoiceField(choices=list(EVALUATORS), default="inprocess")
-    workers = serializers.IntegerField(default=0, min_value=0, help_text="pool size, at most the worker machine's cores; 0 = all")
-    forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default="baseline")
+    budget = serializers.IntegerField(default=R.budget)
+    method = serializers.ChoiceField(choices=list(METHODS), default=R.method)
+    seed = serializers.IntegerField(default=R.seed)
+    evaluator = serializers.ChoiceField(choices=list(EVALUATORS), default=R.evaluator)
+    workers = serializers.IntegerField(default=R.workers, help_text="pool size, at most the worker machine's cores; 0 = all")
+    forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default=R.forecasts_source)
     forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
-    artifact = serializers.CharField(required=False, allow_blank=True, default="",
+    artifact = serializers.CharField(required=False, allow_blank=True, default=R.artifact,
                                      help_text="or a model version REF: its newest finished forecast set covering the series and range")
     forecasts = serializers.FileField(required=False)
     walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
-    spread_pips = serializers.FloatField(default=1.0)
-    commission = serializers.FloatField(default=0.0)
-    leverage = serializers.FloatField(default=1.0)
-    name = serializers.CharField(required=False, allow_blank=True, default="")
+    spread_pips = serializers.FloatField(default=R.spread_pips)
+    commission = serializers.FloatField(default=R.commission)
+    leverage = serializers.FloatField(default=R.leverage)
+    size = serializers.FloatField(default=R.size)
+    cash = serializers.FloatField(default=R.cash)
+    name = serializers.CharField(required=False, allow_blank=True, default=R.name)
+
+    def validate(self, attrs):
+        """{"request": OptimizationRequest, "upload": the CSV or None}."""
+        attrs = dict(attrs)
+        upload = attrs.pop("forecasts", None)
+        # a ValueError names the field; the API's exception handler makes it a 400 {"detail": message}
+        return {"request": OptimizationRequest.from_dict(attrs), "upload": upload}

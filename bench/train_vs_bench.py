@@ -117,14 +117,15 @@ def session_cpu_s(sid: int) -> float:
 
 def start_optimization(env: dict, args, logfile: Path):
     from backtesting_app.models import OptimizationRun
+    from backtesting_app.request import OptimizationRequest
     from backtesting_app.services import optimization_run_start
 
     log("manage.py qcluster (default cluster)")
     cluster = subprocess.Popen([PY, str(ROOT / "manage.py"), "qcluster", "--skip-checks"], cwd=ROOT, env=env, stdout=logfile.open("w"),
                                stderr=subprocess.STDOUT, start_new_session=True)
-    run = optimization_run_start(user=None, symbol="EURUSD", timeframe="1h", strategy="forecast", budget=args.opt_budget,
-                                 method="hybrid", evaluator="inprocess", workers=1, forecasts_source="baseline",
-                                 name="train_vs_bench load")
+    run = optimization_run_start(user=None, request=OptimizationRequest.from_dict(dict(
+        symbol="EURUSD", timeframe="1h", strategy="forecast", budget=args.opt_budget, method="hybrid", evaluator="inprocess",
+        workers=1, forecasts_source="baseline", name="train_vs_bench load")))
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         state = OptimizationRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()

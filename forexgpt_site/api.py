@@ -16,10 +16,11 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from forexgpt_site.jobs import job_cancel, job_requeue
 from forexgpt_site.uploads import UploadTooLarge
 
-# The layers whose ValueError refuses a request: an app's services (writes) and selectors (reads), and
+# The layers whose ValueError refuses a request: an app's services (writes), selectors (reads) and
+# request objects (a job's parameters), and
 # the job services every run shares. A ValueError raised by anything else (a view, a serializer, a
 # library called directly) is a bug and stays a 500.
-DOMAIN_LAYERS = ("services", "selectors")
+DOMAIN_LAYERS = ("services", "selectors", "request")
 DOMAIN_MODULES = ("forexgpt_site.jobs", "forexgpt_site.parsing")
 
 

@@ -20,7 +20,6 @@ from .optimizations import (
     DistributedEvaluator,
     build_problem,
     optimization_chunk_execute,
-    optimization_config,
     optimization_run_execute,
     optimization_run_start,
     optimization_search,
@@ -30,7 +29,7 @@ from .optimizations import (
 __all__ = [
     "COST_FIELDS", "DRAWDOWN_KEYS", "FORECAST_SOURCES", "DistributedEvaluator",
     "backtest_compute", "backtest_prepare", "backtest_run_execute", "backtest_run_start", "build_problem", "equity_frame",
-    "load_bars", "make_costs", "optimization_chunk_execute", "optimization_config", "optimization_run_execute",
+    "load_bars", "make_costs", "optimization_chunk_execute", "optimization_run_execute",
     "optimization_run_start", "optimization_search", "request_forecasts", "request_of",
     "run_space", "stats_dict", "trades_records",
 ]

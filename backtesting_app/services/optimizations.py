@@ -13,11 +13,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backtesting_app.engine import check_params, one_of, run_backtest
+from backtesting_app.engine import check_params, run_backtest
 from backtesting_app.engine.optimize import (
-    EVALUATORS,
-    METHODS,
-    PICK_RULES,
     REFERENCE_POINT,
     BacktestProblem,
     HybridOptimizer,
@@ -26,8 +23,6 @@ from backtesting_app.engine.optimize import (
     PoolEvaluator,
     Record,
     SearchState,
-    check_objectives,
-    default_space,
     objective_vector,
     optimize_grid,
     optimize_nsga2,
@@ -35,46 +30,10 @@ from backtesting_app.engine.optimize import (
     walk_forward,
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
+from backtesting_app.request import OptimizationRequest
 from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
-from marketdata.engine import normalize_symbol, normalize_timeframe
 
-from .backtests import backtest_prepare, forecast_source_of, forecasts_of_request, forecasts_of_run, keep_forecasts, stats_dict
-
-
-def optimization_config(*, strategy: str, space=None, objectives="return,drawdown,sharpe", constraints=None,
-                        budget: int = 600, method: str = "hybrid", fixed_params=None, walk_forward_spec=None):
-    """Check a request's search settings; returns (space, objectives, constraints)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose {one_of(METHODS)}")
-    if not isinstance(budget, int) or isinstance(budget, bool) or not 10 <= budget <= 1_000_000:
-        raise ValueError(f"budget must be a whole number of evaluations between 10 and 1,000,000, not {budget!r}")
-    if fixed_params is not None and not isinstance(fixed_params, dict):
-        raise ValueError("fixed_params must be an object of parameter values")
-    space = default_space(strategy) if not space else ParameterSpace.from_dict(space, strategy=strategy)
-    objectives = check_objectives(objectives)
-    constraints = parse_constraints(constraints)
-    overlap = set(space.names) & set(fixed_params or {})
-    if overlap:
-        raise ValueError(f"parameter(s) both searched and fixed: {', '.join(sorted(overlap))}")
-    # Every point of the space must make a valid parameter set: its corners, with the fixed values.
-    for corner in space.corners():
-        try:
-            check_params(strategy, {**(fixed_params or {}), **corner})
-        except ValueError as exc:
-            raise ValueError(f"the space reaches invalid parameters: {exc}") from None
-    if walk_forward_spec is not None:
-        if not isinstance(walk_forward_spec, dict):
-            raise ValueError('walk_forward must be an object such as {"in_sample": 4000, "out_of_sample": 1000}')
-        extra = set(walk_forward_spec) - {"in_sample", "out_of_sample", "rule"}
-        if extra:
-            raise ValueError(f"unknown walk-forward setting(s) {', '.join(sorted(extra))}")
-        for key, low in (("in_sample", 50), ("out_of_sample", 10)):
-            value = walk_forward_spec.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
-        if walk_forward_spec.get("rule", "max_sharpe") not in PICK_RULES:
-            raise ValueError(f"unknown pick rule {walk_forward_spec['rule']!r}; choose {', '.join(PICK_RULES)}")
-    return space, objectives, constraints
+from .backtests import backtest_prepare, forecasts_of_run, keep_forecasts, request_forecasts, stats_dict
 
 
 def run_space(run: OptimizationRun) -> ParameterSpace:
@@ -92,39 +51,31 @@ def build_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProble
                            confidence=prep["confidence"], fixed=run.fixed_params)
 
 
-def optimization_run_start(*, user, symbol: str, timeframe: str, strategy: str = "forecast", space=None,
-                           objectives="return,drawdown,sharpe", constraints=None, budget: int = 600, method: str = "hybrid",
-                           seed: int = 0, evaluator: str = "inprocess", workers: int = 0, costs=None, start=None, end=None,
-                           fixed_params=None, forecasts_source: str = "baseline", upload=None, forecast_set=None, artifact: str = "",
-                           walk_forward_spec=None, name: str = "", enqueue: bool = True) -> OptimizationRun:
-    """Check the whole request (space, objectives, constraints, bars, forecast coverage), store the
-    run and queue it (`enqueue=False`: the caller runs it in-process, as the command does).
-    Only the insert is a transaction: loading and aligning the bars happens before it."""
-    if evaluator not in EVALUATORS:
-        raise ValueError(f"unknown evaluator {evaluator!r}; choose {one_of(EVALUATORS)}")
-    parsed_space, objectives, _ = optimization_config(strategy=strategy, space=space, objectives=objectives,
-                                                      constraints=constraints, budget=budget, method=method,
-                                                      fixed_params=fixed_params, walk_forward_spec=walk_forward_spec)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, not {seed!r}")
+def optimization_run_start(*, user, request: OptimizationRequest, upload=None, enqueue: bool = True) -> OptimizationRun:
+    """Check the whole request (its search settings were checked when it was made; here the bars, the
+    forecast coverage, the machine's cores), store the run and queue it (`enqueue=False`: the caller
+    runs it in-process, as the command does). `upload` is the forecasts CSV of source `csv`. Only the
+    insert is a transaction: loading and aligning the bars happens before it."""
     max_workers = os.cpu_count() or 1
-    if not isinstance(workers, int) or not 0 <= workers <= max_workers:
-        raise ValueError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {workers!r}")
-    forecasts_source, forecast_set = forecast_source_of(forecasts_source=forecasts_source, forecast_set=forecast_set, artifact=artifact,
-                                                        symbol=symbol, timeframe=timeframe, start=start, end=end)
-    forecasts = forecasts_of_request(forecasts_source, upload, forecast_set)
-    prep = backtest_prepare(symbol=symbol, timeframe=timeframe, strategy=strategy, params={**(fixed_params or {}), **parsed_space.middle()},
-                            costs=costs, engine="fast", start=start, end=end, forecasts=forecasts)
-    if walk_forward_spec and walk_forward_spec["in_sample"] + walk_forward_spec["out_of_sample"] > len(prep["ohlc"]):
+    if request.workers > max_workers:
+        raise ValueError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {request.workers}")
+    backtest, forecasts = request_forecasts(request.backtest(), upload)
+    if backtest.forecast_set != request.forecast_set:
+        request = request.with_forecast_set(backtest.forecast_set)
+    prep = backtest_prepare(symbol=backtest.symbol, timeframe=backtest.timeframe, strategy=backtest.strategy, params=backtest.params,
+                            costs=backtest.costs, engine="fast", start=backtest.start, end=backtest.end, forecasts=forecasts)
+    walk = request.walk_forward
+    if walk and walk["in_sample"] + walk["out_of_sample"] > len(prep["ohlc"]):
         raise ValueError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
-                         f"{walk_forward_spec['in_sample']} + {walk_forward_spec['out_of_sample']} bars")
+                         f"{walk['in_sample']} + {walk['out_of_sample']} bars")
     run = OptimizationRun(
-        owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120], symbol=normalize_symbol(symbol),
-        timeframe=normalize_timeframe(timeframe).code, start=start, end=end, strategy=strategy, fixed_params=fixed_params or {},
-        space=parsed_space.as_dict(), objectives=objectives, constraints=constraints or {}, method=method, budget=budget,
-        seed=seed, evaluator=evaluator, workers=workers, costs=costs or {}, forecasts_source=forecasts_source,
-        reference_point=[REFERENCE_POINT[o] for o in objectives], walk_forward=walk_forward_spec or None)
-    keep_forecasts(run, upload, forecast_set)
+        owner=user if getattr(user, "is_authenticated", False) else None, name=request.name, symbol=request.symbol,
+        timeframe=request.timeframe, start=request.start, end=request.end, strategy=request.strategy,
+        fixed_params=request.fixed_params, space=request.space, objectives=list(request.objectives),
+        constraints=request.constraints, method=request.method, budget=request.budget, seed=request.seed,
+        evaluator=request.evaluator, workers=request.workers, costs=request.costs, forecasts_source=request.forecasts_source,
+        reference_point=[REFERENCE_POINT[o] for o in request.objectives], walk_forward=walk)
+    keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
         if enqueue:

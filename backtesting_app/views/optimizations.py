@@ -7,9 +7,8 @@ from backtesting_app import charts, services
 from backtesting_app.engine.optimize import OBJECTIVES
 from backtesting_app.forms import OptimizationForm, initial_from_forecast_set
 from backtesting_app.models import OptimizationResult, OptimizationRun
-from backtesting_app.request import COST_FIELDS, BacktestRequest
+from backtesting_app.request import COST_FIELDS, BacktestRequest, OptimizationRequest
 from backtesting_app.selectors import optimization_summary
-from forexgpt_site.parsing import parse_json_object
 
 
 def optimizations_page(request):
@@ -17,14 +16,11 @@ def optimizations_page(request):
         form = OptimizationForm(request.POST, request.FILES)
         if form.is_valid():
             data = dict(form.cleaned_data)
-            costs = {k: data.pop(k) for k in ("spread_pips", "commission", "leverage")}
+            upload = data.pop("forecasts")
+            if not data.pop("walk_forward_enabled"):
+                data["walk_forward"] = None
             try:
-                for key in ("space", "constraints", "walk_forward"):
-                    data[key] = parse_json_object(data[key], key) if data[key] else None
-                if data.pop("walk_forward_enabled") is False:
-                    data["walk_forward"] = None
-                run = services.optimization_run_start(user=request.user, costs=costs, upload=data.pop("forecasts"),
-                                                      walk_forward_spec=data.pop("walk_forward"), **data)
+                run = services.optimization_run_start(user=request.user, request=OptimizationRequest.from_dict(data), upload=upload)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -5,6 +5,7 @@ import pytest
 from backtesting_app import services
 from backtesting_app.models import OptimizationRun, ParetoFront
 from backtesting_app.tasks import optimization_run_execute
+from backtesting_app.request import OptimizationRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -14,10 +15,10 @@ def finished_run(fixture_path, user) -> OptimizationRun:
     from marketdata.services import candles_import_file
 
     candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
-    run = services.optimization_run_start(
-        user=user, symbol="EURUSD", timeframe="1h", budget=30, seed=3, name="admin check", enqueue=False,
+    run = services.optimization_run_start(user=user, enqueue=False, request=OptimizationRequest.from_dict(dict(
+        symbol="EURUSD", timeframe="1h", budget=30, seed=3, name="admin check",
         space={"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002}, "max_hold_bars": {"kind": "int", "low": 4, "high": 24, "step": 4}},
-        fixed_params={"entry_threshold": 0.0005, "confidence_threshold": 0.3, "take_profit_pct": 0.01})
+        fixed_params={"entry_threshold": 0.0005, "confidence_threshold": 0.3, "take_profit_pct": 0.01})))
     assert optimization_run_execute(run.pk) == "succeeded"
     return run
 

@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 
 from backtesting_app import services
 from backtesting_app.api import OptimizationRunViewSet
+from backtesting_app.request import OptimizationRequest
 from backtesting_app.models import BacktestRun, OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.tasks import optimization_run_execute
 from forexgpt_site.jobs import job_requeue
@@ -26,10 +27,13 @@ def bars(fixture_path):
     candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
 
 
-def _start(user, **kw):
-    options = {"symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": FIXED, "budget": 120, "seed": 7,
-               "constraints": {"min_trades": 10}, "costs": {"spread_pips": 0.5}, **kw}
-    return services.optimization_run_start(user=user, enqueue=False, **options)
+def _request(**kw) -> OptimizationRequest:
+    return OptimizationRequest.from_dict({"symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": FIXED, "budget": 120,
+                                          "seed": 7, "constraints": {"min_trades": 10}, "spread_pips": 0.5, **kw})
+
+
+def _start(user, upload=None, **kw):
+    return services.optimization_run_start(user=user, enqueue=False, request=_request(**kw), upload=upload)
 
 
 def _front_keys(run):
@@ -59,7 +63,7 @@ def test_command_runs_and_stores_everything(bars, capsys):
     (["--space", json.dumps({"lot_size": {"low": 1, "high": 2}})], "unknown parameter 'lot_size'"),
     (["--objectives", "return,happiness"], "unknown objective\\(s\\) happiness"),
     (["--constraints", json.dumps({"min_luck": 3})], "unknown constraint 'min_luck'"),
-    (["--budget", "3"], "budget must be a whole number of evaluations between 10"),
+    (["--budget", "3"], "budget must be a whole number from 10 to 1,000,000"),
     (["--walk-forward", "4000"], "--walk-forward takes IN_SAMPLE,OUT_OF_SAMPLE"),
 ])
 def test_bad_requests_are_refused(bars, args, message):
@@ -137,9 +141,7 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
     extra = {"FOREXGPT_OPTIMIZATION_CHUNK_SIZE": "4"}
     clusters = [start_qcluster(log, workers=2, extra_env=extra) for log in logs]
     try:
-        distributed = services.optimization_run_start(user=user, symbol="EURUSD", timeframe="1h", space=SPACE, fixed_params=FIXED,
-                                                      budget=100, seed=11, constraints={"min_trades": 10}, costs={"spread_pips": 0.5},
-                                                      evaluator="distributed")
+        distributed = services.optimization_run_start(user=user, request=_request(budget=100, seed=11, evaluator="distributed"))
 
         def finished():
             distributed.refresh_from_db()
@@ -154,8 +156,7 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
     cluster_pids = {c.worker.split(":")[1] for c in chunks}
     assert chunks.count() > 10 and all(c.done for c in chunks)
     assert len(cluster_pids) == 2, cluster_pids  # chunks taken by both qcluster processes
-    local = services.optimization_run_start(user=user, symbol="EURUSD", timeframe="1h", space=SPACE, fixed_params=FIXED, budget=100,
-                                            seed=11, constraints={"min_trades": 10}, costs={"spread_pips": 0.5}, enqueue=False)
+    local = services.optimization_run_start(user=user, request=_request(budget=100, seed=11), enqueue=False)
     assert optimization_run_execute(local.pk) == "succeeded"
     as_dict = lambda run: {r.key: r.metrics for r in run.results.all()}  # noqa: E731
     assert as_dict(distributed) == as_dict(local)
@@ -173,10 +174,11 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
      "the space reaches invalid parameters: confidence_threshold"),
     ({"space": 5}, "the space must be an object"),
     ({"space": {"stop_loss_pct": 5}}, "stop_loss_pct: give an object"),
-    ({"constraints": [1]}, "constraints must be an object"),
-    ({"fixed_params": [1]}, "fixed_params must be an object"),
-    ({"walk_forward": [1]}, "walk_forward must be an object"),
-    ({"evaluator": "pool", "workers": 100000}, "workers must be between 0"),
+    ({"constraints": [1]}, "constraints must be a JSON object"),
+    ({"fixed_params": [1]}, "fixed_params must be a JSON object"),
+    ({"walk_forward": [1]}, "walk_forward must be a JSON object"),
+    ({"evaluator": "pool", "workers": 4000}, "workers must be between 0"),
+    ({"evaluator": "pool", "workers": 100000}, "workers must be a whole number from 0 to 4,096"),
 ])
 def test_bad_optimization_requests_are_400s_before_anything_runs(api_client, bars, body, message):
     if "fixed_params" in body and isinstance(body["fixed_params"], dict):

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from backtesting_app import services
-from backtesting_app.request import BacktestRequest
+from backtesting_app.request import BacktestRequest, OptimizationRequest
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.services import backtests, optimizations
 from backtesting_app.tasks import optimization_run_execute
@@ -55,8 +55,9 @@ def write_from_another_connection(username: str):
 
 
 def _optimization(user, enqueue=False):
-    return services.optimization_run_start(user=user, symbol="EURUSD", timeframe="1h", space=SPACE, fixed_params=FIXED, budget=60,
-                                           seed=7, constraints={"min_trades": 10}, costs={"spread_pips": 0.5}, enqueue=enqueue)
+    return services.optimization_run_start(user=user, enqueue=enqueue, request=OptimizationRequest.from_dict(dict(
+        symbol="EURUSD", timeframe="1h", space=SPACE, fixed_params=FIXED, budget=60, seed=7, constraints={"min_trades": 10},
+        spread_pips=0.5)))
 
 
 def test_other_writers_succeed_while_the_front_is_re_run(bars, user, monkeypatch, django_user_model):

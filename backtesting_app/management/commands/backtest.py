@@ -5,15 +5,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backtesting_app.request import COST_FIELDS, BacktestRequest
 from backtesting_app.services import backtest_compute, request_forecasts, stats_dict, trades_records
-from forexgpt_site.parsing import parse_utc
-
-
-def _when(text):
-    """--start / --end: an ISO date or date-time; naive values are UTC."""
-    try:
-        return parse_utc(text)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
 
 
 class Command(BaseCommand):
