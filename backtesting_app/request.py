@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import ClassVar, Mapping
 
 from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of
-from forexgpt_site.parsing import parse_json_object, parse_utc
+from forexgpt_site.parsing import parse_json_object, parse_utc, parse_whole
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 
 FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
@@ -29,21 +29,15 @@ def _number(value, name: str) -> float:
     return number
 
 
-@dataclass(frozen=True)
-class BacktestRequest:
-    """A backtest of `strategy` with `params` on `symbol` `timeframe` bars from `start` to `end` (UTC;
-    None = as far as the data goes), with FX costs, on `engine`. Its forecasts come from
-    `forecasts_source`: a stored forecast set (`forecast_set`, an id, or `artifact`, a model version
-    REF whose newest finished set covering the range is used), an uploaded CSV (the file travels
-    beside the request), the momentum baseline, or none (the pattern strategy)."""
+@dataclass(frozen=True, kw_only=True)
+class _RunOnData:
+    """What a backtest and an optimization share: the series and range, where the forecasts come
+    from, the FX costs, a name."""
 
     symbol: str
     timeframe: str
-    strategy: str
-    params: dict = field(default_factory=dict)
     start: datetime | None = None
     end: datetime | None = None
-    engine: str = "reference"
     forecasts_source: str = "none"
     forecast_set: int | None = None
     artifact: str = ""
@@ -53,6 +47,33 @@ class BacktestRequest:
     size: float = _COST_DEFAULTS.size
     cash: float = _COST_DEFAULTS.cash
     name: str = ""
+
+    @property
+    def costs(self) -> dict:
+        return {name: getattr(self, name) for name in COST_FIELDS}
+
+    def with_forecast_set(self, forecast_set_id: int):
+        """The request with its forecast set resolved (an `artifact` REF becomes the set it chose)."""
+        return replace(self, forecasts_source="forecast_set", forecast_set=forecast_set_id, artifact="")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["start"] = self.start.isoformat() if self.start else None
+        out["end"] = self.end.isoformat() if self.end else None
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class BacktestRequest(_RunOnData):
+    """A backtest of `strategy` with `params` on `symbol` `timeframe` bars from `start` to `end` (UTC;
+    None = as far as the data goes), with FX costs, on `engine`. Its forecasts come from
+    `forecasts_source`: a stored forecast set (`forecast_set`, an id, or `artifact`, a model version
+    REF whose newest finished set covering the range is used), an uploaded CSV (the file travels
+    beside the request), the momentum baseline, or none (the pattern strategy)."""
+
+    strategy: str
+    params: dict = field(default_factory=dict)
+    engine: str = "reference"
 
     STRATEGIES: ClassVar[tuple] = tuple(STRATEGIES)
     ENGINES: ClassVar[tuple] = tuple(ENGINES)
@@ -101,45 +122,15 @@ class BacktestRequest:
                    params=params, start=start, end=end, engine=engine, forecasts_source=source, forecast_set=forecast_set,
                    artifact=artifact, name=str(given.get("name", ""))[:120], **costs)
 
-    @property
-    def costs(self) -> dict:
-        return {name: getattr(self, name) for name in COST_FIELDS}
 
-    def with_forecast_set(self, forecast_set_id: int) -> "BacktestRequest":
-        """The request with its forecast set resolved (an `artifact` REF becomes the set it chose)."""
-        return replace(self, forecasts_source="forecast_set", forecast_set=forecast_set_id, artifact="")
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["start"] = self.start.isoformat() if self.start else None
-        out["end"] = self.end.isoformat() if self.end else None
-        return out
-
-
-def _whole(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {value!r}")
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {str(value)[:40]!r}") from None
-    if not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {number}")
-    return number
-
-
-@dataclass(frozen=True)
-class OptimizationRequest:
+@dataclass(frozen=True, kw_only=True)
+class OptimizationRequest(_RunOnData):
     """A multi-objective search of `strategy`'s parameters over `space` (blank = the strategy's standard
     space; `fixed_params` hold the rest) on the same data, forecasts and costs as a backtest
     (`BacktestRequest`'s fields), with `objectives`, `constraints`, a `budget` of evaluations, a
     `method`, a `seed`, an `evaluator` (with `workers` for the pool) and an optional walk-forward."""
 
-    symbol: str
-    timeframe: str
     strategy: str = "forecast"
-    start: datetime | None = None
-    end: datetime | None = None
     space: list = field(default_factory=list)  # the parsed space (ParameterSpace.as_dict())
     fixed_params: dict = field(default_factory=dict)
     objectives: tuple = ("return", "drawdown", "sharpe")
@@ -151,14 +142,6 @@ class OptimizationRequest:
     workers: int = 0
     walk_forward: dict | None = None
     forecasts_source: str = "baseline"
-    forecast_set: int | None = None
-    artifact: str = ""
-    spread_pips: float = _COST_DEFAULTS.spread_pips
-    commission: float = _COST_DEFAULTS.commission
-    leverage: float = _COST_DEFAULTS.leverage
-    size: float = _COST_DEFAULTS.size
-    cash: float = _COST_DEFAULTS.cash
-    name: str = ""
 
     LIMITS: ClassVar[dict] = {"budget": (10, 1_000_000), "seed": (0, 2**32 - 1)}
 
@@ -183,8 +166,8 @@ class OptimizationRequest:
         evaluator = str(given.get("evaluator", cls.evaluator))
         if evaluator not in EVALUATORS:
             raise ValueError(f"unknown evaluator {evaluator!r}; choose {one_of(EVALUATORS)}")
-        numbers = {k: _whole(given[k], k, *cls.LIMITS[k]) for k in cls.LIMITS if k in given}
-        workers = _whole(given.get("workers", 0), "workers", 0, 4096)
+        numbers = {k: parse_whole(given[k], k, *cls.LIMITS[k]) for k in cls.LIMITS if k in given}
+        workers = parse_whole(given.get("workers", 0), "workers", 0, 4096)
         raw_space = given.get("space")
         raw_space = parse_json_object(raw_space, "space") if isinstance(raw_space, (str, bytes)) else raw_space
         space = default_space(strategy) if not raw_space else ParameterSpace.from_dict(raw_space, strategy=strategy)
@@ -221,10 +204,6 @@ class OptimizationRequest:
                    evaluator=evaluator, workers=workers, walk_forward=walk or None, forecasts_source=shared.forecasts_source,
                    forecast_set=shared.forecast_set, artifact=shared.artifact, name=shared.name, **shared.costs, **numbers)
 
-    @property
-    def costs(self) -> dict:
-        return {name: getattr(self, name) for name in COST_FIELDS}
-
     def backtest(self, params: dict | None = None) -> BacktestRequest:
         """The backtest of one parameter set (default: the middle of the space) on this request's data."""
         from backtesting_app.engine.optimize import ParameterSpace
@@ -235,12 +214,5 @@ class OptimizationRequest:
                                forecasts_source=self.forecasts_source, forecast_set=self.forecast_set, artifact=self.artifact,
                                name=self.name, **self.costs)
 
-    def with_forecast_set(self, forecast_set_id: int) -> "OptimizationRequest":
-        return replace(self, forecasts_source="forecast_set", forecast_set=forecast_set_id, artifact="")
-
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out["start"] = self.start.isoformat() if self.start else None
-        out["end"] = self.end.isoformat() if self.end else None
-        out["objectives"] = list(self.objectives)
-        return out
+        return super().to_dict() | {"objectives": list(self.objectives)}

@@ -18,21 +18,17 @@ class BacktestRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BacktestCreateSerializer(serializers.Serializer):
-    """The API face of `BacktestRequest`: its defaults, choices and checks, nothing of its own; plus
-    the uploaded forecasts CSV (multipart), which travels beside the request."""
+class _RunOnDataSerializer(serializers.Serializer):
+    """The fields a backtest and an optimization share (`request._RunOnData`): series, range, forecasts,
+    costs, name; defaults from the request class named by `R`."""
 
     R = BacktestRequest
     symbol = serializers.CharField(help_text="EURUSD or EUR/USD")
     timeframe = serializers.CharField()
     start = serializers.CharField(required=False, allow_null=True, help_text="first bar (UTC, ISO 8601)")
     end = serializers.CharField(required=False, allow_null=True, help_text="last bar (UTC, ISO 8601)")
-    strategy = serializers.ChoiceField(choices=list(R.STRATEGIES))
-    params = serializers.JSONField(help_text="strategy parameters (a JSON object)")
-    engine = serializers.ChoiceField(choices=list(R.ENGINES), default=R.engine)
-    forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
     forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
-    artifact = serializers.CharField(required=False, allow_blank=True, default=R.artifact,
+    artifact = serializers.CharField(required=False, allow_blank=True, default="",
                                      help_text="or a model version REF: its newest finished forecast set covering the series and range")
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, pred_return[, confidence]")
     spread_pips = serializers.FloatField(default=R.spread_pips)
@@ -40,14 +36,25 @@ class BacktestCreateSerializer(serializers.Serializer):
     leverage = serializers.FloatField(default=R.leverage)
     size = serializers.FloatField(default=R.size)
     cash = serializers.FloatField(default=R.cash)
-    name = serializers.CharField(required=False, allow_blank=True, default=R.name)
+    name = serializers.CharField(required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
-        """{"request": BacktestRequest, "upload": the CSV or None}."""
+        """{"request": the request object, "upload": the CSV or None}. A ValueError names the field; the
+        API's exception handler makes it a 400 {"detail": message}."""
         attrs = dict(attrs)
         upload = attrs.pop("forecasts", None)
-        # a ValueError names the field; the API's exception handler makes it a 400 {"detail": message}
-        return {"request": BacktestRequest.from_dict(attrs), "upload": upload}
+        return {"request": self.R.from_dict(attrs), "upload": upload}
+
+
+class BacktestCreateSerializer(_RunOnDataSerializer):
+    """The API face of `BacktestRequest`: its defaults, choices and checks, nothing of its own; plus
+    the uploaded forecasts CSV (multipart), which travels beside the request."""
+
+    R = BacktestRequest
+    strategy = serializers.ChoiceField(choices=list(R.STRATEGIES))
+    params = serializers.JSONField(help_text="strategy parameters (a JSON object)")
+    engine = serializers.ChoiceField(choices=list(R.ENGINES), default=R.engine)
+    forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
 
 
 class PatternScanSerializer(serializers.Serializer):
@@ -80,15 +87,11 @@ class OptimizationResultSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OptimizationCreateSerializer(serializers.Serializer):
+class OptimizationCreateSerializer(_RunOnDataSerializer):
     """The API face of `OptimizationRequest`: its defaults, choices and checks; plus the uploaded
     forecasts CSV (multipart), which travels beside the request."""
 
     R = OptimizationRequest
-    symbol = serializers.CharField()
-    timeframe = serializers.CharField()
-    start = serializers.CharField(required=False, allow_null=True, help_text="first bar (UTC, ISO 8601)")
-    end = serializers.CharField(required=False, allow_null=True, help_text="last bar (UTC, ISO 8601)")
     strategy = serializers.ChoiceField(choices=list(STRATEGIES), default=R.strategy)
     space = serializers.JSONField(required=False, help_text="searched parameters; default: the strategy's standard space")
     fixed_params = serializers.JSONField(required=False)
@@ -100,21 +103,4 @@ class OptimizationCreateSerializer(serializers.Serializer):
     evaluator = serializers.ChoiceField(choices=list(EVALUATORS), default=R.evaluator)
     workers = serializers.IntegerField(default=R.workers, help_text="pool size, at most the worker machine's cores; 0 = all")
     forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default=R.forecasts_source)
-    forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
-    artifact = serializers.CharField(required=False, allow_blank=True, default=R.artifact,
-                                     help_text="or a model version REF: its newest finished forecast set covering the series and range")
-    forecasts = serializers.FileField(required=False)
     walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
-    spread_pips = serializers.FloatField(default=R.spread_pips)
-    commission = serializers.FloatField(default=R.commission)
-    leverage = serializers.FloatField(default=R.leverage)
-    size = serializers.FloatField(default=R.size)
-    cash = serializers.FloatField(default=R.cash)
-    name = serializers.CharField(required=False, allow_blank=True, default=R.name)
-
-    def validate(self, attrs):
-        """{"request": OptimizationRequest, "upload": the CSV or None}."""
-        attrs = dict(attrs)
-        upload = attrs.pop("forecasts", None)
-        # a ValueError names the field; the API's exception handler makes it a 400 {"detail": message}
-        return {"request": OptimizationRequest.from_dict(attrs), "upload": upload}

@@ -7,21 +7,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import ClassVar, Mapping
 
-from forexgpt_site.parsing import parse_utc
+from forexgpt_site.parsing import parse_utc, parse_whole
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
-
-
-def _whole(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}") from None
-    if not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {number}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -54,7 +42,7 @@ class ForecastRequest:
         start, end = parse_utc(data.get("start"), "start"), parse_utc(data.get("end"), "end")
         if start and end and start > end:
             raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
-        numbers = {name: _whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}
+        numbers = {name: parse_whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}
         sampler = str(data.get("sampler") or DEFAULT_SAMPLER)
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")

@@ -48,3 +48,17 @@ def parse_json_object(value, what: str) -> dict:
     if not isinstance(parsed, dict):
         raise ValueError(f"{what} must be a JSON object")
     return parsed
+
+
+def parse_whole(value, name: str, low: int, high: int) -> int:
+    """A whole number from `low` to `high` (a float only when whole, text of digits); ValueError names
+    the field and the range."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {str(value)[:40]!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {number}")
+    return number
