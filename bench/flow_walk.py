@@ -71,10 +71,19 @@ def walk(url: str, data: Path, out: Path) -> dict:
         page.screenshot(path=str(out / f"{len(timings['pages']):02d}-{name}.png"), full_page=True)
 
     def job(page, name, timeout_s):
-        started = time.monotonic()
-        expect(page.locator("#job-status")).to_have_text(re.compile("succeeded|failed|cancelled"), timeout=timeout_s * 1000)
+        """Wait for the page's job to end, noting every distinct progress message the page showed."""
+        started, seen = time.monotonic(), []
+        while time.monotonic() - started < timeout_s:
+            message = page.locator("#job-message").inner_text()[:120]
+            if message and (not seen or seen[-1] != message):
+                seen.append(message)
+            if re.search("succeeded|failed|cancelled", page.locator("#job-status").inner_text()):
+                break
+            time.sleep(1)
+        expect(page.locator("#job-status")).to_have_text(re.compile("succeeded|failed|cancelled"), timeout=5000)
         timings["jobs"][name] = {"status": page.locator("#job-status").inner_text(), "wall_s": round(time.monotonic() - started, 1),
-                                 "message": page.locator("#job-message").inner_text()[:200]}
+                                 "message": page.locator("#job-message").inner_text()[:200],
+                                 "messages_seen": [m for m in seen if not re.match(r"epoch \d+/\d+, step", m)][:20]}
 
     for _ in range(60):  # the server starting
         try:
@@ -106,7 +115,11 @@ def walk(url: str, data: Path, out: Path) -> dict:
         visit(page, "training-form", "/training/")
         page.fill("#training-form input[name=epochs]", "1")
         page.fill("#training-form input[name=batch_size]", "256")
+        started = time.monotonic()
         page.click("#training-form button[type=submit]")
+        page.wait_for_url(re.compile(r"/training/runs/\d+/"))
+        timings["pages"]["training-submit"] = {"path": "/training/ (POST, then the run page)",
+                                               "wall_ms": round(1000 * (time.monotonic() - started))}
         job(page, "train 1 epoch", 1800)
         visit(page, "training-run", page.url.replace(url, ""))
         page.click("a[href^='/registry/versions/']")
