@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "walk"))
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--eval-windows", default="200", help="test windows a training run scores (FOREXGPT_EVAL_WINDOWS)")
+    parser.add_argument("--until-forecasts", action="store_true", help="stop after the forecast set's page (import, train, forecast)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def main() -> None:
     server = subprocess.Popen([python, manage, "run_platform", "--port", str(args.port)], env=env, cwd=ROOT,
                               stdout=open(out / "platform.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        timings = walk(f"http://127.0.0.1:{args.port}", Path(args.data), out)
+        timings = walk(f"http://127.0.0.1:{args.port}", Path(args.data), out, until_forecasts=args.until_forecasts)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -55,7 +56,7 @@ def main() -> None:
     print(json.dumps(timings, indent=2))
 
 
-def walk(url: str, data: Path, out: Path) -> dict:
+def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
     timings = {"pages": {}, "jobs": {}}
@@ -131,6 +132,9 @@ def walk(url: str, data: Path, out: Path) -> dict:
         job(page, "forecast January 2024 (100 samples)", 1800)
         visit(page, "forecast-set", page.url.replace(url, ""))
         set_path = page.url.replace(url, "")
+        if until_forecasts:
+            browser.close()
+            return timings
         set_id = set_path.rstrip("/").rsplit("/", 1)[-1]
 
         page.click("#job a:has-text('calibrate')")
