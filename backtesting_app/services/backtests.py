@@ -50,15 +50,6 @@ def forecast_set_table(fs) -> pd.DataFrame:
     return forecast_frame(fs, truth=False, calibrated=False)[["timestamp", "pred_return", "confidence"]]
 
 
-def forecast_source_of(*, forecasts_source: str, forecast_set=None, artifact: str = "", symbol: str, timeframe: str, start=None,
-                       end=None) -> tuple[str, object]:
-    """(source, forecast set): a model version REF (`artifact`) picks its newest finished set covering
-    the series and range, which is then the source."""
-    if artifact:
-        return "forecast_set", forecast_set_for(artifact=artifact, symbol=symbol, timeframe=timeframe, start=start, end=end)
-    return forecasts_source, forecast_set
-
-
 def forecasts_of_request(source: str, upload, forecast_set=None) -> pd.DataFrame | str | None:
     """A request's forecasts, as `backtest_prepare` takes them: a stored forecast set's or the
     uploaded CSV's table, "baseline", or None (`source` none, for the pattern strategy)."""

@@ -66,11 +66,9 @@ def training_child_main(run_id: int) -> int:
         return 0
     # The throttled reports may have skipped the last step: record where training ended.
     TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=trainer.current_epoch)
-    ctx.progress(0.92, "scoring the test period against the baselines", force=True)
-    # Score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
+    # Fit the spread and score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
     device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
     model = module.forecaster.float().to(device)
-    scoring_started = time.monotonic()
 
     def scoring_progress(done: int, total: int) -> None:
         elapsed = time.monotonic() - scoring_started
