@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import ClassVar, Mapping
 
 from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of
+from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from forexgpt_site.parsing import parse_json_object, parse_utc, parse_whole
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 
@@ -48,6 +49,9 @@ class _RunOnData:
     cash: float = _COST_DEFAULTS.cash
     name: str = ""
 
+    STRATEGIES: ClassVar[tuple] = tuple(STRATEGIES)
+    FORECAST_SOURCES: ClassVar[tuple] = FORECAST_SOURCES
+
     @property
     def costs(self) -> dict:
         return {name: getattr(self, name) for name in COST_FIELDS}
@@ -75,9 +79,7 @@ class BacktestRequest(_RunOnData):
     params: dict = field(default_factory=dict)
     engine: str = "reference"
 
-    STRATEGIES: ClassVar[tuple] = tuple(STRATEGIES)
     ENGINES: ClassVar[tuple] = tuple(ENGINES)
-    FORECAST_SOURCES: ClassVar[tuple] = FORECAST_SOURCES
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "BacktestRequest":
@@ -143,6 +145,8 @@ class OptimizationRequest(_RunOnData):
     walk_forward: dict | None = None
     forecasts_source: str = "baseline"
 
+    METHODS: ClassVar[tuple] = tuple(METHODS)
+    EVALUATORS: ClassVar[tuple] = tuple(EVALUATORS)
     LIMITS: ClassVar[dict] = {"budget": (10, 1_000_000), "seed": (0, 2**32 - 1)}
 
     @classmethod
@@ -150,8 +154,7 @@ class OptimizationRequest(_RunOnData):
         """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field.
         The data, forecast and cost fields are checked as a backtest's are; the search settings by the
         optimizer's own rules (every point the space reaches must be a valid parameter set)."""
-        from backtesting_app.engine.optimize import (EVALUATORS, METHODS, PICK_RULES, ParameterSpace, check_objectives,
-                                                     default_space, parse_constraints)
+        from backtesting_app.engine.optimize import PICK_RULES, ParameterSpace, check_objectives, default_space, parse_constraints
 
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names

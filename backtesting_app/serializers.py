@@ -1,10 +1,8 @@
 from rest_framework import serializers
 
-from backtesting_app.engine import STRATEGIES
-from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
-from backtesting_app.request import FORECAST_SOURCES, BacktestRequest, OptimizationRequest
+from backtesting_app.request import BacktestRequest, OptimizationRequest
 
 
 class BacktestRunSerializer(serializers.ModelSerializer):
@@ -92,15 +90,15 @@ class OptimizationCreateSerializer(_RunOnDataSerializer):
     forecasts CSV (multipart), which travels beside the request."""
 
     R = OptimizationRequest
-    strategy = serializers.ChoiceField(choices=list(STRATEGIES), default=R.strategy)
+    strategy = serializers.ChoiceField(choices=list(R.STRATEGIES), default=R.strategy)
     space = serializers.JSONField(required=False, help_text="searched parameters; default: the strategy's standard space")
     fixed_params = serializers.JSONField(required=False)
     objectives = serializers.CharField(default=",".join(R.objectives))
     constraints = serializers.JSONField(required=False)
     budget = serializers.IntegerField(default=R.budget)
-    method = serializers.ChoiceField(choices=list(METHODS), default=R.method)
+    method = serializers.ChoiceField(choices=list(R.METHODS), default=R.method)
     seed = serializers.IntegerField(default=R.seed)
-    evaluator = serializers.ChoiceField(choices=list(EVALUATORS), default=R.evaluator)
+    evaluator = serializers.ChoiceField(choices=list(R.EVALUATORS), default=R.evaluator)
     workers = serializers.IntegerField(default=R.workers, help_text="pool size, at most the worker machine's cores; 0 = all")
-    forecasts_source = serializers.ChoiceField(choices=FORECAST_SOURCES, default=R.forecasts_source)
+    forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
     walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')

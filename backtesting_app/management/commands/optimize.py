@@ -5,8 +5,6 @@ from contextlib import nullcontext
 from django.core.management.base import BaseCommand, CommandError
 
 from backtesting_app import services, tasks
-from backtesting_app.engine import STRATEGIES
-from backtesting_app.engine.optimize import METHODS
 from backtesting_app.models import OptimizationRun
 from backtesting_app.request import COST_FIELDS, OptimizationRequest
 from backtesting_app.selectors import optimization_summary
@@ -21,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeframe", required=True)
         parser.add_argument("--start", default=None)
         parser.add_argument("--end", default=None)
-        parser.add_argument("--strategy", default="forecast", choices=list(STRATEGIES))
+        parser.add_argument("--strategy", default=OptimizationRequest.strategy, choices=OptimizationRequest.STRATEGIES)
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--forecasts", default="baseline", help="CSV path, or 'baseline' (the momentum baseline)")
         source.add_argument("--artifact", default=None, help="model version REF: its newest finished forecast set covering the range")
@@ -31,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--objectives", default=",".join(OptimizationRequest.objectives))
         parser.add_argument("--constraints", default=None, help='JSON: {"min_trades": 30, "max_drawdown_pct": 25}')
         parser.add_argument("--budget", type=int, default=OptimizationRequest.budget)
-        parser.add_argument("--method", default=OptimizationRequest.method, choices=list(METHODS))
+        parser.add_argument("--method", default=OptimizationRequest.method, choices=OptimizationRequest.METHODS)
         parser.add_argument("--workers", type=int, default=1, help="local processes (1 = in-process)")
         parser.add_argument("--distributed", action="store_true", help="queue it: qcluster workers evaluate the chunks")
         parser.add_argument("--walk-forward", default=None, help="IN_SAMPLE,OUT_OF_SAMPLE[,RULE] bars, e.g. 4000,1000,max_sharpe")
