@@ -21,17 +21,9 @@ class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Ret
 
     @extend_schema(request=CalibrationCreateSerializer, responses={202: CalibrationRunSerializer})
     def create(self, request):
-        from registry.selectors import version_by_ref
-
         body = CalibrationCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        params = {k: data.pop(k) for k in services.PARAM_NAMES if k in data}
-        ref = data.pop("artifact", "")
-        version = version_by_ref(ref) if ref else None
-        run = services.calibration_run_start(user=request.user, upload=data.pop("forecasts", None), method=data["method"],
-                                             alpha=data["alpha"], params=params, name=data["name"], artifact_version=version,
-                                             forecast_set=data.pop("forecast_set", None))
+        run = services.calibration_run_start(user=request.user, **body.validated_data)
         run.refresh_from_db()
         return Response(CalibrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

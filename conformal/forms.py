@@ -1,17 +1,19 @@
 from django import forms
 
-from conformal.engine import METHODS
+from conformal.request import CalibrationRequest
 from forecasts.forms import ForecastSetField
 
-
 class CalibrationForm(forms.Form):
+    """The page face of `CalibrationRequest` (its defaults and choices; its checks run on submit),
+    plus the uploaded forecasts CSV, which travels beside the request."""
+
     forecast_set = ForecastSetField(help_text="stored forecasts: no upload, the realized returns come from the candles")
     forecasts = forms.FileField(required=False, help_text="or a CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] (or forecast columns + y_true)")
-    method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="aci")
-    alpha = forms.FloatField(initial=0.1, min_value=0.0001, max_value=0.9999, help_text="0.1 = 90% intervals")
-    name = forms.CharField(required=False, max_length=120)
+    method = forms.ChoiceField(choices=[(m, m) for m in CalibrationRequest.METHODS], initial=CalibrationRequest.method)
+    alpha = forms.FloatField(initial=CalibrationRequest.alpha, min_value=0.0001, max_value=0.9999, help_text="0.1 = 90% intervals")
+    name = forms.CharField(required=False, max_length=CalibrationRequest.NAME_LENGTH)
     artifact = forms.CharField(required=False, help_text="model version REF (optional), e.g. eurusd-1h-h12:3")
-    cal_size = forms.IntegerField(required=False, min_value=1, help_text="calibration rows (default: first third)")
-    window = forms.IntegerField(required=False, min_value=1, help_text="window / aci")
+    cal_size = forms.IntegerField(required=False, min_value=CalibrationRequest.MIN_ROWS, help_text="calibration rows (default: first third)")
+    window = forms.IntegerField(required=False, min_value=CalibrationRequest.MIN_ROWS, help_text="window / aci")
     gamma = forms.FloatField(required=False, help_text="aci step size (default 0.005)")
     lr = forms.FloatField(required=False, help_text="pid step (default 0.05)")

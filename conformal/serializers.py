@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from conformal.engine import METHODS
 from conformal.models import CalibrationRun
+from conformal.request import CalibrationRequest
 
 
 class CalibrationRunSerializer(serializers.ModelSerializer):
@@ -19,15 +19,27 @@ class CalibrationRunSerializer(serializers.ModelSerializer):
 
 
 class CalibrationCreateSerializer(serializers.Serializer):
+    """The API face of `CalibrationRequest`: its defaults, choices and checks, nothing of its own; plus
+    the uploaded forecasts CSV (multipart), which travels beside the request."""
+
+    R = CalibrationRequest
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] or the forecast columns + y_true")
     forecast_set = serializers.IntegerField(required=False, allow_null=True,
                                             help_text="a finished forecast set's id instead of a file (its realized returns come from the candles)")
-    method = serializers.ChoiceField(choices=METHODS)
-    alpha = serializers.FloatField(default=0.1)
-    name = serializers.CharField(required=False, allow_blank=True, default="")
-    artifact = serializers.CharField(required=False, allow_blank=True, help_text="REF of the model version these forecasts come from")
+    method = serializers.ChoiceField(choices=list(R.METHODS))  # the API names its method; the page offers the default
+    alpha = serializers.FloatField(default=R.alpha)
+    name = serializers.CharField(required=False, allow_blank=True, default=R.name)
+    artifact = serializers.CharField(required=False, allow_blank=True, default=R.artifact,
+                                     help_text="REF of the model version these forecasts come from")
     cal_size = serializers.IntegerField(required=False)
     window = serializers.IntegerField(required=False)
     gamma = serializers.FloatField(required=False)
     lr = serializers.FloatField(required=False)
-    score = serializers.CharField(required=False)
+    score = serializers.ChoiceField(choices=list(R.SCORES), required=False)
+
+    def validate(self, attrs):
+        """{"request": the request object, "upload": the CSV or None}. A ValueError names the field; the
+        API's exception handler makes it a 400 {"detail": message}."""
+        attrs = dict(attrs)
+        upload = attrs.pop("forecasts", None)
+        return {"request": self.R.from_dict(attrs), "upload": upload}

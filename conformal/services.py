@@ -10,35 +10,19 @@ import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from conformal.engine import METHODS, CalibrationResult, calibrate_series, check_params, forecast_columns
+from conformal.engine import CalibrationResult, calibrate_series, forecast_columns
 from conformal.models import CalibrationRun
+from conformal.request import CalibrationRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, read_forecasts_csv
 from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
 from forexgpt_site.permissions import require_staff
 from forexgpt_site.serialization import json_value
-
-PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")
-
-
-def clean_params(*, method: str, alpha, params: dict) -> tuple[str, float, dict]:
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    try:
-        alpha = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number strictly between 0 and 1, not {alpha!r}") from None
-    unknown = set(params) - set(PARAM_NAMES)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(PARAM_NAMES)}")
-    params = {k: v for k, v in params.items() if v not in (None, "")}
-    check_params(method, alpha, **params)
-    return method, alpha, params
+from registry.selectors import version_by_ref
 
 
-def calibration_compute(*, frame: pd.DataFrame, method: str, alpha: float, **params) -> CalibrationResult:
-    """Run the engine on a forecasts table (used by the task, the command and the API alike)."""
-    method, alpha, params = clean_params(method=method, alpha=alpha, params=params)
-    return calibrate_series(forecast_columns(frame, alpha), method=method, alpha=alpha, **params)
+def calibration_compute(*, frame: pd.DataFrame, request: CalibrationRequest) -> CalibrationResult:
+    """Run the engine on a forecasts table (used by the task and the command alike)."""
+    return calibrate_series(forecast_columns(frame, request.alpha), method=request.method, alpha=request.alpha, **request.params)
 
 
 def intervals_frame(frame: pd.DataFrame, result: CalibrationResult) -> pd.DataFrame:
@@ -58,25 +42,27 @@ def forecast_set_frame(forecast_set) -> pd.DataFrame:
     return frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-def calibration_run_start(*, user, method: str, alpha, params: dict, upload=None, forecast_set=None, name: str = "",
-                          artifact_version=None) -> CalibrationRun:
-    """Check the request and its forecasts (an uploaded CSV, or a stored forecast set: no upload,
-    the realized returns come from the candles), then queue the calibration."""
-    method, alpha, params = clean_params(method=method, alpha=alpha, params=params)
-    if forecast_set is not None:
-        forecast_set = finished_forecast_set(forecast_set)
+def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> CalibrationRun:
+    """Check the request against its forecasts (a stored forecast set: no upload, the realized
+    returns come from the candles; or `upload`, a forecasts CSV) and its model version, then queue
+    the calibration."""
+    artifact_version = version_by_ref(request.artifact) if request.artifact else None
+    forecast_set = None
+    if request.forecast_set is not None:
+        forecast_set = finished_forecast_set(request.forecast_set)
         frame = forecast_set_frame(forecast_set)
         artifact_version = forecast_set.artifact_version
         upload = ContentFile(frame.to_csv(index=False).encode(), name=f"forecast-set-{forecast_set.pk}.csv")
     elif upload is None:
         raise ValueError("a calibration needs forecasts: a stored forecast set or an uploaded CSV")
     frame = read_forecasts_csv(upload, time_ordered=True)
-    forecast_columns(frame, alpha)  # the columns the method needs are there, numbers all finite
-    if params.get("cal_size") is not None and params["cal_size"] >= len(frame):
-        raise ValueError(f"cal_size {params['cal_size']} leaves no rows to evaluate ({len(frame)} rows in all)")
+    forecast_columns(frame, request.alpha)  # the columns the method needs are there, numbers all finite
+    if request.cal_size is not None and request.cal_size >= len(frame):
+        raise ValueError(f"cal_size {request.cal_size} leaves no rows to evaluate ({len(frame)} rows in all)")
     upload.seek(0)
-    run = CalibrationRun(owner=user if getattr(user, "is_authenticated", False) else None, name=name[:120], method=method,
-                         alpha=alpha, params=params, artifact_version=artifact_version, forecast_set=forecast_set)
+    run = CalibrationRun(owner=user if getattr(user, "is_authenticated", False) else None, name=request.name,
+                         method=request.method, alpha=request.alpha, params=request.params, artifact_version=artifact_version,
+                         forecast_set=forecast_set)
     run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
     with transaction.atomic():
         run.save()
@@ -84,12 +70,19 @@ def calibration_run_start(*, user, method: str, alpha, params: dict, upload=None
     return run
 
 
+def request_of(run: CalibrationRun) -> CalibrationRequest:
+    """The request a stored run was made from (its worker rebuilds it from the row, checks included)."""
+    return CalibrationRequest.from_dict({"method": run.method, "alpha": run.alpha, **run.params,
+                                         "forecast_set": run.forecast_set_id, "name": run.name})
+
+
 def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:
+    request = request_of(run)
     ctx.progress(0.1, "reading forecasts", force=True)
     with run.forecasts.open("rb") as fh:
         frame = read_forecasts_csv(fh, time_ordered=True)
-    ctx.progress(0.3, f"calibrating {len(frame):,} forecasts with {run.method}", force=True)
-    result = calibration_compute(frame=frame, method=run.method, alpha=run.alpha, **run.params)
+    ctx.progress(0.3, f"calibrating {len(frame):,} forecasts with {request.method}", force=True)
+    result = calibration_compute(frame=frame, request=request)
     buffer = io.StringIO()
     intervals_frame(frame, result).to_csv(buffer, index=False)
     stored = run.intervals.storage.save(f"conformal/intervals/run-{run.pk}.csv", ContentFile(buffer.getvalue().encode()))

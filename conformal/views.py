@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from conformal import charts, selectors, services
 from conformal.forms import CalibrationForm
 from conformal.models import CalibrationRun
+from conformal.request import CalibrationRequest
 from forexgpt_site.jobs import JobStatus
 
 METRIC_ROWS = [
@@ -13,18 +14,13 @@ METRIC_ROWS = [
 
 
 def conformal_page(request):
-    from registry.selectors import version_by_ref
-
     if request.method == "POST":
         form = CalibrationForm(request.POST, request.FILES)
         if form.is_valid():
-            data = form.cleaned_data
+            data = dict(form.cleaned_data)
+            upload = data.pop("forecasts")
             try:
-                version = version_by_ref(data["artifact"]) if data["artifact"] else None
-                run = services.calibration_run_start(
-                    user=request.user, upload=data["forecasts"], forecast_set=data["forecast_set"], method=data["method"],
-                    alpha=data["alpha"], name=data["name"], params={k: data[k] for k in ("cal_size", "window", "gamma", "lr")},
-                    artifact_version=version)
+                run = services.calibration_run_start(user=request.user, request=CalibrationRequest.from_dict(data), upload=upload)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -3,14 +3,14 @@ tracking calibrators, multi-horizon wrapping, and coverage metrics. No Django he
 
 from ._adaptive import AdaptiveConformal, QuantileTracking, SlidingWindowConformal
 from ._multi import MultiHorizonConformal
-from ._scores import conformal_quantile, conformal_rank, lower_conformal_quantile
+from ._scores import SCORES, conformal_quantile, conformal_rank, lower_conformal_quantile
 from ._series import METHODS, ONLINE, CalibrationResult, calibrate_series, check_params, forecast_columns, make_calibrator
 from ._split import AsymmetricConformal, SplitConformal
 from ._state import calibrator_from_state, with_bounds
 from .metrics import fitting_window, interval_metrics, rolling_coverage, winkler_scores
 
 __all__ = [
-    "METHODS", "ONLINE", "AdaptiveConformal", "AsymmetricConformal", "CalibrationResult", "MultiHorizonConformal",
+    "METHODS", "ONLINE", "SCORES", "AdaptiveConformal", "AsymmetricConformal", "CalibrationResult", "MultiHorizonConformal",
     "QuantileTracking", "SlidingWindowConformal", "SplitConformal", "calibrate_series", "calibrator_from_state", "check_params", "conformal_quantile",
     "conformal_rank", "forecast_columns", "interval_metrics", "lower_conformal_quantile", "make_calibrator", "with_bounds",
     "fitting_window", "rolling_coverage", "winkler_scores",

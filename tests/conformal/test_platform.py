@@ -62,7 +62,7 @@ def test_bad_files(tmp_path):
 
 def test_api_run_then_attach_to_a_version_gives_forecasts_intervals(api_client, forecasts_csv, register, staff_user,
                                                                    django_capture_on_commit_callbacks):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
     from rest_framework.test import APIClient
 
     version = register()
@@ -82,7 +82,8 @@ def test_api_run_then_attach_to_a_version_gives_forecasts_intervals(api_client, 
 
     assert api_client.post(f"/api/calibrations/{run_id}/attach/").status_code == 403
     staff = APIClient()
-    staff.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}")
+    _, token = AuthToken.objects.create(user=staff_user)  # (row, token): only the hash is stored
+    staff.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert staff.post(f"/api/calibrations/{run_id}/attach/").json()["attached"] is True
     run = calibration_for_version(version)
     assert run.pk == run_id
@@ -103,11 +104,12 @@ def test_api_refuses_bad_input_without_creating_a_run(api_client, forecasts_csv)
 
 
 def test_a_failed_recalibration_keeps_the_earlier_results(forecasts_csv, user, django_capture_on_commit_callbacks):
+    from conformal.request import CalibrationRequest
     from conformal.services import calibration_run_start
 
     with django_capture_on_commit_callbacks(execute=False):
-        run = calibration_run_start(user=user, upload=SimpleUploadedFile("f.csv", forecasts_csv.read_bytes()),
-                                    method="split", alpha=0.1, params={"cal_size": 300})
+        run = calibration_run_start(user=user, request=CalibrationRequest(method="split", alpha=0.1, cal_size=300),
+                                    upload=SimpleUploadedFile("f.csv", forecasts_csv.read_bytes()))
     calibration_run_execute(run.pk)
     run.refresh_from_db()
     saved = (run.metrics, run.intervals.name)

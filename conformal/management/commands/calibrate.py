@@ -2,10 +2,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from conformal.engine import METHODS
+from conformal.request import PARAM_NAMES, CalibrationRequest
 from conformal.services import calibration_compute, intervals_frame
-from forexgpt_site.serialization import json_value
 from forecasts.selectors import read_forecasts_csv
+from forexgpt_site.serialization import json_value
 
 
 class Command(BaseCommand):
@@ -13,21 +13,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--forecasts", required=True, help="CSV path")
-        parser.add_argument("--method", required=True, choices=METHODS)
-        parser.add_argument("--alpha", type=float, default=0.1, help="miss rate: 0.1 -> 90%% intervals")
+        parser.add_argument("--method", required=True, choices=CalibrationRequest.METHODS)
+        parser.add_argument("--alpha", type=float, default=CalibrationRequest.alpha, help="miss rate: 0.1 -> 90%% intervals")
         parser.add_argument("--cal-size", type=int, default=None, help="rows used to calibrate (default: the first third)")
         parser.add_argument("--window", type=int, default=None, help="window / aci: scores kept")
         parser.add_argument("--gamma", type=float, default=None, help="aci: step size")
         parser.add_argument("--lr", type=float, default=None, help="pid: step relative to the first quantile")
-        parser.add_argument("--score", default=None, help="window / aci / pid: absolute, normalized or cqr")
+        parser.add_argument("--score", default=None, choices=CalibrationRequest.SCORES, help="window / aci / pid: the nonconformity score")
         parser.add_argument("--out", default=None, help="write the intervals CSV here")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        params = {k: opts[k] for k in ("cal_size", "window", "gamma", "lr", "score")}
         try:
+            request = CalibrationRequest.from_dict({k: opts[k] for k in ("method", "alpha", *PARAM_NAMES)})
             frame = read_forecasts_csv(opts["forecasts"], time_ordered=True)
-            result = calibration_compute(frame=frame, method=opts["method"], alpha=opts["alpha"], **params)
+            result = calibration_compute(frame=frame, request=request)
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['forecasts']}") from exc
         except ValueError as exc:
