@@ -90,19 +90,20 @@ def _pids(pattern: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_and_ends_equal_to_an_uninterrupted_one(child_env, forecaster, user):
-    slow = _request(samples=50, steps=60, seed=7)  # chunks of 64 windows, slow enough to kill between them
+def test_a_killed_run_resumes_and_ends_equal_to_an_uninterrupted_one(child_env, forecaster, user, monkeypatch):
+    monkeypatch.setenv("FOREXGPT_FORECAST_CHUNK", "16")  # 23 chunks of ~0.1 s: killed after the first, long before the last
+    slow = _request(samples=50, steps=30, seed=7)
     fs = services.forecast_set_start(user=user, request=slow, enqueue=False)
     result = {}
     worker = threading.Thread(target=lambda: result.setdefault("status", forecast_set_execute(fs.pk)))
     worker.start()
-    assert wait_for(lambda: ForecastRow.objects.filter(forecast_set=fs).count() >= 64, timeout=120, interval=0.05)
+    assert wait_for(lambda: ForecastRow.objects.filter(forecast_set=fs).count() >= 16, timeout=120, interval=0.05)
     for pid in _pids(f"forecast_worker {fs.pk}$"):
         subprocess.run(["kill", "-9", str(pid)])
     worker.join(timeout=60)
     fs.refresh_from_db()
     stored = ForecastRow.objects.filter(forecast_set=fs).count()
-    assert result["status"] == "failed" and "exited with code -9" in fs.error and 64 <= stored < 368
+    assert result["status"] == "failed" and "exited with code -9" in fs.error and 16 <= stored < 368 and stored % 16 == 0
     job_requeue(run=fs, user=user, message=ForecastSetViewSet.resume_message)  # what POST .../resume/ does
     assert forecast_set_execute(fs.pk) == "succeeded"
     fs.refresh_from_db()
