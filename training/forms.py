@@ -1,37 +1,54 @@
 from django import forms
 
 from forexgpt_site.forms import UtcDateTimeField
+from training.request import TrainingRequest
+
+R = TrainingRequest
+DENOISER_LABELS = {"transformer": "transformer", "unet": "1-D temporal U-Net"}
+PRECISION_LABELS = {"32-true": "fp32", "16-mixed": "fp16 mixed", "bf16-mixed": "bf16 mixed"}
+COMPILE_CHOICES = {"": None, "on": True, "off": False}
+
+
+def _limits(name: str) -> dict:
+    low, high = R.LIMITS[name]
+    return {"min_value": low, "max_value": high}
 
 
 class TrainingForm(forms.Form):
+    """The page face of `TrainingRequest`: its defaults, choices and limits; the optimization options
+    are fields of their own here and become the request's `choices`."""
+
     name = forms.CharField(required=False, max_length=120)
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
     start = UtcDateTimeField()
     end = UtcDateTimeField()
-    horizon = forms.IntegerField(initial=12, min_value=1)
-    patch_len = forms.IntegerField(initial=64, min_value=8)
-    epochs = forms.IntegerField(initial=10, min_value=1)
-    batch_size = forms.IntegerField(initial=64, min_value=2)
-    denoiser = forms.ChoiceField(choices=[("transformer", "transformer"), ("unet", "1-D temporal U-Net")])
-    precision = forms.ChoiceField(required=False, choices=[("", "auto"), ("32-true", "fp32"), ("bf16-mixed", "bf16 mixed"), ("16-mixed", "fp16 mixed")])
+    horizon = forms.IntegerField(initial=R.horizon, **_limits("horizon"))
+    patch_len = forms.IntegerField(initial=R.patch_len, **_limits("patch_len"))
+    epochs = forms.IntegerField(initial=R.epochs, **_limits("epochs"))
+    batch_size = forms.IntegerField(initial=R.batch_size, **_limits("batch_size"))
+    denoiser = forms.ChoiceField(choices=[(d, DENOISER_LABELS.get(d, d)) for d in R.DENOISERS], initial=R.denoiser)
+    precision = forms.ChoiceField(required=False, choices=[("", "auto")] + [(p, PRECISION_LABELS.get(p, p)) for p in R.PRECISIONS])
     compile = forms.ChoiceField(required=False, choices=[("", "auto"), ("on", "on"), ("off", "off")], label="torch.compile")
-    num_gpus = forms.IntegerField(required=False, min_value=0, help_text="blank = every detected GPU; 0 = CPU")
-    gradient_accumulation = forms.IntegerField(initial=1, min_value=1)
+    num_gpus = forms.IntegerField(required=False, min_value=R.CHOICE_LOWS["num_gpus"], help_text="blank = every detected GPU; 0 = CPU")
+    gradient_accumulation = forms.IntegerField(initial=R.CHOICE_DEFAULTS["gradient_accumulation"],
+                                               min_value=R.CHOICE_LOWS["gradient_accumulation"])
     gradient_checkpointing = forms.BooleanField(required=False)
     fast_dev_run = forms.BooleanField(required=False, help_text="one batch: a smoke test")
 
-    def choices(self) -> dict:
-        d = self.cleaned_data
-        out = {}
-        if d.get("precision"):
-            out["precision"] = d["precision"]
-        if d.get("compile"):
-            out["compile"] = d["compile"] == "on"
-        if d.get("num_gpus") is not None:
-            out["num_gpus"] = d["num_gpus"]
-        if d.get("gradient_accumulation", 1) > 1:
-            out["gradient_accumulation"] = d["gradient_accumulation"]
-        if d.get("gradient_checkpointing"):
-            out["gradient_checkpointing"] = True
-        return out
+    def clean(self):
+        """Builds `self.request_object`; the request's ValueError becomes the form's error."""
+        d = super().clean()
+        if self.errors:
+            return d
+        choices = R.choices_from({
+            "precision": d.get("precision") or None, "compile": COMPILE_CHOICES[d.get("compile") or ""],
+            "num_gpus": d.get("num_gpus"), "gradient_accumulation": d.get("gradient_accumulation"),
+            "gradient_checkpointing": d.get("gradient_checkpointing")})
+        values = {k: d.get(k) for k in ("name", "symbol", "timeframe", "start", "end", "horizon", "patch_len", "epochs",
+                                        "batch_size", "denoiser", "fast_dev_run")}
+        try:
+            self.request_object = R.from_dict({**values, "choices": choices})
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return d

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from training.models import TrainingRun
+from training.request import TrainingRequest
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
@@ -20,17 +21,28 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 
 class TrainingCreateSerializer(serializers.Serializer):
-    symbol = serializers.CharField()
-    timeframe = serializers.CharField()
-    start = serializers.DateTimeField(required=False, allow_null=True)
-    end = serializers.DateTimeField(required=False, allow_null=True)
-    horizon = serializers.IntegerField(default=12)
-    patch_len = serializers.IntegerField(default=64)
-    epochs = serializers.IntegerField(default=30)
-    batch_size = serializers.IntegerField(default=64)
-    denoiser = serializers.ChoiceField(choices=["transformer", "unet"], default="transformer")
-    choices = serializers.JSONField(required=False, help_text="precision, compile, num_gpus, gradient_accumulation, ...")
-    fast_dev_run = serializers.BooleanField(default=False)
-    seed = serializers.IntegerField(default=0)
-    name = serializers.CharField(required=False, allow_blank=True, default="")
-    model_name = serializers.CharField(required=False, allow_blank=True, default="")
+    """The API face of `TrainingRequest`: its defaults, choices and checks, nothing of its own."""
+
+    R = TrainingRequest
+    symbol = serializers.CharField(help_text="EURUSD or EUR/USD")
+    timeframe = serializers.CharField(help_text="e.g. 1h")
+    start = serializers.CharField(required=False, allow_null=True, help_text="first bar (UTC, ISO 8601); default: the first stored")
+    end = serializers.CharField(required=False, allow_null=True, help_text="last bar (UTC, ISO 8601); default: the last stored")
+    horizon = serializers.IntegerField(default=R.horizon, help_text="bars forecast")
+    patch_len = serializers.IntegerField(default=R.patch_len, help_text="bars of context per window")
+    epochs = serializers.IntegerField(default=R.epochs)
+    batch_size = serializers.IntegerField(default=R.batch_size)
+    denoiser = serializers.ChoiceField(choices=list(R.DENOISERS), default=R.denoiser)
+    choices = serializers.JSONField(required=False, help_text=(
+        f"options that win over auto-detection: precision ({', '.join(R.PRECISIONS)}), compile, compile_mode "
+        f"({', '.join(R.COMPILE_MODES)}), num_gpus, gradient_accumulation, ..."))
+    fast_dev_run = serializers.BooleanField(default=R.fast_dev_run)
+    seed = serializers.IntegerField(default=R.seed)
+    name = serializers.CharField(required=False, allow_blank=True, default=R.name)
+    model_name = serializers.CharField(required=False, allow_blank=True, default=R.model_name,
+                                       help_text="registry model (a slug); default <symbol>-<timeframe>-h<horizon>")
+
+    def validate(self, attrs):
+        """{"request": the request object}. A ValueError names the field; the API's exception handler
+        makes it a 400 {"detail": message}."""
+        return {"request": self.R.from_dict(attrs)}

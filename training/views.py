@@ -22,12 +22,8 @@ def training_page(request):
     if request.method == "POST":
         form = TrainingForm(request.POST)
         if form.is_valid():
-            d = form.cleaned_data
-            try:
-                run = services.training_run_start(
-                    user=request.user, symbol=d["symbol"], timeframe=d["timeframe"], start=d["start"], end=d["end"],
-                    horizon=d["horizon"], patch_len=d["patch_len"], epochs=d["epochs"], batch_size=d["batch_size"],
-                    denoiser=d["denoiser"], choices=form.choices(), fast_dev_run=d["fast_dev_run"], name=d["name"])
+            try:  # the form checked the request; the service checks the stored bars
+                run = services.training_run_start(user=request.user, request=form.request_object)
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:

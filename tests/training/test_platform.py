@@ -12,6 +12,7 @@ from forexgpt_site.jobs import CHILD_CANCELLED, job_requeue
 from training import services
 from training.api import TrainingRunViewSet
 from training.models import TrainingRun
+from training.request import TrainingRequest
 from training.tasks import training_run_execute
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ def child_env(transactional_db, monkeypatch, settings, tmp_path, fixture_path):
 
 def _run(user=None, **kw):
     options = {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 32, "horizon": 12, "epochs": 1, "batch_size": 32, **kw}
-    return services.training_run_start(user=user, enqueue=False, **options)
+    return services.training_run_start(user=user, request=TrainingRequest.from_dict(options), enqueue=False)
 
 
 def test_a_run_trains_registers_a_version_that_loads_and_forecasts(child_env, user, tmp_path):

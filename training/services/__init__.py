@@ -1,9 +1,10 @@
 """Training writes, one module per concern: `runs` (start, the task that watches the child), `child`
-(the training child process), `registration` (the trained version in the registry). Import from here."""
+(the training child process), `registration` (the trained version in the registry). Import from here.
+A run's parameters are a `training.request.TrainingRequest`."""
 
 from .child import EVAL_WINDOWS, training_child_main
 from .registration import register_model
-from .runs import checkpoint_dir, parse_choices, training_run_execute, training_run_start
+from .runs import checkpoint_dir, request_of, training_run_execute, training_run_start
 
-__all__ = ["EVAL_WINDOWS", "checkpoint_dir", "parse_choices", "register_model", "training_child_main", "training_run_execute",
+__all__ = ["EVAL_WINDOWS", "checkpoint_dir", "register_model", "request_of", "training_child_main", "training_run_execute",
            "training_run_start"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 
-import pandas as pd
 from django.conf import settings
 
 from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext
@@ -14,14 +13,10 @@ from marketdata.selectors import candles_frame
 from training.models import TrainingRun
 
 from .registration import register_model
-from .runs import checkpoint_dir, parse_choices
+from .runs import checkpoint_dir, request_of
 
 # Test windows scored per run (evenly spaced), to keep CPU evaluation minutes, not hours.
 EVAL_WINDOWS = int(os.environ.get("FOREXGPT_EVAL_WINDOWS", "1000"))
-
-
-def _candles(run) -> pd.DataFrame:
-    return candles_frame(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)
 
 
 def training_child_main(run_id: int) -> int:
@@ -35,10 +30,12 @@ def training_child_main(run_id: int) -> int:
     # two threads were 3x slower a step than one here (FOREXGPT_TORCH_THREADS, default 1).
     torch.set_num_threads(settings.FOREXGPT_TORCH_THREADS)
     run = TrainingRun.objects.get(pk=run_id)
+    request = request_of(run)
     rank = int(os.environ.get("LOCAL_RANK", "0")) + int(os.environ.get("NODE_RANK", "0"))
-    data = prepare_data(_candles(run), patch_len=run.patch_len, horizon=run.horizon)
+    candles = candles_frame(symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end)
+    data = prepare_data(candles, patch_len=request.patch_len, horizon=request.horizon)
     hw = detect_hardware()
-    cfg = build_config(hw, parse_choices(run.choices), denoiser=run.denoiser)
+    cfg = build_config(hw, request.user_choices(), denoiser=request.denoiser)
     ctx = JobContext(run)
     if rank == 0:
         TrainingRun.objects.filter(pk=run.pk).update(decisions=cfg.decisions, hardware=hw.as_dict())
@@ -49,17 +46,17 @@ def training_child_main(run_id: int) -> int:
             history[:] = [h for h in history if h["epoch"] != epoch_point["epoch"]] + [epoch_point]
             TrainingRun.objects.filter(pk=run.pk).update(history=history, val_loss=epoch_point["val_loss"])
             return
-        message = f"epoch {fields_['epoch'] + 1}/{run.epochs}, step {fields_['step']}, loss {fields_['train_loss']:.4f}"
+        message = f"epoch {fields_['epoch'] + 1}/{request.epochs}, step {fields_['step']}, loss {fields_['train_loss']:.4f}"
         try:
             ctx.progress(0.9 * fraction, message, **{k: v for k, v in fields_.items()})
         except JobCancelled:
             stop_flag["stop"] = True
 
     stop_flag = {"stop": False}
-    reporter = ProgressReporter(report, should_stop=lambda: stop_flag["stop"], batch_size=run.batch_size)
+    reporter = ProgressReporter(report, should_stop=lambda: stop_flag["stop"], batch_size=request.batch_size)
     ckpt = checkpoint_dir(run)
-    module, trainer = train(data, cfg, epochs=run.epochs, batch_size=run.batch_size, checkpoint_dir=ckpt, callbacks=[reporter],
-                            seed=run.seed, fast_dev_run=run.fast_dev_run, denoiser=run.denoiser)
+    module, trainer = train(data, cfg, epochs=request.epochs, batch_size=request.batch_size, checkpoint_dir=ckpt, callbacks=[reporter],
+                            seed=request.seed, fast_dev_run=request.fast_dev_run, denoiser=request.denoiser)
     if stop_flag["stop"]:
         return CHILD_CANCELLED
     if trainer.global_rank != 0 or rank != 0:
@@ -77,9 +74,9 @@ def training_child_main(run_id: int) -> int:
 
     try:
         ctx.progress(0.92, "fitting the forecast spread on the validation part", force=True)
-        spread = fit_spread(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device)
+        spread = fit_spread(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device)
         scoring_started = time.monotonic()
-        quality = evaluate_quality(model, data, seed=run.seed, max_windows=EVAL_WINDOWS, device=device,
+        quality = evaluate_quality(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device,
                                    on_batch=scoring_progress)
     except JobCancelled:
         return CHILD_CANCELLED

@@ -1,0 +1,138 @@
+"""What a training run is asked to do: one request object that owns the defaults, the choices, the
+limits and the checks; the form, the serializer, the command, the stored run and its child process
+all come from it. Only the check that needs the stored bars (enough for a chronological split) is
+the service's."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import ClassVar, Mapping
+
+from django.utils.text import slugify
+
+from forexgpt_site.parsing import parse_utc, parse_whole
+from marketdata.engine import normalize_symbol, normalize_timeframe
+# optimization.py and the hardware module it imports load no torch: the web process stays light
+from training.engine.optimization import COMPILE_MODES, PRECISIONS, UserChoices
+
+DENOISERS = ("transformer", "unet")
+COLUMN_MAX = 2**31 - 1  # the largest whole number the run row's integer columns hold
+# The lowest value of each whole-number option of `UserChoices` (None there = decide from the hardware).
+CHOICE_LOWS = {"num_gpus": 0, "num_nodes": 1, "cpu_processes": 1, "gradient_accumulation": 1, "num_workers": 0}
+CHOICE_DEFAULTS = {f.name: f.default for f in fields(UserChoices)}
+_CHOICE_KINDS = {f.name: str(f.type) for f in fields(UserChoices)}  # "bool | None", "int", "str", ...
+
+
+def _choice_value(name: str, value):
+    """One option of `choices` checked against its `UserChoices` annotation; ValueError names it."""
+    kind = _CHOICE_KINDS[name]
+    if value is None and kind.endswith("| None"):
+        return None
+    if kind.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be {'true, false or null' if kind.endswith('| None') else 'true or false'}, not {value!r}")
+        return value
+    if kind.startswith("int"):
+        return parse_whole(value, name, CHOICE_LOWS.get(name, 0), COLUMN_MAX)
+    return value
+
+
+def parse_choices(choices) -> dict:
+    """The training options (`UserChoices`' fields) checked; unknown names, a precision or compile mode
+    that does not exist, a flag that is not true/false, a count below its minimum are refused."""
+    if choices is None or choices == "":
+        return {}
+    if not isinstance(choices, Mapping):
+        raise ValueError("choices must be an object such as {\"precision\": \"bf16-mixed\"}")
+    unknown = set(choices) - set(CHOICE_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown training option(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(CHOICE_DEFAULTS))}")
+    parsed = {name: _choice_value(name, value) for name, value in choices.items()}
+    precision = parsed.get("precision")
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, not {precision!r}")
+    compile_mode = parsed.get("compile_mode", CHOICE_DEFAULTS["compile_mode"])
+    if compile_mode not in COMPILE_MODES:
+        raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, not {compile_mode!r}")
+    return parsed
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingRequest:
+    """Training of a diffusion forecaster on `symbol` `timeframe` bars from `start` to `end` (UTC; None =
+    as far as the data goes): windows of `patch_len` bars forecasting `horizon` bars, `epochs` passes
+    in batches of `batch_size`, a `denoiser`, the user's optimization `choices` (`UserChoices`' fields;
+    the rest is decided from the hardware), a `seed`, a `fast_dev_run` smoke test; the trained
+    version goes to the registry as `model_name` (blank: <symbol>-<timeframe>-h<horizon>)."""
+
+    symbol: str
+    timeframe: str
+    start: datetime | None = None
+    end: datetime | None = None
+    horizon: int = 12
+    patch_len: int = 64
+    # What the API, the command and the run row always used (the page alone started at 10): one
+    # default now, so that a run means the same wherever it was started.
+    epochs: int = 30
+    batch_size: int = 64
+    denoiser: str = "transformer"
+    choices: dict = field(default_factory=dict)
+    fast_dev_run: bool = False
+    seed: int = 0
+    name: str = ""
+    model_name: str = ""
+
+    DENOISERS: ClassVar[tuple] = DENOISERS
+    PRECISIONS: ClassVar[tuple] = PRECISIONS
+    COMPILE_MODES: ClassVar[tuple] = COMPILE_MODES
+    CHOICE_DEFAULTS: ClassVar[dict] = CHOICE_DEFAULTS
+    CHOICE_LOWS: ClassVar[dict] = CHOICE_LOWS
+    LIMITS: ClassVar[dict] = {"horizon": (1, COLUMN_MAX), "patch_len": (8, COLUMN_MAX), "epochs": (1, COLUMN_MAX),
+                              "batch_size": (2, COLUMN_MAX), "seed": (0, COLUMN_MAX)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "TrainingRequest":
+        """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
+        ValueError names the field. Blank values take the defaults."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown training request field(s) {', '.join(sorted(map(str, unknown)))}; "
+                             f"known: {', '.join(sorted(names))}")
+        given = {k: v for k, v in data.items() if v is not None and v != ""}
+        for required in ("symbol", "timeframe"):
+            if not str(given.get(required, "")).strip():
+                raise ValueError(f"{required} is required")
+        start, end = parse_utc(given.get("start"), "start"), parse_utc(given.get("end"), "end")
+        if start and end and start > end:
+            raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        numbers = {name: parse_whole(given[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if name in given}
+        denoiser = given.get("denoiser", cls.denoiser)
+        if denoiser not in DENOISERS:
+            raise ValueError(f"unknown denoiser {denoiser!r}; choose {' or '.join(DENOISERS)}")
+        fast_dev_run = given.get("fast_dev_run", cls.fast_dev_run)
+        if not isinstance(fast_dev_run, bool):
+            raise ValueError(f"fast_dev_run must be true or false, not {fast_dev_run!r}")
+        model_name = given.get("model_name", "")
+        if not isinstance(model_name, str) or len(model_name) > 100 or (model_name and slugify(model_name) != model_name):
+            raise ValueError(f"model_name {model_name!r} must be a slug of at most 100 characters")
+        return cls(symbol=normalize_symbol(str(given["symbol"])), timeframe=normalize_timeframe(str(given["timeframe"])).code,
+                   start=start, end=end, denoiser=denoiser, choices=parse_choices(data.get("choices")),
+                   fast_dev_run=fast_dev_run, name=str(given.get("name", ""))[:120], model_name=model_name, **numbers)
+
+    @staticmethod
+    def choices_from(values: Mapping) -> dict:
+        """The `choices` that flat option values mean (a form's fields, a command's flags): those given
+        that differ from `UserChoices`' defaults, so that an untouched option stays the hardware's call."""
+        return {name: value for name, value in values.items() if value is not None and value != CHOICE_DEFAULTS[name]}
+
+    def user_choices(self) -> UserChoices:
+        """The choices as the engine's `build_config` takes them."""
+        return UserChoices(**self.choices)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["start"] = self.start.isoformat() if self.start else None
+        out["end"] = self.end.isoformat() if self.end else None
+        return out
