@@ -1,9 +1,15 @@
-"""Login throttling glue: django-axes counts failed logins, DRF answers the token endpoint's lockout."""
+"""Logins: django-axes counts failed logins (page and API), DRF answers the token endpoint's lockout, and
+the API's token views (django-rest-knox: hashed, expiring tokens)."""
 
 from __future__ import annotations
 
 from axes.helpers import get_cool_off, get_lockout_message
+from drf_spectacular.utils import extend_schema, inline_serializer
+from knox import views as knox_views
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import Throttled
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -22,3 +28,49 @@ def refuse_locked_out_api_login(sender, request=None, **kwargs) -> None:
     if isinstance(request, Request):
         cool_off = get_cool_off(request)
         raise Throttled(wait=cool_off.total_seconds() if cool_off else None, detail=str(get_lockout_message()))
+
+
+_ISSUED_TOKEN = inline_serializer("IssuedToken", {
+    "token": serializers.CharField(help_text="send as `Authorization: Token <token>`; shown this once"),
+    "expiry": serializers.DateTimeField(allow_null=True, help_text="null: the token never expires"),
+})
+
+
+class TokenLoginView(knox_views.LoginView):
+    """`POST /api/token/` with `username` and `password` (form or JSON): a new token and its expiry.
+
+    knox's own LoginView needs a caller already logged in; here the body's password is checked by
+    `django.contrib.auth.authenticate` (DRF's AuthTokenSerializer), so django-axes counts each failure
+    and a locked-out pair gets 429 (`refuse_locked_out_api_login`). Nothing is read from a session or
+    a header, so no CSRF check applies; the anonymous-rate throttle does.
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    renderer_classes = (JSONRenderer,)
+
+    @extend_schema(request=AuthTokenSerializer, responses=_ISSUED_TOKEN, auth=[], description=(
+        "A new API token for `username` and `password` (form or JSON), and when it expires. Send it as "
+        "`Authorization: Token <token>`; only its hash is stored, so it is shown this once. Repeated wrong "
+        "passwords lock the username at this address out (429 with Retry-After)."))
+    def post(self, request, format=None):
+        credentials = AuthTokenSerializer(data=request.data, context=self.get_context())
+        credentials.is_valid(raise_exception=True)
+        request.user = credentials.validated_data["user"]  # the user knox's LoginView issues the token to
+        return super().post(request, format=format)
+
+
+class TokenLogoutView(knox_views.LogoutView):
+    """`POST /api/token/logout/`: revokes the token this request was sent with."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, format=None):
+        return super().post(request, format=format)
+
+
+class TokenLogoutAllView(knox_views.LogoutAllView):
+    """`POST /api/token/logout-all/`: revokes every token of the caller."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, format=None):
+        return super().post(request, format=format)

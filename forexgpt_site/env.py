@@ -70,6 +70,12 @@ Q_SYNC = _bool("FOREXGPT_Q_SYNC", False)
 # login page and on /api/token/ alike; the lock lifts after the cool-off (a new failure restarts it).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("FOREXGPT_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_COOLOFF_MINUTES = float(os.environ.get("FOREXGPT_LOGIN_COOLOFF_MINUTES", "15"))
+# Lifetime of an API token from POST /api/token/ or `manage.py api_token`, in hours; 0 = never expires.
+# 30 days: a script or notebook keeps one token through a month of work and the longest job it may
+# poll (a 72-hour training run), while a leaked token stops working within a month.
+API_TOKEN_TTL_HOURS = float(os.environ.get("FOREXGPT_API_TOKEN_TTL_HOURS", "720"))
+if API_TOKEN_TTL_HOURS < 0:
+    raise ValueError("FOREXGPT_API_TOKEN_TTL_HOURS must be 0 (tokens never expire) or a positive number of hours")
 # API requests per client (DRF rate strings: N/second|minute|hour|day). Counted per process.
 API_RATE_ANON = os.environ.get("FOREXGPT_API_RATE_ANON", "60/minute")
 API_RATE_USER = os.environ.get("FOREXGPT_API_RATE_USER", "600/minute")
@@ -114,7 +120,7 @@ def secret_key() -> str:
 def private_sqlite_file(path: Path) -> Path:
     """`path` for SQLite, readable by its owner only: created empty with mode 0600 when absent (SQLite
     gives its -wal and -shm files the same mode), tightened when an older one is open to others.
-    The database holds password hashes, sessions and API tokens."""
+    The database holds password hashes, sessions and API token hashes."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -27,14 +27,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before django_q: its `qcluster` command (forexgpt_site/management/commands/qcluster.py) takes the
+    # place of django-q2's, so that stopping a cluster stops its running jobs instead of waiting for them.
+    "forexgpt_site",
     "django_q",
     "axes",
     "csp",
-    "forexgpt_site",
     "marketdata",
     "training",
     "forecasts",
@@ -193,9 +195,11 @@ FOREXGPT_PATTERN_SCAN_MAX_BARS = env.PATTERN_SCAN_MAX_BARS
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "forexgpt_site.api.exception_handler",
+    # Tokens first: DRF answers a missing or refused credential with the first class's challenge, so
+    # a script with an expired or revoked token gets 401 `WWW-Authenticate: Token` (the session has none: 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "forexgpt_site.pagination.Pagination",
@@ -205,6 +209,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": env.API_RATE_ANON, "user": env.API_RATE_USER},
     "NUM_PROXIES": env.NUM_PROXIES,
+}
+# API tokens (django-rest-knox): the database keeps a SHA-512 hash of each token, never the token, and
+# each token expires FOREXGPT_API_TOKEN_TTL_HOURS after it was made (0: never). Sent as
+# `Authorization: Token <token>`, as DRF's plain-text tokens were.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.API_TOKEN_TTL_HOURS) if env.API_TOKEN_TTL_HOURS else None,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ForexGPT API",

@@ -2,10 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from forexgpt_site import views
+from forexgpt_site import auth, views
 from backtesting_app import api as backtesting_api
 from conformal import api as conformal_api
 from forecasts import api as forecasts_api
@@ -55,7 +54,9 @@ router.register("registry/models", registry_api.RegisteredModelViewSet, basename
 router.register("registry/versions", registry_api.ModelVersionViewSet, basename="model-version")
 
 api_patterns = [
-    path("token/", obtain_auth_token, name="api-token"),
+    path("token/", auth.TokenLoginView.as_view(), name="api-token"),
+    path("token/logout/", auth.TokenLogoutView.as_view(), name="api-token-logout"),
+    path("token/logout-all/", auth.TokenLogoutAllView.as_view(), name="api-token-logout-all"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("series/", marketdata_api.SeriesListView.as_view(), name="api-series"),

@@ -62,11 +62,12 @@ def logged_in_client(client, user):
 
 @pytest.fixture
 def api_client(user):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    _, token = AuthToken.objects.create(user=user)  # (row, token): only the hash is stored
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -17,7 +17,7 @@ def test_every_endpoint_refuses_anonymous_callers(url):
 
 def test_token_is_issued_for_valid_credentials(user):
     response = APIClient().post("/api/token/", {"username": "analyst", "password": "analyst-pass-123"})
-    assert response.status_code == 200 and len(response.json()["token"]) == 40
+    assert response.status_code == 200 and len(response.json()["token"]) == 64
     assert APIClient().post("/api/token/", {"username": "analyst", "password": "nope"}).status_code == 400
 
 

@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from registry.models import AliasHistory, ModelVersion, VersionTag
@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_api(staff_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}")
+    _, token = AuthToken.objects.create(user=staff_user)  # (row, token): only the hash is stored
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 
