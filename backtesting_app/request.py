@@ -4,13 +4,13 @@ checks; the form, the serializer, the command, the stored run and its worker all
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar, Mapping
 
 from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
-from forexgpt_site.parsing import parse_json_object, parse_utc, parse_whole
+from forexgpt_site.parsing import parse_json_object, parse_utc_range, parse_whole, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 
 FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
@@ -85,18 +85,9 @@ class BacktestRequest(_RunOnData):
     def from_dict(cls, data: Mapping) -> "BacktestRequest":
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown backtest option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
-        given = {k: v for k, v in data.items() if v is not None and v != ""}
-        for required in ("symbol", "timeframe", "strategy"):
-            if required not in given:
-                raise ValueError(f"{required} is required")
+        given = request_values(cls, data, "backtest option", required=("symbol", "timeframe", "strategy"))
         symbol = normalize_symbol(str(given["symbol"]))
-        start, end = parse_utc(given.get("start"), "start"), parse_utc(given.get("end"), "end")
-        if start and end and start > end:
-            raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        start, end = parse_utc_range(given)
         strategy = str(given["strategy"])
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; choose {one_of(STRATEGIES)}")
@@ -156,11 +147,7 @@ class OptimizationRequest(_RunOnData):
         optimizer's own rules (every point the space reaches must be a valid parameter set)."""
         from backtesting_app.engine.optimize import PICK_RULES, ParameterSpace, check_objectives, default_space, parse_constraints
 
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown optimization option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
-        given = {k: v for k, v in data.items() if v is not None and v != ""}
+        given = request_values(cls, data, "optimization option")
         strategy = str(given.get("strategy", cls.strategy))
         fixed = parse_json_object(given.get("fixed_params", {}), "fixed_params")
         method = str(given.get("method", cls.method))

@@ -4,10 +4,11 @@ the checks; the form, the serializer, the command, the stored run and its worker
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import ClassVar, Mapping
 
 from conformal.engine import METHODS, SCORES, check_params
+from forexgpt_site.parsing import request_values
 
 PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")  # the engine's parameters; None = the method's default
 WHOLE_PARAMS = ("cal_size", "window")
@@ -67,11 +68,7 @@ class CalibrationRequest:
     def from_dict(cls, data: Mapping) -> "CalibrationRequest":
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown calibration option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
-        given = {k: v for k, v in data.items() if v is not None and v != ""}
+        given = request_values(cls, data, "calibration option")
         method = given.get("method", cls.method)
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

@@ -3,11 +3,11 @@ the checks; the form, the serializer, the command and the stored run all come fr
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import ClassVar, Mapping
 
-from forexgpt_site.parsing import parse_utc, parse_whole
+from forexgpt_site.parsing import parse_utc_range, parse_whole, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 
@@ -32,16 +32,8 @@ class ForecastRequest:
     @classmethod
     def from_dict(cls, data: Mapping) -> "ForecastRequest":
         """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown forecast option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
-        for required in ("artifact", "symbol", "timeframe"):
-            if not str(data.get(required) or "").strip():
-                raise ValueError(f"{required} is required")
-        start, end = parse_utc(data.get("start"), "start"), parse_utc(data.get("end"), "end")
-        if start and end and start > end:
-            raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        data = request_values(cls, data, "forecast option", required=("artifact", "symbol", "timeframe"))
+        start, end = parse_utc_range(data)
         numbers = {name: parse_whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}
         sampler = str(data.get("sampler") or DEFAULT_SAMPLER)
         if sampler not in SAMPLERS:

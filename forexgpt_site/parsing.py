@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from datetime import datetime
+from typing import Mapping
 
 import pandas as pd
 
@@ -23,6 +25,29 @@ def parse_utc(value, name: str = "date/time") -> datetime | None:
     if pd.isna(ts):
         raise ValueError(f"{name} {value!r} is not a date/time (use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00Z)")
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def parse_utc_range(given: Mapping) -> tuple[datetime | None, datetime | None]:
+    """`start` and `end` of a request (blank = None), the first not after the second."""
+    start, end = parse_utc(given.get("start"), "start"), parse_utc(given.get("end"), "end")
+    if start and end and start > end:
+        raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+    return start, end
+
+
+def request_values(request_class, data: Mapping, what: str, required: tuple = ()) -> dict:
+    """The non-blank values of `data` for a request dataclass (blank - None or empty text - takes the
+    default): a name that is not one of its fields, or a `required` one left blank, is a ValueError
+    naming it ("unknown `what`(s) ...; known: ...")."""
+    names = {f.name for f in fields(request_class)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(names))}")
+    given = {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and not v.strip())}
+    for name in required:
+        if name not in given:
+            raise ValueError(f"{name} is required")
+    return given
 
 
 def _refuse_constant(name: str):

@@ -11,7 +11,7 @@ from typing import ClassVar, Mapping
 
 from django.utils.text import slugify
 
-from forexgpt_site.parsing import parse_utc, parse_whole
+from forexgpt_site.parsing import parse_utc_range, parse_whole, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe
 # optimization.py and the hardware module it imports load no torch: the web process stays light
 from training.engine.optimization import COMPILE_MODES, PRECISIONS, UserChoices
@@ -95,18 +95,8 @@ class TrainingRequest:
     def from_dict(cls, data: Mapping) -> "TrainingRequest":
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown training request field(s) {', '.join(sorted(map(str, unknown)))}; "
-                             f"known: {', '.join(sorted(names))}")
-        given = {k: v for k, v in data.items() if v is not None and v != ""}
-        for required in ("symbol", "timeframe"):
-            if not str(given.get(required, "")).strip():
-                raise ValueError(f"{required} is required")
-        start, end = parse_utc(given.get("start"), "start"), parse_utc(given.get("end"), "end")
-        if start and end and start > end:
-            raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        given = request_values(cls, data, "training request field", required=("symbol", "timeframe"))
+        start, end = parse_utc_range(given)
         numbers = {name: parse_whole(given[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if name in given}
         denoiser = given.get("denoiser", cls.denoiser)
         if denoiser not in DENOISERS:
