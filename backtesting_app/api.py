@@ -1,5 +1,5 @@
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -15,25 +15,20 @@ from backtesting_app.serializers import (
     OptimizationRunSerializer,
     PatternScanSerializer,
 )
-from forexgpt_site.api import CancelActionMixin, ResumeActionMixin
+from forexgpt_site.api import CancelActionMixin, JobCreateMixin, ResumeActionMixin, job_create_schema
 from forexgpt_site.serialization import json_value
 
 
-class BacktestRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(create=job_create_schema(BacktestCreateSerializer, BacktestRunSerializer))
+class BacktestRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Backtests: create (JSON, or multipart with a forecasts CSV) -> 202; then status, stats, equity, trades."""
 
     serializer_class = BacktestRunSerializer
+    create_serializer_class = BacktestCreateSerializer
+    start_job = staticmethod(services.backtest_run_start)
     queryset = BacktestRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "strategy", "symbol", "timeframe", "engine"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-
-    @extend_schema(request=BacktestCreateSerializer, responses={202: BacktestRunSerializer})
-    def create(self, request):
-        body = BacktestCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        run = services.backtest_run_start(user=request.user, **body.validated_data)
-        run.refresh_from_db()
-        return Response(BacktestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: dict})
     @action(detail=True)
@@ -71,23 +66,19 @@ class PatternScanView(APIView):
         })
 
 
-class OptimizationRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(create=job_create_schema(OptimizationCreateSerializer, OptimizationRunSerializer))
+class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                             viewsets.GenericViewSet):
     """Optimizations: create -> 202; poll; read every result and the Pareto front; resume a dead run."""
 
     resume_message = "resuming from the stored results"
 
     serializer_class = OptimizationRunSerializer
+    create_serializer_class = OptimizationCreateSerializer
+    start_job = staticmethod(services.optimization_run_start)
     queryset = OptimizationRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "method", "symbol", "timeframe"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-
-    @extend_schema(request=OptimizationCreateSerializer, responses={202: OptimizationRunSerializer})
-    def create(self, request):
-        body = OptimizationCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        run = services.optimization_run_start(user=request.user, **body.validated_data)
-        run.refresh_from_db()
-        return Response(OptimizationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: dict})
     @action(detail=True)

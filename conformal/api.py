@@ -1,6 +1,6 @@
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -8,24 +8,20 @@ from rest_framework.response import Response
 from conformal import selectors, services
 from conformal.models import CalibrationRun
 from conformal.serializers import CalibrationCreateSerializer, CalibrationRunSerializer
-from forexgpt_site.api import CancelActionMixin
+from forexgpt_site.api import CancelActionMixin, JobCreateMixin, job_create_schema
 from forexgpt_site.serialization import json_value
 
 
-class CalibrationRunViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(create=job_create_schema(CalibrationCreateSerializer, CalibrationRunSerializer))
+class CalibrationRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            viewsets.GenericViewSet):
     """Conformal calibration runs: create with a forecasts CSV (202), poll, read metrics and intervals."""
 
     serializer_class = CalibrationRunSerializer
+    create_serializer_class = CalibrationCreateSerializer
+    start_job = staticmethod(services.calibration_run_start)
     queryset = CalibrationRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
     filterset_fields = ["status", "method", "attached"]
-
-    @extend_schema(request=CalibrationCreateSerializer, responses={202: CalibrationRunSerializer})
-    def create(self, request):
-        body = CalibrationCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        run = services.calibration_run_start(user=request.user, **body.validated_data)
-        run.refresh_from_db()
-        return Response(CalibrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     def get_parser_classes(self):
         if getattr(self, "action", None) == "create":

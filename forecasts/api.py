@@ -1,13 +1,13 @@
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from forecasts import selectors, services
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.serializers import ForecastRequestSerializer, ForecastSetSerializer
-from forexgpt_site.api import ResumeActionMixin
+from forexgpt_site.api import JobCreateMixin, ResumeActionMixin, job_create_schema
 
 
 def _records(frame):
@@ -15,21 +15,19 @@ def _records(frame):
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
-class ForecastSetViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(create=job_create_schema(ForecastRequestSerializer, ForecastSetSerializer))
+class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         viewsets.GenericViewSet):
     """Forecast sets: `POST` queues one (202, nothing computed in the request); rows are read from the
     run as paginated JSON or CSV, with realized returns and calibrated intervals where known."""
 
     resume_message = "resuming after the stored forecasts"
     serializer_class = ForecastSetSerializer
+    create_serializer_class = ForecastRequestSerializer
+    start_job = staticmethod(services.forecast_set_start)
     queryset = ForecastSet.objects.order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe", "artifact_version"]
 
-    @extend_schema(request=ForecastRequestSerializer, responses={202: ForecastSetSerializer})
-    def create(self, request):
-        body = ForecastRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        fs = services.forecast_set_start(user=request.user, request=body.validated_data)
-        return Response(ForecastSetSerializer(fs).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int),
                                OpenApiParameter("as", str, description="csv for the whole set as CSV")], responses={200: dict})

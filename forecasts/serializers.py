@@ -30,5 +30,5 @@ class ForecastRequestSerializer(serializers.Serializer):
     sampler = serializers.CharField(required=False, default=ForecastRequest.sampler, help_text="dpmpp2m (default), unipc or ddim")
 
     def validate(self, attrs):
-        """The request object; its ValueError reaches the API's exception handler (400 {"detail": message})."""
-        return ForecastRequest.from_dict(attrs)
+        """{"request": the request object}; its ValueError reaches the API's exception handler (400 {"detail": message})."""
+        return {"request": ForecastRequest.from_dict(attrs)}

@@ -1,4 +1,4 @@
-"""API pieces every endpoint shares: the exception handler, and the cancel / resume actions of job runs."""
+"""API pieces every endpoint shares: the exception handler, and the create / cancel / resume actions of job runs."""
 
 from functools import cache
 from pathlib import Path
@@ -57,6 +57,30 @@ def exception_handler(exc, context):
     elif isinstance(exc, RecursionError) and raised_by_json_decoder(exc):
         exc = ParseError("the JSON body is nested too deeply")
     return drf_exception_handler(exc, context)
+
+
+class JobCreateMixin:
+    """`POST` starts a job: `create_serializer_class` checks the body into the service's arguments
+    (`request`, and `upload` where a file travels beside it), `start_job(user=..., **those)` stores and
+    queues the run; the answer is 202 with the run as `serializer_class` shows it. Subclasses document
+    the body with `extend_schema_view(create=job_create_schema(...))`."""
+
+    create_serializer_class = None
+
+    def start_job(self, *, user, **arguments):
+        raise NotImplementedError
+
+    def create(self, request):
+        body = self.create_serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = self.start_job(user=request.user, **body.validated_data)
+        run.refresh_from_db()
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def job_create_schema(create_serializer, run_serializer):
+    """The OpenAPI description of a `JobCreateMixin.create`: this body, 202 with this run."""
+    return extend_schema(request=create_serializer, responses={202: run_serializer})
 
 
 class CancelActionMixin:

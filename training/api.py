@@ -1,10 +1,10 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from forexgpt_site.api import ResumeActionMixin
+from forexgpt_site.api import JobCreateMixin, ResumeActionMixin, job_create_schema
 from training import services
 from training.models import TrainingRun
 from training.serializers import TrainingCreateSerializer, TrainingRunSerializer
@@ -26,19 +26,17 @@ class HardwareView(APIView):
         return Response({**latest.report, "host": latest.host, "detected_at": latest.detected_at})
 
 
-class TrainingRunViewSet(ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(create=job_create_schema(TrainingCreateSerializer, TrainingRunSerializer))
+class TrainingRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         viewsets.GenericViewSet):
+    """Training runs: create -> 202 (queued on `gpu`); poll the loss history; cancel; resume from the last checkpoint."""
+
     resume_message = "resuming from the last checkpoint"
     serializer_class = TrainingRunSerializer
+    create_serializer_class = TrainingCreateSerializer
+    start_job = staticmethod(services.training_run_start)
     queryset = TrainingRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe"]
-
-    @extend_schema(request=TrainingCreateSerializer, responses={202: TrainingRunSerializer})
-    def create(self, request):
-        body = TrainingCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        run = services.training_run_start(user=request.user, **body.validated_data)
-        run.refresh_from_db()
-        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(parameters=[OpenApiParameter("after", int, description="only epochs after this one")], responses={200: dict})
     @action(detail=True)
