@@ -8,7 +8,7 @@ from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forecasts.forms import ForecastSetField
 from forecasts.selectors import finished_forecast_set
-from forexgpt_site.forms import UtcDateTimeField
+from forexgpt_site.forms import JobForm, UtcDateTimeField
 
 FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
                            ("csv", "upload a CSV"), ("none", "none (pattern strategy)")]
@@ -27,7 +27,11 @@ DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_
                   "take_profit_pct": 0.01, "max_hold_bars": 24}
 
 
-class BacktestForm(forms.Form):
+class BacktestForm(JobForm):
+    """The page face of `BacktestRequest`, plus the uploaded forecasts CSV, which travels beside it."""
+
+    request_class = BacktestRequest
+    upload_field = "forecasts"
     name = forms.CharField(required=False, max_length=120)
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
@@ -57,7 +61,12 @@ class PatternScanForm(forms.Form):
                                          help_text="none ticked = all")
 
 
-class OptimizationForm(forms.Form):
+class OptimizationForm(JobForm):
+    """The page face of `OptimizationRequest`, plus the uploaded forecasts CSV; walk-forward applies
+    only when ticked."""
+
+    request_class = OptimizationRequest
+    upload_field = "forecasts"
     name = forms.CharField(required=False, max_length=120)
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
@@ -83,3 +92,9 @@ class OptimizationForm(forms.Form):
     leverage = forms.FloatField(initial=OptimizationRequest.leverage, min_value=1)
     size = forms.FloatField(initial=OptimizationRequest.size, help_text="fraction of equity per trade")
     cash = forms.FloatField(initial=OptimizationRequest.cash)
+
+    def request_values(self, cleaned: dict) -> dict:
+        values = super().request_values(cleaned)
+        if not values.pop("walk_forward_enabled"):
+            values["walk_forward"] = None
+        return values

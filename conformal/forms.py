@@ -2,10 +2,14 @@ from django import forms
 
 from conformal.request import CalibrationRequest
 from forecasts.forms import ForecastSetField
+from forexgpt_site.forms import JobForm
 
-class CalibrationForm(forms.Form):
+class CalibrationForm(JobForm):
     """The page face of `CalibrationRequest` (its defaults and choices; its checks run on submit),
     plus the uploaded forecasts CSV, which travels beside the request."""
+
+    request_class = CalibrationRequest
+    upload_field = "forecasts"
 
     forecast_set = ForecastSetField(help_text="stored forecasts: no upload, the realized returns come from the candles")
     forecasts = forms.FileField(required=False, help_text="or a CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] (or forecast columns + y_true)")

@@ -3,7 +3,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from conformal import charts, selectors, services
 from conformal.forms import CalibrationForm
 from conformal.models import CalibrationRun
-from conformal.request import CalibrationRequest
 from forexgpt_site.jobs import JobStatus
 
 METRIC_ROWS = [
@@ -16,15 +15,8 @@ METRIC_ROWS = [
 def conformal_page(request):
     if request.method == "POST":
         form = CalibrationForm(request.POST, request.FILES)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            upload = data.pop("forecasts")
-            try:
-                run = services.calibration_run_start(user=request.user, request=CalibrationRequest.from_dict(data), upload=upload)
-            except ValueError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return redirect("conformal:run", pk=run.pk)
+        if run := form.start(request.user, services.calibration_run_start):
+            return redirect("conformal:run", pk=run.pk)
     else:
         chosen = request.GET.get("forecast_set", "")
         form = CalibrationForm(initial={"forecast_set": int(chosen)} if chosen.isdecimal() else {})

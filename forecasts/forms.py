@@ -1,14 +1,16 @@
-from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from django import forms
 
 from forecasts.request import ForecastRequest
+from forexgpt_site.forms import JobForm
 from forexgpt_site.jobs import JobStatus
 
 
-class ForecastForm(forms.Form):
-    """The page face of `ForecastRequest`: dates are whole UTC days (start at 00:00, end at 23:59)."""
+class ForecastForm(JobForm):
+    """The page face of `ForecastRequest`: dates are whole UTC days (start at 00:00, end at 23:59:59)."""
+
+    request_class = ForecastRequest
 
     artifact = forms.CharField(widget=forms.HiddenInput)
     symbol = forms.CharField()
@@ -19,21 +21,11 @@ class ForecastForm(forms.Form):
                                  max_value=ForecastRequest.LIMITS["samples"][1])
     seed = forms.IntegerField(initial=ForecastRequest.seed, min_value=0)
 
-    def clean(self):
-        d = super().clean()
-        if self.errors:
-            return d
-        start = d.get("start")
-        end = d.get("end")
-        values = {**d, "start": f"{start.isoformat()}T00:00Z" if start else None,
-                  "end": f"{(end + timedelta(days=1)).isoformat()}T00:00Z" if end else None}
-        try:
-            self.request_object = ForecastRequest.from_dict(values)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        if end:  # the last bar of the end day, not the first of the next
-            self.request_object = replace(self.request_object, end=self.request_object.end - timedelta(seconds=1))
-        return d
+    def request_values(self, cleaned: dict) -> dict:
+        start, end = cleaned.get("start"), cleaned.get("end")
+        return {**cleaned, "start": datetime.combine(start, time(), timezone.utc) if start else None,
+                # the last bar of the end day, not the first of the next
+                "end": datetime.combine(end + timedelta(days=1), time(), timezone.utc) - timedelta(seconds=1) if end else None}
 
 
 class _CoverageSelect(forms.Select):

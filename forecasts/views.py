@@ -18,13 +18,8 @@ def forecast_new(request):
     """The version page's "Make forecasts" form posts here; errors come back on this page."""
     if request.method == "POST":
         form = ForecastForm(request.POST)
-        if form.is_valid():
-            try:
-                fs = services.forecast_set_start(user=request.user, request=form.request_object)
-            except ValueError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return redirect("forecasts:detail", pk=fs.pk)
+        if fs := form.start(request.user, services.forecast_set_start):
+            return redirect("forecasts:detail", pk=fs.pk)
     else:
         form = ForecastForm(initial={k: request.GET.get(k) for k in ("artifact", "symbol", "timeframe")})
     return render(request, "forecasts/new.html", {"form": form})

@@ -19,3 +19,38 @@ class UtcDateTimeField(forms.DateTimeField):
     def to_python(self, value):
         result = super().to_python(value)
         return result.astimezone(timezone.utc) if result is not None else None
+
+
+class JobForm(forms.Form):
+    """A page form that starts a job. `clean()` builds the job's request object (`request_class`) from
+    `request_values(cleaned_data)`, the request's ValueError becoming the form's error; `start(user,
+    service)` hands it to the service (with the file of `upload_field`, which travels beside the
+    request), a refusal from the service (checks that need stored data) becoming the form's error too."""
+
+    request_class = None
+    upload_field = None
+
+    def request_values(self, cleaned: dict) -> dict:
+        """The request's fields from the cleaned values (the upload left out); forms that shape values
+        for people (whole days, separate option fields) override this."""
+        return {k: v for k, v in cleaned.items() if k != self.upload_field}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                self.request_object = self.request_class.from_dict(self.request_values(cleaned))
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return cleaned
+
+    def start(self, user, service):
+        """The run `service` started, or None when the form or the service refused (errors on the form)."""
+        if not self.is_valid():
+            return None
+        upload = {"upload": self.cleaned_data.get(self.upload_field)} if self.upload_field else {}
+        try:
+            return service(user=user, request=self.request_object, **upload)
+        except ValueError as exc:
+            self.add_error(None, str(exc))
+            return None

@@ -1,6 +1,6 @@
 from django import forms
 
-from forexgpt_site.forms import UtcDateTimeField
+from forexgpt_site.forms import JobForm, UtcDateTimeField
 from training.request import TrainingRequest
 
 R = TrainingRequest
@@ -14,9 +14,11 @@ def _limits(name: str) -> dict:
     return {"min_value": low, "max_value": high}
 
 
-class TrainingForm(forms.Form):
+class TrainingForm(JobForm):
     """The page face of `TrainingRequest`: its defaults, choices and limits; the optimization options
     are fields of their own here and become the request's `choices`."""
+
+    request_class = TrainingRequest
 
     name = forms.CharField(required=False, max_length=120)
     symbol = forms.CharField(initial="EURUSD")
@@ -36,19 +38,11 @@ class TrainingForm(forms.Form):
     gradient_checkpointing = forms.BooleanField(required=False)
     fast_dev_run = forms.BooleanField(required=False, help_text="one batch: a smoke test")
 
-    def clean(self):
-        """Builds `self.request_object`; the request's ValueError becomes the form's error."""
-        d = super().clean()
-        if self.errors:
-            return d
+    def request_values(self, d: dict) -> dict:
         choices = R.choices_from({
             "precision": d.get("precision") or None, "compile": COMPILE_CHOICES[d.get("compile") or ""],
             "num_gpus": d.get("num_gpus"), "gradient_accumulation": d.get("gradient_accumulation"),
             "gradient_checkpointing": d.get("gradient_checkpointing")})
         values = {k: d.get(k) for k in ("name", "symbol", "timeframe", "start", "end", "horizon", "patch_len", "epochs",
                                         "batch_size", "denoiser", "fast_dev_run")}
-        try:
-            self.request_object = R.from_dict({**values, "choices": choices})
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return d
+        return {**values, "choices": choices}

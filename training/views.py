@@ -20,14 +20,9 @@ def hardware_page(request):
 
 def training_page(request):
     if request.method == "POST":
-        form = TrainingForm(request.POST)
-        if form.is_valid():
-            try:  # the form checked the request; the service checks the stored bars
-                run = services.training_run_start(user=request.user, request=form.request_object)
-            except ValueError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return redirect("training:run", pk=run.pk)
+        form = TrainingForm(request.POST)  # the form checks the request; the service, the stored bars
+        if run := form.start(request.user, services.training_run_start):
+            return redirect("training:run", pk=run.pk)
     else:
         form = TrainingForm()
     return render(request, "training/list.html", {"form": form, "runs": TrainingRun.objects.order_by("-created_at")[:50]})

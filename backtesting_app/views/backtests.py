@@ -6,7 +6,6 @@ from backtesting_app import charts, selectors, services
 from backtesting_app.engine.patterns import pattern_events
 from backtesting_app.forms import BacktestForm, PatternScanForm, initial_from_forecast_set
 from backtesting_app.models import BacktestRun
-from backtesting_app.request import BacktestRequest
 from forexgpt_site.jobs import JobStatus
 
 STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
@@ -24,15 +23,8 @@ def _fmt(value):
 def backtests_page(request):
     if request.method == "POST":
         form = BacktestForm(request.POST, request.FILES)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            upload = data.pop("forecasts")
-            try:
-                run = services.backtest_run_start(user=request.user, request=BacktestRequest.from_dict(data), upload=upload)
-            except ValueError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return redirect("backtesting_app:run", pk=run.pk)
+        if run := form.start(request.user, services.backtest_run_start):
+            return redirect("backtesting_app:run", pk=run.pk)
     else:
         form = BacktestForm(initial=initial_from_forecast_set(request))
     runs = BacktestRun.objects.order_by("-created_at")[:50]

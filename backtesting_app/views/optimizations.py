@@ -7,24 +7,15 @@ from backtesting_app import charts, services
 from backtesting_app.engine.optimize import OBJECTIVES
 from backtesting_app.forms import OptimizationForm, initial_from_forecast_set
 from backtesting_app.models import OptimizationResult, OptimizationRun
-from backtesting_app.request import COST_FIELDS, BacktestRequest, OptimizationRequest
+from backtesting_app.request import COST_FIELDS, BacktestRequest
 from backtesting_app.selectors import optimization_summary
 
 
 def optimizations_page(request):
     if request.method == "POST":
         form = OptimizationForm(request.POST, request.FILES)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            upload = data.pop("forecasts")
-            if not data.pop("walk_forward_enabled"):
-                data["walk_forward"] = None
-            try:
-                run = services.optimization_run_start(user=request.user, request=OptimizationRequest.from_dict(data), upload=upload)
-            except ValueError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return redirect("optimizations:run", pk=run.pk)
+        if run := form.start(request.user, services.optimization_run_start):
+            return redirect("optimizations:run", pk=run.pk)
     else:
         form = OptimizationForm(initial=initial_from_forecast_set(request))
     runs = OptimizationRun.objects.order_by("-created_at")[:50]
