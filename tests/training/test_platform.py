@@ -39,8 +39,10 @@ def _run(user=None, **kw):
     return services.training_run_start(user=user, request=TrainingRequest.from_dict(options), enqueue=False)
 
 
-def test_a_run_trains_registers_a_version_that_loads_and_forecasts(child_env, user, tmp_path):
-    run = _run(user)
+def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_from_its_checkpoint(child_env, user, tmp_path):
+    """One trained run serves both stories (each training child costs seconds of imports): what a
+    finished run registers, then the same run as if its worker had died after epoch 1 of 2."""
+    run = _run(user, epochs=1)
     assert training_run_execute(run.pk) == "succeeded"
     run.refresh_from_db()
     assert run.artifact_version is not None and run.history and run.history[0]["val_loss"] is not None
@@ -58,11 +60,6 @@ def test_a_run_trains_registers_a_version_that_loads_and_forecasts(child_env, us
     assert frame["confidence"].between(0.5, 1).all() and np.array_equal(frame["pred_return"], frame["q50"])
     assert ForecastSet.objects.get(artifact_version=version).rows == 399 - 31  # the trained model's forecasts are a stored set
 
-
-def test_a_dead_run_resumes_from_its_last_checkpoint(child_env, user):
-    run = _run(user, epochs=1)
-    assert training_run_execute(run.pk) == "succeeded"
-    run.refresh_from_db()
     steps_one_epoch = run.step
     # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.
     TrainingRun.objects.filter(pk=run.pk).update(status="failed", epochs=2, artifact_version=None)
