@@ -2,8 +2,9 @@
 
 A task receives a run id, calls `job_execute(Model, run_id, work)`; `work(run, ctx)` does the
 job, saves its own results and reports through `ctx.progress(...)`, which also raises
-`JobCancelled` once a user asked to cancel. Status changes are single-row UPDATEs, so a failure
-never overwrites what the work already saved.
+`JobCancelled` once a user asked to cancel, and `JobInterrupted` once its worker process was told
+to stop (SIGTERM: the cluster is shutting down). Status changes are single-row UPDATEs, so a
+failure never overwrites what the work already saved.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import timedelta
 from typing import Callable, TypeVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -107,20 +108,73 @@ class JobCancelled(Exception):
     """Raised inside a job when its run was asked to cancel."""
 
 
-def job_enqueue(run: JobRun) -> None:
-    """Hand the run to the queue once the surrounding transaction commits."""
+class JobInterrupted(BaseException):
+    """Raised inside a job when its worker process is stopping (SIGTERM). A BaseException, as
+    KeyboardInterrupt is, so that no `except Exception` in a job swallows it; `job_execute` leaves
+    the run failed, to be resumed from what it stored."""
+
+
+INTERRUPTED_MESSAGE = "interrupted: its worker was stopped; resume it to continue from what it stored"
+
+# A job gets this long after SIGTERM to reach its next progress report; then JobInterrupted is raised
+# wherever it is (SIGALRM, as django-q2's own task timeout does), so that no transaction outlives the stop.
+STOP_GRACE_S = 15
+
+# The state of a qcluster worker process (set up by `job_worker_stop_on_sigterm`).
+_stop_requested = False  # SIGTERM came: the running job stops, and no other starts here
+_cluster_stopping = None  # an Event its cluster sets when the whole cluster stops
+_current_run: JobRun | None = None  # the run this process is working on
+
+
+def job_worker_stop_on_sigterm(*, cluster_stopping) -> None:
+    """In a qcluster worker process: SIGTERM stops the running job at its next progress report
+    (JobInterrupted: the run is left failed, to be resumed) instead of killing it mid-write or
+    letting it run to its end. `cluster_stopping`, an Event the cluster sets when it stops, tells
+    the two stops apart: while the cluster stops, the worker hands each task still queued to it
+    back to the broker and exits with the cluster; a SIGTERM to this worker alone makes it exit
+    after its job, for the cluster to start a fresh one."""
+    global _cluster_stopping
+    _cluster_stopping = cluster_stopping
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+
+
+def _on_stop_signal(signum, frame) -> None:
+    global _stop_requested
+    if _stop_requested:
+        return
+    _stop_requested = True
+    logger.info("worker %s stopping: its job stops at its next progress report", os.getpid())
+    if _current_run is not None:
+        signal.signal(signal.SIGALRM, _on_stop_overdue)
+        signal.alarm(STOP_GRACE_S)
+
+
+def _on_stop_overdue(signum, frame) -> None:
+    if _current_run is not None:
+        raise JobInterrupted(f"no progress report within {STOP_GRACE_S} s of the stop")
+
+
+def _exit_if_stopped_alone() -> None:
+    """After a stopped job is recorded: a worker told to stop while its cluster runs on exits."""
+    if not _cluster_stopping.wait(1.0):  # the cluster's own stop sets it at once
+        logger.info("worker %s exits: it was stopped on its own", os.getpid())
+        raise SystemExit(0)
+
+
+def _send(model: type[JobRun], pk) -> str:
+    """Put the run's task on the queue; returns the task id."""
     from django_q.tasks import async_task
 
+    options = {"task_name": f"{model._meta.label_lower}:{pk}"}
+    if model.QUEUE:
+        options["cluster"] = model.QUEUE
+    return str(async_task(model.TASK, pk, q_options=options) or "")[:64]
+
+
+def job_enqueue(run: JobRun) -> None:
+    """Hand the run to the queue once the surrounding transaction commits."""
     model, pk = type(run), run.pk
-
-    def _send():
-        options = {"task_name": f"{model._meta.label_lower}:{pk}"}
-        if model.QUEUE:
-            options["cluster"] = model.QUEUE
-        task_id = async_task(model.TASK, pk, q_options=options)
-        model.objects.filter(pk=pk, task_id="").update(task_id=str(task_id or "")[:64])
-
-    transaction.on_commit(_send)
+    transaction.on_commit(lambda: model.objects.filter(pk=pk, task_id="").update(task_id=_send(model, pk)))
 
 
 def _stale_before():
@@ -187,11 +241,14 @@ class JobContext:
         self.writes = 0
 
     def progress(self, fraction: float, message: str | None = None, *, force: bool = False, **fields) -> bool:
-        """Record progress (0..1) at most once per interval; raise JobCancelled if asked to stop.
+        """Record progress (0..1) at most once per interval; raise JobCancelled if asked to cancel,
+        JobInterrupted (at every call, throttled or not) once the worker process is stopping.
 
         Extra keyword fields are written to the run row with the same throttled UPDATE.
         Returns whether a write happened.
         """
+        if _stop_requested:
+            raise JobInterrupted()
         now = time.monotonic()
         if not force and now - self._last_write < self.interval_s:
             return False
@@ -207,6 +264,8 @@ class JobContext:
         return True
 
     def check_cancelled(self) -> None:
+        if _stop_requested:
+            raise JobInterrupted()
         if self.model.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
             raise JobCancelled()
 
@@ -215,8 +274,16 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
     """Run `work` for a queued run exactly once; returns the final status.
 
     Claiming is a conditional UPDATE (queued -> running), so the same task delivered twice, or a
-    run cancelled before it started, does nothing the second time.
+    run cancelled before it started, does nothing the second time. A worker that is stopping does
+    not start the job: it puts the task back on the queue for the next worker.
     """
+    if _stop_requested:  # a task taken after the stop: the run stays queued, for the next worker
+        current = model.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        if current == JobStatus.QUEUED:
+            model.objects.filter(pk=run_id).update(task_id=_send(model, run_id))
+            logger.info("%s %s put back on the queue: this worker is stopping", model.__name__, run_id)
+        _exit_if_stopped_alone()
+        return current or "missing"
     claimed = model.objects.filter(pk=run_id, status=JobStatus.QUEUED, cancel_requested=False).update(
         status=JobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), message="started", error=""
     )
@@ -230,7 +297,14 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
     # resumed) has another started_at, so a late finish here cannot overwrite its status.
     mine = model.objects.filter(pk=run_id, status=JobStatus.RUNNING, started_at=run.started_at)
     try:
-        message = work(run, ctx)
+        message = _work_once(run, ctx, work)
+    except JobInterrupted as exc:
+        logger.warning("%s %s interrupted: its worker is stopping (%s)", model.__name__, run_id, str(exc) or "at a progress report")
+        connection.close_if_unusable_or_obsolete()  # a stop forced mid-statement may have broken the connection
+        mine.update(status=JobStatus.FAILED, finished_at=timezone.now(), message=INTERRUPTED_MESSAGE,
+                    error="JobInterrupted: the worker process running this job was stopped (SIGTERM)")
+        _exit_if_stopped_alone()
+        return JobStatus.FAILED
     except JobCancelled:
         mine.update(status=JobStatus.CANCELLED, finished_at=timezone.now(), message="cancelled")
         return JobStatus.CANCELLED
@@ -248,30 +322,65 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
     return JobStatus.SUCCEEDED
 
 
+def _work_once(run: R, ctx: JobContext, work: Callable[[R, JobContext], str | None]) -> str | None:
+    """`work(run, ctx)` as this process's current job: SIGTERM arms the stop deadline only meanwhile."""
+    global _current_run
+    _current_run = run
+    try:
+        if _stop_requested:  # SIGTERM came between the claim and here
+            raise JobInterrupted()
+        return work(run, ctx)
+    finally:
+        _current_run = None
+        if _stop_requested:
+            signal.alarm(0)
+
+
 CHILD_CANCELLED = 3  # exit code of a child that stopped because its run was cancelled
+CHILD_STOP_GRACE_S = 10  # a child process told to stop (SIGTERM) is killed after this long
 
 
 def job_run_child(run: JobRun, command: list[str], log: Path, *, poll_s: float = 1.0) -> int:
     """Run `manage.py <command...>` for a job in a child process (torch work: CUDA does not survive
     fork, DDP starts its own ranks, thread counts are set per process), watch it, stop it on cancel
-    and return its exit code. Its output goes to `log`; a crash raises with the log's tail."""
+    or when this worker is stopping, and return its exit code. Its output goes to `log`; a crash
+    raises with the log's tail. The child never outlives this call."""
     log.parent.mkdir(parents=True, exist_ok=True)
     type(run).objects.filter(pk=run.pk).update(attempts=models.F("attempts") + 1)
     args = [sys.executable, str(settings.BASE_DIR / "manage.py"), *command]
     with open(log, "w") as out:
+        # Its own process group: stopping it reaches the DDP ranks it starts, and not this worker.
         child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True,
                                  env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"})
-        while child.poll() is None:
-            time.sleep(poll_s)
-            if type(run).objects.filter(pk=run.pk, cancel_requested=True).exists():
-                try:
-                    os.killpg(child.pid, signal.SIGTERM)
-                    child.wait(timeout=60)
-                except ProcessLookupError:
-                    pass
-                raise JobCancelled()
+        try:
+            while child.poll() is None:
+                time.sleep(poll_s)
+                if _stop_requested:
+                    raise JobInterrupted()
+                if type(run).objects.filter(pk=run.pk, cancel_requested=True).exists():
+                    raise JobCancelled()
+        except BaseException:
+            _stop_child(child)
+            raise
     if child.returncode == CHILD_CANCELLED:
         raise JobCancelled()
     if child.returncode != 0:
         raise RuntimeError(f"the {command[0]} process exited with code {child.returncode}:\n{log.read_text()[-3000:]}")
     return child.returncode
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    """SIGTERM the child's process group, SIGKILL it after CHILD_STOP_GRACE_S (or when the wait is
+    itself interrupted), and reap the child."""
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(timeout=CHILD_STOP_GRACE_S)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    finally:
+        if child.poll() is None:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            child.wait()
