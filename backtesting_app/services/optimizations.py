@@ -102,8 +102,9 @@ class DistributedEvaluator:
     """Splits each batch into chunks, queues them as django-q2 tasks (any qcluster on any machine may
     take them) and waits for all to finish. The coordinator only waits; workers evaluate."""
 
-    def __init__(self, run: OptimizationRun, *, chunk_size: int | None = None, poll_s: float = 0.1, timeout_s: float = 3600):
-        self.run, self.poll_s, self.timeout_s = run, poll_s, timeout_s
+    def __init__(self, run: OptimizationRun, *, ctx: JobContext | None = None, chunk_size: int | None = None,
+                 poll_s: float = 0.1, timeout_s: float = 3600):
+        self.run, self.ctx, self.poll_s, self.timeout_s = run, ctx, poll_s, timeout_s
         self.chunk_size = chunk_size or settings.FOREXGPT_OPTIMIZATION_CHUNK_SIZE
         last = run.chunks.order_by("-batch").values_list("batch", flat=True).first()
         self.batch = last or 0
@@ -123,10 +124,8 @@ class DistributedEvaluator:
         while OptimizationChunk.objects.filter(pk__in=ids, done=False).exists():
             if time.monotonic() > deadline:
                 raise RuntimeError(f"chunks of batch {self.batch} did not finish within {self.timeout_s:.0f} s: are workers running?")
-            if OptimizationRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
-                from forexgpt_site.jobs import JobCancelled
-
-                raise JobCancelled()
+            if self.ctx is not None:
+                self.ctx.check_cancelled()  # a cancel, or its worker stopping (SIGTERM)
             if time.monotonic() - beat > 10:  # waiting is work: keep the run from looking dead
                 OptimizationRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
                 beat = time.monotonic()
@@ -164,11 +163,11 @@ def optimization_chunk_execute(chunk_id: int) -> str:
     return f"{len(metrics)} evaluations"
 
 
-def _evaluator(run: OptimizationRun, problem: BacktestProblem):
+def _evaluator(run: OptimizationRun, problem: BacktestProblem, ctx: JobContext):
     if run.evaluator == "pool":
         return PoolEvaluator(problem, run.workers or None)
     if run.evaluator == "distributed":
-        return DistributedEvaluator(run)
+        return DistributedEvaluator(run, ctx=ctx)
     return InProcessEvaluator(problem)
 
 
@@ -298,7 +297,7 @@ def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
     ctx.progress(0.0, "loading bars and forecasts", force=True)
     space = run_space(run)
     problem = build_problem(run, space)
-    evaluator = _evaluator(run, problem)
+    evaluator = _evaluator(run, problem, ctx)
     try:
         state = optimization_search(run, problem, space, evaluator=evaluator, ctx=ctx)
         ctx.progress(0.97, "re-running the front on the reference engine", force=True)

@@ -327,3 +327,24 @@ def test_an_attempt_reaped_while_re_running_its_front_writes_nothing(bars, user,
     assert run.status == "failed" and run.message == "failed: the worker stopped reporting"
     assert ParetoFront.objects.filter(run=run).count() == 0
     assert not OptimizationResult.objects.filter(run=run, stats__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_a_distributed_wait_ends_on_cancel_and_on_its_worker_stopping(bars, user, monkeypatch):
+    """The coordinator waits for chunks no worker takes here; a cancel, or the SIGTERM flag of its own
+    worker, ends the wait at the next poll rather than after the chunk timeout."""
+    import django_q.tasks
+
+    from backtesting_app.services.optimizations import DistributedEvaluator
+    from forexgpt_site import jobs
+
+    monkeypatch.setattr(django_q.tasks, "async_task", lambda *a, **kw: None)  # queued nowhere: no worker will answer
+    run = _start(user, evaluator="distributed")
+    ctx = jobs.JobContext(run)
+    OptimizationRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    with pytest.raises(jobs.JobCancelled):
+        DistributedEvaluator(run, ctx=ctx, timeout_s=30)([{"stop_loss_pct": 0.005}])
+    OptimizationRun.objects.filter(pk=run.pk).update(cancel_requested=False)
+    monkeypatch.setattr(jobs, "_stop_requested", True)
+    with pytest.raises(jobs.JobInterrupted):
+        DistributedEvaluator(run, ctx=ctx, timeout_s=30)([{"stop_loss_pct": 0.005}])
