@@ -32,12 +32,6 @@ class BacktestRun(JobRun):
     trades = models.JSONField(null=True, blank=True)
     equity = models.FileField(upload_to="backtests/equity/%Y/%m/", blank=True, help_text="ts, equity, drawdown_pct")
 
-    class Meta(JobRun.Meta):
-        pass
-
-    def __str__(self) -> str:
-        return self.label
-
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.strategy} {self.symbol} {self.timeframe}"
@@ -78,12 +72,6 @@ class OptimizationRun(JobRun):
     reference_point = models.JSONField(default=list, blank=True)
     walk_forward = models.JSONField(null=True, blank=True, help_text="in_sample, out_of_sample, rule")
     walk_forward_result = models.JSONField(null=True, blank=True)
-
-    class Meta(JobRun.Meta):
-        pass
-
-    def __str__(self) -> str:
-        return self.label
 
     @property
     def label(self) -> str:

@@ -29,12 +29,6 @@ class ForecastSet(JobRun):
     eta_s = models.FloatField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
 
-    class Meta(JobRun.Meta):
-        pass
-
-    def __str__(self) -> str:
-        return self.label
-
     @property
     def label(self) -> str:
         return f"#{self.pk} {self.artifact_ref} {self.symbol} {self.timeframe}"

@@ -55,9 +55,17 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress write")
 
-    class Meta:
+    class Meta:  # a subclass without a Meta of its own inherits this one
         abstract = True
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """How pages and admin name the run; subclasses say more."""
+        return f"#{self.pk}"
 
     @property
     def is_finished(self) -> bool:

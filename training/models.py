@@ -38,12 +38,6 @@ class TrainingRun(JobRun):
     artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     attempts = models.PositiveIntegerField(default=0)
 
-    class Meta(JobRun.Meta):
-        pass
-
-    def __str__(self) -> str:
-        return self.label
-
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.symbol} {self.timeframe} h{self.horizon}"
