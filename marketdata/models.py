@@ -27,6 +27,8 @@ class CandleImport(JobRun):
     on_conflict = models.CharField(max_length=8, choices=list(CONFLICT_POLICIES.items()), default=DEFAULT_CONFLICT_POLICY,
                                    help_text="what to do with bars already stored with other values")
     report = models.JSONField(null=True, blank=True)
+    published = models.BooleanField(default=False, help_text="its bars are visible: they are written while this is "
+                                    "false, unseen by every reader, and appear together when it turns true")
 
     class Meta(JobRun.Meta):
         pass
@@ -45,8 +47,18 @@ class CandleImport(JobRun):
         return f"{self.original_name} ({detected}, import #{self.pk})"
 
 
+class PublishedCandleManager(models.Manager):
+    """Bars of published imports only: an import's bars stay invisible while it writes them."""
+
+    def get_queryset(self):
+        # One NOT IN over the (few) unpublished imports: cheaper than joining every bar to its import.
+        return super().get_queryset().exclude(candle_import__in=CandleImport.objects.filter(published=False).values("pk"))
+
+
 class Candle(models.Model):
-    """One OHLCV bar; `ts` is the bar's start in UTC."""
+    """One OHLCV bar; `ts` is the bar's start in UTC. `Candle.objects` holds the bars of published
+    imports, what every reader uses; `Candle.all_objects` also the bars an import is still writing
+    (or left behind when its process died): the writer's view."""
 
     symbol = models.CharField(max_length=12)
     timeframe = models.CharField(max_length=8, help_text="canonical code: 1m, 5m, 1h, 4h, 1d")
@@ -59,6 +71,9 @@ class Candle(models.Model):
     # PROTECT: an import's record outlives its bars; delete the bars first (data page, delete_candles).
     candle_import = models.ForeignKey(CandleImport, on_delete=models.PROTECT, related_name="candles",
                                       help_text="the import that wrote this bar")
+
+    objects = PublishedCandleManager()
+    all_objects = models.Manager()
 
     class Meta:
         ordering = ["symbol", "timeframe", "ts"]

@@ -1,6 +1,7 @@
-"""Writes of market data: imports (all-or-nothing; conflicting bars settled by a policy),
-resampling, the demo series, deletion. Every write of bars is a CandleImport row, and every bar
-points at the one that wrote it."""
+"""Writes of market data: imports (all-or-nothing, and seen all at once: a large one stages its bars
+in short transactions, then publishes them; conflicting bars settled by a policy), resampling, the
+demo series, deletion. Every write of bars is a CandleImport row, and every bar points at the one
+that wrote it."""
 
 from ._imports import (
     candle_import_retry,
@@ -11,10 +12,10 @@ from ._imports import (
     rejection_report,
 )
 from ._series import DEMO_SOURCE, candles_resample, demo_data_load
-from ._store import BATCH, candles_delete, candles_delete_written_by, candles_store
+from ._store import CHUNK, candles_delete, candles_delete_written_by, candles_discard_staged, candles_store
 
 __all__ = [
-    "BATCH",
+    "CHUNK",
     "DEMO_SOURCE",
     "candle_import_retry",
     "candle_import_run",
@@ -22,6 +23,7 @@ __all__ = [
     "candle_import_validate_options",
     "candles_delete",
     "candles_delete_written_by",
+    "candles_discard_staged",
     "candles_import_file",
     "candles_resample",
     "candles_store",

@@ -76,7 +76,8 @@ def _import(run: CandleImport, source: Path | str | IO, on_progress: ProgressFn)
     scan = engine.scan_anomalies(rows, tf)
     rows, dropped = engine.drop_anomalies(rows, scan, list(run.drop))
     on_progress(0.5, f"comparing {len(rows):,} bars with the stored series, then storing")
-    stored = candles_store(rows=rows, candle_import=run, on_conflict=run.on_conflict)
+    stored = candles_store(rows=rows, candle_import=run, on_conflict=run.on_conflict,
+                           on_progress=lambda fraction, message: on_progress(0.5 + 0.5 * fraction, message))
     on_progress(1.0, f"stored {stored['inserted']:,} new bars")
     return {
         **stored,

@@ -14,14 +14,12 @@ from marketdata.services import _store, candles_import_file
 def test_bars_written_between_the_read_and_the_write_become_duplicates(fixture_path, monkeypatch):
     """Deterministic: another import (its own connection, committed) stores the same bars just
     before ours writes them."""
-    original = _store._write
     raced = {"done": False}
 
     def rival_import(rows):
         try:
             rival = CandleImport.objects.create(symbol="EURUSD", timeframe="1h", original_name="rival.csv")
-            with _store.transaction.atomic():
-                original(rows, rival)
+            _store.candles_store(rows=rows, candle_import=rival)
         finally:
             connection.close()
 

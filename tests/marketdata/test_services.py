@@ -35,25 +35,26 @@ def test_a_bad_row_rejects_the_whole_file_and_keeps_what_was_there(fixture_path,
 
 
 def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
-    """A crash midway through the batched insert (here: the database refuses batch 2) rolls back batch 1."""
+    """A crash midway through a staged write (here: the database refuses chunk 2) deletes chunk 1."""
     from marketdata.services import _store
 
-    monkeypatch.setattr(_store, "BATCH", 100)
+    monkeypatch.setattr(_store, "CHUNK", 100)
     real = _store._insert_batch
     calls = []
 
-    def failing_second_batch(cursor, batch):
+    def failing_second_chunk(batch):
         calls.append(len(batch))
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real(cursor, batch)
+        return real(batch)
 
-    monkeypatch.setattr(_store, "_insert_batch", failing_second_batch)
+    monkeypatch.setattr(_store, "_insert_batch", failing_second_chunk)
     with pytest.raises(RuntimeError, match="disk full"):
         candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
     assert calls == [100, 100]
-    assert Candle.objects.count() == 0
-    assert CandleImport.objects.get().status == "failed"  # the command's import row records the failure
+    assert Candle.all_objects.count() == 0  # the staged chunk 1 too
+    run = CandleImport.objects.get()
+    assert (run.status, run.published) == ("failed", False)  # the command's import row records the failure
 
 
 def test_drop_option_removes_the_flagged_bars(fixture_path):
