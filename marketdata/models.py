@@ -30,9 +30,6 @@ class CandleImport(JobRun):
     published = models.BooleanField(default=False, help_text="its bars are visible: they are written while this is "
                                     "false, unseen by every reader, and appear together when it turns true")
 
-    class Meta(JobRun.Meta):
-        pass
-
     def __str__(self) -> str:
         return f"import #{self.pk} {self.original_name} -> {self.symbol} {self.timeframe} ({self.status})"
 
