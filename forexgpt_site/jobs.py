@@ -72,6 +72,10 @@ class JobRun(models.Model):
         return self.status in FINISHED
 
     @property
+    def is_succeeded(self) -> bool:
+        return self.status == JobStatus.SUCCEEDED
+
+    @property
     def duration_s(self) -> float | None:
         if not self.started_at:
             return None
