@@ -10,7 +10,7 @@ from typing import ClassVar, Mapping
 
 from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
-from forexgpt_site.parsing import parse_json_object, parse_utc_range, parse_whole, request_values
+from forexgpt_site.parsing import parse_json_object, parse_row_id, parse_utc_range, parse_whole, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 
 FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
@@ -100,12 +100,7 @@ class BacktestRequest(_RunOnData):
             source = "forecast_set"
         if source not in FORECAST_SOURCES:
             raise ValueError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
-        forecast_set = given.get("forecast_set")
-        if forecast_set is not None:
-            forecast_set = getattr(forecast_set, "pk", forecast_set)  # a form's ForecastSet, or an id
-            if isinstance(forecast_set, bool) or not str(forecast_set).isdecimal() or len(str(forecast_set)) > 18:
-                raise ValueError(f"forecast_set must be a forecast set's id, not {str(forecast_set)[:40]!r}")
-            forecast_set = int(forecast_set)
+        forecast_set = parse_row_id(given.get("forecast_set"), "forecast_set")
         if source == "forecast_set" and forecast_set is None and not artifact:
             raise ValueError("forecasts_source forecast_set needs a forecast set (its id) or a model version (artifact)")
         costs = {name: _number(given.get(name, getattr(cls, name)), name) for name in COST_FIELDS}

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar, Mapping
 
 from conformal.engine import METHODS, SCORES, check_params
-from forexgpt_site.parsing import request_values
+from forexgpt_site.parsing import parse_row_id, request_values
 
 PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")  # the engine's parameters; None = the method's default
 WHOLE_PARAMS = ("cal_size", "window")
@@ -82,12 +82,7 @@ class CalibrationRequest:
         if "score" in given:
             params["score"] = given["score"]
         check_params(method, alpha, **params)  # the engine's own checks and messages
-        forecast_set = given.get("forecast_set")
-        if forecast_set is not None:
-            forecast_set = getattr(forecast_set, "pk", forecast_set)  # a form's ForecastSet, or an id
-            if isinstance(forecast_set, bool) or not str(forecast_set).isdecimal() or len(str(forecast_set)) > 18:
-                raise ValueError(f"forecast_set must be a forecast set's id, not {str(forecast_set)[:40]!r}")
-            forecast_set = int(forecast_set)
+        forecast_set = parse_row_id(given.get("forecast_set"), "forecast_set")
         return cls(method=method, alpha=alpha, forecast_set=forecast_set, artifact=str(given.get("artifact", "")).strip(),
                    name=str(given.get("name", ""))[:cls.NAME_LENGTH], **params)
 

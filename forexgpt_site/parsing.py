@@ -50,6 +50,16 @@ def request_values(request_class, data: Mapping, what: str, required: tuple = ()
     return given
 
 
+def parse_row_id(value, name: str) -> int | None:
+    """A stored row's id: a form's model instance, an int or text of at most 18 digits; None stays None."""
+    if value is None:
+        return None
+    value = getattr(value, "pk", value)
+    if isinstance(value, bool) or not str(value).isdecimal() or len(str(value)) > 18:
+        raise ValueError(f"{name} must be a {name.replace('_', ' ')}'s id, not {str(value)[:40]!r}")
+    return int(value)
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
