@@ -15,12 +15,14 @@ FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline
 
 
 def initial_from_forecast_set(request) -> dict:
-    """`?forecast_set=N` (the forecast-set page's links) preselects the set and its series."""
+    """`?forecast_set=N` (the forecast-set page's links) preselects the set, its series and its range
+    (the list offers only the sets that cover the form's range, so a wider range would hide it)."""
     try:
         fs = finished_forecast_set(request.GET.get("forecast_set"))
     except ValueError:  # absent, unknown or unfinished: nothing preselected
         return {}
-    return {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe, "strategy": "forecast"}
+    return {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe,
+            "strategy": "forecast", "start": fs.first, "end": fs.last}
 
 
 DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,

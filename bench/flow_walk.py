@@ -74,6 +74,9 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
     def job(page, name, timeout_s):
         """Wait for the page's job to end, noting every distinct progress message the page showed."""
         started, seen = time.monotonic(), []
+        refused = page.locator(".errorlist").all_inner_texts()
+        if refused:  # the form came back with its errors instead of the run's page
+            raise RuntimeError(f"{name}: the form refused it: {refused}")
         while time.monotonic() - started < timeout_s:
             message = page.locator("#job-message").inner_text()[:120]
             if message and (not seen or seen[-1] != message):
@@ -146,17 +149,13 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
         visit(page, "calibration", page.url.replace(url, ""))
 
         page.goto(url + set_path)
-        page.click("#job a:has-text('backtest')")
-        page.fill("#backtest-form input[name=start]", "2024-01-01T00:00")
-        page.fill("#backtest-form input[name=end]", "2024-01-31T23:00")
+        page.click("#job a:has-text('backtest')")  # the link fills in the set, its series and its range
         page.click("#backtest-form button[type=submit]")
         job(page, "backtest on the set (reference engine)", 300)
         visit(page, "backtest-on-set", page.url.replace(url, ""))
 
         page.goto(url + set_path)
         page.click("#job a:has-text('optimize')")
-        page.fill("#optimization-form input[name=start]", "2024-01-01T00:00")
-        page.fill("#optimization-form input[name=end]", "2024-01-31T23:00")
         page.fill("#optimization-form input[name=constraints]", '{"min_trades": 5}')
         page.click("#optimization-form button[type=submit]")
         job(page, "optimize on the set (600 evaluations)", 1800)

@@ -140,6 +140,16 @@ def _finished_set(forecaster, user, **changes) -> ForecastSet:
     return fs
 
 
+def test_the_set_pages_backtest_and_optimize_links_preselect_the_set_its_series_and_its_range(forecaster, user, logged_in_client):
+    """The forms list only the sets covering their range: the links fill in the set's own range, so
+    the set stays listed (a blank start would have been the first bar, a range the set does not cover)."""
+    fs = _finished_set(forecaster, user)
+    for path in ("/backtests/", "/optimizations/"):
+        html = logged_in_client.get(path, {"forecast_set": fs.pk}).content.decode()
+        assert f'name="start" value="{fs.first:%Y-%m-%dT%H:%M}"' in html and f'name="end" value="{fs.last:%Y-%m-%dT%H:%M}"' in html
+        assert f'<option value="{fs.pk}" selected' in html
+
+
 def test_every_consumer_takes_a_stored_set_and_records_it(forecaster, user, api_client, django_capture_on_commit_callbacks):
     from backtesting_app.models import BacktestRun, OptimizationRun
     from conformal.models import CalibrationRun
