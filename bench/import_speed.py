@@ -44,6 +44,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from marketdata.engine import normalize_timeframe, pip_size, read_candles, resample_ohlcv, validate
     from marketdata.models import Candle
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
     Candle.objects.filter(symbol="EURUSD", timeframe="1m").delete()
@@ -51,10 +52,10 @@ def main() -> None:
     parsed = validate(read_candles(m1_path))
     parse_s = time.perf_counter() - started
     started = time.perf_counter()
-    report = candles_import_file(source=m1_path, symbol="EURUSD", timeframe="1m")
+    report = candles_import_file(source=m1_path, request=ImportRequest(symbol="EURUSD", timeframe="1m"))
     import_s = time.perf_counter() - started
     started = time.perf_counter()
-    again = candles_import_file(source=m1_path, symbol="EURUSD", timeframe="1m")
+    again = candles_import_file(source=m1_path, request=ImportRequest(symbol="EURUSD", timeframe="1m"))
     reimport_s = time.perf_counter() - started
 
     h1 = validate(read_candles(h1_path)).set_index("ts")

@@ -99,6 +99,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from marketdata.models import Candle
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
     Candle._base_manager.filter(symbol="EURUSD", timeframe="1m").delete()
@@ -148,7 +149,7 @@ def main() -> None:
     assert other.stdout.readline().strip() == "ready"
     with connection.execute_wrapper(time_statements):
         started = time.perf_counter()
-        report = candles_import_file(source=path, symbol="EURUSD", timeframe="1m")
+        report = candles_import_file(source=path, request=ImportRequest(symbol="EURUSD", timeframe="1m"))
         import_s = time.perf_counter() - started
     waits = json.loads(other.communicate("")[0])
     print(json.dumps({

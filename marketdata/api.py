@@ -1,10 +1,10 @@
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, mixins, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from forexgpt_site.api import CancelActionMixin
+from forexgpt_site.api import CancelActionMixin, JobCreateMixin, job_create_schema
 from marketdata import selectors, services
 from marketdata.models import CandleImport
 from marketdata.serializers import (
@@ -47,17 +47,14 @@ class CandleImportViewSet(CancelActionMixin, mixins.ListModelMixin, mixins.Retri
     filterset_fields = ["status", "symbol", "timeframe"]
 
 
-class CandleImportCreateView(APIView):
+@extend_schema_view(post=job_create_schema(CandleImportCreateSerializer, CandleImportSerializer))
+class CandleImportCreateView(JobCreateMixin, generics.GenericAPIView):
     """Upload an export (multipart); answers 202 with the queued import run."""
 
+    serializer_class = CandleImportSerializer
+    create_serializer_class = CandleImportCreateSerializer
+    start_job = staticmethod(services.candle_import_start)
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request=CandleImportCreateSerializer, responses={202: CandleImportSerializer})
     def post(self, request):
-        data = CandleImportCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        options = dict(data.validated_data)
-        upload = options.pop("file")
-        run = services.candle_import_start(user=request.user, upload=upload, **options)  # ImportRejected: a 400
-        run.refresh_from_db()
-        return Response(CandleImportSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return self.create(request)

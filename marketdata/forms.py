@@ -1,35 +1,36 @@
 from django import forms
 
-from forexgpt_site.forms import UtcDateTimeField
-from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, FORMATS
+from forexgpt_site.forms import JobForm, UtcDateTimeField
+from marketdata.request import ImportRequest
 
-DROP_CHOICES = [
-    ("weekend", "weekend bars"),
-    ("day_spanning", "day-spanning aggregate bars"),
-    ("flat_filler", "flat zero-volume filler bars"),
-]
-CONFLICT_CHOICES = list(CONFLICT_POLICIES.items())
+R = ImportRequest
+FORMAT_LABELS = {"auto": "auto-detect"}
+DROP_LABELS = {"weekend": "weekend bars", "day_spanning": "day-spanning aggregate bars", "flat_filler": "flat zero-volume filler bars"}
 
 
-class CandleImportForm(forms.Form):
+class CandleImportForm(JobForm):
+    """The page face of `ImportRequest` (its defaults and choices; its checks run on submit), plus the
+    uploaded export, which travels beside the request."""
+
+    request_class = ImportRequest
+    upload_field = "file"
+
     file = forms.FileField(help_text="HistData, MetaTrader 4/5, Dukascopy or CSV export")
     symbol = forms.CharField(initial="EURUSD", max_length=16, help_text="EURUSD or EUR/USD")
     timeframe = forms.CharField(initial="1h", max_length=8, help_text="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
-    format = forms.ChoiceField(choices=[("auto", "auto-detect"), *[(f, f) for f in FORMATS]], initial="auto")
-    tz = forms.CharField(required=False, max_length=64, label="Source time zone",
+    format = forms.ChoiceField(choices=[(f, FORMAT_LABELS.get(f, f)) for f in R.FORMATS], initial=R.format)
+    tz = forms.CharField(required=False, max_length=R.TZ_LENGTH, label="Source time zone",
                          help_text="IANA name, e.g. Europe/Helsinki; blank = the format's default")
-    drop = forms.MultipleChoiceField(choices=DROP_CHOICES, required=False, widget=forms.CheckboxSelectMultiple,
-                                     label="Drop anomalies")
-    on_conflict = forms.ChoiceField(choices=CONFLICT_CHOICES, initial=DEFAULT_CONFLICT_POLICY, widget=forms.RadioSelect,
+    drop = forms.MultipleChoiceField(choices=[(k, DROP_LABELS.get(k, k)) for k in R.DROPPABLE], required=False,
+                                     widget=forms.CheckboxSelectMultiple, label="Drop anomalies")
+    # Not required: a post without the field takes the request's default (refuse).
+    on_conflict = forms.ChoiceField(choices=list(R.CONFLICT_POLICIES.items()), initial=R.on_conflict, widget=forms.RadioSelect,
                                     required=False, label="Bars already stored with other values",
                                     help_text="identical bars are skipped as duplicates whatever you choose")
 
-    def clean_on_conflict(self) -> str:
-        return self.cleaned_data["on_conflict"] or DEFAULT_CONFLICT_POLICY  # a post without the field refuses
-
 
 class ImportRetryForm(forms.Form):
-    on_conflict = forms.ChoiceField(choices=[(k, v) for k, v in CONFLICT_CHOICES if k != "refuse"])
+    on_conflict = forms.ChoiceField(choices=[(k, v) for k, v in R.CONFLICT_POLICIES.items() if k != "refuse"])
 
 
 class ChartRangeForm(forms.Form):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, FORMATS
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 
 
 class CandleSerializer(serializers.ModelSerializer):
@@ -36,15 +36,28 @@ class SeriesSerializer(serializers.Serializer):
 
 
 class CandleImportCreateSerializer(serializers.Serializer):
-    file = serializers.FileField()
-    symbol = serializers.CharField()
-    timeframe = serializers.CharField()
-    tz = serializers.CharField(required=False, allow_blank=True, default="")
-    format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
-    drop = serializers.ListField(child=serializers.CharField(), required=False, default=list)
-    on_conflict = serializers.ChoiceField(choices=list(CONFLICT_POLICIES.items()), default=DEFAULT_CONFLICT_POLICY,
+    """The API face of `ImportRequest`: its defaults, choices and checks, nothing of its own; plus the
+    uploaded export (multipart), which travels beside the request."""
+
+    R = ImportRequest
+    file = serializers.FileField(help_text="HistData, MetaTrader 4/5, Dukascopy or CSV export")
+    symbol = serializers.CharField(help_text="EURUSD or EUR/USD")
+    timeframe = serializers.CharField(help_text="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1); at most 4w")
+    tz = serializers.CharField(required=False, allow_blank=True, default=R.tz,
+                               help_text="source time zone (IANA name, e.g. Europe/Helsinki); blank = the format's default")
+    format = serializers.ChoiceField(choices=list(R.FORMATS), default=R.format)
+    drop = serializers.ListField(child=serializers.CharField(), required=False, default=list,
+                                 help_text=f"anomaly kinds to drop: {', '.join(R.DROPPABLE)}")
+    on_conflict = serializers.ChoiceField(choices=list(R.CONFLICT_POLICIES.items()), default=R.on_conflict,
                                           help_text="bars already stored with other values: " + "; ".join(
-                                              f"{k} = {v}" for k, v in CONFLICT_POLICIES.items()))
+                                              f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items()))
+
+    def validate(self, attrs):
+        """{"request": the request object, "upload": the file}. A ValueError names the field; the API's
+        exception handler makes it a 400 {"detail": message}."""
+        attrs = dict(attrs)
+        upload = attrs.pop("file")
+        return {"request": self.R.from_dict(attrs), "upload": upload}
 
 
 class CandleImportSerializer(serializers.ModelSerializer):

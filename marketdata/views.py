@@ -13,8 +13,6 @@ from marketdata.engine import ImportRejected
 from marketdata.forms import CandleDeleteForm, CandleImportForm, ChartRangeForm, ImportRetryForm
 from marketdata.models import CandleImport
 
-IMPORT_OPTIONS = ("symbol", "timeframe", "tz", "format", "drop", "on_conflict")
-
 
 def _chart(symbol: str, timeframe: str, start=None, end=None) -> dict | None:
     rows = selectors.candles_frame(symbol=symbol, timeframe=timeframe, start=start, end=end)
@@ -25,15 +23,9 @@ def data_page(request):
     series = selectors.series_list()
     if request.method == "POST":
         form = CandleImportForm(request.POST, request.FILES)
-        if form.is_valid():
-            try:
-                run = services.candle_import_start(user=request.user, upload=form.cleaned_data["file"],
-                                                   **{k: form.cleaned_data[k] for k in IMPORT_OPTIONS})
-            except ImportRejected as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.info(request, f"Import of {run.original_name} queued.")
-                return redirect("marketdata:import-detail", pk=run.pk)
+        if run := form.start(request.user, services.candle_import_start):
+            messages.info(request, f"Import of {run.original_name} queued.")
+            return redirect("marketdata:import-detail", pk=run.pk)
     else:
         form = CandleImportForm()
     chart_form = ChartRangeForm(request.GET or None)
@@ -95,7 +87,7 @@ def import_retry(request, pk: int):
         return redirect("marketdata:import-detail", pk=run.pk)
     try:
         retry = services.candle_import_retry(user=request.user, run=run, on_conflict=form.cleaned_data["on_conflict"])
-    except ImportRejected as exc:
+    except ValueError as exc:  # the service's refusal (ImportRejected), or a stored row its checks refuse
         messages.error(request, str(exc))
         return redirect("marketdata:import-detail", pk=run.pk)
     messages.info(request, f"Import of {retry.original_name} queued again ({retry.on_conflict} on conflict).")

@@ -5,7 +5,7 @@ from ._errors import ImportConflict, ImportRejected, RowError
 from ._formats import DEFAULT_TZ, FORMATS, ParsedFile, detect_format, read_candles, read_text
 from ._resample import bin_count, resample_ohlcv
 from ._symbols import WEEK_MINUTES, Timeframe, normalize_symbol, normalize_timeframe, pip_size
-from ._validate import ANOMALY_KINDS, AnomalyScan, drop_anomalies, scan_anomalies, validate
+from ._validate import ANOMALY_KINDS, DROPPABLE, AnomalyScan, drop_anomalies, scan_anomalies, validate
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -14,6 +14,7 @@ __all__ = [
     "CONFLICT_POLICIES",
     "DEFAULT_CONFLICT_POLICY",
     "DEFAULT_TZ",
+    "DROPPABLE",
     "FORMATS",
     "ImportConflict",
     "ImportRejected",

@@ -145,8 +145,8 @@ def _parse_times(text: pd.Series, fmt: str, lines: pd.Series, errors: list[RowEr
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ImportRejected(f"unknown time zone {name!r}; use an IANA name such as Europe/Helsinki") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long for a file name
+        raise ImportRejected(f"unknown time zone {quoted(name)}; use an IANA name such as Europe/Helsinki") from exc
 
 
 def localize(local: pd.Series, tz: str, lines: pd.Series, errors: list[RowError]) -> tuple[pd.Series, list[str]]:

@@ -12,6 +12,7 @@ from ._formats import ParsedFile
 from ._symbols import Timeframe
 
 ANOMALY_KINDS = ("weekend", "day_spanning", "flat_filler", "long_gap")
+DROPPABLE = ANOMALY_KINDS[:3]  # a long gap has no bars to drop
 _EXAMPLES = 5
 
 
@@ -136,9 +137,9 @@ def scan_anomalies(rows: pd.DataFrame, timeframe: Timeframe, *, long_gap_hours: 
 
 def drop_anomalies(rows: pd.DataFrame, scan: AnomalyScan, kinds: list[str]) -> tuple[pd.DataFrame, dict]:
     """Remove the bars of the named anomaly kinds (long gaps have no bars to drop)."""
-    unknown = set(kinds) - {"weekend", "day_spanning", "flat_filler"}
+    unknown = set(kinds) - set(DROPPABLE)
     if unknown:
-        raise ImportRejected(f"cannot drop {', '.join(sorted(unknown))}; droppable: weekend, day_spanning, flat_filler")
+        raise ImportRejected(f"cannot drop {', '.join(sorted(unknown))}; droppable: {', '.join(DROPPABLE)}")
     keep = np.ones(len(rows), bool)
     dropped = {}
     for kind in kinds:

@@ -7,9 +7,9 @@ from ._imports import (
     candle_import_retry,
     candle_import_run,
     candle_import_start,
-    candle_import_validate_options,
     candles_import_file,
     rejection_report,
+    request_of,
 )
 from ._series import DEMO_SOURCE, candles_resample, demo_data_load
 from ._store import CHUNK, candles_delete, candles_delete_written_by, candles_discard_staged, candles_store
@@ -20,7 +20,6 @@ __all__ = [
     "candle_import_retry",
     "candle_import_run",
     "candle_import_start",
-    "candle_import_validate_options",
     "candles_delete",
     "candles_delete_written_by",
     "candles_discard_staged",
@@ -29,4 +28,5 @@ __all__ = [
     "candles_store",
     "demo_data_load",
     "rejection_report",
+    "request_of",
 ]

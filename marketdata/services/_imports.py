@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import IO
 
@@ -13,13 +14,13 @@ from django.utils import timezone
 from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
 from forexgpt_site.uploads import too_large_message
 from marketdata import engine
-from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, ImportRejected
+from marketdata.engine import ImportRejected
 from marketdata.models import CandleImport
+from marketdata.request import ImportRequest
 
 from ._store import candles_store
 
 ProgressFn = Callable[[float, str], object]
-DROPPABLE = ("weekend", "day_spanning", "flat_filler")
 
 
 def _noop(fraction: float, message: str) -> None:
@@ -29,33 +30,27 @@ def _noop(fraction: float, message: str) -> None:
 def candles_import_file(
     *,
     source: Path | str | IO,
-    symbol: str,
-    timeframe: str,
-    tz: str | None = None,
-    format: str = "auto",
-    drop: Iterable[str] = (),
-    on_conflict: str = DEFAULT_CONFLICT_POLICY,
+    request: ImportRequest,
     source_label: str | None = None,
     on_progress: ProgressFn = _noop,
 ) -> dict:
-    """Import one export file now (the command, scripts, tests); returns the report.
+    """Import one export file now (the command, scripts, tests) as `request` asks; returns the report.
+    `source_label` names the file on its run (default: the file's name).
 
     Raises ImportRejected, nothing stored, when any row is bad - or ImportConflict when bars are
-    already stored with other values and `on_conflict` is `refuse`. The import is recorded as a
-    CandleImport row with origin `command`, succeeded or failed with its report.
+    already stored with other values and `request.on_conflict` is `refuse`. The import is recorded as
+    a CandleImport row with origin `command`, succeeded or failed with its report.
 
     The report: inserted, duplicates, conflicts (kept / replaced), conflict_examples, on_conflict,
     rejected (0 here), anomalies, dropped, first, last, rows, format, timezone, notes, import_id.
     """
-    options = candle_import_validate_options(symbol=symbol, timeframe=timeframe, tz=tz or "", format=format, drop=drop,
-                                             on_conflict=on_conflict)
     label = source_label or (Path(source).name if isinstance(source, (str, Path)) else getattr(source, "name", None) or "upload")
     now = timezone.now()
     run = CandleImport.objects.create(origin=CandleImport.Origin.COMMAND, original_name=str(label)[:255], status=JobStatus.RUNNING,
-                                      started_at=now, heartbeat_at=now, message="started", **options)
+                                      started_at=now, heartbeat_at=now, message="started", **request.to_dict())
     finished = CandleImport.objects.filter(pk=run.pk)
     try:
-        report = _import(run, source, on_progress)
+        report = _import(run, request, source, on_progress)
     except ImportRejected as exc:
         finished.update(status=JobStatus.FAILED, finished_at=timezone.now(), report=rejection_report(exc), message=f"failed: {exc}"[:255])
         raise
@@ -66,17 +61,17 @@ def candles_import_file(
     return report
 
 
-def _import(run: CandleImport, source: Path | str | IO, on_progress: ProgressFn) -> dict:
-    """Read, validate and store the file with the run's options; the run's report."""
-    tf = engine.normalize_timeframe(run.timeframe)
+def _import(run: CandleImport, request: ImportRequest, source: Path | str | IO, on_progress: ProgressFn) -> dict:
+    """Read, validate and store the file as the run's request asks; the run's report."""
+    tf = engine.normalize_timeframe(request.timeframe)
     on_progress(0.05, "reading file")
-    parsed = engine.read_candles(source, format=run.format, tz=run.tz or None)
+    parsed = engine.read_candles(source, format=request.format, tz=request.tz or None)
     on_progress(0.3, f"validating {len(parsed.frame):,} rows")
     rows = engine.validate(parsed)
     scan = engine.scan_anomalies(rows, tf)
-    rows, dropped = engine.drop_anomalies(rows, scan, list(run.drop))
+    rows, dropped = engine.drop_anomalies(rows, scan, list(request.drop))
     on_progress(0.5, f"comparing {len(rows):,} bars with the stored series, then storing")
-    stored = candles_store(rows=rows, candle_import=run, on_conflict=run.on_conflict,
+    stored = candles_store(rows=rows, candle_import=run, on_conflict=request.on_conflict,
                            on_progress=lambda fraction, message: on_progress(0.5 + 0.5 * fraction, message))
     on_progress(1.0, f"stored {stored['inserted']:,} new bars")
     return {
@@ -87,8 +82,8 @@ def _import(run: CandleImport, source: Path | str | IO, on_progress: ProgressFn)
         "first": rows["ts"].iloc[0].isoformat() if len(rows) else None,
         "last": rows["ts"].iloc[-1].isoformat() if len(rows) else None,
         "rows": int(len(parsed.frame)),
-        "symbol": run.symbol,
-        "timeframe": run.timeframe,
+        "symbol": request.symbol,
+        "timeframe": request.timeframe,
         "format": parsed.format,
         "timezone": parsed.timezone,
         "notes": parsed.notes,
@@ -110,46 +105,14 @@ def rejection_report(exc: ImportRejected) -> dict:
     return {"inserted": 0, "duplicates": 0, "conflicts": 0, "rejected": exc.rows or 0, **exc.as_dict()}
 
 
-def _clean(fn, value):
-    try:
-        return fn(value)
-    except ValueError as exc:
-        raise ImportRejected(str(exc)) from exc
-
-
-def candle_import_validate_options(*, symbol: str, timeframe: str, tz: str, format: str, drop: Iterable[str],
-                                   on_conflict: str = DEFAULT_CONFLICT_POLICY) -> dict:
-    """Check an import's options before anything is saved; raise ImportRejected naming the bad one."""
-    options = {
-        "symbol": _clean(engine.normalize_symbol, symbol),
-        "timeframe": _clean(engine.normalize_timeframe, timeframe).code,
-        "tz": (tz or "").strip(),
-        "format": format or "auto",
-        "drop": list(drop),
-        "on_conflict": on_conflict or DEFAULT_CONFLICT_POLICY,
-    }
-    if options["tz"]:
-        from marketdata.engine._formats import zone
-
-        zone(options["tz"])
-    if options["format"] not in ("auto", *engine.FORMATS):
-        raise ImportRejected(f"unknown format {format!r}; choose auto or one of {', '.join(engine.FORMATS)}")
-    unknown = set(options["drop"]) - set(DROPPABLE)
-    if unknown:
-        raise ImportRejected(f"cannot drop {', '.join(sorted(unknown))}; droppable: {', '.join(DROPPABLE)}")
-    if options["on_conflict"] not in CONFLICT_POLICIES:
-        raise ImportRejected(f"unknown conflict policy {on_conflict!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
-    return options
-
-
 @transaction.atomic
-def candle_import_start(*, user, upload, symbol: str, timeframe: str, tz: str = "", format: str = "auto", drop: Iterable[str] = (),
-                        on_conflict: str = DEFAULT_CONFLICT_POLICY) -> CandleImport:
-    """Save an uploaded file and queue its import."""
-    options = candle_import_validate_options(symbol=symbol, timeframe=timeframe, tz=tz, format=format, drop=drop, on_conflict=on_conflict)
+def candle_import_start(*, user, request: ImportRequest, upload) -> CandleImport:
+    """Save an uploaded file (`upload`, which travels beside the request) and queue its import; an
+    upload over FOREXGPT_MAX_UPLOAD_BYTES is refused before anything is saved."""
     if upload.size > settings.FOREXGPT_MAX_UPLOAD_BYTES:
         raise ImportRejected(too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB"))
-    run = CandleImport(owner=user if getattr(user, "is_authenticated", False) else None, original_name=upload.name[:255], **options)
+    run = CandleImport(owner=user if getattr(user, "is_authenticated", False) else None, original_name=upload.name[:255],
+                       **request.to_dict())
     run.file.save(Path(upload.name).name, upload, save=False)
     try:  # the file is written before the row: a failed insert must not leave it behind
         run.save()
@@ -160,15 +123,20 @@ def candle_import_start(*, user, upload, symbol: str, timeframe: str, tz: str = 
     return run
 
 
+def request_of(run: CandleImport) -> ImportRequest:
+    """The request an uploaded or command import was made from (its worker rebuilds it from the row,
+    checks included). Demo and resample rows are no requests: their format is `demo` / `resample`."""
+    return ImportRequest.from_dict({f.name: getattr(run, f.name) for f in fields(ImportRequest)})
+
+
 @transaction.atomic
 def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleImport:
     """Queue the same uploaded file again with another conflict policy (after a refusal)."""
     if run.origin != CandleImport.Origin.UPLOAD or not run.file:
         raise ImportRejected("only an uploaded file can be imported again from its import page")
-    options = candle_import_validate_options(symbol=run.symbol, timeframe=run.timeframe, tz=run.tz, format=run.format, drop=run.drop,
-                                             on_conflict=on_conflict)
+    request = ImportRequest.from_dict({**request_of(run).to_dict(), "on_conflict": on_conflict})
     retry = CandleImport.objects.create(owner=user if getattr(user, "is_authenticated", False) else None,
-                                        original_name=run.original_name, file=run.file.name, **options)
+                                        original_name=run.original_name, file=run.file.name, **request.to_dict())
     job_enqueue(retry)
     return retry
 
@@ -177,9 +145,10 @@ def candle_import_run(run: CandleImport, ctx: JobContext) -> str:
     """Task body: import the stored upload; a refused file leaves its report on the run."""
     if not run.file:
         raise ImportRejected("this upload was refused for its contents and its file was removed; upload a corrected file")
+    request = request_of(run)
     try:
         with run.file.open("rb") as fh:
-            report = _import(run, fh, ctx.progress)
+            report = _import(run, request, fh, ctx.progress)
     except ImportRejected as exc:
         CandleImport.objects.filter(pk=run.pk).update(report=rejection_report(exc))
         if not isinstance(exc, engine.ImportConflict):

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def finished_run(fixture_path, user) -> OptimizationRun:
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     run = services.optimization_run_start(user=user, enqueue=False, request=OptimizationRequest.from_dict(dict(
         symbol="EURUSD", timeframe="1h", budget=30, seed=3, name="admin check",
         space={"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002}, "max_hold_bars": {"kind": "int", "low": 4, "high": 24, "step": 4}},

@@ -16,9 +16,10 @@ FIXED = {k: v for k, v in PARAMS.items() if k not in ("take_profit_pct", "max_ho
 
 @pytest.fixture
 def bars(fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
 @pytest.mark.parametrize("url, body, message", [

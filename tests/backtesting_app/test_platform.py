@@ -18,9 +18,10 @@ PARAMS = {"entry_threshold": 0.0003, "confidence_threshold": 0.4, "stop_loss_pct
 
 @pytest.fixture
 def bars(fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     return load_bars(symbol="EURUSD", timeframe="1h")
 
 

@@ -24,9 +24,10 @@ def _sqlite_only():
 
 @pytest.fixture
 def bars(fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
 def write_from_another_connection(username: str):

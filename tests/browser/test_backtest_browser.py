@@ -9,9 +9,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_start_a_backtest_from_the_page_and_see_the_equity_chart(logged_in_page, live_server, qcluster, fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     page = logged_in_page
     page.goto(f"{live_server.url}/backtests/")
     page.select_option("select[name=strategy]", "forecast")

@@ -43,10 +43,11 @@ def _log_in(page, live_server, django_user_model):
 
 def test_pages_with_inline_scripts_handlers_and_charts_raise_no_violation(watched_page, live_server, django_user_model,
                                                                           register, fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
     page = watched_page
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     version = register()
     _log_in(page, live_server, django_user_model)
 
@@ -77,10 +78,11 @@ def test_pages_with_inline_scripts_handlers_and_charts_raise_no_violation(watche
 
 def test_a_backtest_page_with_webgl_charts_raises_no_violation(watched_page, live_server, django_user_model, qcluster,
                                                                fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
     page = watched_page
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     _log_in(page, live_server, django_user_model)
     page.goto(f"{live_server.url}/backtests/")
     page.select_option("select[name=strategy]", "forecast")

@@ -11,6 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def test_demo_label_staff_delete_and_a_ten_year_chart_drawn_whole(staff_page, live_server, shared_file):
     from marketdata.models import Candle
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file, demo_data_load
 
     page = staff_page
@@ -26,7 +27,7 @@ def test_demo_label_staff_delete_and_a_ten_year_chart_drawn_whole(staff_page, li
     expect(page.locator(".flash")).to_contain_text("Deleted 5,000 EURUSD 1h bars (the whole series).")
     assert Candle.objects.count() == 0
 
-    candles_import_file(source=shared_file("EURUSD_H1_2014-2024.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=shared_file("EURUSD_H1_2014-2024.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     page.goto(f"{live_server.url}/data/?symbol=EURUSD&timeframe=1h")
     expect(page.locator("#candles-chart .gtitle")).to_have_text("EURUSD W1 - 65,000 H1 bars aggregated to 547 W1 bars")
     expect(page.locator("#candles-chart")).to_have_attribute("data-drawn", "547")
@@ -41,9 +42,11 @@ def test_demo_label_staff_delete_and_a_ten_year_chart_drawn_whole(staff_page, li
 def test_a_conflicting_upload_is_refused_then_imported_again_keeping_the_stored_bars(
         logged_in_page, live_server, qcluster, fixture_path, tmp_path):
     from marketdata.models import Candle
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
+                        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
     stored = list(Candle.objects.order_by("ts").values_list("ts", "volume"))
     lines = fixture_path("mt4_eurusd_h1.csv").read_text().splitlines()
     for i in range(3):  # another broker's export: the same hours, other tick volumes for the first three

@@ -6,9 +6,10 @@ import pytest
 
 @pytest.fixture
 def eurusd(db, fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
 @pytest.fixture

@@ -22,12 +22,13 @@ def test_the_exception_handler_is_the_one_drf_uses():
 
 
 def test_a_value_error_from_a_service_is_a_400_with_its_message():
-    from marketdata.services import candle_import_validate_options
+    from marketdata.models import CandleImport
+    from marketdata.services import candle_import_retry
 
-    response = exception_handler(_raised(lambda: candle_import_validate_options(
-        symbol="EURUSD", timeframe="1h", tz="Atlantis/Deep", format="auto", drop=())), {})
+    command_import = CandleImport(origin=CandleImport.Origin.COMMAND, symbol="EURUSD", timeframe="1h")
+    response = exception_handler(_raised(lambda: candle_import_retry(user=None, run=command_import, on_conflict="keep")), {})
     assert (response.status_code, response.data) == (
-        400, {"detail": "unknown time zone 'Atlantis/Deep'; use an IANA name such as Europe/Helsinki"})
+        400, {"detail": "only an uploaded file can be imported again from its import page"})
 
 
 def test_a_value_error_from_the_shared_parsing_of_typed_values_is_a_400():

@@ -43,9 +43,11 @@ def test_admin_is_for_staff_only(client, user, staff_user):
 
 
 def test_data_page_lists_series_and_renders_a_chart(logged_in_client, fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
+                        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
     body = logged_in_client.get(reverse("marketdata:data")).content.decode()
     assert "<td>EURUSD</td><td>H1</td><td class=\"num\">400</td>" in body
     assert 'id="chart-figure"' in body and '"type": "candlestick"' in body

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.services import candle_import_start
 from tests.conftest import wait_for
 
@@ -13,7 +14,7 @@ from tests.conftest import wait_for
 def test_a_queued_import_is_run_by_a_qcluster_process(qcluster, user, fixture_path):
     broker = "redis" if "redis" in settings.Q_CLUSTER else "orm"
     upload = SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes())
-    run = candle_import_start(user=user, upload=upload, symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    run = candle_import_start(user=user, upload=upload, request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
 
     def finished():
         run.refresh_from_db()

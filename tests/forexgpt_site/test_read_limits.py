@@ -9,9 +9,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def bars(fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
 def test_a_huge_limit_gets_the_largest_page_not_the_whole_table(api_client, bars, settings):

@@ -33,9 +33,10 @@ CLUSTER_ENV = {"FOREXGPT_FRONT_RERUNS": "5"}  # the front's re-run on the refere
 
 @pytest.fixture
 def bars(fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
 def _family(pid: int) -> set[int]:

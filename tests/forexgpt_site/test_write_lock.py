@@ -18,6 +18,7 @@ from backtesting_app.models import BacktestRun, OptimizationRun, ParetoFront
 from backtesting_app.services import optimizations
 from backtesting_app.tasks import optimization_run_execute
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.services import candles_import_file
 from tests.backtesting_app.test_write_lock import _optimization, bars  # noqa: F401 - `bars` is a fixture
 from tests.conftest import SHARED_DATA
@@ -77,7 +78,8 @@ def test_login_and_a_backtest_succeed_during_a_large_import_and_a_front_re_run(b
 
     def run_import():
         try:
-            outcome["import"] = candles_import_file(source=path, symbol="EURUSD", timeframe="1m", on_progress=import_progress)
+            outcome["import"] = candles_import_file(source=path, request=ImportRequest(symbol="EURUSD", timeframe="1m"),
+                                                    on_progress=import_progress)
         except BaseException as exc:  # noqa: BLE001 - reported to the test
             outcome["import"] = exc
         finally:

@@ -3,6 +3,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.services import candles_import_file
 from marketdata.tasks import candle_import_execute
 
@@ -22,7 +23,8 @@ def test_token_is_issued_for_valid_credentials(user):
 
 
 def test_candles_by_range(api_client, fixture_path):
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
+                        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
     response = api_client.get("/api/candles/", {"symbol": "EUR/USD", "timeframe": "H1",
                                                 "start": "2014-06-02T00:00:00Z", "end": "2014-06-02T05:00:00Z"})
     body = response.json()
@@ -34,7 +36,8 @@ def test_candles_by_range(api_client, fixture_path):
 
 
 def test_series_endpoint(api_client, fixture_path):
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
+                        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
     (series,) = api_client.get("/api/series/").json()
     assert series["rows"] == 400 and series["first"] == "2014-05-30T15:00:00Z" and series["long_gaps"] == 0
 

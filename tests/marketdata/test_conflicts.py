@@ -1,5 +1,6 @@
 """A bar stored with other values is a conflict, settled by the import's policy; every bar knows its import."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -7,14 +8,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count
 
-from marketdata.engine import ImportConflict, ImportRejected
+from marketdata.engine import ImportConflict
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.selectors import series_list
 from marketdata.services import candle_import_start, candles_import_file, candles_resample, demo_data_load
 from marketdata.tasks import candle_import_execute
 
 pytestmark = pytest.mark.django_db
-HELSINKI = {"symbol": "EURUSD", "timeframe": "1h", "tz": "Europe/Helsinki"}
+HELSINKI = ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
 
 
 def _first_300(fixture_path, tmp_path) -> Path:
@@ -45,10 +47,10 @@ def _stored():
 
 
 def test_by_default_a_conflicting_file_is_refused_with_a_report_and_nothing_written(fixture_path, tmp_path):
-    first = candles_import_file(source=_first_300(fixture_path, tmp_path), **HELSINKI)
+    first = candles_import_file(source=_first_300(fixture_path, tmp_path), request=HELSINKI)
     before = _stored()
     with pytest.raises(ImportConflict) as refused:
-        candles_import_file(source=_other_broker(fixture_path, tmp_path), **HELSINKI)
+        candles_import_file(source=_other_broker(fixture_path, tmp_path), request=HELSINKI)
     assert str(refused.value) == (  # line 201 of the fixture: 2014.06.12,02:00 Helsinki, close 1.35349 -> its open
         "10 bar(s) are already stored with other values (first: 2014-06-11T23:00:00+00:00, stored vs file: "
         "close 1.35349 vs 1.35326, volume 372 vs 373); nothing was imported - import again with on_conflict keep "
@@ -68,9 +70,9 @@ def test_by_default_a_conflicting_file_is_refused_with_a_report_and_nothing_writ
 
 
 def test_keep_imports_the_new_bars_and_leaves_the_conflicting_ones(fixture_path, tmp_path):
-    first = candles_import_file(source=_first_300(fixture_path, tmp_path), **HELSINKI)
+    first = candles_import_file(source=_first_300(fixture_path, tmp_path), request=HELSINKI)
     before = {row[0]: row for row in _stored()}
-    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), on_conflict="keep", **HELSINKI)
+    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="keep"))
     assert {k: report[k] for k in ("inserted", "duplicates", "conflicts", "kept", "replaced")} == {
         "inserted": 100, "duplicates": 90, "conflicts": 10, "kept": 10, "replaced": 0}
     after = {row[0]: row for row in _stored()}
@@ -82,8 +84,8 @@ def test_keep_imports_the_new_bars_and_leaves_the_conflicting_ones(fixture_path,
 
 
 def test_replace_overwrites_the_conflicting_bars_which_then_point_at_the_new_import(fixture_path, tmp_path):
-    first = candles_import_file(source=_first_300(fixture_path, tmp_path), **HELSINKI)
-    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), on_conflict="replace", **HELSINKI)
+    first = candles_import_file(source=_first_300(fixture_path, tmp_path), request=HELSINKI)
+    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="replace"))
     assert (report["inserted"], report["duplicates"], report["conflicts"], report["replaced"]) == (100, 90, 10, 10)
     conflicting = pd.Timestamp(report["conflict_examples"][0]["ts"])
     bar = Candle.objects.get(ts=conflicting)
@@ -94,24 +96,25 @@ def test_replace_overwrites_the_conflicting_bars_which_then_point_at_the_new_imp
 
 @pytest.mark.parametrize("policy", ["refuse", "keep", "replace"])
 def test_the_same_file_again_is_all_duplicates_whatever_the_policy(fixture_path, policy):
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), **HELSINKI)
-    again = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), on_conflict=policy, **HELSINKI)
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
+    again = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=replace(HELSINKI, on_conflict=policy))
     assert (again["inserted"], again["duplicates"], again["conflicts"]) == (0, 400, 0)
 
 
-def test_an_unknown_policy_is_refused_before_anything_is_saved(fixture_path, user):
-    with pytest.raises(ImportRejected, match="unknown conflict policy 'merge'; choose one of refuse, keep, replace"):
-        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), on_conflict="merge", **HELSINKI)
-    with pytest.raises(ImportRejected, match="unknown conflict policy 'merge'"):
-        candle_import_start(user=user, upload=SimpleUploadedFile("x.csv", b"x"), on_conflict="merge", **HELSINKI)
+def test_an_unknown_policy_is_refused_before_anything_is_saved(fixture_path, logged_in_client):
+    with pytest.raises(ValueError, match="unknown conflict policy 'merge'; choose one of refuse, keep, replace"):
+        ImportRequest.from_dict({**HELSINKI.to_dict(), "on_conflict": "merge"})
+    with fixture_path("mt4_eurusd_h1.csv").open("rb") as fh:
+        page = logged_in_client.post("/data/", {**HELSINKI.to_dict(), "file": fh, "on_conflict": "merge"})
+    assert page.status_code == 200 and "Select a valid choice. merge is not one of the available choices." in page.content.decode()
     assert CandleImport.objects.count() == 0
 
 
 def test_every_bar_points_at_the_import_that_wrote_it(fixture_path, tmp_path, user, django_capture_on_commit_callbacks):
-    command = candles_import_file(source=_first_300(fixture_path, tmp_path), **HELSINKI)
+    command = candles_import_file(source=_first_300(fixture_path, tmp_path), request=HELSINKI)
     upload = SimpleUploadedFile("broker_b.csv", _other_broker(fixture_path, tmp_path).read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
-        run = candle_import_start(user=user, upload=upload, on_conflict="keep", **HELSINKI)
+        run = candle_import_start(user=user, upload=upload, request=replace(HELSINKI, on_conflict="keep"))
     assert candle_import_execute(run.pk) == "succeeded"
     run.refresh_from_db()
     assert (run.report["inserted"], run.report["conflicts"], run.report["kept"]) == (100, 10, 10)
@@ -122,10 +125,10 @@ def test_every_bar_points_at_the_import_that_wrote_it(fixture_path, tmp_path, us
 
 
 def test_an_upload_refused_for_conflicts_fails_with_the_report(fixture_path, tmp_path, user, django_capture_on_commit_callbacks):
-    candles_import_file(source=_first_300(fixture_path, tmp_path), **HELSINKI)
+    candles_import_file(source=_first_300(fixture_path, tmp_path), request=HELSINKI)
     upload = SimpleUploadedFile("broker_b.csv", _other_broker(fixture_path, tmp_path).read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
-        run = candle_import_start(user=user, upload=upload, **HELSINKI)
+        run = candle_import_start(user=user, upload=upload, request=HELSINKI)
     assert run.on_conflict == "refuse"
     assert candle_import_execute(run.pk) == "failed"
     run.refresh_from_db()
@@ -137,21 +140,21 @@ def test_an_upload_refused_for_conflicts_fails_with_the_report(fixture_path, tmp
 def test_the_walkthrough_full_mt4_file_over_the_demo_series(shared_file):
     """The newcomer's case: the demo series, then the whole MT4 export of the same pair and timeframe."""
     demo_data_load()
-    source = {"source": shared_file("raw/Artem_EURUSD60.csv"), **HELSINKI}
+    source = shared_file("raw/Artem_EURUSD60.csv")
     with pytest.raises(ImportConflict) as refused:
-        candles_import_file(**source)
+        candles_import_file(source=source, request=HELSINKI)
     assert {k: refused.value.report[k] for k in ("new", "duplicates", "conflicts")} == {"new": 60024, "duplicates": 0, "conflicts": 4976}
     assert Candle.objects.count() == 5000
     bar = Candle.objects.get(ts="2017-06-01T01:00:00Z")
     assert (bar.close, bar.volume, bar.candle_import.origin) == (1.12471, 653.0, "demo")
 
-    kept = candles_import_file(**source, on_conflict="keep")
+    kept = candles_import_file(source=source, request=replace(HELSINKI, on_conflict="keep"))
     assert (kept["inserted"], kept["duplicates"], kept["conflicts"], kept["kept"]) == (60024, 0, 4976, 4976)
     (series,) = series_list()
     assert series["rows"] == 65024 and series["mixed"] and not series["is_demo"]
     assert [(s["origin"], s["bars"]) for s in series["sources"]] == [("command", 60024), ("demo", 5000)]
 
-    replaced = candles_import_file(**source, on_conflict="replace")
+    replaced = candles_import_file(source=source, request=replace(HELSINKI, on_conflict="replace"))
     assert (replaced["inserted"], replaced["duplicates"], replaced["conflicts"], replaced["replaced"]) == (0, 60024, 4976, 4976)
     bar.refresh_from_db()
     assert (bar.close, bar.volume, bar.candle_import_id) == (1.12465, 3498.0, replaced["import_id"])
@@ -166,15 +169,16 @@ def test_the_demo_series_is_labelled_and_never_mixed_into_imported_bars(fixture_
     assert series["is_demo"] and series["sources"] == [
         {"import_id": CandleImport.objects.get().pk, "label": "demo data (backtesting.test.EURUSD)", "origin": "demo", "bars": 5000}]
     Candle.objects.all().delete()
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), **HELSINKI)
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     skipped = demo_data_load()
     assert skipped["inserted"] == 0 and skipped["skipped"] == "EURUSD 1h holds imported bars; the demo series is not mixed into them"
     assert Candle.objects.count() == 400 and not series_list()[0]["is_demo"]
 
 
 def test_a_resample_recomputes_its_own_bars_but_not_an_imported_series(fixture_path):
-    candles_import_file(source=fixture_path("eurusd_m1.csv"), symbol="EURUSD", timeframe="1m")
-    candles_import_file(source=fixture_path("eurusd_h1_2017-01-02.csv"), symbol="EURUSD", timeframe="1h")  # another broker's H1
+    candles_import_file(source=fixture_path("eurusd_m1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1m"))
+    candles_import_file(source=fixture_path("eurusd_h1_2017-01-02.csv"),  # another broker's H1
+                        request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     h1_before = list(Candle.objects.filter(timeframe="1h").values_list("ts", "close", "candle_import_id"))
     with pytest.raises(ImportConflict, match="already stored with other values"):
         candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")

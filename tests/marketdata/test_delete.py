@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.services import candles_delete, candles_import_file
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +19,9 @@ UTC = timezone.utc
 @pytest.fixture
 def series(fixture_path):
     """400 EURUSD H1 bars, 2014-05-30 15:00 -> 2014-06-24 06:00 UTC, and 1,200 M1 bars beside them."""
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
-    candles_import_file(source=fixture_path("eurusd_m1.csv"), symbol="EURUSD", timeframe="1m")
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
+                        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
+    candles_import_file(source=fixture_path("eurusd_m1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1m"))
 
 
 def _h1_count():

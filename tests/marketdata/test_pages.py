@@ -10,11 +10,13 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.services import candle_import_start, candles_import_file, demo_data_load
 from marketdata.tasks import candle_import_execute
 
 pytestmark = pytest.mark.django_db
-HELSINKI = {"symbol": "EURUSD", "timeframe": "1h", "tz": "Europe/Helsinki"}
+HELSINKI = {"symbol": "EURUSD", "timeframe": "1h", "tz": "Europe/Helsinki"}  # form and API fields
+HELSINKI_REQUEST = ImportRequest(**HELSINKI)
 
 
 def _changed_copy(fixture_path, tmp_path, rows: int = 3) -> Path:
@@ -47,10 +49,10 @@ def test_the_form_passes_the_policy_to_the_import(logged_in_client, fixture_path
 
 def test_a_refused_upload_shows_its_conflicts_and_can_be_imported_again_keeping_them(
         logged_in_client, user, fixture_path, tmp_path, django_capture_on_commit_callbacks):
-    first = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), **HELSINKI)
+    first = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI_REQUEST)
     upload = SimpleUploadedFile("other_broker.csv", _changed_copy(fixture_path, tmp_path).read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
-        run = candle_import_start(user=user, upload=upload, **HELSINKI)
+        run = candle_import_start(user=user, upload=upload, request=HELSINKI_REQUEST)
     assert candle_import_execute(run.pk) == "failed"
     body = logged_in_client.get(reverse("marketdata:import-detail", args=[run.pk])).content.decode()
     assert "Refused: 3 bars of this file\n      are already stored with other values; nothing was imported." in body
@@ -75,7 +77,7 @@ def test_a_refused_upload_shows_its_conflicts_and_can_be_imported_again_keeping_
 
 def test_retry_is_refused_for_a_bad_policy(logged_in_client, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        run = candle_import_start(user=user, upload=SimpleUploadedFile("x.csv", b"x"), **HELSINKI)
+        run = candle_import_start(user=user, upload=SimpleUploadedFile("x.csv", b"x"), request=HELSINKI_REQUEST)
     response = logged_in_client.post(reverse("marketdata:import-retry", args=[run.pk]), {"on_conflict": "refuse"}, follow=True)
     assert "Not imported: * on_conflict" in response.content.decode() and CandleImport.objects.count() == 1
 
@@ -84,7 +86,7 @@ def test_the_data_page_marks_demo_data_and_mixed_sources(logged_in_client, fixtu
     demo_data_load()
     body = logged_in_client.get(reverse("marketdata:data")).content.decode()
     assert '<span class="status demo"' in body and "demo data (backtesting.test.EURUSD)" in body
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI_REQUEST)
     body = logged_in_client.get(reverse("marketdata:data")).content.decode()
     run = CandleImport.objects.get(origin="command")
     assert "mixed sources" in body and "demo data (backtesting.test.EURUSD): 5,000 bars" in body
@@ -94,7 +96,7 @@ def test_the_data_page_marks_demo_data_and_mixed_sources(logged_in_client, fixtu
 def test_the_data_page_draws_a_ten_year_series_whole_and_fast(logged_in_client, shared_file):
     import time
 
-    candles_import_file(source=shared_file("EURUSD_H1_2014-2024.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=shared_file("EURUSD_H1_2014-2024.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     url = reverse("marketdata:data")
     logged_in_client.get(url, {"symbol": "EURUSD", "timeframe": "1h"})  # warm the long-gap cache
     started = time.perf_counter()
@@ -114,7 +116,7 @@ def test_the_data_page_draws_a_ten_year_series_whole_and_fast(logged_in_client, 
 def test_the_import_report_chart_shows_the_whole_imported_range(logged_in_client, user, shared_file, django_capture_on_commit_callbacks):
     upload = SimpleUploadedFile("EURUSD_H1_2014-2024.csv", shared_file("EURUSD_H1_2014-2024.csv").read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
-        run = candle_import_start(user=user, upload=upload, symbol="EURUSD", timeframe="1h")
+        run = candle_import_start(user=user, upload=upload, request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     assert candle_import_execute(run.pk) == "succeeded"
     chart = logged_in_client.get(reverse("marketdata:import-detail", args=[run.pk])).context["chart"]
     assert (chart["bars"], chart["drawn"], chart["title"]) == (65000, 547, "EURUSD W1 - 65,000 H1 bars aggregated to 547 W1 bars")
@@ -138,7 +140,7 @@ def test_the_command_takes_the_policy(fixture_path, tmp_path, capsys):
 
 
 def test_the_api_takes_the_policy(api_client, fixture_path, tmp_path, django_capture_on_commit_callbacks):
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), **HELSINKI)
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI_REQUEST)
     other = _changed_copy(fixture_path, tmp_path).read_bytes()
 
     def post(**extra):

@@ -6,31 +6,34 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from marketdata.engine import ImportRejected
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.selectors import candles_frame, series_list
 from marketdata.services import candle_import_start, candles_import_file, candles_resample, demo_data_load
 from marketdata.tasks import candle_import_execute
 
 pytestmark = pytest.mark.django_db
+HELSINKI = ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
 
 
 def test_import_then_reimport_inserts_nothing_new(fixture_path):
-    first = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EUR/USD", timeframe="H1", tz="Europe/Helsinki")
+    first = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=ImportRequest.from_dict(
+        {"symbol": "EUR/USD", "timeframe": "H1", "tz": "Europe/Helsinki"}))
     assert (first["inserted"], first["duplicates"], first["rejected"]) == (400, 0, 0)
     assert first["first"] == "2014-05-30T15:00:00+00:00"
-    again = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    again = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     assert (again["inserted"], again["duplicates"]) == (0, 400)
     assert Candle.objects.filter(symbol="EURUSD", timeframe="1h").count() == 400
 
 
 def test_a_bad_row_rejects_the_whole_file_and_keeps_what_was_there(fixture_path, tmp_path):
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     before = list(Candle.objects.order_by("ts").values_list("ts", "close"))
     lines = fixture_path("mt4_eurusd_h1.csv").read_text().splitlines()
     lines.append("2014.07.01,10:00,1.3,1.2,1.31,1.3,5")  # high below low, line 401
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(ImportRejected, match=r"line 401: high 1.2 is below low 1.31"):
-        candles_import_file(source=bad, symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+        candles_import_file(source=bad, request=HELSINKI)
     assert list(Candle.objects.order_by("ts").values_list("ts", "close")) == before
 
 
@@ -50,7 +53,7 @@ def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
 
     monkeypatch.setattr(_store, "_insert_batch", failing_second_chunk)
     with pytest.raises(RuntimeError, match="disk full"):
-        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     assert calls == [100, 100]
     assert Candle.all_objects.count() == 0  # the staged chunk 1 too
     run = CandleImport.objects.get()
@@ -58,7 +61,8 @@ def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
 
 
 def test_drop_option_removes_the_flagged_bars(fixture_path):
-    report = candles_import_file(source=fixture_path("mt5_eurusd_h1.csv"), symbol="EURUSD", timeframe="1h", drop=["weekend"])
+    report = candles_import_file(source=fixture_path("mt5_eurusd_h1.csv"),
+                                 request=ImportRequest(symbol="EURUSD", timeframe="1h", drop=("weekend",)))
     assert report["dropped"] == {"weekend": 2}
     assert report["inserted"] == 299 - 2
     sundays = [t for t in Candle.objects.values_list("ts", flat=True) if t.weekday() == 6 and t.hour < 20]
@@ -66,7 +70,7 @@ def test_drop_option_removes_the_flagged_bars(fixture_path):
 
 
 def test_resample_service_stores_the_coarser_series(fixture_path):
-    candles_import_file(source=fixture_path("eurusd_m1.csv"), symbol="EURUSD", timeframe="1m")
+    candles_import_file(source=fixture_path("eurusd_m1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1m"))
     report = candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")
     h1 = candles_frame(symbol="EURUSD", timeframe="1h")
     m1 = candles_frame(symbol="EURUSD", timeframe="1m")
@@ -88,7 +92,8 @@ def test_series_list_counts_and_ranges(fixture_path):
 def test_upload_job_records_report_and_rejections(fixture_path, user, django_capture_on_commit_callbacks):
     upload = SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
-        run = candle_import_start(user=user, upload=upload, symbol="EUR/USD", timeframe="1h", tz="Europe/Helsinki")
+        run = candle_import_start(user=user, upload=upload, request=ImportRequest.from_dict(
+            {"symbol": "EUR/USD", "timeframe": "1h", "tz": "Europe/Helsinki"}))
     assert run.status == "queued" and run.symbol == "EURUSD"
     assert candle_import_execute(run.pk) == "succeeded"
     run.refresh_from_db()
@@ -98,7 +103,7 @@ def test_upload_job_records_report_and_rejections(fixture_path, user, django_cap
 
     bad = SimpleUploadedFile("bad.csv", b"2014.05.30,18:00,1.1,1.0,1.0,1.1,5\n")
     with django_capture_on_commit_callbacks(execute=False):
-        failed = candle_import_start(user=user, upload=bad, symbol="EURUSD", timeframe="1h")
+        failed = candle_import_start(user=user, upload=bad, request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     assert candle_import_execute(failed.pk) == "failed"
     failed.refresh_from_db()
     assert failed.report["errors"] == [{"line": 1, "reason": "high 1.0 is below open/close 1.1"}]
@@ -112,15 +117,15 @@ def test_upload_job_records_report_and_rejections(fixture_path, user, django_cap
     ({"symbol": "EURUSD", "timeframe": "1h", "tz": "Nowhere/City"}, "unknown time zone"),
     ({"symbol": "EURUSD", "timeframe": "1h", "drop": ["gaps"]}, "cannot drop gaps"),
 ])
-def test_bad_upload_options_are_refused_before_anything_is_saved(user, options, message):
+def test_bad_upload_options_are_refused_before_anything_is_saved(api_client, options, message):
     upload = SimpleUploadedFile("x.csv", b"irrelevant")
-    with pytest.raises(ImportRejected, match=message):
-        candle_import_start(user=user, upload=upload, **options)
+    response = api_client.post("/api/candles/import/", {"file": upload, **options}, format="multipart")
+    assert response.status_code == 400 and message in response.json()["detail"]
     assert CandleImport.objects.count() == 0
 
 
 def test_full_artem_import_equals_the_h1_file_in_the_database(shared_file):
-    report = candles_import_file(source=shared_file("raw/Artem_EURUSD60.csv"), symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    report = candles_import_file(source=shared_file("raw/Artem_EURUSD60.csv"), request=HELSINKI)
     assert report["inserted"] == 65000
     stored = candles_frame(symbol="EURUSD", timeframe="1h")
     ref = pd.read_csv(shared_file("EURUSD_H1_2014-2024.csv"))
@@ -135,9 +140,9 @@ def test_resampling_again_corrects_a_bar_first_built_from_part_of_its_hour(fixtu
     lines = fixture_path("eurusd_m1.csv").read_text().splitlines()
     first_half = tmp_path / "a.csv"
     first_half.write_text("\n".join(lines[:31]) + "\n")  # header + 07:00-07:29
-    candles_import_file(source=first_half, symbol="EURUSD", timeframe="1m")
+    candles_import_file(source=first_half, request=ImportRequest(symbol="EURUSD", timeframe="1m"))
     candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")
-    candles_import_file(source=fixture_path("eurusd_m1.csv"), symbol="EURUSD", timeframe="1m")
+    candles_import_file(source=fixture_path("eurusd_m1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1m"))
     report = candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")
     assert report["updated"] == 1
     m1 = candles_frame(symbol="EURUSD", timeframe="1m")

@@ -3,6 +3,7 @@ every reader until one UPDATE publishes them all; a failed or abandoned one leav
 (CHUNK is made small here so that the 400-bar fixture takes several chunks.)"""
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,13 +14,14 @@ from forexgpt_site.jobs import JobStatus
 from marketdata import engine
 from marketdata.engine import ImportRejected
 from marketdata.models import Candle, CandleImport
+from marketdata.request import ImportRequest
 from marketdata.selectors import candles_frame, series_list
 from marketdata.services import _store, candle_import_start, candles_delete, candles_discard_staged, candles_import_file
 from marketdata.tasks import candle_import_execute
 from tests.marketdata.test_conflicts import _first_300, _other_broker, _stored
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits, seen (or not) by other connections
-HELSINKI = {"symbol": "EURUSD", "timeframe": "1h", "tz": "Europe/Helsinki"}
+HELSINKI = ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def test_an_import_is_unseen_until_all_its_bars_are_stored(fixture_path, chunk_o
                 Candle.objects.count(), len(candles_frame(symbol="EURUSD", timeframe="1h")), series_list(),
                 Candle.all_objects.count()))))
 
-    report = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), on_progress=look, **HELSINKI)
+    report = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI, on_progress=look)
     # Each chunk is committed (another connection finds it among all bars), and none is visible.
     assert seen == [(f"stored {n} of 400 new bars (unseen until all are stored)", (0, 0, [], n)) for n in (100, 200, 300, 400)]
     assert report["inserted"] == 400
@@ -65,7 +67,7 @@ def test_an_import_is_unseen_until_all_its_bars_are_stored(fixture_path, chunk_o
 
 
 def test_a_staged_replace_shows_the_stored_bars_until_it_publishes(fixture_path, tmp_path, chunk_of_100):
-    first = candles_import_file(source=_first_300(fixture_path, tmp_path), **HELSINKI)
+    first = candles_import_file(source=_first_300(fixture_path, tmp_path), request=HELSINKI)
     before = _stored()
     seen = []
 
@@ -73,7 +75,8 @@ def test_a_staged_replace_shows_the_stored_bars_until_it_publishes(fixture_path,
         if "unseen until" in message:
             seen.append(from_another_connection(_stored))
 
-    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), on_conflict="replace", on_progress=look, **HELSINKI)
+    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="replace"),
+                                 on_progress=look)
     assert seen == [before]  # neither the 100 new bars nor the 10 replaced values yet
     assert {k: report[k] for k in ("inserted", "duplicates", "replaced")} == {"inserted": 100, "duplicates": 90, "replaced": 10}
     after = {row[0]: row for row in _stored()}
@@ -93,7 +96,7 @@ def test_a_failed_write_deletes_the_chunks_it_committed(fixture_path, chunk_of_1
 
     monkeypatch.setattr(_store, "_insert_batch", third_chunk_refused)
     with pytest.raises(RuntimeError, match="disk full"):
-        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), **HELSINKI)
+        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     assert calls == [100, 100, 100]
     assert Candle.all_objects.count() == 0
     assert CandleImport.objects.get().status == JobStatus.FAILED
@@ -107,7 +110,7 @@ def test_a_cancelled_upload_deletes_what_it_staged(fixture_path, user, chunk_of_
     monkeypatch.setattr(django_q.tasks, "async_task", lambda *args, **kwargs: None)  # no queue: run below
     settings.FOREXGPT_JOB_PROGRESS_INTERVAL_S = 0  # every chunk reports, so the cancel is seen after the first
     run = candle_import_start(user=user, upload=SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes()),
-                              **HELSINKI)
+                              request=HELSINKI)
     real = _store._insert_batch
 
     def cancel_after_the_first_chunk(batch):
@@ -127,7 +130,7 @@ def test_an_import_of_bars_another_is_staging_waits_for_it_then_finds_duplicates
     def second_import():
         try:
             second["report"] = candles_import_file(
-                source=data, on_progress=lambda f, message: message.startswith("waiting for import") and waiting.set(), **HELSINKI)
+                source=data, request=HELSINKI, on_progress=lambda f, message: message.startswith("waiting for import") and waiting.set())
         except Exception as exc:  # noqa: BLE001 - reported below
             second["report"] = exc
         finally:
@@ -141,7 +144,7 @@ def test_an_import_of_bars_another_is_staging_waits_for_it_then_finds_duplicates
             # It finds nothing stored, writes, collides with our staged chunk and waits for us.
             assert waiting.wait(30), "the second import did not wait for the first"
 
-    first = candles_import_file(source=data, on_progress=start_the_second_after_our_first_chunk, **HELSINKI)
+    first = candles_import_file(source=data, request=HELSINKI, on_progress=start_the_second_after_our_first_chunk)
     thread.join(60)
     assert (first["inserted"], first["duplicates"]) == (400, 0)
     assert not isinstance(second["report"], Exception), second["report"]
@@ -161,7 +164,7 @@ def test_bars_a_dead_import_left_staged_are_discarded(fixture_path, monkeypatch,
     _store._insert_batch(next(_store._bar_batches(rows.iloc[:100], dead)))
     assert (Candle.objects.count(), Candle.all_objects.count()) == (0, 100)
 
-    report = candles_import_file(source=data, **HELSINKI)
+    report = candles_import_file(source=data, request=HELSINKI)
     assert report["inserted"] == 400
     assert not Candle.all_objects.filter(candle_import=dead).exists()
     assert Candle.objects.count() == 400
@@ -173,19 +176,19 @@ def test_an_import_taken_for_dead_publishes_nothing(fixture_path, chunk_of_100):
             candles_discard_staged(import_id=CandleImport.objects.get().pk)
 
     with pytest.raises(ImportRejected, match="was taken for dead; nothing was imported"):
-        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), on_progress=discarded_meanwhile, **HELSINKI)
+        candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI, on_progress=discarded_meanwhile)
     assert Candle.all_objects.count() == 0
     assert not CandleImport.objects.get().published
 
 
 def test_discarding_never_touches_a_published_import(fixture_path):
-    report = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), **HELSINKI)
+    report = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     assert candles_discard_staged(import_id=report["import_id"]) == 0
     assert Candle.objects.count() == 400
 
 
 def test_a_bar_to_replace_deleted_after_the_comparison_is_inserted_instead(fixture_path, tmp_path, monkeypatch):
-    candles_import_file(source=_first_300(fixture_path, tmp_path), **HELSINKI)
+    candles_import_file(source=_first_300(fixture_path, tmp_path), request=HELSINKI)
     compare, deleted = _store.engine.compare_bars, []
 
     def compare_then_someone_deletes_the_conflicts(rows, stored, **kwargs):
@@ -196,7 +199,7 @@ def test_a_bar_to_replace_deleted_after_the_comparison_is_inserted_instead(fixtu
         return comparison
 
     monkeypatch.setattr(_store.engine, "compare_bars", compare_then_someone_deletes_the_conflicts)
-    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), on_conflict="replace", **HELSINKI)
+    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="replace"))
     assert deleted == [10]
     # The replacing UPDATE found 10 bars gone: compared again, they are new.
     assert {k: report[k] for k in ("inserted", "duplicates", "conflicts", "replaced")} == {

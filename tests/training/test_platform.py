@@ -23,6 +23,7 @@ def child_env(transactional_db, monkeypatch, settings, tmp_path, fixture_path):
     """The trainer child process sees the test database, media and checkpoint folders."""
     from django.db import connection
 
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
     from tests.conftest import _database_url
 
@@ -31,7 +32,7 @@ def child_env(transactional_db, monkeypatch, settings, tmp_path, fixture_path):
     settings.FOREXGPT_CHECKPOINT_DIR = tmp_path / "checkpoints"
     monkeypatch.setenv("FOREXGPT_CHECKPOINT_DIR", str(settings.FOREXGPT_CHECKPOINT_DIR))
     monkeypatch.setenv("FOREXGPT_EVAL_WINDOWS", "20")
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
 def _run(user=None, **kw):

@@ -126,9 +126,10 @@ def test_the_form_builds_the_request_with_its_choices():
 
 @pytest.fixture
 def eurusd(db, fixture_path):
+    from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
-    candles_import_file(source=fixture_path("eurusd_h1.csv"), symbol="EURUSD", timeframe="1h")
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
 def test_a_stored_run_gives_back_the_request_it_was_made_from(eurusd, user):

@@ -1,9 +1,13 @@
 import json
+from dataclasses import fields
 
 from django.core.management.base import BaseCommand, CommandError
 
-from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, FORMATS, ImportRejected
+from marketdata.engine import ImportRejected
+from marketdata.request import ImportRequest
 from marketdata.services import candles_import_file, rejection_report
+
+R = ImportRequest
 
 
 class Command(BaseCommand):
@@ -13,28 +17,26 @@ class Command(BaseCommand):
         parser.add_argument("path")
         parser.add_argument("--symbol", required=True, help="EURUSD or EUR/USD")
         parser.add_argument("--timeframe", required=True, help="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
-        parser.add_argument("--tz", default=None, help="source time zone (IANA), default: the format's")
-        parser.add_argument("--format", default="auto", choices=["auto", *FORMATS])
-        parser.add_argument("--drop", default="", help="comma list of anomalies to drop: weekend,day_spanning,flat_filler")
-        parser.add_argument("--on_conflict", "--on-conflict", dest="on_conflict", default=DEFAULT_CONFLICT_POLICY,
-                            choices=list(CONFLICT_POLICIES),
-                            help="bars already stored with other values: " + "; ".join(f"{k} = {v}" for k, v in CONFLICT_POLICIES.items())
-                            + f" (default {DEFAULT_CONFLICT_POLICY})")
+        parser.add_argument("--tz", default=R.tz, help="source time zone (IANA), default: the format's")
+        parser.add_argument("--format", default=R.format, choices=R.FORMATS)
+        parser.add_argument("--drop", default="", help=f"comma list of anomalies to drop: {','.join(R.DROPPABLE)}")
+        parser.add_argument("--on_conflict", "--on-conflict", dest="on_conflict", default=R.on_conflict,
+                            choices=list(R.CONFLICT_POLICIES),
+                            help="bars already stored with other values: " + "; ".join(f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items())
+                            + f" (default {R.on_conflict})")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **opts):
-        drop = [d.strip() for d in opts["drop"].split(",") if d.strip()]
+        try:  # every flag but path and --json is a field of the request, by name
+            request = ImportRequest.from_dict({f.name: opts[f.name] for f in fields(ImportRequest)})
+        except ValueError as exc:  # refused like a bad file, before anything is read or stored
+            raise self._rejected(ImportRejected(str(exc)), opts) from exc
         try:
-            report = candles_import_file(
-                source=opts["path"], symbol=opts["symbol"], timeframe=opts["timeframe"], tz=opts["tz"],
-                format=opts["format"], drop=drop, on_conflict=opts["on_conflict"],
-            )
+            report = candles_import_file(source=opts["path"], request=request)
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['path']}") from exc
         except ImportRejected as exc:
-            if opts["json"]:
-                self.stdout.write(json.dumps(rejection_report(exc), indent=2))
-            raise CommandError(f"rejected: {exc}") from exc
+            raise self._rejected(exc, opts) from exc
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
@@ -51,3 +53,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  anomaly {kind}: {item['count']} (e.g. {item['examples'][:3]})")
         for note in report["notes"]:
             self.stdout.write(self.style.WARNING(f"  note: {note}"))
+
+    def _rejected(self, exc: ImportRejected, opts) -> CommandError:
+        if opts["json"]:
+            self.stdout.write(json.dumps(rejection_report(exc), indent=2))
+        return CommandError(f"rejected: {exc}")

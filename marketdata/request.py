@@ -1,0 +1,70 @@
+"""What a candle import is asked to do: one request object that owns the defaults, the choices and
+the checks; the form, the serializer, the command, the stored run and its worker all come from it.
+What needs the file (its format detected, its rows valid, its size) is the service's and the engine's."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import ClassVar, Mapping
+
+from forexgpt_site.parsing import request_values
+from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, DROPPABLE, FORMATS, normalize_symbol, normalize_timeframe
+
+
+def _drop_kinds(value) -> tuple[str, ...]:
+    """Anomaly kinds to drop: a list, or text with commas (a command's flag); each named once."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"drop must be a list of anomaly kinds ({', '.join(DROPPABLE)}), not {str(value)[:40]!r}")
+    kinds = tuple(dict.fromkeys(str(kind).strip() for kind in value if str(kind).strip()))
+    unknown = set(kinds) - set(DROPPABLE)
+    if unknown:
+        raise ValueError(f"cannot drop {', '.join(sorted(unknown))}; droppable: {', '.join(DROPPABLE)}")
+    return kinds
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportRequest:
+    """An import of an export file's bars as the `symbol` `timeframe` series: the file read as `format`
+    (auto = detected from its contents), its timestamps in time zone `tz` (an IANA name; blank = the
+    format's default), the anomaly kinds to `drop`, and what to do with bars already stored with other
+    values (`on_conflict`). The file travels beside the request."""
+
+    symbol: str
+    timeframe: str
+    tz: str = ""
+    format: str = "auto"
+    drop: tuple[str, ...] = ()
+    on_conflict: str = DEFAULT_CONFLICT_POLICY
+
+    FORMATS: ClassVar[tuple] = ("auto", *FORMATS)
+    DROPPABLE: ClassVar[tuple] = DROPPABLE
+    CONFLICT_POLICIES: ClassVar[dict] = CONFLICT_POLICIES
+    TZ_LENGTH: ClassVar[int] = 64  # the run row's column
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ImportRequest":
+        """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
+        ValueError names the field. Blank values take the defaults; EUR/USD and H1 are EURUSD and 1h."""
+        given = request_values(cls, data, "import option", required=("symbol", "timeframe"))
+        symbol = normalize_symbol(given["symbol"])
+        timeframe = normalize_timeframe(given["timeframe"]).code  # at most four weeks: the engine's limit
+        tz = str(given.get("tz", cls.tz)).strip()
+        if tz:
+            from marketdata.engine._formats import zone  # the engine's reading of a zone name, and its message
+
+            zone(tz)
+        format = given.get("format", cls.format)
+        if format not in cls.FORMATS:
+            raise ValueError(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}")
+        drop = _drop_kinds(given.get("drop", cls.drop))
+        on_conflict = given.get("on_conflict", cls.on_conflict)
+        if on_conflict not in tuple(CONFLICT_POLICIES):
+            raise ValueError(f"unknown conflict policy {on_conflict!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
+        return cls(symbol=symbol, timeframe=timeframe, tz=tz, format=format, drop=drop, on_conflict=on_conflict)
+
+    def to_dict(self) -> dict:
+        """The request as plain values, as the run row stores them (its field names)."""
+        return {**asdict(self), "drop": list(self.drop)}
+
