@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,18 +29,11 @@ def main() -> None:
     if not m1_path.exists():
         sys.exit(f"{m1_path} is absent: the benchmark needs ../shared/data")
 
-    scratch = tempfile.mkdtemp(prefix="forexgpt-bench-")
-    os.environ["FOREXGPT_DATA_DIR"] = scratch
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "forexgpt_site.settings")
-    import django
+    from scratch_django import scratch_django
 
-    django.setup()
-    from django.core.management import call_command
+    scratch_django(args.database_url)
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     from marketdata.engine import normalize_timeframe, pip_size, read_candles, resample_ohlcv, validate
     from marketdata.models import Candle
     from marketdata.request import ImportRequest

@@ -86,18 +86,12 @@ def main() -> None:
 
     scratch = tempfile.mkdtemp(prefix="forexgpt-bench-")
     path = build_file(args.copies, scratch)
-    os.environ["FOREXGPT_DATA_DIR"] = scratch
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "forexgpt_site.settings")
-    import django
+    from scratch_django import scratch_django
 
-    django.setup()
-    from django.core.management import call_command
+    scratch_django(args.database_url, scratch)
     from django.db import connection, connections
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    call_command("migrate", verbosity=0)
     from marketdata.models import Candle
     from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
