@@ -118,6 +118,38 @@ def qcluster(transactional_db, tmp_path):
         stop_qcluster(proc, log)
 
 
+def on_another_connection(work, timeout=30.0):
+    """What a concurrent web request would get: `work()` in a thread on a database connection of its
+    own (closed after). Returns its value, or the exception it raised."""
+    import threading
+
+    from django.db import connection
+
+    out = {"value": TimeoutError(f"still running after {timeout} s")}
+
+    def run():
+        try:
+            out["value"] = work()
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            out["value"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout)
+    return out["value"]
+
+
+@pytest.fixture
+def sqlite_only():
+    """For tests of SQLite's single database-wide write lock: skipped on other databases."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the lock this guards against is SQLite's single database-wide write lock")
+
+
 def wait_for(predicate, timeout=60.0, interval=0.25):
     import time
 

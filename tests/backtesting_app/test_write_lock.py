@@ -1,10 +1,8 @@
 """Long computations (bar loading, reference-engine re-runs) must not hold the database's write lock:
 on SQLite there is one, and a writer that waits past its busy timeout fails with "database is locked"."""
 
-import threading
 
 import pytest
-from django.db import connection
 
 from backtesting_app import services
 from backtesting_app.request import BacktestRequest, OptimizationRequest
@@ -12,14 +10,10 @@ from backtesting_app.models import BacktestRun, OptimizationResult, Optimization
 from backtesting_app.services import backtests, optimizations
 from backtesting_app.tasks import optimization_run_execute
 from tests.backtesting_app.test_optimization_platform import FIXED, SPACE
+from tests.conftest import on_another_connection
 
-pytestmark = pytest.mark.django_db(transaction=True)  # real commits on the file database, seen by other connections
-
-
-@pytest.fixture(autouse=True)
-def _sqlite_only():
-    if connection.vendor != "sqlite":
-        pytest.skip("the lock this guards against is SQLite's single database-wide write lock")
+# real commits on the file database, seen by other connections
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sqlite_only")]
 
 
 @pytest.fixture
@@ -36,23 +30,13 @@ def write_from_another_connection(username: str):
     from django.contrib.auth import get_user_model
     from django.db import connection as own
 
-    outcome = {"error": "the writer did not finish"}
-
     def write():
-        try:
-            own.ensure_connection()
-            own.connection.execute("PRAGMA busy_timeout = 200")
-            get_user_model().objects.create_user(username=username)
-            outcome["error"] = None
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            outcome["error"] = exc
-        finally:
-            own.close()
+        own.ensure_connection()
+        own.connection.execute("PRAGMA busy_timeout = 200")
+        get_user_model().objects.create_user(username=username)
 
-    thread = threading.Thread(target=write)
-    thread.start()
-    thread.join(30)
-    return outcome["error"]
+    outcome = on_another_connection(write)
+    return outcome if isinstance(outcome, BaseException) else None
 
 
 def _optimization(user, enqueue=False):

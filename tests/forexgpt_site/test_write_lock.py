@@ -23,18 +23,12 @@ from marketdata.services import candles_import_file
 from tests.backtesting_app.test_write_lock import _optimization, bars  # noqa: F401 - `bars` is a fixture
 from tests.conftest import SHARED_DATA
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]  # real commits, other connections
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.usefixtures("sqlite_only")]  # real commits, other connections
 COPIES = 3  # of the real M1 file (186,348 bars): 559,044 bars, seconds of writing in one transaction
 WEB_BUSY_TIMEOUT_MS = 2000  # the web's patience for the write lock here (30 s in production)
 BACKTEST = {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "forecasts_source": "baseline",
             "params": {"entry_threshold": 0.0003, "confidence_threshold": 0.4, "stop_loss_pct": 0.004,
                        "take_profit_pct": 0.006, "max_hold_bars": 12}}
-
-
-@pytest.fixture(autouse=True)
-def _sqlite_only():
-    if connection.vendor != "sqlite":
-        pytest.skip("the lock this guards against is SQLite's single database-wide write lock")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from marketdata.request import ImportRequest
 from marketdata.selectors import candles_frame, series_list
 from marketdata.services import _store, candle_import_start, candles_delete, candles_discard_staged, candles_import_file
 from marketdata.tasks import candle_import_execute
+from tests.conftest import on_another_connection
 from tests.marketdata.test_conflicts import _first_300, _other_broker, _stored
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits, seen (or not) by other connections
@@ -33,20 +34,7 @@ def chunk_of_100(monkeypatch):
 
 def from_another_connection(read):
     """What a web request reading meanwhile would get: `read()` on a connection of its own."""
-    out = {}
-
-    def run():
-        try:
-            out["value"] = read()
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            out["value"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(30)
-    return out["value"]
+    return on_another_connection(read)
 
 
 def test_an_import_is_unseen_until_all_its_bars_are_stored(fixture_path, chunk_of_100):
