@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -85,6 +86,20 @@ def _queued_in_broker() -> int:
     return get_broker().queue_size()
 
 
+@contextmanager
+def _cluster(log):
+    """A real qcluster; yields it and the set of its processes (the test adds those it finds); every
+    one of them still alive at the end is stopped, then killed."""
+    cluster = start_qcluster(log, extra_env=CLUSTER_ENV)
+    family = {cluster.pid}
+    try:
+        yield cluster, family
+    finally:
+        stop_qcluster(cluster, log)
+        for pid in _alive(family):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_to_qcluster_stops_its_job_and_workers_and_the_run_resumes(bars, user, tmp_path):
@@ -96,26 +111,19 @@ def test_sigterm_to_qcluster_stops_its_job_and_workers_and_the_run_resumes(bars,
         "symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "params": PARAMS, "forecasts_source": "baseline"}))
     waiting.refresh_from_db()
     first_task = waiting.task_id
-    log = tmp_path / "first.log"
-    cluster = start_qcluster(log, extra_env=CLUSTER_ENV)
-    family = {cluster.pid}
-    try:
+    with _cluster(tmp_path / "first.log") as (cluster, family):
         def evaluating():
             long_run.refresh_from_db()
             return long_run.status == "running" and long_run.results.exists() and _queued_in_broker() == 0
 
         assert wait_for(evaluating, timeout=60, interval=0.05), f"the optimization never started evaluating: {long_run.status}"
-        family = _family(cluster.pid)
+        family |= _family(cluster.pid)
         assert len(family) >= 5, f"qcluster, sentinel, worker, monitor and pusher: {family}"
         started = time.monotonic()
         cluster.send_signal(signal.SIGTERM)
         stopped = wait_for(lambda: not _alive(family), timeout=20, interval=0.05)
         print(f"\nthe cluster ({len(family)} processes) stopped {time.monotonic() - started:.1f} s after SIGTERM")
         assert stopped, f"processes still running 20 s after SIGTERM: {_alive(family)}"
-    finally:
-        stop_qcluster(cluster, log)
-        for pid in _alive(family):
-            os.kill(pid, signal.SIGKILL)
     long_run.refresh_from_db()
     kept = long_run.results.count()
     assert (long_run.status, long_run.message) == ("failed", INTERRUPTED_MESSAGE)
@@ -126,10 +134,7 @@ def test_sigterm_to_qcluster_stops_its_job_and_workers_and_the_run_resumes(bars,
         assert wait_for(lambda: not _other_sessions(), timeout=5), f"sessions left behind: {_other_sessions()}"
 
     job_requeue(run=long_run, user=user, message=OptimizationRunViewSet.resume_message)  # what POST .../resume/ does
-    log = tmp_path / "second.log"
-    cluster = start_qcluster(log, extra_env=CLUSTER_ENV)
-    family = {cluster.pid}
-    try:
+    with _cluster(tmp_path / "second.log") as (cluster, family):
         def finished():
             long_run.refresh_from_db()
             waiting.refresh_from_db()
@@ -137,13 +142,9 @@ def test_sigterm_to_qcluster_stops_its_job_and_workers_and_the_run_resumes(bars,
 
         assert wait_for(finished, timeout=120, interval=0.2), (long_run.status, waiting.status)
         # kill -9 of the qcluster process alone (a supervisor out of patience) leaves no orphan behind.
-        family = _family(cluster.pid)
+        family |= _family(cluster.pid)
         cluster.kill()
         assert wait_for(lambda: not _alive(family), timeout=10, interval=0.05), f"orphans: {_alive(family)}"
-    finally:
-        stop_qcluster(cluster, log)
-        for pid in _alive(family):
-            os.kill(pid, signal.SIGKILL)
     assert long_run.status == "succeeded", (long_run.message, long_run.error)
     assert kept < long_run.results.count() <= BUDGET
     assert waiting.status == "succeeded", (waiting.message, waiting.error)
