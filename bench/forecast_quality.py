@@ -46,6 +46,8 @@ DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.
 VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
     "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
                 "change": "targets in units of the calendar-aware EWMA's spread; spread fitted on validation (the default)"},
+    "slow_scale": {"scale_lambda": 0.995, "seasonal": True, "spread": True,
+                   "change": "targets in units of a slower calendar-aware EWMA (lambda 0.995, half-life ~140 bars); spread fitted"},
     "no_spread": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": False,
                   "change": "the default model without the fitted spread"},
     "ewma_scale": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": False, "spread": True,
