@@ -1,0 +1,101 @@
+"""How far volatility alone goes: a volatility forecast times the empirical shape, scored by the
+forecast-quality protocol's rules (issue #16's question: is 0.97 x the random walk within reach?).
+
+    .venv/bin/python bench/forecast_ceiling.py [--out bench/results/forecast-ceiling-cpu.json]
+
+No model: "filtered historical simulation". Each window's 12-bar return is forecast as
+sigma_t x q, where sigma_t is the calendar-aware EWMA's spread of the horizon (`Seasonality`, fitted
+on the training part, as the model's target scale) and q the empirical quantiles of the standardized
+12-bar returns of the training part (fat tails kept). The EWMA's lambda and a spread factor k are
+chosen on the validation part's windows; the test part's 5,000 evenly spaced windows (the protocol's)
+are scored once, against the same random-walk, EWMA-Gaussian and seasonal-EWMA baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from training.engine.forecast import (Seasonality, ewma_gaussian_samples, forecast_scores, random_walk_samples,  # noqa: E402
+                                      seasonal_ewma_samples)
+from training.engine.trainer import prepare_data  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"
+HORIZON, SAMPLES, WINDOWS = 12, 100, 5000
+LAMBDAS = (0.94, 0.97, 0.985, 0.99, 0.995, 0.998, 0.999)
+SPREADS = (0.95, 1.0, 1.05, 1.1)
+
+
+def evenly(ends: np.ndarray, n: int) -> np.ndarray:
+    return ends[np.unique(np.linspace(0, len(ends) - 1, min(n, len(ends))).astype(int))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
+    started = time.perf_counter()
+    data = prepare_data(pd.read_csv(DATA).rename(columns={"timestamp": "ts"}), patch_len=64, horizon=HORIZON)
+    close, ts, h = data.close, data.ts, HORIZON
+    train_last = int(data.ends["train"].max())
+    season = Seasonality.fit(close, ts, train_last)
+    logc = np.log(close)
+    bars = np.arange(200, len(close) - h)
+    realized = np.full(len(close), np.nan)
+    realized[bars] = logc[bars + h] - logc[bars]
+    q_levels = (np.arange(SAMPLES) + 0.5) / SAMPLES
+    parts = {part: evenly(data.ends[part], WINDOWS) for part in ("val", "test")}
+    truth = {part: realized[ends] for part, ends in parts.items()}
+
+    def shape_forecasts(lam: float) -> dict:
+        sigma = np.full(len(close), np.nan)
+        sigma[bars] = np.sqrt(season.variance(close, ts, bars, h, lam))
+        z = (realized / sigma)[: train_last - h]  # standardized returns whose horizon ended in the training part
+        q = np.quantile(z[np.isfinite(z)], q_levels)
+        return {part: q[None, :] * sigma[ends][:, None] for part, ends in parts.items()}
+
+    grid = []
+    for lam in LAMBDAS:
+        made = shape_forecasts(lam)
+        for k in SPREADS:
+            grid.append({"lambda": lam, "spread": k,
+                         **{part: forecast_scores(made[part] * k, truth[part]) for part in parts}})
+    best = min(grid, key=lambda row: row["val"]["crps"])  # chosen on validation only
+    ends, y = parts["test"], truth["test"]
+    baselines = {
+        "random_walk": forecast_scores(random_walk_samples(close, ends, h, n_samples=SAMPLES), y),
+        "ewma_gaussian": forecast_scores(ewma_gaussian_samples(close, ends, h, n_samples=SAMPLES), y),
+        "seasonal_ewma": forecast_scores(seasonal_ewma_samples(close, ts, ends, h, train_last=train_last, n_samples=SAMPLES), y),
+    }
+    at_094 = next(r for r in grid if r["lambda"] == 0.94 and r["spread"] == 1.0)
+    result = {
+        "protocol": {"data": DATA.name, "windows": int(len(ends)), "samples": SAMPLES, "horizon_bars": h,
+                     "chosen_on": "validation part", "scored_on": "test part"},
+        "chosen": {"lambda": best["lambda"], "spread": best["spread"], "val_crps": best["val"]["crps"],
+                   "test_crps": best["test"]["crps"], "test_coverage_q05_q95": best["test"]["coverage_q05_q95"],
+                   "ratio": {b: best["test"]["crps"] / s["crps"] for b, s in baselines.items()}},
+        "lambda_0.94_spread_1": {"test_crps": at_094["test"]["crps"],
+                                 "ratio": {b: at_094["test"]["crps"] / s["crps"] for b, s in baselines.items()}},
+        "baselines": {b: {"crps": s["crps"], "coverage_q05_q95": s["coverage_q05_q95"]} for b, s in baselines.items()},
+        "grid": [{"lambda": r["lambda"], "spread": r["spread"], "val_crps": r["val"]["crps"], "test_crps": r["test"]["crps"]}
+                 for r in grid],
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
