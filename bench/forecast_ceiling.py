@@ -14,7 +14,6 @@ are scored once, against the same random-walk, EWMA-Gaussian and seasonal-EWMA b
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from emit import emit  # noqa: E402  (bench/, the script's folder)
 from training.engine.forecast import (Seasonality, ewma_gaussian_samples, forecast_scores, random_walk_samples,  # noqa: E402
                                       seasonal_ewma_samples)
 from training.engine.trainer import prepare_data  # noqa: E402
@@ -91,10 +91,7 @@ def main() -> None:
                  for r in grid],
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from emit import emit  # noqa: E402  (bench/, the script's folder)
 
 from training.engine import build_config, detect_hardware  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
@@ -119,10 +120,7 @@ def main():
         "torch": torch.__version__, "threads": args.threads, "wall_seconds": round(time.perf_counter() - started, 1),
         "variants": rows,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":
