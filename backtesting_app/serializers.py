@@ -3,6 +3,7 @@ from rest_framework import serializers
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.request import BacktestRequest, OptimizationRequest
+from forexgpt_site.api import JobRequestSerializer
 
 
 class BacktestRunSerializer(serializers.ModelSerializer):
@@ -16,11 +17,12 @@ class BacktestRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class _RunOnDataSerializer(serializers.Serializer):
+class _RunOnDataSerializer(JobRequestSerializer):
     """The fields a backtest and an optimization share (`request._RunOnData`): series, range, forecasts,
     costs, name; defaults from the request class named by `R`."""
 
     R = BacktestRequest
+    upload_field = "forecasts"
     symbol = serializers.CharField(help_text="EURUSD or EUR/USD")
     timeframe = serializers.CharField()
     start = serializers.CharField(required=False, allow_null=True, help_text="first bar (UTC, ISO 8601)")
@@ -35,13 +37,6 @@ class _RunOnDataSerializer(serializers.Serializer):
     size = serializers.FloatField(default=R.size)
     cash = serializers.FloatField(default=R.cash)
     name = serializers.CharField(required=False, allow_blank=True, default="")
-
-    def validate(self, attrs):
-        """{"request": the request object, "upload": the CSV or None}. A ValueError names the field; the
-        API's exception handler makes it a 400 {"detail": message}."""
-        attrs = dict(attrs)
-        upload = attrs.pop("forecasts", None)
-        return {"request": self.R.from_dict(attrs), "upload": upload}
 
 
 class BacktestCreateSerializer(_RunOnDataSerializer):

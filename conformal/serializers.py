@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
+from forexgpt_site.api import JobRequestSerializer
 
 
 class CalibrationRunSerializer(serializers.ModelSerializer):
@@ -18,11 +19,12 @@ class CalibrationRunSerializer(serializers.ModelSerializer):
         return obj.artifact_version.ref if obj.artifact_version_id else None
 
 
-class CalibrationCreateSerializer(serializers.Serializer):
+class CalibrationCreateSerializer(JobRequestSerializer):
     """The API face of `CalibrationRequest`: its defaults, choices and checks, nothing of its own; plus
     the uploaded forecasts CSV (multipart), which travels beside the request."""
 
     R = CalibrationRequest
+    upload_field = "forecasts"
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] or the forecast columns + y_true")
     forecast_set = serializers.IntegerField(required=False, allow_null=True,
                                             help_text="a finished forecast set's id instead of a file (its realized returns come from the candles)")
@@ -36,10 +38,3 @@ class CalibrationCreateSerializer(serializers.Serializer):
     gamma = serializers.FloatField(required=False)
     lr = serializers.FloatField(required=False)
     score = serializers.ChoiceField(choices=list(R.SCORES), required=False)
-
-    def validate(self, attrs):
-        """{"request": the request object, "upload": the CSV or None}. A ValueError names the field; the
-        API's exception handler makes it a 400 {"detail": message}."""
-        attrs = dict(attrs)
-        upload = attrs.pop("forecasts", None)
-        return {"request": self.R.from_dict(attrs), "upload": upload}

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from forecasts.models import ForecastSet
 from forecasts.request import ForecastRequest
+from forexgpt_site.api import JobRequestSerializer
 
 
 class ForecastSetSerializer(serializers.ModelSerializer):
@@ -16,8 +17,10 @@ class ForecastSetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ForecastRequestSerializer(serializers.Serializer):
+class ForecastRequestSerializer(JobRequestSerializer):
     """The API face of `ForecastRequest`: its defaults and checks, nothing of its own."""
+
+    R = ForecastRequest
 
     artifact = serializers.CharField(help_text="model version: name, name:VERSION or name@alias")
     symbol = serializers.CharField(help_text="EURUSD or EUR/USD; must be the model's")
@@ -28,7 +31,3 @@ class ForecastRequestSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=ForecastRequest.seed)
     steps = serializers.IntegerField(required=False, default=ForecastRequest.steps, help_text="model evaluations per sample path")
     sampler = serializers.CharField(required=False, default=ForecastRequest.sampler, help_text="dpmpp2m (default), unipc or ddim")
-
-    def validate(self, attrs):
-        """{"request": the request object}; its ValueError reaches the API's exception handler (400 {"detail": message})."""
-        return {"request": ForecastRequest.from_dict(attrs)}

@@ -7,7 +7,7 @@ from traceback import walk_tb
 from django.apps import apps
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
@@ -57,6 +57,21 @@ def exception_handler(exc, context):
     elif isinstance(exc, RecursionError) and raised_by_json_decoder(exc):
         exc = ParseError("the JSON body is nested too deeply")
     return drf_exception_handler(exc, context)
+
+
+class JobRequestSerializer(serializers.Serializer):
+    """The API face of a job's request object `R`: subclasses declare its fields (defaults and choices
+    from `R`); `validate` gives the service's arguments, {"request": R.from_dict(the rest)} plus
+    {"upload": the file} when `upload_field` names one that travels beside the request. A ValueError
+    from the request names the field; the exception handler makes it a 400 {"detail": message}."""
+
+    R = None
+    upload_field = None
+
+    def validate(self, attrs):
+        attrs = dict(attrs)
+        upload = {"upload": attrs.pop(self.upload_field, None)} if self.upload_field else {}
+        return {"request": self.R.from_dict(attrs), **upload}
 
 
 class JobCreateMixin:

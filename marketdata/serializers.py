@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from forexgpt_site.api import JobRequestSerializer
 from marketdata.models import Candle, CandleImport
 from marketdata.request import ImportRequest
 
@@ -35,11 +36,12 @@ class SeriesSerializer(serializers.Serializer):
     is_demo = serializers.BooleanField(help_text="every bar is demo data")
 
 
-class CandleImportCreateSerializer(serializers.Serializer):
+class CandleImportCreateSerializer(JobRequestSerializer):
     """The API face of `ImportRequest`: its defaults, choices and checks, nothing of its own; plus the
     uploaded export (multipart), which travels beside the request."""
 
     R = ImportRequest
+    upload_field = "file"
     file = serializers.FileField(help_text="HistData, MetaTrader 4/5, Dukascopy or CSV export")
     symbol = serializers.CharField(help_text="EURUSD or EUR/USD")
     timeframe = serializers.CharField(help_text="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1); at most 4w")
@@ -51,13 +53,6 @@ class CandleImportCreateSerializer(serializers.Serializer):
     on_conflict = serializers.ChoiceField(choices=list(R.CONFLICT_POLICIES.items()), default=R.on_conflict,
                                           help_text="bars already stored with other values: " + "; ".join(
                                               f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items()))
-
-    def validate(self, attrs):
-        """{"request": the request object, "upload": the file}. A ValueError names the field; the API's
-        exception handler makes it a 400 {"detail": message}."""
-        attrs = dict(attrs)
-        upload = attrs.pop("file")
-        return {"request": self.R.from_dict(attrs), "upload": upload}
 
 
 class CandleImportSerializer(serializers.ModelSerializer):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from forexgpt_site.api import JobRequestSerializer
 from training.models import TrainingRun
 from training.request import TrainingRequest
 
@@ -20,7 +21,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return obj.artifact_version.ref if obj.artifact_version_id else None
 
 
-class TrainingCreateSerializer(serializers.Serializer):
+class TrainingCreateSerializer(JobRequestSerializer):
     """The API face of `TrainingRequest`: its defaults, choices and checks, nothing of its own."""
 
     R = TrainingRequest
@@ -41,8 +42,3 @@ class TrainingCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default=R.name)
     model_name = serializers.CharField(required=False, allow_blank=True, default=R.model_name,
                                        help_text="registry model (a slug); default <symbol>-<timeframe>-h<horizon>")
-
-    def validate(self, attrs):
-        """{"request": the request object}. A ValueError names the field; the API's exception handler
-        makes it a 400 {"detail": message}."""
-        return {"request": self.R.from_dict(attrs)}
