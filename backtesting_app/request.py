@@ -4,13 +4,13 @@ checks; the form, the serializer, the command, the stored run and its worker all
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar, Mapping
 
 from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
-from forexgpt_site.parsing import parse_json_object, parse_row_id, parse_utc_range, parse_whole, request_values
+from forexgpt_site.parsing import parse_json_object, parse_row_id, parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 
 FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
@@ -61,10 +61,7 @@ class _RunOnData:
         return replace(self, forecasts_source="forecast_set", forecast_set=forecast_set_id, artifact="")
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out["start"] = self.start.isoformat() if self.start else None
-        out["end"] = self.end.isoformat() if self.end else None
-        return out
+        return request_dict(self)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,11 +3,11 @@ the checks; the form, the serializer, the command and the stored run all come fr
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Mapping
 
-from forexgpt_site.parsing import parse_utc_range, parse_whole, request_values
+from forexgpt_site.parsing import parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 
@@ -42,7 +42,4 @@ class ForecastRequest:
                    timeframe=normalize_timeframe(str(data["timeframe"])).code, start=start, end=end, sampler=sampler, **numbers)
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out["start"] = self.start.isoformat() if self.start else None
-        out["end"] = self.end.isoformat() if self.end else None
-        return out
+        return request_dict(self)

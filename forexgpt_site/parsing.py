@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Mapping
 
@@ -58,6 +58,11 @@ def parse_row_id(value, name: str) -> int | None:
     if isinstance(value, bool) or not str(value).isdecimal() or len(str(value)) > 18:
         raise ValueError(f"{name} must be a {name.replace('_', ' ')}'s id, not {str(value)[:40]!r}")
     return int(value)
+
+
+def request_dict(request) -> dict:
+    """A request object's fields as plain values that its `from_dict` reads back: dates as ISO 8601 text."""
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(request).items()}
 
 
 def _refuse_constant(name: str):

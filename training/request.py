@@ -5,13 +5,13 @@ the service's."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import ClassVar, Mapping
 
 from django.utils.text import slugify
 
-from forexgpt_site.parsing import parse_utc_range, parse_whole, request_values
+from forexgpt_site.parsing import parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe
 # optimization.py and the hardware module it imports load no torch: the web process stays light
 from training.engine.optimization import COMPILE_MODES, PRECISIONS, UserChoices
@@ -122,7 +122,4 @@ class TrainingRequest:
         return UserChoices(**self.choices)
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out["start"] = self.start.isoformat() if self.start else None
-        out["end"] = self.end.isoformat() if self.end else None
-        return out
+        return request_dict(self)
