@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar, Mapping
 
 from forexgpt_site.parsing import request_values
-from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, DROPPABLE, FORMATS, normalize_symbol, normalize_timeframe
+from marketdata.engine import (CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, DROPPABLE, FORMATS, normalize_symbol, normalize_timeframe,
+                               zone)
 
 
 def _drop_kinds(value) -> tuple[str, ...]:
@@ -52,9 +53,7 @@ class ImportRequest:
         timeframe = normalize_timeframe(given["timeframe"]).code  # at most four weeks: the engine's limit
         tz = str(given.get("tz", cls.tz)).strip()
         if tz:
-            from marketdata.engine._formats import zone  # the engine's reading of a zone name, and its message
-
-            zone(tz)
+            zone(tz)  # the engine's reading of a zone name, and its message
         format = given.get("format", cls.format)
         if format not in cls.FORMATS:
             raise ValueError(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}")

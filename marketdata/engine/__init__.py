@@ -2,7 +2,7 @@
 
 from ._conflicts import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, BarComparison, compare_bars, conflict_rejection
 from ._errors import ImportConflict, ImportRejected, RowError
-from ._formats import DEFAULT_TZ, FORMATS, ParsedFile, detect_format, read_candles, read_text
+from ._formats import DEFAULT_TZ, FORMATS, ParsedFile, detect_format, read_candles, read_text, zone
 from ._resample import bin_count, resample_ohlcv
 from ._symbols import WEEK_MINUTES, Timeframe, normalize_symbol, normalize_timeframe, pip_size
 from ._validate import ANOMALY_KINDS, DROPPABLE, AnomalyScan, drop_anomalies, scan_anomalies, validate
@@ -35,4 +35,5 @@ __all__ = [
     "resample_ohlcv",
     "scan_anomalies",
     "validate",
+    "zone",
 ]
