@@ -25,7 +25,8 @@ class BacktestRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelMixi
 
     serializer_class = BacktestRunSerializer
     create_serializer_class = BacktestCreateSerializer
-    start_job = staticmethod(services.backtest_run_start)
+    def start_job(self, **arguments):
+        return services.backtest_run_start(**arguments)
     queryset = BacktestRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "strategy", "symbol", "timeframe", "engine"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -75,7 +76,8 @@ class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModel
 
     serializer_class = OptimizationRunSerializer
     create_serializer_class = OptimizationCreateSerializer
-    start_job = staticmethod(services.optimization_run_start)
+    def start_job(self, **arguments):
+        return services.optimization_run_start(**arguments)
     queryset = OptimizationRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "method", "symbol", "timeframe"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]

@@ -19,7 +19,8 @@ class CalibrationRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelM
 
     serializer_class = CalibrationRunSerializer
     create_serializer_class = CalibrationCreateSerializer
-    start_job = staticmethod(services.calibration_run_start)
+    def start_job(self, **arguments):
+        return services.calibration_run_start(**arguments)
     queryset = CalibrationRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
     filterset_fields = ["status", "method", "attached"]
 

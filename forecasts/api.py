@@ -24,7 +24,8 @@ class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
     resume_message = "resuming after the stored forecasts"
     serializer_class = ForecastSetSerializer
     create_serializer_class = ForecastRequestSerializer
-    start_job = staticmethod(services.forecast_set_start)
+    def start_job(self, **arguments):
+        return services.forecast_set_start(**arguments)
     queryset = ForecastSet.objects.order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe", "artifact_version"]
 

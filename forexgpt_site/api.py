@@ -83,6 +83,7 @@ class JobCreateMixin:
     create_serializer_class = None
 
     def start_job(self, *, user, **arguments):
+        """Call the job's start service; a method, so the service is looked up when a request comes."""
         raise NotImplementedError
 
     def create(self, request):

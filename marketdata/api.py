@@ -53,7 +53,8 @@ class CandleImportCreateView(JobCreateMixin, generics.GenericAPIView):
 
     serializer_class = CandleImportSerializer
     create_serializer_class = CandleImportCreateSerializer
-    start_job = staticmethod(services.candle_import_start)
+    def start_job(self, **arguments):
+        return services.candle_import_start(**arguments)
     parser_classes = [MultiPartParser, FormParser]
 
     def post(self, request):

@@ -34,7 +34,8 @@ class TrainingRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
     resume_message = "resuming from the last checkpoint"
     serializer_class = TrainingRunSerializer
     create_serializer_class = TrainingCreateSerializer
-    start_job = staticmethod(services.training_run_start)
+    def start_job(self, **arguments):
+        return services.training_run_start(**arguments)
     queryset = TrainingRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe"]
 
