@@ -364,13 +364,11 @@ def job_run_child(run: JobRun, command: list[str], log: Path, *, poll_s: float =
         # Its own process group: stopping it reaches the DDP ranks it starts, and not this worker.
         child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True,
                                  env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"})
+        watch = JobContext(run)
         try:
             while child.poll() is None:
                 time.sleep(poll_s)
-                if _stop_requested:
-                    raise JobInterrupted()
-                if type(run).objects.filter(pk=run.pk, cancel_requested=True).exists():
-                    raise JobCancelled()
+                watch.check_cancelled()  # JobInterrupted when this worker stops, JobCancelled on a cancel
         except BaseException:
             _stop_child(child)
             raise
