@@ -1,25 +1,26 @@
 """The forecast-quality protocol: the default model against three baselines on EURUSD H1, the same way
 every time, and the ablations that decide the default.
 
-    .venv/bin/python bench/forecast_quality.py [--variants default,global_scale] [--epochs 6] [--batch 256]
+    .venv/bin/python bench/forecast_quality.py [--variants default,no_drift] [--epochs 6] [--batch 256]
         [--windows 5000] [--samples 100] [--seed 0] [--threads 2] [--out bench/results/forecast-quality-cpu.json]
 
 Fixed: the data (EURUSD_H1_2014-2024.csv), the chronological split (70 / 15 / 15 with gaps, as
 training runs use), the test windows (`--windows` evenly spaced over the test part; 5,000 of its
-9,700), 100 samples per forecast, the seeds (training seed, sampling seed, baseline seed), the
-sampler (the default, DPM-Solver++(2M) with 6 steps). Scored: CRPS of the 12-bar cumulative return at
-the horizon end, and q05-q95 coverage, for the model and, on the same windows with the same sample
-count, the random walk (empirical past 12-bar returns), the EWMA Gaussian (lambda 0.94) and the
-seasonal EWMA (EWMA of returns divided by their hour-of-week factor from the training part, times the
-factors of the horizon's own hours). Each variant is trained from scratch with the hardware's
+9,700), 100 samples per forecast, the seeds (training and sampling), the sampler (the default, DPM-Solver++(2M) with 6 steps). Scored: CRPS of the 12-bar cumulative return at
+the horizon end, and q05-q95 coverage, for the model (the fair CRPS of its 100 independent paths, an
+unbiased estimate of its distribution's CRPS) and, on the same windows, scored exactly from their
+distributions (no sampling noise), the random walk (the empirical distribution of the past 2,000
+12-bar returns), the EWMA Gaussian (lambda 0.94, closed form) and the seasonal EWMA (EWMA of returns
+divided by their hour-of-week factor from the training part, times the factors of the horizon's own
+hours; closed form). Each variant is trained from scratch with the hardware's
 configuration and reported with its training time; ratios are model / baseline (below 1 is better).
 
 Variants (the ablation; each training configuration is trained once and shared by the variants that
 differ only after training): `default` (targets in units of the calendar-aware EWMA's spread with
-lambda 0.995, the spread factor fitted on the validation part), `fast_scale` (the same with lambda
-0.94, the default before), `no_spread`, `ewma_scale` (the plain EWMA's spread),
-`global_scale` (one global target scale, as before, with the fitted spread), `global_no_spread` (the
-model before, as it was).
+lambda 0.995, the spread factor and the drift fitted on the validation part), `no_drift` (the same
+model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
+spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
+scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
 """
 
 from __future__ import annotations
@@ -47,15 +48,17 @@ DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.
             ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
 VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
     "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
-                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995); spread fitted on validation (the default)"},
+                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995); spread and drift fitted on validation (the default)"},
+    "no_drift": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "drift": False,
+                 "change": "the default model keeping its whole median (drift 1; the default before); spread fitted"},
     "fast_scale": {"scale_lambda": 0.94, "seasonal": True, "spread": True,
-                   "change": "targets in units of a fast calendar-aware EWMA (lambda 0.94, the default before); spread fitted"},
+                   "change": "targets in units of a fast calendar-aware EWMA (lambda 0.94); spread and drift fitted"},
     "no_spread": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": False,
-                  "change": "the default model without the fitted spread"},
+                  "change": "the default model without the fitted spread and drift"},
     "ewma_scale": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": False, "spread": True,
-                   "change": "targets in units of the plain EWMA's spread (no calendar); spread fitted"},
+                   "change": "targets in units of the plain EWMA's spread (no calendar); spread and drift fitted"},
     "global_scale": {"scale_lambda": None, "seasonal": False, "spread": True,
-                     "change": "one global target scale (the model before); spread fitted"},
+                     "change": "one global target scale (the model before); spread and drift fitted"},
     "global_no_spread": {"scale_lambda": None, "seasonal": False, "spread": False,
                          "change": "the model before, as it was: global scale, no fitted spread"},
 }
@@ -77,14 +80,17 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
     model = module.forecaster.float().to(device)
     started = time.perf_counter()
-    data.normalizer.spread = 1.0
-    spread = fit_spread(model, data, seed=args.seed, n_samples=args.samples, device=device)["spread"] if spec["spread"] else 1.0
+    data.normalizer.spread, data.normalizer.drift = 1.0, 1.0
+    fitted = (fit_spread(model, data, seed=args.seed, n_samples=args.samples, device=device,
+                         **({} if spec.get("drift", True) else {"drifts": (1.0,)}))
+              if spec["spread"] else {"spread": 1.0, "drift": 1.0})
     quality = evaluate_quality(model, data, seed=args.seed, n_samples=args.samples, max_windows=args.windows, device=device)
     eval_s = time.perf_counter() - started
     scores = quality["model"]
     row = {
         "variant": name, "change": spec["change"], "epochs": args.epochs, "batch": args.batch,
-        "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "steps": trainer.global_step, "spread": spread,
+        "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "steps": trainer.global_step,
+        "spread": fitted["spread"], "drift": fitted["drift"],
         "windows": quality["windows"], "samples": quality["samples"], "sampler": f"{quality['sampler']}-{quality['steps']}",
         "crps": scores["crps"], "coverage_q05_q95": scores["coverage_q05_q95"],
         "ratio": {b: scores["crps"] / quality[b]["crps"] for b in BASELINES},
@@ -97,7 +103,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--variants", default="default,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
+    p.add_argument("--variants", default="default,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--windows", type=int, default=5000)
@@ -115,7 +121,8 @@ def main():
     hw = detect_hardware()
     result = {
         "protocol": {"data": DATA.name, "split": "chronological 70/15/15 with gaps", "windows": args.windows,
-                     "samples": args.samples, "seed": args.seed, "horizon_bars": 12, "context_bars": 64},
+                     "samples": args.samples, "seed": args.seed, "horizon_bars": 12, "context_bars": 64,
+                     "baselines": "scored exactly from their distributions"},
         "hardware": ", ".join(g.name for g in hw.gpus) or f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})",
         "torch": torch.__version__, "threads": args.threads, "wall_seconds": round(time.perf_counter() - started, 1),
         "variants": rows,

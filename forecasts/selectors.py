@@ -119,9 +119,10 @@ def quantile_score(quantiles: dict[str, np.ndarray], y: np.ndarray) -> float:
 
 def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict | None:
     """The set's forecasts against the realized returns, beside the EWMA-Gaussian and random-walk
-    baselines on the same bars (same quantile levels, 100 samples each): the quantile score, the
+    baselines on the same bars (their exact quantiles at the same levels): the quantile score, the
     coverage of each band, and the rows scored. None when no horizon has passed yet."""
-    from training.engine.forecast import ewma_gaussian_samples, random_walk_samples
+    from training.engine.forecast import (QUANTILE_NAMES as names, QUANTILES as levels, empirical_quantiles, ewma_sigma,
+                                          gaussian_quantiles, random_walk_history)
 
     frame = forecast_frame(fs, calibrated=False) if frame is None else frame
     known = frame[np.isfinite(frame["y_true"])]
@@ -130,16 +131,13 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
     candles = candles_frame(symbol=fs.symbol, timeframe=fs.timeframe, end=known["timestamp"].iloc[-1])
     ends = pd.Index(candles["ts"]).get_indexer(pd.DatetimeIndex(known["timestamp"]))
     close, y = candles["close"].to_numpy(float), known["y_true"].to_numpy(float)
-    names = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
-    levels = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 
-    def from_samples(samples):
-        q = np.quantile(samples, levels, axis=1)
+    def named(q):
         return {n: q[i] for i, n in enumerate(names)}
 
     forecasters = {"model": {n: known[n].to_numpy(float) for n in names},
-                   "ewma_gaussian": from_samples(ewma_gaussian_samples(close, ends, fs.horizon, seed=fs.seed)),
-                   "random_walk": from_samples(random_walk_samples(close, ends, fs.horizon, seed=fs.seed))}
+                   "ewma_gaussian": named(gaussian_quantiles(ewma_sigma(close, ends, fs.horizon), levels)),
+                   "random_walk": named(empirical_quantiles(random_walk_history(close, ends, fs.horizon), levels))}
     out = {"rows": int(len(known)), "pending": int(len(frame) - len(known)), "forecasters": {}}
     for name, q in forecasters.items():
         out["forecasters"][name] = {

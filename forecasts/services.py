@@ -122,7 +122,7 @@ def forecast_child_main(set_id: int) -> int:
     """The child: forecast every chunk of windows not stored yet, one short transaction a chunk."""
     import torch
 
-    from training.engine import make_features, summarize, windows
+    from training.engine import make_features, shrink_drift, summarize, windows
     from training.engine.model import inference_precision
 
     torch.set_num_threads(settings.FOREXGPT_TORCH_THREADS)
@@ -139,7 +139,8 @@ def forecast_child_main(set_id: int) -> int:
     if channels != config["channels"]:
         raise ValueError(f"this series has channels {channels}, the model was trained on {config['channels']}")
     feats = norm.transform(features)
-    # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older models)
+    # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older
+    # models); each window's median path is kept at the fitted drift times itself (1 for older models)
     scales = norm.forecast_scale(plan.candles["close"].to_numpy(float), plan.ends, int(config["horizon"]), plan.candles["ts"])
     ts = plan.candles["ts"]
     done = set(ForecastRow.objects.filter(forecast_set=fs).values_list("ts", flat=True))
@@ -155,7 +156,7 @@ def forecast_child_main(set_id: int) -> int:
             with torch.inference_mode():
                 paths = model.sample(x, fs.samples, steps=fs.steps, sampler=fs.sampler, generator=_chunk_generator(fs.seed, k),
                                      precision=precision)
-            s = summarize(paths.float().cpu().numpy() * chunk_scales[k][:, None, None])
+            s = summarize(shrink_drift(paths.float().cpu().numpy(), norm.drift) * chunk_scales[k][:, None, None])
             rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),
                                 **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS}) for i, stamp in enumerate(stamps)]
             with transaction.atomic():

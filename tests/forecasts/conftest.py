@@ -12,10 +12,9 @@ def eurusd(db, fixture_path):
     candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
-@pytest.fixture
-def forecaster(eurusd):
+def register_forecaster(*, drift: float = 1.0):
     """A registered diffusion forecaster: real (untrained, tiny) weights, its normalizer fitted on the
-    fixture's bars - exactly the files a training run registers."""
+    fixture's bars - exactly the files a training run registers, with `drift` as a run would fit it."""
     import torch
 
     from marketdata.selectors import candles_frame
@@ -24,6 +23,7 @@ def forecaster(eurusd):
     from training.engine.trainer import prepare_data
 
     data = prepare_data(candles_frame(symbol="EURUSD", timeframe="1h"), patch_len=32, horizon=12)
+    data.normalizer.drift = drift
     torch.manual_seed(0)
     model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
     checkpoint, stats = io.BytesIO(), io.BytesIO()
@@ -34,6 +34,11 @@ def forecaster(eurusd):
                                                                 "stats": stats.getvalue(), "history": {"epochs": []}},
                              symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=data.channels, metrics={},
                              description="test forecaster")
+
+
+@pytest.fixture
+def forecaster(eurusd):
+    return register_forecaster()
 
 
 @pytest.fixture

@@ -84,6 +84,22 @@ def test_a_run_makes_every_forecast_in_a_child_and_carries_realized_returns(chil
     assert np.allclose(again["pred_return"], frame["pred_return"]) and ForecastSet.objects.count() == 2
 
 
+def test_a_versions_fitted_drift_shrinks_each_median_and_keeps_the_spread(child_env, forecaster, tmp_path):
+    from tests.forecasts.conftest import register_forecaster
+
+    drifted = register_forecaster(drift=0.25)  # the same weights, a drift fitted at 0.25
+    frames = []
+    for version in (forecaster, drifted):
+        out = tmp_path / f"{version.pk}.csv"
+        call_command("forecast", "--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20",
+                     "--steps", "5", "--seed", "3", "--out", str(out))
+        frames.append(pd.read_csv(out))
+    whole, shrunk = frames
+    assert np.abs(whole["pred_return"]).max() > 0
+    assert np.allclose(shrunk["pred_return"], 0.25 * whole["pred_return"])
+    assert np.allclose(shrunk["q95"] - shrunk["q05"], whole["q95"] - whole["q05"])
+
+
 def _pids(pattern: str) -> list[int]:
     out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]

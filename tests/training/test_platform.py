@@ -50,8 +50,14 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     assert {d["name"] for d in run.decisions} >= {"precision", "compile", "optimizer", "flash_attention", "loader"}
     version = run.artifact_version
     assert version.training_run_id == run.pk and version.horizon_bars == 12 and version.metrics["crps"] > 0
-    for forecaster in ("model", "random_walk", "ewma_gaussian"):
+    for forecaster in ("model", "random_walk", "ewma_gaussian", "seasonal_ewma"):
         assert run.quality[forecaster]["n"] == 20
+    from forecasts.services import load_forecaster
+    from training.engine.trainer import DRIFTS
+
+    # the spread and drift fitted on the validation part travel with the version into its forecasts
+    fitted, norm = run.quality["spread"], load_forecaster(version)[1]
+    assert fitted["drift"] in DRIFTS and (norm.spread, norm.drift) == (fitted["spread"], fitted["drift"])
     out = tmp_path / "f.csv"
     call_command("forecast", "--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20", "--seed", "4",
                  "--out", str(out))

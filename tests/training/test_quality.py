@@ -1,12 +1,12 @@
 """The forecast-quality pieces: the calendar of volatility, per-window target scales, the fitted
-spread, the seasonal baseline - all causal, and stored models from before still load."""
+spread and drift, the seasonal baseline - all causal, and stored models from before still load."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from training.engine.features import Normalizer, horizon_targets
-from training.engine.forecast import Seasonality, seasonal_ewma_samples
+from training.engine.forecast import Seasonality, gaussian_scores, seasonal_ewma_sigma
 
 
 def _hourly(n=24 * 7 * 30, seed=0):
@@ -47,26 +47,48 @@ def test_the_normalizer_round_trips_and_older_stats_still_load():
     bars = _hourly(24 * 5 * 8)
     close, ts = bars["close"].to_numpy(), bars["ts"].to_numpy()
     norm = Normalizer(scale_lambda=0.94).fit(np.ones((len(bars), 2)), np.arange(64, 500), 64, horizon_targets(close, 12), close, ts)
-    norm.spread = 1.15
+    norm.spread, norm.drift = 1.15, 0.5
     back = Normalizer.from_npz({k: np.asarray(v) for k, v in norm.to_npz().items()})
     ends = np.arange(100, 400)
     assert np.allclose(back.forecast_scale(close, ends, 12, ts), norm.forecast_scale(close, ends, 12, ts))
-    assert back.spread == 1.15 and back.season.kind == "hour_of_week"
+    assert back.spread == 1.15 and back.drift == 0.5 and back.season.kind == "hour_of_week"
     old = Normalizer.from_npz({"mu": np.zeros(2), "sigma": np.ones(2), "y_scale": np.array(0.003)})  # a model from before
-    assert old.scale_lambda is None and old.season is None and old.spread == 1.0
+    assert old.scale_lambda is None and old.season is None and old.spread == 1.0 and old.drift == 1.0
     assert np.all(old.forecast_scale(close, ends, 12, ts) == 0.003)
 
 
 def test_the_seasonal_baseline_beats_the_plain_ewma_where_the_calendar_matters():
-    from training.engine.forecast import crps_samples, ewma_gaussian_samples
+    from training.engine.forecast import ewma_sigma
 
     bars = _hourly()
     close, ts = bars["close"].to_numpy(), bars["ts"]
     ends = np.arange(2500, len(bars) - 13, 7)
     y = horizon_targets(close, 12)[ends, -1]
-    seasonal = crps_samples(seasonal_ewma_samples(close, ts, ends, 12, train_last=2000, n_samples=200), y).mean()
-    plain = crps_samples(ewma_gaussian_samples(close, ends, 12, n_samples=200), y).mean()
+    seasonal = gaussian_scores(seasonal_ewma_sigma(close, ts, ends, 12, train_last=2000), y)["crps"]
+    plain = gaussian_scores(ewma_sigma(close, ends, 12), y)["crps"]
     assert seasonal < 0.95 * plain
+
+
+def test_baselines_are_scored_exactly_as_their_distributions_are():
+    """The closed-form Gaussian CRPS and the empirical one agree with brute force and with the sample
+    estimator on many draws; the quantiles are the distributions' own."""
+    from scipy.stats import norm
+
+    from training.engine.forecast import QUANTILES, crps_empirical, crps_samples, empirical_scores
+
+    rng = np.random.default_rng(0)
+    values, y = np.sort(rng.standard_normal(301)), rng.standard_normal(9) * 2
+    brute = [np.abs(values - t).mean() - 0.5 * np.abs(values[:, None] - values[None, :]).mean() for t in y]
+    assert np.allclose(crps_empirical(values, y), brute)
+    sigma, y = rng.uniform(0.5, 2, 400), rng.standard_normal(400)
+    exact = gaussian_scores(sigma, y)
+    drawn = crps_samples(rng.standard_normal((400, 20000)) * sigma[:, None], y).mean()
+    assert exact["crps"] == pytest.approx(drawn, rel=0.005)
+    assert exact["coverage_q05_q95"] == np.mean(np.abs(y) <= norm.ppf(0.95) * sigma)
+    histories = [np.sort(rng.standard_normal(50)) for _ in range(3)]
+    scored = empirical_scores(histories, np.zeros(3))
+    assert scored["mae_median"] == pytest.approx(np.mean([abs(np.quantile(h, 0.5)) for h in histories]))
+    assert len(QUANTILES) == len(scored["pinball"])
 
 
 def test_fit_spread_finds_the_factor_a_too_narrow_model_needs(fixture_path, monkeypatch):
@@ -90,3 +112,37 @@ def test_fit_spread_finds_the_factor_a_too_narrow_model_needs(fixture_path, monk
     fitted = trainer.fit_spread(model, data, n_samples=64, max_windows=400)
     assert 1.25 <= fitted["spread"] <= 1.65 and data.normalizer.spread == fitted["spread"]
     assert fitted["crps_by_spread"][fitted["spread"]] < fitted["crps_by_spread"][1.0]
+
+
+def test_shrink_drift_moves_each_windows_median_and_keeps_its_spread():
+    from training.engine.forecast import shrink_drift
+
+    paths = np.random.default_rng(0).standard_normal((5, 101, 12)).cumsum(axis=2) + np.arange(5)[:, None, None]
+    assert shrink_drift(paths, 1.0) is paths
+    shrunk = shrink_drift(paths, 0.25)
+    assert np.allclose(np.median(shrunk, axis=1), 0.25 * np.median(paths, axis=1))
+    assert np.allclose(shrunk - shrunk[:, :1], paths - paths[:, :1])  # every path of a window moved alike
+
+
+@pytest.mark.parametrize("skill, drift", [(0.0, 0.25), (1.0, 1.0)])
+def test_fit_spread_keeps_a_median_with_skill_and_shrinks_one_without(fixture_path, monkeypatch, skill, drift):
+    """Each window's paths are centred on an offset: the realized return's own (skill 1) or noise of the
+    same size (skill 0). Only the first deserves to be kept."""
+    from training.engine import trainer
+    from training.engine.model import DiffusionForecaster
+
+    data = trainer.prepare_data(pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12)
+    model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
+    truth = data.y["val"][:, -1]
+    centres = truth if skill else np.random.default_rng(1).permutation(truth)
+
+    def centred_on_offsets(model, x, *, n_samples=100, y_scale=1.0, seed=0, **kwargs):
+        rows = np.unique(np.linspace(0, len(truth) - 1, len(x)).astype(int))  # the windows fit_spread picks
+        paths = 0.5 * np.std(truth) * np.random.default_rng(seed).standard_normal((len(x), n_samples, 12))
+        paths[:, :, -1] += centres[rows][:, None]
+        return paths * np.asarray(y_scale)[:, None, None]
+
+    monkeypatch.setattr(trainer, "sample_forecasts", centred_on_offsets)
+    fitted = trainer.fit_spread(model, data, n_samples=64, max_windows=400)
+    assert fitted["drift"] == drift and data.normalizer.drift == drift
+    assert fitted["crps_by_drift"][drift] == min(fitted["crps_by_drift"].values())

@@ -11,3 +11,20 @@ def test_too_few_bars_for_a_split_are_refused_and_nothing_is_stored(user):
     with pytest.raises(ValueError, match="0 bars are too few for windows of 64 bars and a 12-bar horizon"):
         training_run_start(user=user, request=TrainingRequest(symbol="EURUSD", timeframe="1h"), enqueue=False)
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_run_page_shows_the_model_against_three_baselines_and_its_fitted_spread_and_drift(logged_in_client):
+    from training.models import TrainingRun
+
+    def scores(crps):
+        return {"crps": crps, "mae_median": 0.001, "coverage_q05_q95": 0.88, "n": 1000,
+                "pinball": {"q05": 1e-4, "q50": 5e-4, "q95": 1e-4}}
+
+    quality = {"windows": 1000, "horizon_bars": 12, "model": scores(0.0097), "random_walk": scores(0.0100),
+               "ewma_gaussian": scores(0.0102), "seasonal_ewma": scores(0.0098), "spread": {"spread": 1.15, "drift": 0.25}}
+    run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h", status="succeeded", quality=quality)
+    page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
+    for label, ratio in (("seasonal EWMA", "0.990"), ("EWMA Gaussian", "0.951"), ("random walk", "0.970")):
+        assert label in page and ratio in page
+    assert "spread factor 1.15" in page and "its drift 0.25" in page

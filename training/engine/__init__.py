@@ -9,8 +9,8 @@ from importlib import import_module
 
 _EXPORTS = {
     "features": ("Normalizer", "chronological_split", "horizon_targets", "make_features", "windows"),
-    "forecast": ("QUANTILE_NAMES", "QUANTILES", "crps_samples", "ewma_gaussian_samples", "forecast_scores",
-                 "random_walk_samples", "summarize"),
+    "forecast": ("QUANTILE_NAMES", "QUANTILES", "baseline_scores", "crps_samples", "forecast_scores", "shrink_drift",
+                 "summarize"),
     "hardware": ("HardwareInfo", "detect_hardware"),
     "model": ("DiffusionForecaster",),
     "optimization": ("OptimizationConfig", "UserChoices", "build_config"),

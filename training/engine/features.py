@@ -89,8 +89,9 @@ class Normalizer:
     fitted on the training part: the EWMA of calendar-adjusted returns times the factors of the
     horizon's own hours; without `season`, the plain EWMA's `sqrt(horizon * variance)`). The model
     learns returns in units of that baseline's spread, so its job is what the baseline misses.
-    Without `scale_lambda` (older models) one global `y_scale`. `spread` multiplies sampled paths: it
-    is fitted on the validation part after training (`fit_spread`), 1 until then."""
+    Without `scale_lambda` (older models) one global `y_scale`. `spread` multiplies sampled paths and
+    `drift` keeps that share of each window's own median path (`shrink_drift`): both are fitted on the
+    validation part after training (`fit_spread`), 1 until then (and for models from before)."""
 
     mu: np.ndarray | None = None
     sigma: np.ndarray | None = None
@@ -98,6 +99,7 @@ class Normalizer:
     scale_lambda: float | None = None
     season: object = None  # forecast.Seasonality
     spread: float = 1.0
+    drift: float = 1.0
 
     def fit(self, features: np.ndarray, train_ends: np.ndarray, patch_len: int, targets: np.ndarray,
             close: np.ndarray | None = None, ts=None, *, seasonal: bool = True) -> "Normalizer":
@@ -137,7 +139,8 @@ class Normalizer:
 
     def to_npz(self) -> dict:
         out = {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64), "y_scale": np.array(self.y_scale),
-               "scale_lambda": np.array(self.scale_lambda if self.scale_lambda else np.nan), "spread": np.array(self.spread)}
+               "scale_lambda": np.array(self.scale_lambda if self.scale_lambda else np.nan), "spread": np.array(self.spread),
+               "drift": np.array(self.drift)}
         return out | (self.season.to_npz() if self.season is not None else {})
 
     @classmethod
@@ -146,7 +149,8 @@ class Normalizer:
 
         lam = float(stats["scale_lambda"]) if "scale_lambda" in stats else float("nan")
         return cls(np.asarray(stats["mu"], np.float32), np.asarray(stats["sigma"], np.float32), float(stats.get("y_scale", 1.0)),
-                   None if np.isnan(lam) else lam, Seasonality.from_npz(stats), float(stats.get("spread", 1.0)))
+                   None if np.isnan(lam) else lam, Seasonality.from_npz(stats), float(stats.get("spread", 1.0)),
+                   float(stats.get("drift", 1.0)))
 
 
 def windows(features: np.ndarray, ends: np.ndarray, patch_len: int) -> np.ndarray:

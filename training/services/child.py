@@ -68,7 +68,7 @@ def training_child_main(run_id: int) -> int:
         return 0
     # The throttled reports may have skipped the last step: record where training ended.
     TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=trainer.current_epoch)
-    # Fit the spread and score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
+    # Fit the spread and drift and score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
     device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
     model = module.forecaster.float().to(device)
 
@@ -78,14 +78,14 @@ def training_child_main(run_id: int) -> int:
                      eta_s=elapsed * (total - done) / done, force=done == total)
 
     try:
-        ctx.progress(0.92, "fitting the forecast spread on the validation part", force=True)
+        ctx.progress(0.92, "fitting the forecast spread and drift on the validation part", force=True)
         spread = fit_spread(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device)
         scoring_started = time.monotonic()
         quality = evaluate_quality(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device,
                                    on_batch=scoring_progress)
     except JobCancelled:
         return CHILD_CANCELLED
-    quality["spread"] = {k: v for k, v in spread.items() if k != "crps_by_spread"}
+    quality["spread"] = {k: v for k, v in spread.items() if not k.startswith("crps_by_")}
     model = model.cpu()
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
     ctx.progress(0.97, "registering the model version", force=True)
