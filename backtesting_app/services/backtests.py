@@ -186,6 +186,32 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     except BaseException:
         run.equity.storage.delete(stored)
         raise
-    return f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
+    message = f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
+    if stats["# Trades"] == 0 and run.strategy == "forecast" and isinstance(forecasts, pd.DataFrame):
+        message += f": {no_trade_reason(forecasts, run.params, run.start, run.end)}"
+    return message
+
+
+def no_trade_reason(forecasts: pd.DataFrame, params: dict, start=None, end=None) -> str:
+    """Why the forecast strategy never entered: how close the forecasts in the range came to its
+    thresholds (a forecast whose median barely moves - a model without directional skill, its drift
+    shrunk - clears no entry threshold)."""
+    stamps = pd.to_datetime(forecasts["timestamp"], utc=True)
+    inside = pd.Series(True, index=forecasts.index)
+    if start is not None:
+        inside &= stamps >= pd.Timestamp(start)
+    if end is not None:
+        inside &= stamps <= pd.Timestamp(end)
+    table = forecasts[inside]
+    confidence = table["confidence"] if "confidence" in table else pd.Series(1.0, index=table.index)
+    confident = table[confidence >= params["confidence_threshold"]]
+    if table.empty:
+        return "no forecast lies in the range"
+    if confident.empty:
+        return (f"no forecast in the range has confidence >= {params['confidence_threshold']:g} "
+                f"(the highest is {confidence.max():.3f})")
+    return (f"no forecast in the range with confidence >= {params['confidence_threshold']:g} moves more than "
+            f"entry_threshold {params['entry_threshold']:g} (the largest |pred_return| is "
+            f"{confident['pred_return'].abs().max():.2g}); lower entry_threshold or optimize it")
 
 

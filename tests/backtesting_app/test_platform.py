@@ -152,3 +152,24 @@ def test_the_pattern_scan_is_in_the_navigation_and_reads_plainly(bars, logged_in
     assert "with trades" not in fig["layout"]["title"]["text"] and "with patterns" in fig["layout"]["title"]["text"]
     names = [t["name"] for t in fig["data"][1:]]
     assert len(names) == len(set(names)) > 1 and len({t["marker"]["symbol"] for t in fig["data"][1:]}) == len(names)
+
+
+def test_a_forecast_backtest_without_trades_says_how_close_the_forecasts_came(api_client, bars, tmp_path,
+                                                                             django_capture_on_commit_callbacks):
+    """Forecasts whose median barely moves (a model without directional skill, its drift shrunk) clear
+    no entry threshold: the run says so, with the largest move, instead of a bare '0 trades'."""
+    table = momentum_forecasts(bars)
+    table["pred_return"] = table["pred_return"] * 1e-3  # every |pred_return| far below the threshold
+    path = tmp_path / "still.csv"
+    table.to_csv(path, index=False)
+    largest = table.loc[table["confidence"] >= PARAMS["confidence_threshold"], "pred_return"].abs().max()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast",
+                                                        "params": json.dumps(PARAMS), "forecasts_source": "csv",
+                                                        "forecasts": SimpleUploadedFile("f.csv", path.read_bytes())},
+                                   format="multipart")
+    assert backtest_run_execute(response.json()["id"]) == "succeeded"
+    run = BacktestRun.objects.get(pk=response.json()["id"])
+    assert run.stats["# Trades"] == 0
+    assert (f"0 trades: no forecast in the range with confidence >= 0.4 moves more than entry_threshold 0.0003 "
+            f"(the largest |pred_return| is {largest:.2g}); lower entry_threshold or optimize it") in run.message
