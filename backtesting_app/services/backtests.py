@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -121,9 +122,10 @@ def _prepare(request: BacktestRequest, forecasts) -> dict:
 
 
 def backtest_compute(request: BacktestRequest, forecasts: pd.DataFrame | str | None):
-    """Run a request with its forecasts (`request_forecasts`): returns (bars, BacktestResult)."""
+    """Run a request with its forecasts (`request_forecasts`): returns (its inputs as `backtest_prepare`
+    made them - the bars, the per-bar forecasts the strategy saw - and the BacktestResult)."""
     prep = _prepare(request, forecasts)
-    return prep["ohlc"], run_backtest(prep["ohlc"], prep["strategy"], prep["params"], prep["costs"],
+    return prep, run_backtest(prep["ohlc"], prep["strategy"], prep["params"], prep["costs"],
                                       pred_return=prep["pred_return"], confidence=prep["confidence"], engine=prep["engine"])
 
 
@@ -174,7 +176,7 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     ctx.progress(0.1, f"loading {run.symbol} {run.timeframe} bars", force=True)
     forecasts = forecasts_of_run(run)
     ctx.progress(0.3, f"running the {run.strategy} strategy on the {run.engine} engine", force=True)
-    _, result = backtest_compute(request_of(run), forecasts)
+    prep, result = backtest_compute(request_of(run), forecasts)
     ctx.progress(0.9, "saving results", force=True)
     buffer = io.StringIO()
     equity_frame(result).to_csv(buffer, index=False)
@@ -187,31 +189,21 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
         run.equity.storage.delete(stored)
         raise
     message = f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
-    if stats["# Trades"] == 0 and run.strategy == "forecast" and isinstance(forecasts, pd.DataFrame):
-        message += f": {no_trade_reason(forecasts, run.params, run.start, run.end)}"
+    if stats["# Trades"] == 0 and run.strategy == "forecast":
+        message += f": {no_trade_reason(prep['pred_return'], prep['confidence'], prep['params'])}"
     return message
 
 
-def no_trade_reason(forecasts: pd.DataFrame, params: dict, start=None, end=None) -> str:
-    """Why the forecast strategy never entered: how close the forecasts in the range came to its
-    thresholds (a forecast whose median barely moves - a model without directional skill, its drift
-    shrunk - clears no entry threshold)."""
-    stamps = pd.to_datetime(forecasts["timestamp"], utc=True)
-    inside = pd.Series(True, index=forecasts.index)
-    if start is not None:
-        inside &= stamps >= pd.Timestamp(start)
-    if end is not None:
-        inside &= stamps <= pd.Timestamp(end)
-    table = forecasts[inside]
-    confidence = table["confidence"] if "confidence" in table else pd.Series(1.0, index=table.index)
-    confident = table[confidence >= params["confidence_threshold"]]
-    if table.empty:
-        return "no forecast lies in the range"
-    if confident.empty:
+def no_trade_reason(pred_return: np.ndarray, confidence: np.ndarray, params: dict) -> str:
+    """Why the forecast strategy never entered, from the per-bar forecasts it saw: how close they came
+    to its thresholds (a forecast whose median barely moves - a model without directional skill, its
+    drift shrunk - clears no entry threshold)."""
+    moves = np.abs(pred_return[confidence >= params["confidence_threshold"]])
+    if not moves.size:
         return (f"no forecast in the range has confidence >= {params['confidence_threshold']:g} "
                 f"(the highest is {confidence.max():.3f})")
     return (f"no forecast in the range with confidence >= {params['confidence_threshold']:g} moves more than "
-            f"entry_threshold {params['entry_threshold']:g} (the largest |pred_return| is "
-            f"{confident['pred_return'].abs().max():.2g}); lower entry_threshold or optimize it")
+            f"entry_threshold {params['entry_threshold']:g} (the largest |pred_return| is {moves.max():.2g}); "
+            "lower entry_threshold or optimize it")
 
 

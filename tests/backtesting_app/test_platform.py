@@ -161,8 +161,8 @@ def test_a_forecast_backtest_without_trades_says_how_close_the_forecasts_came(ap
     table = momentum_forecasts(bars)
     table["pred_return"] = table["pred_return"] * 1e-3  # every |pred_return| far below the threshold
     path = tmp_path / "still.csv"
-    table.to_csv(path, index=False)
     largest = table.loc[table["confidence"] >= PARAMS["confidence_threshold"], "pred_return"].abs().max()
+    table.rename(columns=str.title).to_csv(path, index=False)  # column names in any case, as the strategy reads them
     with django_capture_on_commit_callbacks(execute=False):
         response = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast",
                                                         "params": json.dumps(PARAMS), "forecasts_source": "csv",
