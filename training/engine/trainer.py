@@ -315,12 +315,14 @@ def fit_spread(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0,
     y = data.y["val"][pick, -1] * scale
     base = sample_forecasts(model, data.x["val"][pick], n_samples=n_samples, seed=seed + 1, y_scale=scale, device=device,
                             on_batch=on_batch)[:, :, -1]
-    crps = {(float(d), float(k)): float(crps_samples(shrink_drift(base, d) * k, y).mean()) for d in drifts for k in SPREADS}
-    drift, spread = min(crps, key=crps.get)
+    crps = {}  # drift -> spread -> CRPS
+    for d in drifts:
+        shrunk = shrink_drift(base, d)
+        crps[float(d)] = {float(k): float(crps_samples(shrunk * k, y).mean()) for k in SPREADS}
+    drift, spread = min(((d, k) for d in crps for k in crps[d]), key=lambda pair: crps[pair[0]][pair[1]])
     data.normalizer.spread, data.normalizer.drift = spread, drift
-    return {"spread": spread, "drift": drift, "windows": int(len(pick)),
-            "crps_by_spread": {k: crps[(drift, k)] for d, k in crps if d == drift},
-            "crps_by_drift": {float(d): min(v for (dd, _), v in crps.items() if dd == d) for d in drifts}}
+    return {"spread": spread, "drift": drift, "windows": int(len(pick)), "crps_by_spread": crps[drift],
+            "crps_by_drift": {d: min(by_spread.values()) for d, by_spread in crps.items()}}
 
 
 def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100,
