@@ -56,20 +56,24 @@ def main() -> None:
     parts = {part: evenly(data.ends[part], WINDOWS) for part in ("val", "test")}
     truth = {part: realized[ends] for part, ends in parts.items()}
 
-    def scores(lam: float, k: float) -> dict:
-        """Exact scores of sigma_t * k * Z, Z the training part's standardized returns (equal weights)."""
+    def scores(lam: float) -> list[dict]:
+        """Exact scores of sigma_t * k * Z for each spread k, Z the training part's standardized returns
+        (equal weights)."""
         sigma = np.full(len(close), np.nan)
         sigma[bars] = np.sqrt(season.variance(close, ts, bars, h, lam))
         z = (realized / sigma)[: train_last - h]  # standardized returns whose horizon ended in the training part
         z = np.sort(z[np.isfinite(z)])
-        out = {}
-        for part, ends in parts.items():
-            s = sigma[ends] * k
-            out[part] = distribution_scores(np.quantile(z, QUANTILES)[:, None] * s[None, :], s * crps_empirical(z, truth[part] / s),
-                                truth[part])
-        return out
+        shape = np.quantile(z, QUANTILES)[:, None]
+        rows = []
+        for k in SPREADS:
+            row = {"lambda": lam, "spread": k}
+            for part, ends in parts.items():
+                s = sigma[ends] * k
+                row[part] = distribution_scores(shape * s[None, :], s * crps_empirical(z, truth[part] / s), truth[part])
+            rows.append(row)
+        return rows
 
-    grid = [{"lambda": lam, "spread": k, **scores(lam, k)} for lam in LAMBDAS for k in SPREADS]
+    grid = [row for lam in LAMBDAS for row in scores(lam)]
     best = min(grid, key=lambda row: row["val"]["crps"])  # chosen on validation only
     ends, y = parts["test"], truth["test"]
     baselines = baseline_scores(close, ts, ends, h, y, train_last=train_last)
