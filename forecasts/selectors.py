@@ -110,11 +110,9 @@ def forecast_sets_covering(*, symbol: str, timeframe: str, start=None, end=None,
 def quantile_score(quantiles: dict[str, np.ndarray], y: np.ndarray) -> float:
     """CRPS approximated from the seven stored quantiles: twice the mean pinball loss over the levels
     (exact CRPS needs the samples, which are not stored; the same rule scores every forecaster)."""
-    total = 0.0
-    for name, tau in zip(("q05", "q10", "q25", "q50", "q75", "q90", "q95"), (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)):
-        diff = y - quantiles[name]
-        total += np.mean(np.maximum(tau * diff, (tau - 1) * diff))
-    return float(2 * total / 7)
+    from training.engine.forecast import QUANTILE_NAMES, QUANTILES, pinball
+
+    return float(2 * np.mean([pinball(quantiles[name], y, tau) for name, tau in zip(QUANTILE_NAMES, QUANTILES)]))
 
 
 def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict | None:

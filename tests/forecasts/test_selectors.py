@@ -1,7 +1,9 @@
-"""The one reader of an uploaded forecasts CSV (backtests, optimizations and calibrations use it)."""
+"""The one reader of an uploaded forecasts CSV (backtests, optimizations and calibrations use it),
+and the quantile score a forecast set's page compares forecasters with."""
 
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -40,3 +42,14 @@ def test_time_order_is_required_only_when_asked():
     assert len(read_forecasts_csv(_csv(text))) == 3  # a backtest aligns forecasts by their timestamps
     with pytest.raises(ValueError, match=r"timestamps must be ascending \(time-ordered\); row 3 goes back in time"):
         read_forecasts_csv(_csv(text), time_ordered=True)
+
+
+def test_the_quantile_score_is_twice_the_mean_pinball_loss_over_the_seven_levels():
+    from forecasts.selectors import quantile_score
+
+    names = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
+    # every quantile 1 above the outcome: each level's loss is 1 - tau, whose mean over the levels is 0.5
+    assert quantile_score({n: np.ones(3) for n in names}, np.zeros(3)) == pytest.approx(1.0)
+    # every quantile 1 below: tau each, mean 0.5 again; and a perfect forecast scores 0
+    assert quantile_score({n: -np.ones(3) for n in names}, np.zeros(3)) == pytest.approx(1.0)
+    assert quantile_score({n: np.full(3, 0.2) for n in names}, np.full(3, 0.2)) == 0
