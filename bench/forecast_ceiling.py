@@ -26,16 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
 from training.engine.forecast import QUANTILES, Seasonality, baseline_scores, crps_empirical, distribution_scores  # noqa: E402
-from training.engine.trainer import prepare_data  # noqa: E402
+from training.engine.trainer import evenly_spaced, prepare_data  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"
 HORIZON, WINDOWS = 12, 5000
 LAMBDAS = (0.94, 0.97, 0.985, 0.99, 0.995, 0.998, 0.999)
 SPREADS = (0.95, 1.0, 1.05, 1.1)
-
-
-def evenly(ends: np.ndarray, n: int) -> np.ndarray:
-    return ends[np.unique(np.linspace(0, len(ends) - 1, min(n, len(ends))).astype(int))]
 
 
 def main() -> None:
@@ -53,7 +49,7 @@ def main() -> None:
     bars = np.arange(200, len(close) - h)
     realized = np.full(len(close), np.nan)
     realized[bars] = logc[bars + h] - logc[bars]
-    parts = {part: evenly(data.ends[part], WINDOWS) for part in ("val", "test")}
+    parts = {part: data.ends[part][evenly_spaced(len(data.ends[part]), WINDOWS)] for part in ("val", "test")}
     truth = {part: realized[ends] for part, ends in parts.items()}
 
     def scores(lam: float) -> list[dict]:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from training.engine import DiffusionForecaster, build_config, detect_hardware, forecast_scores  # noqa: E402
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
-from training.engine.trainer import evaluate_quality, prepare_data, sample_forecasts, train  # noqa: E402
+from training.engine.trainer import evaluate_quality, evenly_spaced, prepare_data, sample_forecasts, train  # noqa: E402
 
 DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
                          ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv") if p.exists()),
@@ -226,7 +226,7 @@ def main():
     model, trained = trained_model(data, Path(args.checkpoint), args.epochs, args.threads)
     torch.set_num_threads(args.threads)  # Lightning may have changed it
     ends = data.ends["test"]
-    pick = np.unique(np.linspace(0, len(ends) - 1, min(args.windows, len(ends))).astype(int))
+    pick = evenly_spaced(len(ends), args.windows)
     x = data.x["test"][pick]
     y = data.y["test"][pick, -1] * data.normalizer.y_scale
     y_scale, n = data.normalizer.y_scale, args.samples

@@ -137,7 +137,7 @@ def test_fit_spread_keeps_a_median_with_skill_and_shrinks_one_without(fixture_pa
     centres = truth if skill else np.random.default_rng(1).permutation(truth)
 
     def centred_on_offsets(model, x, *, n_samples=100, y_scale=1.0, seed=0, **kwargs):
-        rows = np.unique(np.linspace(0, len(truth) - 1, len(x)).astype(int))  # the windows fit_spread picks
+        rows = trainer.evenly_spaced(len(truth), len(x))  # the windows fit_spread picks
         paths = 0.5 * np.std(truth) * np.random.default_rng(seed).standard_normal((len(x), n_samples, 12))
         paths[:, :, -1] += centres[rows][:, None]
         return paths * np.asarray(y_scale)[:, None, None]

@@ -293,6 +293,12 @@ def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: in
     return shrink_drift(np.concatenate(out, axis=0), drift) * (scale[:, None, None] if scale.ndim else scale)
 
 
+def evenly_spaced(count: int, at_most: int) -> np.ndarray:
+    """Indices of at most `at_most` of `count` items, evenly spaced, the first and the last included:
+    the windows the spread fit and the scoring use."""
+    return np.unique(np.linspace(0, count - 1, min(at_most, count)).astype(int))
+
+
 SPREADS = np.round(np.arange(0.8, 1.81, 0.05), 2)  # the spread factors fit_spread tries
 # The drifts it tries: the share of each window's own median path kept. The default model's median had
 # no skill on the validation part (correlation with the outcome 0.001 and -0.008 for two seeds) and
@@ -310,7 +316,7 @@ def fit_spread(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0,
     few steps can come out too narrow or too wide, and its median can move with noise in the context;
     these are its two calibrated numbers, fitted on data the test part never sees. Returns what was tried."""
     ends = data.ends["val"]
-    pick = np.unique(np.linspace(0, len(ends) - 1, min(max_windows, len(ends))).astype(int))
+    pick = evenly_spaced(len(ends), max_windows)
     scale = data.scale["val"][pick]
     y = data.y["val"][pick, -1] * scale
     base = sample_forecasts(model, data.x["val"][pick], n_samples=n_samples, seed=seed + 1, y_scale=scale, device=device,
@@ -334,7 +340,7 @@ def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: in
     exactly (`baseline_scores`). The model's paths come from `sampler` with `steps` evaluations each (recorded in the result); `on_batch(done, total)`
     follows the sampling, window batch by window batch."""
     ends = data.ends["test"]
-    pick = np.unique(np.linspace(0, len(ends) - 1, min(max_windows, len(ends))).astype(int))
+    pick = evenly_spaced(len(ends), max_windows)
     x, ends, scale = data.x["test"][pick], ends[pick], data.scale["test"][pick]
     y = data.y["test"][pick, -1] * scale
     samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, sampler=sampler, seed=seed,
