@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from .features import ewma_variance
+
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 QUANTILE_NAMES = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
 
@@ -83,10 +85,8 @@ def random_walk_history(close: np.ndarray, ends: np.ndarray, horizon: int, *, wi
 
 def ewma_sigma(close: np.ndarray, ends: np.ndarray, horizon: int, *, lam: float = 0.94) -> np.ndarray:
     """Baseline 2, the EWMA Gaussian: zero mean, the spread of the EWMA (RiskMetrics lambda) of squared
-    1-bar returns up to t, times sqrt(horizon)."""
-    ret = np.diff(np.log(close), prepend=np.log(close[0]))
-    var = pd.Series(ret ** 2).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
-    return np.sqrt(var[ends] * horizon)
+    1-bar returns up to t (`ewma_variance`), times sqrt(horizon)."""
+    return np.sqrt(ewma_variance(close, lam)[ends] * horizon)
 
 
 def gaussian_quantiles(sigma: np.ndarray, levels=QUANTILES) -> np.ndarray:
