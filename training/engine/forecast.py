@@ -38,11 +38,13 @@ def crps_samples(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     E|X - y| - 1/2 E|X - X'| with X != X', so ensembles of different size compare fairly."""
     n = samples.shape[1]
     term1 = np.abs(samples - y[:, None]).mean(axis=1)
-    s = np.sort(samples, axis=1)
-    # sum_{i<j} |x_i - x_j| = sum_i x_(i) (2i - n + 1) for sorted x, 0-based i
-    weights = 2 * np.arange(n) - n + 1
-    pair_sum = (s * weights[None, :]).sum(axis=1)
-    return term1 - pair_sum / (n * (n - 1))
+    return term1 - _pair_sum(np.sort(samples, axis=1)) / (n * (n - 1))
+
+
+def _pair_sum(sorted_values: np.ndarray) -> np.ndarray:
+    """sum_{i<j} |x_i - x_j| along the last axis of sorted values: sum_i x_(i) (2i - n + 1), 0-based i."""
+    n = sorted_values.shape[-1]
+    return (sorted_values * (2 * np.arange(n) - n + 1)).sum(axis=-1)
 
 
 def pinball(q_pred: np.ndarray, y: np.ndarray, tau: float) -> float:
@@ -121,8 +123,7 @@ def crps_empirical(values: np.ndarray, y: np.ndarray) -> np.ndarray:
     below = np.searchsorted(values, y)  # values < y
     prefix = np.concatenate([[0.0], np.cumsum(values)])
     abs_mean = (y * below - prefix[below] + (prefix[-1] - prefix[below]) - y * (n - below)) / n
-    half_pair_mean = (values * (2 * np.arange(n) - n + 1)).sum() / n ** 2
-    return abs_mean - half_pair_mean
+    return abs_mean - _pair_sum(values) / n ** 2
 
 
 def baseline_scores(close: np.ndarray, ts, ends: np.ndarray, horizon: int, y: np.ndarray, *,
