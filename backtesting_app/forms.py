@@ -3,30 +3,44 @@ import json
 from django import forms
 
 from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
-from backtesting_app.engine.optimize import EVALUATORS, METHODS
+from backtesting_app.engine.optimize import EVALUATORS, METHODS, default_space
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forecasts.forms import ForecastSetField
-from forecasts.selectors import finished_forecast_set
+from forecasts.selectors import finished_forecast_set, move_exceeded_by
 from forexgpt_site.forms import JobForm, UtcDateTimeField
 
 FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
                            ("csv", "upload a CSV"), ("none", "none (pattern strategy)")]
 
 
+DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,
+                  "take_profit_pct": 0.01, "max_hold_bars": 24}
+ENTRY_SHARE = 0.2  # a preselected set's suggested entry threshold: the move one forecast in five exceeds
+SEARCH_SHARE = 0.01  # and the top of the searched entry thresholds: the move one forecast in a hundred exceeds
+
+
 def initial_from_forecast_set(request) -> dict:
     """`?forecast_set=N` (the forecast-set page's links) preselects the set, its series and its range
-    (the list offers only the sets that cover the form's range, so a wider range would hide it)."""
+    (the list offers only the sets that cover the form's range, so a wider range would hide it), and
+    sizes the entry threshold to the set's own forecasts: the backtest's `params` enter on the
+    ENTRY_SHARE largest moves, the optimization's `space` searches thresholds up to the SEARCH_SHARE
+    largest (the standard 0.0005 and 0-0.003 suit a model whose median moves that far; one whose
+    fitted drift keeps a quarter of its median rarely does, and then nothing trades)."""
     try:
         fs = finished_forecast_set(request.GET.get("forecast_set"))
     except ValueError:  # absent, unknown or unfinished: nothing preselected
         return {}
-    return {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe,
-            "strategy": "forecast", "start": fs.first, "end": fs.last}
-
-
-DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,
-                  "take_profit_pct": 0.01, "max_hold_bars": 24}
+    initial = {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe,
+               "strategy": "forecast", "start": fs.first, "end": fs.last}
+    entry, top = move_exceeded_by(fs, ENTRY_SHARE), move_exceeded_by(fs, SEARCH_SHARE)
+    if entry and top:
+        initial["params"] = json.dumps({**DEFAULT_PARAMS, "entry_threshold": float(f"{entry:.2g}")})
+        high = float(f"{top:.2g}")
+        space = {p["name"]: {k: p[k] for k in ("low", "high", "step")} for p in default_space("forecast").as_dict()}
+        space["entry_threshold"] |= {"high": high, "step": float(f"{high / 30:.2g}")}
+        initial["space"] = json.dumps(space)
+    return initial
 
 
 class BacktestForm(JobForm):

@@ -10,6 +10,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 from django.db.models import QuerySet
+from django.db.models.functions import Abs
 
 from conformal.engine import with_bounds
 from forecasts.models import ForecastRow, ForecastSet
@@ -92,6 +93,18 @@ def finished_forecast_set(value) -> ForecastSet:
     if fs.status != JobStatus.SUCCEEDED:
         raise ValueError(f"forecast set {fs.pk} is {fs.status}: only a finished set can be used")
     return fs
+
+
+def move_exceeded_by(fs: ForecastSet, share: float) -> float | None:
+    """The |pred_return| that `share` of the set's forecasts exceed (0.2: one forecast in five moves
+    more), or None for a set without rows: a scale for the forecast strategy's entry threshold, which
+    a model whose median is shrunk towards zero (its fitted drift) may never clear at a fixed 0.0005."""
+    rows = ForecastRow.objects.filter(forecast_set=fs)
+    count = rows.count()
+    if not count:
+        return None
+    rank = min(int(count * share), count - 1)
+    return float(rows.annotate(move=Abs("pred_return")).order_by("-move").values_list("move", flat=True)[rank])
 
 
 def forecast_sets_covering(*, symbol: str, timeframe: str, start=None, end=None, version=None) -> QuerySet:

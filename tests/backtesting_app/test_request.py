@@ -79,3 +79,31 @@ def test_a_front_point_of_an_optimization_on_a_forecast_set_opens_as_a_backtest_
     request = seen["request"]
     assert (request.forecasts_source, request.forecast_set, request.spread_pips) == ("forecast_set", fs.pk, 0.7)
     assert request.params == PARAMS and request.engine == "reference"
+
+
+@pytest.mark.django_db
+def test_a_forecast_set_link_sizes_the_entry_threshold_to_the_sets_own_forecasts(logged_in_client):
+    """The forecast-set page's backtest / optimize links open forms whose entry threshold the set's
+    forecasts can clear: one in five of its moves for the backtest, up to one in a hundred searched."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from forecasts.models import ForecastRow, ForecastSet
+
+    first = datetime(2014, 6, 2, tzinfo=timezone.utc)
+    moves = [(-1) ** i * (i + 1) * 1e-6 for i in range(200)]  # |moves| 1e-6 .. 2e-4, signs alternating
+    fs = ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="m:1", status="succeeded", samples=10, seed=0,
+                                    first=first, last=first + timedelta(hours=199), rows=200)
+    ForecastRow.objects.bulk_create(ForecastRow(forecast_set=fs, ts=first + timedelta(hours=i), pred_return=m, confidence=0.6,
+                                                **dict.fromkeys(("q05", "q10", "q25", "q50", "q75", "q90", "q95"), m))
+                                    for i, m in enumerate(moves))
+    backtest = logged_in_client.get(f"/backtests/?forecast_set={fs.pk}").context["form"]
+    params = json.loads(backtest.initial["params"])
+    assert params["entry_threshold"] == 1.6e-4  # 40 of the 200 moves (1.61e-4 .. 2e-4) exceed it
+    assert sum(abs(m) > params["entry_threshold"] for m in moves) == 40
+    optimization = logged_in_client.get(f"/optimizations/?forecast_set={fs.pk}").context["form"]
+    space = json.loads(optimization.initial["space"])
+    assert space["entry_threshold"] == {"low": 0.0, "high": 0.00020, "step": 6.7e-6}
+    assert set(space) == {"entry_threshold", "confidence_threshold", "stop_loss_pct", "take_profit_pct", "max_hold_bars"}
+    plain = logged_in_client.get("/backtests/").context["form"]
+    assert "params" not in plain.initial  # no set: the standard parameters
