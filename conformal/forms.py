@@ -21,3 +21,5 @@ class CalibrationForm(JobForm):
     window = forms.IntegerField(required=False, min_value=CalibrationRequest.MIN_ROWS, help_text="window / aci")
     gamma = forms.FloatField(required=False, help_text="aci step size (default 0.005)")
     lr = forms.FloatField(required=False, help_text="pid step (default 0.05)")
+    score = forms.ChoiceField(choices=[("", "absolute (default)")] + [(s, s) for s in CalibrationRequest.SCORES if s != "absolute"],
+                              required=False, help_text="window / aci / pid: the nonconformity score")

@@ -140,3 +140,14 @@ def test_pages(logged_in_client, forecasts_csv, django_capture_on_commit_callbac
 
 def test_compare_page_ignores_odd_digits(logged_in_client):
     assert logged_in_client.get("/conformal/compare/", {"run": ["²", "1"]}).status_code == 200
+
+
+def test_the_page_form_takes_the_score_of_an_online_method(logged_in_client, forecasts_csv, django_capture_on_commit_callbacks):
+    """The score the API and the command take (`absolute`, `normalized`, `cqr`) is on the page too."""
+    with forecasts_csv.open("rb") as fh, django_capture_on_commit_callbacks(execute=False):
+        response = logged_in_client.post("/conformal/", {"forecasts": fh, "method": "aci", "alpha": "0.1", "score": "normalized"})
+    run = CalibrationRun.objects.latest("pk")
+    assert response.status_code == 302 and run.params == {"score": "normalized"}
+    with forecasts_csv.open("rb") as fh:
+        refused = logged_in_client.post("/conformal/", {"forecasts": fh, "method": "aci", "alpha": "0.1", "score": "squared"})
+    assert refused.status_code == 200 and "squared" in refused.content.decode()
