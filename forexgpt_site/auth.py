@@ -4,8 +4,12 @@ the API's token views (django-rest-knox: hashed, expiring tokens)."""
 from __future__ import annotations
 
 from axes.helpers import get_cool_off, get_lockout_message
+from django.conf import settings
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox import views as knox_views
+from knox.models import get_token_model
+from knox.settings import knox_settings
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import Throttled
@@ -36,6 +40,18 @@ _ISSUED_TOKEN = inline_serializer("IssuedToken", {
 })
 
 
+def issue_token(user, ttl):
+    """A new API token for `user` (knox: only its hash is stored) living `ttl` (None: never expires);
+    the user's tokens beyond the newest FOREXGPT_API_TOKENS_PER_USER are revoked in the same
+    transaction, oldest first. Returns (instance, token)."""
+    tokens = get_token_model().objects
+    with transaction.atomic():
+        instance, token = tokens.create(user=user, expiry=ttl, prefix=knox_settings.TOKEN_PREFIX)
+        keep = tokens.filter(user=user).order_by("-created", "-pk").values_list("pk", flat=True)[:settings.FOREXGPT_API_TOKENS_PER_USER]
+        tokens.filter(user=user).exclude(pk__in=list(keep)).delete()
+    return instance, token
+
+
 class TokenLoginView(knox_views.LoginView):
     """`POST /api/token/` with `username` and `password` (form or JSON): a new token and its expiry.
 
@@ -58,6 +74,9 @@ class TokenLoginView(knox_views.LoginView):
         credentials.is_valid(raise_exception=True)
         request.user = credentials.validated_data["user"]  # the user knox's LoginView issues the token to
         return super().post(request, format=format)
+
+    def create_token(self):
+        return issue_token(self.request.user, self.get_token_ttl())
 
 
 class TokenLogoutView(knox_views.LogoutView):

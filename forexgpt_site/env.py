@@ -76,6 +76,12 @@ LOGIN_COOLOFF_MINUTES = float(os.environ.get("FOREXGPT_LOGIN_COOLOFF_MINUTES", "
 API_TOKEN_TTL_HOURS = float(os.environ.get("FOREXGPT_API_TOKEN_TTL_HOURS", "720"))
 if API_TOKEN_TTL_HOURS < 0:
     raise ValueError("FOREXGPT_API_TOKEN_TTL_HOURS must be 0 (tokens never expire) or a positive number of hours")
+# The most API tokens one user holds: a new one (a login, `manage.py api_token`) beyond that revokes
+# the user's oldest, so a script that logs in on every run without logging out leaves at most this
+# many working tokens behind, and nobody is ever refused a token (as knox's own limit would).
+API_TOKENS_PER_USER = int(os.environ.get("FOREXGPT_API_TOKENS_PER_USER", "20"))
+if API_TOKENS_PER_USER < 1:
+    raise ValueError("FOREXGPT_API_TOKENS_PER_USER must be at least 1")
 # API requests per client (DRF rate strings: N/second|minute|hour|day). Counted per process.
 API_RATE_ANON = os.environ.get("FOREXGPT_API_RATE_ANON", "60/minute")
 API_RATE_USER = os.environ.get("FOREXGPT_API_RATE_USER", "600/minute")

@@ -213,6 +213,7 @@ REST_FRAMEWORK = {
 # API tokens (django-rest-knox): the database keeps a SHA-512 hash of each token, never the token, and
 # each token expires FOREXGPT_API_TOKEN_TTL_HOURS after it was made (0: never). Sent as
 # `Authorization: Token <token>`, as DRF's plain-text tokens were.
+FOREXGPT_API_TOKENS_PER_USER = env.API_TOKENS_PER_USER  # forexgpt_site.auth.issue_token keeps each user's newest
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.API_TOKEN_TTL_HOURS) if env.API_TOKEN_TTL_HOURS else None,
     "AUTH_HEADER_PREFIX": "Token",

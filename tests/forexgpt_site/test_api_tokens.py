@@ -2,6 +2,7 @@
 endpoint keeps the password lockout (test_login_throttling.py) and the anonymous rate."""
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -174,3 +175,17 @@ def test_the_api_token_command_json_and_refusals(user, capsys):
     with pytest.raises(CommandError, match="user 'analyst' is inactive"):
         call_command("api_token", "analyst")
     assert AuthToken.objects.count() == 1
+
+
+def test_a_user_holds_at_most_the_cap_of_tokens_the_oldest_revoked_first(user, settings):
+    """A script that logs in on every run and never logs out leaves at most FOREXGPT_API_TOKENS_PER_USER
+    working tokens: each login beyond them revokes the oldest; nobody is refused a new token."""
+    settings.FOREXGPT_API_TOKENS_PER_USER = 3
+    tokens = [_login().json()["token"] for _ in range(4)]
+    assert AuthToken.objects.filter(user=user).count() == 3
+    assert _client(tokens[0]).get("/api/series/").status_code == 401  # the oldest, revoked
+    assert all(_client(t).get("/api/series/").status_code == 200 for t in tokens[1:])
+    call_command("api_token", "analyst", stdout=(out := io.StringIO()), stderr=io.StringIO())
+    assert AuthToken.objects.filter(user=user).count() == 3
+    assert _client(tokens[1]).get("/api/series/").status_code == 401
+    assert _client(out.getvalue().strip()).get("/api/series/").status_code == 200

@@ -3,14 +3,16 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from knox.models import get_token_model
 from knox.settings import knox_settings
+
+from forexgpt_site.auth import issue_token
 
 
 class Command(BaseCommand):
     help = ("Make a new API token for USER and print it (the database keeps only its hash: it cannot be shown "
             "again). It expires after FOREXGPT_API_TOKEN_TTL_HOURS unless --hours says otherwise; the user's other "
-            "tokens stay valid (revoke them with POST /api/token/logout-all/ or in Django admin).")
+            "tokens stay valid up to FOREXGPT_API_TOKENS_PER_USER, the newest kept (revoke them with POST "
+            "/api/token/logout-all/ or in Django admin).")
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -29,7 +31,7 @@ class Command(BaseCommand):
         if hours is not None and hours < 0:
             raise CommandError("--hours must be 0 (never expires) or a positive number of hours")
         ttl = knox_settings.TOKEN_TTL if hours is None else (timedelta(hours=hours) if hours else None)
-        instance, token = get_token_model().objects.create(user=user, expiry=ttl)
+        instance, token = issue_token(user, ttl)
         expiry = instance.expiry.isoformat() if instance.expiry else None
         if opts["json"]:
             self.stdout.write(json.dumps({"username": user.get_username(), "token": token, "expiry": expiry}))
