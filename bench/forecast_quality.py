@@ -1,7 +1,7 @@
 """The forecast-quality protocol: the default model against three baselines on EURUSD H1, the same way
 every time, and the ablations that decide the default.
 
-    .venv/bin/python bench/forecast_quality.py [--variants default,no_drift] [--epochs 6] [--batch 256]
+    .venv/bin/python bench/forecast_quality.py [--variants default,no_vol_channels] [--epochs 6] [--batch 256]
         [--windows 5000] [--samples 100] [--seed 0] [--threads 2] [--out bench/results/forecast-quality-cpu.json]
 
 Fixed: the data (EURUSD_H1_2014-2024.csv), the chronological split (70 / 15 / 15 with gaps, as
@@ -17,7 +17,9 @@ configuration and reported with its training time; ratios are model / baseline (
 
 Variants (the ablation; each training configuration is trained once and shared by the variants that
 differ only after training): `default` (targets in units of the calendar-aware EWMA's spread with
-lambda 0.995, the spread factor and the drift fitted on the validation part), `no_drift` (the same
+lambda 0.995, that EWMA's level and each bar's return against it as two input channels, the spread
+factor and the drift fitted on the validation part), `no_vol_channels` (the default without the two
+volatility channels: the default before), `no_drift` (the same
 model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
@@ -40,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
 
-from training.engine import build_config, detect_hardware  # noqa: E402
+from training.engine import build_config, detect_hardware, make_features  # noqa: E402
+from training.engine.features import VOL_CHANNELS  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
 
 DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
@@ -48,7 +51,9 @@ DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.
             ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
 VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
     "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
-                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995); spread and drift fitted on validation (the default)"},
+                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
+    "no_vol_channels": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "vol_channels": False,
+                        "change": "the default without the volatility channels (log_sigma, ret_z): the default before"},
     "no_drift": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "drift": False,
                  "change": "the default model keeping its whole median (drift 1; the default before); spread fitted"},
     "fast_scale": {"scale_lambda": 0.94, "seasonal": True, "spread": True,
@@ -59,19 +64,22 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
                    "change": "targets in units of the plain EWMA's spread (no calendar); spread and drift fitted"},
     "global_scale": {"scale_lambda": None, "seasonal": False, "spread": True,
                      "change": "one global target scale (the model before); spread and drift fitted"},
-    "global_no_spread": {"scale_lambda": None, "seasonal": False, "spread": False,
+    "global_no_spread": {"scale_lambda": None, "seasonal": False, "spread": False, "vol_channels": False,
                          "change": "the model before, as it was: global scale, no fitted spread"},
 }
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma")
-_trained: dict = {}  # (scale_lambda, seasonal) -> (data, module, trainer, train seconds): shared by variants
+_trained: dict = {}  # (scale_lambda, seasonal, vol_channels) -> (data, module, trainer, train seconds): shared by variants
 
 
 def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     spec = VARIANTS[name]
-    key = (spec["scale_lambda"], spec["seasonal"])
+    vol = spec.get("vol_channels", True)
+    key = (spec["scale_lambda"], spec["seasonal"], vol)
     cfg = build_config(detect_hardware())
     if key not in _trained:
-        data = prepare_data(candles, patch_len=64, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"])
+        channels = None if vol else [c for c in make_features(candles.iloc[:100])[1] if c not in VOL_CHANNELS]
+        data = prepare_data(candles, patch_len=64, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"],
+                            channels=channels)
         started = time.perf_counter()
         module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed)
         _trained[key] = (data, module, trainer, time.perf_counter() - started)
@@ -103,7 +111,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--variants", default="default,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
+    p.add_argument("--variants", default="default,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--windows", type=int, default=5000)

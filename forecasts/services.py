@@ -135,9 +135,7 @@ def forecast_child_main(set_id: int) -> int:
     model.to(device)
     precision = inference_precision(device)  # bf16 on a GPU that has it, fp32 on the CPU
     plan = forecast_plan(fs.artifact_version, request_of(fs))
-    features, channels = make_features(plan.candles)
-    if channels != config["channels"]:
-        raise ValueError(f"this series has channels {channels}, the model was trained on {config['channels']}")
+    features, _ = make_features(plan.candles, config["channels"])  # the model's channels, in its order
     feats = norm.transform(features)
     # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older
     # models); each window's median path is kept at the fitted drift times itself (1 for older models)

@@ -64,6 +64,25 @@ def test_forecast_at_t_ignores_bars_after_t(candles):
     assert np.array_equal(fa, fb)
 
 
+def test_volatility_channels_and_a_models_own_channel_order(candles):
+    """log_sigma is the slow EWMA's log spread at t, ret_z the close's return in units of the spread at
+    t - 1; a model trained before these channels (or in another order) gets exactly its own columns."""
+    from training.engine.features import TARGET_SCALE_LAMBDA, VOL_CHANNELS, ewma_variance
+
+    features, names = make_features(candles)
+    assert names[-2:] == list(VOL_CHANNELS)
+    close = candles["close"].to_numpy(float)
+    sigma = np.sqrt(ewma_variance(close, TARGET_SCALE_LAMBDA))
+    t = 300
+    assert features[t, names.index("log_sigma")] == pytest.approx(np.log(sigma[t]), rel=1e-5)
+    assert features[t, names.index("ret_z")] == pytest.approx(np.log(close[t] / close[t - 1]) / sigma[t - 1], rel=1e-4)
+    older = [n for n in names if n not in VOL_CHANNELS][::-1]
+    picked, picked_names = make_features(candles, older)
+    assert picked_names == older and np.array_equal(picked, features[:, [names.index(n) for n in older]])
+    with pytest.raises(ValueError, match="volume_z .*no volume"):
+        make_features(candles.assign(volume=0), names)
+
+
 def test_normalization_uses_the_training_part_only(candles):
     data = prepare_data(candles, patch_len=32, horizon=12)
     last_train = data.ends["train"].max()

@@ -19,17 +19,14 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import lightning as L  # noqa: E402
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 
-from .features import Normalizer, chronological_split, horizon_targets, make_features, windows  # noqa: E402
+from .features import (TARGET_SCALE_LAMBDA, Normalizer, chronological_split, horizon_targets, make_features,  # noqa: E402
+                       windows)
 from .forecast import baseline_scores, crps_samples, forecast_scores, shrink_drift  # noqa: E402
 from .model import DiffusionForecaster, inference_precision  # noqa: E402
 from .optimization import OptimizationConfig  # noqa: E402
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 
 
-# The per-window target scale of new models: a slow calendar-aware EWMA (half-life ~140 bars). Chosen
-# on the validation part by bench/forecast_ceiling.py (0.94, RiskMetrics' daily lambda, was 0.7% worse
-# there, and 0.6% in the protocol's test windows: bench/forecast_quality.py, variants default / fast_scale).
-TARGET_SCALE_LAMBDA = 0.995
 
 
 @dataclass
@@ -49,10 +46,11 @@ class TrainingData:
 
 
 def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12,
-                 scale_lambda: float | None = TARGET_SCALE_LAMBDA, seasonal: bool = True) -> TrainingData:
+                 scale_lambda: float | None = TARGET_SCALE_LAMBDA, seasonal: bool = True, channels=None) -> TrainingData:
     """Windows, targets and the normalizer, fitted on the training part. The ablations: `seasonal`
-    False scales targets by the plain EWMA's spread, `scale_lambda` None by one global scale."""
-    features, channels = make_features(candles)
+    False scales targets by the plain EWMA's spread, `scale_lambda` None by one global scale,
+    `channels` picks the input channels (default: all `make_features` gives)."""
+    features, channels = make_features(candles, channels)
     close = candles["close"].to_numpy(float)
     ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     targets = horizon_targets(close, horizon)
