@@ -129,8 +129,9 @@ def pareto_figures(results: list[dict], metric_keys: list[str]) -> dict:
             line=dict(color=[1 if (r["rank"] == 0 and r["feasible"]) else 0 for r in results],
                       colorscale=[[0, "rgba(148,163,184,0.35)"], [1, "#b91c1c"]]),
             dimensions=[dict(label=n, values=[r["params"][n] for r in results]) for n in numeric]))
-        par.update_layout(height=380, template="plotly_white", margin=dict(l=60, r=60, t=40, b=30),
-                          title="Parameters (front in red)")
+        # the axis names and top values sit above the plot area: the title goes higher, clear of them
+        par.update_layout(height=420, template="plotly_white", margin=dict(l=60, r=60, t=100, b=30),
+                          title=dict(text="Parameters (front in red)", y=0.97, yanchor="top"))
         figures["parallel"] = json.loads(par.to_json())
     return figures
 
