@@ -7,7 +7,7 @@ from backtesting_app.engine.optimize import EVALUATORS, METHODS, default_space
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forecasts.forms import ForecastSetField
-from forecasts.selectors import finished_forecast_set, move_exceeded_by
+from forecasts.selectors import finished_forecast_set, moves_exceeded_by
 from forexgpt_site.forms import JobForm, UtcDateTimeField
 
 FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
@@ -33,8 +33,9 @@ def initial_from_forecast_set(request) -> dict:
         return {}
     initial = {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe,
                "strategy": "forecast", "start": fs.first, "end": fs.last}
-    entry, top = move_exceeded_by(fs, ENTRY_SHARE), move_exceeded_by(fs, SEARCH_SHARE)
-    if entry and top:
+    moves = moves_exceeded_by(fs, ENTRY_SHARE, SEARCH_SHARE)
+    if moves and all(moves):
+        entry, top = moves
         initial["params"] = json.dumps({**DEFAULT_PARAMS, "entry_threshold": float(f"{entry:.2g}")})
         high = float(f"{top:.2g}")
         space = {p["name"]: {k: p[k] for k in ("low", "high", "step")} for p in default_space("forecast").as_dict()}

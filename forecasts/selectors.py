@@ -95,16 +95,18 @@ def finished_forecast_set(value) -> ForecastSet:
     return fs
 
 
-def move_exceeded_by(fs: ForecastSet, share: float) -> float | None:
-    """The |pred_return| that `share` of the set's forecasts exceed (0.2: one forecast in five moves
-    more), or None for a set without rows: a scale for the forecast strategy's entry threshold, which
-    a model whose median is shrunk towards zero (its fitted drift) may never clear at a fixed 0.0005."""
+def moves_exceeded_by(fs: ForecastSet, *shares: float) -> list[float] | None:
+    """For each of `shares`, the |pred_return| that that share of the set's forecasts exceed (0.2: one
+    forecast in five moves more), or None for a set without rows: a scale for the forecast strategy's
+    entry threshold, which a model whose median is shrunk towards zero (its fitted drift) may never
+    clear at a fixed 0.0005."""
     rows = ForecastRow.objects.filter(forecast_set=fs)
     count = rows.count()
     if not count:
         return None
-    rank = min(int(count * share), count - 1)
-    return float(rows.annotate(move=Abs("pred_return")).order_by("-move").values_list("move", flat=True)[rank])
+    ranks = [min(int(count * share), count - 1) for share in shares]
+    largest = list(rows.annotate(move=Abs("pred_return")).order_by("-move").values_list("move", flat=True)[:max(ranks) + 1])
+    return [float(largest[rank]) for rank in ranks]  # one sort of the set's rows for every share
 
 
 def forecast_sets_covering(*, symbol: str, timeframe: str, start=None, end=None, version=None) -> QuerySet:
