@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from training.engine import DiffusionForecaster, build_config, detect_hardware, forecast_scores  # noqa: E402
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
-from training.engine.trainer import evaluate_quality, evenly_spaced, prepare_data, sample_forecasts, train  # noqa: E402
+from training.engine.model import sample_forecasts  # noqa: E402
+from training.engine.trainer import evaluate_quality, evenly_spaced, prepare_data, train  # noqa: E402
 
 DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
                          ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv") if p.exists()),

@@ -183,7 +183,7 @@ def forecast() -> dict:
     from marketdata.selectors import candles_frame
     from registry.models import ModelVersion
     from training.engine import make_features, windows
-    from training.engine.trainer import sample_forecasts
+    from training.engine.model import sample_forecasts
     from forecasts.services import load_forecaster
 
     version = ModelVersion.objects.order_by("-created_at").first()

@@ -122,7 +122,7 @@ def forecast_child_main(set_id: int) -> int:
     """The child: forecast every chunk of windows not stored yet, one short transaction a chunk."""
     import torch
 
-    from training.engine import make_features, shrink_drift, summarize, windows
+    from training.engine import make_features, sample_forecasts, summarize, windows
     from training.engine.model import inference_precision
 
     torch.set_num_threads(settings.FOREXGPT_TORCH_THREADS)
@@ -132,7 +132,6 @@ def forecast_child_main(set_id: int) -> int:
     ctx = JobContext(fs)
     model, norm, config = load_forecaster(fs.artifact_version)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
     precision = inference_precision(device)  # bf16 on a GPU that has it, fp32 on the CPU
     plan = forecast_plan(fs.artifact_version, request_of(fs))
     features, _ = make_features(plan.candles, config["channels"])  # the model's channels, in its order
@@ -150,11 +149,10 @@ def forecast_child_main(set_id: int) -> int:
             stamps = [ts.iloc[e].to_pydatetime() for e in ends]
             if all(s in done for s in stamps):
                 continue
-            x = torch.from_numpy(np.ascontiguousarray(windows(feats, ends, plan.patch_len))).to(device)
-            with torch.inference_mode():
-                paths = model.sample(x, fs.samples, steps=fs.steps, sampler=fs.sampler, generator=_chunk_generator(fs.seed, k),
-                                     precision=precision)
-            s = summarize(shrink_drift(paths.float().cpu().numpy(), norm.drift) * chunk_scales[k][:, None, None])
+            paths = sample_forecasts(model, windows(feats, ends, plan.patch_len), n_samples=fs.samples, steps=fs.steps,
+                                     sampler=fs.sampler, generator=_chunk_generator(fs.seed, k), batch=len(ends),
+                                     y_scale=chunk_scales[k], drift=norm.drift, device=device, precision=precision)
+            s = summarize(paths)
             rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),
                                 **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS}) for i, stamp in enumerate(stamps)]
             with transaction.atomic():

@@ -20,7 +20,8 @@ from training.engine import (
     windows,
 )
 from training.engine.hardware import GpuInfo
-from training.engine.trainer import prepare_data, sample_forecasts
+from training.engine.model import sample_forecasts
+from training.engine.trainer import prepare_data
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import torch
 
 from training.engine import DiffusionForecaster
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, logsnr_schedule
-from training.engine.trainer import sample_forecasts
+from training.engine.model import sample_forecasts
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,8 @@ def test_end_of_training_scoring_uses_the_fast_sampler_and_says_so(fixture_path)
 def test_end_of_training_scoring_reports_its_progress_batch_by_batch(fixture_path):
     import pandas as pd
 
-    from training.engine.trainer import evaluate_quality, prepare_data, sample_forecasts
+    from training.engine.model import sample_forecasts
+    from training.engine.trainer import evaluate_quality, prepare_data
 
     data = prepare_data(pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12)
     torch.manual_seed(0)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .forecast import shrink_drift
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, check_sampler, solve
 
 # Sample paths solved together on the CPU, so the denoiser's activations stay in cache (200 paths x
@@ -259,3 +262,32 @@ class DiffusionForecaster(nn.Module):
             cond = cond_windows[w:w + per_batch].repeat_interleave(n_samples, dim=0)
             out[rows] = solve(predict, noise[rows], alpha, sigma, steps=steps, sampler=sampler)
         return out.view(b, n_samples, horizon)
+
+
+@torch.inference_mode()
+def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
+                     sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float | np.ndarray = 1.0,
+                     drift: float = 1.0, device: str = "cpu", precision: str | None = None,
+                     generator: torch.Generator | None = None,
+                     on_batch: Callable[[int, int], object] | None = None) -> np.ndarray:
+    """[m, n_samples, horizon] cumulative log-return paths (unscaled), batched; the same seed gives the
+    same paths (or pass a CPU `generator` to draw the noise from), multiplied by `y_scale` (one number,
+    or one per window), each window's median kept at `drift` times itself (`shrink_drift`). Scoring
+    and forecast sets both turn paths into returns here. `steps` is the number of
+    model evaluations per path of `sampler`, `precision` the
+    networks' (model.sample; default: inference_precision of the device). `on_batch(done, total)` is
+    called after each batch of windows."""
+    model.eval().to(device)
+    precision = precision or inference_precision(device)
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, len(x), batch):
+        ctx = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).to(device)
+        out.append(model.sample(ctx, n_samples, steps=steps, sampler=sampler, generator=gen,
+                                precision=precision).float().cpu().numpy())
+        if on_batch is not None:
+            on_batch(min(i + batch, len(x)), len(x))
+    if not out:
+        return np.zeros((0, n_samples, model.config["horizon"]))
+    scale = np.asarray(y_scale, dtype=np.float64)
+    return shrink_drift(np.concatenate(out, axis=0), drift) * (scale[:, None, None] if scale.ndim else scale)

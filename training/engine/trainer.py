@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 from .features import (TARGET_SCALE_LAMBDA, Normalizer, chronological_split, horizon_targets, make_features,  # noqa: E402
                        windows)
 from .forecast import baseline_scores, crps_samples, forecast_scores, shrink_drift  # noqa: E402
-from .model import DiffusionForecaster, inference_precision  # noqa: E402
+from .model import DiffusionForecaster, sample_forecasts  # noqa: E402  (sample_forecasts: fit_spread and evaluate_quality sample through it)
 from .optimization import OptimizationConfig  # noqa: E402
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 
@@ -262,33 +262,6 @@ def train(data: TrainingData, cfg: OptimizationConfig, *, epochs: int, batch_siz
     last = checkpoint_dir / "last.ckpt" if checkpoint_dir else None
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume and last and last.exists() else None)
     return module, trainer
-
-
-@torch.inference_mode()
-def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
-                     sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float | np.ndarray = 1.0,
-                     drift: float = 1.0, device: str = "cpu", precision: str | None = None,
-                     on_batch: Callable[[int, int], object] | None = None) -> np.ndarray:
-    """[m, n_samples, horizon] cumulative log-return paths (unscaled), batched; the same seed gives the
-    same paths, multiplied by `y_scale` (one number, or one per window), each window's median kept at
-    `drift` times itself (`shrink_drift`). `steps` is the number of
-    model evaluations per path of `sampler`, `precision` the
-    networks' (model.sample; default: inference_precision of the device). `on_batch(done, total)` is
-    called after each batch of windows."""
-    model.eval().to(device)
-    precision = precision or inference_precision(device)
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for i in range(0, len(x), batch):
-        ctx = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).to(device)
-        out.append(model.sample(ctx, n_samples, steps=steps, sampler=sampler, generator=gen,
-                                precision=precision).float().cpu().numpy())
-        if on_batch is not None:
-            on_batch(min(i + batch, len(x)), len(x))
-    if not out:
-        return np.zeros((0, n_samples, model.config["horizon"]))
-    scale = np.asarray(y_scale, dtype=np.float64)
-    return shrink_drift(np.concatenate(out, axis=0), drift) * (scale[:, None, None] if scale.ndim else scale)
 
 
 def evenly_spaced(count: int, at_most: int) -> np.ndarray:
