@@ -4,7 +4,8 @@ every time, and the ablations that decide the default.
     .venv/bin/python bench/forecast_quality.py [--variants default,no_vol_channels] [--epochs 6] [--batch 256]
         [--windows 5000] [--samples 100] [--seed 0] [--threads 2] [--out bench/results/forecast-quality-cpu.json]
 
-Fixed: the data (EURUSD_H1_2014-2024.csv), the chronological split (70 / 15 / 15 with gaps, as
+The epochs and the batch default to the platform's own (`TrainingRequest`): the default model is the
+one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the chronological split (70 / 15 / 15 with gaps, as
 training runs use), the test windows (`--windows` evenly spaced over the test part; 5,000 of its
 9,700), 100 samples per forecast, the seeds (training and sampling), the sampler (the default, DPM-Solver++(2M) with 6 steps). Scored: CRPS of the 12-bar cumulative return at
 the horizon end, and q05-q95 coverage, for the model (the fair CRPS of its 100 independent paths, an
@@ -45,6 +46,7 @@ from emit import emit  # noqa: E402  (bench/, the script's folder)
 from training.engine import build_config, detect_hardware, make_features  # noqa: E402
 from training.engine.features import VOL_CHANNELS  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
+from training.request import TrainingRequest  # noqa: E402
 
 DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
                          ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv") if p.exists()),
@@ -112,8 +114,8 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--variants", default="default,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=TrainingRequest.epochs)  # the platform's defaults: "the default model"
+    p.add_argument("--batch", type=int, default=TrainingRequest.batch_size)
     p.add_argument("--windows", type=int, default=5000)
     p.add_argument("--samples", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)

@@ -16,7 +16,7 @@ def test_from_dict_fills_the_defaults():
     request = TrainingRequest.from_dict({"symbol": "eur/usd", "timeframe": "H1"})
     assert request == TrainingRequest(symbol="EURUSD", timeframe="1h")
     assert (request.horizon, request.patch_len, request.epochs, request.batch_size, request.denoiser, request.seed) == \
-        (12, 64, 30, 64, "transformer", 0)
+        (12, 64, 6, 256, "transformer", 0)
     assert (request.start, request.end, request.choices, request.fast_dev_run, request.name, request.model_name) == \
         (None, None, {}, False, "", "")
 
@@ -24,7 +24,7 @@ def test_from_dict_fills_the_defaults():
 def test_blank_values_take_the_defaults_and_text_numbers_are_read():
     request = TrainingRequest.from_dict({**SERIES, "start": "", "end": None, "epochs": "", "horizon": "24", "batch_size": 32.0,
                                          "choices": {"num_gpus": "2"}, "denoiser": "", "name": "x" * 200})
-    assert (request.start, request.end, request.epochs, request.horizon, request.batch_size) == (None, None, 30, 24, 32)
+    assert (request.start, request.end, request.epochs, request.horizon, request.batch_size) == (None, None, 6, 24, 32)
     assert request.denoiser == "transformer" and request.choices == {"num_gpus": 2} and request.name == "x" * 120
 
 
