@@ -17,10 +17,11 @@ hours; closed form). Each variant is trained from scratch with the hardware's
 configuration and reported with its training time; ratios are model / baseline (below 1 is better).
 
 Variants (the ablation; each training configuration is trained once and shared by the variants that
-differ only after training): `default` (targets in units of the calendar-aware EWMA's spread with
-lambda 0.995, that EWMA's level and each bar's return against it as two input channels, the spread
-factor and the drift fitted on the validation part), `no_vol_channels` (the default without the two
-volatility channels: the default before), `no_drift` (the same
+differ only after training; each is the default with one change): `default` (an ensemble of
+`TrainingRequest.members` networks trained side by side, targets in units of the calendar-aware EWMA's
+spread with lambda 0.995, that EWMA's level and each bar's return against it as two input channels, the
+spread factor and the drift fitted on the validation part), `one_network` (one network: the default
+before), `no_vol_channels` (without the two volatility channels), `no_drift` (the same
 model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
@@ -53,7 +54,9 @@ DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.
             ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
 VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
     "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
-                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
+                "change": "an ensemble of 2 networks trained side by side; targets in units of the calendar-aware EWMA's spread (lambda 0.995), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
+    "one_network": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "members": 1,
+                    "change": "the default with one network instead of an ensemble of 2 (the default before)"},
     "no_vol_channels": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "vol_channels": False,
                         "change": "the default without the volatility channels (log_sigma, ret_z): the default before"},
     "no_drift": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "drift": False,
@@ -70,20 +73,21 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
                          "change": "the model before, as it was: global scale, no fitted spread"},
 }
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma")
-_trained: dict = {}  # (scale_lambda, seasonal, vol_channels) -> (data, module, trainer, train seconds): shared by variants
+_trained: dict = {}  # (scale_lambda, seasonal, vol_channels, members) -> (data, module, trainer, train seconds): shared by variants
 
 
 def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     spec = VARIANTS[name]
     vol = spec.get("vol_channels", True)
-    key = (spec["scale_lambda"], spec["seasonal"], vol)
+    members = spec.get("members", TrainingRequest.members)
+    key = (spec["scale_lambda"], spec["seasonal"], vol, members)
     cfg = build_config(detect_hardware())
     if key not in _trained:
         channels = None if vol else [c for c in make_features(candles.iloc[:100])[1] if c not in VOL_CHANNELS]
         data = prepare_data(candles, patch_len=64, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"],
                             channels=channels)
         started = time.perf_counter()
-        module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed)
+        module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed, members=members)
         _trained[key] = (data, module, trainer, time.perf_counter() - started)
     data, module, trainer, train_s = _trained[key]
     torch.set_num_threads(args.threads)  # Lightning may have changed it
@@ -98,7 +102,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     eval_s = time.perf_counter() - started
     scores = quality["model"]
     row = {
-        "variant": name, "change": spec["change"], "epochs": args.epochs, "batch": args.batch,
+        "variant": name, "change": spec["change"], "epochs": args.epochs, "batch": args.batch, "members": members,
         "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "steps": trainer.global_step,
         "spread": fitted["spread"], "drift": fitted["drift"],
         "windows": quality["windows"], "samples": quality["samples"], "sampler": f"{quality['sampler']}-{quality['steps']}",
@@ -113,7 +117,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--variants", default="default,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
+    p.add_argument("--variants", default="default,one_network,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
     p.add_argument("--epochs", type=int, default=TrainingRequest.epochs)  # the platform's defaults: "the default model"
     p.add_argument("--batch", type=int, default=TrainingRequest.batch_size)
     p.add_argument("--windows", type=int, default=5000)

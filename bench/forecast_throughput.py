@@ -45,7 +45,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.engine import DiffusionForecaster, build_config, detect_hardware, forecast_scores  # noqa: E402
+from training.engine import DiffusionForecaster, build_config, build_forecaster, detect_hardware, forecast_scores  # noqa: E402
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 from training.engine.model import sample_forecasts  # noqa: E402
 from training.engine.trainer import evaluate_quality, evenly_spaced, prepare_data, train  # noqa: E402
@@ -89,7 +89,7 @@ def load_candles() -> pd.DataFrame:
 def trained_model(data, path: Path, epochs: int, threads: int) -> tuple[DiffusionForecaster, dict]:
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = DiffusionForecaster(**state["model_config"])
+        model = build_forecaster(**state["model_config"])
         model.load_state_dict(state["state_dict"])
         return model.eval(), state["trained"]
     cfg = build_config(detect_hardware())

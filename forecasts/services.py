@@ -28,10 +28,10 @@ def load_forecaster(version):
     import torch
 
     from registry.selectors import version_checkpoint_path, version_file_bytes, version_stats
-    from training.engine import DiffusionForecaster, Normalizer
+    from training.engine import Normalizer, build_forecaster
 
     state = torch.load(version_checkpoint_path(version), map_location="cpu", weights_only=True)
-    model = DiffusionForecaster(**state["model_config"])
+    model = build_forecaster(**state["model_config"])
     model.load_state_dict(state["state_dict"])
     config = json.loads(version_file_bytes(version, "config"))
     return model.eval(), Normalizer.from_npz(version_stats(version)), config

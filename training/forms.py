@@ -30,6 +30,8 @@ class TrainingForm(JobForm):
     epochs = forms.IntegerField(initial=R.epochs, **_limits("epochs"))
     batch_size = forms.IntegerField(initial=R.batch_size, **_limits("batch_size"))
     denoiser = forms.ChoiceField(choices=[(d, DENOISER_LABELS.get(d, d)) for d in R.DENOISERS], initial=R.denoiser)
+    members = forms.IntegerField(required=False, initial=R.members, **_limits("members"), label="ensemble members",
+                                 help_text=f"networks trained side by side and sampled as one (training time x members; blank = {R.members})")
     precision = forms.ChoiceField(required=False, choices=[("", "auto")] + [(p, PRECISION_LABELS.get(p, p)) for p in R.PRECISIONS])
     compile = forms.ChoiceField(required=False, choices=[("", "auto"), ("on", "on"), ("off", "off")], label="torch.compile")
     num_gpus = forms.IntegerField(required=False, min_value=R.CHOICE_LOWS["num_gpus"], help_text="blank = every detected GPU; 0 = CPU")
@@ -44,5 +46,5 @@ class TrainingForm(JobForm):
             "num_gpus": d.get("num_gpus"), "gradient_accumulation": d.get("gradient_accumulation"),
             "gradient_checkpointing": d.get("gradient_checkpointing")})
         values = {k: d.get(k) for k in ("name", "symbol", "timeframe", "start", "end", "horizon", "patch_len", "epochs",
-                                        "batch_size", "denoiser", "fast_dev_run")}
+                                        "batch_size", "denoiser", "members", "fast_dev_run")}
         return {**values, "choices": choices}

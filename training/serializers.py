@@ -12,7 +12,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "horizon",
-                  "patch_len", "epochs", "batch_size", "denoiser", "choices", "fast_dev_run", "seed", "decisions", "epoch",
+                  "patch_len", "epochs", "batch_size", "denoiser", "members", "choices", "fast_dev_run", "seed", "decisions", "epoch",
                   "step", "train_loss", "val_loss", "samples_per_s", "eta_s", "gpu_memory_gb", "quality", "artifact",
                   "attempts", "owner", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
@@ -34,6 +34,7 @@ class TrainingCreateSerializer(JobRequestSerializer):
     epochs = serializers.IntegerField(default=R.epochs)
     batch_size = serializers.IntegerField(default=R.batch_size)
     denoiser = serializers.ChoiceField(choices=list(R.DENOISERS), default=R.denoiser)
+    members = serializers.IntegerField(default=R.members, help_text="networks trained side by side and sampled as one mixture")
     choices = serializers.JSONField(required=False, help_text=(
         f"options that win over auto-detection: precision ({', '.join(R.PRECISIONS)}), compile, compile_mode "
         f"({', '.join(R.COMPILE_MODES)}), num_gpus, gradient_accumulation, ..."))

@@ -254,3 +254,50 @@ def test_lightning_trains_from_resident_batches(candles):
     data = prepare_data(candles, patch_len=32, horizon=12)
     module, trainer = train(data, cfg, epochs=2, batch_size=16, dim=16, layers=1, heads=2, limit_train_batches=3)
     assert trainer.global_step == 6 and trainer.current_epoch == 2
+
+
+def test_an_ensemble_trains_each_member_as_if_alone_and_samples_one_mixture():
+    """Members start from different weights; the summed loss gives each member its own loss's gradient;
+    clipping is per member; N paths are split among the members; a saved config and state rebuild it,
+    and a config without `members` (saved before ensembles) builds one model."""
+    from training.engine import EnsembleForecaster, build_forecaster
+    from training.engine.trainer import LitDiffusion
+
+    kw = {"channels": 3, "patch_len": 16, "horizon": 6, "dim": 16, "layers": 1, "heads": 2}
+    assert type(build_forecaster(**kw)) is DiffusionForecaster
+    torch.manual_seed(0)
+    model = build_forecaster(**kw, members=3)
+    assert isinstance(model, EnsembleForecaster) and model.config["members"] == 3
+    a, b = (dict(m.named_parameters())["encoder.inp.weight"] for m in model.members[:2])
+    assert not torch.equal(a, b)
+
+    ctx, y = torch.randn(32, 16, 3), torch.randn(32, 6)
+    torch.manual_seed(5)
+    model.loss(ctx, y).backward()
+    joint = [p.grad.clone() for p in model.members[1].parameters()]
+    model.zero_grad()
+    torch.manual_seed(5)
+    model.members[0].loss(ctx, y)  # the same random draws as in the summed loss, member by member
+    model.members[1].loss(ctx, y).backward()
+    assert all(torch.allclose(g, p.grad) for g, p in zip(joint, model.members[1].parameters()))
+
+    import lightning as L
+
+    lit = LitDiffusion({**kw, "members": 3})
+    lit.trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False)
+    for p in lit.parameters():
+        p.grad = torch.full_like(p, 10.0)
+    lit.configure_gradient_clipping(None, gradient_clip_val=1.0)
+    norms = [float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in m.parameters()]))) for m in lit.model.members]
+    assert norms == pytest.approx([1.0] * 3, rel=1e-4)
+
+    paths = model.sample(ctx[:4], 10, steps=3, generator=torch.Generator().manual_seed(1))
+    assert paths.shape == (4, 10, 6)
+    first = model.members[0].sample(ctx[:4], 4, steps=3, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(paths[:, :4], first)  # the first member's share (10 = 4 + 3 + 3), from the same noise
+    again = build_forecaster(**model.config)
+    again.load_state_dict(model.state_dict())
+    assert torch.equal(again.sample(ctx[:4], 10, steps=3, generator=torch.Generator().manual_seed(1)), paths)
+    with pytest.raises(ValueError, match="at least 2 members"):
+        EnsembleForecaster(members=1, **kw)

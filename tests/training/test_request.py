@@ -15,8 +15,8 @@ SERIES = {"symbol": "EURUSD", "timeframe": "1h"}
 def test_from_dict_fills_the_defaults():
     request = TrainingRequest.from_dict({"symbol": "eur/usd", "timeframe": "H1"})
     assert request == TrainingRequest(symbol="EURUSD", timeframe="1h")
-    assert (request.horizon, request.patch_len, request.epochs, request.batch_size, request.denoiser, request.seed) == \
-        (12, 64, 6, 256, "transformer", 0)
+    assert (request.horizon, request.patch_len, request.epochs, request.batch_size, request.denoiser, request.members,
+            request.seed) == (12, 64, 6, 256, "transformer", 2, 0)
     assert (request.start, request.end, request.choices, request.fast_dev_run, request.name, request.model_name) == \
         (None, None, {}, False, "", "")
 
@@ -56,6 +56,8 @@ def test_a_round_trip_through_plain_values_gives_the_same_request():
     ({"epochs": 2**31}, "epochs must be a whole number from 1 to 2,147,483,647, not 2147483648"),
     ({"batch_size": 1}, "batch_size must be a whole number from 2 to 2,147,483,647, not 1"),
     ({"seed": -1}, "seed must be a whole number from 0 to 2,147,483,647, not -1"),
+    ({"members": 0}, "members must be a whole number from 1 to 8, not 0"),
+    ({"members": 9}, "members must be a whole number from 1 to 8, not 9"),
     ({"denoiser": "lstm"}, "unknown denoiser 'lstm'; choose transformer or unet"),
     ({"fast_dev_run": "yes"}, "fast_dev_run must be true or false, not 'yes'"),
     ({"model_name": "x" * 101}, "must be a slug of at most 100 characters"),

@@ -12,7 +12,7 @@ _EXPORTS = {
     "forecast": ("QUANTILE_NAMES", "QUANTILES", "baseline_scores", "crps_samples", "forecast_scores", "shrink_drift",
                  "summarize"),
     "hardware": ("HardwareInfo", "detect_hardware"),
-    "model": ("DiffusionForecaster", "sample_forecasts"),
+    "model": ("DiffusionForecaster", "EnsembleForecaster", "build_forecaster", "sample_forecasts"),
     "optimization": ("OptimizationConfig", "UserChoices", "build_config"),
     "sampling": ("DEFAULT_SAMPLER", "DEFAULT_STEPS", "SAMPLERS"),
 }

@@ -264,6 +264,43 @@ class DiffusionForecaster(nn.Module):
         return out.view(b, n_samples, horizon)
 
 
+
+class EnsembleForecaster(nn.Module):
+    """`members` diffusion forecasters of one architecture from different initial weights, trained side
+    by side on the same batches (the loss is the sum of theirs, so each member's gradient is its own)
+    and sampled as one mixture: each window's paths are split among the members, so N paths cost
+    about what one model's N paths cost (one context encoding per member and window more)."""
+
+    def __init__(self, *, members: int, **kwargs):
+        super().__init__()
+        if members < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, not {members}")
+        self.members = nn.ModuleList(DiffusionForecaster(**kwargs) for _ in range(members))
+        self.config = {**self.members[0].config, "members": members}
+
+    def loss(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return sum(member.loss(context, target) for member in self.members)
+
+    @torch.inference_mode()
+    def sample(self, context: torch.Tensor, n_samples: int, **kwargs) -> torch.Tensor:
+        """[batch, n_samples, horizon]: member i solves n_samples // members paths (the first
+        n_samples % members members one more), from the same generator in turn."""
+        k = len(self.members)
+        shares = [n_samples // k + (i < n_samples % k) for i in range(k)]
+        return torch.cat([m.sample(context, share, **kwargs) for m, share in zip(self.members, shares) if share], dim=1)
+
+
+def build_forecaster(*, members: int = 1, **kwargs) -> nn.Module:
+    """The forecaster a config describes: one DiffusionForecaster, or an ensemble of `members` of them
+    (configs saved before ensembles have no `members` and build one model, as they did)."""
+    return DiffusionForecaster(**kwargs) if members == 1 else EnsembleForecaster(members=members, **kwargs)
+
+
+def member_models(model: nn.Module) -> list[nn.Module]:
+    """The separately trained networks of a forecaster: its members, or itself."""
+    return list(model.members) if isinstance(model, EnsembleForecaster) else [model]
+
+
 @torch.inference_mode()
 def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
                      sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float | np.ndarray = 1.0,

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from .model import DiffusionForecaster
+from .model import build_forecaster
 from .optimization import OptimizationConfig
 
 
@@ -57,7 +57,7 @@ def measure(model_kwargs: dict, x: np.ndarray, y: np.ndarray, overrides: dict, *
             warmup: int = 5, steps: int = 30, seed: int = 0) -> dict:
     torch.manual_seed(seed)
     kwargs = {**model_kwargs, "use_flash": overrides["flash_attention"], "grad_checkpoint": overrides["gradient_checkpointing"]}
-    model = DiffusionForecaster(**kwargs).to(device)
+    model = build_forecaster(**kwargs).to(device)
     if overrides["compile"]:
         torch._dynamo.reset()  # each row compiles its own model from scratch, never hitting the recompile limit
     mode = None if overrides["compile_mode"] == "default" else overrides["compile_mode"]

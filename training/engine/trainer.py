@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 from .features import (TARGET_SCALE_LAMBDA, Normalizer, chronological_split, horizon_targets, make_features,  # noqa: E402
                        windows)
 from .forecast import baseline_scores, crps_samples, forecast_scores, shrink_drift  # noqa: E402
-from .model import DiffusionForecaster, sample_forecasts  # noqa: E402  (sample_forecasts: fit_spread and evaluate_quality sample through it)
+from .model import DiffusionForecaster, build_forecaster, member_models, sample_forecasts  # noqa: E402  (sample_forecasts: fit_spread and evaluate_quality sample through it)
 from .optimization import OptimizationConfig  # noqa: E402
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 
@@ -71,14 +71,14 @@ class LitDiffusion(L.LightningModule):
                  compile: bool = False, compile_mode: str = "default"):
         super().__init__()
         self.save_hyperparameters()
-        self.model = DiffusionForecaster(**model_kwargs)
+        self.model = build_forecaster(**model_kwargs)
         # Compile the training computation itself (the loss: encoder, noising, denoiser); compiling
         # the module would only wrap forward(), which training never calls.
         self._train_loss = (torch.compile(self.model.loss, mode=None if compile_mode == "default" else compile_mode)
                             if compile else self.model.loss)
 
     @property
-    def forecaster(self) -> DiffusionForecaster:
+    def forecaster(self) -> torch.nn.Module:  # a DiffusionForecaster or an EnsembleForecaster
         return self.model
 
     def training_step(self, batch, batch_idx):
@@ -99,7 +99,8 @@ class LitDiffusion(L.LightningModule):
         scaler = getattr(self.trainer.precision_plugin, "scaler", None)
         if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
             scaler.unscale_(optimizer)  # Lightning unscales the other optimizers itself before this hook
-        torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+        for member in member_models(self.model):  # each member of an ensemble clipped as if trained alone
+            torch.nn.utils.clip_grad_norm_(member.parameters(), gradient_clip_val)
 
     def configure_optimizers(self):
         params = self.parameters()
@@ -243,10 +244,10 @@ def build_trainer(cfg: OptimizationConfig, *, max_epochs: int, checkpoint_dir: P
 
 
 def model_kwargs(data: TrainingData, cfg: OptimizationConfig, *, dim: int = 64, layers: int = 2, heads: int = 4,
-                 denoiser: str = "transformer") -> dict:
+                 denoiser: str = "transformer", members: int = 1) -> dict:
     return {"channels": len(data.channels), "patch_len": data.patch_len, "horizon": data.horizon, "dim": dim,
             "layers": layers, "heads": heads, "denoiser": denoiser, "use_flash": cfg.flash_attention,
-            "grad_checkpoint": cfg.gradient_checkpointing}
+            "grad_checkpoint": cfg.gradient_checkpointing, "members": members}
 
 
 def train(data: TrainingData, cfg: OptimizationConfig, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,

@@ -56,7 +56,8 @@ def training_child_main(run_id: int) -> int:
     reporter = ProgressReporter(report, should_stop=lambda: stop_flag["stop"], batch_size=request.batch_size)
     ckpt = checkpoint_dir(run)
     module, trainer = train(data, cfg, epochs=request.epochs, batch_size=request.batch_size, checkpoint_dir=ckpt, callbacks=[reporter],
-                            seed=request.seed, fast_dev_run=request.fast_dev_run, denoiser=request.denoiser)
+                            seed=request.seed, fast_dev_run=request.fast_dev_run, denoiser=request.denoiser,
+                            members=request.members)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         # Every rank ends its process group here: a rank leaving with gloo's threads still running
         # was aborted at exit ("terminate called without an active exception", seen once in four runs

@@ -15,6 +15,7 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
 
     from registry.services import OPERATOR, artifact_register
 
+    ensemble = f", an ensemble of {run.members}" if run.members > 1 else ""
     buffer = io.BytesIO()
     torch.save({"state_dict": model.state_dict(), "model_config": model.config}, buffer)
     stats = io.BytesIO()
@@ -28,5 +29,5 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
         model_name=run.registry_name, files={"checkpoint": buffer.getvalue(), "config": config, "stats": stats.getvalue(),
                                              "history": {"epochs": history}},
         symbol=run.symbol, timeframe=run.timeframe, horizon_bars=run.horizon, channel_order=data.channels, metrics=metrics,
-        description=f"diffusion forecaster ({run.denoiser} denoiser) from training run #{run.pk}",
+        description=f"diffusion forecaster ({run.denoiser} denoiser{ensemble}) from training run #{run.pk}",
         user=run.owner or OPERATOR, training_run_id=run.pk)

@@ -32,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--gradient_accumulation", type=int, default=chosen["gradient_accumulation"])
         parser.add_argument("--gradient_checkpointing", action="store_true")
         parser.add_argument("--denoiser", default=R.denoiser, choices=R.DENOISERS)
+        parser.add_argument("--members", type=int, default=R.members, help="ensemble members (1 = one network)")
         parser.add_argument("--fast_dev_run", action="store_true", help="one batch of training and validation")
         parser.add_argument("--estimate_speedup", action="store_true", help="measure configurations here; train nothing")
         parser.add_argument("--speedup_steps", type=int, default=30)
@@ -67,7 +68,7 @@ class Command(BaseCommand):
         try:
             return TrainingRequest.from_dict({
                 **{k: opts[k] for k in ("symbol", "timeframe", "start", "end", "horizon", "patch_len", "epochs", "batch_size",
-                                        "denoiser", "fast_dev_run", "seed", "model_name")}, "choices": choices})
+                                        "denoiser", "members", "fast_dev_run", "seed", "model_name")}, "choices": choices})
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -84,7 +85,7 @@ class Command(BaseCommand):
             cfg = build_config(hw, request.user_choices(), denoiser=request.denoiser)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        rows = estimate_speedup(model_kwargs(data, cfg, denoiser=request.denoiser), data.x["train"], data.y["train"], cfg,
+        rows = estimate_speedup(model_kwargs(data, cfg, denoiser=request.denoiser, members=request.members), data.x["train"], data.y["train"], cfg,
                                 batch_size=request.batch_size, epochs=request.epochs, steps=opts["speedup_steps"])
         device = ", ".join(g.name for g in hw.gpus) or f"CPU ({hw.cpu_cores} cores)"
         if opts["json"]:
