@@ -264,7 +264,6 @@ class DiffusionForecaster(nn.Module):
         return out.view(b, n_samples, horizon)
 
 
-
 class EnsembleForecaster(nn.Module):
     """`members` diffusion forecasters of one architecture from different initial weights, trained side
     by side on the same batches (the loss is the sum of theirs, so each member's gradient is its own)
@@ -302,18 +301,18 @@ def member_models(model: nn.Module) -> list[nn.Module]:
 
 
 @torch.inference_mode()
-def sample_forecasts(model: DiffusionForecaster, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
+def sample_forecasts(model: nn.Module, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
                      sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float | np.ndarray = 1.0,
                      drift: float = 1.0, device: str = "cpu", precision: str | None = None,
                      generator: torch.Generator | None = None,
                      on_batch: Callable[[int, int], object] | None = None) -> np.ndarray:
-    """[m, n_samples, horizon] cumulative log-return paths (unscaled), batched; the same seed gives the
-    same paths (or pass a CPU `generator` to draw the noise from), multiplied by `y_scale` (one number,
-    or one per window), each window's median kept at `drift` times itself (`shrink_drift`). Scoring
-    and forecast sets both turn paths into returns here. `steps` is the number of
-    model evaluations per path of `sampler`, `precision` the
-    networks' (model.sample; default: inference_precision of the device). `on_batch(done, total)` is
-    called after each batch of windows."""
+    """[m, n_samples, horizon] cumulative log-return paths of a forecaster (one network or an ensemble),
+    batched; the same seed gives the same paths (or pass a CPU `generator` to draw the noise from),
+    multiplied by `y_scale` (one number, or one per window), each window's median kept at `drift` times
+    itself (`shrink_drift`). Scoring and forecast sets both turn paths into returns here. `steps` is the
+    number of model evaluations per path of `sampler`, `precision` the networks' (model.sample;
+    default: inference_precision of the device). `on_batch(done, total)` is called after each batch of
+    windows."""
     model.eval().to(device)
     precision = precision or inference_precision(device)
     gen = generator if generator is not None else torch.Generator().manual_seed(seed)

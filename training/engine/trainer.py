@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 from .features import (TARGET_SCALE_LAMBDA, Normalizer, chronological_split, horizon_targets, make_features,  # noqa: E402
                        windows)
 from .forecast import baseline_scores, crps_samples, forecast_scores, shrink_drift  # noqa: E402
-from .model import DiffusionForecaster, build_forecaster, member_models, sample_forecasts  # noqa: E402  (sample_forecasts: fit_spread and evaluate_quality sample through it)
+from .model import DiffusionForecaster, build_forecaster, member_models, sample_forecasts  # noqa: E402
 from .optimization import OptimizationConfig  # noqa: E402
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 
