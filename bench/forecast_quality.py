@@ -17,11 +17,11 @@ hours; closed form). Each variant is trained from scratch with the hardware's
 configuration and reported with its training time; ratios are model / baseline (below 1 is better).
 
 Variants (the ablation; each training configuration is trained once and shared by the variants that
-differ only after training; each is the default with one change): `default` (an ensemble of
-`TrainingRequest.members` networks trained side by side, targets in units of the calendar-aware EWMA's
-spread with lambda 0.995, that EWMA's level and each bar's return against it as two input channels, the
-spread factor and the drift fitted on the validation part), `one_network` (one network: the default
-before), `no_vol_channels` (without the two volatility channels), `no_drift` (the same
+differ only after training; each is the default with one change): `default` (`TrainingRequest.members`
+networks - one -, targets in units of the calendar-aware EWMA's spread with lambda 0.995, that EWMA's
+level and each bar's return against it as two input channels, the spread factor and the drift fitted on
+the validation part), `ensemble2` (an ensemble of 2 networks trained side by side), `no_vol_channels`
+(without the two volatility channels), `no_drift` (the same
 model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
@@ -54,9 +54,9 @@ DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.
             ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
 VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
     "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
-                "change": "an ensemble of 2 networks trained side by side; targets in units of the calendar-aware EWMA's spread (lambda 0.995), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
-    "one_network": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "members": 1,
-                    "change": "the default with one network instead of an ensemble of 2 (the default before)"},
+                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
+    "ensemble2": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "members": 2,
+                  "change": "an ensemble of 2 networks trained side by side, sampled as one mixture (members 2)"},
     "no_vol_channels": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "vol_channels": False,
                         "change": "the default without the volatility channels (log_sigma, ret_z): the default before"},
     "no_drift": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "drift": False,
@@ -117,7 +117,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--variants", default="default,one_network,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
+    p.add_argument("--variants", default="default,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
     p.add_argument("--epochs", type=int, default=TrainingRequest.epochs)  # the platform's defaults: "the default model"
     p.add_argument("--batch", type=int, default=TrainingRequest.batch_size)
     p.add_argument("--windows", type=int, default=5000)

@@ -20,7 +20,7 @@ class TrainingRun(JobRun):
     epochs = models.PositiveIntegerField(default=6)
     batch_size = models.PositiveIntegerField(default=256)
     denoiser = models.CharField(max_length=12, default="transformer", choices=[("transformer", "transformer"), ("unet", "1-D U-Net")])
-    members = models.PositiveIntegerField(default=2, help_text="networks trained side by side and sampled as one mixture")
+    members = models.PositiveIntegerField(default=1, help_text="networks trained side by side and sampled as one mixture")
     choices = models.JSONField(default=dict, blank=True, help_text="user choices; they win over auto-detection")
     fast_dev_run = models.BooleanField(default=False)
     seed = models.IntegerField(default=0)

@@ -42,8 +42,9 @@ def _run(user=None, **kw):
 
 def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_from_its_checkpoint(child_env, user, tmp_path):
     """One trained run serves both stories (each training child costs seconds of imports): what a
-    finished run registers, then the same run as if its worker had died after epoch 1 of 2."""
-    run = _run(user, epochs=1)
+    finished run registers, then the same run as if its worker had died after epoch 1 of 2. It is an
+    ensemble of 2 networks, so the ensemble goes the whole way (one network: the other runs here)."""
+    run = _run(user, epochs=1, members=2)
     assert training_run_execute(run.pk) == "succeeded"
     run.refresh_from_db()
     assert run.artifact_version is not None and run.history and run.history[0]["val_loss"] is not None
@@ -53,7 +54,10 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     for forecaster in ("model", "random_walk", "ewma_gaussian", "seasonal_ewma"):
         assert run.quality[forecaster]["n"] == 20
     from forecasts.services import load_forecaster
+    from training.engine import EnsembleForecaster
     from training.engine.trainer import DRIFTS
+
+    assert isinstance(load_forecaster(version)[0], EnsembleForecaster) and "an ensemble of 2" in version.description
 
     # the spread and drift fitted on the validation part travel with the version into its forecasts
     fitted, norm = run.quality["spread"], load_forecaster(version)[1]

@@ -16,7 +16,7 @@ def test_from_dict_fills_the_defaults():
     request = TrainingRequest.from_dict({"symbol": "eur/usd", "timeframe": "H1"})
     assert request == TrainingRequest(symbol="EURUSD", timeframe="1h")
     assert (request.horizon, request.patch_len, request.epochs, request.batch_size, request.denoiser, request.members,
-            request.seed) == (12, 64, 6, 256, "transformer", 2, 0)
+            request.seed) == (12, 64, 6, 256, "transformer", 1, 0)
     assert (request.start, request.end, request.choices, request.fast_dev_run, request.name, request.model_name) == \
         (None, None, {}, False, "", "")
 
