@@ -30,7 +30,7 @@ class TrainingForm(JobForm):
     epochs = forms.IntegerField(initial=R.epochs, **_limits("epochs"))
     batch_size = forms.IntegerField(initial=R.batch_size, **_limits("batch_size"))
     denoiser = forms.ChoiceField(choices=[(d, DENOISER_LABELS.get(d, d)) for d in R.DENOISERS], initial=R.denoiser)
-    members = forms.IntegerField(required=False, initial=R.members, **_limits("members"), label="ensemble members",
+    members = forms.IntegerField(required=False, initial=R.members, **_limits("members"), label="Ensemble members",
                                  help_text=f"networks trained side by side and sampled as one (training time x members; blank = {R.members})")
     precision = forms.ChoiceField(required=False, choices=[("", "auto")] + [(p, PRECISION_LABELS.get(p, p)) for p in R.PRECISIONS])
     compile = forms.ChoiceField(required=False, choices=[("", "auto"), ("on", "on"), ("off", "off")], label="torch.compile")
