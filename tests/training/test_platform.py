@@ -51,6 +51,7 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     assert {d["name"] for d in run.decisions} >= {"precision", "compile", "optimizer", "flash_attention", "loader"}
     version = run.artifact_version
     assert version.training_run_id == run.pk and version.horizon_bars == 12 and version.metrics["crps"] > 0
+    assert version.metrics["crps_seasonal_ewma"] == run.quality["seasonal_ewma"]["crps"]  # all three baselines travel with it
     for forecaster in ("model", "random_walk", "ewma_gaussian", "seasonal_ewma"):
         assert run.quality[forecaster]["n"] == 20
     from forecasts.services import load_forecaster

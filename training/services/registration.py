@@ -24,7 +24,8 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
               "epochs": run.epochs, "batch_size": run.batch_size, "seed": run.seed, "optimization": cfg.as_dict()}
     metrics = {"crps": quality["model"]["crps"], "mae_median": quality["model"]["mae_median"],
                "coverage_q05_q95": quality["model"]["coverage_q05_q95"],
-               "crps_ewma_gaussian": quality["ewma_gaussian"]["crps"], "crps_random_walk": quality["random_walk"]["crps"]}
+               "crps_ewma_gaussian": quality["ewma_gaussian"]["crps"], "crps_random_walk": quality["random_walk"]["crps"],
+               "crps_seasonal_ewma": quality["seasonal_ewma"]["crps"]}
     return artifact_register(
         model_name=run.registry_name, files={"checkpoint": buffer.getvalue(), "config": config, "stats": stats.getvalue(),
                                              "history": {"epochs": history}},
