@@ -5,7 +5,8 @@ every time, and the ablations that decide the default.
         [--windows 5000] [--samples 100] [--seed 0] [--threads 2] [--out bench/results/forecast-quality-cpu.json]
 
 The epochs and the batch default to the platform's own (`TrainingRequest`): the default model is the
-one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the chronological split (70 / 15 / 15 with gaps, as
+one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the
+chronological split (70 / 15 / 15 with gaps, as
 training runs use), the test windows (`--windows` evenly spaced over the test part; 5,000 of its
 9,700), 100 samples per forecast, the seeds (training and sampling), the sampler (the default, DPM-Solver++(2M) with 6 steps). Scored: CRPS of the 12-bar cumulative return at
 the horizon end, and q05-q95 coverage, for the model (the fair CRPS of its 100 independent paths, an
@@ -17,8 +18,8 @@ hours; closed form). Each variant is trained from scratch with the hardware's
 configuration and reported with its training time; ratios are model / baseline (below 1 is better).
 
 Variants (the ablation; each training configuration is trained once and shared by the variants that
-differ only after training; each is the default with one change): `default` (`TrainingRequest.members`
-networks - one -, targets in units of the calendar-aware EWMA's spread with lambda 0.995, that EWMA's
+differ only after training; each is the default with one change): `default` (one network, as
+`TrainingRequest.members` says; targets in units of the calendar-aware EWMA's spread with lambda 0.995, that EWMA's
 level and each bar's return against it as two input channels, the spread factor and the drift fitted on
 the validation part), `ensemble2` (an ensemble of 2 networks trained side by side), `no_vol_channels`
 (without the two volatility channels), `no_drift` (the same

@@ -62,9 +62,10 @@ def parse_choices(choices) -> dict:
 class TrainingRequest:
     """Training of a diffusion forecaster on `symbol` `timeframe` bars from `start` to `end` (UTC; None =
     as far as the data goes): windows of `patch_len` bars forecasting `horizon` bars, `epochs` passes
-    in batches of `batch_size`, a `denoiser`, an ensemble of `members` networks, the user's optimization `choices` (`UserChoices`' fields;
-    the rest is decided from the hardware), a `seed`, a `fast_dev_run` smoke test; the trained
-    version goes to the registry as `model_name` (blank: <symbol>-<timeframe>-h<horizon>)."""
+    in batches of `batch_size`, a `denoiser`, `members` networks (more than one: an ensemble), the
+    user's optimization `choices` (`UserChoices`' fields; the rest is decided from the hardware), a
+    `seed`, a `fast_dev_run` smoke test; the trained version goes to the registry as `model_name`
+    (blank: <symbol>-<timeframe>-h<horizon>)."""
 
     symbol: str
     timeframe: str
