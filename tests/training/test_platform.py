@@ -58,10 +58,11 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     from training.engine import EnsembleForecaster
     from training.engine.trainer import DRIFTS
 
-    assert isinstance(load_forecaster(version)[0], EnsembleForecaster) and "an ensemble of 2" in version.description
+    model, norm, _ = load_forecaster(version)
+    assert isinstance(model, EnsembleForecaster) and "an ensemble of 2" in version.description
 
     # the spread and drift fitted on the validation part travel with the version into its forecasts
-    fitted, norm = run.quality["spread"], load_forecaster(version)[1]
+    fitted = run.quality["spread"]
     assert fitted["drift"] in DRIFTS and (norm.spread, norm.drift) == (fitted["spread"], fitted["drift"])
     out = tmp_path / "f.csv"
     call_command("forecast", "--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20", "--seed", "4",

@@ -85,8 +85,9 @@ class Command(BaseCommand):
             cfg = build_config(hw, request.user_choices(), denoiser=request.denoiser)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        rows = estimate_speedup(model_kwargs(data, cfg, denoiser=request.denoiser, members=request.members), data.x["train"], data.y["train"], cfg,
-                                batch_size=request.batch_size, epochs=request.epochs, steps=opts["speedup_steps"])
+        kwargs = model_kwargs(data, cfg, denoiser=request.denoiser, members=request.members)
+        rows = estimate_speedup(kwargs, data.x["train"], data.y["train"], cfg, batch_size=request.batch_size, epochs=request.epochs,
+                                steps=opts["speedup_steps"])
         device = ", ".join(g.name for g in hw.gpus) or f"CPU ({hw.cpu_cores} cores)"
         if opts["json"]:
             self.stdout.write(json.dumps({"device": device, "rows": rows, "optimizations": cfg.decisions}, indent=2, default=str))
