@@ -19,11 +19,12 @@ configuration and reported with its training time; ratios are model / baseline (
 
 Variants (the ablation; each training configuration is trained once and shared by the variants that
 differ only after training; each is the default with one change): `default` (one network, as
-`TrainingRequest.members` says; targets in units of the calendar-aware EWMA's spread with lambda 0.995, that EWMA's
-level and each bar's return against it as two input channels, the spread factor and the drift fitted on
-the validation part), `ensemble2` (an ensemble of 2 networks trained side by side), `no_vol_channels`
-(without the two volatility channels), `no_drift` (the same
-model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
+`TrainingRequest.members` says; targets in units of the calendar-aware EWMA's spread with lambda 0.995 -
+the calendar of the hour of the week, with the first week of the month apart - that EWMA's level and each
+bar's return against it as two input channels, the spread factor and the drift fitted on the validation
+part), `one_calendar` (the hour of the week alone, the default before), `ensemble2` (an ensemble of 2
+networks trained side by side), `no_vol_channels` (without the two volatility channels), `no_drift` (the
+same model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
 """
@@ -55,7 +56,9 @@ DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.
             ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
 VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
     "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
-                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
+                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995; hour of the week, the first week of the month apart), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
+    "one_calendar": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "month_week": False,
+                     "change": "the calendar of the target scale without the first week of the month apart (the default before)"},
     "ensemble2": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "members": 2,
                   "change": "an ensemble of 2 networks trained side by side, sampled as one mixture (members 2)"},
     "no_vol_channels": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "vol_channels": False,
@@ -74,19 +77,20 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
                          "change": "the model before, as it was: global scale, no fitted spread"},
 }
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma")
-_trained: dict = {}  # (scale_lambda, seasonal, vol_channels, members) -> (data, module, trainer, train seconds): shared by variants
+_trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members) -> (data, module, trainer, train seconds): shared by variants
 
 
 def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     spec = VARIANTS[name]
     vol = spec.get("vol_channels", True)
     members = spec.get("members", TrainingRequest.members)
-    key = (spec["scale_lambda"], spec["seasonal"], vol, members)
+    month_week = spec.get("month_week", True)
+    key = (spec["scale_lambda"], spec["seasonal"], month_week, vol, members)
     cfg = build_config(detect_hardware())
     if key not in _trained:
         channels = None if vol else [c for c in make_features(candles.iloc[:100])[1] if c not in VOL_CHANNELS]
         data = prepare_data(candles, patch_len=64, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"],
-                            channels=channels)
+                            month_week=month_week, channels=channels)
         started = time.perf_counter()
         module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed, members=members)
         _trained[key] = (data, module, trainer, time.perf_counter() - started)
@@ -118,7 +122,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--variants", default="default,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
+    p.add_argument("--variants", default="default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
     p.add_argument("--epochs", type=int, default=TrainingRequest.epochs)  # the platform's defaults: "the default model"
     p.add_argument("--batch", type=int, default=TrainingRequest.batch_size)
     p.add_argument("--windows", type=int, default=5000)

@@ -29,6 +29,35 @@ def test_seasonality_learns_the_hours_and_skips_the_closed_weekend():
     assert season.horizon_sum(np.array([friday_23]), 3)[0] == pytest.approx(season.factors[[0, 1, 2]].sum())
 
 
+def test_the_first_week_of_the_month_has_its_own_calendar_dated_from_the_last_bar():
+    bars = _hourly(24 * 5 * 150)
+    ts = pd.DatetimeIndex(bars["ts"])
+    payrolls = np.asarray((ts.day_of_week == 4) & (ts.hour == 12) & (ts.day <= 7))  # the first Friday, 12:00
+    ret = np.diff(np.log(bars["close"].to_numpy()), prepend=0.0)
+    ret[payrolls] *= 3  # nine times the variance of that hour on the other Fridays
+    close = 1.1 * np.exp(np.cumsum(ret))
+    plain = Seasonality.fit(close, ts, len(bars) - 1)
+    season = Seasonality.fit(close, ts, len(bars) - 1, month_week=True)
+    friday_12 = 4 * 24 + 12
+    other, first = season.month_factors[:, friday_12]
+    # ~35 first Fridays in 150 weeks: shrunk towards one calendar (MONTH_WEEK_PRIOR_BARS), clearly apart
+    assert 4 < first / other < 9 and plain.month_factors is None
+    assert season.month_factors[:, 10] == pytest.approx([1, 1], rel=0.2)  # Monday 10:00: no event, no difference
+    # a horizon is dated from its last bar: Friday 06:00 sees 12:00 of the same Friday ...
+    at = pd.DatetimeIndex(["2020-02-07 06:00", "2020-02-14 06:00"], tz="UTC")  # the first and the second Friday
+    def expected(slots, weeks):
+        return sum(season.factors[s] * season.month_factors[w, s] for s, w in zip(slots, weeks))
+
+    first_friday, second_friday = season.horizon_sum(np.array([4 * 24 + 6] * 2), 12, at)
+    friday = [4 * 24 + h for h in range(7, 19)]
+    assert first_friday == pytest.approx(expected(friday, [1] * 12)) and second_friday == pytest.approx(expected(friday, [0] * 12))
+    assert first_friday > second_friday + 2
+    # ... and one that runs past the 7th into the 8th takes the other weeks' factors from midnight on
+    thursday = pd.DatetimeIndex(["2020-05-07 18:00"], tz="UTC")  # Thursday 7 May; Friday 8 May is not a first Friday
+    late = season.horizon_sum(np.array([3 * 24 + 18]), 12, thursday)[0]
+    assert late == pytest.approx(expected([3 * 24 + h for h in range(19, 24)] + [4 * 24 + h for h in range(7)], [1] * 5 + [0] * 7))
+
+
 def test_target_scales_are_causal_and_follow_the_calendar():
     bars = _hourly()
     close, ts = bars["close"].to_numpy(), bars["ts"].to_numpy()
@@ -52,6 +81,9 @@ def test_the_normalizer_round_trips_and_older_stats_still_load():
     ends = np.arange(100, 400)
     assert np.allclose(back.forecast_scale(close, ends, 12, ts), norm.forecast_scale(close, ends, 12, ts))
     assert back.spread == 1.15 and back.drift == 0.5 and back.season.kind == "hour_of_week"
+    assert np.array_equal(back.season.month_factors, norm.season.month_factors)
+    one_calendar = {k: np.asarray(v) for k, v in norm.to_npz().items() if k != "season_month_factors"}  # a model from before
+    assert Normalizer.from_npz(one_calendar).season.month_factors is None
     old = Normalizer.from_npz({"mu": np.zeros(2), "sigma": np.ones(2), "y_scale": np.array(0.003)})  # a model from before
     assert old.scale_lambda is None and old.season is None and old.spread == 1.0 and old.drift == 1.0
     assert np.all(old.forecast_scale(close, ends, 12, ts) == 0.003)

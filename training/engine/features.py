@@ -118,7 +118,7 @@ class Normalizer:
     drift: float = 1.0
 
     def fit(self, features: np.ndarray, train_ends: np.ndarray, patch_len: int, targets: np.ndarray,
-            close: np.ndarray | None = None, ts=None, *, seasonal: bool = True) -> "Normalizer":
+            close: np.ndarray | None = None, ts=None, *, seasonal: bool = True, month_week: bool = True) -> "Normalizer":
         from .forecast import Seasonality
 
         last = int(train_ends.max())
@@ -128,7 +128,7 @@ class Normalizer:
         self.sigma[self.sigma < 1e-8] = 1.0
         self.y_scale = 1.0
         if self.scale_lambda and seasonal and ts is not None:
-            self.season = Seasonality.fit(close, ts, last)
+            self.season = Seasonality.fit(close, ts, last, month_week=month_week)
         base = self.target_scale(close, train_ends, targets.shape[1], ts) if self.scale_lambda else 1.0
         self.y_scale = float(np.nanstd(targets[train_ends, -1] / base)) or 1.0
         return self

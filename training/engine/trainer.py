@@ -46,16 +46,19 @@ class TrainingData:
 
 
 def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12,
-                 scale_lambda: float | None = TARGET_SCALE_LAMBDA, seasonal: bool = True, channels=None) -> TrainingData:
+                 scale_lambda: float | None = TARGET_SCALE_LAMBDA, seasonal: bool = True, month_week: bool = True,
+                 channels=None) -> TrainingData:
     """Windows, targets and the normalizer, fitted on the training part. The ablations: `seasonal`
-    False scales targets by the plain EWMA's spread, `scale_lambda` None by one global scale,
+    False scales targets by the plain EWMA's spread, `month_week` False by a calendar without the first
+    week of the month apart, `scale_lambda` None by one global scale,
     `channels` picks the input channels (default: all `make_features` gives)."""
     features, channels = make_features(candles, channels)
     close = candles["close"].to_numpy(float)
     ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     targets = horizon_targets(close, horizon)
     split = chronological_split(len(candles), patch_len, horizon)
-    norm = Normalizer(scale_lambda=scale_lambda).fit(features, split.train, patch_len, targets, close, ts, seasonal=seasonal)
+    norm = Normalizer(scale_lambda=scale_lambda).fit(features, split.train, patch_len, targets, close, ts, seasonal=seasonal,
+                                                 month_week=month_week)
     feats = norm.transform(features)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     scale = {k: np.broadcast_to(norm.target_scale(close, v, horizon, ts), v.shape).astype(np.float64) for k, v in parts.items()}
