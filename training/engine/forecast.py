@@ -154,7 +154,7 @@ class Seasonality:
 
     def __init__(self, factors: np.ndarray, seen: np.ndarray, kind: str, month_factors: np.ndarray | None = None):
         self.factors, self.seen, self.kind = np.asarray(factors, float), np.asarray(seen, bool), kind
-        # [2, slots]: the factor relative to `factors` in the first week of the month and after; None: one calendar
+        # [2, slots], relative to `factors`: row 0 for the days after the 7th of a month, row 1 for its first seven days; None: one calendar
         self.month_factors = None if month_factors is None else np.asarray(month_factors, float).reshape(2, -1)
 
     @classmethod
