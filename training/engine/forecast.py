@@ -184,11 +184,6 @@ class Seasonality:
             raise ValueError(f"this series' calendar is {kind}; the seasonality was fitted on {self.kind}")
         return slot
 
-    def bar_factors(self, ts) -> np.ndarray:
-        """Each bar's own factor."""
-        slot = self.slots(ts)
-        return self.factors[slot] * (self.month_factors[month_first_week(ts), slot] if self.month_factors is not None else 1)
-
     def horizon_sum(self, slots: np.ndarray, horizon: int, ts=None) -> np.ndarray:
         """Sum of the factors of the next `horizon` open slots after each slot; with month factors, `ts`
         (the time of each slot's bar) dates them."""
@@ -213,9 +208,11 @@ class Seasonality:
         """The horizon's variance at each end: an EWMA (lambda `lam`, bars <= t) of returns divided by
         their bar's factor, times the factors of the horizon's own slots."""
         stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
+        slot = self.slots(stamps)
+        factor = self.factors[slot] * (self.month_factors[month_first_week(stamps), slot] if self.month_factors is not None else 1)
         ret = np.diff(np.log(np.asarray(close, float)), prepend=np.log(close[0]))
-        level = pd.Series(ret ** 2 / self.bar_factors(stamps)).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
-        return level[ends] * self.horizon_sum(self.slots(stamps)[ends], horizon, stamps[ends])
+        level = pd.Series(ret ** 2 / factor).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
+        return level[ends] * self.horizon_sum(slot[ends], horizon, stamps[ends])
 
     def to_npz(self) -> dict:
         out = {"season_factors": self.factors, "season_seen": self.seen.astype(np.float64),
