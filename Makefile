@@ -27,9 +27,10 @@ run: migrate
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## Command 2: install what is missing and run every test.
+## Command 2: install what is missing and run every test (in TEST_WORKERS pytest-xdist processes).
+TEST_WORKERS ?= 3
 test: install chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 bench: install
 	$(PY) bench/import_speed.py

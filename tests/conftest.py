@@ -16,6 +16,32 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("FOREXGPT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def _worker_redis_url(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker has a database of its own (pytest-django names it); the Redis
+    broker needs the same, or one worker's qcluster takes the other's queued jobs (and runs them on
+    the wrong database) and each worker's session start purges the other's queue. Worker gwN uses
+    the Redis database N below the configured one (15 -> 15, 14, ...)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base - int(worker.removeprefix("gw"))
+    if db < 0:
+        raise pytest.UsageError(f"REDIS_URL {url}: pytest-xdist worker {worker} would need Redis database {db}; "
+                                "use a higher database number or fewer workers (-n)")
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL"):
+    # Django's settings (and django-q2's Conf) were read before this file: set all three places the
+    # URL lives - the environment the qcluster processes started by tests inherit, and this process.
+    from django.conf import settings as _settings
+    from django_q.conf import Conf as _Conf
+
+    os.environ["REDIS_URL"] = _worker_redis_url(os.environ["REDIS_URL"], os.environ["PYTEST_XDIST_WORKER"])
+    _settings.Q_CLUSTER["redis"] = _Conf.REDIS = os.environ["REDIS_URL"]
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Uploaded and registry files of each test go to its own folder, never to data/media."""

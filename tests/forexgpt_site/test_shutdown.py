@@ -191,7 +191,7 @@ def test_a_job_silent_inside_a_transaction_is_stopped_after_the_grace_and_rolled
 
     started = time.monotonic()
     assert job_execute(CandleImport, run.pk, silent) == "failed"
-    assert 1 <= time.monotonic() - started < 3
+    assert 1 <= time.monotonic() - started < 5  # the 1 s grace, not some later timeout, ended it
     run.refresh_from_db()
     assert (run.status, run.message) == ("failed", INTERRUPTED_MESSAGE)
     assert not get_user_model().objects.filter(username="written-inside").exists(), "its transaction was rolled back"
