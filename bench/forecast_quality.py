@@ -23,7 +23,7 @@ differ only after training; each is the default with one change): `default` (one
 the calendar of the hour of the week, with the first week of the month apart - that EWMA's level and each
 bar's return against it as two input channels, the spread factor and the drift fitted on the validation
 part), `one_calendar` (the hour of the week alone, the default before), `ensemble2` (an ensemble of 2
-networks trained side by side), `no_vol_channels` (without the two volatility channels), `no_drift` (the
+networks trained side by side), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
 same model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
@@ -61,6 +61,8 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
                      "change": "the calendar of the target scale without the first week of the month apart (the default before)"},
     "ensemble2": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "members": 2,
                   "change": "an ensemble of 2 networks trained side by side, sampled as one mixture (members 2)"},
+    "context128": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "patch_len": 128,
+                   "change": "a context of 128 bars instead of 64 (its test windows start where 128 bars of context exist)"},
     "no_vol_channels": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "vol_channels": False,
                         "change": "the default without the volatility channels (log_sigma, ret_z): the default before"},
     "no_drift": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "drift": False,
@@ -77,7 +79,7 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
                          "change": "the model before, as it was: global scale, no fitted spread"},
 }
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma")
-_trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members) -> (data, module, trainer, train seconds): shared by variants
+_trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len) -> (data, module, trainer, train seconds): shared by variants
 
 
 def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
@@ -85,11 +87,12 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     vol = spec.get("vol_channels", True)
     members = spec.get("members", TrainingRequest.members)
     month_week = spec.get("month_week", True)
-    key = (spec["scale_lambda"], spec["seasonal"], month_week, vol, members)
+    patch_len = spec.get("patch_len", 64)
+    key = (spec["scale_lambda"], spec["seasonal"], month_week, vol, members, patch_len)
     cfg = build_config(detect_hardware())
     if key not in _trained:
         channels = None if vol else [c for c in make_features(candles.iloc[:100])[1] if c not in VOL_CHANNELS]
-        data = prepare_data(candles, patch_len=64, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"],
+        data = prepare_data(candles, patch_len=patch_len, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"],
                             month_week=month_week, channels=channels)
         started = time.perf_counter()
         module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed, members=members)
@@ -107,7 +110,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     eval_s = time.perf_counter() - started
     scores = quality["model"]
     row = {
-        "variant": name, "change": spec["change"], "epochs": args.epochs, "batch": args.batch, "members": members,
+        "variant": name, "change": spec["change"], "context_bars": patch_len, "epochs": args.epochs, "batch": args.batch, "members": members,
         "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "steps": trainer.global_step,
         "spread": fitted["spread"], "drift": fitted["drift"],
         "windows": quality["windows"], "samples": quality["samples"], "sampler": f"{quality['sampler']}-{quality['steps']}",
@@ -140,7 +143,7 @@ def main():
     hw = detect_hardware()
     result = {
         "protocol": {"data": DATA.name, "split": "chronological 70/15/15 with gaps", "windows": args.windows,
-                     "samples": args.samples, "seed": args.seed, "horizon_bars": 12, "context_bars": 64,
+                     "samples": args.samples, "seed": args.seed, "horizon_bars": 12, "context_bars": "64 unless the variant says",
                      "baselines": "scored exactly from their distributions"},
         "hardware": ", ".join(g.name for g in hw.gpus) or f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})",
         "torch": torch.__version__, "threads": args.threads, "wall_seconds": round(time.perf_counter() - started, 1),
