@@ -7,6 +7,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from django.core.cache import cache
+from django.db import connections
 from django.db.models import Count, Max, Min
 
 from marketdata.engine import normalize_symbol, normalize_timeframe, scan_anomalies
@@ -29,15 +30,27 @@ def candles_frame(*, symbol: str, timeframe: str, start: datetime | None = None,
     """Bars as a DataFrame with a UTC `ts` column and float OHLCV columns, ascending; with
     `with_import`, also the `candle_import_id` of the import that wrote each bar."""
     columns = ["ts", *OHLCV, *(["candle_import_id"] if with_import else [])]
-    rows = list(candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).values_list(*columns))
+    rows = _database_rows(candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end), columns)
     if not rows:
         frame = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), **{c: pd.Series([], dtype=float) for c in OHLCV}})
         if with_import:
             frame["candle_import_id"] = pd.Series([], dtype="int64")
         return frame
     frame = pd.DataFrame(rows, columns=columns)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, **({"format": "ISO8601"} if isinstance(rows[0][0], str) else {}))
     return frame
+
+
+def _database_rows(queryset, columns: list[str]) -> list[tuple]:
+    """`queryset.values_list(*columns)` as the database driver returns it, without Django's per-row,
+    per-field converters (on SQLite, 60% of reading 65,000 bars: each timestamp parsed alone); the
+    caller converts whole columns at once. SQLite gives the timestamps as UTC text, PostgreSQL as
+    aware datetimes."""
+    query = queryset.values_list(*columns).query
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def series_list() -> list[dict]:

@@ -69,6 +69,28 @@ def test_drop_option_removes_the_flagged_bars(fixture_path):
     assert sundays == []
 
 
+def test_candles_frame_reads_what_the_orm_reads_without_its_per_row_converters(fixture_path):
+    """The frame comes from the driver's raw rows; Django's own conversion of the same query is the
+    reference: UTC timestamps, floats, a range, published bars only, and the import of each bar."""
+    from datetime import datetime, timezone
+
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
+    candles_import_file(source=fixture_path("eurusd_m1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1m"))
+    unpublished = CandleImport.objects.create(original_name="writing.csv", symbol="EURUSD", timeframe="1h")
+    Candle.all_objects.create(symbol="EURUSD", timeframe="1h", ts=datetime(2030, 1, 1, tzinfo=timezone.utc), open=1, high=1,
+                              low=1, close=1, candle_import=unpublished)
+    start, end = datetime(2014, 6, 2, 3, tzinfo=timezone.utc), datetime(2014, 6, 5, 21, tzinfo=timezone.utc)
+    for kwargs in ({}, {"start": start, "end": end}):
+        frame = candles_frame(symbol="EUR/USD", timeframe="H1", with_import=True, **kwargs)
+        qs = Candle.objects.filter(symbol="EURUSD", timeframe="1h", **({"ts__gte": start, "ts__lte": end} if kwargs else {}))
+        rows = list(qs.order_by("ts").values_list("ts", "open", "high", "low", "close", "volume", "candle_import_id"))
+        assert len(frame) == len(rows) == (400 if not kwargs else 91)
+        assert list(frame["ts"]) == [pd.Timestamp(r[0]) for r in rows] and str(frame["ts"].dtype).endswith("UTC]")
+        for i, col in enumerate(("open", "high", "low", "close", "volume", "candle_import_id"), start=1):
+            assert frame[col].tolist() == [r[i] for r in rows], col
+    assert len(candles_frame(symbol="EURUSD", timeframe="1m")) == Candle.objects.filter(timeframe="1m").count() > 0
+
+
 def test_resample_service_stores_the_coarser_series(fixture_path):
     candles_import_file(source=fixture_path("eurusd_m1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1m"))
     report = candles_resample(symbol="EURUSD", source_timeframe="1m", target_timeframe="1h")
