@@ -37,8 +37,15 @@ def candles_frame(*, symbol: str, timeframe: str, start: datetime | None = None,
             frame["candle_import_id"] = pd.Series([], dtype="int64")
         return frame
     frame = pd.DataFrame(rows, columns=columns)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, **({"format": "ISO8601"} if isinstance(rows[0][0], str) else {}))
+    frame["ts"] = _timestamps(frame["ts"])
     return frame
+
+
+def _timestamps(values) -> pd.Series:
+    """The database's timestamps (UTC text from SQLite, aware datetimes from PostgreSQL) as UTC."""
+    values = pd.Series(values)
+    text = len(values) and isinstance(values.iloc[0], str)
+    return pd.to_datetime(values, utc=True, **({"format": "ISO8601"} if text else {}))
 
 
 def _database_rows(queryset, columns: list[str]) -> list[tuple]:
@@ -93,7 +100,7 @@ def _long_gaps(symbol: str, timeframe: str, rows: int, last) -> int:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    ts = pd.to_datetime(pd.Series(list(candles_queryset(symbol=symbol, timeframe=timeframe).values_list("ts", flat=True))), utc=True)
+    ts = _timestamps([row[0] for row in _database_rows(candles_queryset(symbol=symbol, timeframe=timeframe), ["ts"])])
     stub = pd.DataFrame({"ts": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": np.zeros(len(ts))})
     count = scan_anomalies(stub, normalize_timeframe(timeframe)).report["long_gap"]["count"]
     cache.set(key, count, 3600)

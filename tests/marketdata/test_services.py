@@ -89,6 +89,10 @@ def test_candles_frame_reads_what_the_orm_reads_without_its_per_row_converters(f
         for i, col in enumerate(("open", "high", "low", "close", "volume", "candle_import_id"), start=1):
             assert frame[col].tolist() == [r[i] for r in rows], col
     assert len(candles_frame(symbol="EURUSD", timeframe="1m")) == Candle.objects.filter(timeframe="1m").count() > 0
+    # the long-gap count reads the timestamps the same way: 36 weekday hours taken out are one gap
+    Candle.objects.filter(timeframe="1h", ts__gte=datetime(2014, 6, 3, tzinfo=timezone.utc),
+                          ts__lt=datetime(2014, 6, 4, 12, tzinfo=timezone.utc)).delete()
+    assert [(s["timeframe"], s["long_gaps"]) for s in series_list()] == [("1h", 1), ("1m", 0)]
 
 
 def test_resample_service_stores_the_coarser_series(fixture_path):
