@@ -11,6 +11,7 @@ from backtesting_app.serializers import (
     BacktestCreateSerializer,
     BacktestRunSerializer,
     OptimizationCreateSerializer,
+    FrontPointSerializer,
     OptimizationResultSerializer,
     OptimizationRunSerializer,
     PatternScanSerializer,
@@ -82,14 +83,14 @@ class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModel
     filterset_fields = ["status", "method", "symbol", "timeframe"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: OptimizationResultSerializer(many=True)})
     @action(detail=True)
     def results(self, request, pk=None):
         """Every evaluated parameter set, paginated."""
         page = self.paginate_queryset(self.get_object().results.order_by("id"))
         return self.get_paginated_response(OptimizationResultSerializer(page, many=True).data)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: FrontPointSerializer(many=True)})
     @action(detail=True)
     def front(self, request, pk=None):
         """The feasible Pareto front with reference-engine stats and crowding distances."""

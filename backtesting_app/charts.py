@@ -141,3 +141,25 @@ def hypervolume_figure(history: list) -> dict:
     fig.update_layout(title="Hypervolume after each batch", xaxis_title="evaluations", height=320, template="plotly_white",
                       margin=dict(l=60, r=20, t=50, b=40))
     return json.loads(fig.to_json())
+
+
+def pbo_logits_figure(logits: list[float]) -> dict:
+    """The CSCV logits of the in-sample best's out-of-sample rank: mass left of 0 is the PBO."""
+    values = np.asarray([v for v in logits if np.isfinite(v)], float)
+    fig = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color="#475569", name="logit"))
+    fig.add_vline(x=0, line=dict(color="#b91c1c", dash="dash"))
+    fig.update_layout(title="Out-of-sample rank of the in-sample best, per split (logit; left of the line: below the median)",
+                      xaxis_title="logit of the relative rank", yaxis_title="splits", height=300, template="plotly_white",
+                      margin=dict(l=60, r=20, t=50, b=40), showlegend=False)
+    return json.loads(fig.to_json())
+
+
+def walk_forward_figure(result: dict) -> dict:
+    """The stitched out-of-sample equity of a walk-forward: each window's test compounded on the last."""
+    ends = [w["out_of_sample"][1][:16] for w in result["windows"]]
+    starts = result["windows"][0]["out_of_sample"][0][:16] if result["windows"] else ""
+    fig = go.Figure(go.Scatter(x=[starts, *ends], y=result["stitched_equity"], mode="lines+markers", name="out of sample"))
+    fig.add_hline(y=1.0, line=dict(color="#94a3b8", dash="dot"))
+    fig.update_layout(title="Walk-forward: stitched out-of-sample equity (1 = start)", yaxis_title="equity multiple", height=320,
+                      template="plotly_white", margin=dict(l=60, r=20, t=50, b=40))
+    return json.loads(fig.to_json())

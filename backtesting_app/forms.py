@@ -102,8 +102,13 @@ class OptimizationForm(JobForm):
     seed = forms.IntegerField(initial=OptimizationRequest.seed)
     evaluator = forms.ChoiceField(choices=EVALUATORS, initial=OptimizationRequest.evaluator)
     workers = forms.IntegerField(initial=OptimizationRequest.workers, min_value=0, help_text="pool size; 0 = all cores")
+    holdout = forms.FloatField(initial=OptimizationRequest.holdout, min_value=0, max_value=0.5, label="Held-out share",
+                               help_text="the range's last bars the search never sees; every front point is re-run on them. "
+                                         "0 keeps none: then every figure is in-sample")
     walk_forward_enabled = forms.BooleanField(required=False, label="Walk forward")
-    walk_forward = forms.CharField(required=False, initial='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
+    walk_forward = forms.CharField(required=False, initial='{"rule": "max_sharpe"}', label="Walk-forward windows",
+                                   help_text='JSON; without in_sample / out_of_sample bars, five windows fitted to the range '
+                                             '(e.g. {"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"})')
     spread_pips = forms.FloatField(initial=OptimizationRequest.spread_pips, min_value=0)
     commission = forms.FloatField(initial=OptimizationRequest.commission, help_text="relative, per side")
     leverage = forms.FloatField(initial=OptimizationRequest.leverage, min_value=1)

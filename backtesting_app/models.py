@@ -31,10 +31,24 @@ class BacktestRun(JobRun):
     stats = models.JSONField(null=True, blank=True, help_text="backtesting's stats; drawdowns as positive percentages")
     trades = models.JSONField(null=True, blank=True)
     equity = models.FileField(upload_to="backtests/equity/%Y/%m/", blank=True, help_text="ts, equity, drawdown_pct")
+    model_value = models.JSONField(null=True, blank=True, help_text="the same strategy on baseline forecasts and on random "
+                                   "entries (permutations), with differences and p-values")
+    origin_result = models.ForeignKey("OptimizationResult", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests",
+                                      help_text="the optimization front point this backtest was opened from (chosen in-sample)")
 
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.strategy} {self.symbol} {self.timeframe}"
+
+    @property
+    def in_sample(self) -> bool | None:
+        """True when its figures are in-sample: parameters chosen by an optimization on this data, or
+        forecasts from a model trained or validated on this period; None when that is unknown."""
+        if self.origin_result_id is not None:
+            return True
+        if self.forecast_set_id is not None:
+            return getattr(self.forecast_set, "in_sample", None)
+        return None if self.forecasts_source == "csv" else False
 
     def get_absolute_url(self) -> str:
         return reverse("backtesting_app:run", args=[self.pk])
@@ -72,10 +86,20 @@ class OptimizationRun(JobRun):
     reference_point = models.JSONField(default=list, blank=True)
     walk_forward = models.JSONField(null=True, blank=True, help_text="in_sample, out_of_sample, rule")
     walk_forward_result = models.JSONField(null=True, blank=True)
+    holdout = models.FloatField(default=0.0, help_text="share of the range's last bars kept from the search (runs before it: 0)")
+    evidence = models.JSONField(null=True, blank=True, help_text="held-out range, chosen point, DSR / PBO / SPA, model value")
 
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.method} {self.symbol} {self.timeframe}"
+
+    @property
+    def forecasts_in_sample(self) -> bool | None:
+        """True when its forecasts come from a model trained or validated on this period (every figure
+        then flatters the model, held-out tail included); None when unknown (a CSV, periods unknown)."""
+        if self.forecast_set_id is not None:
+            return getattr(self.forecast_set, "in_sample", None)
+        return None if self.forecasts_source == "csv" else False
 
     def get_absolute_url(self) -> str:
         return reverse("optimizations:run", args=[self.pk])
@@ -93,6 +117,7 @@ class OptimizationResult(models.Model):
     generation = models.PositiveIntegerField(default=0)
     feasible = models.BooleanField(default=True)
     rank = models.IntegerField(null=True, blank=True, help_text="dominance rank; 0 = Pareto front")
+    holdout_metrics = models.JSONField(null=True, blank=True, help_text="the same metrics on the held-out tail (front points)")
     worker = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

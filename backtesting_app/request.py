@@ -126,6 +126,7 @@ class OptimizationRequest(_RunOnData):
     evaluator: str = "inprocess"
     workers: int = 0
     walk_forward: dict | None = None
+    holdout: float = 0.25  # the share of the range's last bars the search never sees (HOLDOUT_SHARE)
     forecasts_source: str = "baseline"
 
     METHODS: ClassVar[tuple] = tuple(METHODS)
@@ -172,10 +173,17 @@ class OptimizationRequest(_RunOnData):
                 raise ValueError(f"unknown walk-forward setting(s) {', '.join(sorted(extra))}")
             for key, low in (("in_sample", 50), ("out_of_sample", 10)):
                 value = walk.get(key)
+                if value is None:  # sized to the range when the run starts (`walk_forward_sizes`)
+                    continue
                 if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 10_000_000:
                     raise ValueError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
+            if (walk.get("in_sample") is None) != (walk.get("out_of_sample") is None):
+                raise ValueError("walk-forward needs both in_sample and out_of_sample, or neither (sized to the range)")
             if walk.get("rule", "max_sharpe") not in PICK_RULES:
                 raise ValueError(f"unknown pick rule {walk['rule']!r}; choose {', '.join(PICK_RULES)}")
+        holdout = _number(given.get("holdout", cls.holdout), "holdout")
+        if not 0 <= holdout <= 0.5:
+            raise ValueError(f"holdout (the share of the range kept from the search) must be between 0 and 0.5, not {holdout:g}")
         shared = BacktestRequest.from_dict({
             **{k: given[k] for k in ("symbol", "timeframe", "start", "end", "forecast_set", "artifact", "name", *COST_FIELDS)
                if k in given},
@@ -183,7 +191,7 @@ class OptimizationRequest(_RunOnData):
             "params": {**fixed, **space.middle()}})
         return cls(symbol=shared.symbol, timeframe=shared.timeframe, strategy=strategy, start=shared.start, end=shared.end,
                    space=space.as_dict(), fixed_params=fixed, objectives=objectives, constraints=constraints, method=method,
-                   evaluator=evaluator, workers=workers, walk_forward=walk or None, forecasts_source=shared.forecasts_source,
+                   evaluator=evaluator, workers=workers, walk_forward=walk or None, holdout=holdout, forecasts_source=shared.forecasts_source,
                    forecast_set=shared.forecast_set, artifact=shared.artifact, name=shared.name, **shared.costs, **numbers)
 
     def backtest(self, params: dict | None = None) -> BacktestRequest:

@@ -47,7 +47,7 @@ def optimization_summary(run: OptimizationRun) -> dict:
         others = [o.params for o in same.get(objective_vector(r.metrics, run.objectives), []) if o.pk != r.pk]
         front.append({"id": r.pk, "params": r.params, "metrics": r.metrics, "phase": r.phase,
                       "crowding_distance": r.front_entry.crowding_distance, "parameter_sets": 1 + len(others), "equivalent": others,
-                      "rerun": r.stats is not None,
+                      "rerun": r.stats is not None, "holdout": r.holdout_metrics,
                       "reference": {k: (r.stats or {}).get(k) for k in ("Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades")}})
     return {
         "id": run.pk, "status": run.status, "message": run.message, "method": run.method, "budget": run.budget,
@@ -55,4 +55,5 @@ def optimization_summary(run: OptimizationRun) -> dict:
         "phase_counts": run.phase_counts, "hypervolume": run.hv_history[-1][1] if run.hv_history else None,
         "reference_point": run.reference_point, "front": front, "walk_forward": run.walk_forward_result,
         "front_reruns": sum(p["rerun"] for p in front), "front_rerun_limit": settings.FOREXGPT_FRONT_RERUNS,
+        "holdout": run.holdout, "evidence": run.evidence,
     }

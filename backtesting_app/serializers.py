@@ -12,9 +12,16 @@ class BacktestRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = BacktestRun
         fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "strategy",
-                  "params", "costs", "engine", "forecasts_source", "forecast_set", "artifact_version", "stats", "owner", "created_at",
-                  "started_at", "finished_at"]
+                  "params", "costs", "engine", "forecasts_source", "forecast_set", "artifact_version", "stats", "model_value",
+                  "origin_result", "in_sample", "owner", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
+
+    in_sample = serializers.SerializerMethodField(help_text=(
+        "whether these figures are in-sample: true when its parameters were chosen by an optimization on this data "
+        "(origin_result) or its forecasts come from a model trained or validated on this period; null when unknown"))
+
+    def get_in_sample(self, run) -> bool | None:
+        return run.in_sample
 
 
 class _RunOnDataSerializer(JobRequestSerializer):
@@ -61,6 +68,19 @@ class PatternScanSerializer(serializers.Serializer):
                                           help_text="the newest events listed; the summary counts them all")
 
 
+EVIDENCE_HELP = (
+    "How far to trust the front. search / holdout: the bars the search saw and the held-out tail after them "
+    "({bars, first, last}; holdout null when holdout is 0). chosen: the front point of best in-sample Sharpe (rule "
+    "max_sharpe) with its in_sample and holdout metrics. selection: statistics of choosing it among every tried set, on "
+    "the searched bars' daily returns - dsr {dsr (probability the true Sharpe is above the best of sets_tried "
+    "unskilled tries), psr, sharpe, sharpe_annual, expected_max_sharpe, skew, kurtosis, n_obs, n_trials}, pbo {pbo "
+    "(probability of backtest overfitting, CSCV), logits, n_combinations, blocks}, spa {p_values {lower, consistent, "
+    "upper} of Hansen's SPA against not trading, reality_check_p}. model_value: the chosen point on the held-out tail "
+    "(part) with the model's forecasts (metrics), the momentum baseline's (baseline: metrics, differences, p_value) "
+    "and random entries (random: permutations, return_pct / sharpe / n_trades summaries, p_value_return, "
+    "p_value_sharpe).")
+
+
 class OptimizationRunSerializer(serializers.ModelSerializer):
     owner = serializers.StringRelatedField()
 
@@ -69,15 +89,41 @@ class OptimizationRunSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "strategy",
                   "fixed_params", "space", "objectives", "constraints", "method", "budget", "seed", "evaluator", "workers",
                   "costs", "forecasts_source", "forecast_set", "artifact_version", "phase", "phase_counts", "hv_history",
-                  "reference_point", "walk_forward", "walk_forward_result", "owner", "created_at", "started_at", "finished_at"]
+                  "reference_point", "walk_forward", "walk_forward_result", "holdout", "evidence", "forecasts_in_sample", "owner", "created_at",
+                  "started_at", "finished_at"]
         read_only_fields = fields
+        extra_kwargs = {"evidence": {"help_text": EVIDENCE_HELP}}
+
+    forecasts_in_sample = serializers.SerializerMethodField(help_text=(
+        "true when its forecasts come from a model trained or validated on this period; null when unknown"))
+
+    def get_forecasts_in_sample(self, run) -> bool | None:
+        return run.forecasts_in_sample
 
 
 class OptimizationResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = OptimizationResult
-        fields = ["id", "params", "metrics", "stats", "phase", "generation", "feasible", "rank", "worker", "created_at"]
+        fields = ["id", "params", "metrics", "holdout_metrics", "stats", "phase", "generation", "feasible", "rank", "worker",
+                  "created_at"]
         read_only_fields = fields
+
+
+class FrontPointSerializer(serializers.Serializer):
+    """One point of the feasible Pareto front (documentation of `GET /api/optimizations/{id}/front/`)."""
+
+    id = serializers.IntegerField(help_text="the result's id (open it as a backtest from the run page)")
+    params = serializers.JSONField(help_text="the searched parameters")
+    metrics = serializers.JSONField(help_text="in-sample: return_pct, max_drawdown_pct, sharpe, win_rate_pct, profit_factor, "
+                                    "n_trades on the bars the search saw (fast engine)")
+    holdout = serializers.JSONField(allow_null=True, help_text="the same metrics on the held-out tail the search never saw "
+                                    "(null when the run kept none)")
+    phase = serializers.CharField()
+    crowding_distance = serializers.FloatField(allow_null=True)
+    parameter_sets = serializers.IntegerField(help_text="parameter sets reaching this objective vector")
+    equivalent = serializers.JSONField(help_text="the other parameter sets reaching it")
+    rerun = serializers.BooleanField(help_text="whether it was re-run on the reference engine (reference holds its stats)")
+    reference = serializers.JSONField(help_text="in-sample reference-engine stats: Return [%], Max. Drawdown [%], Sharpe Ratio, # Trades")
 
 
 class OptimizationCreateSerializer(_RunOnDataSerializer):
@@ -96,4 +142,7 @@ class OptimizationCreateSerializer(_RunOnDataSerializer):
     evaluator = serializers.ChoiceField(choices=list(R.EVALUATORS), default=R.evaluator)
     workers = serializers.IntegerField(default=R.workers, help_text="pool size, at most the worker machine's cores; 0 = all")
     forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
-    walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}')
+    walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}; '
+                                         'without the sizes ({"rule": "max_sharpe"}) five windows fitted to the range')
+    holdout = serializers.FloatField(default=R.holdout, help_text="share of the range's last bars the search never sees (0-0.5); "
+                                     "every front point is re-run on them")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._costs import FxCosts
-from ._objectives import DailyIndex, fast_metrics
+from ._objectives import DailyIndex, daily_returns, fast_metrics
 from ._runner import strategy_inputs
 from ._fast import simulate_forecast
 from ._strategies import check_params
@@ -41,17 +41,26 @@ class BacktestProblem:
         if strategy != "pattern" and self.pred is None:
             raise ValueError(f"the {strategy} strategy needs forecasts")
 
-    def evaluate(self, params: dict) -> dict:
+    def simulate(self, params: dict, pred=None, conf=None) -> tuple[np.ndarray, np.ndarray]:
+        """(trades, equity) of one parameter set on the compiled engine; `pred` / `conf` replace the
+        problem's forecasts for this call (a baseline's, or a permutation's)."""
         full = check_params(self.strategy, {**self.fixed, **params})
-        fast_params, pred, conf = strategy_inputs(self.ohlc, self.strategy, full, pred_return=self.pred,
-                                                  confidence=self.conf, signals=self.signals)
+        fast_params, pred, conf = strategy_inputs(self.ohlc, self.strategy, full,
+                                                  pred_return=self.pred if pred is None else pred,
+                                                  confidence=self.conf if conf is None else conf, signals=self.signals)
         c = self.costs
-        trades, equity = simulate_forecast(
+        return simulate_forecast(
             *self.arrays, np.asarray(pred, float), np.asarray(conf, float), float(fast_params["entry_threshold"]),
             float(fast_params["confidence_threshold"]), float(fast_params["stop_loss_pct"]),
             float(fast_params["take_profit_pct"]), int(fast_params["max_hold_bars"]), float(c.cash), 1.0 / c.margin,
             float(c.size), float(c.half_spread), float(c.commission))
-        return fast_metrics(trades, equity, self.days)
+
+    def evaluate(self, params: dict, pred=None, conf=None) -> dict:
+        return fast_metrics(*self.simulate(params, pred, conf), self.days)
+
+    def daily_returns(self, params: dict, pred=None, conf=None) -> np.ndarray:
+        """The parameter set's day-over-day returns (the series behind its Sharpe ratio)."""
+        return daily_returns(self.simulate(params, pred, conf)[1], self.days)
 
     def slice(self, start: int, stop: int) -> "BacktestProblem":
         """The same problem on bars [start, stop) (walk-forward windows)."""

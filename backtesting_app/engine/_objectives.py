@@ -103,6 +103,15 @@ def _geometric_mean(returns: np.ndarray) -> float:
     return float(np.exp(np.log(r).sum() / len(r)) - 1)
 
 
+def daily_returns(equity: np.ndarray, days: DailyIndex) -> np.ndarray:
+    """Day-over-day simple returns of the equity at each day's last bar (the series backtesting's
+    Sharpe is computed from); a day after ruin (equity 0) returns 0."""
+    daily = equity[days.last_of_day]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = daily[1:] / daily[:-1] - 1
+    return np.where(np.isfinite(out), out, 0.0)
+
+
 def fast_metrics(trades: np.ndarray, equity: np.ndarray, days: DailyIndex) -> dict:
     """Return, positive max drawdown, backtesting's Sharpe, win rate, profit factor, trades."""
     peak = np.maximum.accumulate(equity)

@@ -24,6 +24,7 @@ from .optimizations import (
     optimization_run_start,
     optimization_search,
     run_space,
+    search_problem,
 )
 
 __all__ = [
@@ -31,5 +32,5 @@ __all__ = [
     "backtest_compute", "backtest_prepare", "backtest_run_execute", "backtest_run_start", "build_problem", "equity_frame",
     "load_bars", "make_costs", "optimization_chunk_execute", "optimization_run_execute",
     "optimization_run_start", "optimization_search", "request_forecasts", "request_of",
-    "run_space", "stats_dict", "trades_records",
+    "run_space", "search_problem", "stats_dict", "trades_records",
 ]

@@ -20,6 +20,7 @@ from backtesting_app.engine import (
     one_of,
     run_backtest,
 )
+from backtesting_app.engine.optimize import PERMUTATIONS, BacktestProblem, model_value
 from backtesting_app.models import BacktestRun
 from backtesting_app.request import COST_FIELDS, FORECAST_SOURCES, BacktestRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, forecast_set_for, read_forecasts_csv
@@ -148,16 +149,17 @@ def equity_frame(result) -> pd.DataFrame:
                          "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy()})
 
 
-def backtest_run_start(*, user, request: BacktestRequest, upload=None) -> BacktestRun:
+def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_result=None) -> BacktestRun:
     """Check the whole request (bars, parameters, costs, forecast coverage), then queue it; `upload`
-    is the forecasts CSV of source `csv`. Only the insert is a transaction: loading and aligning the
-    bars happens before it."""
+    is the forecasts CSV of source `csv`; `origin_result` the optimization front point it was opened
+    from (its parameters were chosen on this data: the page says so). Only the insert is a
+    transaction: loading and aligning the bars happens before it."""
     request, forecasts = request_forecasts(request, upload)
     _prepare(request, forecasts)
     run = BacktestRun(owner=user if getattr(user, "is_authenticated", False) else None, name=request.name,
                       symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
                       strategy=request.strategy, params=request.params, costs=request.costs, engine=request.engine,
-                      forecasts_source=request.forecasts_source)
+                      forecasts_source=request.forecasts_source, origin_result=origin_result)
     keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
@@ -177,6 +179,10 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     forecasts = forecasts_of_run(run)
     ctx.progress(0.3, f"running the {run.strategy} strategy on the {run.engine} engine", force=True)
     prep, result = backtest_compute(request_of(run), forecasts)
+    value = None
+    if prep["pred_return"] is not None:
+        ctx.progress(0.7, f"the same strategy on random entries ({PERMUTATIONS} permutations) and the baseline", force=True)
+        value = backtest_model_value(run, prep)
     ctx.progress(0.9, "saving results", force=True)
     buffer = io.StringIO()
     equity_frame(result).to_csv(buffer, index=False)
@@ -184,7 +190,8 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     stats = stats_dict(result.stats)
     try:
         with transaction.atomic():
-            BacktestRun.objects.filter(pk=run.pk).update(stats=stats, trades=trades_records(result.trades), equity=stored)
+            BacktestRun.objects.filter(pk=run.pk).update(stats=stats, trades=trades_records(result.trades), equity=stored,
+                                                         model_value=value)
     except BaseException:
         run.equity.storage.delete(stored)
         raise
@@ -192,6 +199,18 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
     if stats["# Trades"] == 0 and run.strategy == "forecast":
         message += f": {no_trade_reason(prep['pred_return'], prep['confidence'], prep['params'])}"
     return message
+
+
+def backtest_model_value(run: BacktestRun, prep: dict) -> dict:
+    """Does the forecast add value? The same strategy and parameters on the momentum baseline's forecasts
+    (when the run's come from a model or a CSV) and on random entries (`model_value`), on the compiled
+    engine, so the three are measured alike."""
+    problem = BacktestProblem(prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"],
+                              confidence=prep["confidence"])
+    baseline = None
+    if run.forecasts_source != "baseline":
+        baseline = align_forecasts(prep["ohlc"], momentum_forecasts(prep["ohlc"]))
+    return model_value(problem, prep["params"], baseline=baseline, seed=0)
 
 
 def no_trade_reason(pred_return: np.ndarray, confidence: np.ndarray, params: dict) -> str:

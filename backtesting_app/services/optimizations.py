@@ -10,11 +10,13 @@ import time
 from collections import defaultdict
 from functools import lru_cache
 
+import numpy as np
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backtesting_app.engine import check_params, run_backtest
+from backtesting_app.engine import align_forecasts, check_params, momentum_forecasts, run_backtest
 from backtesting_app.engine.optimize import (
     REFERENCE_POINT,
     BacktestProblem,
@@ -24,10 +26,15 @@ from backtesting_app.engine.optimize import (
     PoolEvaluator,
     Record,
     SearchState,
+    bars_range,
+    model_value,
     objective_vector,
     optimize_grid,
     optimize_nsga2,
     parse_constraints,
+    pick_point,
+    selection_statistics,
+    split_holdout,
     walk_forward,
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
@@ -52,6 +59,20 @@ def build_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProble
                            confidence=prep["confidence"], fixed=run.fixed_params)
 
 
+def search_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProblem:
+    """The bars the run's search sees: its range less the held-out tail."""
+    return split_holdout(build_problem(run, space), run.holdout)[0]
+
+
+def walk_forward_sizes(bars: int, walk: dict) -> dict:
+    """A walk-forward spec with its window sizes: as given, or fitted to the range - five rolling
+    windows, each optimizing on 3/8 of the bars and testing on the next 1/8."""
+    if walk.get("in_sample") is not None:
+        return walk
+    out_of_sample = max(10, bars // 8)
+    return {**walk, "in_sample": max(50, bars - 5 * out_of_sample), "out_of_sample": out_of_sample}
+
+
 def optimization_run_start(*, user, request: OptimizationRequest, upload=None, enqueue: bool = True) -> OptimizationRun:
     """Check the whole request (its search settings were checked when it was made; here the bars, the
     forecast coverage, the machine's cores), store the run and queue it (`enqueue=False`: the caller
@@ -65,7 +86,9 @@ def optimization_run_start(*, user, request: OptimizationRequest, upload=None, e
         request = request.with_forecast_set(backtest.forecast_set)
     prep = backtest_prepare(symbol=backtest.symbol, timeframe=backtest.timeframe, strategy=backtest.strategy, params=backtest.params,
                             costs=backtest.costs, engine="fast", start=backtest.start, end=backtest.end, forecasts=forecasts)
-    walk = request.walk_forward
+    split_holdout(BacktestProblem(prep["ohlc"], backtest.strategy, prep["costs"], pred_return=prep["pred_return"],
+                                  confidence=prep["confidence"]), request.holdout)  # both parts long enough
+    walk = walk_forward_sizes(len(prep["ohlc"]), request.walk_forward) if request.walk_forward else None
     if walk and walk["in_sample"] + walk["out_of_sample"] > len(prep["ohlc"]):
         raise ValueError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
                          f"{walk['in_sample']} + {walk['out_of_sample']} bars")
@@ -75,7 +98,7 @@ def optimization_run_start(*, user, request: OptimizationRequest, upload=None, e
         fixed_params=request.fixed_params, space=request.space, objectives=list(request.objectives),
         constraints=request.constraints, method=request.method, budget=request.budget, seed=request.seed,
         evaluator=request.evaluator, workers=request.workers, costs=request.costs, forecasts_source=request.forecasts_source,
-        reference_point=[REFERENCE_POINT[o] for o in request.objectives], walk_forward=walk)
+        reference_point=[REFERENCE_POINT[o] for o in request.objectives], walk_forward=walk, holdout=request.holdout)
     keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
@@ -145,7 +168,7 @@ PROBLEMS_KEPT = 4  # problems a worker process keeps loaded: those of the runs w
 def _problem_of_run(run_id: int) -> BacktestProblem:
     """One load per worker process and run (a failed load is not kept: the next chunk tries again)."""
     run = OptimizationRun.objects.get(pk=run_id)
-    return build_problem(run, run_space(run))
+    return search_problem(run, run_space(run))
 
 
 def optimization_chunk_execute(chunk_id: int) -> str:
@@ -293,15 +316,60 @@ def _write_ranks(rows: list[tuple]) -> None:
             OptimizationResult.objects.filter(pk__in=ids[start:start + RANK_IDS_PER_UPDATE]).update(rank=rank)
 
 
+def _baseline_arrays(problem: BacktestProblem, part: BacktestProblem) -> tuple[np.ndarray, np.ndarray]:
+    """The momentum baseline's forecasts on `part`'s bars, computed on the whole range (so the held-out
+    tail's first forecasts have their history)."""
+    pred, conf = align_forecasts(problem.ohlc, momentum_forecasts(problem.ohlc))
+    at = problem.ohlc.index.get_loc(part.ohlc.index[0])
+    return pred[at:at + len(part.ohlc)], conf[at:at + len(part.ohlc)]
+
+
+def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestProblem, search: BacktestProblem,
+                    held: BacktestProblem | None, ctx: JobContext) -> dict:
+    """The front re-run on the held-out tail, the chosen point (the front's best Sharpe, the walk-forward's
+    rule), the statistics of choosing it among every tried set, and what its forecasts add over the
+    baseline's and over random entries - on the held-out tail when there is one. Written only while the
+    run is still this attempt's."""
+    front = list(OptimizationResult.objects.filter(run=run, front_entry__isnull=False).order_by("id"))
+    if held is not None:
+        ctx.progress(0.985, f"re-running {len(front)} front points on the held-out tail", force=True)
+        for row in front:
+            row.holdout_metrics = held.evaluate(row.params)
+    evidence = {"search": bars_range(search), "holdout": bars_range(held) if held is not None else None,
+                "holdout_share": run.holdout, "chosen": None, "selection": None, "model_value": None}
+    chosen = pick_point(state, "max_sharpe")
+    if chosen is not None:
+        row = next((r for r in front if r.key == _key(chosen.x)), None)
+        evidence["chosen"] = {"rule": "max_sharpe", "result_id": row.pk if row else None, "params": chosen.params,
+                              "in_sample": chosen.metrics, "holdout": row.holdout_metrics if row else None}
+        ctx.progress(0.99, f"overfitting statistics over {len(state.records)} tried parameter sets", force=True)
+        params = [r.params for r in state.records]
+        evidence["selection"] = selection_statistics(search, params, state.records.index(chosen), seed=run.seed)
+        ctx.check_cancelled()
+        if search.pred is not None:
+            part = held if held is not None else search
+            baseline = None if run.forecasts_source == "baseline" else _baseline_arrays(problem, part)
+            ctx.progress(0.995, "the chosen point against the baseline and random entries", force=True)
+            evidence["model_value"] = model_value(part, chosen.params, baseline=baseline, seed=run.seed) | {
+                "part": "holdout" if held is not None else "search"}
+    with transaction.atomic():
+        if not OptimizationRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, started_at=run.started_at).update(evidence=evidence):
+            raise AttemptSuperseded(f"optimization {run.pk} is no longer running under this attempt: its evidence was not written")
+        OptimizationResult.objects.bulk_update(front, ["holdout_metrics"])
+    return evidence
+
+
 def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
     ctx.progress(0.0, "loading bars and forecasts", force=True)
     space = run_space(run)
     problem = build_problem(run, space)
-    evaluator = _evaluator(run, problem, ctx)
+    search, held = split_holdout(problem, run.holdout)
+    evaluator = _evaluator(run, search, ctx)
     try:
-        state = optimization_search(run, problem, space, evaluator=evaluator, ctx=ctx)
+        state = optimization_search(run, search, space, evaluator=evaluator, ctx=ctx)
         ctx.progress(0.97, "re-running the front on the reference engine", force=True)
-        n_front = _store_front(run, state, problem, ctx)
+        n_front = _store_front(run, state, search, ctx)
+        evidence = _store_evidence(run, state, problem, search, held, ctx)
         if run.walk_forward:
             spec = run.walk_forward
             result = walk_forward(problem, space, run.objectives, state.constraints,
@@ -314,5 +382,12 @@ def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
             evaluator.close()
     hv = state.hv_history[-1][1] if state.hv_history else state.hypervolume()
     reran = min(n_front, max(0, settings.FOREXGPT_FRONT_RERUNS))
-    return (f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front} ({reran} re-run on the "
-            f"reference engine), hypervolume {hv:.4g}")
+    message = (f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front} ({reran} re-run on the "
+               f"reference engine), hypervolume {hv:.4g}")
+    chosen, selection = evidence["chosen"], evidence["selection"]
+    if chosen and chosen["holdout"]:
+        message += f"; best Sharpe point: {chosen['holdout']['return_pct']:+.2f}% on the held-out tail"
+    if selection:
+        message += f", deflated Sharpe {selection['dsr']['dsr']:.2f}" if selection["dsr"].get("dsr") is not None else ""
+        message += f", PBO {selection['pbo']['pbo']:.2f}" if selection["pbo"].get("pbo") is not None else ""
+    return message

@@ -32,8 +32,10 @@ def backtests_page(request):
 
 
 def run_detail(request, pk: int):
-    run = get_object_or_404(BacktestRun, pk=pk)
-    context = {"run": run}
+    run = get_object_or_404(BacktestRun.objects.select_related("origin_result__run", "forecast_set"), pk=pk)
+    context = {"run": run, "origin": run.origin_result}
+    if run.origin_result is not None:
+        context["origin_evidence"] = run.origin_result.run.evidence or {}
     if run.status == JobStatus.SUCCEEDED:
         equity = selectors.backtest_equity(run)
         ohlc = services.load_bars(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)

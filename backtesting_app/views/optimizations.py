@@ -33,6 +33,15 @@ def optimization_detail(request, pk: int):
         context["figures"] = charts.pareto_figures(results, metric_keys)
     if run.hv_history:
         context["hv_figure"] = charts.hypervolume_figure(run.hv_history)
+    evidence = run.evidence or {}
+    context["evidence"] = evidence
+    context["walk"] = run.walk_forward_result
+    context["value_where"] = "the held-out tail" if evidence.get("holdout") else "the searched bars (no held-out tail)"
+    logits = ((evidence.get("selection") or {}).get("pbo") or {}).get("logits")
+    if logits:
+        context["logits_figure"] = charts.pbo_logits_figure(logits)
+    if run.walk_forward_result and run.walk_forward_result.get("windows"):
+        context["wf_figure"] = charts.walk_forward_figure(run.walk_forward_result)
     return render(request, "backtesting_app/optimization.html", context)
 
 
@@ -48,7 +57,7 @@ def open_as_backtest(request, pk: int, result_id: int):
             "symbol": run.symbol, "timeframe": run.timeframe, "strategy": run.strategy, "params": {**run.fixed_params, **result.params},
             "engine": "reference", "start": run.start, "end": run.end, "forecasts_source": run.forecasts_source,
             "forecast_set": run.forecast_set_id, "name": f"optimization #{run.pk} point {result.pk}",
-            **{k: v for k, v in (run.costs or {}).items() if k in COST_FIELDS}}))
+            **{k: v for k, v in (run.costs or {}).items() if k in COST_FIELDS}}), origin_result=result)
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("optimizations:run", pk=pk)

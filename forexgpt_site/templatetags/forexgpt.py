@@ -43,3 +43,9 @@ def kv(mapping, empty="-"):
 def kvline(mapping):
     """`{"stop_loss_pct": 0.005, "max_hold_bars": 24}` -> "stop_loss_pct 0.005 · max_hold_bars 24"."""
     return " · ".join(f"{k} {_number(v)}" for k, v in (mapping or {}).items())
+
+
+@register.filter
+def pct(share):
+    """`{{ 0.25|pct }}` -> 25%: a share as a whole percentage."""
+    return "-" if share is None else f"{100 * float(share):.0f}%"

@@ -167,7 +167,8 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
 @pytest.mark.django_db
 @pytest.mark.parametrize("body, message", [
     ({"seed": -1}, "seed must be a whole number from 0"),
-    ({"walk_forward": {"rule": "max_sharpe"}}, "walk-forward in_sample must be a whole number of bars"),
+    ({"walk_forward": {"in_sample": 10, "out_of_sample": 100}}, "walk-forward in_sample must be a whole number of bars"),
+    ({"walk_forward": {"in_sample": 400}}, "needs both in_sample and out_of_sample, or neither"),
     ({"walk_forward": {"in_sample": 100000, "out_of_sample": 100}}, "bars are too few for one walk-forward window"),
     ({"space": {"stop_loss_pct": {"low": 0, "high": 0.01}}, "fixed_params": {**ALL, "stop_loss_pct": None}},
      "the space reaches invalid parameters: stop_loss_pct"),
@@ -233,7 +234,7 @@ def test_every_evaluator_stores_the_engine_s_metrics_and_the_front(bars, user, e
     run = _start(user, budget=60, evaluator=evaluator, workers=2 if evaluator == "pool" else 0)
     assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
     run.refresh_from_db()
-    problem = services.build_problem(run, services.run_space(run))
+    problem = services.search_problem(run, services.run_space(run))  # the bars the search saw: the range less its tail
     results = list(run.results.all())
     assert len(results) == sum(run.phase_counts.values()) == 60
     for row in results:  # what was stored is what the engine computes for those parameters
@@ -250,7 +251,7 @@ def test_a_chunk_worker_keeps_the_problems_of_its_last_runs_only(bars, user, mon
     from backtesting_app.services import optimizations
 
     built = []
-    monkeypatch.setattr(optimizations, "build_problem", lambda run, space: built.append(run.pk) or f"problem of {run.pk}")
+    monkeypatch.setattr(optimizations, "search_problem", lambda run, space: built.append(run.pk) or f"problem of {run.pk}")
     optimizations._problem_of_run.cache_clear()
     try:
         runs = [_start(user, budget=10).pk for _ in range(optimizations.PROBLEMS_KEPT + 1)]

@@ -69,9 +69,9 @@ def test_a_front_point_of_an_optimization_on_a_forecast_set_opens_as_a_backtest_
                                                metrics={}, phase="grid")
     seen = {}
 
-    def start(*, user, request, upload=None):
-        seen["request"] = request
-        return BacktestRun.objects.create(symbol="EURUSD", timeframe="1h", strategy="forecast")
+    def start(*, user, request, upload=None, origin_result=None):
+        seen["request"], seen["origin"] = request, origin_result
+        return BacktestRun.objects.create(symbol="EURUSD", timeframe="1h", strategy="forecast", origin_result=origin_result)
 
     monkeypatch.setattr("backtesting_app.services.backtest_run_start", start)
     response = logged_in_client.post(f"/optimizations/runs/{run.pk}/results/{result.pk}/backtest/")
@@ -79,6 +79,7 @@ def test_a_front_point_of_an_optimization_on_a_forecast_set_opens_as_a_backtest_
     request = seen["request"]
     assert (request.forecasts_source, request.forecast_set, request.spread_pips) == ("forecast_set", fs.pk, 0.7)
     assert request.params == PARAMS and request.engine == "reference"
+    assert seen["origin"] == result  # the backtest knows it was chosen in-sample, and links back
 
 
 @pytest.mark.django_db

@@ -33,6 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="local processes (1 = in-process)")
         parser.add_argument("--distributed", action="store_true", help="queue it: qcluster workers evaluate the chunks")
         parser.add_argument("--walk-forward", default=None, help="IN_SAMPLE,OUT_OF_SAMPLE[,RULE] bars, e.g. 4000,1000,max_sharpe")
+        parser.add_argument("--holdout", type=float, default=OptimizationRequest.holdout,
+                            help="share of the range's last bars the search never sees (0-0.5; 0: every figure in-sample)")
         parser.add_argument("--seed", type=int, default=OptimizationRequest.seed)
         parser.add_argument("--spread-pips", type=float, default=OptimizationRequest.spread_pips)
         parser.add_argument("--commission", type=float, default=OptimizationRequest.commission)
@@ -55,7 +57,7 @@ class Command(BaseCommand):
         try:
             request = OptimizationRequest.from_dict({
                 **{k: opts[k] for k in ("symbol", "timeframe", "start", "end", "strategy", "space", "objectives", "constraints",
-                                        "budget", "method", "seed", "workers", "forecast_set", *COST_FIELDS)},
+                                        "budget", "method", "seed", "workers", "forecast_set", "holdout", *COST_FIELDS)},
                 "fixed_params": opts["fixed"], "artifact": opts["artifact"] or "", "forecasts_source": source, "walk_forward": walk,
                 "evaluator": "distributed" if opts["distributed"] else ("pool" if opts["workers"] > 1 else "inprocess")})
             with open(path, "rb") if path and source == "csv" else nullcontext() as upload:
@@ -76,6 +78,10 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"run {run.pk}: {run.status} - {run.message}")
             for point in summary["front"]:
-                self.stdout.write(f"  {point['params']} -> {point['reference']}")
+                self.stdout.write(f"  {point['params']} -> {point['reference']}; held out: {point['holdout']}")
+            selection = (run.evidence or {}).get("selection")
+            if selection:
+                self.stdout.write(f"  deflated Sharpe {selection['dsr'].get('dsr')}, PBO {selection['pbo'].get('pbo')}, "
+                                  f"SPA p {selection['spa']['p_values']['consistent']} ({selection['sets_tried']} sets tried)")
         if run.status != JobStatus.SUCCEEDED:
             raise CommandError(f"optimization {run.status}: {run.message}")
