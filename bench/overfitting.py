@@ -78,6 +78,8 @@ def one_search(ohlc, kind: str, seed: int, budget: int) -> dict:
         "in_sample": {k: chosen.metrics[k] for k in ("return_pct", "sharpe", "n_trades")},
         "held_out": {k: held_metrics[k] for k in ("return_pct", "sharpe", "n_trades")},
         "dsr": stats["dsr"]["dsr"], "psr": stats["dsr"]["psr"], "sharpe_daily": stats["dsr"]["sharpe"],
+        "dsr_effective": stats["dsr_effective"]["dsr"], "effective_trials": stats["dsr_effective"]["n_trials"],
+        "mean_correlation": stats["dsr_effective"].get("mean_correlation"),
         "expected_max_sharpe_daily": stats["dsr"]["expected_max_sharpe"], "pbo": stats["pbo"].get("pbo"),
         "spa_p": stats["spa"]["p_values"]["consistent"], "reality_check_p": stats["spa"].get("reality_check_p"),
         "held_out_vs_random_p": value["random"]["p_value_return"],

@@ -50,10 +50,24 @@ def evenly_kept(count: int, at_most: int, keep: int) -> np.ndarray:
     return idx
 
 
+def effective_trials(R: np.ndarray, n_trials: int) -> tuple[float | None, int]:
+    """(the mean pairwise correlation of the sets' returns, the effective number of independent tries
+    rho + (1 - rho) N) - Bailey & Lopez de Prado's estimate for correlated trials: neighbouring parameter
+    sets trade alike, so 600 of them are worth far fewer independent tries. Sets that never vary are left out."""
+    varying = R[:, R.std(axis=0) > 0]
+    if varying.shape[1] < 2:
+        return None, 1
+    corr = np.corrcoef(varying, rowvar=False)
+    rho = float(corr[np.triu_indices_from(corr, 1)].mean())
+    rho = min(1.0, max(0.0, rho))
+    return rho, max(1, int(round(rho + (1 - rho) * n_trials)))
+
+
 def selection_statistics(problem: BacktestProblem, params: list[dict], chosen: int, *, n_trials: int | None = None,
                          blocks: int = 16, spa_reps: int = 1000, seed: int = 0, max_sets: int = SELECTION_MAX_SETS) -> dict:
     """What choosing `params[chosen]` among every tried set is worth, on the bars they were chosen on:
-    its deflated Sharpe ratio (against the best of `n_trials` tries, default len(params)), the
+    its deflated Sharpe ratio (against the best of `n_trials` tries, default len(params); and, as
+    `dsr_effective`, against the effective number of independent tries, `effective_trials`), the
     probability of backtest overfitting (CSCV over `blocks` blocks) and Hansen's SPA p-value of the best
     set against not trading. Beyond `max_sets` sets, PBO and SPA use `max_sets` evenly spaced ones
     (the chosen included); the DSR always counts every try."""
@@ -70,8 +84,11 @@ def selection_statistics(problem: BacktestProblem, params: list[dict], chosen: i
         variance = sharpe_variance_of(R) if R.shape[1] > 1 else 0.0
         out["dsr"] = deflated_sharpe_ratio(R[:, at], n_trials=n_trials, sharpe_variance=variance,
                                            periods_per_year=problem.days.annual_days)
+        rho, effective = effective_trials(R, n_trials)
+        out["dsr_effective"] = deflated_sharpe_ratio(R[:, at], n_trials=effective, sharpe_variance=variance,
+                                                     periods_per_year=problem.days.annual_days) | {"mean_correlation": rho}
     except ValueError as exc:
-        out["dsr"] = {"dsr": None, "reason": str(exc)}
+        out["dsr"] = out["dsr_effective"] = {"dsr": None, "reason": str(exc)}
     # blocks of at least 2 days: a short range gets fewer blocks (at least 4), a shorter one no PBO
     blocks = min(blocks, days // 2 - (days // 2) % 2)
     try:

@@ -108,3 +108,17 @@ def test_selection_statistics_count_every_try_and_keep_the_chosen_set(ohlc):
     R = returns_matrix(problem, [params[4]])
     assert out["periods"] == R.shape[0]
     assert out["dsr"]["sharpe"] == pytest.approx(R[:, 0].mean() / R[:, 0].std(ddof=1))
+
+
+def test_correlated_tries_count_as_fewer_independent_ones():
+    from backtesting_app.engine._evidence import effective_trials
+
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=(500, 1))
+    alike = common + 0.1 * rng.normal(size=(500, 50))  # fifty near-copies of one strategy
+    rho, n = effective_trials(alike, 50)
+    corr = np.corrcoef(alike, rowvar=False)
+    assert rho == pytest.approx(corr[np.triu_indices(50, 1)].mean())
+    assert n == round(rho + (1 - rho) * 50) and n <= 2
+    rho, n = effective_trials(rng.normal(size=(500, 50)), 50)  # independent: each counts
+    assert abs(rho) < 0.02 and n >= 49
