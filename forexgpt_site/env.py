@@ -52,6 +52,7 @@ API_MAX_PAGE = int(os.environ.get("FOREXGPT_API_MAX_PAGE", "10000"))
 PATTERN_SCAN_MAX_BARS = int(os.environ.get("FOREXGPT_PATTERN_SCAN_MAX_BARS", "250000"))
 # Parameter sets per django-q2 task when an optimization is distributed over workers.
 OPTIMIZATION_CHUNK_SIZE = int(os.environ.get("FOREXGPT_OPTIMIZATION_CHUNK_SIZE", "25"))
+OPTIMIZATION_BATCH = int(os.environ.get("FOREXGPT_OPTIMIZATION_BATCH", "100"))
 # Front points re-run on the reference engine at the end of an optimization (seconds each on long series):
 # each objective's extremes first, then the most isolated by crowding distance.
 FRONT_RERUNS = int(os.environ.get("FOREXGPT_FRONT_RERUNS", "50"))

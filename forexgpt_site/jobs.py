@@ -120,6 +120,11 @@ class JobCancelled(Exception):
     """Raised inside a job when its run was asked to cancel."""
 
 
+class JobSuperseded(Exception):
+    """Raised inside a job whose run no longer runs under it: reaped as dead (its heartbeat went
+    stale) or resumed by another attempt. The attempt stops and writes nothing more."""
+
+
 class JobInterrupted(BaseException):
     """Raised inside a job when its worker process is stopping (SIGTERM). A BaseException, as
     KeyboardInterrupt is, so that no `except Exception` in a job swallows it; `job_execute` leaves
@@ -268,12 +273,20 @@ class JobContext:
         values = {"progress": min(max(float(fraction), 0.0), 1.0), "heartbeat_at": timezone.now(), **fields}
         if message is not None:
             values["message"] = message[:255]
-        self.model.objects.filter(pk=self.run.pk).update(**values)
+        if not self.model.objects.filter(pk=self.run.pk, status=JobStatus.RUNNING, started_at=self.run.started_at).update(**values):
+            raise JobSuperseded(f"{self.model.__name__} {self.run.pk} is no longer running under this attempt "
+                                "(reaped as dead, or resumed): it stops and writes nothing more")
         for key, value in values.items():
             setattr(self.run, key, value)
         self.writes += 1
         self.check_cancelled()
         return True
+
+    def check_attempt(self) -> None:
+        """JobSuperseded when the run no longer runs under this attempt (reaped as dead, or resumed)."""
+        if not self.model.objects.filter(pk=self.run.pk, status=JobStatus.RUNNING, started_at=self.run.started_at).exists():
+            raise JobSuperseded(f"{self.model.__name__} {self.run.pk} is no longer running under this attempt "
+                                "(reaped as dead, or resumed): it stops and writes nothing more")
 
     def check_cancelled(self) -> None:
         if _stop_requested:
@@ -320,6 +333,9 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
     except JobCancelled:
         mine.update(status=JobStatus.CANCELLED, finished_at=timezone.now(), message="cancelled")
         return JobStatus.CANCELLED
+    except JobSuperseded as exc:
+        logger.warning("%s", exc)
+        return model.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     except Exception as exc:
         # The traceback (server paths, code) goes to the log only; every user reads the run's row.
         logger.exception("%s %s failed", model.__name__, run_id)

@@ -63,6 +63,7 @@ class SearchState:
     budget: int
     on_batch: Callable[[list[Record], "SearchState"], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    max_batch: int = 100  # new points evaluated between two reports (persist, progress, cancel)
     records: list[Record] = field(default_factory=list)
     memo: dict = field(default_factory=dict)
     hv_history: list = field(default_factory=list)
@@ -88,18 +89,24 @@ class SearchState:
             if not allow_partial or self.remaining <= 0:
                 raise BudgetExhausted("budget")
             fresh = fresh[: self.remaining]
-        unknown = [x for x in fresh if x not in self.memo]
-        if unknown:
-            params = [self.space.decode(x) for x in unknown]
-            metrics = self.evaluator(params)
-            new = [Record(x, p, m, phase, generation) for x, p, m in zip(unknown, params, metrics)]
-            for r in new:
-                self.memo[r.x] = r
-            self.evaluations += len(new)
-        if fresh:
-            self._visited.update(fresh)
-            self.records.extend(self.memo[x] for x in fresh)
-            self.hv_history.append((len(self.records), self.hypervolume()))
+        # In slices of at most `max_batch` new points: each slice is recorded and reported (persist,
+        # progress, cancel) before the next is evaluated, so a large grid never goes silent.
+        for start in range(0, len(fresh), self.max_batch):
+            if start and self.should_stop and self.should_stop():
+                raise BudgetExhausted("stopped")
+            part = fresh[start:start + self.max_batch]
+            unknown = [x for x in part if x not in self.memo]
+            if unknown:
+                params = [self.space.decode(x) for x in unknown]
+                metrics = self.evaluator(params)
+                new = [Record(x, p, m, phase, generation) for x, p, m in zip(unknown, params, metrics)]
+                for r in new:
+                    self.memo[r.x] = r
+                self.evaluations += len(new)
+            self._visited.update(part)
+            self.records.extend(self.memo[x] for x in part)
+            if start + self.max_batch >= len(fresh):  # the hypervolume once per batch: it ranks every record
+                self.hv_history.append((len(self.records), self.hypervolume()))
             if unknown and self.on_batch:
                 self.on_batch([self.memo[x] for x in unknown], self)
         return [self.memo[x] for x in snapped if x in self._visited]

@@ -39,7 +39,7 @@ from backtesting_app.engine.optimize import (
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.request import OptimizationRequest
-from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from forexgpt_site.jobs import JobContext, JobStatus, JobSuperseded, job_enqueue
 
 from .backtests import backtest_prepare, forecasts_of_run, keep_forecasts, request_forecasts, stats_dict
 
@@ -208,6 +208,8 @@ def _persist(run: OptimizationRun, ctx: JobContext | None, evaluator):
             rows.append(OptimizationResult(run=run, key=_key(r.x), params=r.params, metrics=r.metrics, phase=r.phase,
                                            generation=r.generation, feasible=all(g <= 0 for g in G), worker=who))
             counts[r.phase] = counts.get(r.phase, 0) + 1
+        if ctx:
+            ctx.check_attempt()  # an attempt reaped as dead (or resumed by another) writes nothing more
         OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
         fields = {"phase_counts": counts, "hv_history": [list(h) for h in state.hv_history], "phase": records[-1].phase}
         if ctx:
@@ -223,7 +225,7 @@ def optimization_search(run: OptimizationRun, problem: BacktestProblem, space: P
                         ctx: JobContext | None = None) -> SearchState:
     """The search itself, resumable: stored results are preloaded and never evaluated again."""
     state = SearchState(space, list(run.objectives), parse_constraints(run.constraints), evaluator, run.budget,
-                        on_batch=_persist(run, ctx, evaluator))
+                        on_batch=_persist(run, ctx, evaluator), max_batch=max(1, settings.FOREXGPT_OPTIMIZATION_BATCH))
     state.preload(_stored_records(run))
     if run.method == "grid":
         divisions = 2
@@ -245,8 +247,7 @@ def front_reruns(front: list[tuple], limit: int) -> set[int]:
     return set(order[:max(0, limit)])
 
 
-class AttemptSuperseded(RuntimeError):
-    """This attempt's run is no longer running under it (reaped as dead, or resumed by another)."""
+AttemptSuperseded = JobSuperseded  # this attempt's run no longer runs under it (reaped as dead, or resumed)
 
 
 def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProblem, ctx: JobContext | None = None) -> int:

@@ -46,8 +46,16 @@ def test_failure_keeps_what_the_work_saved_before_it(run):
     assert run.error == "RuntimeError: worker lost its data source"  # the traceback is in the log only
 
 
+def _running(run):
+    from django.utils import timezone
+
+    type(run).objects.filter(pk=run.pk).update(status="running", started_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
 def test_progress_writes_are_throttled(run):
-    ctx = JobContext(run, interval_s=60)
+    ctx = JobContext(_running(run), interval_s=60)
     wrote = [ctx.progress(i / 100, f"step {i}") for i in range(100)]
     assert wrote.count(True) == 1 and ctx.writes == 1
     run.refresh_from_db()
@@ -112,3 +120,19 @@ def test_a_run_whose_worker_died_can_be_cancelled_and_is_reaped(user, settings, 
     assert json.loads(capsys.readouterr().out)["marketdata.CandleImport"] == 1
     dead2.refresh_from_db()
     assert dead2.status == "failed" and "worker stopped reporting" in dead2.message
+
+
+def test_an_attempt_whose_run_was_reaped_or_resumed_writes_no_progress(run):
+    from django.utils import timezone
+
+    from forexgpt_site.jobs import JobSuperseded
+
+    ctx = JobContext(_running(run))
+    assert ctx.progress(0.2, "mine", force=True)
+    type(run).objects.filter(pk=run.pk).update(started_at=timezone.now())  # resumed: another attempt's row now
+    with pytest.raises(JobSuperseded, match="no longer running under this attempt"):
+        ctx.progress(0.6, "late", force=True)
+    with pytest.raises(JobSuperseded):
+        ctx.check_attempt()
+    run.refresh_from_db()
+    assert (run.progress, run.message) == (0.2, "mine")
