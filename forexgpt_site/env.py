@@ -39,7 +39,8 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # Minimum seconds between two progress writes of one job run.
 JOB_PROGRESS_INTERVAL_S = float(os.environ.get("FOREXGPT_PROGRESS_INTERVAL_S", "1.0"))
 # A running job with no progress report for this long is taken as dead (its worker was lost).
-JOB_STALE_MINUTES = float(os.environ.get("FOREXGPT_JOB_STALE_MINUTES", "15"))
+JOB_STALE_MINUTES = float(os.environ.get("FOREXGPT_JOB_STALE_MINUTES", "2"))
+JOB_HEARTBEAT_S = float(os.environ.get("FOREXGPT_JOB_HEARTBEAT_S", "20"))
 # Upper bound on an uploaded candle file, in megabytes.
 MAX_UPLOAD_MB = int(os.environ.get("FOREXGPT_MAX_UPLOAD_MB", "200"))
 # Largest single file accepted inside an imported registry bundle, in megabytes.

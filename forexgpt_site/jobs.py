@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from datetime import timedelta
@@ -22,6 +23,8 @@ from typing import Callable, TypeVar
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
+
+from forexgpt_site.processes import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -318,11 +321,13 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         return current or "missing"
     run = model.objects.get(pk=run_id)
     ctx = JobContext(run)
+    heartbeat = _Heartbeat(model, run_id, run.started_at)
     # This attempt's own row: a later attempt (after this one was reaped as dead and the run
     # resumed) has another started_at, so a late finish here cannot overwrite its status.
     mine = model.objects.filter(pk=run_id, status=JobStatus.RUNNING, started_at=run.started_at)
     try:
-        message = _work_once(run, ctx, work)
+        with heartbeat:
+            message = _work_once(run, ctx, work)
     except JobInterrupted as exc:
         logger.warning("%s %s interrupted: its worker is stopping (%s)", model.__name__, run_id, str(exc) or "at a progress report")
         connection.close_if_unusable_or_obsolete()  # a stop forced mid-statement may have broken the connection
@@ -348,6 +353,37 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         return JobStatus.FAILED
     mine.update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=(message or "done")[:255])
     return JobStatus.SUCCEEDED
+
+
+class _Heartbeat(threading.Thread):
+    """While a job runs, a thread of its worker stamps the run's heartbeat every
+    FOREXGPT_JOB_HEARTBEAT_S, whatever the job is doing (a long parse, a child process, one big
+    computation): the heartbeat says the worker lives, so a worker's death shows within
+    FOREXGPT_JOB_STALE_MINUTES and is reaped then. It writes only this attempt's row."""
+
+    def __init__(self, model: type[JobRun], run_id, started_at):
+        super().__init__(name=f"heartbeat {model.__name__} {run_id}", daemon=True)
+        self.row = model.objects.filter(pk=run_id, status=JobStatus.RUNNING, started_at=started_at)
+        self.interval_s = settings.FOREXGPT_JOB_HEARTBEAT_S
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(self.interval_s):
+                try:
+                    self.row.update(heartbeat_at=timezone.now())
+                except Exception:  # a locked or lost database: the next beat tries again
+                    logger.warning("heartbeat of %s not written", self.name, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.join(timeout=5)
 
 
 def _work_once(run: R, ctx: JobContext, work: Callable[[R, JobContext], str | None]) -> str | None:
@@ -378,8 +414,10 @@ def job_run_child(run: JobRun, command: list[str], log: Path, *, poll_s: float =
     args = [sys.executable, str(settings.BASE_DIR / "manage.py"), *command]
     with open(log, "w") as out:
         # Its own process group: stopping it reaches the DDP ranks it starts, and not this worker.
+        # die_with_parent: a worker killed outright (kill -9) takes its child with it, instead of leaving it
+        # computing beside the next job for as long as the run looks alive.
         child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True,
-                                 env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"})
+                                 env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}, preexec_fn=die_with_parent)
         watch = JobContext(run)
         try:
             while child.poll() is None:

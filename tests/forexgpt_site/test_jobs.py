@@ -136,3 +136,22 @@ def test_an_attempt_whose_run_was_reaped_or_resumed_writes_no_progress(run):
         ctx.check_attempt()
     run.refresh_from_db()
     assert (run.progress, run.message) == (0.2, "mine")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_s_heartbeat_is_stamped_while_it_reports_nothing(user, settings, import_run):
+    import time as clock
+
+    settings.FOREXGPT_JOB_HEARTBEAT_S = 0.1
+    run = import_run(user)
+    beats = []
+
+    def silent(r, ctx):  # one long computation, no progress report
+        first = CandleImport.objects.get(pk=r.pk).heartbeat_at
+        clock.sleep(0.6)
+        beats.append((first, CandleImport.objects.get(pk=r.pk).heartbeat_at))
+        return "done"
+
+    assert job_execute(CandleImport, run.pk, silent) == "succeeded"
+    first, later = beats[0]
+    assert later > first  # stamped by the worker's heartbeat thread meanwhile
