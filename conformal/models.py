@@ -2,6 +2,7 @@ from django.db import models
 from django.urls import reverse
 
 from forexgpt_site.jobs import JobRun
+from training.engine.periods import in_sample_of, sample_label_of
 
 
 class CalibrationRun(JobRun):
@@ -22,6 +23,12 @@ class CalibrationRun(JobRun):
     state = models.JSONField(null=True, blank=True, help_text="the fitted calibrator, to apply to new forecasts")
     intervals = models.FileField(upload_to="conformal/intervals/%Y/%m/", blank=True, help_text="timestamp, y_true, y_pred, lo, hi")
     attached = models.BooleanField(default=False, help_text="gives this version's forecasts their lo/hi")
+    ranges = models.JSONField(null=True, blank=True, help_text=(
+        "{calibration, evaluation}: {first, last, points} of the points it was fitted on and of those it made "
+        "sequential intervals for; null for forecasts without timestamps"))
+    overlap = models.JSONField(null=True, blank=True, help_text=(
+        "its forecasts' origins in each place of the model version's periods ({before, train, val, test, between, after}); "
+        "null when unknown"))
 
     class Meta(JobRun.Meta):
         constraints = [
@@ -35,6 +42,16 @@ class CalibrationRun(JobRun):
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.method} (alpha {self.alpha:g})"
+
+    @property
+    def in_sample(self) -> bool | None:
+        """True when any of its forecasts was made inside the model's training or validation part,
+        False when none was, None when unknown (no model version, no periods, no timestamps)."""
+        return in_sample_of(self.overlap)
+
+    @property
+    def sample_label(self) -> str:
+        return sample_label_of(self.overlap)
 
     def get_absolute_url(self) -> str:
         return reverse("conformal:run", args=[self.pk])

@@ -2,17 +2,39 @@ from rest_framework import serializers
 
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
+from forecasts.serializers import OverlapSerializer
 from forexgpt_site.api import JobRequestSerializer
+
+
+class RangeSerializer(serializers.Serializer):
+    first = serializers.DateTimeField(help_text="its first point's timestamp (UTC)")
+    last = serializers.DateTimeField(help_text="its last point's timestamp (UTC)")
+    points = serializers.IntegerField()
+    overlap = OverlapSerializer(allow_null=True, required=False, help_text="its points among the model's periods; null when unknown")
+
+
+class RangesSerializer(serializers.Serializer):
+    calibration = RangeSerializer(help_text="the points the calibrator was fitted on")
+    evaluation = RangeSerializer(help_text="the points given sequential intervals, each before its truth was seen: what `metrics` scores")
 
 
 class CalibrationRunSerializer(serializers.ModelSerializer):
     owner = serializers.StringRelatedField()
     artifact = serializers.SerializerMethodField()
+    forecast_set = serializers.IntegerField(source="forecast_set_id", read_only=True, allow_null=True,
+                                            help_text="the stored forecast set it calibrated (null for an uploaded CSV)")
+    ranges = RangesSerializer(read_only=True, allow_null=True, help_text="null before it has run, or for forecasts without timestamps")
+    overlap = OverlapSerializer(read_only=True, allow_null=True, help_text="its forecasts among the model's periods; null when unknown")
+    in_sample = serializers.BooleanField(read_only=True, allow_null=True, help_text=(
+        "true when any of its forecasts was made inside the model's training or validation part: it was calibrated "
+        "and evaluated on in-sample forecasts; null when unknown"))
+    sample_label = serializers.CharField(read_only=True)
 
     class Meta:
         model = CalibrationRun
         fields = ["id", "name", "status", "progress", "message", "error", "method", "alpha", "params", "metrics",
-                  "artifact", "attached", "owner", "created_at", "started_at", "finished_at"]
+                  "artifact", "attached", "owner", "created_at", "started_at", "finished_at", "forecast_set", "ranges",
+                  "overlap", "in_sample", "sample_label"]
         read_only_fields = fields
 
     def get_artifact(self, obj) -> str | None:

@@ -10,7 +10,7 @@ import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from conformal.engine import CalibrationResult, calibrate_series, forecast_columns
+from conformal.engine import CalibrationResult, calibrate_series, calibration_ranges, forecast_columns
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, read_forecasts_csv
@@ -18,6 +18,7 @@ from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
 from forexgpt_site.permissions import require_staff
 from forexgpt_site.serialization import json_value
 from registry.selectors import version_by_ref
+from training.engine.periods import period_overlap
 
 
 def calibration_compute(*, frame: pd.DataFrame, request: CalibrationRequest) -> CalibrationResult:
@@ -42,6 +43,13 @@ def forecast_set_frame(forecast_set) -> pd.DataFrame:
     return frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+def _overlap(version, frame: pd.DataFrame, rows: slice = slice(None)) -> dict | None:
+    """Where the forecasts' origins fall among the model version's periods (None when unknown)."""
+    if version is None or "timestamp" not in frame:
+        return None
+    return period_overlap(version.periods, frame["timestamp"].iloc[rows])
+
+
 def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> CalibrationRun:
     """Check the request against its forecasts (a stored forecast set: no upload, the realized
     returns come from the candles; or `upload`, a forecasts CSV) and its model version, then queue
@@ -62,7 +70,7 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> 
     upload.seek(0)
     run = CalibrationRun(owner=user if getattr(user, "is_authenticated", False) else None, name=request.name,
                          method=request.method, alpha=request.alpha, params=request.params, artifact_version=artifact_version,
-                         forecast_set=forecast_set)
+                         forecast_set=forecast_set, overlap=_overlap(artifact_version, frame))
     run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
     with transaction.atomic():
         run.save()
@@ -83,13 +91,18 @@ def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:
         frame = read_forecasts_csv(fh, time_ordered=True)
     ctx.progress(0.3, f"calibrating {len(frame):,} forecasts with {request.method}", force=True)
     result = calibration_compute(frame=frame, request=request)
+    ranges = calibration_ranges(frame["timestamp"] if "timestamp" in frame else None, result.n_calibration)
+    if ranges is not None:
+        version = run.artifact_version
+        for name, rows in (("calibration", slice(None, result.n_calibration)), ("evaluation", slice(result.n_calibration, None))):
+            ranges[name]["overlap"] = _overlap(version, frame, rows)
     buffer = io.StringIO()
     intervals_frame(frame, result).to_csv(buffer, index=False)
     stored = run.intervals.storage.save(f"conformal/intervals/run-{run.pk}.csv", ContentFile(buffer.getvalue().encode()))
     try:
         with transaction.atomic():
             CalibrationRun.objects.filter(pk=run.pk).update(
-                metrics=json_value(result.metrics), state=json_value(result.state), intervals=stored)
+                metrics=json_value(result.metrics), state=json_value(result.state), intervals=stored, ranges=ranges)
     except BaseException:
         run.intervals.storage.delete(stored)
         raise

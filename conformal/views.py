@@ -31,9 +31,9 @@ def compare(request):
 
 
 def run_detail(request, pk: int):
-    run = get_object_or_404(CalibrationRun, pk=pk)
+    run = get_object_or_404(CalibrationRun.objects.select_related("artifact_version__registered_model", "forecast_set"), pk=pk)
     context = _charts_context([run]) if run.status == JobStatus.SUCCEEDED else {"runs": [run]}
-    return render(request, "conformal/run.html", {**context, "run": run})
+    return render(request, "conformal/run.html", {**context, "run": run, "coverage": selectors.calibration_coverage(run)})
 
 
 def attach(request, pk: int):

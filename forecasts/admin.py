@@ -11,4 +11,4 @@ class ForecastSetAdmin(JobRunAdmin):
     list_filter = ["status", "symbol", "timeframe"]
     search_fields = ["artifact_ref", "symbol"]
     readonly_fields = JobRunAdmin.readonly_fields + ["artifact_version", "artifact_ref", "first", "last", "rows", "windows_total",
-                                                     "eta_s", "attempts"]
+                                                     "eta_s", "attempts", "overlap"]

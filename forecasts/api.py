@@ -26,7 +26,7 @@ class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
     create_serializer_class = ForecastRequestSerializer
     def start_job(self, **arguments):
         return services.forecast_set_start(**arguments)
-    queryset = ForecastSet.objects.order_by("-created_at")
+    queryset = ForecastSet.objects.select_related("artifact_version").order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe", "artifact_version"]
 
 
@@ -34,20 +34,26 @@ class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
                                OpenApiParameter("as", str, description="csv for the whole set as CSV")], responses={200: dict})
     @action(detail=True)
     def rows(self, request, pk=None):
-        """`timestamp, pred_return, q05..q95, confidence, y_true[, lo, hi]` per bar, paginated (`?as=csv`: all rows)."""
+        """`timestamp, pred_return, q05..q95, confidence, part, in_sample, y_true[, lo, hi, interval_kind]` per bar,
+        paginated (`?as=csv`: all rows). `part`: where the forecast was made among the model's periods (before,
+        train, val, test, between, after); `in_sample`: true inside the training or validation part (both null
+        when the periods are unknown). `interval_kind` (with an attached calibration): `sequential` or `unseen`
+        for the points its coverage is scored on, `fitted`, `seen` or `unknown` for those it is not."""
         fs = self.get_object()
         if request.query_params.get("as") == "csv":
-            response = HttpResponse(selectors.forecast_frame(fs).to_csv(index=False), content_type="text/csv")
+            response = HttpResponse(selectors.forecast_frame(fs, labelled=True).to_csv(index=False), content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="forecast-set-{fs.pk}.csv"'
             return response
         page = self.paginate_queryset(ForecastRow.objects.filter(forecast_set=fs).order_by("ts"))
         ids = [row.pk for row in page]
-        frame = selectors.forecast_frame(fs, rows=ForecastRow.objects.filter(pk__in=ids))
+        frame = selectors.forecast_frame(fs, labelled=True, rows=ForecastRow.objects.filter(pk__in=ids))
         return self.get_paginated_response(_records(frame))
 
     @extend_schema(responses={200: dict})
     @action(detail=True)
     def scores(self, request, pk=None):
-        """The forecasts against the realized returns, beside the EWMA-Gaussian and random-walk baselines."""
+        """The forecasts against the realized returns, beside the EWMA-Gaussian and random-walk baselines; `overlap`
+        and `in_sample` of the scored forecasts; with an attached calibration, `calibration`: its id, method, alpha,
+        target, the ranges it was fitted and evaluated on, and its coverage on this set's points it did not see."""
         fs = self.get_object()
         return Response(selectors.forecast_scores(fs, selectors.forecast_frame(fs)) or {"rows": 0, "pending": fs.rows})

@@ -20,12 +20,33 @@ class ForecastForm(JobForm):
     samples = forms.IntegerField(initial=ForecastRequest.samples, min_value=ForecastRequest.LIMITS["samples"][0],
                                  max_value=ForecastRequest.LIMITS["samples"][1])
     seed = forms.IntegerField(initial=ForecastRequest.seed, min_value=0)
+    in_sample_ok = forms.BooleanField(required=False, label="Make them anyway",
+                                      help_text="they will be labelled in-sample on every page that uses them")
+
+    in_sample_warning = None  # the service's InSampleRange message: the page asks to confirm
 
     def request_values(self, cleaned: dict) -> dict:
         start, end = cleaned.get("start"), cleaned.get("end")
+        cleaned = {k: v for k, v in cleaned.items() if k != "in_sample_ok"}  # the form's question, not the request's
         return {**cleaned, "start": datetime.combine(start, time(), timezone.utc) if start else None,
                 # the last bar of the end day, not the first of the next
                 "end": datetime.combine(end + timedelta(days=1), time(), timezone.utc) - timedelta(seconds=1) if end else None}
+
+    def confirming(self, service):
+        """`service` (forecast_set_start) for `start(user, ...)`, making a range that touches the model's
+        training or validation part only once confirmed (`in_sample_ok`): until then the service's
+        warning is kept in `in_sample_warning` for the page, and nothing is started. (Not an override
+        of `start`: that name is this form's start-date field.)"""
+        from forecasts.services import InSampleRange
+
+        def start_confirmed(**arguments):
+            try:
+                return service(**arguments, in_sample_ok=bool(self.cleaned_data.get("in_sample_ok")))
+            except InSampleRange as exc:
+                self.in_sample_warning = str(exc)
+                return None
+
+        return start_confirmed
 
 
 class _CoverageSelect(forms.Select):
@@ -37,7 +58,8 @@ class _CoverageSelect(forms.Select):
         fs = getattr(value, "instance", None)
         if fs is not None:
             option["attrs"].update({"data-symbol": fs.symbol, "data-timeframe": fs.timeframe,
-                                    "data-first": f"{fs.first:%Y-%m-%dT%H:%M}", "data-last": f"{fs.last:%Y-%m-%dT%H:%M}"})
+                                    "data-first": f"{fs.first:%Y-%m-%dT%H:%M}", "data-last": f"{fs.last:%Y-%m-%dT%H:%M}",
+                                    "data-in-sample": {True: "true", False: "false"}.get(fs.in_sample, "unknown")})
         return option
 
 
@@ -54,4 +76,5 @@ class ForecastSetField(forms.ModelChoiceField):
         super().__init__(queryset=ForecastSet.objects.filter(status=JobStatus.SUCCEEDED).order_by("-created_at"), **kwargs)
 
     def label_from_instance(self, fs):
-        return f"#{fs.pk} {fs.artifact_ref}: {fs.symbol} {fs.timeframe} {fs.first:%Y-%m-%d %H:%M} to {fs.last:%Y-%m-%d %H:%M} ({fs.rows:,} bars)"
+        return (f"#{fs.pk} {fs.artifact_ref}: {fs.symbol} {fs.timeframe} {fs.first:%Y-%m-%d %H:%M} to {fs.last:%Y-%m-%d %H:%M} "
+                f"({fs.rows:,} bars) - {'⚠ ' if fs.in_sample else ''}{fs.sample_label}")

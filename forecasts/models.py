@@ -1,6 +1,7 @@
 from django.db import models
 
 from forexgpt_site.jobs import JobRun
+from training.engine.periods import in_sample_of, sample_label_of
 
 
 class ForecastSet(JobRun):
@@ -28,10 +29,25 @@ class ForecastSet(JobRun):
     rows = models.PositiveIntegerField(default=0, help_text="forecasts stored so far")
     eta_s = models.FloatField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    overlap = models.JSONField(null=True, blank=True, help_text=(
+        "forecast origins in each place of the model's periods: {before, train, val, test, between, after} counts; "
+        "null when the version records no periods"))
 
     @property
     def label(self) -> str:
         return f"#{self.pk} {self.artifact_ref} {self.symbol} {self.timeframe}"
+
+    @property
+    def in_sample(self) -> bool | None:
+        """True when any forecast was made inside the model's training or validation part, False when
+        none was, None when the model's periods are unknown."""
+        return in_sample_of(self.overlap)
+
+    @property
+    def sample_label(self) -> str:
+        """"in-sample (training)", "in-sample (validation)", "out-of-sample (test period)",
+        "out-of-sample (after the model's data)", ... or "periods unknown"."""
+        return sample_label_of(self.overlap)
 
 
 class ForecastRow(models.Model):

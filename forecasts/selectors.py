@@ -1,6 +1,7 @@
 """Reading forecast sets: rows with their realized returns (from the stored candles, so a set made
-before the candles arrived gets them as soon as they do), calibrated intervals, scores, choices;
-and reading a forecasts CSV someone uploads instead of a stored set."""
+before the candles arrived gets them as soon as they do), where each was made among the model's
+train / validation / test periods, calibrated intervals, scores, choices; and reading a forecasts
+CSV someone uploads instead of a stored set."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pandas as pd
 from django.db.models import QuerySet
 from django.db.models.functions import Abs
 
-from conformal.engine import with_bounds
+from conformal.engine import calibrated_bounds, unseen_coverage
 from forecasts.models import ForecastRow, ForecastSet
 from forexgpt_site.jobs import JobStatus
 from marketdata.selectors import candles_frame
+from training.engine.periods import IN_SAMPLE_PARTS, in_sample_of, origin_parts, period_overlap
 
 ROW_COLUMNS = ("pred_return", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "confidence")
 BANDS = (("q05", "q95", 0.90), ("q10", "q90", 0.80), ("q25", "q75", 0.50))
@@ -36,21 +38,52 @@ def realized_returns(*, symbol: str, timeframe: str, stamps: pd.Series, horizon:
     return out
 
 
-def forecast_frame(fs: ForecastSet, *, truth: bool = True, calibrated: bool = True, rows: QuerySet | None = None) -> pd.DataFrame:
-    """`timestamp, pred_return, q05..q95, confidence[, y_true][, lo, hi]`, ascending. `y_true` is the
-    realized horizon return where it is known; `lo`/`hi` come from the version's attached calibration."""
+def attached_calibration(fs: ForecastSet):
+    """The finished calibration attached to the set's model version (a `conformal` CalibrationRun,
+    read through the version's `calibrations` relation), or None."""
+    if not fs.artifact_version_id:
+        return None
+    return fs.artifact_version.calibrations.filter(attached=True, status=JobStatus.SUCCEEDED).first()
+
+
+def _own_intervals(calibration, fs: ForecastSet) -> pd.DataFrame | None:
+    """The calibration's stored sequential intervals when it calibrated this very set (another set's
+    forecasts differ: its intervals are not theirs)."""
+    if calibration.forecast_set_id != fs.pk or not calibration.intervals:
+        return None
+    with calibration.intervals.open("rb") as fh:
+        return read_forecasts_csv(fh)
+
+
+def version_periods_of(fs: ForecastSet) -> dict | None:
+    """The train / val / test periods of the set's model version; None when unknown (or deleted)."""
+    return (fs.artifact_version.periods or None) if fs.artifact_version_id else None
+
+
+def forecast_frame(fs: ForecastSet, *, truth: bool = True, calibrated: bool = True, labelled: bool = False,
+                   rows: QuerySet | None = None) -> pd.DataFrame:
+    """`timestamp, pred_return, q05..q95, confidence[, part, in_sample][, y_true][, lo, hi, interval_kind]`,
+    ascending. `y_true` is the realized horizon return where it is known. `labelled`: where each
+    forecast was made among the model's periods (`part`: before, train, val, test, between, after)
+    and whether that is in-sample (train or val); empty when the periods are unknown. `lo`/`hi` come
+    from the version's attached calibration (`conformal.engine.calibrated_bounds`): on this set's
+    points after its calibration part, its own sequential intervals where it calibrated this set,
+    its final state's elsewhere; `interval_kind` says which, and whether the point is scored."""
     qs = rows if rows is not None else ForecastRow.objects.filter(forecast_set=fs)
     values = list(qs.order_by("ts").values_list("ts", *ROW_COLUMNS))
     frame = pd.DataFrame(values, columns=["timestamp", *ROW_COLUMNS])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    if labelled:
+        parts = origin_parts(version_periods_of(fs), frame["timestamp"])
+        frame["part"] = parts if parts is not None else None
+        frame["in_sample"] = np.isin(parts, IN_SAMPLE_PARTS) if parts is not None else None
     if truth:
         frame["y_true"] = realized_returns(symbol=fs.symbol, timeframe=fs.timeframe, stamps=frame["timestamp"], horizon=fs.horizon)
-    if calibrated and fs.artifact_version_id and len(frame):
+    if calibrated and len(frame) and (calibration := attached_calibration(fs)) is not None:
         # The calibrator a calibration attached to this version publishes (read through the relation,
         # applied with the pure conformal engine: docs/ARCHITECTURE.md, the one read against the flow).
-        attached = fs.artifact_version.calibrations.filter(attached=True, status=JobStatus.SUCCEEDED).values("state", "alpha").first()
-        if attached is not None:
-            frame = with_bounds(attached["state"], attached["alpha"], frame)
+        frame = calibrated_bounds(frame, state=calibration.state, alpha=calibration.alpha, ranges=calibration.ranges,
+                                  intervals=_own_intervals(calibration, fs))
     return frame
 
 
@@ -158,9 +191,23 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
             "mae_median": float(np.mean(np.abs(y - q["q50"]))),
             "coverage": {f"{lo}-{hi}": float(np.mean((y >= q[lo]) & (y <= q[hi]))) for lo, hi, _ in BANDS},
         }
-    if {"lo", "hi"} <= set(known.columns):
-        out["calibrated_coverage"] = float(np.mean((y >= known["lo"]) & (y <= known["hi"])))
+    overlap = period_overlap(version_periods_of(fs), known["timestamp"])
+    out |= {"overlap": overlap, "in_sample": in_sample_of(overlap)}  # of the scored forecasts
+    if "interval_kind" in frame and (calibration := attached_calibration(fs)) is not None:
+        out["calibration"] = calibration_summary(calibration, frame)
+        out["calibrated_coverage"] = out["calibration"]["coverage"]
     return out
+
+
+def calibration_summary(calibration, frame: pd.DataFrame) -> dict:
+    """The attached calibration as a forecast set's scores name it - its id, method, alpha and target,
+    the ranges it was fitted and evaluated on, whether its own forecasts were in-sample - and its
+    calibrated coverage on this set's points it did not see (`conformal.engine.unseen_coverage`,
+    the function its own page's figure comes from)."""
+    return {"id": calibration.pk, "label": calibration.label, "method": calibration.method, "alpha": calibration.alpha,
+            "params": calibration.params, "ranges": calibration.ranges, "forecast_set": calibration.forecast_set_id,
+            "in_sample": calibration.in_sample, "sample_label": calibration.sample_label,
+            **unseen_coverage(frame, alpha=calibration.alpha)}
 
 
 def runs_using(fs: ForecastSet) -> dict[str, list]:

@@ -17,7 +17,9 @@ from django.db import transaction
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
 from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child
+from forexgpt_site.parsing import parse_utc
 from marketdata.selectors import candles_frame
+from training.engine.periods import in_sample_of, period_overlap
 
 CHUNK_WINDOWS = int(os.environ.get("FOREXGPT_FORECAST_CHUNK", "256"))  # windows per stored chunk (and per sampling batch)
 QUANTILE_FIELDS = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
@@ -74,21 +76,45 @@ def _first_forecastable(candles: pd.DataFrame, patch_len: int) -> str:
     return f"{candles['ts'].iloc[patch_len - 1]:%Y-%m-%d %H:%M}" if len(candles) >= patch_len else "(no such bar: too few bars stored)"
 
 
+class InSampleRange(ValueError):
+    """Forecasts asked for on bars the model was trained or validated on, without confirming it."""
+
+
+def _when(iso: str) -> str:
+    return f"{parse_utc(iso):%Y-%m-%d %H:%M}"
+
+
+def in_sample_message(version, overlap: dict) -> str:
+    """What a form says before it makes in-sample forecasts: how many fall in which part, and where
+    the out-of-sample forecasts start."""
+    periods = version.periods
+    inside = [f"{overlap[part]:,} inside its {name} part ({_when(periods[part]['first_bar'])} to {_when(periods[part]['last_bar'])} UTC)"
+              for part, name in (("train", "training"), ("val", "validation")) if overlap.get(part)]
+    return (f"In-sample: of these {sum(overlap.values()):,} forecasts, {' and '.join(inside)}. {version.ref} was fitted to "
+            f"those bars, so their scores, calibrations and backtests overstate what it can do. Its test period starts "
+            f"{_when(periods['test']['first_bar'])} UTC: start there or later for out-of-sample forecasts, or confirm to make these anyway.")
+
+
 @transaction.atomic
-def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True) -> ForecastSet:
+def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True, in_sample_ok: bool = True) -> ForecastSet:
     """Check the request against the model and the stored bars, store the run, queue it on `gpu`.
-    Nothing is computed here: the web request answers at once."""
+    Nothing is computed here: the web request answers at once. The set's `overlap` with the model's
+    periods is known from the planned bars; with `in_sample_ok` False a range that touches the
+    training or validation part is refused with `InSampleRange` (a form asks before making it)."""
     from registry.selectors import version_by_ref
 
     version = version_by_ref(request.artifact)
     plan = forecast_plan(version, request)
     ts = plan.candles["ts"]
+    overlap = period_overlap(version.periods, ts.iloc[plan.ends])
+    if not in_sample_ok and in_sample_of(overlap):
+        raise InSampleRange(in_sample_message(version, overlap))
     fs = ForecastSet.objects.create(
         owner=user if getattr(user, "is_authenticated", False) else None, artifact_version=version, artifact_ref=version.ref,
         symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
         first=ts.iloc[plan.ends[0]].to_pydatetime(), last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars,
         samples=request.samples, seed=request.seed, steps=request.steps, sampler=request.sampler, windows_total=len(plan.ends),
-        message=f"queued: {len(plan.ends):,} forecasts")
+        overlap=overlap, message=f"queued: {len(plan.ends):,} forecasts")
     if enqueue:
         job_enqueue(fs)
     return fs
@@ -166,6 +192,8 @@ def forecast_child_main(set_id: int) -> int:
                          f"({rate:,.1f}/s)", force=True, rows=stored, eta_s=eta)
     except JobCancelled:
         return CHILD_CANCELLED
-    stored = ForecastRow.objects.filter(forecast_set=fs).count()
-    ForecastSet.objects.filter(pk=fs.pk).update(rows=stored, eta_s=0, message=f"{stored:,} forecasts of {fs.artifact_ref}")
+    stamps = list(ForecastRow.objects.filter(forecast_set=fs).values_list("ts", flat=True))
+    overlap = period_overlap(fs.artifact_version.periods, stamps)  # the stored rows' own origins
+    ForecastSet.objects.filter(pk=fs.pk).update(rows=len(stamps), eta_s=0, overlap=overlap,
+                                                message=f"{len(stamps):,} forecasts of {fs.artifact_ref}")
     return 0

@@ -10,19 +10,37 @@ from forecasts.forms import ForecastForm
 from forecasts.models import ForecastSet
 from marketdata.engine import normalize_timeframe
 from marketdata.selectors import candles_frame
+from registry.selectors import out_of_sample_start, version_by_ref, version_periods
+from registry.services import RegistryError
 
 MAX_POINTS = 3000  # forecasts drawn in the fan chart (evenly spaced over the set)
 
 
+def _version_named(ref: str | None):
+    try:
+        return version_by_ref(ref) if ref else None
+    except RegistryError:
+        return None
+
+
 def forecast_new(request):
-    """The version page's "Make forecasts" form posts here; errors come back on this page."""
+    """The version page's "Make forecasts" form posts here; errors come back on this page, and so
+    does the warning before an in-sample range (with a box to make it anyway). Opened for a model
+    version, it proposes the first whole day of its test period as the start."""
     if request.method == "POST":
         form = ForecastForm(request.POST)
-        if fs := form.start(request.user, services.forecast_set_start):
+        if fs := form.start(request.user, form.confirming(services.forecast_set_start)):
             return redirect("forecasts:detail", pk=fs.pk)
+        version = _version_named(request.POST.get("artifact"))
     else:
-        form = ForecastForm(initial={k: request.GET.get(k) for k in ("artifact", "symbol", "timeframe")})
-    return render(request, "forecasts/new.html", {"form": form})
+        initial = {k: request.GET.get(k) for k in ("artifact", "symbol", "timeframe")}
+        version = _version_named(initial["artifact"])
+        if version is not None:
+            initial = {"symbol": version.symbol, "timeframe": version.timeframe, **{k: v for k, v in initial.items() if v},
+                       "start": out_of_sample_start(version)}
+        form = ForecastForm(initial=initial)
+    forecast_start = out_of_sample_start(version) if version is not None else None
+    return render(request, "forecasts/new.html", {"form": form, "version": version, "forecast_start": forecast_start})
 
 
 def fan_figure(fs: ForecastSet, frame: pd.DataFrame) -> dict | None:
@@ -69,5 +87,7 @@ def forecast_detail(request, pk: int):
         frame = selectors.forecast_frame(fs)
         figure = fan_figure(fs, frame)
         scores = selectors.forecast_scores(fs, frame)
-    return render(request, "forecasts/detail.html", {"fs": fs, "figure": figure, "scores": scores,
-                                                     "used_by": selectors.runs_using(fs)})
+    return render(request, "forecasts/detail.html", {
+        "fs": fs, "figure": figure, "scores": scores, "used_by": selectors.runs_using(fs),
+        "periods": version_periods(fs.artifact_version) if fs.artifact_version else None,
+        "calibration": selectors.attached_calibration(fs)})

@@ -82,7 +82,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ["registered_model", "symbol", "timeframe", TagFilter, AliasFilter, "source"]
     search_fields = ["registered_model__name", "label", "description", "tags__key", "tags__value"]
     readonly_fields = ["registered_model", "version", "label", "symbol", "timeframe", "horizon_bars", "channel_order",
-                       "metrics", "created_at", "created_by", "source", "lineage", "content_sha256", "alias_history"]
+                       "metrics", "periods", "created_at", "created_by", "source", "lineage", "content_sha256", "alias_history"]
     fields = readonly_fields[:3] + ["description"] + readonly_fields[3:]
     inlines = [ArtifactFileInline, VersionTagInline]
     actions = ["add_tag", "remove_tag", "set_alias", "export_bundles", "delete_versions"]

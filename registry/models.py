@@ -45,6 +45,9 @@ class ModelVersion(models.Model):
     horizon_bars = models.PositiveIntegerField()
     channel_order = models.JSONField(default=list)
     metrics = models.JSONField(default=dict, blank=True)
+    periods = models.JSONField(default=dict, blank=True, help_text=(
+        "the train / val / test parts it was fitted and scored on: per part first_bar, last_bar, first_origin, "
+        "last_origin (ISO UTC) and windows; empty when unknown (registered or exported before periods were kept)"))
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

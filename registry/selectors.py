@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from django.db.models import Prefetch, QuerySet
 
+from forexgpt_site.parsing import parse_utc
 from registry.models import AliasHistory, ModelAlias, ModelVersion, VersionTag
 from registry.services import RegistryError, parse_tag, read_stats
 
@@ -98,6 +100,30 @@ def version_checkpoint_path(version: ModelVersion) -> Path:
 def version_stats(version: ModelVersion) -> dict[str, np.ndarray]:
     """Normalization stats (`mu`, `sigma` per channel, in `channel_order`) for inference."""
     return read_stats(version_file_bytes(version, "stats"), channels=len(version.channel_order))
+
+
+PART_NAMES = {"train": "training", "val": "validation", "test": "test"}
+
+
+def version_periods(version: ModelVersion) -> list[dict] | None:
+    """The version's parts in time order for a page: `part` (train, val, test), `name`, the four
+    times as aware UTC datetimes and `windows`; None when its periods are unknown."""
+    if not version.periods:
+        return None
+    return [{"part": part, "name": name, "windows": version.periods[part]["windows"],
+             **{key: parse_utc(version.periods[part][key]) for key in ("first_bar", "last_bar", "first_origin", "last_origin")}}
+            for part, name in PART_NAMES.items()]
+
+
+def out_of_sample_start(version: ModelVersion):
+    """The first whole UTC day at or after the first bar of the version's test part (a date), the
+    start a forecast form proposes: forecasts from there on are made on bars the model was never
+    fitted to. None when its periods are unknown."""
+    if not version.periods:
+        return None
+    first = parse_utc(version.periods["test"]["first_bar"])
+    midnight = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight if midnight == first else midnight + timedelta(days=1)).date()
 
 
 def alias_history(version_or_model) -> QuerySet[AliasHistory]:

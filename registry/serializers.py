@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.models import AliasHistory, ArtifactFile, ModelVersion, RegisteredModel
@@ -16,6 +17,25 @@ class ArtifactFileSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
+class PartPeriodSerializer(serializers.Serializer):
+    """One part of a model's data: the bars its windows read and its forecast origins (window ends)."""
+
+    first_bar = serializers.DateTimeField(help_text="its first window's first input bar (UTC)")
+    last_bar = serializers.DateTimeField(help_text="its last window's last target bar (UTC)")
+    first_origin = serializers.DateTimeField(help_text="its first window end: the first forecast origin (UTC)")
+    last_origin = serializers.DateTimeField(help_text="its last window end (UTC)")
+    windows = serializers.IntegerField(help_text="windows in the part")
+
+
+class PeriodsSerializer(serializers.Serializer):
+    """The chronological parts a model was trained (`train`), validated (`val`: early stopping, the
+    fitted spread and drift) and tested (`test`) on."""
+
+    train = PartPeriodSerializer()
+    val = PartPeriodSerializer()
+    test = PartPeriodSerializer()
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="registered_model.name")
     ref = serializers.CharField(read_only=True)
@@ -28,11 +48,17 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = ["id", "ref", "model", "version", "label", "symbol", "timeframe", "horizon_bars", "channel_order",
                   "metrics", "description", "tags", "aliases", "files", "created_at", "created_by", "source",
-                  "training_run_id", "content_sha256"]
+                  "training_run_id", "content_sha256", "periods"]
         read_only_fields = fields
+
+    periods = serializers.SerializerMethodField(help_text="train / val / test periods; null when unknown (older or imported versions)")
 
     def get_aliases(self, obj) -> list[str]:
         return [a.name for a in obj.aliases.all()]
+
+    @extend_schema_field(PeriodsSerializer(allow_null=True))
+    def get_periods(self, obj):
+        return obj.periods or None
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):

@@ -58,6 +58,7 @@ def version_detail(request, pk: int):
         meta = None
     return render(request, "registry/detail.html", {
         "version": version, "figure": _history_figure(history), "meta": meta,
+        "periods": selectors.version_periods(version), "forecast_start": selectors.out_of_sample_start(version),
         "alias_history": selectors.alias_history(version)[:50],
         "metrics": sorted(version.metrics.items()),
         "calibrations": version.calibrations.order_by("-created_at")[:20],

@@ -1,5 +1,6 @@
 from django.shortcuts import get_object_or_404, redirect, render
 
+from registry.selectors import version_periods
 from training import services
 from training.forms import TrainingForm
 from training.models import TrainingRun
@@ -39,4 +40,5 @@ def run_detail(request, pk: int):
             if q:
                 quality_rows.append((label, q["crps"], q["mae_median"], q["coverage_q05_q95"], q["pinball"],
                                      model_crps / q["crps"] if name != "model" and q["crps"] else None))
-    return render(request, "training/run.html", {"run": run, "quality_rows": quality_rows})
+    periods = version_periods(run.artifact_version) if run.artifact_version else None
+    return render(request, "training/run.html", {"run": run, "quality_rows": quality_rows, "periods": periods})

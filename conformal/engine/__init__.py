@@ -1,5 +1,6 @@
 """Conformal prediction engine: split, asymmetric, normalized, CQR, sliding-window, ACI and quantile
-tracking calibrators, multi-horizon wrapping, and coverage metrics. No Django here."""
+tracking calibrators, multi-horizon wrapping, coverage metrics, and the coverage of the points a
+calibration did not see. No Django here."""
 
 from ._adaptive import AdaptiveConformal, QuantileTracking, SlidingWindowConformal
 from ._multi import MultiHorizonConformal
@@ -7,11 +8,13 @@ from ._scores import SCORES, conformal_quantile, conformal_rank, lower_conformal
 from ._series import METHODS, ONLINE, CalibrationResult, calibrate_series, check_params, forecast_columns, make_calibrator
 from ._split import AsymmetricConformal, SplitConformal
 from ._state import calibrator_from_state, with_bounds
+from ._unseen import INTERVAL_KINDS, SCORED_KINDS, calibrated_bounds, calibration_ranges, unseen_coverage
 from .metrics import fitting_window, interval_metrics, rolling_coverage, winkler_scores
 
 __all__ = [
     "METHODS", "ONLINE", "SCORES", "AdaptiveConformal", "AsymmetricConformal", "CalibrationResult", "MultiHorizonConformal",
     "QuantileTracking", "SlidingWindowConformal", "SplitConformal", "calibrate_series", "calibrator_from_state", "check_params", "conformal_quantile",
     "conformal_rank", "forecast_columns", "interval_metrics", "lower_conformal_quantile", "make_calibrator", "with_bounds",
-    "fitting_window", "rolling_coverage", "winkler_scores",
+    "fitting_window", "rolling_coverage", "winkler_scores", "INTERVAL_KINDS", "SCORED_KINDS", "calibrated_bounds",
+    "calibration_ranges", "unseen_coverage",
 ]

@@ -93,6 +93,9 @@ def read_stats(data: bytes | Path, *, channels: int | None = None) -> dict[str, 
 
 
 def content_digest(metadata: dict, file_hashes: dict[str, str]) -> str:
-    """Identity of a version's content: its core metadata and the sha256 of each file."""
+    """Identity of a version's content: its core metadata (its periods when it has them) and the
+    sha256 of each file. A version without periods keeps the digest it had before periods existed."""
     core = {k: metadata.get(k) for k in ("symbol", "timeframe", "horizon_bars", "channel_order", "metrics")}
+    if metadata.get("periods"):
+        core["periods"] = metadata["periods"]
     return sha256_bytes(json.dumps({"metadata": core, "files": dict(sorted(file_hashes.items()))}, sort_keys=True).encode())

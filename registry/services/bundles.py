@@ -33,6 +33,10 @@ _CHUNK_BYTES = 1024 * 1024
 
 def bundle_manifest(version: ModelVersion) -> dict:
     files = {f.bundle_name: {"kind": f.kind, "sha256": f.sha256, "size": f.size} for f in version.files.all()}
+    metadata = {"symbol": version.symbol, "timeframe": version.timeframe, "horizon_bars": version.horizon_bars,
+                "channel_order": version.channel_order, "metrics": version.metrics}
+    if version.periods:  # a version without periods exports the manifest it always did
+        metadata["periods"] = version.periods
     return {
         "format_version": FORMAT_VERSION,
         "model": version.registered_model.name,
@@ -40,10 +44,7 @@ def bundle_manifest(version: ModelVersion) -> dict:
         "label": version.label,
         "created_at": version.created_at.isoformat(),
         "description": version.description,
-        "metadata": {
-            "symbol": version.symbol, "timeframe": version.timeframe, "horizon_bars": version.horizon_bars,
-            "channel_order": version.channel_order, "metrics": version.metrics,
-        },
+        "metadata": metadata,
         "tags": sorted(version.tag_strings),
         "content_sha256": version.content_sha256,
         "files": dict(sorted(files.items())),
@@ -217,7 +218,7 @@ def bundle_verify(stream: IO[bytes], *, into: Path) -> tuple[dict, dict[str, Sta
         if kind not in staged:
             raise RegistryError(f"the bundle lacks its {kind} file")
     metadata = _clean_metadata(**{k: manifest.get("metadata", {}).get(k) for k in
-                                  ("symbol", "timeframe", "horizon_bars", "channel_order", "metrics")})
+                                  ("symbol", "timeframe", "horizon_bars", "channel_order", "metrics", "periods")})
     read_stats(staged["stats"].path, channels=len(metadata["channel_order"]))
     if content_digest(metadata, {kind: member.sha256 for kind, member in staged.items()}) != manifest.get("content_sha256"):
         raise RegistryError("the manifest's content digest does not match its files and metadata")

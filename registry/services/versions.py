@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from forexgpt_site.parsing import parse_utc
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from registry.models import FILE_KINDS, AliasHistory, ArtifactFile, ModelAlias, ModelVersion, RegisteredModel, VersionTag
 
@@ -31,7 +32,45 @@ def _as_bytes(kind: str, value) -> bytes:
     raise RegistryError(f"{kind}: give bytes, a path, or (for JSON files) a dict")
 
 
-def _clean_metadata(*, symbol, timeframe, horizon_bars, channel_order, metrics) -> dict:
+PERIOD_PARTS = ("train", "val", "test")
+PERIOD_KEYS = ("first_bar", "last_bar", "first_origin", "last_origin", "windows")
+_PERIOD_TIMES = PERIOD_KEYS[:4]
+
+
+def _clean_periods(periods) -> dict:
+    """The train / val / test periods as ISO UTC text, checked: each part's first bar <= first origin
+    <= last origin <= last bar, a positive window count, and the parts in time order. Empty (None or
+    {}) means unknown."""
+    if periods is None or periods == {}:
+        return {}
+    shape = "periods must map train, val and test to {first_bar, last_bar, first_origin, last_origin, windows}"
+    if not isinstance(periods, dict) or set(periods) != set(PERIOD_PARTS):
+        raise RegistryError(shape)
+    cleaned, previous_last = {}, None
+    for part in PERIOD_PARTS:
+        span = periods[part]
+        if not isinstance(span, dict) or set(span) != set(PERIOD_KEYS):
+            raise RegistryError(f"{shape}; {part} has {sorted(span) if isinstance(span, dict) else type(span).__name__}")
+        try:
+            times = {key: parse_utc(span[key], f"periods {part} {key}") for key in _PERIOD_TIMES}
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from exc
+        if any(value is None for value in times.values()):
+            raise RegistryError(f"periods {part}: every date/time is required")
+        windows = span["windows"]
+        if not isinstance(windows, int) or isinstance(windows, bool) or windows < 1:
+            raise RegistryError(f"periods {part} windows must be a positive whole number, not {windows!r}")
+        if not times["first_bar"] <= times["first_origin"] <= times["last_origin"] <= times["last_bar"]:
+            raise RegistryError(f"periods {part}: first_bar <= first_origin <= last_origin <= last_bar does not hold")
+        if previous_last is not None and times["first_bar"] <= previous_last:
+            raise RegistryError(f"periods {part} starts before the part before it ends: the parts must be in time order")
+        previous_last = times["last_bar"]
+        cleaned[part] = {key: f"{value:%Y-%m-%dT%H:%M:%SZ}" for key, value in times.items()} | {"windows": windows}
+    return cleaned
+
+
+def _clean_metadata(*, symbol, timeframe, horizon_bars, channel_order, metrics, periods=None) -> dict:
+    """The version's metadata, checked; `periods` is there only when known."""
     try:
         symbol = normalize_symbol(symbol)
         timeframe = normalize_timeframe(timeframe).code
@@ -43,8 +82,10 @@ def _clean_metadata(*, symbol, timeframe, horizon_bars, channel_order, metrics) 
         raise RegistryError("channel_order must be a list of channel names")
     if not isinstance(metrics, dict):
         raise RegistryError("metrics must be a mapping of name to number")
-    return {"symbol": symbol, "timeframe": timeframe, "horizon_bars": horizon_bars,
-            "channel_order": list(channel_order), "metrics": metrics}
+    cleaned = {"symbol": symbol, "timeframe": timeframe, "horizon_bars": horizon_bars,
+               "channel_order": list(channel_order), "metrics": metrics}
+    periods = _clean_periods(periods)
+    return cleaned | ({"periods": periods} if periods else {})
 
 
 class _StagedFile(File):
@@ -107,13 +148,14 @@ def version_store(
 def artifact_register(
     *, model_name: str, files: dict, symbol: str, timeframe: str, horizon_bars: int, channel_order: list[str],
     metrics: dict | None = None, label: str = "", description: str = "", user=None, training_run_id: int | None = None,
-    tags=(),
+    tags=(), periods: dict | None = None,
 ) -> ModelVersion:
     """Register a new immutable version of `model_name` (created if new).
 
     `files` maps kind (checkpoint, config, stats, history, meta) to bytes, a path, or a dict for
     JSON files. checkpoint, config and stats are required; meta is written from the metadata
-    when not given.
+    when not given. `periods`: the train / val / test parts the model was fitted and scored on
+    (`training.engine.periods_of`), kept with the version, in its meta.json and in its digest.
     """
     from django.utils.text import slugify
 
@@ -128,7 +170,7 @@ def artifact_register(
     if missing:
         raise RegistryError(f"a version needs its {', '.join(missing)} file(s)")
     metadata = _clean_metadata(symbol=symbol, timeframe=timeframe, horizon_bars=horizon_bars,
-                               channel_order=channel_order, metrics=metrics or {})
+                               channel_order=channel_order, metrics=metrics or {}, periods=periods)
     contents = {kind: _as_bytes(kind, value) for kind, value in files.items()}
     read_stats(contents["stats"], channels=len(metadata["channel_order"]))
     for kind in ("config", "history", "meta"):

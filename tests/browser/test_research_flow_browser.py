@@ -62,13 +62,20 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     version_url = page.url
     lap("train")
 
-    # 3. Make forecasts for one week from the version page; the set's page shows them when done.
+    # 3. Make forecasts for one week from the version page. The week lies in the model's training part:
+    #    the form says so and asks before making them; the set's page flags them when done.
+    expect(page.locator("#periods")).to_contain_text("train")
     page.fill("#forecast-form input[name=start]", "2014-06-04")
     page.fill("#forecast-form input[name=end]", "2014-06-11")
     page.fill("#forecast-form input[name=samples]", "20")
     page.click("#forecast-form button[type=submit]")
+    expect(page.locator("#in-sample-warning")).to_contain_text("in-sample")
+    page.check("#forecast-form input[name=in_sample_ok]")
+    page.click("#forecast-form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/forecasts/\d+/$"))
     _succeeds(page, 90)
+    expect(page.locator(".sample-badge").first).to_contain_text("in-sample (training)")
+    expect(page.locator("#in-sample-warning")).to_be_visible()
     expect(page.locator("#fan .main-svg").first).to_be_visible()
     expect(page.locator("#scores")).to_contain_text("EWMA Gaussian")
     set_url = page.url
@@ -100,6 +107,8 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     expect(page).to_have_url(re.compile(r"/backtests/runs/\d+/$"))
     _succeeds(page, 60)
     expect(page.locator("#forecast-set-link")).to_have_attribute("href", f"/forecasts/{set_id}/")
+    expect(page.locator("#in-sample-note")).to_contain_text("In-sample forecasts")
+    expect(page.locator("#model-value")).to_contain_text("Random entries")
     backtest_url = page.url
     lap("backtest")
 
@@ -114,8 +123,34 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     expect(page).to_have_url(re.compile(r"/optimizations/runs/\d+/$"))
     _succeeds(page, 90)
     expect(page.locator("#version-link")).to_have_attribute("href", re.compile(r"/registry/versions/\d+/$"))
+    expect(page.locator("#in-sample-forecasts")).to_be_visible()
+    expect(page.locator("#holdout-note")).to_contain_text("held out")
+    for statistic in ("#dsr", "#pbo", "#spa"):
+        expect(page.locator(statistic)).to_be_visible()
     optimization_url = page.url
     lap("optimize")
+
+    # 6b. An optimization of the baseline over the whole series: held-out figures beside the in-sample
+    #     ones, the three statistics with numbers, and a front point opened as a backtest says it is in-sample.
+    page.goto(f"{url}/optimizations/")
+    page.fill("#optimization-form input[name=symbol]", "EURUSD")
+    page.select_option("#optimization-form select[name=forecasts_source]", "baseline")
+    page.fill("#optimization-form input[name=budget]", "40")
+    page.fill("#optimization-form input[name=constraints]", "{}")
+    page.click("#optimization-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/optimizations/runs/\d+/$"))
+    _succeeds(page, 90)
+    baseline_url = page.url
+    expect(page.locator("#chosen-holdout")).to_contain_text("Held out")
+    expect(page.locator("#front-table")).to_contain_text("Held-out return %")
+    for statistic in ("#dsr", "#pbo", "#spa"):
+        expect(page.locator(statistic)).to_have_text(re.compile(r"^\d\.\d{3}$"))
+    page.locator("#front-table button:has-text('Open as backtest')").first.click()
+    expect(page).to_have_url(re.compile(r"/backtests/runs/\d+/$"))
+    expect(page.locator("#in-sample-note")).to_contain_text("In-sample.")
+    expect(page.locator("#origin-link")).to_have_attribute("href", baseline_url.replace(url, ""))
+    expect(page.locator("#origin-holdout")).to_be_visible()
+    lap("optimize the baseline + open a point")
 
     # 7. Every page links to the others: the set lists its users, the version lists the runs.
     page.goto(set_url)
@@ -129,6 +164,8 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     expect(page.locator(f"#optimizations a[href='{optimization_url.replace(url, '')}']")).to_have_count(1)
     page.goto(set_url)
     expect(page.locator("#scores")).to_contain_text("Calibrated interval")  # the attached calibration gives lo / hi
+    expect(page.locator("#calibration-named")).to_contain_text("split")
+    expect(page.locator("#calibrated-coverage")).to_be_visible()
     lap("links")
     print("flow timings (s):", timings)
 

@@ -51,6 +51,13 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     assert {d["name"] for d in run.decisions} >= {"precision", "compile", "optimizer", "flash_attention", "loader"}
     version = run.artifact_version
     assert version.training_run_id == run.pk and version.horizon_bars == 12 and version.metrics["crps"] > 0
+    # the parts it was trained, validated and tested on, as the trainer split the run's bars
+    from marketdata.selectors import candles_frame
+    from training.engine.periods import periods_of
+    from training.engine.trainer import prepare_data
+
+    assert version.periods == periods_of(prepare_data(candles_frame(symbol="EURUSD", timeframe="1h"), patch_len=32, horizon=12))
+    assert version.periods["test"]["first_bar"] == "2014-06-18T06:00:00Z"
     assert version.metrics["crps_seasonal_ewma"] == run.quality["seasonal_ewma"]["crps"]  # all three baselines travel with it
     for forecaster in ("model", "random_walk", "ewma_gaussian", "seasonal_ewma"):
         assert run.quality[forecaster]["n"] == 20
@@ -68,10 +75,13 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     call_command("forecast", "--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20", "--seed", "4",
                  "--out", str(out))
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["timestamp", "pred_return", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "confidence", "y_true"]
+    assert list(frame.columns) == ["timestamp", "pred_return", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "confidence", "part",
+                                   "in_sample", "y_true"]
+    assert frame["in_sample"].sum() == (204 - 31 + 1) + (301 - 206 + 1)  # bars 31..204 training, 206..301 validation
     assert len(frame) == 399 - 31 and (frame["q05"] <= frame["q50"]).all() and (frame["q50"] <= frame["q95"]).all()
     assert frame["confidence"].between(0.5, 1).all() and np.array_equal(frame["pred_return"], frame["q50"])
     assert ForecastSet.objects.get(artifact_version=version).rows == 399 - 31  # the trained model's forecasts are a stored set
+    assert ForecastSet.objects.get(artifact_version=version).sample_label == "in-sample (training)"
 
     steps_one_epoch = run.step
     # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.

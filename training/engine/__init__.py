@@ -1,5 +1,5 @@
 """Diffusion forecaster engine: features, model, hardware, optimization config, training, forecasts,
-quality. No Django here.
+quality, the train / validation / test periods. No Django here.
 
 The names below load their module on first use (PEP 562), so a web process that only needs
 `chronological_split` or the sampler names does not import torch (seconds, and hundreds of MB per
@@ -14,6 +14,7 @@ _EXPORTS = {
     "hardware": ("HardwareInfo", "detect_hardware"),
     "model": ("DiffusionForecaster", "EnsembleForecaster", "build_forecaster", "sample_forecasts"),
     "optimization": ("OptimizationConfig", "UserChoices", "build_config"),
+    "periods": ("in_sample_of", "origin_parts", "period_overlap", "periods_of", "sample_label_of"),
     "sampling": ("DEFAULT_SAMPLER", "DEFAULT_STEPS", "SAMPLERS"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -1,5 +1,5 @@
-"""Registering what a training run trained: checkpoint, config, normalizer statistics, history and
-test metrics become a new version in the registry."""
+"""Registering what a training run trained: checkpoint, config, normalizer statistics, history,
+test metrics and the train / validation / test periods become a new version in the registry."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from training.engine.periods import periods_of
 from training.models import TrainingRun
 
 
@@ -30,5 +31,5 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
         model_name=run.registry_name, files={"checkpoint": buffer.getvalue(), "config": config, "stats": stats.getvalue(),
                                              "history": {"epochs": history}},
         symbol=run.symbol, timeframe=run.timeframe, horizon_bars=run.horizon, channel_order=data.channels, metrics=metrics,
-        description=f"diffusion forecaster ({run.denoiser} denoiser{ensemble}) from training run #{run.pk}",
+        periods=periods_of(data), description=f"diffusion forecaster ({run.denoiser} denoiser{ensemble}) from training run #{run.pk}",
         user=run.owner or OPERATOR, training_run_id=run.pk)

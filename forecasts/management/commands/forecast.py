@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=ForecastRequest.steps, help="model evaluations per sample path")
         parser.add_argument("--sampler", default=ForecastRequest.sampler, help="dpmpp2m (default), unipc or ddim")
         parser.add_argument("--seed", type=int, default=ForecastRequest.seed)
-        parser.add_argument("--out", default=None, help="also write the forecasts (with y_true, lo/hi) to this CSV")
+        parser.add_argument("--out", default=None, help="also write the forecasts (with part, in_sample, y_true, lo/hi) to this CSV")
         parser.add_argument("--queue", action="store_true", help="queue the run on the gpu cluster and return at once")
         parser.add_argument("--json", action="store_true")
 
@@ -39,11 +39,12 @@ class Command(BaseCommand):
             forecast_set_execute(fs.pk)
         fs = ForecastSet.objects.get(pk=fs.pk)
         report = {"forecast_set": fs.pk, "status": fs.status, "message": fs.message, "artifact": fs.artifact_ref,
-                  "rows": fs.rows, "first": fs.first, "last": fs.last}
+                  "rows": fs.rows, "first": fs.first, "last": fs.last, "in_sample": fs.in_sample, "sample_label": fs.sample_label,
+                  "overlap": fs.overlap}
         if opts["out"] and fs.status == JobStatus.SUCCEEDED:
-            selectors.forecast_frame(fs).to_csv(opts["out"], index=False)
+            selectors.forecast_frame(fs, labelled=True).to_csv(opts["out"], index=False)
             report["out"] = opts["out"]
         self.stdout.write(json.dumps(report, indent=2, default=str) if opts["json"] else
-                          f"forecast set {fs.pk}: {fs.status} - {fs.message}" + (f" -> {opts['out']}" if report.get("out") else ""))
+                          f"forecast set {fs.pk}: {fs.status} - {fs.message} ({fs.sample_label})" + (f" -> {opts['out']}" if report.get("out") else ""))
         if fs.status not in (JobStatus.SUCCEEDED, JobStatus.QUEUED):
             raise CommandError(f"forecasts {fs.status}: {fs.message}")
