@@ -170,9 +170,14 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
 
         visit(page, "optimizations", "/optimizations/")
         page.select_option("#optimization-form select[name=forecasts_source]", "baseline")
+        page.check("#optimization-form input[name=walk_forward_enabled]")  # windows fitted to the range
         page.click("#optimization-form button[type=submit]")
-        job(page, "optimize 65,000 bars (baseline, 600 evaluations)", 3600)
-        visit(page, "optimization-65k", page.url.replace(url, ""))
+        job(page, "optimize 65,000 bars (baseline, 600 evaluations, 25% held out, walk-forward)", 3600)
+        optimization_path = page.url.replace(url, "")
+        visit(page, "optimization-65k", optimization_path)
+        page.locator("#front-table button:has-text('Open as backtest')").first.click()
+        job(page, "a front point opened as a backtest (65,000 bars)", 600)
+        visit(page, "backtest-from-front-point", page.url.replace(url, ""))
         for name, path in (("dashboard", "/"), ("registry", "/registry/"), ("conformal", "/conformal/"), ("hardware", "/hardware/")):
             visit(page, name, path)
         browser.close()
