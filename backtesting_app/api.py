@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +17,7 @@ from backtesting_app.serializers import (
     PatternScanSerializer,
 )
 from forexgpt_site.api import CancelActionMixin, JobCreateMixin, ResumeActionMixin, job_create_schema
+from forexgpt_site.parsers import TextJSONParser
 from forexgpt_site.serialization import json_value
 
 
@@ -30,7 +31,7 @@ class BacktestRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelMixi
         return services.backtest_run_start(**arguments)
     queryset = BacktestRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "strategy", "symbol", "timeframe", "engine"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [TextJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(responses={200: dict})
     @action(detail=True)
@@ -81,7 +82,7 @@ class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModel
         return services.optimization_run_start(**arguments)
     queryset = OptimizationRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "method", "symbol", "timeframe"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [TextJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(responses={200: OptimizationResultSerializer(many=True)})
     @action(detail=True)

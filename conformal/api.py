@@ -2,13 +2,14 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from conformal import selectors, services
 from conformal.models import CalibrationRun
 from conformal.serializers import CalibrationCreateSerializer, CalibrationRunSerializer
 from forexgpt_site.api import CancelActionMixin, JobCreateMixin, job_create_schema
+from forexgpt_site.parsers import TextJSONParser
 from forexgpt_site.serialization import json_value
 
 
@@ -26,7 +27,7 @@ class CalibrationRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelM
 
     def get_parser_classes(self):
         if getattr(self, "action", None) == "create":
-            return [MultiPartParser, JSONParser]
+            return [MultiPartParser, TextJSONParser]
         return super().get_parser_classes()
 
     @extend_schema(responses={200: dict})

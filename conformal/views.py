@@ -4,6 +4,7 @@ from conformal import charts, selectors, services
 from conformal.forms import CalibrationForm
 from conformal.models import CalibrationRun
 from forexgpt_site.jobs import JobStatus
+from forexgpt_site.parsing import row_ids
 
 METRIC_ROWS = [
     ("coverage", "Coverage"), ("target", "Target"), ("mean_width", "Mean width"), ("median_width", "Median width"),
@@ -25,7 +26,7 @@ def conformal_page(request):
 
 
 def compare(request):
-    ids = [int(i) for i in request.GET.getlist("run") if i.isascii() and i.isdecimal()]
+    ids = row_ids(request.GET.getlist("run"))
     runs = list(CalibrationRun.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED).order_by("pk"))
     return render(request, "conformal/compare.html", _charts_context(runs))
 

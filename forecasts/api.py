@@ -8,11 +8,13 @@ from forecasts import selectors, services
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.serializers import ForecastRequestSerializer, ForecastSetSerializer
 from forexgpt_site.api import JobCreateMixin, ResumeActionMixin, job_create_schema
+from forexgpt_site.serialization import json_value
 
 
 def _records(frame):
+    """Rows as JSON by the one rule (`json_value`): NaN null, an infinite bound "inf" / "-inf"."""
     frame = frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return json_value(frame.to_dict(orient="records"))
 
 
 @extend_schema_view(create=job_create_schema(ForecastRequestSerializer, ForecastSetSerializer))
@@ -56,4 +58,4 @@ class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
         and `in_sample` of the scored forecasts; with an attached calibration, `calibration`: its id, method, alpha,
         target, the ranges it was fitted and evaluated on, and its coverage on this set's points it did not see."""
         fs = self.get_object()
-        return Response(selectors.forecast_scores(fs, selectors.forecast_frame(fs)) or {"rows": 0, "pending": fs.rows})
+        return Response(json_value(selectors.forecast_scores(fs, selectors.forecast_frame(fs)) or {"rows": 0, "pending": fs.rows}))

@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 
 from django import forms
 
@@ -29,8 +29,8 @@ class ForecastForm(JobForm):
         start, end = cleaned.get("start"), cleaned.get("end")
         cleaned = {k: v for k, v in cleaned.items() if k != "in_sample_ok"}  # the form's question, not the request's
         return {**cleaned, "start": datetime.combine(start, time(), timezone.utc) if start else None,
-                # the last bar of the end day, not the first of the next
-                "end": datetime.combine(end + timedelta(days=1), time(), timezone.utc) - timedelta(seconds=1) if end else None}
+                # the last bar of the end day, not the first of the next (no day after 9999-12-31: its last second)
+                "end": datetime.combine(end, time.max.replace(microsecond=0), timezone.utc) if end else None}
 
     def confirming(self, service):
         """`service` (forecast_set_start) for `start(user, ...)`, making a range that touches the model's

@@ -53,13 +53,13 @@ def issue_token(user, ttl):
 
 
 class TokenLoginView(knox_views.LoginView):
-    """`POST /api/token/` with `username` and `password` (form or JSON): a new token and its expiry.
+    """A new API token for a username and password (form or JSON), and when it expires."""
 
-    knox's own LoginView needs a caller already logged in; here the body's password is checked by
-    `django.contrib.auth.authenticate` (DRF's AuthTokenSerializer), so django-axes counts each failure
-    and a locked-out pair gets 429 (`refuse_locked_out_api_login`). Nothing is read from a session or
-    a header, so no CSRF check applies; the anonymous-rate throttle does.
-    """
+    # (DRF shows the docstring above to anyone who sends OPTIONS: the internals stay in this comment.)
+    # knox's own LoginView needs a caller already logged in; here the body's password is checked by
+    # `django.contrib.auth.authenticate` (DRF's AuthTokenSerializer), so django-axes counts each failure
+    # and a locked-out pair gets 429 (`refuse_locked_out_api_login`). Nothing is read from a session or
+    # a header, so no CSRF check applies; the anonymous-rate throttle does.
 
     authentication_classes = ()
     permission_classes = ()

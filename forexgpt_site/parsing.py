@@ -60,6 +60,12 @@ def parse_row_id(value, name: str) -> int | None:
     return int(value)
 
 
+def row_ids(values) -> list[int]:
+    """The row ids among query values (`?run=1&run=2`): whole numbers of at most 18 digits - what a
+    64-bit key holds; anything else is no row, and is skipped."""
+    return [int(v) for v in values if v.isascii() and v.isdecimal() and len(v) <= 18]
+
+
 def request_dict(request) -> dict:
     """A request object's fields as plain values that its `from_dict` reads back: dates as ISO 8601 text."""
     return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(request).items()}

@@ -1,4 +1,6 @@
-from django.shortcuts import render
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from backtesting_app.models import BacktestRun
 from conformal.models import CalibrationRun
@@ -6,6 +8,12 @@ from marketdata.models import Candle, CandleImport
 from marketdata.selectors import series_list
 from registry.models import ModelVersion, RegisteredModel
 from training.models import TrainingRun
+
+
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: the site's icon, to anyone (it is no secret)."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def dashboard(request):

@@ -1,4 +1,4 @@
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -76,8 +76,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True)
     def export(self, request, pk=None):
         version = self.get_object()
-        data = services.bundle_export(version=version)
-        response = HttpResponse(data, content_type="application/zip")
+        services.bundle_check(version=version)  # a refusal before the first byte goes out
+        response = StreamingHttpResponse(services.bundle_chunks(version=version, checked=True), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{version.registered_model.name}-v{version.version}.zip"'
         return response
 

@@ -10,14 +10,23 @@ import sys
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from training.models import HardwareReport
 
 TASK = "training.tasks.hardware_detect"
 
 
+FRESH_S = 60  # a report younger than this is not detected again (a burst of "Detect again" clicks runs once)
+
+
 def hardware_report_latest() -> HardwareReport | None:
     return HardwareReport.objects.first()
+
+
+def hardware_report_age_s() -> float | None:
+    latest = hardware_report_latest()
+    return None if latest is None else (timezone.now() - latest.detected_at).total_seconds()
 
 
 def hardware_detect() -> dict:

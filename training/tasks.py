@@ -8,8 +8,13 @@ def training_run_execute(run_id: int) -> str:
 
 
 def hardware_detect() -> str:
-    """Detect this worker host's hardware (in a child process) and store the report."""
-    from training.hardware import hardware_detect as detect, hardware_report_store
+    """Detect this worker host's hardware (in a child process) and store the report - unless a report
+    this fresh (FRESH_S) exists: clicks queued while one detection ran then cost nothing each, instead of
+    holding the `gpu` queue for a detection apiece."""
+    from training.hardware import FRESH_S, hardware_detect as detect, hardware_report_age_s, hardware_report_store
 
+    age = hardware_report_age_s()
+    if age is not None and age < FRESH_S:
+        return f"a report {age:.0f} s old is fresh: not detected again"
     row = hardware_report_store(detect())
     return f"hardware detected on {row.host}"

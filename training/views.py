@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
 from registry.selectors import version_periods
@@ -12,6 +13,8 @@ def hardware_page(request):
 
     if request.method == "POST":
         hardware_detect_enqueue()
+        messages.info(request, "Detection asked of the gpu worker (it waits for the job that worker is running, if any); "
+                               "reload this page for the new report.")
         return redirect("hardware")
     latest = hardware_report_latest()
     if latest is None:

@@ -29,16 +29,16 @@ class FxCosts:
     pip: float = 0.0001
 
     def __post_init__(self):
-        if self.spread_pips < 0:
-            raise ValueError(f"spread_pips must be >= 0, not {self.spread_pips}")
+        if not 0 <= self.spread_pips <= 10_000:
+            raise ValueError(f"spread_pips must be between 0 and 10,000, not {self.spread_pips:g}")
         if not -0.1 <= self.commission < 0.1:
             raise ValueError(f"commission is a relative rate per side in [-0.1, 0.1), not {self.commission}")
         if not 1 <= self.leverage <= 1000:
             raise ValueError(f"leverage must be between 1 and 1000, not {self.leverage}")
-        if not 0 < self.size < 1:
-            raise ValueError(f"size is a fraction of equity strictly between 0 and 1, not {self.size}")
-        if self.cash <= 0:
-            raise ValueError(f"cash must be positive, not {self.cash}")
+        if not 0.0001 <= self.size < 1:  # below 0.01% of equity a trade is rounding, not a position
+            raise ValueError(f"size is a fraction of equity from 0.0001 up to (not including) 1, not {self.size:g}")
+        if not 1 <= self.cash <= 1e12:  # beyond a trillion, float cents no longer add up exactly
+            raise ValueError(f"cash must be between 1 and 1e12, not {self.cash:g}")
         if self.pip <= 0:
             raise ValueError(f"pip must be positive, not {self.pip}")
 

@@ -7,6 +7,7 @@ from backtesting_app.engine.patterns import pattern_events
 from backtesting_app.forms import BacktestForm, PatternScanForm, initial_from_forecast_set
 from backtesting_app.models import BacktestRun
 from forexgpt_site.jobs import JobStatus
+from forexgpt_site.parsing import row_ids
 
 STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
              "Buy & Hold Return [%]", "Return (Ann.) [%]", "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio",
@@ -55,7 +56,7 @@ def run_detail(request, pk: int):
 
 
 def compare(request):
-    ids = [int(i) for i in request.GET.getlist("run") if i.isascii() and i.isdecimal()]
+    ids = row_ids(request.GET.getlist("run"))
     runs = list(BacktestRun.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED).order_by("pk"))
     return render(request, "backtesting_app/compare.html", {
         "runs": runs,

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from registry.models import FILE_KINDS, ModelVersion
 
-from ._common import RegistryError, content_digest, parse_tag, read_stats, require_staff, sha256_bytes
+from ._common import RegistryError, content_digest, parse_tag, read_stats, require_staff
 from .versions import _clean_metadata, version_store
 
 FORMAT_VERSION = 1
@@ -51,24 +51,65 @@ def bundle_manifest(version: ModelVersion) -> dict:
     }
 
 
-def bundle_export(*, version: ModelVersion) -> bytes:
-    """The version as a zip: its files plus manifest.json (format, metadata, sha256 per file)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        def add(name: str, data: bytes) -> None:
+class _Drain(io.RawIOBase):
+    """An unseekable sink that keeps what zipfile writes until the stream takes it."""
+
+    def __init__(self):
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+def bundle_check(*, version: ModelVersion) -> None:
+    """Every file of the version still matches its checksum (read in chunks); RegistryError names the first
+    that does not. An export checks first, so a refusal comes before any byte of the bundle is sent."""
+    for record in version.files.all():
+        digest = hashlib.sha256()
+        with record.file.open("rb") as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                digest.update(chunk)
+        if digest.hexdigest() != record.sha256:
+            raise RegistryError(f"{version.ref} {record.kind} file no longer matches its checksum; refusing to export it")
+
+
+def bundle_chunks(*, version: ModelVersion, checked: bool = False) -> Iterator[bytes]:
+    """The version as a zip (its files plus manifest.json: format, metadata, sha256 per file), made
+    and given out a chunk at a time: memory stays at a few MiB whatever the checkpoint's size. Checks
+    the files first (`bundle_check`) unless the caller did."""
+    if not checked:
+        bundle_check(version=version)
+    drain = _Drain()
+    with zipfile.ZipFile(drain, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        def info_of(name: str, size: int) -> zipfile.ZipInfo:
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (stat.S_IFREG | 0o644) << 16
-            bundle.writestr(info, data)
+            info.file_size = size  # so zipfile knows up front whether the member needs ZIP64
+            return info
 
-        add(MANIFEST, json.dumps(bundle_manifest(version), indent=2, sort_keys=True).encode())
+        manifest = json.dumps(bundle_manifest(version), indent=2, sort_keys=True).encode()
+        bundle.writestr(info_of(MANIFEST, len(manifest)), manifest)
+        yield drain.take()
         for record in sorted(version.files.all(), key=lambda f: f.bundle_name):
-            with record.file.open("rb") as fh:
-                data = fh.read()
-            if sha256_bytes(data) != record.sha256:
-                raise RegistryError(f"{version.ref} {record.kind} file no longer matches its checksum; refusing to export it")
-            add(record.bundle_name, data)
-    return buffer.getvalue()
+            with record.file.open("rb") as fh, bundle.open(info_of(record.bundle_name, record.size), "w") as member:
+                while chunk := fh.read(_CHUNK_BYTES):
+                    member.write(chunk)
+                    yield drain.take()
+    yield drain.take()
+
+
+def bundle_export(*, version: ModelVersion) -> bytes:
+    """The whole bundle in memory (`bundle_chunks` joined): for small versions and tests; the API streams."""
+    return b"".join(bundle_chunks(version=version))
 
 
 def _check_member_name(info: zipfile.ZipInfo) -> None:

@@ -59,3 +59,28 @@ def test_the_backtest_form_names_bad_params_json(logged_in_client, bars, text, m
     response = logged_in_client.post("/backtests/", form)
     assert response.status_code == 200 and message in response.content.decode()
     assert BacktestRun.objects.count() == 0
+
+
+@pytest.mark.parametrize("url", ["/api/backtests/", "/api/optimizations/", "/api/training-runs/", "/api/forecasts/",
+                                 "/api/calibrations/"])
+@pytest.mark.parametrize("field", ["strategy", "name", "choices"])
+def test_a_lone_surrogate_anywhere_in_a_job_body_is_a_400(api_client, url, field):
+    value = {"precision": "\ud800"} if field == "choices" else "\ud800"
+    body = json.dumps({**BASE, field: value})  # json.dumps writes the escape "\ud800", as a hostile client would
+    response = api_client.post(url, body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert "lone surrogate" in response.json()["detail"]
+    assert BacktestRun.objects.count() == OptimizationRun.objects.count() == 0
+
+
+@pytest.mark.parametrize("url", ["/backtests/compare/", "/conformal/compare/"])
+def test_compare_pages_skip_ids_no_row_can_have(logged_in_client, url):
+    response = logged_in_client.get(url, {"run": [str(2 ** 63), "9" * 40, "1"]})
+    assert response.status_code == 200
+
+
+def test_absurd_costs_are_refused_by_the_api(api_client, bars):
+    for costs, message in (({"cash": 1e308}, "cash must be between 1 and 1e12"), ({"size": 1e-320}, "size is a fraction")):
+        response = api_client.post("/api/backtests/", {**BASE, "params": PARAMS, **costs}, format="json")
+        assert response.status_code == 400 and message in response.json()["detail"]
+    assert BacktestRun.objects.count() == 0

@@ -183,8 +183,19 @@ def test_forecasts_not_covering_the_range_are_refused():
     forecasts = pd.DataFrame({"timestamp": ohlc.index.tz_localize("UTC")[:-3], "pred_return": pred[:-3]})
     with pytest.raises(ValueError, match="the forecasts do not cover the range: 3 bar\\(s\\) lack a forecast, the first at 2024-01-01 14:00:00 UTC"):
         align_forecasts(ohlc, forecasts)
-    with pytest.raises(ValueError, match="spread_pips must be >= 0"):
+    with pytest.raises(ValueError, match="spread_pips must be between 0 and 10,000, not -1"):
         FxCosts(spread_pips=-1)
+
+
+@pytest.mark.parametrize("costs, message", [
+    ({"cash": 1e308}, "cash must be between 1 and 1e12, not 1e\+308"),
+    ({"size": 1e-320}, "size is a fraction of equity from 0.0001"),
+    ({"cash": 0.5}, "cash must be between 1 and 1e12"),
+    ({"spread_pips": 1e9}, "spread_pips must be between 0 and 10,000"),
+])
+def test_absurd_account_settings_are_refused_with_their_bounds(costs, message):
+    with pytest.raises(ValueError, match=message):
+        FxCosts(**costs)
 
 
 def _head_and_shoulders(invert: bool = False):

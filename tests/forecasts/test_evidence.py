@@ -139,3 +139,17 @@ def test_the_form_proposes_the_test_period_and_asks_before_an_in_sample_range(ve
                                                        "start": "2014-06-04T00:00Z", "end": "2014-06-10T23:00Z"}, format="json")
     assert response.status_code == 202 and response.json()["in_sample"] is True
     assert response.json()["sample_label"] == "in-sample (training)" and response.json()["overlap"]["train"] == 120
+
+
+def test_rows_with_infinite_bounds_render_by_the_one_json_rule():
+    import numpy as np
+    import pandas as pd
+    from rest_framework.renderers import JSONRenderer
+
+    from forecasts.api import _records
+
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-02T00:00:00Z", "2024-01-02T01:00:00Z"]),
+                          "pred_return": [0.001, np.nan], "lo": [-np.inf, -0.01], "hi": [np.inf, 0.01]})
+    records = _records(frame)
+    assert records[0]["lo"] == "-inf" and records[0]["hi"] == "inf" and records[1]["pred_return"] is None
+    assert b'"-inf"' in JSONRenderer().render(records)  # DRF's strict renderer refused a bare infinity

@@ -227,3 +227,12 @@ def test_pages_make_forecasts_and_show_them(forecaster, user, logged_in_client, 
     page = logged_in_client.get(f"/forecasts/{done.pk}/").content.decode()
     assert 'id="fan-figure"' in page and "EWMA Gaussian" in page and f"/api/forecasts/{done.pk}/rows/?as=csv" in page
     assert f"#{fs.pk}" in logged_in_client.get(f"/registry/versions/{forecaster.pk}/").content.decode()
+
+
+def test_the_last_day_there_is_as_end_is_read_as_its_last_second(forecaster, logged_in_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = logged_in_client.post("/forecasts/new/", {"artifact": forecaster.ref, "symbol": "EURUSD", "timeframe": "1h",
+                                                             "start": "2014-06-20", "end": "9999-12-31", "samples": 20, "seed": 0})
+    assert response.status_code == 302  # the day after 9999-12-31 does not exist: it once raised OverflowError (a 500)
+    fs = ForecastSet.objects.get()
+    assert fs.end.isoformat() == "9999-12-31T23:59:59+00:00"

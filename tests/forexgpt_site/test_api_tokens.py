@@ -189,3 +189,10 @@ def test_a_user_holds_at_most_the_cap_of_tokens_the_oldest_revoked_first(user, s
     assert AuthToken.objects.filter(user=user).count() == 3
     assert _client(tokens[1]).get("/api/series/").status_code == 401
     assert _client(out.getvalue().strip()).get("/api/series/").status_code == 200
+
+
+def test_options_on_the_token_endpoint_describe_it_without_its_internals(client):
+    response = client.options("/api/token/")
+    assert response.status_code == 200
+    description = response.json()["description"]
+    assert "username and password" in description and "axes" not in description and "knox" not in description

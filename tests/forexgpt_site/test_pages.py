@@ -66,3 +66,8 @@ def test_data_page_upload_queues_an_import(logged_in_client, fixture_path, djang
     run = CandleImport.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("marketdata:import-detail", args=[run.pk])
     assert (run.symbol, run.tz, run.status) == ("EURUSD", "Europe/Helsinki", "queued")
+
+
+def test_the_favicon_is_served_to_anyone_where_browsers_look_for_it(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")

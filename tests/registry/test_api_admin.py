@@ -41,7 +41,8 @@ def test_file_download_and_export(api_client, register, artifact_files):
     response = api_client.get(f"/api/registry/versions/{version.pk}/files/checkpoint/")
     assert response.status_code == 200 and b"".join(response.streaming_content) == artifact_files(0)["checkpoint"].read_bytes()
     bundle = api_client.get(f"/api/registry/versions/{version.pk}/export/")
-    assert bundle["Content-Type"] == "application/zip" and bundle.content == bundle_export(version=version)
+    assert bundle["Content-Type"] == "application/zip" and bundle.streaming  # streamed, never whole in memory
+    assert b"".join(bundle.streaming_content) == bundle_export(version=version)
     assert api_client.get(f"/api/registry/versions/{version.pk}/files/weights/").status_code == 404
 
 

@@ -188,3 +188,33 @@ def test_unknown_members_are_refused_before_any_is_read(register, staff_user, mo
     with pytest.raises(RegistryError, match="files not listed in the manifest: a.bin, b.bin"):
         bundle_import(source=bad, user=staff_user)
     assert read == []
+
+
+def test_an_export_streams_a_large_checkpoint_in_chunks(artifact_files, tmp_path):
+    import hashlib
+    import os
+    import tracemalloc
+    import zipfile
+
+    from registry.services import artifact_register, bundle_chunks
+    from tests.conftest import CHANNELS
+
+    files = artifact_files(0)
+    big = tmp_path / "big.ckpt"
+    big.write_bytes(files["checkpoint"].read_bytes() + os.urandom(24 * 2**20))  # 24 MiB that deflate cannot shrink
+    version = artifact_register(model_name="big", files={**files, "checkpoint": big}, symbol="EURUSD", timeframe="1h",
+                                horizon_bars=12, channel_order=CHANNELS)
+    out = tmp_path / "bundle.zip"
+    tracemalloc.start()
+    largest = 0
+    with open(out, "wb") as fh:
+        for chunk in bundle_chunks(version=version):
+            fh.write(chunk)
+            largest = max(largest, len(chunk))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out.stat().st_size > 24 * 2**20 and largest < 4 * 2**20
+    assert peak < 12 * 2**20  # the export that built the zip in memory held all 24 MiB, twice
+    with zipfile.ZipFile(out) as bundle:  # a valid zip: every member's CRC checked, the checkpoint whole
+        assert bundle.testzip() is None
+        assert hashlib.sha256(bundle.read("model.ckpt")).hexdigest() == hashlib.sha256(big.read_bytes()).hexdigest()

@@ -25,3 +25,25 @@ def test_detect_again_asks_the_worker(logged_in_client, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = logged_in_client.post("/hardware/")
     assert response.status_code == 302 and len(queued) == 1
+
+
+def test_detect_again_says_it_was_asked(logged_in_client, django_capture_on_commit_callbacks):
+    HardwareReport.objects.create(host="worker-1", report=REPORT)
+    with django_capture_on_commit_callbacks(execute=False):
+        page = logged_in_client.post("/hardware/", follow=True).content.decode()
+    assert "Detection asked of the gpu worker" in page
+
+
+def test_a_burst_of_detections_queued_behind_one_runs_once(monkeypatch, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from training import hardware, tasks
+
+    detections = []
+    monkeypatch.setattr(hardware, "hardware_detect", lambda: detections.append(1) or REPORT)
+    HardwareReport.objects.create(host="worker-1", report=REPORT, detected_at=timezone.now() - timedelta(minutes=5))
+    results = [tasks.hardware_detect() for _ in range(5)]  # five clicks' tasks, taken one after another
+    assert len(detections) == 1 and HardwareReport.objects.count() == 2
+    assert all("fresh: not detected again" in r for r in results[1:])

@@ -186,3 +186,25 @@ def test_the_command_names_a_bad_flag(db):
         call_command("train", "--symbol", "EURUSD", "--timeframe", "1h", "--epochs", "0")
     with pytest.raises(CommandError, match="model_name 'Bad Name' must be a slug"):
         call_command("train", "--symbol", "EURUSD", "--timeframe", "1h", "--model_name", "Bad Name")
+
+
+def test_the_api_refuses_more_processes_than_the_machine_has_cores(api_client, eurusd, monkeypatch):
+    from training.models import TrainingRun
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    for name in ("cpu_processes", "num_workers"):
+        response = api_client.post("/api/training-runs/", {**SERIES, "choices": {name: 8, "num_gpus": 0}}, format="json")
+        assert response.status_code == 400 and response.json()["detail"] == f"{name} must be at most this machine's 2 cores, not 8"
+    assert not TrainingRun.objects.exists()
+    ok = api_client.post("/api/training-runs/", {**SERIES, "choices": {"cpu_processes": 2, "num_gpus": 0}}, format="json")
+    assert ok.status_code == 202
+
+
+def test_the_engine_refuses_more_processes_than_the_hardware_it_detected_has():
+    from training.engine import build_config
+    from training.engine.hardware import HardwareInfo
+    from training.engine.optimization import UserChoices
+
+    with pytest.raises(ValueError, match="cpu_processes must be at most this machine's 2 cores, not 3"):
+        build_config(HardwareInfo(cpu_cores=2), UserChoices(cpu_processes=3, num_gpus=0))
+    assert build_config(HardwareInfo(cpu_cores=2), UserChoices(cpu_processes=2, num_gpus=0)).devices == 2

@@ -62,6 +62,10 @@ class OptimizationConfig:
 
 def build_config(hw: HardwareInfo, choices: UserChoices | None = None, *, denoiser: str = "transformer") -> OptimizationConfig:
     c = choices or UserChoices()
+    for name in ("cpu_processes", "num_workers"):  # processes it would start: at most the cores (the service checks first)
+        value = getattr(c, name)
+        if value is not None and value > max(1, hw.cpu_cores):
+            raise ValueError(f"{name} must be at most this machine's {hw.cpu_cores} cores, not {value}")
     cfg = OptimizationConfig()
     cuda = hw.cuda_available and hw.gpu_count > 0
     cc = hw.min_compute_capability

@@ -4,6 +4,7 @@ child process that trains it. A failed or cancelled run resumes from its last ch
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -16,12 +17,25 @@ from training.models import TrainingRun
 from training.request import TrainingRequest
 
 
+PROCESS_COUNTS = ("cpu_processes", "num_workers")  # the options that start processes (DDP ranks, loader workers)
+
+
+def check_process_counts(choices: dict, cores: int) -> None:
+    """Each option that starts processes at most the machine's cores: more only slows training on
+    shared cores, and a user could otherwise make the server start any number of them."""
+    for name in PROCESS_COUNTS:
+        value = choices.get(name)
+        if value is not None and value > cores:
+            raise ValueError(f"{name} must be at most this machine's {cores} cores, not {value}")
+
+
 @transaction.atomic
 def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) -> TrainingRun:
     """Check the request against the stored bars (enough for a chronological split), store the run,
     queue it on `gpu`. The request checked its own fields."""
     from training.engine import chronological_split
 
+    check_process_counts(request.choices, os.cpu_count() or 1)
     n = candles_queryset(symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end).count()
     chronological_split(n, request.patch_len, request.horizon)  # raises when the bars are too few
     run = TrainingRun.objects.create(owner=user if getattr(user, "is_authenticated", False) else None, **asdict(request))
