@@ -18,7 +18,8 @@ def _thin(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return (frame.iloc[::step] if step > 1 else frame), step
 
 
-def equity_figure(equity: pd.DataFrame, *, title: str) -> dict:
+def equity_figure(equity: pd.DataFrame, *, title: str, held_out_from: str | None = None) -> dict:
+    """Equity and drawdown; `held_out_from` (a timestamp) marks where an optimization's held-out tail begins."""
     shown, step = _thin(equity)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
     fig.add_trace(go.Scattergl(x=shown["ts"], y=shown["equity"], name="equity", line=dict(color="#1d4ed8")), row=1, col=1)
@@ -28,6 +29,11 @@ def equity_figure(equity: pd.DataFrame, *, title: str) -> dict:
     fig.update_layout(title=title + suffix, height=480, template="plotly_white", margin=dict(l=60, r=20, t=50, b=40))
     fig.update_yaxes(title_text="equity", row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", row=2, col=1)
+    if held_out_from:
+        at = pd.Timestamp(held_out_from).tz_convert("UTC") if pd.Timestamp(held_out_from).tzinfo else pd.Timestamp(held_out_from).tz_localize("UTC")
+        fig.add_vline(x=at.isoformat(), line=dict(color="#92400e", dash="dash"))
+        fig.add_annotation(x=at.isoformat(), y=1, yref="paper", text="held out from here: the search never saw these bars",
+                           showarrow=False, xanchor="left", font=dict(color="#92400e"))
     return json.loads(fig.to_json())
 
 

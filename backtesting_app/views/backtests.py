@@ -46,7 +46,8 @@ def run_detail(request, pk: int):
         if trade and trade.isascii() and trade.isdecimal() and int(trade) < len(run.trades or []):
             center = run.trades[int(trade)]["EntryBar"]
         context |= {
-            "equity_figure": charts.equity_figure(equity, title=f"{run.label}: equity and drawdown"),
+            "equity_figure": charts.equity_figure(equity, title=f"{run.label}: equity and drawdown",
+                                                  held_out_from=((context.get("origin_evidence") or {}).get("holdout") or {}).get("first")),
             "trades_figure": charts.trades_figure(ohlc, run.trades or [], events, center_bar=center),
             "stats_rows": [(key, _fmt(run.stats.get(key))) for key in STAT_ROWS if key in run.stats],
             "trades": list(enumerate(run.trades or []))[:50],

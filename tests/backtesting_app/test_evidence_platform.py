@@ -85,7 +85,9 @@ def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run
     response = logged_in_client.post(f"/optimizations/runs/{run.pk}/results/{best.pk}/backtest/")
     backtest = BacktestRun.objects.get()
     assert response.status_code == 302 and backtest.origin_result == best and backtest.in_sample is True
+    assert backtest_run_execute(backtest.pk) == "succeeded"
     page = logged_in_client.get(f"/backtests/runs/{backtest.pk}/").content.decode()
+    assert "held out from here" in page  # the equity chart marks where the held-out tail begins
     assert 'id="in-sample-note"' in page and f'href="/optimizations/runs/{run.pk}/"' in page and 'id="origin-holdout"' in page
     assert api_client.get(f"/api/backtests/{backtest.pk}/").json()["in_sample"] is True
 
