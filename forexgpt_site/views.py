@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
-from backtesting_app.models import BacktestRun
+from backtesting_app.models import BacktestRun, OptimizationRun
 from conformal.models import CalibrationRun
 from marketdata.models import Candle, CandleImport
 from marketdata.selectors import series_list
@@ -25,6 +25,7 @@ def dashboard(request):
         "registered_models": RegisteredModel.objects.count(),
         "calibrations": CalibrationRun.objects.order_by("-created_at")[:5],
         "backtests": BacktestRun.objects.order_by("-created_at")[:5],
+        "optimizations": OptimizationRun.objects.order_by("-created_at")[:5],
         "training_runs": TrainingRun.objects.order_by("-created_at")[:5],
         "latest_versions": ModelVersion.objects.select_related("registered_model").order_by("-created_at")[:5],
     })

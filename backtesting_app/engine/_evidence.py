@@ -50,6 +50,16 @@ def evenly_kept(count: int, at_most: int, keep: int) -> np.ndarray:
     return idx
 
 
+def logit_histogram(logits: list[float], bins: int = 40) -> dict:
+    """The distribution of the CSCV logits, kept small enough to store with a run (12,870 logits for 16
+    blocks): counts in `bins` equal bins, and how many fall at or below 0 (that share is the PBO)."""
+    values = np.asarray(logits, float)
+    finite = values[np.isfinite(values)]
+    counts, edges = np.histogram(finite, bins=bins) if len(finite) else (np.zeros(0, int), np.zeros(1))
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts], "at_or_below_zero": int(np.sum(values <= 0)),
+            "total": int(len(values))}
+
+
 def effective_trials(R: np.ndarray, n_trials: int) -> tuple[float | None, int]:
     """(the mean pairwise correlation of the sets' returns, the effective number of independent tries
     rho + (1 - rho) N) - Bailey & Lopez de Prado's estimate for correlated trials: neighbouring parameter
@@ -94,7 +104,8 @@ def selection_statistics(problem: BacktestProblem, params: list[dict], chosen: i
     try:
         if blocks < MIN_PBO_BLOCKS:
             raise ValueError(f"{days} days are too few for the PBO: it needs {2 * MIN_PBO_BLOCKS} (blocks of 2 days)")
-        out["pbo"] = probability_of_backtest_overfitting(R, blocks=blocks)
+        pbo = probability_of_backtest_overfitting(R, blocks=blocks)
+        out["pbo"] = {k: v for k, v in pbo.items() if k != "logits"} | {"logit_histogram": logit_histogram(pbo["logits"])}
     except ValueError as exc:
         out["pbo"] = {"pbo": None, "reason": str(exc)}
     try:

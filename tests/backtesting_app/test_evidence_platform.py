@@ -60,7 +60,10 @@ def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run
     selection = evidence["selection"]
     assert selection["sets_tried"] == run.results.count()
     assert 0 <= selection["dsr"]["dsr"] <= 1 and selection["dsr"]["n_trials"] == run.results.count()
-    assert 0 <= selection["pbo"]["pbo"] <= 1 and len(selection["pbo"]["logits"]) == selection["pbo"]["n_combinations"]
+    assert 0 <= selection["pbo"]["pbo"] <= 1
+    histogram = selection["pbo"]["logit_histogram"]  # the logits' distribution, small enough to store
+    assert sum(histogram["counts"]) == histogram["total"] == selection["pbo"]["n_combinations"]
+    assert histogram["at_or_below_zero"] / histogram["total"] == pytest.approx(selection["pbo"]["pbo"])
     assert 0 <= selection["spa"]["p_values"]["consistent"] <= 1
     value = evidence["model_value"]
     assert value["part"] == "holdout" and value["bars"] == evidence["holdout"]

@@ -247,3 +247,27 @@ def test_a_short_evaluation_gets_a_rolling_window_that_fits_and_says_which():
     m = interval_metrics(y, np.full(354, -1.645), np.full(354, 1.645), alpha=0.1)
     assert m["rolling_window"] == fitting_window(354) == 88 and m["rolling_min"] is not None
     assert interval_metrics(rng.normal(size=600), np.full(600, -2.0), np.full(600, 2.0), alpha=0.1)["rolling_window"] == 500
+
+
+def test_the_rolling_coverage_chart_draws_full_windows_only_and_says_when_it_cuts():
+    from types import SimpleNamespace
+
+    from conformal import charts
+
+    rng = np.random.default_rng(0)
+    n = 653
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"), "y_true": rng.normal(size=n),
+                          "lo": -1.645, "hi": 1.645})
+    run = SimpleNamespace(label="#1 aci", alpha=0.1)
+    fig = charts.coverage_figure([(run, frame)], window=500)
+    trace = fig["data"][0]
+    y = trace["y"]
+    if isinstance(y, dict):  # plotly's typed-array encoding
+        import base64
+
+        y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    assert len(y) == n - 500 + 1 and np.isfinite(y).all()  # no run-in of empty points stretching the x axis
+    assert pd.Timestamp(trace["x"][0]).tz_localize(None) == frame["timestamp"].iloc[499].tz_localize(None)
+    assert "points shown" not in fig["layout"]["title"]["text"] and fig["layout"]["yaxis"]["tickformat"] == ".1%"
+    long = pd.concat([frame] * 8, ignore_index=True).assign(timestamp=pd.date_range("2024-01-01", periods=8 * n, freq="h", tz="UTC"))
+    assert "the last 4,000 points shown" in charts.coverage_figure([(run, long)], window=500)["layout"]["title"]["text"]
