@@ -89,7 +89,8 @@ def series_sources() -> dict[tuple[str, str], list[dict]]:
     out: dict[tuple[str, str], list[dict]] = {}
     for run in CandleImport.objects.filter(pk__in=list(counts)).order_by():
         out.setdefault((run.symbol, run.timeframe), []).append(
-            {"import_id": run.pk, "label": run.source_label, "origin": run.origin, "bars": counts[run.pk]})
+            {"import_id": run.pk, "label": run.source_label, "original_name": run.original_name, "origin": run.origin,
+             "bars": counts[run.pk]})
     for items in out.values():
         items.sort(key=lambda s: (-s["bars"], s["import_id"]))
     return out

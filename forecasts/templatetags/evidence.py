@@ -2,20 +2,13 @@
 
 from django import template
 
-from forexgpt_site.parsing import parse_utc
+from forexgpt_site.templatetags.forexgpt import utc
 from training.engine.periods import IN_SAMPLE_PARTS, PLACE_NAMES, PLACES, in_sample_of, sample_label_of
 
 register = template.Library()
 
 
-@register.filter
-def utc(value) -> str:
-    """`{{ "2014-06-04T12:00:00Z"|utc }}` -> 2014-06-04 12:00: an ISO UTC time as the pages print times."""
-    try:
-        when = parse_utc(value)
-    except ValueError:
-        return str(value)
-    return "-" if when is None else f"{when:%Y-%m-%d %H:%M}"
+register.filter("utc", utc)  # the pages' one way to print a stored UTC time
 
 
 @register.filter

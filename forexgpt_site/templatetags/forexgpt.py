@@ -1,5 +1,7 @@
 from django import template
 
+from forexgpt_site.parsing import parse_utc
+
 register = template.Library()
 
 
@@ -49,3 +51,13 @@ def kvline(mapping):
 def pct(share):
     """`{{ 0.25|pct }}` -> 25%: a share as a whole percentage."""
     return "-" if share is None else f"{100 * float(share):.0f}%"
+
+
+@register.filter
+def utc(value) -> str:
+    """`{{ "2014-06-04T12:00:00Z"|utc }}` -> 2014-06-04 12:00: an ISO UTC time as the pages print times."""
+    try:
+        when = parse_utc(value)
+    except ValueError:
+        return str(value)
+    return "-" if when is None else f"{when:%Y-%m-%d %H:%M}"

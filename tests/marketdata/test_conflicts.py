@@ -167,7 +167,8 @@ def test_the_demo_series_is_labelled_and_never_mixed_into_imported_bars(fixture_
     assert CandleImport.objects.filter(origin="demo").count() == 1  # one demo import, however often loaded
     (series,) = series_list()
     assert series["is_demo"] and series["sources"] == [
-        {"import_id": CandleImport.objects.get().pk, "label": "demo data (backtesting.test.EURUSD)", "origin": "demo", "bars": 5000}]
+        {"import_id": CandleImport.objects.get().pk, "label": "demo data (backtesting.test.EURUSD)",
+         "original_name": "backtesting.test.EURUSD", "origin": "demo", "bars": 5000}]
     Candle.objects.all().delete()
     candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     skipped = demo_data_load()

@@ -85,7 +85,8 @@ def test_retry_is_refused_for_a_bad_policy(logged_in_client, user, django_captur
 def test_the_data_page_marks_demo_data_and_mixed_sources(logged_in_client, fixture_path):
     demo_data_load()
     body = logged_in_client.get(reverse("marketdata:data")).content.decode()
-    assert '<span class="status demo"' in body and "demo data (backtesting.test.EURUSD)" in body
+    assert '<span class="status demo"' in body and "<small>backtesting.test.EURUSD</small>" in body
+    assert "demo data (backtesting" not in body  # the badge says demo data once, not again in the source
     candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI_REQUEST)
     body = logged_in_client.get(reverse("marketdata:data")).content.decode()
     run = CandleImport.objects.get(origin="command")
