@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -69,6 +69,16 @@ class PatternScanView(APIView):
         })
 
 
+TRIAL_QUERY_PARAMETERS = [
+    OpenApiParameter("sort", str, description="id (default), phase, generation, rank, feasible, violation, a metric (return_pct, "
+                     "max_drawdown_pct, sharpe, win_rate_pct, profit_factor, n_trades) or a searched parameter; a leading - "
+                     "descends. Missing values come last; ties by id."),
+    OpenApiParameter("phase", str, enum=["grid", "nsga2", "local"]),
+    OpenApiParameter("feasible", bool, description="only the sets that meet (yes) or violate (no) the constraints"),
+    OpenApiParameter("front", bool, description="yes: only the feasible Pareto front (rank 0)"),
+]
+
+
 @extend_schema_view(create=job_create_schema(OptimizationCreateSerializer, OptimizationRunSerializer))
 class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                              viewsets.GenericViewSet):
@@ -84,11 +94,15 @@ class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModel
     filterset_fields = ["status", "method", "symbol", "timeframe"]
     parser_classes = [TextJSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(responses={200: OptimizationResultSerializer(many=True)})
+    @extend_schema(responses={200: OptimizationResultSerializer(many=True)}, parameters=TRIAL_QUERY_PARAMETERS)
     @action(detail=True)
     def results(self, request, pk=None):
-        """Every evaluated parameter set, paginated."""
-        page = self.paginate_queryset(self.get_object().results.order_by("id"))
+        """Every evaluated parameter set, paginated; sorted and filtered as the run page's trials table is.
+        Ranges: min_<key> / max_<key> keep the sets whose metric or numeric searched parameter is at least /
+        at most the value (e.g. ?min_sharpe=1&max_max_drawdown_pct=10). A bad value is a 400 naming it."""
+        run = self.get_object()
+        query = selectors.optimization_trial_query(run=run, params=request.query_params, strict=True)
+        page = self.paginate_queryset(selectors.optimization_trials_queryset(run=run, query=query))
         return self.get_paginated_response(OptimizationResultSerializer(page, many=True).data)
 
     @extend_schema(responses={200: FrontPointSerializer(many=True)})

@@ -97,9 +97,7 @@ class BacktestRequest(_RunOnData):
             source = "forecast_set"
         if source not in FORECAST_SOURCES:
             raise ValueError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
-        forecast_set = parse_row_id(given.get("forecast_set"), "forecast_set")
-        if source == "forecast_set" and forecast_set is None and not artifact:
-            raise ValueError("forecasts_source forecast_set needs a forecast set (its id) or a model version (artifact)")
+        forecast_set = parse_row_id(given.get("forecast_set"), "forecast_set")  # none given: the service says what covers the range
         costs = {name: _number(given.get(name, getattr(cls, name)), name) for name in COST_FIELDS}
         FxCosts(**costs, pip=pip_size(symbol))  # the cost checks (ranges), with their messages
         params = check_params(strategy, parse_json_object(given.get("params", {}), "params"))

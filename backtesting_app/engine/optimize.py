@@ -25,6 +25,7 @@ from ._search import (
 )
 from ._space import Parameter, ParameterSpace, default_space
 from ._walkforward import walk_forward
+from ._importance import parameter_importance
 from ._evidence import HOLDOUT_SHARE, PERMUTATIONS, bars_range, model_value, returns_matrix, selection_statistics, split_holdout
 
 __all__ = [
@@ -34,5 +35,5 @@ __all__ = [
     "check_objectives", "default_space", "fast_metrics", "optimize_grid", "optimize_nsga2", "parse_constraints",
     "pick_point", "walk_forward",
     "MAX_PBO_BLOCKS", "PBO_METRICS", "deflated_sharpe_ratio", "probability_of_backtest_overfitting", "sharpe_variance_of", "spa_test",
-    "HOLDOUT_SHARE", "PERMUTATIONS", "bars_range", "model_value", "returns_matrix", "selection_statistics", "split_holdout",
+    "parameter_importance", "HOLDOUT_SHARE", "PERMUTATIONS", "bars_range", "model_value", "returns_matrix", "selection_statistics", "split_holdout",
 ]

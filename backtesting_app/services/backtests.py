@@ -23,7 +23,13 @@ from backtesting_app.engine import (
 from backtesting_app.engine.optimize import PERMUTATIONS, BacktestProblem, model_value
 from backtesting_app.models import BacktestRun
 from backtesting_app.request import COST_FIELDS, FORECAST_SOURCES, BacktestRequest
-from forecasts.selectors import finished_forecast_set, forecast_frame, forecast_set_for, read_forecasts_csv
+from forecasts.selectors import (
+    finished_forecast_set,
+    forecast_frame,
+    forecast_set_for,
+    forecast_sets_covering,
+    read_forecasts_csv,
+)
 from forexgpt_site.jobs import JobContext, job_enqueue
 from forexgpt_site.serialization import json_value
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
@@ -114,7 +120,33 @@ def request_forecasts(request: BacktestRequest, upload=None) -> tuple[BacktestRe
     if request.artifact:
         request = request.with_forecast_set(forecast_set_for(artifact=request.artifact, symbol=request.symbol, timeframe=request.timeframe,
                                                              start=request.start, end=request.end).pk)
+    elif request.forecasts_source == "forecast_set" and request.forecast_set is None:
+        raise ValueError(no_forecast_set_message(symbol=request.symbol, timeframe=request.timeframe, start=request.start,
+                                                 end=request.end))
     return request, forecasts_of_request(request.forecasts_source, upload, request.forecast_set)
+
+
+def no_forecast_set_message(*, symbol: str, timeframe: str, start=None, end=None) -> str:
+    """Why a backtest on 'a stored forecast set' has none: which sets of the series exist and what they
+    cover, where the series' bars end, and what to do."""
+    from marketdata.selectors import candles_queryset
+
+    def when(ts) -> str:
+        return f"{ts:%Y-%m-%d %H:%M}"
+
+    def listed(sets) -> str:
+        return "; ".join(f"#{fs.pk} ({fs.artifact_ref}) {when(fs.first)} to {when(fs.last)}" for fs in sets[:5])
+
+    span = (f" from {when(start)}" if start else "") + (f" to {when(end)}" if end else "")
+    covering = forecast_sets_covering(symbol=symbol, timeframe=timeframe, start=start, end=end)
+    if covering.exists():
+        return f"no forecast set was picked; these cover {symbol} {timeframe}{span}: {listed(covering)}"
+    stored = forecast_sets_covering(symbol=symbol, timeframe=timeframe)
+    have = f"the stored sets cover {listed(stored)}" if stored.exists() else f"no forecast set of {symbol} {timeframe} is stored"
+    last = candles_queryset(symbol=symbol, timeframe=timeframe).order_by("-ts").values_list("ts", flat=True).first()
+    data = f"; the {symbol} {timeframe} bars end {when(last)} UTC" if last else f"; no {symbol} {timeframe} bars are stored"
+    return (f"no stored forecast set covers {symbol} {timeframe}{span} ({have}{data}): make forecasts for this range on a "
+            "model version's page, choose a range a set covers, or use the momentum baseline")
 
 
 def _prepare(request: BacktestRequest, forecasts) -> dict:

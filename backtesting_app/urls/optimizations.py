@@ -6,5 +6,6 @@ app_name = "optimizations"
 urlpatterns = [
     path("", views.optimizations_page, name="list"),
     path("runs/<id:pk>/", views.optimization_detail, name="run"),
+    path("runs/<id:pk>/trials/", views.optimization_trials_table, name="trials"),
     path("runs/<id:pk>/results/<id:result_id>/backtest/", views.open_as_backtest, name="open-backtest"),
 ]

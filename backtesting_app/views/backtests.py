@@ -42,15 +42,16 @@ def run_detail(request, pk: int):
         ohlc = services.load_bars(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)
         events = pattern_events(ohlc, run.params.get("patterns"), forward_bars=1) if run.strategy != "forecast" else None
         trade = request.GET.get("trade")
-        center = None
-        if trade and trade.isascii() and trade.isdecimal() and int(trade) < len(run.trades or []):
-            center = run.trades[int(trade)]["EntryBar"]
+        highlight = None
+        if trade and trade.isascii() and trade.isdecimal() and len(trade) <= 9 and int(trade) < len(run.trades or []):
+            highlight = int(trade)
         context |= {
             "equity_figure": charts.equity_figure(equity, title=f"{run.label}: equity and drawdown",
                                                   held_out_from=((context.get("origin_evidence") or {}).get("holdout") or {}).get("first")),
-            "trades_figure": charts.trades_figure(ohlc, run.trades or [], events, center_bar=center),
+            "trades_figure": charts.trades_figure(ohlc, run.trades or [], events, highlight=highlight),
             "stats_rows": [(key, _fmt(run.stats.get(key))) for key in STAT_ROWS if key in run.stats],
-            "trades": list(enumerate(run.trades or []))[:50],
+            "trades": [(i, t, selectors.exit_reason(t, last_bar=len(ohlc) - 1)) for i, t in enumerate(run.trades or [])][:50],
+            "highlight": highlight,
             "n_trades": len(run.trades or []),
         }
     return render(request, "backtesting_app/run.html", context)

@@ -1,14 +1,25 @@
-"""Optimization pages: start a search, follow it, read its front, open a front point as a backtest."""
+"""Optimization pages: start a search, follow it, read its front and every trial, open a point as a backtest."""
+
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
 from backtesting_app import charts, services
-from backtesting_app.engine.optimize import OBJECTIVES
+from backtesting_app.engine.optimize import OBJECTIVES, parse_constraints
 from backtesting_app.forms import OptimizationForm, initial_from_forecast_set
 from backtesting_app.models import OptimizationResult, OptimizationRun
 from backtesting_app.request import COST_FIELDS, BacktestRequest
-from backtesting_app.selectors import optimization_summary
+from backtesting_app.selectors import (
+    optimization_chart_rows,
+    optimization_importance,
+    optimization_parameter_kinds,
+    optimization_summary,
+    optimization_trial_query,
+    optimization_trials,
+)
+
+BEST_FIRST = {key: direction == "max" for key, direction in OBJECTIVES.values()}  # a metric's first click sorts best first
 
 
 def optimizations_page(request):
@@ -22,27 +33,86 @@ def optimizations_page(request):
     return render(request, "backtesting_app/optimizations.html", {"form": form, "runs": runs})
 
 
+def _trials_context(request, run: OptimizationRun) -> dict:
+    """The trials table's page: its rows, columns, and the links that page, sort and filter it."""
+    query = optimization_trial_query(run=run, params=request.GET)
+    trials = optimization_trials(run=run, query=query)
+    objective_keys = [OBJECTIVES[o][0] for o in run.objectives]
+    constraint_keys = list(dict.fromkeys(c.metric for c in parse_constraints(run.constraints) if c.metric not in objective_keys))
+    kinds = optimization_parameter_kinds(run)
+    bounds = {f"{bound}_{key}": value for key, bound, value in query.bounds}
+
+    def column(key, label, *, numeric=True, filterable=True):
+        descending = query.sort == f"-{key}"
+        ascending = query.sort == key
+        first = f"-{key}" if BEST_FIRST.get(key) else key
+        target = key if descending else (f"-{key}" if ascending else first)
+        return {"key": key, "label": label, "numeric": numeric, "arrow": "▼" if descending else ("▲" if ascending else ""),
+                "sort_query": urlencode(query.as_params(sort=target, page=1)), "filterable": filterable,
+                "min": bounds.get(f"min_{key}", ""), "max": bounds.get(f"max_{key}", "")}
+
+    metric_columns = [column(k, charts.OBJECTIVE_LABELS[k]) for k in [*objective_keys, *constraint_keys]]
+    param_columns = [column(n, n, filterable=kind != "choice") for n, kind in kinds.items()]
+    page = trials["page"]
+    pager = {label: urlencode(query.as_params(page=n)) for label, n in (
+        ("first", 1), ("previous", page.previous_page_number() if page.has_previous() else None),
+        ("next", page.next_page_number() if page.has_next() else None), ("last", page.paginator.num_pages)) if n}
+    for row in trials["rows"]:
+        row["param_values"] = [row["params"].get(n) for n in kinds]
+        row["metric_values"] = [row["metrics"].get(c["key"]) for c in metric_columns]
+    return {"trials": trials, "trial_query": query, "metric_columns": metric_columns, "param_columns": param_columns,
+            "base_columns": [column("id", "#", filterable=False), column("phase", "phase", numeric=False, filterable=False),
+                             column("generation", "gen.", filterable=False), column("rank", "rank", filterable=False)],
+            "feasible_column": column("feasible", "feasible", numeric=False, filterable=False),
+            "violation_column": column("violation", "violation", filterable=False), "pager": pager,
+            "has_constraints": bool(run.constraints), "phase_choices": _phases(run),
+            "sort_label": "" if query.sort == "id" else
+            f"{query.sort.lstrip('-')}, {'descending' if query.sort.startswith('-') else 'ascending'}"}
+
+
+def _phases(run: OptimizationRun) -> tuple[str, ...]:
+    return ("grid", "nsga2", "local") if run.method == "hybrid" else (run.method,)
+
+
 def optimization_detail(request, pk: int):
     run = get_object_or_404(OptimizationRun, pk=pk)
-    results = list(run.results.order_by("id").values("id", "params", "metrics", "rank", "feasible", "phase"))
     metric_keys = [OBJECTIVES[o][0] for o in run.objectives]
     summary = optimization_summary(run)
-    context = {"run": run, "summary": summary, "metric_keys": metric_keys, "results_count": len(results),
-               "phases": [(p, run.phase_counts.get(p, 0)) for p in (("grid", "nsga2", "local") if run.method == "hybrid" else (run.method,))]}
-    if results and run.is_finished:
-        context["figures"] = charts.pareto_figures(results, metric_keys)
+    context = {"run": run, "summary": summary, "metric_keys": metric_keys, "results_count": summary["evaluations"],
+               "phases": [(p, run.phase_counts.get(p, 0)) for p in _phases(run)]}
+    if summary["evaluations"]:
+        context.update(_trials_context(request, run))
+    if summary["evaluations"] and run.is_finished:
+        rows, total = optimization_chart_rows(run=run)
+        names = list(optimization_parameter_kinds(run))
+        context["figures"] = charts.pareto_figures(rows, metric_keys, total=total)
+        context["charted"] = len(rows)
+        importance = optimization_importance(run=run, rows=rows)
+        fitted = {k: v for k, v in importance.items() if v}
+        if fitted:
+            context["importance"] = {
+                "objectives": [{"label": charts.OBJECTIVE_LABELS[k], "explained": v["explained"], "n": v["n"]} for k, v in fitted.items()],
+                "rows": [{"name": n, "shares": [v["importance"][n] for v in fitted.values()]} for n in names]}
+            context["importance_figure"] = charts.importance_figure(fitted, names)
+        context["slice_figure"] = charts.slice_figure(rows, metric_keys, names, total=total)
     if run.hv_history:
         context["hv_figure"] = charts.hypervolume_figure(run.hv_history)
     evidence = run.evidence or {}
     context["evidence"] = evidence
     context["walk"] = run.walk_forward_result
     context["value_where"] = "the held-out tail" if evidence.get("holdout") else "the searched bars (no held-out tail)"
-    logits = ((evidence.get("selection") or {}).get("pbo") or {}).get("logits")
-    if logits:
-        context["logits_figure"] = charts.pbo_logits_figure(logits)
+    histogram = ((evidence.get("selection") or {}).get("pbo") or {}).get("logit_histogram")
+    if histogram:
+        context["logits_figure"] = charts.pbo_logits_figure(histogram)
     if run.walk_forward_result and run.walk_forward_result.get("windows"):
         context["wf_figure"] = charts.walk_forward_figure(run.walk_forward_result)
     return render(request, "backtesting_app/optimization.html", context)
+
+
+def optimization_trials_table(request, pk: int):
+    """The trials table alone (the run page swaps it in when sorted, filtered or paged)."""
+    run = get_object_or_404(OptimizationRun, pk=pk)
+    return render(request, "backtesting_app/_trials.html", {"run": run, **_trials_context(request, run)})
 
 
 def open_as_backtest(request, pk: int, result_id: int):

@@ -173,3 +173,44 @@ def test_a_forecast_backtest_without_trades_says_how_close_the_forecasts_came(ap
     assert run.stats["# Trades"] == 0
     assert (f"0 trades: no forecast in the range with confidence >= 0.4 moves more than entry_threshold 0.0003 "
             f"(the largest |pred_return| is {largest:.2g}); lower entry_threshold or optimize it") in run.message
+
+
+def test_a_trade_says_why_it_closed():
+    from backtesting_app.selectors import exit_reason
+
+    long = {"Size": 10, "EntryBar": 3, "ExitBar": 9, "SL": 1.0950, "TP": 1.1100}
+    assert exit_reason(long | {"ExitPrice": 1.0950}, last_bar=100) == "stop loss"
+    assert exit_reason(long | {"ExitPrice": 1.0930}, last_bar=100) == "stop loss"  # a gap through the stop fills at the open
+    assert exit_reason(long | {"ExitPrice": 1.1100}, last_bar=100) == "take profit"
+    assert exit_reason(long | {"ExitPrice": 1.1000}, last_bar=100) == "max hold"
+    assert exit_reason(long | {"ExitPrice": 1.1000, "ExitBar": 100}, last_bar=100) == "end of data"
+    short = {"Size": -10, "EntryBar": 3, "ExitBar": 9, "SL": 1.1100, "TP": 1.0950, "ExitPrice": 1.1120}
+    assert exit_reason(short, last_bar=100) == "stop loss" and exit_reason(short | {"ExitPrice": 1.0940}, last_bar=100) == "take profit"
+
+
+def test_the_trades_chart_shows_a_short_backtest_whole_and_centres_a_picked_trade(bars):
+    from backtesting_app import charts
+
+    pred, conf = align_forecasts(bars, momentum_forecasts(bars, halflife=6))
+    result = run_backtest(bars, "forecast", {**PARAMS, "entry_threshold": 0.0002, "confidence_threshold": 0.0}, FxCosts(),
+                          pred_return=pred, confidence=conf, engine="fast")
+    trades = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in result.trades.to_dict("records")]
+    assert len(trades) >= 3
+    whole = charts.trades_figure(bars, trades, None)
+    assert len(whole["data"][0]["x"]) == len(bars)  # 399 bars: every one drawn, every trade on it
+    k = len(trades) // 2
+    picked = charts.trades_figure(bars, trades, None, highlight=k)
+    shade = picked["layout"]["shapes"][0]
+    assert pd.Timestamp(shade["x0"]) == bars.index[trades[k]["EntryBar"]] and pd.Timestamp(shade["x1"]) == bars.index[trades[k]["ExitBar"]]
+    assert picked["layout"]["title"]["text"].startswith(f"Trade {k}: ")
+
+
+def test_a_backtest_on_a_forecast_set_none_covers_says_what_is_stored_and_where_the_data_ends(api_client, bars):
+    response = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "params": PARAMS,
+                                                   "forecasts_source": "forecast_set", "start": "2014-06-02", "end": "2014-06-06"},
+                               format="json")
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "no stored forecast set covers EURUSD 1h from 2014-06-02 00:00 to 2014-06-06 00:00" in detail
+    assert "no forecast set of EURUSD 1h is stored; the EURUSD 1h bars end 2014-06-24 05:00 UTC" in detail, detail
+    assert BacktestRun.objects.count() == 0

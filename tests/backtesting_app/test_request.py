@@ -21,7 +21,6 @@ def test_from_dict_normalizes_and_fills_the_defaults():
     ({"strategy": "martingale"}, "unknown strategy 'martingale'"),
     ({"engine": "gpu"}, "unknown engine 'gpu'"),
     ({"forecasts_source": "oracle"}, "unknown forecasts source 'oracle'"),
-    ({"forecasts_source": "forecast_set"}, "forecasts_source forecast_set needs a forecast set (its id) or a model version"),
     ({"forecast_set": "1; drop"}, "forecast_set must be a forecast set's id"),
     ({"leverage": 0.5}, "leverage must be between 1 and 1000"),
     ({"cash": "NaN"}, "cash must be a finite number"),
