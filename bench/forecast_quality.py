@@ -1,8 +1,16 @@
-"""The forecast-quality protocol: the default model against three baselines on EURUSD H1, the same way
-every time, and the ablations that decide the default.
+"""The forecast-quality protocol: the default model against four baselines on EURUSD H1, the same way
+every time, the ablations that decide the default, and the model on pairs it was never trained on.
 
     .venv/bin/python bench/forecast_quality.py [--variants default,no_vol_channels] [--epochs 6] [--batch 256]
         [--windows 5000] [--samples 100] [--seed 0] [--threads 2] [--out bench/results/forecast-quality-cpu.json]
+        [--pairs EURUSD,AUDUSD,USDCAD | --data FILE,FILE] [--pair-windows 1000]
+
+`--pairs` (names of files in ../shared/data, `PAIR_H1_*.csv`) or `--data` (CSV paths, the same
+columns): leave-one-pair-out. Each variant is still trained on EURUSD alone; each listed series other
+than the training file is then scored on its own test part (its own chronological split, at most
+`--pair-windows` windows, default `--windows`) with the EURUSD model as its forecasts of that series
+are made - the EURUSD normalizer, calendar, spread and drift, nothing refitted - against the four
+baselines fitted on that series' own training part. EURUSD itself, when listed, is the variant's own row.
 
 The epochs and the batch default to the platform's own (`TrainingRequest`): the default model is the
 one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the
@@ -14,7 +22,10 @@ unbiased estimate of its distribution's CRPS) and, on the same windows, scored e
 distributions (no sampling noise), the random walk (the empirical distribution of the past 2,000
 12-bar returns), the EWMA Gaussian (lambda 0.94, closed form) and the seasonal EWMA (EWMA of returns
 divided by their hour-of-week factor from the training part, times the factors of the horizon's own
-hours; closed form). Each variant is trained from scratch with the hardware's
+hours; closed form) and the seasonal GARCH(1,1)-t (GARCH(1,1) with Student-t innovations fitted with
+`arch` on the training part's returns divided by their hour-of-week spread, filtered forward with
+those parameters, its horizon variance re-scaled by the horizon's own hours; a Student-t of matched
+kurtosis, closed form: `training.engine.garch`). Each variant is trained from scratch with the hardware's
 configuration and reported with its training time; ratios are model / baseline (below 1 is better).
 
 Variants (the ablation; each training configuration is trained once and shared by the variants that
@@ -48,6 +59,7 @@ from emit import emit  # noqa: E402  (bench/, the script's folder)
 
 from training.engine import build_config, detect_hardware, make_features  # noqa: E402
 from training.engine.features import VOL_CHANNELS  # noqa: E402
+from training.engine.forecast import strongest_baseline  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
@@ -78,7 +90,8 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
     "global_no_spread": {"scale_lambda": None, "seasonal": False, "spread": False, "vol_channels": False,
                          "change": "the model before, as it was: global scale, no fitted spread"},
 }
-BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma")
+ABLATION = "default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread"
+BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t")
 _trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len) -> (data, module, trainer, train seconds): shared by variants
 
 
@@ -108,24 +121,69 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
               if spec["spread"] else {"spread": 1.0, "drift": 1.0})
     quality = evaluate_quality(model, data, seed=args.seed, n_samples=args.samples, max_windows=args.windows, device=device)
     eval_s = time.perf_counter() - started
-    scores = quality["model"]
     row = {
         "variant": name, "change": spec["change"], "context_bars": patch_len, "epochs": args.epochs, "batch": args.batch, "members": members,
         "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "steps": trainer.global_step,
         "spread": fitted["spread"], "drift": fitted["drift"],
         "windows": quality["windows"], "samples": quality["samples"], "sampler": f"{quality['sampler']}-{quality['steps']}",
-        "crps": scores["crps"], "coverage_q05_q95": scores["coverage_q05_q95"],
-        "ratio": {b: scores["crps"] / quality[b]["crps"] for b in BASELINES},
-        "baselines": {b: {"crps": quality[b]["crps"], "coverage_q05_q95": quality[b]["coverage_q05_q95"]} for b in BASELINES},
-        "device": device,
+        **quality_row(quality), "device": device,
     }
     print(json.dumps(row), file=sys.stderr, flush=True)
-    return row
+    pairs = []
+    for path in args.series:
+        if path.resolve() == DATA.resolve():
+            pairs.append({"pair": pair_name(path), "file": path.name, "trained_on": True, "windows": quality["windows"],
+                          **quality_row(quality)})
+            continue
+        started = time.perf_counter()
+        other = prepare_data(read_candles(path), patch_len=patch_len, horizon=12, channels=data.channels, normalizer=data.normalizer)
+        scored = evaluate_quality(model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device)
+        pairs.append({"pair": pair_name(path), "file": path.name, "trained_on": False, "windows": scored["windows"],
+                      "eval_seconds": round(time.perf_counter() - started, 1), **quality_row(scored)})
+        print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
+    return row | ({"pairs": pairs} if pairs else {})
+
+
+def quality_row(quality: dict) -> dict:
+    """The model's CRPS and coverage, its ratio to each baseline, the baselines' own, and which is strongest."""
+    scores = quality["model"]
+    best, _ = strongest_baseline({b: quality[b]["crps"] for b in BASELINES})
+    return {"crps": scores["crps"], "coverage_q05_q95": scores["coverage_q05_q95"],
+            "ratio": {b: scores["crps"] / quality[b]["crps"] for b in BASELINES}, "strongest_baseline": best,
+            "baselines": {b: {"crps": quality[b]["crps"], "coverage_q05_q95": quality[b]["coverage_q05_q95"]} for b in BASELINES},
+            "garch_params": quality["seasonal_garch_t"]["params"]}
+
+
+def read_candles(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path).rename(columns={"timestamp": "ts"})
+
+
+def pair_name(path: Path) -> str:
+    return path.name.split("_")[0]
+
+
+def series_paths(args) -> list[Path]:
+    """The files `--pairs` names (PAIR_H1_*.csv in ../shared/data; EURUSD is the training file) or `--data` lists."""
+    if args.data:
+        paths = [Path(p) for p in args.data.split(",")]
+    elif args.pairs:
+        paths = []
+        for pair in args.pairs.upper().split(","):
+            found = [DATA] if pair == pair_name(DATA) else sorted(DATA.parent.glob(f"{pair}_H1_*.csv"))
+            if not found:
+                sys.exit(f"no {pair}_H1_*.csv in {DATA.parent}")
+            paths.append(found[0])
+    else:
+        return []
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        sys.exit(f"absent: {', '.join(missing)}")
+    return paths
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--variants", default="default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread")
+    p.add_argument("--variants", default=None, help="default: the whole ablation; with --pairs or --data, the default alone")
     p.add_argument("--epochs", type=int, default=TrainingRequest.epochs)  # the platform's defaults: "the default model"
     p.add_argument("--batch", type=int, default=TrainingRequest.batch_size)
     p.add_argument("--windows", type=int, default=5000)
@@ -133,16 +191,23 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
+    p.add_argument("--pairs", default=None, help="leave-one-pair-out: pairs to score the EURUSD-trained model on")
+    p.add_argument("--data", default=None, help="leave-one-pair-out: CSV files to score the EURUSD-trained model on")
+    p.add_argument("--pair-windows", type=int, default=None, help="test windows per pair other than EURUSD (default --windows)")
     args = p.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
+    args.series = series_paths(args)
+    args.pair_windows = args.pair_windows or args.windows
+    args.variants = args.variants or ("default" if args.series else ABLATION)
     torch.set_num_threads(args.threads)
-    candles = pd.read_csv(DATA).rename(columns={"timestamp": "ts"})
+    candles = read_candles(DATA)
     started = time.perf_counter()
     rows = [run_variant(name, candles, args) for name in args.variants.split(",")]
     hw = detect_hardware()
     result = {
         "protocol": {"data": DATA.name, "split": "chronological 70/15/15 with gaps", "windows": args.windows,
+                     **({"pairs": [p.name for p in args.series], "pair_windows": args.pair_windows} if args.series else {}),
                      "samples": args.samples, "seed": args.seed, "horizon_bars": 12, "context_bars": "64 unless the variant says",
                      "baselines": "scored exactly from their distributions"},
         "hardware": ", ".join(g.name for g in hw.gpus) or f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})",

@@ -10,6 +10,7 @@ from typing import IO
 
 import numpy as np
 import pandas as pd
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.db.models.functions import Abs
 
@@ -163,12 +164,34 @@ def quantile_score(quantiles: dict[str, np.ndarray], y: np.ndarray) -> float:
     return float(2 * np.mean([pinball(quantiles[name], y, tau) for name, tau in zip(QUANTILE_NAMES, QUANTILES)]))
 
 
+# The seasonal baselines need a calendar and a GARCH fit: at least this many stored bars before they start.
+MIN_SEASON_BARS = 1000
+SEASONAL_CACHE_S = 3600
+
+
+def baseline_fit_end(fs: ForecastSet, stamps: pd.Series, first_scored) -> tuple[int, str] | None:
+    """(index of the last bar, why) of the bars the seasonal baselines are fitted on, among the set's
+    series' stored bars `stamps` (ascending): up to the model version's last training origin, as a
+    training run's scores fit them; where its periods are unknown, or that leaves fewer than
+    MIN_SEASON_BARS bars, the bars before the first scored forecast. None when neither has enough."""
+    periods = version_periods_of(fs)
+    if periods:
+        last = int(np.searchsorted(stamps, pd.Timestamp(periods["train"]["last_origin"]), side="right")) - 1
+        if last + 1 >= MIN_SEASON_BARS:
+            return last, "the model's training part"
+    last = int(np.searchsorted(stamps, first_scored, side="left")) - 1
+    return (last, "the bars before the first scored forecast") if last + 1 >= MIN_SEASON_BARS else None
+
+
 def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict | None:
-    """The set's forecasts against the realized returns, beside the EWMA-Gaussian and random-walk
-    baselines on the same bars (their exact quantiles at the same levels): the quantile score, the
-    coverage of each band, and the rows scored. None when no horizon has passed yet."""
-    from training.engine.forecast import (QUANTILE_NAMES as names, QUANTILES as levels, empirical_quantiles, ewma_sigma,
-                                          gaussian_quantiles, random_walk_history)
+    """The set's forecasts against the realized returns, beside the baselines on the same bars (their
+    exact quantiles at the same levels; the seasonal EWMA and seasonal GARCH(1,1)-t fitted on the bars
+    `baseline_fit_end` names): the quantile score and its ratio to each baseline's, the coverage of each
+    band, the strongest baseline, and the rows scored. None when no horizon has passed yet."""
+    from training.engine.forecast import (BASELINES, QUANTILE_NAMES as names, QUANTILES as levels, empirical_quantiles,
+                                          ewma_sigma, gaussian_quantiles, random_walk_history, seasonal_ewma_sigma,
+                                          strongest_baseline)
+    from training.engine.garch import seasonal_garch_t_quantiles
 
     frame = forecast_frame(fs, calibrated=False) if frame is None else frame
     known = frame[np.isfinite(frame["y_true"])]
@@ -176,7 +199,7 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
         return None
     candles = candles_frame(symbol=fs.symbol, timeframe=fs.timeframe, end=known["timestamp"].iloc[-1])
     ends = pd.Index(candles["ts"]).get_indexer(pd.DatetimeIndex(known["timestamp"]))
-    close, y = candles["close"].to_numpy(float), known["y_true"].to_numpy(float)
+    close, y, ts = candles["close"].to_numpy(float), known["y_true"].to_numpy(float), candles["ts"]
 
     def named(q):
         return {n: q[i] for i, n in enumerate(names)}
@@ -184,13 +207,37 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
     forecasters = {"model": {n: known[n].to_numpy(float) for n in names},
                    "ewma_gaussian": named(gaussian_quantiles(ewma_sigma(close, ends, fs.horizon), levels)),
                    "random_walk": named(empirical_quantiles(random_walk_history(close, ends, fs.horizon), levels))}
-    out = {"rows": int(len(known)), "pending": int(len(frame) - len(known)), "forecasters": {}}
-    for name, q in forecasters.items():
+    fit = baseline_fit_end(fs, ts, known["timestamp"].iloc[0])
+    if fit is not None and ends.min() >= 1:  # a forecast made at the series' first bar has no return to filter
+        train_last = fit[0]
+        # A GARCH fit on tens of thousands of bars takes a second or two: kept per process until the set's
+        # scored rows or the bars they stand on change.
+        key = f"forecast-seasonal:{fs.pk}:{len(known)}:{known['timestamp'].iloc[-1]}:{len(close)}:{train_last}"
+        seasonal = cache.get(key)
+        if seasonal is None:
+            seasonal = {
+                "seasonal_ewma": named(gaussian_quantiles(seasonal_ewma_sigma(close, ts, ends, fs.horizon, train_last=train_last),
+                                                          levels)),
+                "seasonal_garch_t": named(seasonal_garch_t_quantiles(close, ts, ends, fs.horizon, train_last=train_last,
+                                                                     levels=levels))}
+            cache.set(key, seasonal, SEASONAL_CACHE_S)
+        forecasters |= seasonal
+    scored = {name: quantile_score(q, y) for name, q in forecasters.items()}
+    order = ["model", *(name for name in BASELINES if name in forecasters)]  # the pages' order
+    out = {"rows": int(len(known)), "pending": int(len(frame) - len(known)), "forecasters": {},
+           "baselines_fitted_on": None if "seasonal_ewma" not in forecasters else {
+               "last_bar": ts.iloc[fit[0]].to_pydatetime(), "bars": fit[0] + 1, "why": fit[1]}}
+    for name in order:
+        q = forecasters[name]
         out["forecasters"][name] = {
-            "quantile_crps": quantile_score(q, y),
+            "label": "this model" if name == "model" else BASELINES[name],
+            "quantile_crps": scored[name],
+            "model_ratio": None if name == "model" or not scored[name] else scored["model"] / scored[name],
             "mae_median": float(np.mean(np.abs(y - q["q50"]))),
             "coverage": {f"{lo}-{hi}": float(np.mean((y >= q[lo]) & (y <= q[hi]))) for lo, hi, _ in BANDS},
         }
+    strongest = strongest_baseline({name: scored[name] for name in BASELINES if name in scored})
+    out["strongest_baseline"] = strongest[0] if strongest else None
     overlap = period_overlap(version_periods_of(fs), known["timestamp"])
     out |= {"overlap": overlap, "in_sample": in_sample_of(overlap)}  # of the scored forecasts
     if "interval_kind" in frame and (calibration := attached_calibration(fs)) is not None:

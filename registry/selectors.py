@@ -97,6 +97,18 @@ def version_checkpoint_path(version: ModelVersion) -> Path:
         return target
 
 
+def version_against_strongest_baseline(version: ModelVersion) -> dict | None:
+    """The version's test CRPS against the strongest baseline its metrics record (the lowest of the
+    `crps_<baseline>` metrics): {"baseline", "label", "crps", "ratio"}; None without a CRPS or a baseline."""
+    from training.engine.forecast import BASELINES, strongest_baseline
+
+    metrics = version.metrics or {}
+    best = strongest_baseline({name: metrics.get(f"crps_{name}") for name in BASELINES})
+    if best is None or not isinstance(metrics.get("crps"), (int, float)) or not best[1]:
+        return None
+    return {"baseline": best[0], "label": BASELINES[best[0]], "crps": best[1], "ratio": metrics["crps"] / best[1]}
+
+
 def version_stats(version: ModelVersion) -> dict[str, np.ndarray]:
     """Normalization stats (`mu`, `sigma` per channel, in `channel_order`) for inference."""
     return read_stats(version_file_bytes(version, "stats"), channels=len(version.channel_order))

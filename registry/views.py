@@ -18,7 +18,7 @@ def registry_list(request):
     except (RegistryError, ValueError) as exc:
         versions, error = [], str(exc)
     return render(request, "registry/list.html", {
-        "versions": versions, "models": RegisteredModel.objects.order_by("name"), "filters": {**params, "tag": tag},
+        "versions": versions, "rows": [(v, selectors.version_against_strongest_baseline(v)) for v in versions], "models": RegisteredModel.objects.order_by("name"), "filters": {**params, "tag": tag},
         "error": error,
     })
 

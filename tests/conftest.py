@@ -43,6 +43,14 @@ if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL"):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: keys made of row ids would otherwise outlive the rows."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Uploaded and registry files of each test go to its own folder, never to data/media."""
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from registry.selectors import version_periods
 from training import services
+from training.engine.forecast import BASELINES, strongest_baseline
 from training.forms import TrainingForm
 from training.models import TrainingRun
 
@@ -34,14 +35,16 @@ def training_page(request):
 
 def run_detail(request, pk: int):
     run = get_object_or_404(TrainingRun, pk=pk)
-    quality_rows = []
+    quality_rows, strongest = [], None
     if run.quality:
         model_crps = run.quality["model"]["crps"]
-        for name, label in (("model", "diffusion model"), ("seasonal_ewma", "seasonal EWMA (hour of week)"),
-                            ("ewma_gaussian", "EWMA Gaussian"), ("random_walk", "random walk (empirical)")):
-            q = run.quality.get(name)  # runs scored before the seasonal baseline existed lack it
+        for name, label in (("model", "diffusion model"), *BASELINES.items()):
+            q = run.quality.get(name)  # runs scored before a seasonal baseline existed lack it
             if q:
                 quality_rows.append((label, q["crps"], q["mae_median"], q["coverage_q05_q95"], q["pinball"],
                                      model_crps / q["crps"] if name != "model" and q["crps"] else None))
+        if best := strongest_baseline({name: run.quality[name]["crps"] for name in BASELINES if name in run.quality}):
+            strongest = {"name": best[0], "label": BASELINES[best[0]], "ratio": model_crps / best[1] if best[1] else None}
     periods = version_periods(run.artifact_version) if run.artifact_version else None
-    return render(request, "training/run.html", {"run": run, "quality_rows": quality_rows, "periods": periods})
+    return render(request, "training/run.html", {"run": run, "quality_rows": quality_rows, "strongest": strongest,
+                                                 "periods": periods})

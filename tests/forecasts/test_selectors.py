@@ -2,11 +2,13 @@
 and the quantile score a forecast set's page compares forecasters with."""
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from forecasts import selectors
 from forecasts.selectors import read_forecasts_csv
 
 
@@ -53,3 +55,81 @@ def test_the_quantile_score_is_twice_the_mean_pinball_loss_over_the_seven_levels
     # every quantile 1 below: tau each, mean 0.5 again; and a perfect forecast scores 0
     assert quantile_score({n: -np.ones(3) for n in names}, np.zeros(3)) == pytest.approx(1.0)
     assert quantile_score({n: np.full(3, 0.2) for n in names}, np.full(3, 0.2)) == 0
+
+
+@pytest.fixture
+def eurusd_3000(db, shared_file, tmp_path):
+    """The first 3,000 hours of EURUSD H1 2014-2024 stored: enough bars for the seasonal baselines."""
+    from marketdata.request import ImportRequest
+    from marketdata.services import candles_import_file
+
+    sliced = tmp_path / "eurusd_3000.csv"
+    pd.read_csv(shared_file("EURUSD_H1_2014-2024.csv"), nrows=3000).to_csv(sliced, index=False)
+    candles_import_file(source=sliced, request=ImportRequest(symbol="EURUSD", timeframe="1h"))
+
+
+def test_a_sets_page_scores_four_baselines_fitted_on_the_models_training_part_with_ratios(eurusd_3000, user, logged_in_client):
+    """The seasonal EWMA and GARCH(1,1)-t are fitted on the bars up to the version's last training
+    origin (as the training run's scores are); each baseline's row has the model's CRPS over its own
+    to four digits, and the strongest (lowest CRPS) is marked."""
+    from forecasts.selectors import forecast_scores, quantile_score
+    from marketdata.selectors import candles_frame
+    from tests.forecasts.conftest import register_forecaster, stored_set
+    from training.engine.forecast import QUANTILE_NAMES
+    from training.engine.garch import seasonal_garch_t_quantiles
+
+    version = register_forecaster(periods=True)
+    fs = stored_set(user, version)
+    scores = forecast_scores(fs)
+    assert list(scores["forecasters"]) == ["model", "seasonal_garch_t", "seasonal_ewma", "ewma_gaussian", "random_walk"]
+    candles = candles_frame(symbol="EURUSD", timeframe="1h")
+    ts = candles["ts"]
+    train_last = int((ts <= pd.Timestamp(version.periods["train"]["last_origin"])).sum()) - 1
+    assert scores["baselines_fitted_on"] == {"last_bar": ts.iloc[train_last].to_pydatetime(), "bars": train_last + 1,
+                                             "why": "the model's training part"}
+    known = selectors.forecast_frame(fs, calibrated=False).dropna(subset=["y_true"])
+    ends = pd.Index(ts).get_indexer(pd.DatetimeIndex(known["timestamp"]))
+    garch = seasonal_garch_t_quantiles(candles["close"].to_numpy(float), ts, ends, 12, train_last=train_last)
+    expected = quantile_score(dict(zip(QUANTILE_NAMES, garch)), known["y_true"].to_numpy())
+    assert scores["forecasters"]["seasonal_garch_t"]["quantile_crps"] == pytest.approx(expected, rel=1e-12)
+    lowest = min((s["quantile_crps"], name) for name, s in scores["forecasters"].items() if name != "model")[1]
+    assert scores["strongest_baseline"] == lowest
+    page = logged_in_client.get(f"/forecasts/{fs.pk}/").content.decode()
+    assert "model / this" in page and 'id="baselines-fitted-on"' in page
+    for name, s in scores["forecasters"].items():
+        row = re.search(rf'<tr data-forecaster="{name}">(.*?)</tr>', page, re.S).group(1)
+        assert s["label"] in row
+        if name != "model":
+            assert f'<td class="num">{s["model_ratio"]:.4f}</td>' in row
+            assert s["model_ratio"] == pytest.approx(scores["forecasters"]["model"]["quantile_crps"] / s["quantile_crps"])
+        assert ("strongest baseline" in row) == (name == lowest)
+    assert "seasonal GARCH(1,1)-t" in page
+
+
+def test_without_periods_the_seasonal_baselines_fit_the_bars_before_the_first_forecast(eurusd_3000, user):
+    from forecasts.selectors import MIN_SEASON_BARS, forecast_scores
+    from marketdata.selectors import candles_frame
+    from tests.forecasts.conftest import register_forecaster, stored_set
+
+    version = register_forecaster()  # a version from before periods were kept
+    ts = candles_frame(symbol="EURUSD", timeframe="1h")["ts"]
+    late = stored_set(user, version, start=ts.iloc[2000].isoformat())
+    fitted = forecast_scores(late)["baselines_fitted_on"]
+    assert (fitted["bars"], fitted["why"]) == (2000, "the bars before the first scored forecast")
+    early = stored_set(user, version, start=ts.iloc[MIN_SEASON_BARS - 100].isoformat())  # too few bars before it
+    scores = forecast_scores(early)
+    assert scores["baselines_fitted_on"] is None and set(scores["forecasters"]) == {"model", "ewma_gaussian", "random_walk"}
+
+
+def test_a_sets_seasonal_baselines_are_fitted_once_until_its_scored_rows_change(eurusd_3000, user, monkeypatch):
+    from forecasts import selectors as forecast_selectors
+    from tests.forecasts.conftest import register_forecaster, stored_set
+    from training.engine import garch
+
+    fits = []
+    real = garch.seasonal_garch_t_quantiles
+    monkeypatch.setattr(garch, "seasonal_garch_t_quantiles", lambda *a, **kw: fits.append(1) or real(*a, **kw))
+    fs = stored_set(user, register_forecaster(periods=True))
+    first = forecast_selectors.forecast_scores(fs)
+    again = forecast_selectors.forecast_scores(fs)  # a second page view: no second GARCH fit
+    assert len(fits) == 1 and again["forecasters"] == first["forecasters"]

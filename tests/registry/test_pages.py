@@ -26,3 +26,23 @@ def test_the_version_page_draws_a_trained_model_s_history(logged_in_client, arti
                                 channel_order=["ret_open", "ret_high", "ret_low", "ret_close"], metrics={})
     page = logged_in_client.get(f"/registry/versions/{version.pk}/").content.decode()
     assert 'id="history-figure"' in page and "No training history file" not in page
+
+
+def test_the_list_compares_each_version_with_its_strongest_baseline_by_name(logged_in_client, artifact_files, db):
+    """The lowest of the `crps_<baseline>` metrics, not the weakest; versions from before the GARCH
+    baseline compare with the strongest they have, and one without baselines shows none."""
+    from registry.services import artifact_register
+
+    def register(seed, metrics):
+        return artifact_register(model_name="m", files=artifact_files(seed), symbol="EURUSD", timeframe="1h", horizon_bars=12,
+                                 channel_order=["ret_open", "ret_high", "ret_low", "ret_close"], metrics=metrics)
+
+    register(0, {"crps": 0.00145, "crps_random_walk": 0.00150, "crps_ewma_gaussian": 0.00153, "crps_seasonal_ewma": 0.00148,
+                 "crps_seasonal_garch_t": 0.00147})
+    register(1, {"crps": 0.00145, "crps_random_walk": 0.00150, "crps_ewma_gaussian": 0.00153, "crps_seasonal_ewma": 0.00148})
+    register(2, {"crps": 0.00145})
+    page = logged_in_client.get("/registry/").content.decode()
+    assert "CRPS / strongest baseline" in page
+    assert "0.9864 vs seasonal GARCH(1,1)-t" in page  # 0.00145 / 0.00147, not / 0.00153 (the EWMA Gaussian, the weakest)
+    assert "0.9797 vs seasonal EWMA (hour of week)" in page  # 0.00145 / 0.00148: the strongest of the three it has
+    assert page.count(" vs ") == 2

@@ -58,8 +58,10 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
 
     assert version.periods == periods_of(prepare_data(candles_frame(symbol="EURUSD", timeframe="1h"), patch_len=32, horizon=12))
     assert version.periods["test"]["first_bar"] == "2014-06-18T06:00:00Z"
-    assert version.metrics["crps_seasonal_ewma"] == run.quality["seasonal_ewma"]["crps"]  # all three baselines travel with it
-    for forecaster in ("model", "random_walk", "ewma_gaussian", "seasonal_ewma"):
+    for baseline in ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t"):  # all four baselines travel with it
+        assert version.metrics[f"crps_{baseline}"] == run.quality[baseline]["crps"]
+    assert "x the strongest baseline, " in run.message
+    for forecaster in ("model", "random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t"):
         assert run.quality[forecaster]["n"] == 20
     from forecasts.services import load_forecaster
     from training.engine import EnsembleForecaster

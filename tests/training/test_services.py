@@ -14,7 +14,7 @@ def test_too_few_bars_for_a_split_are_refused_and_nothing_is_stored(user):
 
 
 @pytest.mark.django_db
-def test_the_run_page_shows_the_model_against_three_baselines_and_its_fitted_spread_and_drift(logged_in_client):
+def test_the_run_page_shows_the_model_against_four_baselines_and_its_fitted_spread_and_drift(logged_in_client):
     from training.models import TrainingRun
 
     def scores(crps):
@@ -22,9 +22,22 @@ def test_the_run_page_shows_the_model_against_three_baselines_and_its_fitted_spr
                 "pinball": {"q05": 1e-4, "q50": 5e-4, "q95": 1e-4}}
 
     quality = {"windows": 1000, "horizon_bars": 12, "model": scores(0.0097), "random_walk": scores(0.0100),
-               "ewma_gaussian": scores(0.0102), "seasonal_ewma": scores(0.0098), "spread": {"spread": 1.15, "drift": 0.25}}
+               "ewma_gaussian": scores(0.0102), "seasonal_ewma": scores(0.0098), "seasonal_garch_t": scores(0.00975),
+               "spread": {"spread": 1.15, "drift": 0.25}}
     run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h", status="succeeded", quality=quality)
     page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
-    for label, ratio in (("seasonal EWMA", "0.990"), ("EWMA Gaussian", "0.951"), ("random walk", "0.970")):
-        assert label in page and ratio in page
+    for label, ratio in (("seasonal GARCH(1,1)-t", "0.9949"), ("seasonal EWMA", "0.9898"), ("EWMA Gaussian", "0.9510"),
+                         ("random walk", "0.9700")):
+        assert f"<td>{label}" in page and f'<td class="num">{ratio}</td>' in page
+    assert "The strongest baseline here (the lowest CRPS) is the seasonal GARCH(1,1)-t: the model's CRPS is 0.9949x its." in page
     assert "spread factor 1.15" in page and "its drift 0.25" in page
+
+
+def test_the_status_line_compares_with_the_strongest_baseline_by_name():
+    from training.services.child import quality_line
+
+    quality = {"model": {"crps": 0.00145}, "random_walk": {"crps": 0.0015}, "ewma_gaussian": {"crps": 0.00153},
+               "seasonal_ewma": {"crps": 0.00148}, "seasonal_garch_t": {"crps": 0.00147}}
+    assert quality_line(quality) == "test CRPS 0.00145, 0.9864x the strongest baseline, seasonal GARCH(1,1)-t (0.00147)"
+    quality["seasonal_ewma"]["crps"] = 0.00146  # whichever is lowest, not a fixed one
+    assert quality_line(quality) == "test CRPS 0.00145, 0.9932x the strongest baseline, seasonal EWMA (hour of week) (0.00146)"

@@ -128,13 +128,28 @@ def crps_empirical(values: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def baseline_scores(close: np.ndarray, ts, ends: np.ndarray, horizon: int, y: np.ndarray, *,
                     train_last: int | None) -> dict:
-    """The three baselines' exact scores on the same windows: the random walk, the EWMA Gaussian and,
-    with `ts` and `train_last`, the seasonal EWMA."""
+    """The baselines' exact scores on the same windows: the random walk, the EWMA Gaussian and, with
+    `ts` and `train_last`, the seasonal EWMA and the seasonal GARCH(1,1)-t (`BASELINES`)."""
+    from .garch import seasonal_garch_t_scores  # garch builds on this module's calendar
+
     out = {"random_walk": empirical_scores(random_walk_history(close, ends, horizon), y),
            "ewma_gaussian": gaussian_scores(ewma_sigma(close, ends, horizon), y)}
     if ts is not None and train_last is not None:
         out["seasonal_ewma"] = gaussian_scores(seasonal_ewma_sigma(close, ts, ends, horizon, train_last=train_last), y)
+        out["seasonal_garch_t"] = seasonal_garch_t_scores(close, ts, ends, horizon, y, train_last=train_last)
     return out
+
+
+# The baselines in the order the pages list them: result dicts' names (registry metrics: "crps_" + name) and the pages' labels.
+BASELINES = {"seasonal_garch_t": "seasonal GARCH(1,1)-t", "seasonal_ewma": "seasonal EWMA (hour of week)",
+             "ewma_gaussian": "EWMA Gaussian", "random_walk": "random walk (empirical)"}
+
+
+def strongest_baseline(crps_of: dict) -> tuple[str, float] | None:
+    """(name, CRPS) of the baseline with the lowest CRPS among those `crps_of` (name -> CRPS) holds;
+    None when it holds none."""
+    known = [(name, float(crps_of[name])) for name in BASELINES if crps_of.get(name) is not None]
+    return min(known, key=lambda pair: pair[1]) if known else None
 
 
 SEASON_PRIOR_BARS = 5  # ten years of H1 bars give ~400 per hour of the week: the prior matters only for short series
@@ -185,8 +200,12 @@ class Seasonality:
         return slot
 
     def horizon_sum(self, slots: np.ndarray, horizon: int, ts=None) -> np.ndarray:
-        """Sum of the factors of the next `horizon` open slots after each slot; with month factors, `ts`
-        (the time of each slot's bar) dates them."""
+        """Sum of the factors of the next `horizon` open slots after each slot (`horizon_factors`)."""
+        return self.horizon_factors(slots, horizon, ts).sum(axis=1)
+
+    def horizon_factors(self, slots: np.ndarray, horizon: int, ts=None) -> np.ndarray:
+        """[len(slots), horizon]: the factors of the next `horizon` open slots after each slot; with
+        month factors, `ts` (the time of each slot's bar) dates them."""
         n = len(self.factors)
         open_slots = np.flatnonzero(self.seen) if self.seen.any() else np.arange(n)
         ahead = np.empty((n, horizon), dtype=np.int64)  # slots ahead of each slot, counted on past the week's end
@@ -197,22 +216,30 @@ class Seasonality:
         slots = np.asarray(slots)
         nxt = (slots[:, None] + ahead[slots]) % n
         if self.month_factors is None:
-            return self.factors[nxt].sum(axis=1)
+            return self.factors[nxt]
         unit = "h" if self.kind == "hour_of_week" else "D"
         start = pd.DatetimeIndex(pd.to_datetime(ts, utc=True)).floor(unit).tz_localize(None).to_numpy()
         when = start[:, None] + ahead[slots] * np.timedelta64(1, unit)
         first = np.asarray(pd.DatetimeIndex(when.ravel()).day <= 7).reshape(when.shape)
-        return (self.factors[nxt] * self.month_factors[first.astype(int), nxt]).sum(axis=1)
+        return self.factors[nxt] * self.month_factors[first.astype(int), nxt]
+
+    def bar_factors(self, ts) -> np.ndarray:
+        """Each bar's own factor (its slot's, with the month factor where there is one)."""
+        stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
+        slot = self.slots(stamps)
+        return self.factors[slot] * (self.month_factors[month_first_week(stamps), slot] if self.month_factors is not None else 1)
+
+    def deseasonalized(self, close: np.ndarray, ts) -> np.ndarray:
+        """1-bar log returns divided by the square root of their bar's factor (the first bar's return is 0)."""
+        ret = np.diff(np.log(np.asarray(close, float)), prepend=np.log(close[0]))
+        return ret / np.sqrt(self.bar_factors(ts))
 
     def variance(self, close: np.ndarray, ts, ends: np.ndarray, horizon: int, lam: float) -> np.ndarray:
         """The horizon's variance at each end: an EWMA (lambda `lam`, bars <= t) of returns divided by
         their bar's factor, times the factors of the horizon's own slots."""
         stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
-        slot = self.slots(stamps)
-        factor = self.factors[slot] * (self.month_factors[month_first_week(stamps), slot] if self.month_factors is not None else 1)
-        ret = np.diff(np.log(np.asarray(close, float)), prepend=np.log(close[0]))
-        level = pd.Series(ret ** 2 / factor).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
-        return level[ends] * self.horizon_sum(slot[ends], horizon, stamps[ends])
+        level = pd.Series(self.deseasonalized(close, stamps) ** 2).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
+        return level[ends] * self.horizon_sum(self.slots(stamps)[ends], horizon, stamps[ends])
 
     def to_npz(self) -> dict:
         out = {"season_factors": self.factors, "season_seen": self.seen.astype(np.float64),

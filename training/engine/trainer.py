@@ -47,18 +47,20 @@ class TrainingData:
 
 def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12,
                  scale_lambda: float | None = TARGET_SCALE_LAMBDA, seasonal: bool = True, month_week: bool = True,
-                 channels=None) -> TrainingData:
+                 channels=None, normalizer: Normalizer | None = None) -> TrainingData:
     """Windows, targets and the normalizer, fitted on the training part. The ablations: `seasonal`
     False scales targets by the plain EWMA's spread, `month_week` False by a calendar without the first
     week of the month apart, `scale_lambda` None by one global scale,
-    `channels` picks the input channels (default: all `make_features` gives)."""
+    `channels` picks the input channels (default: all `make_features` gives). With `normalizer` (a
+    trained model's, and its `channels`) nothing is fitted: another series' windows in that model's
+    units, as its forecasts of that series are made (a pair it was not trained on)."""
     features, channels = make_features(candles, channels)
     close = candles["close"].to_numpy(float)
     ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     targets = horizon_targets(close, horizon)
     split = chronological_split(len(candles), patch_len, horizon)
-    norm = Normalizer(scale_lambda=scale_lambda).fit(features, split.train, patch_len, targets, close, ts, seasonal=seasonal,
-                                                 month_week=month_week)
+    norm = normalizer or Normalizer(scale_lambda=scale_lambda).fit(features, split.train, patch_len, targets, close, ts,
+                                                               seasonal=seasonal, month_week=month_week)
     feats = norm.transform(features)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     scale = {k: np.broadcast_to(norm.target_scale(close, v, horizon, ts), v.shape).astype(np.float64) for k, v in parts.items()}
@@ -311,8 +313,9 @@ def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: in
                      device: str = "cpu", on_batch: Callable[[int, int], object] | None = None) -> dict:
     """Horizon-end CRPS, MAE of the median, pinball per quantile and q05-q95 coverage on the test part
     (at most `max_windows` evenly spaced windows), for the model (the fair CRPS of its `n_samples`
-    paths) and, on the same windows, the random-walk, EWMA-Gaussian and seasonal-EWMA baselines, scored
-    exactly (`baseline_scores`). The model's paths come from `sampler` with `steps` evaluations each (recorded in the result); `on_batch(done, total)`
+    paths) and, on the same windows, the random-walk, EWMA-Gaussian, seasonal-EWMA and seasonal
+    GARCH(1,1)-t baselines, scored exactly (`baseline_scores`; the seasonal ones fitted on this data's
+    training part). The model's paths come from `sampler` with `steps` evaluations each (recorded in the result); `on_batch(done, total)`
     follows the sampling, window batch by window batch."""
     ends = data.ends["test"]
     pick = evenly_spaced(len(ends), max_windows)

@@ -91,6 +91,17 @@ def training_child_main(run_id: int) -> int:
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
     ctx.progress(0.97, "registering the model version", force=True)
     version = register_model(run, model, data, cfg, history, quality)
-    TrainingRun.objects.filter(pk=run.pk).update(artifact_version=version, message=(
-        f"registered {version.ref}; test CRPS {quality['model']['crps']:.3g} vs EWMA Gaussian {quality['ewma_gaussian']['crps']:.3g}"))
+    TrainingRun.objects.filter(pk=run.pk).update(artifact_version=version, message=f"registered {version.ref}; {quality_line(quality)}")
     return 0
+
+
+def quality_line(quality: dict) -> str:
+    """The test CRPS against the strongest baseline (the lowest CRPS), named: the status line's words."""
+    from training.engine.forecast import BASELINES, strongest_baseline
+
+    crps = quality["model"]["crps"]
+    strongest = strongest_baseline({name: quality[name]["crps"] for name in BASELINES if name in quality})
+    if strongest is None:
+        return f"test CRPS {crps:.4g}"
+    name, base = strongest
+    return f"test CRPS {crps:.4g}, {crps / base:.4f}x the strongest baseline, {BASELINES[name]} ({base:.4g})"

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from training.engine.forecast import BASELINES
 from training.engine.periods import periods_of
 from training.models import TrainingRun
 
@@ -24,9 +25,8 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
     config = {"model": model.config, "patch_len": data.patch_len, "horizon": data.horizon, "channels": data.channels,
               "epochs": run.epochs, "batch_size": run.batch_size, "seed": run.seed, "optimization": cfg.as_dict()}
     metrics = {"crps": quality["model"]["crps"], "mae_median": quality["model"]["mae_median"],
-               "coverage_q05_q95": quality["model"]["coverage_q05_q95"],
-               "crps_ewma_gaussian": quality["ewma_gaussian"]["crps"], "crps_random_walk": quality["random_walk"]["crps"],
-               "crps_seasonal_ewma": quality["seasonal_ewma"]["crps"]}
+               "coverage_q05_q95": quality["model"]["coverage_q05_q95"]}
+    metrics |= {f"crps_{name}": quality[name]["crps"] for name in BASELINES if name in quality}  # all four baselines
     return artifact_register(
         model_name=run.registry_name, files={"checkpoint": buffer.getvalue(), "config": config, "stats": stats.getvalue(),
                                              "history": {"epochs": history}},
