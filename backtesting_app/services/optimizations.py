@@ -384,7 +384,7 @@ def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
     hv = state.hv_history[-1][1] if state.hv_history else state.hypervolume()
     reran = min(n_front, max(0, settings.FOREXGPT_FRONT_RERUNS))
     message = (f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front} ({reran} re-run on the "
-               f"reference engine), hypervolume {hv:.4g}")
+               f"reference engine), hypervolume {hv:,.0f}")
     chosen, selection = evidence["chosen"], evidence["selection"]
     if chosen and chosen["holdout"]:
         message += f"; best Sharpe point: {chosen['holdout']['return_pct']:+.2f}% on the held-out tail"

@@ -22,6 +22,20 @@ from backtesting_app.selectors import (
 BEST_FIRST = {key: direction == "max" for key, direction in OBJECTIVES.values()}  # a metric's first click sorts best first
 
 
+def reference_point_text(objectives, point) -> str:
+    """The hypervolume's reference point in the objectives' own units and directions: "return -100%,
+    drawdown 100%, Sharpe -10" (stored minimized: maximized objectives negated)."""
+    from backtesting_app.engine.optimize import OBJECTIVES
+
+    units = {"return_pct": "%", "max_drawdown_pct": "%", "win_rate_pct": "%"}
+    parts = []
+    for name, value in zip(objectives, point or []):
+        metric, direction = OBJECTIVES[name]
+        shown = -value if direction == "max" else value
+        parts.append(f"{name} {shown:g}{units.get(metric, '')}")
+    return ", ".join(parts) or "-"
+
+
 def optimizations_page(request):
     if request.method == "POST":
         form = OptimizationForm(request.POST, request.FILES)
@@ -97,6 +111,7 @@ def optimization_detail(request, pk: int):
         context["slice_figure"] = charts.slice_figure(rows, metric_keys, names, total=total)
     if run.hv_history:
         context["hv_figure"] = charts.hypervolume_figure(run.hv_history)
+    context["reference_point_text"] = reference_point_text(run.objectives, run.reference_point)
     evidence = run.evidence or {}
     context["evidence"] = evidence
     context["walk"] = run.walk_forward_result

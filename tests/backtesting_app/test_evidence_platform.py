@@ -2,6 +2,8 @@
 the front on it, judges its chosen point (DSR, PBO, SPA, model value), and a backtest opened from a front
 point says it is in-sample and links back."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,6 +85,8 @@ def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run
                    'id="model-value"', "pbo-logits-figure"):
         assert marker in page, marker
     assert "No held-out tail" not in page
+    assert "reference point return -100%, drawdown 100%, sharpe -10" in page  # in the objectives' own units
+    assert re.search(r"hypervolume \d{1,3}(,\d{3})*;", run.message), run.message
 
     # a front point opened as a backtest says it was chosen in-sample, shows both figures and links back
     response = logged_in_client.post(f"/optimizations/runs/{run.pk}/results/{best.pk}/backtest/")

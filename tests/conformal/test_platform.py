@@ -61,7 +61,7 @@ def test_bad_files(tmp_path):
 
 
 def test_api_run_then_attach_to_a_version_gives_forecasts_intervals(api_client, forecasts_csv, register, staff_user,
-                                                                   django_capture_on_commit_callbacks):
+                                                                   django_capture_on_commit_callbacks, logged_in_client):
     from knox.models import AuthToken
     from rest_framework.test import APIClient
 
@@ -81,6 +81,8 @@ def test_api_run_then_attach_to_a_version_gives_forecasts_intervals(api_client, 
     assert csv["Content-Type"] == "text/csv" and csv.content.startswith(b"timestamp,y_true,y_pred,lo,hi")
 
     assert api_client.post(f"/api/calibrations/{run_id}/attach/").status_code == 403
+    page = logged_in_client.get(f"/conformal/runs/{run_id}/").content.decode()  # a non-staff user's page: no button, a hint
+    assert 'id="attach-button"' not in page and 'id="attach-needs-staff"' in page
     staff = APIClient()
     _, token = AuthToken.objects.create(user=staff_user)  # (row, token): only the hash is stored
     staff.credentials(HTTP_AUTHORIZATION=f"Token {token}")

@@ -1,6 +1,7 @@
 """Forecast sets as jobs: refused requests, 202 before any forecast, a real child process, realized
 returns from the candles, resume after a killed child equal to an uninterrupted run, consumers."""
 
+import os
 import subprocess
 import threading
 
@@ -101,7 +102,8 @@ def test_a_versions_fitted_drift_shrinks_each_median_and_keeps_the_spread(child_
 
 
 def _pids(pattern: str) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    """This test process's children matching `pattern` (a parallel test worker's child of the same run id is not ours)."""
+    out = subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", pattern], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
 
 
