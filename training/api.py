@@ -48,6 +48,7 @@ class TrainingRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
         points = run.history or []
         if after not in (None, "") and str(after).lstrip("-").isdecimal():
             points = [p for p in points if p["epoch"] > int(after)]
-        return Response({"status": run.status, "finished": run.is_finished, "progress": run.progress, "message": run.message, "epoch": run.epoch,
+        return Response({"status": run.status, "finished": run.is_finished, "progress": run.progress, "phase": run.phase,
+                         "message": run.message, "epoch": run.epoch,
                          "step": run.step, "train_loss": run.train_loss, "samples_per_s": run.samples_per_s, "eta_s": run.eta_s,
                          "gpu_memory_gb": run.gpu_memory_gb, "decisions": run.decisions, "points": points})

@@ -43,6 +43,18 @@ class TrainingRun(JobRun):
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.symbol} {self.timeframe} h{self.horizon}"
 
+    # The child reports each phase in its own span of progress (training/services/child.py): the page names it.
+    PHASES = ((0.90, "training"), (0.92, "fitting the spread and drift on the validation part"),
+              (0.97, "scoring the test period"), (1.01, "registering the model version"))
+
+    @property
+    def phase(self) -> str:
+        if self.status == "queued":
+            return "waiting for the gpu worker"
+        if self.status != "running":
+            return self.status
+        return next(name for bound, name in self.PHASES if self.progress < bound)
+
     @property
     def registry_name(self) -> str:
         return self.model_name or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"

@@ -46,5 +46,5 @@ def run_detail(request, pk: int):
         if best := strongest_baseline({name: run.quality[name]["crps"] for name in BASELINES if name in run.quality}):
             strongest = {"name": best[0], "label": BASELINES[best[0]], "ratio": model_crps / best[1] if best[1] else None}
     periods = version_periods(run.artifact_version) if run.artifact_version else None
-    return render(request, "training/run.html", {"run": run, "quality_rows": quality_rows, "strongest": strongest,
+    return render(request, "training/run.html", {"run": run, "phase": run.phase, "quality_rows": quality_rows, "strongest": strongest,
                                                  "periods": periods})

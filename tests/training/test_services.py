@@ -41,3 +41,20 @@ def test_the_status_line_compares_with_the_strongest_baseline_by_name():
     assert quality_line(quality) == "test CRPS 0.00145, 0.9864x the strongest baseline, seasonal GARCH(1,1)-t (0.00147)"
     quality["seasonal_ewma"]["crps"] = 0.00146  # whichever is lowest, not a fixed one
     assert quality_line(quality) == "test CRPS 0.00145, 0.9932x the strongest baseline, seasonal EWMA (hour of week) (0.00146)"
+
+
+@pytest.mark.django_db
+def test_the_run_page_names_the_phase_counts_epochs_from_one_and_drops_a_stale_eta(logged_in_client, api_client):
+    from training.models import TrainingRun
+
+    run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h", epochs=6, status="running", progress=0.45, epoch=2, step=163,
+                                     eta_s=120)
+    page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
+    assert ">training</dd>" in page and "epoch 3 of 6, step 163" in page and ">120 s</dd>" in page
+    for progress, phase in ((0.905, "fitting the spread and drift on the validation part"), (0.93, "scoring the test period"),
+                            (0.975, "registering the model version")):
+        TrainingRun.objects.filter(pk=run.pk).update(progress=progress)
+        assert api_client.get(f"/api/training-runs/{run.pk}/history/").json()["phase"] == phase
+    TrainingRun.objects.filter(pk=run.pk).update(status="succeeded", progress=1.0)
+    page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
+    assert ">succeeded</dd>" in page and '<dd id="eta">-</dd>' in page  # no leftover countdown on a finished run

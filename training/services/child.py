@@ -73,23 +73,30 @@ def training_child_main(run_id: int) -> int:
     device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
     model = module.forecaster.float().to(device)
 
-    def scoring_progress(done: int, total: int) -> None:
-        elapsed = time.monotonic() - scoring_started
-        ctx.progress(0.92 + 0.05 * done / total, f"scoring the test period: {done:,} of {total:,} windows",
-                     eta_s=elapsed * (total - done) / done, force=done == total)
+    def phase_progress(low: float, high: float, what: str):
+        """on_batch(done, total) of one phase: its own share of the bar, its own ETA from its own pace."""
+        started = time.monotonic()
+
+        def report(done: int, total: int) -> None:
+            elapsed = time.monotonic() - started
+            ctx.progress(low + (high - low) * done / total, f"{what}: {done:,} of {total:,} windows",
+                         eta_s=elapsed * (total - done) / done, force=done == total)
+        return report
 
     try:
-        ctx.progress(0.92, "fitting the forecast spread and drift on the validation part", force=True)
-        spread = fit_spread(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device)
-        scoring_started = time.monotonic()
+        # each phase starts without an ETA: the training's would otherwise count down over the next phase
+        ctx.progress(0.90, "fitting the forecast spread and drift on the validation part", eta_s=None, force=True)
+        spread = fit_spread(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device,
+                            on_batch=phase_progress(0.90, 0.92, "fitting the spread and drift on the validation part"))
+        ctx.progress(0.92, "scoring the test period", eta_s=None, force=True)
         quality = evaluate_quality(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device,
-                                   on_batch=scoring_progress)
+                                   on_batch=phase_progress(0.92, 0.97, "scoring the test period"))
     except JobCancelled:
         return CHILD_CANCELLED
     quality["spread"] = {k: v for k, v in spread.items() if not k.startswith("crps_by_")}
     model = model.cpu()
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
-    ctx.progress(0.97, "registering the model version", force=True)
+    ctx.progress(0.97, "registering the model version", eta_s=None, force=True)
     version = register_model(run, model, data, cfg, history, quality)
     TrainingRun.objects.filter(pk=run.pk).update(artifact_version=version, message=f"registered {version.ref}; {quality_line(quality)}")
     return 0
