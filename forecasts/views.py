@@ -43,6 +43,28 @@ def forecast_new(request):
     return render(request, "forecasts/new.html", {"form": form, "version": version, "forecast_start": forecast_start})
 
 
+LONG_GAP = pd.Timedelta(days=3)  # longer than a weekend's closure: a hole in the data
+
+
+def data_gaps(when: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The (last before, first after) of each stretch longer than LONG_GAP with no forecast bar."""
+    if len(when) < 2:
+        return []
+    jumps = np.flatnonzero(np.diff(when.as_unit("ns").asi8) > LONG_GAP.value)
+    return [(when[i], when[i + 1]) for i in jumps]
+
+
+def _broken(when: pd.DatetimeIndex, values: np.ndarray, gaps) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """`values` over `when` with a blank point inside each gap: the line stops there instead of joining across it."""
+    if not gaps:
+        return when, values
+    mids = pd.DatetimeIndex([a + (b - a) / 2 for a, b in gaps])
+    x = when.append(mids)
+    y = np.concatenate([np.asarray(values, float), np.full(len(mids), np.nan)])
+    order = np.argsort(x.as_unit("ns").asi8, kind="stable")
+    return x[order], y[order]
+
+
 def fan_figure(fs: ForecastSet, frame: pd.DataFrame) -> dict | None:
     """Implied horizon-end price bands (close at t times exp(quantile)) drawn at the bar they are for,
     over the realized close there; calibrated lo/hi where attached."""
@@ -62,19 +84,29 @@ def fan_figure(fs: ForecastSet, frame: pd.DataFrame) -> dict | None:
     for i in np.flatnonzero(known):
         when[i] = candles["ts"].iloc[target[i]]
     when = pd.DatetimeIndex(when)
+    gaps = data_gaps(when)
+
+    def line(values, **kw):
+        x, y = _broken(when, values, gaps)
+        return go.Scatter(x=x, y=y, mode="lines", **kw)
+
     traces = []
     for lo, hi, name, opacity in (("q05", "q95", "90% band (q05-q95)", 0.18), ("q25", "q75", "50% band (q25-q75)", 0.35)):
-        traces.append(go.Scatter(x=when, y=base * np.exp(frame[hi]), mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"))
-        traces.append(go.Scatter(x=when, y=base * np.exp(frame[lo]), mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=f"rgba(37,99,235,{opacity})", name=name))
-    traces.append(go.Scatter(x=when, y=base * np.exp(frame["pred_return"]), mode="lines", name="median", line=dict(color="#1d4ed8", width=1)))
+        traces.append(line(base * np.exp(frame[hi].to_numpy(float)), line=dict(width=0), showlegend=False, hoverinfo="skip"))
+        traces.append(line(base * np.exp(frame[lo].to_numpy(float)), line=dict(width=0), fill="tonexty",
+                           fillcolor=f"rgba(37,99,235,{opacity})", name=name))
+    traces.append(line(base * np.exp(frame["pred_return"].to_numpy(float)), name="median", line=dict(color="#1d4ed8", width=1)))
     if {"lo", "hi"} <= set(frame.columns):
         for col in ("lo", "hi"):
-            traces.append(go.Scatter(x=when, y=base * np.exp(frame[col]), mode="lines", name=f"calibrated {col}",
-                                     line=dict(color="#b45309", width=1, dash="dot")))
-    traces.append(go.Scatter(x=when[known], y=close[target[known]], mode="lines", name="realized close", line=dict(color="#111827", width=1)))
+            traces.append(line(base * np.exp(frame[col].to_numpy(float)), name=f"calibrated {col}",
+                               line=dict(color="#b45309", width=1, dash="dot")))
+    realized = np.where(known, close[np.minimum(target, len(close) - 1)], np.nan)
+    traces.append(line(realized, name="realized close", line=dict(color="#111827", width=1)))
     title = f"{fs.symbol} {fs.timeframe}: price {fs.horizon} bars after each forecast" + (f" (every {step}th forecast)" if step > 1 else "")
+    if gaps:
+        title += "; no bars " + ", ".join(f"{a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M}" for a, b in gaps[:3]) + (" ..." if len(gaps) > 3 else "")
     fig = go.Figure(traces)
+    fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])])  # the FX weekend closure is no gap
     fig.update_layout(height=420, margin=dict(l=60, r=20, t=50, b=40), template="plotly_white", title=title,
                       legend=dict(orientation="h", y=-0.15))
     return json.loads(fig.to_json())

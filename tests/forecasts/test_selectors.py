@@ -133,3 +133,17 @@ def test_a_sets_seasonal_baselines_are_fitted_once_until_its_scored_rows_change(
     first = forecast_selectors.forecast_scores(fs)
     again = forecast_selectors.forecast_scores(fs)  # a second page view: no second GARCH fit
     assert len(fits) == 1 and again["forecasters"] == first["forecasters"]
+
+
+def test_the_fan_breaks_its_lines_at_a_hole_in_the_data_but_not_at_a_weekend():
+    from forecasts.views import _broken, data_gaps
+
+    hours = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
+    weekend = pd.date_range("2024-01-08", periods=24, freq="h", tz="UTC")  # after a 4-day hole
+    when = hours.append(weekend)
+    gaps = data_gaps(when)
+    assert gaps == [(hours[-1], weekend[0])]
+    x, y = _broken(when, np.arange(len(when), dtype=float), gaps)
+    assert len(x) == len(when) + 1 and np.isnan(y[48]) and hours[-1] < x[48] < weekend[0]
+    friday_to_sunday = pd.DatetimeIndex(["2024-01-05 21:00", "2024-01-07 22:00"], tz="UTC")
+    assert data_gaps(friday_to_sunday) == []  # the weekend's closure is no hole
