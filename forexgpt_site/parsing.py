@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Mapping
 
 import pandas as pd
@@ -27,9 +28,18 @@ def parse_utc(value, name: str = "date/time") -> datetime | None:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
+DATE_ONLY = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
+
+
 def parse_utc_range(given: Mapping) -> tuple[datetime | None, datetime | None]:
-    """`start` and `end` of a request (blank = None), the first not after the second."""
+    """`start` and `end` of a request (blank = None), the first not after the second. One rule on every
+    page, API and command: an `end` given as a date alone (2024-01-31) includes that whole day - its
+    last second, 23:59:59 UTC; with a time it is that time."""
     start, end = parse_utc(given.get("start"), "start"), parse_utc(given.get("end"), "end")
+    raw_end = given.get("end")
+    if end is not None and ((isinstance(raw_end, str) and DATE_ONLY.fullmatch(raw_end))
+                            or (isinstance(raw_end, date) and not isinstance(raw_end, datetime))):
+        end = end.replace(hour=23, minute=59, second=59, microsecond=0)
     if start and end and start > end:
         raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
     return start, end

@@ -211,6 +211,6 @@ def test_a_backtest_on_a_forecast_set_none_covers_says_what_is_stored_and_where_
                                format="json")
     assert response.status_code == 400
     detail = response.json()["detail"]
-    assert "no stored forecast set covers EURUSD 1h from 2014-06-02 00:00 to 2014-06-06 00:00" in detail
+    assert "no stored forecast set covers EURUSD 1h from 2014-06-02 00:00 to 2014-06-06 23:59" in detail
     assert "no forecast set of EURUSD 1h is stored; the EURUSD 1h bars end 2014-06-24 05:00 UTC" in detail, detail
     assert BacktestRun.objects.count() == 0

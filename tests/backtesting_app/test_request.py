@@ -25,7 +25,7 @@ def test_from_dict_normalizes_and_fills_the_defaults():
     ({"leverage": 0.5}, "leverage must be between 1 and 1000"),
     ({"cash": "NaN"}, "cash must be a finite number"),
     ({"size": 10 ** 400}, "size must be a number"),
-    ({"start": "2021-01-01", "end": "2020-01-01"}, "start 2021-01-01 00:00 is after end 2020-01-01 00:00"),
+    ({"start": "2021-01-01", "end": "2020-01-01"}, "start 2021-01-01 00:00 is after end 2020-01-01 23:59"),
     ({"params": {**PARAMS, "max_hold_bars": 0}}, "max_hold_bars must be a whole number from 1 to 1,000,000"),
     ({"lot": 3}, "unknown backtest option(s) lot"),
     ({"symbol": ""}, "symbol is required"),

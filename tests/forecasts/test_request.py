@@ -18,7 +18,7 @@ def test_a_request_takes_familiar_names_and_serializes_back():
     ({"samples": 2.5}, "samples must be a whole number from 2 to 1,000, not 2.5"),
     ({"steps": 0}, "steps must be a whole number from 1 to 1,000, not 0"),
     ({"seed": -1}, "seed must be a whole number from 0 to"),
-    ({"start": "2024-02-01", "end": "2024-01-01"}, "start 2024-02-01 00:00 is after end 2024-01-01 00:00"),
+    ({"start": "2024-02-01", "end": "2024-01-01"}, "start 2024-02-01 00:00 is after end 2024-01-01 23:59"),
     ({"start": "01/02/2024x"}, "start '01/02/2024x' is not a date/time"),
     ({"symbol": "E/"}, "symbol 'E/' is not a currency pair"),
     ({"artifact": " "}, "artifact is required"),

@@ -31,3 +31,15 @@ def test_pages_name_their_icon_so_browsers_do_not_ask_for_a_missing_favicon(logg
 
     page = logged_in_client.get("/").content.decode()
     assert 'rel="icon"' in page and finders.find("favicon.svg")
+
+
+def test_an_end_given_as_a_date_alone_includes_that_whole_day_everywhere():
+    from datetime import date, datetime, timezone
+
+    from forexgpt_site.parsing import parse_utc_range
+
+    whole_day = datetime(2024, 1, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert parse_utc_range({"end": "2024-01-31"})[1] == whole_day
+    assert parse_utc_range({"end": date(2024, 1, 31)})[1] == whole_day
+    assert parse_utc_range({"end": "2024-01-31T00:00"})[1] == datetime(2024, 1, 31, tzinfo=timezone.utc)  # a time is kept
+    assert parse_utc_range({"start": "2024-01-31", "end": "2024-01-31"}) == (datetime(2024, 1, 31, tzinfo=timezone.utc), whole_day)

@@ -47,7 +47,7 @@ def test_a_round_trip_through_plain_values_gives_the_same_request():
     ({"symbol": "EUR$USD"}, "symbol 'EUR$USD' is not a currency pair such as EURUSD"),
     ({"timeframe": "7m"}, "timeframe '7m' does not divide a day evenly"),
     ({"start": "soon"}, "start 'soon' is not a date/time"),
-    ({"start": "2021-01-01", "end": "2020-01-01"}, "start 2021-01-01 00:00 is after end 2020-01-01 00:00"),
+    ({"start": "2021-01-01", "end": "2020-01-01"}, "start 2021-01-01 00:00 is after end 2020-01-01 23:59"),
     ({"horizon": 0}, "horizon must be a whole number from 1 to 2,147,483,647, not 0"),
     ({"patch_len": 7}, "patch_len must be a whole number from 8 to 2,147,483,647, not 7"),
     ({"epochs": 0}, "epochs must be a whole number from 1 to 2,147,483,647, not 0"),
