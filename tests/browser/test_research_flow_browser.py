@@ -187,3 +187,19 @@ def test_the_forecast_set_list_shows_only_sets_that_cover_the_series_and_range(l
     page.fill("#backtest-form input[name=end]", "2014-06-20T00:00")
     visible = page.evaluate("Array.from(document.querySelectorAll('select[name=forecast_set] option')).filter(o => o.value && !o.hidden).map(o => o.value)")
     assert visible == [str(june.pk)] and str(july.pk) != visible[0] and str(gbp.pk) not in visible
+
+
+def test_long_forecast_set_labels_keep_the_forms_within_a_laptop_screen(logged_in_page, live_server, db):
+    from datetime import datetime, timezone
+
+    from forecasts.models import ForecastSet
+
+    ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="a-long-registered-model-name-for-eurusd-hourly-with-volatility-channels-and-ensembles:12",
+                               status="succeeded", samples=10, seed=0, rows=8_760, first=datetime(2014, 6, 1, tzinfo=timezone.utc),
+                               last=datetime(2024, 6, 30, tzinfo=timezone.utc))
+    page = logged_in_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    for path in ("/backtests/", "/optimizations/", "/conformal/"):
+        page.goto(f"{live_server.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1440, f"{path} is {width} px wide"
