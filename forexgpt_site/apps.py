@@ -11,9 +11,12 @@ class ForexgptSiteConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.db.models.signals import post_migrate
 
-        from forexgpt_site.auth import refuse_locked_out_api_login
+        from django.contrib.auth.signals import user_login_failed
+
+        from forexgpt_site.auth import count_failed_login, refuse_locked_out_api_login
         from forexgpt_site.schedules import ensure_schedules
 
         user_locked_out.connect(refuse_locked_out_api_login, dispatch_uid="forexgpt-api-lockout")
+        user_login_failed.connect(count_failed_login, dispatch_uid="forexgpt-login-failures-per-address")
         # post_migrate is sent per app (with models) once every app is migrated
         post_migrate.connect(ensure_schedules, dispatch_uid="forexgpt-schedules")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from axes.helpers import get_cool_off, get_lockout_message
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox import views as knox_views
@@ -21,6 +22,27 @@ from rest_framework.throttling import BaseThrottle
 def client_ip(request) -> str | None:
     """The client address, the way DRF's throttles see it (honouring FOREXGPT_NUM_PROXIES)."""
     return BaseThrottle().get_ident(request)
+
+
+def _address_key(request) -> str:
+    return f"login-failures-from:{client_ip(request)}"
+
+
+def count_failed_login(sender, credentials=None, request=None, **kwargs) -> None:
+    """`user_login_failed` receiver: one more failed login from the request's address, whatever the
+    username (django-axes counts per username and address; this catches one address trying many)."""
+    if request is None:
+        return
+    key = _address_key(request)
+    if not cache.add(key, 1, timeout=settings.AXES_COOLOFF_TIME.total_seconds()):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between the two calls
+            cache.add(key, 1, timeout=settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+def address_failures(request) -> int:
+    return int(cache.get(_address_key(request)) or 0)
 
 
 def refuse_locked_out_api_login(sender, request=None, **kwargs) -> None:

@@ -72,6 +72,7 @@ Q_SYNC = _bool("FOREXGPT_Q_SYNC", False)
 # login page and on /api/token/ alike; the lock lifts after the cool-off (a new failure restarts it).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("FOREXGPT_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_COOLOFF_MINUTES = float(os.environ.get("FOREXGPT_LOGIN_COOLOFF_MINUTES", "15"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("FOREXGPT_LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
 # Lifetime of an API token from POST /api/token/ or `manage.py api_token`, in hours; 0 = never expires.
 # 30 days: a script or notebook keeps one token through a month of work and the longest job it may
 # poll (a 72-hour training run), while a leaked token stops working within a month.

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "forexgpt_site.middleware.LoginSprayGuard",
     # Last, as django-axes asks: turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -113,6 +114,8 @@ LOGOUT_REDIRECT_URL = "login"
 # django-axes first: it refuses a locked-out login before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env.LOGIN_FAILURE_LIMIT
+# Failed logins from one address across every username (password spraying) before it waits out the cool-off:
+FOREXGPT_LOGIN_ADDRESS_FAILURE_LIMIT = env.LOGIN_ADDRESS_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=env.LOGIN_COOLOFF_MINUTES)
 # Per username *and* address: one person's typos do not lock out a whole office behind one
 # address, and a stranger cannot lock a user out from elsewhere.

@@ -90,3 +90,16 @@ def test_the_configured_rates_and_limits_come_from_the_environment():
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert rates == {"anon": "60/minute", "user": "600/minute"} and settings.REST_FRAMEWORK["NUM_PROXIES"] == 0
     assert (settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME) == (LIMIT, timedelta(minutes=15))
+
+
+def test_one_address_spraying_passwords_over_many_usernames_is_paused(client, user, settings):
+    settings.FOREXGPT_LOGIN_ADDRESS_FAILURE_LIMIT = 12
+    for k in range(12):  # one wrong password each for twelve usernames: under django-axes' per-username limit
+        assert client.post("/login/", {"username": f"someone-{k}", "password": "Summer2026!"}).status_code == 200
+    refused = client.post("/login/", {"username": "analyst", "password": "analyst-pass-123"})  # even the right one
+    assert refused.status_code == 429 and b"too many failed logins from this address" in refused.content
+    assert int(refused["Retry-After"]) == int(settings.AXES_COOLOFF_TIME.total_seconds())
+    api = APIClient().post("/api/token/", {"username": "analyst", "password": "analyst-pass-123"})
+    assert api.status_code == 429 and "too many failed logins from this address" in api.json()["detail"]
+    elsewhere = APIClient(REMOTE_ADDR="203.0.113.9").post("/api/token/", {"username": "analyst", "password": "analyst-pass-123"})
+    assert elsewhere.status_code == 200  # another address is not paused
