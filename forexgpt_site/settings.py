@@ -50,9 +50,11 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Before the CSRF check, which reads a form's body for its token: an anonymous POST (a 150 MiB upload,
+    # say) is sent to the login page unread, instead of being spooled to disk first.
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "forexgpt_site.middleware.LoginRequiredMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

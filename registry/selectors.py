@@ -99,14 +99,16 @@ def version_checkpoint_path(version: ModelVersion) -> Path:
 
 def version_against_strongest_baseline(version: ModelVersion) -> dict | None:
     """The version's test CRPS against the strongest baseline its metrics record (the lowest of the
-    `crps_<baseline>` metrics): {"baseline", "label", "crps", "ratio"}; None without a CRPS or a baseline."""
-    from training.engine.forecast import BASELINES, strongest_baseline
-
+    `crps_<baseline>` metrics, whichever baselines its trainer scored): {"baseline", "label", "crps", "ratio"};
+    None without a CRPS or a baseline. The label is the metric's own name (the registry knows no trainer's
+    baselines: it sits before training in the flow), as its metrics table shows it."""
     metrics = version.metrics or {}
-    best = strongest_baseline({name: metrics.get(f"crps_{name}") for name in BASELINES})
-    if best is None or not isinstance(metrics.get("crps"), (int, float)) or not best[1]:
+    known = [(key[len("crps_"):], float(value)) for key, value in metrics.items()
+             if key.startswith("crps_") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0]
+    if not known or not isinstance(metrics.get("crps"), (int, float)):
         return None
-    return {"baseline": best[0], "label": BASELINES[best[0]], "crps": best[1], "ratio": metrics["crps"] / best[1]}
+    name, crps = min(known, key=lambda pair: pair[1])
+    return {"baseline": name, "label": f"crps_{name}", "crps": crps, "ratio": metrics["crps"] / crps}
 
 
 def version_stats(version: ModelVersion) -> dict[str, np.ndarray]:

@@ -71,3 +71,17 @@ def test_data_page_upload_queues_an_import(logged_in_client, fixture_path, djang
 def test_the_favicon_is_served_to_anyone_where_browsers_look_for_it(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(client, monkeypatch):
+    from django.http import multipartparser
+
+    parsed = []
+    real = multipartparser.MultiPartParser.parse
+    monkeypatch.setattr(multipartparser.MultiPartParser, "parse", lambda self: parsed.append(1) or real(self))
+    body = b"x" * (2 * 2**20)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post("/data/", {"file": SimpleUploadedFile("big.csv", body), "symbol": "EURUSD", "timeframe": "1h"})
+    assert response.status_code == 302 and "/login/" in response["Location"]  # not a CSRF 403 after reading it
+    assert not parsed

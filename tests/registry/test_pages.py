@@ -43,6 +43,6 @@ def test_the_list_compares_each_version_with_its_strongest_baseline_by_name(logg
     register(2, {"crps": 0.00145})
     page = logged_in_client.get("/registry/").content.decode()
     assert "CRPS / strongest baseline" in page
-    assert "0.9864 vs seasonal GARCH(1,1)-t" in page  # 0.00145 / 0.00147, not / 0.00153 (the EWMA Gaussian, the weakest)
-    assert "0.9797 vs seasonal EWMA (hour of week)" in page  # 0.00145 / 0.00148: the strongest of the three it has
+    assert "0.9864 vs crps_seasonal_garch_t" in page  # 0.00145 / 0.00147, not / 0.00153 (the EWMA Gaussian, the weakest)
+    assert "0.9797 vs crps_seasonal_ewma" in page  # 0.00145 / 0.00148: the strongest of the three it has
     assert page.count(" vs ") == 2
