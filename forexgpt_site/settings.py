@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 import dj_database_url
@@ -169,9 +170,15 @@ STATICFILES_DIRS = [
     # plotly.js served from the installed plotly package: no CDN, works offline.
     ("plotly", plotly.__path__[0] + "/package_data"),
 ]
+# Collected files get content-hashed names (and WhiteNoise serves those with a year's cache: plotly.js
+# is 4.8 MB); `collectstatic` itself writes the manifest. Before it has run, plain names are served - and
+# in the test suite, whose pages must render whatever a checkout's old `staticfiles/` holds.
+_MANIFEST = (len(sys.argv) > 1 and sys.argv[1] == "collectstatic") or (
+    (STATIC_ROOT / "staticfiles.json").exists() and "pytest" not in sys.modules)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if _MANIFEST
+                    else "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # Before `collectstatic` has run (tests, a quick dev start) serve straight from the app folders.
 WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
