@@ -2,7 +2,7 @@ import json
 
 from django import forms
 
-from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
+from backtesting_app.engine import ENGINES, strategy_choices, strategy_spec, strategy_specs
 from backtesting_app.engine.optimize import EVALUATORS, METHODS, default_space
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.request import BacktestRequest, OptimizationRequest
@@ -14,8 +14,6 @@ FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline
                            ("csv", "upload a CSV"), ("none", "none (pattern strategy)")]
 
 
-DEFAULT_PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,
-                  "take_profit_pct": 0.01, "max_hold_bars": 24}
 ENTRY_SHARE = 0.2  # a preselected set's suggested entry threshold: the move one forecast in five exceeds
 SEARCH_SHARE = 0.01  # and the top of the searched entry thresholds: the move one forecast in a hundred exceeds
 
@@ -31,17 +29,29 @@ def initial_from_forecast_set(request) -> dict:
         fs = finished_forecast_set(request.GET.get("forecast_set"))
     except ValueError:  # absent, unknown or unfinished: nothing preselected
         return {}
+    strategy = OptimizationRequest.strategy  # the forecast-driven default
     initial = {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe,
-               "strategy": "forecast", "start": fs.first, "end": fs.last}
+               "strategy": strategy, "start": fs.first, "end": fs.last}
     moves = moves_exceeded_by(fs, ENTRY_SHARE, SEARCH_SHARE)
     if moves and all(moves):
         entry, top = moves
-        initial["params"] = json.dumps({**DEFAULT_PARAMS, "entry_threshold": float(f"{entry:.2g}")})
+        initial["params"] = json.dumps({**strategy_spec(strategy).defaults, "entry_threshold": float(f"{entry:.2g}")})
         high = float(f"{top:.2g}")
-        space = {p["name"]: {k: p[k] for k in ("low", "high", "step")} for p in default_space("forecast").as_dict()}
+        space = {p["name"]: {k: p[k] for k in ("low", "high", "step")} for p in default_space(strategy).as_dict()}
         space["entry_threshold"] |= {"high": high, "step": float(f"{high / 30:.2g}")}
         initial["space"] = json.dumps(space)
     return initial
+
+
+def default_params() -> str:
+    """The first strategy's default parameters (the form's first choice), as JSON."""
+    return json.dumps(strategy_specs()[0].defaults, default=list)
+
+
+def params_help() -> str:
+    """Each strategy's parameters, as the params field explains them."""
+    return "JSON; " + "; ".join(f"{spec.name}: {', '.join(p.name if p.required else f'[{p.name}]' for p in spec.parameters)}"
+                                for spec in strategy_specs())
 
 
 class BacktestForm(JobForm):
@@ -54,9 +64,8 @@ class BacktestForm(JobForm):
     timeframe = forms.CharField(initial="1h")
     start = UtcDateTimeField(help_text="UTC; blank = the first bar")
     end = UtcDateTimeField(help_text="UTC; blank = the last bar")
-    strategy = forms.ChoiceField(choices=STRATEGY_CHOICES)
-    params = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 48}), initial=json.dumps(DEFAULT_PARAMS),
-                             help_text="JSON; pattern: stop_loss_pct, take_profit_pct, max_hold_bars[, patterns]; combined adds pattern_window")
+    strategy = forms.ChoiceField(choices=strategy_choices)  # a callable: read at each use, later strategies included
+    params = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 48}), initial=default_params)
     forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial="baseline")
     forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
@@ -66,6 +75,10 @@ class BacktestForm(JobForm):
     leverage = forms.FloatField(initial=BacktestRequest.leverage, min_value=1)
     size = forms.FloatField(initial=BacktestRequest.size, help_text="fraction of equity per trade")
     cash = forms.FloatField(initial=BacktestRequest.cash)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["params"].help_text = params_help()
 
 
 class PatternScanForm(forms.Form):
@@ -89,7 +102,7 @@ class OptimizationForm(JobForm):
     timeframe = forms.CharField(initial="1h")
     start = UtcDateTimeField(help_text="UTC")
     end = UtcDateTimeField(help_text="UTC")
-    strategy = forms.ChoiceField(choices=STRATEGY_CHOICES)
+    strategy = forms.ChoiceField(choices=strategy_choices, initial=OptimizationRequest.strategy)
     forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial=OptimizationRequest.forecasts_source)
     forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")

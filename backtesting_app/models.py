@@ -1,7 +1,7 @@
 from django.db import models
 from django.urls import reverse
 
-from backtesting_app.engine import ENGINES, STRATEGY_CHOICES
+from backtesting_app.engine import ENGINES, STRATEGY_NAME_LENGTH
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from forexgpt_site.jobs import JobRun
 
@@ -19,7 +19,7 @@ class BacktestRun(JobRun):
     timeframe = models.CharField(max_length=8)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
-    strategy = models.CharField(max_length=12, choices=STRATEGY_CHOICES)
+    strategy = models.CharField(max_length=STRATEGY_NAME_LENGTH, help_text="a registered strategy's name (checked by the request)")
     params = models.JSONField(default=dict)
     costs = models.JSONField(default=dict, help_text="spread_pips, commission, leverage, size, cash")
     engine = models.CharField(max_length=10, default="reference", choices=ENGINES)
@@ -64,7 +64,7 @@ class OptimizationRun(JobRun):
     timeframe = models.CharField(max_length=8)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
-    strategy = models.CharField(max_length=12, default="forecast")
+    strategy = models.CharField(max_length=STRATEGY_NAME_LENGTH, default="forecast", help_text="a registered strategy's name")
     fixed_params = models.JSONField(default=dict, blank=True, help_text="strategy parameters not searched")
     space = models.JSONField(help_text="searched parameters: name, kind, low, high, step, choices")
     objectives = models.JSONField(default=list, help_text="e.g. [return, drawdown, sharpe]")

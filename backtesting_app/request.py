@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar, Mapping
 
-from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of
+from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of, strategy_spec
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from forexgpt_site.parsing import parse_json_object, parse_row_id, parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
@@ -49,7 +49,7 @@ class _RunOnData:
     cash: float = _COST_DEFAULTS.cash
     name: str = ""
 
-    STRATEGIES: ClassVar[tuple] = tuple(STRATEGIES)
+    STRATEGIES: ClassVar = STRATEGIES  # the registry's names, read at each use
     FORECAST_SOURCES: ClassVar[tuple] = FORECAST_SOURCES
 
     @property
@@ -85,9 +85,7 @@ class BacktestRequest(_RunOnData):
         given = request_values(cls, data, "backtest option", required=("symbol", "timeframe", "strategy"))
         symbol = normalize_symbol(str(given["symbol"]))
         start, end = parse_utc_range(given)
-        strategy = str(given["strategy"])
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {strategy!r}; choose {one_of(STRATEGIES)}")
+        strategy = strategy_spec(str(given["strategy"])).name  # ValueError naming the known ones
         engine = str(given.get("engine", cls.engine))
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
@@ -139,7 +137,7 @@ class OptimizationRequest(_RunOnData):
         from backtesting_app.engine.optimize import PICK_RULES, ParameterSpace, check_objectives, default_space, parse_constraints
 
         given = request_values(cls, data, "optimization option")
-        strategy = str(given.get("strategy", cls.strategy))
+        strategy = strategy_spec(str(given.get("strategy", cls.strategy))).name
         fixed = parse_json_object(given.get("fixed_params", {}), "fixed_params")
         method = str(given.get("method", cls.method))
         if method not in METHODS:

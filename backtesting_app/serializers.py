@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from backtesting_app.engine import strategy_choices
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.request import BacktestRequest, OptimizationRequest
@@ -38,6 +39,7 @@ class _RunOnDataSerializer(JobRequestSerializer):
     artifact = serializers.CharField(required=False, allow_blank=True, default="",
                                      help_text="or a model version REF: its newest finished forecast set covering the series and range")
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, pred_return[, confidence]")
+    strategy = serializers.ChoiceField(choices=[])
     spread_pips = serializers.FloatField(default=R.spread_pips)
     commission = serializers.FloatField(default=R.commission)
     leverage = serializers.FloatField(default=R.leverage)
@@ -45,13 +47,16 @@ class _RunOnDataSerializer(JobRequestSerializer):
     cash = serializers.FloatField(default=R.cash)
     name = serializers.CharField(required=False, allow_blank=True, default="")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["strategy"].choices = strategy_choices()  # read now: a strategy registered later is offered
+
 
 class BacktestCreateSerializer(_RunOnDataSerializer):
     """The API face of `BacktestRequest`: its defaults, choices and checks, nothing of its own; plus
     the uploaded forecasts CSV (multipart), which travels beside the request."""
 
     R = BacktestRequest
-    strategy = serializers.ChoiceField(choices=list(R.STRATEGIES))
     params = serializers.JSONField(help_text="strategy parameters (a JSON object)")
     engine = serializers.ChoiceField(choices=list(R.ENGINES), default=R.engine)
     forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
@@ -132,7 +137,7 @@ class OptimizationCreateSerializer(_RunOnDataSerializer):
     forecasts CSV (multipart), which travels beside the request."""
 
     R = OptimizationRequest
-    strategy = serializers.ChoiceField(choices=list(R.STRATEGIES), default=R.strategy)
+    strategy = serializers.ChoiceField(choices=[], default=R.strategy)
     space = serializers.JSONField(required=False, help_text="searched parameters; default: the strategy's standard space")
     fixed_params = serializers.JSONField(required=False)
     objectives = serializers.CharField(default=",".join(R.objectives))

@@ -1,5 +1,6 @@
 from django import forms
 
+from conformal.engine import method_choices
 from conformal.request import CalibrationRequest
 from forecasts.forms import ForecastSetField
 from forexgpt_site.forms import JobForm
@@ -13,7 +14,7 @@ class CalibrationForm(JobForm):
 
     forecast_set = ForecastSetField(help_text="stored forecasts: no upload, the realized returns come from the candles")
     forecasts = forms.FileField(required=False, help_text="or a CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] (or forecast columns + y_true)")
-    method = forms.ChoiceField(choices=[(m, m) for m in CalibrationRequest.METHODS], initial=CalibrationRequest.method)
+    method = forms.ChoiceField(choices=method_choices, initial=CalibrationRequest.method)  # read at each use
     alpha = forms.FloatField(initial=CalibrationRequest.alpha, min_value=0.0001, max_value=0.9999, help_text="0.1 = 90% intervals")
     name = forms.CharField(required=False, max_length=CalibrationRequest.NAME_LENGTH)
     artifact = forms.CharField(required=False, help_text="model version REF (optional), e.g. eurusd-1h-h12:3")

@@ -1,6 +1,7 @@
 from django.db import models
 from django.urls import reverse
 
+from conformal.engine import METHOD_NAME_LENGTH
 from forexgpt_site.jobs import JobRun
 from training.engine.periods import in_sample_of, sample_label_of
 
@@ -16,7 +17,7 @@ class CalibrationRun(JobRun):
                                          related_name="calibrations", help_text="the model version whose forecasts these are")
     forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="calibrations", help_text="the stored forecasts it calibrated")
-    method = models.CharField(max_length=12)
+    method = models.CharField(max_length=METHOD_NAME_LENGTH, help_text="a registered calibration method's name")
     alpha = models.FloatField()
     params = models.JSONField(default=dict, blank=True, help_text="cal_size, window, gamma, lr, score")
     metrics = models.JSONField(null=True, blank=True)

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Mapping
 
-from conformal.engine import METHODS, SCORES, check_params
+from conformal.engine import METHODS, SCORES, calibration_method, check_params
 from forexgpt_site.parsing import parse_row_id, request_values
 
 PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")  # the engine's parameters; None = the method's default
@@ -59,7 +59,7 @@ class CalibrationRequest:
     artifact: str = ""
     name: str = ""
 
-    METHODS: ClassVar[tuple] = METHODS
+    METHODS: ClassVar = METHODS  # the registry's names, read at each use
     SCORES: ClassVar[tuple] = tuple(SCORES)
     NAME_LENGTH: ClassVar[int] = 120
     MIN_ROWS: ClassVar[int] = 1  # the least cal_size / window the engine takes
@@ -69,9 +69,7 @@ class CalibrationRequest:
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
         given = request_values(cls, data, "calibration option")
-        method = given.get("method", cls.method)
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        method = calibration_method(given.get("method", cls.method)).name  # ValueError naming the known ones
         alpha = given.get("alpha", cls.alpha)
         try:
             alpha = float(alpha)

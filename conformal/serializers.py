@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from conformal.engine import method_choices
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
 from forecasts.serializers import OverlapSerializer
@@ -50,7 +51,7 @@ class CalibrationCreateSerializer(JobRequestSerializer):
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale] or the forecast columns + y_true")
     forecast_set = serializers.IntegerField(required=False, allow_null=True,
                                             help_text="a finished forecast set's id instead of a file (its realized returns come from the candles)")
-    method = serializers.ChoiceField(choices=list(R.METHODS))  # the API names its method; the page offers the default
+    method = serializers.ChoiceField(choices=[])  # the API names its method; the page offers the default
     alpha = serializers.FloatField(default=R.alpha)
     name = serializers.CharField(required=False, allow_blank=True, default=R.name)
     artifact = serializers.CharField(required=False, allow_blank=True, default=R.artifact,
@@ -60,3 +61,7 @@ class CalibrationCreateSerializer(JobRequestSerializer):
     gamma = serializers.FloatField(required=False)
     lr = serializers.FloatField(required=False)
     score = serializers.ChoiceField(choices=list(R.SCORES), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["method"].choices = method_choices()  # read now: a method registered later is offered

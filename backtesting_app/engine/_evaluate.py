@@ -14,10 +14,8 @@ import pandas as pd
 
 from ._costs import FxCosts
 from ._objectives import DailyIndex, daily_returns, fast_metrics
-from ._runner import strategy_inputs
 from ._fast import simulate_forecast
-from ._strategies import check_params
-from .patterns import pattern_signals
+from ._spec import strategy_spec
 
 # The evaluators by name, with the label pages show: in-process and a local pool here; "distributed"
 # (chunks spread over django-q2 workers) is the Django layer's (backtesting_app.services).
@@ -37,17 +35,17 @@ class BacktestProblem:
         self.fixed = dict(fixed or {})
         self.arrays = tuple(ohlc[c].to_numpy(float) for c in ("Open", "High", "Low", "Close"))
         self.days = DailyIndex(ohlc.index)
-        self.signals = pattern_signals(ohlc, self.fixed.get("patterns")) if strategy != "forecast" else None
-        if strategy != "pattern" and self.pred is None:
+        self.spec = strategy_spec(strategy)
+        self.signals = self.spec.prepare(ohlc, self.fixed) if self.spec.prepare else None  # reused by every evaluation
+        if self.spec.needs_forecasts and self.pred is None:
             raise ValueError(f"the {strategy} strategy needs forecasts")
 
     def simulate(self, params: dict, pred=None, conf=None) -> tuple[np.ndarray, np.ndarray]:
         """(trades, equity) of one parameter set on the compiled engine; `pred` / `conf` replace the
         problem's forecasts for this call (a baseline's, or a permutation's)."""
-        full = check_params(self.strategy, {**self.fixed, **params})
-        fast_params, pred, conf = strategy_inputs(self.ohlc, self.strategy, full,
-                                                  pred_return=self.pred if pred is None else pred,
-                                                  confidence=self.conf if conf is None else conf, signals=self.signals)
+        full = self.spec.check_params({**self.fixed, **params})
+        fast_params, pred, conf = self.spec.fast_inputs(self.ohlc, full, pred_return=self.pred if pred is None else pred,
+                                                        confidence=self.conf if conf is None else conf, prepared=self.signals)
         c = self.costs
         return simulate_forecast(
             *self.arrays, np.asarray(pred, float), np.asarray(conf, float), float(fast_params["entry_threshold"]),

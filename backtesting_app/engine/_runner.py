@@ -17,8 +17,8 @@ from backtesting._stats import compute_stats  # noqa: E402
 from ._costs import FxCosts  # noqa: E402
 from ._fast import simulate_forecast  # noqa: E402
 from ._names import one_of  # noqa: E402
-from ._strategies import STRATEGIES, check_forecast_params, check_params  # noqa: E402
-from .patterns import pattern_signals  # noqa: E402
+from ._spec import strategy_spec  # noqa: E402
+from ._strategies import check_forecast_params  # noqa: E402
 
 # The engines by name, with the label pages show: the one list the models, forms, serializers and commands offer.
 ENGINES = {"reference": "reference (backtesting)", "fast": "fast (compiled)"}
@@ -84,41 +84,26 @@ def run_fast_forecast(ohlc: pd.DataFrame, params: dict, costs: FxCosts, *, pred_
 
 
 def strategy_inputs(ohlc: pd.DataFrame, strategy: str, params: dict, *, pred_return=None, confidence=None, signals=None):
-    """The three strategies as ForecastStrategy inputs, so one compiled engine runs them all:
-    pattern -> pred = the bar's pattern direction (+-1), threshold 0; combined -> the forecast kept
-    only where a same-direction pattern was confirmed in the last `pattern_window` bars."""
-    n = len(ohlc)
-    core = {k: params[k] for k in ("stop_loss_pct", "take_profit_pct", "max_hold_bars")}
-    if strategy == "forecast":
-        return {**core, "entry_threshold": params["entry_threshold"], "confidence_threshold": params["confidence_threshold"]}, pred_return, confidence
-    if signals is None:  # callers that evaluate many parameter sets pass them precomputed
-        signals = pattern_signals(ohlc, params["patterns"])
-    directional = [v for k, v in signals.items() if k != "doji"]
-    stacked = np.vstack(directional).astype(int) if directional else np.zeros((1, n), int)
-    if strategy == "pattern":
-        up, down = (stacked > 0).any(axis=0), (stacked < 0).any(axis=0)
-        pred = (up & ~down).astype(float) - (down & ~up).astype(float)
-        return {**core, "entry_threshold": 0.0, "confidence_threshold": 0.0}, pred, np.ones(n)
-    w = params["pattern_window"]
-    recent_up = pd.Series((stacked > 0).any(axis=0).astype(float)).rolling(w, min_periods=1).max().to_numpy() > 0
-    recent_down = pd.Series((stacked < 0).any(axis=0).astype(float)).rolling(w, min_periods=1).max().to_numpy() > 0
-    thr = params["entry_threshold"]
-    pred = np.asarray(pred_return, float)
-    keep = ((pred > thr) & recent_up) | ((pred < -thr) & recent_down)
-    return ({**core, "entry_threshold": thr, "confidence_threshold": params["confidence_threshold"]},
-            np.where(keep, pred, 0.0), confidence)
+    """A strategy as ForecastStrategy inputs (its spec's `fast_inputs`), so one compiled engine runs
+    them all: (forecast parameters, pred_return, confidence). `signals`: the spec's `prepare` of these
+    bars, when a caller evaluating many parameter sets made it once."""
+    spec = strategy_spec(strategy)
+    if signals is None and spec.prepare is not None:
+        signals = spec.prepare(ohlc, params)
+    return spec.fast_inputs(ohlc, params, pred_return=pred_return, confidence=confidence, prepared=signals)
 
 
 def run_backtest(ohlc: pd.DataFrame, strategy: str, params: dict, costs: FxCosts, *, pred_return=None,
                  confidence=None, engine: str = "reference") -> BacktestResult:
-    """Run `strategy` (forecast, pattern, combined) on `engine` (reference = kernc's backtesting, fast)."""
+    """Run a registered `strategy` on `engine` (reference = kernc's backtesting, fast = the compiled one)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
-    params = check_params(strategy, params)
-    if strategy in ("forecast", "combined") and pred_return is None:
+    spec = strategy_spec(strategy)
+    params = spec.check_params(params)
+    if spec.needs_forecasts and pred_return is None:
         raise ValueError(f"the {strategy} strategy needs forecasts")
     if engine == "fast":
         fast_params, pred, conf = strategy_inputs(ohlc, strategy, params, pred_return=pred_return, confidence=confidence)
         return run_fast_forecast(ohlc, fast_params, costs, pred_return=pred, confidence=conf)
-    arrays = {} if strategy == "pattern" else {"pred_return": pred_return, "confidence": confidence}
-    return run_reference(ohlc, STRATEGIES[strategy], params, costs, **arrays)
+    arrays = {"pred_return": pred_return, "confidence": confidence} if spec.needs_forecasts else {}
+    return run_reference(ohlc, spec.strategy, params, costs, **arrays)

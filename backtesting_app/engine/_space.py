@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._strategies import STRATEGIES
+from ._spec import strategy_spec
 
 MAX_STEPS = 10 ** 9  # steps of one parameter's range: finer is not a search, and overflows the arithmetic
-KNOWN = {name: strategy.PARAMS for name, strategy in STRATEGIES.items()}  # the parameters a space may search
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,7 @@ class ParameterSpace:
     """The searched parameters; fixed ones (not searched) are passed separately."""
 
     def __init__(self, parameters: list[Parameter], *, strategy: str = "forecast"):
-        known = KNOWN.get(strategy)
-        if known is None:
-            raise ValueError(f"unknown strategy {strategy!r}")
+        known = strategy_spec(strategy).searchable  # the parameters a space may search
         if not parameters:
             raise ValueError("the space has no parameters")
         names = [p.name for p in parameters]
@@ -160,13 +157,5 @@ class ParameterSpace:
 
 
 def default_space(strategy: str = "forecast") -> ParameterSpace:
-    exits = [
-        Parameter("stop_loss_pct", "float", 0.001, 0.02, 0.0005),
-        Parameter("take_profit_pct", "float", 0.001, 0.04, 0.0005),
-        Parameter("max_hold_bars", "int", 1, 96, 1),
-    ]
-    if strategy == "pattern":
-        return ParameterSpace(exits, strategy="pattern")
-    entry = [Parameter("entry_threshold", "float", 0.0, 0.003, 0.0001), Parameter("confidence_threshold", "float", 0.0, 0.9, 0.05)]
-    extra = [Parameter("pattern_window", "int", 1, 24, 1)] if strategy == "combined" else []
-    return ParameterSpace(entry + exits + extra, strategy=strategy)
+    """The strategy's standard space (its spec's `space`)."""
+    return ParameterSpace(list(strategy_spec(strategy).space), strategy=strategy)

@@ -5,56 +5,37 @@ ForecastStrategy's rules are the platform's definition (README: "The forecast st
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+import pandas as pd
 from backtesting import Strategy
 
-from ._names import one_of
+from ._space import Parameter
+from ._spec import StrategyParameter, StrategySpec, register_strategy
+from .patterns import check_patterns, pattern_signals
 
-EXIT_PARAMS = ("stop_loss_pct", "take_profit_pct", "max_hold_bars")
-FORECAST_PARAMS = ("entry_threshold", "confidence_threshold", *EXIT_PARAMS)
 MAX_HOLD_BARS = 1_000_000  # longer than any stored series; a bound keeps bar arithmetic in range
 
+ENTRY_PARAMETERS = (StrategyParameter("entry_threshold", "number", 0.0),
+                    StrategyParameter("confidence_threshold", "number", 0.0, 1.0))
+EXIT_PARAMETERS = (StrategyParameter("stop_loss_pct", "fraction"), StrategyParameter("take_profit_pct", "fraction"),
+                   StrategyParameter("max_hold_bars", "whole", 1, MAX_HOLD_BARS))
+PATTERN_PARAMETERS = (StrategyParameter("patterns", "custom", required=False, check_value=check_patterns),)
+EXIT_PARAMS = tuple(p.name for p in EXIT_PARAMETERS)
+FORECAST_PARAMS = tuple(p.name for p in ENTRY_PARAMETERS + EXIT_PARAMETERS)
 
-def check_exit_params(params: dict) -> dict:
-    out = dict(params)
-    for name in ("stop_loss_pct", "take_profit_pct"):
-        value = out.get(name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
-            raise ValueError(f"{name} must be a fraction strictly between 0 and 1 (0.01 = 1%), not {value!r}")
-    hold = out.get("max_hold_bars")
-    if isinstance(hold, float) and hold.is_integer():
-        hold = int(hold)
-    if not isinstance(hold, int) or isinstance(hold, bool) or not 1 <= hold <= MAX_HOLD_BARS:
-        raise ValueError(f"max_hold_bars must be a whole number from 1 to {MAX_HOLD_BARS:,}, not {out.get('max_hold_bars')!r}")
-    out["max_hold_bars"] = hold
-    return out
+# The optimizer's default ranges (README: "optimize").
+ENTRY_SPACE = (Parameter("entry_threshold", "float", 0.0, 0.003, 0.0001), Parameter("confidence_threshold", "float", 0.0, 0.9, 0.05))
+EXIT_SPACE = (Parameter("stop_loss_pct", "float", 0.001, 0.02, 0.0005), Parameter("take_profit_pct", "float", 0.001, 0.04, 0.0005),
+              Parameter("max_hold_bars", "int", 1, 96, 1))
 
 
-def check_forecast_params(params: dict) -> dict:
-    unknown = set(params) - set(FORECAST_PARAMS)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(FORECAST_PARAMS)}")
-    missing = [p for p in FORECAST_PARAMS if p not in params]
-    if missing:
-        raise ValueError(f"missing parameter(s): {', '.join(missing)}")
-    out = check_exit_params(params)
-    if (not isinstance(out["entry_threshold"], (int, float)) or isinstance(out["entry_threshold"], bool)
-            or not 0 <= out["entry_threshold"] < math.inf):
-        raise ValueError(f"entry_threshold must be >= 0, not {out['entry_threshold']!r}")
-    if (not isinstance(out["confidence_threshold"], (int, float)) or isinstance(out["confidence_threshold"], bool)
-            or not 0 <= out["confidence_threshold"] <= 1):
-        raise ValueError(f"confidence_threshold must lie in [0, 1], not {out['confidence_threshold']!r}")
-    return out
+class ExitRules(Strategy):
+    """Shared exits: stop loss and take profit as bracket orders, and a maximum holding time; a
+    strategy built on them calls `_manage_open_trade()` then `_enter(direction)` in `next()`, and its
+    spec lists EXIT_PARAMETERS (searched over EXIT_SPACE)."""
 
-
-class _ExitRules(Strategy):
-    """Shared exits: stop loss and take profit as bracket orders, and a maximum holding time."""
-
-    PARAMS = EXIT_PARAMS  # the numeric parameters a search may vary
-    stop_loss_pct = 0.01
-    take_profit_pct = 0.02
+    stop_loss_pct = 0.005  # the parameters' defaults (StrategySpec.defaults reads them)
+    take_profit_pct = 0.01
     max_hold_bars = 24
     size = 0.95
 
@@ -75,7 +56,7 @@ class _ExitRules(Strategy):
             self.sell(size=self.size, sl=close * (1 + self.stop_loss_pct), tp=close * (1 - self.take_profit_pct))
 
 
-class ForecastStrategy(_ExitRules):
+class ForecastStrategy(ExitRules):
     """Enter when the forecast of the horizon's cumulative log return clears a threshold.
 
     At bar t: (1) an open trade held t - entry_bar >= max_hold_bars bars is closed; (2) otherwise,
@@ -84,9 +65,8 @@ class ForecastStrategy(_ExitRules):
     close[t] * (1 -+ stop_loss_pct) / (1 +- take_profit_pct). Orders fill at the next bar's open.
     """
 
-    PARAMS = FORECAST_PARAMS
     entry_threshold = 0.0005
-    confidence_threshold = 0.0
+    confidence_threshold = 0.5
     pred_return = None  # per-bar arrays, passed as Backtest.run(pred_return=..., confidence=...)
     confidence = None
 
@@ -124,7 +104,7 @@ def _pattern_indicators(strategy, names) -> list[str]:
     return attrs
 
 
-class PatternStrategy(_ExitRules):
+class PatternStrategy(ExitRules):
     """Enter on a confirmed pattern: long when the bar's directional patterns are bullish, short when
     bearish (none when they conflict); the same exits as the forecast strategy. Patterns are
     `Strategy.I` indicators, so `backtesting` plots them and they carry no look-ahead."""
@@ -151,7 +131,6 @@ class CombinedStrategy(ForecastStrategy):
     """Forecast entries kept only when a pattern of the same direction was confirmed within the last
     `pattern_window` bars (this one included)."""
 
-    PARAMS = FORECAST_PARAMS + ("pattern_window",)
     patterns: tuple = ()
     pattern_window = 12
 
@@ -170,29 +149,69 @@ class CombinedStrategy(ForecastStrategy):
             self._enter(direction)
 
 
-# The strategies by name: the one list of names the models, forms, serializers and commands offer.
-STRATEGIES = {"forecast": ForecastStrategy, "pattern": PatternStrategy, "combined": CombinedStrategy}
-STRATEGY_CHOICES = {name: name for name in STRATEGIES}  # name -> label, as Django choices
+def _forecast_inputs(ohlc, params, *, pred_return, confidence, prepared=None):
+    return {k: params[k] for k in FORECAST_PARAMS}, pred_return, confidence
 
 
-def check_params(strategy: str, params: dict) -> dict:
-    """Validate a strategy's parameters; returns them cleaned (patterns as a tuple)."""
-    from .patterns import check_patterns
+def _prepare_patterns(ohlc, params):
+    return pattern_signals(ohlc, params.get("patterns"))
 
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose {one_of(STRATEGIES)}")
-    params = dict(params)
-    extra = {}
-    if strategy in ("pattern", "combined"):
-        extra["patterns"] = check_patterns(params.pop("patterns", None))
-    if strategy == "combined":
-        window = params.pop("pattern_window", 12)
-        if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= MAX_HOLD_BARS:
-            raise ValueError(f"pattern_window must be a whole number from 1 to {MAX_HOLD_BARS:,}, not {window!r}")
-        extra["pattern_window"] = window
-    if strategy == "pattern":
-        unknown = set(params) - set(EXIT_PARAMS)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))} for the pattern strategy")
-        return {**check_exit_params(params), **extra}
-    return {**check_forecast_params(params), **extra}
+
+def _pattern_stack(ohlc, params, prepared) -> np.ndarray:
+    """The directional patterns' signals, one row each (+1 bullish, -1 bearish, 0 none)."""
+    signals = prepared if prepared is not None else _prepare_patterns(ohlc, params)
+    directional = [v for k, v in signals.items() if k != "doji"]
+    return np.vstack(directional).astype(int) if directional else np.zeros((1, len(ohlc)), int)
+
+
+def _pattern_inputs(ohlc, params, *, pred_return, confidence, prepared=None):
+    """pred = the bar's pattern direction (+-1, 0 when they conflict), threshold 0, confidence 1."""
+    stacked = _pattern_stack(ohlc, params, prepared)
+    up, down = (stacked > 0).any(axis=0), (stacked < 0).any(axis=0)
+    pred = (up & ~down).astype(float) - (down & ~up).astype(float)
+    return {"entry_threshold": 0.0, "confidence_threshold": 0.0, **{k: params[k] for k in EXIT_PARAMS}}, pred, np.ones(len(ohlc))
+
+
+def _combined_inputs(ohlc, params, *, pred_return, confidence, prepared=None):
+    """The forecast kept only where a same-direction pattern was confirmed in the last `pattern_window` bars."""
+    stacked = _pattern_stack(ohlc, params, prepared)
+    w = params["pattern_window"]
+    recent_up = pd.Series((stacked > 0).any(axis=0).astype(float)).rolling(w, min_periods=1).max().to_numpy() > 0
+    recent_down = pd.Series((stacked < 0).any(axis=0).astype(float)).rolling(w, min_periods=1).max().to_numpy() > 0
+    thr = params["entry_threshold"]
+    pred = np.asarray(pred_return, float)
+    keep = ((pred > thr) & recent_up) | ((pred < -thr) & recent_down)
+    return {k: params[k] for k in FORECAST_PARAMS}, np.where(keep, pred, 0.0), confidence
+
+
+def forecast_no_trade_reason(pred_return: np.ndarray, confidence: np.ndarray, params: dict) -> str:
+    """Why the forecast strategy never entered, from the per-bar forecasts it saw: how close they came
+    to its thresholds (a forecast whose median barely moves - a model without directional skill, its
+    drift shrunk - clears no entry threshold)."""
+    moves = np.abs(pred_return[confidence >= params["confidence_threshold"]])
+    if not moves.size:
+        return (f"no forecast in the range has confidence >= {params['confidence_threshold']:g} "
+                f"(the highest is {confidence.max():.3f})")
+    return (f"no forecast in the range with confidence >= {params['confidence_threshold']:g} moves more than "
+            f"entry_threshold {params['entry_threshold']:g} (the largest |pred_return| is {moves.max():.2g}); "
+            "lower entry_threshold or optimize it")
+
+
+FORECAST = register_strategy(StrategySpec(
+    name="forecast", label="forecast", strategy=ForecastStrategy, parameters=ENTRY_PARAMETERS + EXIT_PARAMETERS,
+    needs_forecasts=True, space=ENTRY_SPACE + EXIT_SPACE, fast_inputs=_forecast_inputs,
+    no_trade_reason=forecast_no_trade_reason))
+PATTERN = register_strategy(StrategySpec(
+    name="pattern", label="pattern", strategy=PatternStrategy, parameters=EXIT_PARAMETERS + PATTERN_PARAMETERS,
+    needs_forecasts=False, space=EXIT_SPACE, fast_inputs=_pattern_inputs, prepare=_prepare_patterns))
+COMBINED = register_strategy(StrategySpec(
+    name="combined", label="combined", strategy=CombinedStrategy,
+    parameters=(*ENTRY_PARAMETERS, *EXIT_PARAMETERS, *PATTERN_PARAMETERS,
+                StrategyParameter("pattern_window", "whole", 1, MAX_HOLD_BARS, required=False)),
+    needs_forecasts=True, space=(*ENTRY_SPACE, *EXIT_SPACE, Parameter("pattern_window", "int", 1, 24, 1)),
+    fast_inputs=_combined_inputs, prepare=_prepare_patterns))
+
+
+def check_forecast_params(params: dict) -> dict:
+    """The forecast strategy's parameters checked: what the compiled engine takes."""
+    return FORECAST.check_params(params)

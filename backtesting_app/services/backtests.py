@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -14,11 +13,11 @@ from backtesting_app.engine import (
     ENGINES,
     FxCosts,
     align_forecasts,
-    check_params,
     momentum_forecasts,
     ohlc_frame,
     one_of,
     run_backtest,
+    strategy_spec,
 )
 from backtesting_app.engine.optimize import PERMUTATIONS, BacktestProblem, model_value
 from backtesting_app.models import BacktestRun
@@ -98,14 +97,15 @@ def forecasts_of_run(run) -> pd.DataFrame | str | None:
 def backtest_prepare(*, symbol: str, timeframe: str, strategy: str, params: dict, costs: dict | None = None,
                      engine: str = "reference", start=None, end=None, forecasts: pd.DataFrame | str | None = None) -> dict:
     """Validate a whole request and load its inputs. `forecasts`: a table (timestamp,
-    pred_return[, confidence]), "baseline" for the momentum baseline, or None (pattern strategy)."""
+    pred_return[, confidence]), "baseline" for the momentum baseline, or None (a strategy that needs none)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
-    params = check_params(strategy, params)
+    spec = strategy_spec(strategy)
+    params = spec.check_params(params)
     fx = make_costs(symbol, costs)
     ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
     pred = conf = None
-    if strategy != "pattern":
+    if spec.needs_forecasts:
         if forecasts is None:
             raise ValueError(f"the {strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the momentum baseline")
         if isinstance(forecasts, str) and forecasts != "baseline":
@@ -228,8 +228,9 @@ def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
         run.equity.storage.delete(stored)
         raise
     message = f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
-    if stats["# Trades"] == 0 and run.strategy == "forecast":
-        message += f": {no_trade_reason(prep['pred_return'], prep['confidence'], prep['params'])}"
+    explain = strategy_spec(run.strategy).no_trade_reason
+    if stats["# Trades"] == 0 and explain is not None:
+        message += f": {explain(prep['pred_return'], prep['confidence'], prep['params'])}"
     return message
 
 
@@ -243,18 +244,3 @@ def backtest_model_value(run: BacktestRun, prep: dict) -> dict:
     if run.forecasts_source != "baseline":
         baseline = align_forecasts(prep["ohlc"], momentum_forecasts(prep["ohlc"]))
     return model_value(problem, prep["params"], baseline=baseline, seed=0)
-
-
-def no_trade_reason(pred_return: np.ndarray, confidence: np.ndarray, params: dict) -> str:
-    """Why the forecast strategy never entered, from the per-bar forecasts it saw: how close they came
-    to its thresholds (a forecast whose median barely moves - a model without directional skill, its
-    drift shrunk - clears no entry threshold)."""
-    moves = np.abs(pred_return[confidence >= params["confidence_threshold"]])
-    if not moves.size:
-        return (f"no forecast in the range has confidence >= {params['confidence_threshold']:g} "
-                f"(the highest is {confidence.max():.3f})")
-    return (f"no forecast in the range with confidence >= {params['confidence_threshold']:g} moves more than "
-            f"entry_threshold {params['entry_threshold']:g} (the largest |pred_return| is {moves.max():.2g}); "
-            "lower entry_threshold or optimize it")
-
-

@@ -40,7 +40,8 @@ def run_detail(request, pk: int):
     if run.status == JobStatus.SUCCEEDED:
         equity = selectors.backtest_equity(run)
         ohlc = services.load_bars(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)
-        events = pattern_events(ohlc, run.params.get("patterns"), forward_bars=1) if run.strategy != "forecast" else None
+        # a strategy that trades on patterns stores them with its parameters: mark the detected ones
+        events = pattern_events(ohlc, run.params["patterns"], forward_bars=1) if "patterns" in (run.params or {}) else None
         trade = request.GET.get("trade")
         highlight = None
         if trade and trade.isascii() and trade.isdecimal() and len(trade) <= 9 and int(trade) < len(run.trades or []):

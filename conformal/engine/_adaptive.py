@@ -46,6 +46,12 @@ class _ScoreWindow:
 
 class _OnlineConformal:
     score = "absolute"
+    online = True  # fitted once, then updated after each truth (`predict_online`)
+
+    def _restore(self, state: dict) -> None:
+        """What every online calibrator rebuilt from its state starts with: nothing seen since."""
+        self.score_ = make_score(state["score"])
+        self.n_infinite_, self.n_seen_, self._pending = 0, 0, None
 
     def _fit_scores(self, y_true, y_pred, scale, q_lo, q_hi) -> np.ndarray:
         check_alpha(self.alpha)
@@ -111,6 +117,8 @@ class _OnlineConformal:
 class SlidingWindowConformal(_OnlineConformal):
     """Split conformal recalibrated at every step on the last `window` scores."""
 
+    kind = "window"
+
     def __init__(self, alpha: float = 0.1, window: int = 500, score: str = "absolute"):
         self.alpha = alpha
         self.window = window
@@ -130,8 +138,15 @@ class SlidingWindowConformal(_OnlineConformal):
         self.window_.add(score)
 
     def get_state(self) -> dict:
-        return {"method": "window", "alpha": self.alpha, "window": self.window, "score": self.score,
+        return {"method": self.kind, "alpha": self.alpha, "window": self.window, "score": self.score,
                 "scores": list(self.window_.order)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "SlidingWindowConformal":
+        cal = cls(state["alpha"], window=state["window"], score=state["score"])
+        cal._restore(state)
+        cal.window_ = _ScoreWindow(state["scores"], state["window"])
+        return cal
 
 
 class AdaptiveConformal(_OnlineConformal):
@@ -142,6 +157,8 @@ class AdaptiveConformal(_OnlineConformal):
     `n_infinite_`); alpha_t >= 1 gives an empty set, shown as a zero-width interval at y_pred.
     The long-run miss rate tends to alpha whatever the data do.
     """
+
+    kind = "aci"
 
     def __init__(self, alpha: float = 0.1, gamma: float = 0.005, window: int | None = 2000, score: str = "absolute"):
         self.alpha = alpha
@@ -172,8 +189,16 @@ class AdaptiveConformal(_OnlineConformal):
         self.window_.add(score)
 
     def get_state(self) -> dict:
-        return {"method": "aci", "alpha": self.alpha, "gamma": self.gamma, "window": self.window, "score": self.score,
+        return {"method": self.kind, "alpha": self.alpha, "gamma": self.gamma, "window": self.window, "score": self.score,
                 "alpha_t": self.alpha_t_, "scores": list(self.window_.order)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "AdaptiveConformal":
+        cal = cls(state["alpha"], gamma=state["gamma"], window=state["window"], score=state["score"])
+        cal._restore(state)
+        cal.window_ = _ScoreWindow(state["scores"], state["window"])
+        cal.alpha_t_, cal.alpha_path_ = float(state["alpha_t"]), []
+        return cal
 
 
 class QuantileTracking(_OnlineConformal):
@@ -182,6 +207,8 @@ class QuantileTracking(_OnlineConformal):
     Starts from the calibration quantile q0 and moves it up after a miss and down otherwise, so the
     long-run miss rate tends to alpha; `lr` is relative to q0.
     """
+
+    kind = "pid"
 
     def __init__(self, alpha: float = 0.1, lr: float = 0.05, score: str = "absolute"):
         self.alpha = alpha
@@ -206,4 +233,11 @@ class QuantileTracking(_OnlineConformal):
         self.q_t_ += self.step_ * ((1.0 if miss else 0.0) - self.alpha)
 
     def get_state(self) -> dict:
-        return {"method": "pid", "alpha": self.alpha, "lr": self.lr, "score": self.score, "q_t": self.q_t_, "step": self.step_}
+        return {"method": self.kind, "alpha": self.alpha, "lr": self.lr, "score": self.score, "q_t": self.q_t_, "step": self.step_}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "QuantileTracking":
+        cal = cls(state["alpha"], lr=state["lr"], score=state["score"])
+        cal._restore(state)
+        cal.q_t_, cal.step_ = float(state["q_t"]), float(state["step"])
+        return cal

@@ -7,34 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._adaptive import AdaptiveConformal, QuantileTracking, SlidingWindowConformal
 from ._inputs import check_alpha
-from ._split import AsymmetricConformal, SplitConformal
+from ._methods import calibration_method
 from .metrics import interval_metrics
 
-METHODS = ("split", "asymmetric", "normalized", "cqr", "window", "aci", "pid")
-ONLINE = ("window", "aci", "pid")
 _QUANTILE_COLUMNS = {0.05: "q05", 0.10: "q10", 0.25: "q25", 0.50: "q50", 0.75: "q75", 0.90: "q90", 0.95: "q95"}
-
-
-def make_calibrator(method: str, alpha: float, *, window: int | None = None, gamma: float | None = None,
-                    lr: float | None = None, score: str | None = None):
-    """The calibrator for a method name, with its parameters (defaults where not given)."""
-    if method == "split":
-        return SplitConformal(alpha, score=score or "absolute")
-    if method == "asymmetric":
-        return AsymmetricConformal(alpha)
-    if method == "normalized":
-        return SplitConformal(alpha, score="normalized")
-    if method == "cqr":
-        return SplitConformal(alpha, score="cqr")
-    if method == "window":
-        return SlidingWindowConformal(alpha, window=window or 500, score=score or "absolute")
-    if method == "aci":
-        return AdaptiveConformal(alpha, gamma=gamma or 0.005, window=window or 2000, score=score or "absolute")
-    if method == "pid":
-        return QuantileTracking(alpha, lr=lr or 0.05, score=score or "absolute")
-    raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
 def check_params(method: str, alpha: float, *, cal_size=None, window=None, gamma=None, lr=None, score=None) -> None:
@@ -42,7 +19,7 @@ def check_params(method: str, alpha: float, *, cal_size=None, window=None, gamma
     from ._scores import SCORES
 
     check_alpha(alpha)
-    make_calibrator(method, alpha)
+    calibration_method(method)
     for name, value in (("cal_size", cal_size), ("window", window)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"{name} must be a positive whole number, not {value!r}")
@@ -110,20 +87,21 @@ def calibrate_series(columns: dict[str, np.ndarray], *, method: str, alpha: floa
         raise ValueError(f"cal_size must be a positive number of rows, not {cal_size!r}")
     if cal_size >= n:
         raise ValueError(f"cal_size {cal_size} leaves no rows to evaluate ({n} rows in all)")
-    calibrator = make_calibrator(method, alpha, **params)
+    spec = calibration_method(method)
+    calibrator = spec.make(alpha, **params)
     extra = {k: columns.get(k) for k in ("scale", "q_lo", "q_hi")}
     head = {k: (v[:cal_size] if v is not None else None) for k, v in extra.items()}
     tail = {k: (v[cal_size:] if v is not None else None) for k, v in extra.items()}
     calibrator.fit(columns["y_true"][:cal_size], columns["y_pred"][:cal_size], **head)
     y_true, y_pred = columns["y_true"][cal_size:], columns["y_pred"][cal_size:]
-    if method in ONLINE:
+    if spec.online:
         lo, hi = calibrator.predict_online(y_true, y_pred, **tail)
     else:
         lo, hi = calibrator.predict(y_pred, **tail)
     lo, hi = np.broadcast_to(lo, y_true.shape).astype(float), np.broadcast_to(hi, y_true.shape).astype(float)
     metrics = interval_metrics(y_true, lo, hi, alpha=alpha, window=metrics_window,
                                volatility=tail["scale"] if tail["scale"] is not None else None)
-    if method in ONLINE:
+    if spec.online:
         metrics["n_infinite_online"] = calibrator.n_infinite_
     return CalibrationResult(method=method, alpha=alpha, n_calibration=cal_size, lo=lo, hi=hi, y_true=y_true,
                              y_pred=y_pred, metrics=metrics, state=calibrator.get_state(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._inputs import check_alpha, prepare
@@ -14,6 +16,9 @@ class SplitConformal:
     Coverage >= 1 - alpha for exchangeable data. With fewer than 1/alpha - 1 calibration points the
     rank exceeds n and the interval is infinite (`is_infinite_` says so).
     """
+
+    kind = "split"  # what `get_state` stores as "method": `calibrator_from_state` finds the class by it
+    online = False
 
     def __init__(self, alpha: float = 0.1, score: str = "absolute"):
         self.alpha = alpha
@@ -33,7 +38,15 @@ class SplitConformal:
         return self.score_.interval(self.q_, inputs)
 
     def get_state(self) -> dict:
-        return {"method": "split", "alpha": self.alpha, "score": self.score, "q": self.q_}
+        return {"method": self.kind, "alpha": self.alpha, "score": self.score, "q": self.q_}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "SplitConformal":
+        """The fitted calibrator `get_state()` describes."""
+        cal = cls(state["alpha"], score=state["score"])
+        cal.score_, cal.q_ = make_score(state["score"]), float(state["q"])
+        cal.is_infinite_ = math.isinf(cal.q_)
+        return cal
 
 
 class AsymmetricConformal:
@@ -42,6 +55,9 @@ class AsymmetricConformal:
     lower = the floor((n+1) alpha/2)-th smallest residual, upper = the ceil((n+1)(1 - alpha/2))-th;
     each tail misses at most alpha/2, so coverage >= 1 - alpha. Skewed errors get skewed intervals.
     """
+
+    kind = "asymmetric"
+    online = False
 
     def __init__(self, alpha: float = 0.1):
         self.alpha = alpha
@@ -61,4 +77,11 @@ class AsymmetricConformal:
         return inputs["y_pred"] + self.q_lo_, inputs["y_pred"] + self.q_hi_
 
     def get_state(self) -> dict:
-        return {"method": "asymmetric", "alpha": self.alpha, "q_lo": self.q_lo_, "q_hi": self.q_hi_}
+        return {"method": self.kind, "alpha": self.alpha, "q_lo": self.q_lo_, "q_hi": self.q_hi_}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "AsymmetricConformal":
+        cal = cls(state["alpha"])
+        cal.q_lo_, cal.q_hi_ = float(state["q_lo"]), float(state["q_hi"])
+        cal.is_infinite_ = math.isinf(cal.q_lo_) or math.isinf(cal.q_hi_)
+        return cal

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ._inputs import check_alpha
-from ._series import ONLINE
+from ._methods import state_is_online
 from ._state import with_bounds
 
 # What each forecast's lo / hi are, relative to an attached calibration (the `interval_kind` column):
@@ -49,7 +49,7 @@ def calibrated_bounds(frame: pd.DataFrame, *, state: dict, alpha: float, ranges:
     if ranges and "timestamp" in out:
         ts = _utc_index(out["timestamp"])
         fitted_through = pd.Timestamp(ranges["calibration"]["last"])
-        seen_through = pd.Timestamp(ranges["evaluation"]["last"]) if state.get("method") in ONLINE else fitted_through
+        seen_through = pd.Timestamp(ranges["evaluation"]["last"]) if state_is_online(state) else fitted_through
         kinds[:] = "unseen"
         kinds[ts <= seen_through] = "seen"
         kinds[ts <= fitted_through] = "fitted"

@@ -5,6 +5,7 @@ from contextlib import nullcontext
 from django.core.management.base import BaseCommand, CommandError
 
 from backtesting_app import services, tasks
+from backtesting_app.engine import strategy_spec
 from backtesting_app.models import OptimizationRun
 from backtesting_app.request import COST_FIELDS, OptimizationRequest
 from backtesting_app.selectors import optimization_summary
@@ -52,7 +53,8 @@ class Command(BaseCommand):
             except (ValueError, IndexError) as exc:
                 raise CommandError("--walk-forward takes IN_SAMPLE,OUT_OF_SAMPLE[,RULE]") from exc
         path = opts["forecasts"] if opts["forecasts"] not in (None, "baseline") else None
-        source = ("forecast_set" if opts["forecast_set"] or opts["artifact"] else "none" if opts["strategy"] == "pattern"
+        needs_forecasts = strategy_spec(opts["strategy"]).needs_forecasts  # argparse checked the name
+        source = ("forecast_set" if opts["forecast_set"] or opts["artifact"] else "none" if not needs_forecasts
                   else "csv" if path else "baseline")
         try:
             request = OptimizationRequest.from_dict({
