@@ -1,10 +1,10 @@
 from django.db import models
 
-from forexgpt_site.jobs import JobRun
+from forexgpt_site.jobs import ChildJobRun
 from training.engine.periods import in_sample_of, sample_label_of
 
 
-class ForecastSet(JobRun):
+class ForecastSet(ChildJobRun):
     """A model version's forecasts for a series and range: a job on the `gpu` queue that stores its
     rows chunk by chunk, so a run that dies continues where it stopped."""
 
@@ -28,7 +28,6 @@ class ForecastSet(JobRun):
     windows_total = models.PositiveIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0, help_text="forecasts stored so far")
     eta_s = models.FloatField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
     overlap = models.JSONField(null=True, blank=True, help_text=(
         "forecast origins in each place of the model's periods: {before, train, val, test, between, after} counts; "
         "null when the version records no periods"))

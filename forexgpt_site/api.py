@@ -35,7 +35,7 @@ def raised_by_domain_code(exc: BaseException) -> bool:
     for frame, _ in walk_tb(exc.__traceback__):
         module = frame.f_globals.get("__name__", "")
         parts = module.split(".")
-        if module in DOMAIN_MODULES or (len(parts) > 1 and parts[0] in _project_apps() and parts[1] in DOMAIN_LAYERS):
+        if module.startswith(DOMAIN_MODULES) or (len(parts) > 1 and parts[0] in _project_apps() and parts[1] in DOMAIN_LAYERS):
             return True
     return False
 

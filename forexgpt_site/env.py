@@ -43,6 +43,8 @@ JOB_STALE_MINUTES = float(os.environ.get("FOREXGPT_JOB_STALE_MINUTES", "2"))
 JOB_HEARTBEAT_S = float(os.environ.get("FOREXGPT_JOB_HEARTBEAT_S", "20"))
 # Upper bound on an uploaded candle file, in megabytes.
 MAX_UPLOAD_MB = int(os.environ.get("FOREXGPT_MAX_UPLOAD_MB", "200"))
+# Days an uploaded data file is kept after its import finished (its bars and report stay); 0 keeps it forever.
+UPLOAD_RETENTION_DAYS = float(os.environ.get("FOREXGPT_UPLOAD_RETENTION_DAYS", "30"))
 # Largest single file accepted inside an imported registry bundle, in megabytes.
 BUNDLE_MAX_MEMBER_MB = int(os.environ.get("FOREXGPT_BUNDLE_MAX_MEMBER_MB", "2048"))
 # Largest sum of uncompressed file sizes in one imported bundle (its upload is capped the same), in

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 REAP_SCHEDULE = "forexgpt: reap stale jobs"
 REAP_EVERY_MINUTES = 1
+EXPIRE_UPLOADS_SCHEDULE = "forexgpt: expire old uploads"
+EXPIRE_UPLOADS_EVERY_MINUTES = 60
 
 
 def ensure_schedules(app_config=None, using="default", **_kwargs) -> None:
-    """Create (or repair) the schedule that reaps dead jobs: every minute on the default cluster
-    (cluster None: django-q2 hands those to the default cluster's scheduler only). As a post_migrate
-    receiver it acts once, for django_q's own signal."""
+    """Create (or repair) the platform's schedules on the default cluster (cluster None: django-q2
+    hands those to the default cluster's scheduler only): reaping dead jobs every minute, removing
+    expired uploads every hour. As a post_migrate receiver it acts once, for django_q's own signal."""
     if app_config is not None and app_config.label != "django_q":
         return
     from django_q.models import Schedule
@@ -17,3 +19,7 @@ def ensure_schedules(app_config=None, using="default", **_kwargs) -> None:
     Schedule.objects.using(using).update_or_create(name=REAP_SCHEDULE, defaults={
         "func": "forexgpt_site.tasks.reap_stale_jobs", "schedule_type": Schedule.MINUTES,
         "minutes": REAP_EVERY_MINUTES, "repeats": -1, "cluster": None})
+    # By name only: the site package imports no app (FOREXGPT_UPLOAD_RETENTION_DAYS says how long).
+    Schedule.objects.using(using).update_or_create(name=EXPIRE_UPLOADS_SCHEDULE, defaults={
+        "func": "marketdata.tasks.uploads_expire_scheduled", "schedule_type": Schedule.MINUTES,
+        "minutes": EXPIRE_UPLOADS_EVERY_MINUTES, "repeats": -1, "cluster": None})

@@ -143,3 +143,57 @@ def out_of_sample_start(version: ModelVersion):
 def alias_history(version_or_model) -> QuerySet[AliasHistory]:
     registered = getattr(version_or_model, "registered_model", version_or_model)
     return AliasHistory.objects.filter(registered_model=registered).select_related("changed_by")
+
+
+COMPARE_MAX = 8  # versions side by side on one page
+
+
+def _json_file(version: ModelVersion, kind: str):
+    """A version's JSON file (history, config, meta) parsed; None when it has none or it is not JSON."""
+    import json
+
+    try:
+        return json.loads(version_file_bytes(version, kind))
+    except (RegistryError, ValueError):
+        return None
+
+
+def _flat_scalars(value, prefix: str = "") -> dict:
+    """Nested dicts of a config flattened to `a.b` keys, scalars only (lists and tables left out)."""
+    out = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out |= _flat_scalars(item, f"{prefix}{key}.")
+    elif isinstance(value, (str, int, float, bool)) or value is None:
+        out[prefix.rstrip(".")] = value
+    return out
+
+
+def history_epochs(history) -> list[dict]:
+    """Per-epoch rows of a stored history: {"epochs": [...]} as the trainer writes it, or a bare list."""
+    if isinstance(history, dict):
+        history = history.get("epochs")
+    return [row for row in history if isinstance(row, dict)] if isinstance(history, list) else []
+
+
+def versions_compared(ids: list[int]) -> dict:
+    """Up to COMPARE_MAX versions side by side, in the order asked: each one's metrics (with the
+    lowest CRPS-like value of a row marked), its training parameters from its config file (rows
+    where the versions differ marked), periods and per-epoch history for overlaid loss curves."""
+    found = {v.pk: v for v in versions_queryset().filter(pk__in=ids[:COMPARE_MAX])}
+    versions = [found[pk] for pk in dict.fromkeys(ids[:COMPARE_MAX]) if pk in found]
+    metric_keys = sorted({k for v in versions for k in (v.metrics or {})})
+    metrics = []
+    for key in metric_keys:
+        values = [(v.metrics or {}).get(key) for v in versions]
+        numbers = [x for x in values if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        # Lower is better for a score (CRPS, MAE); coverage is judged against its nominal level, not ranked.
+        best = min(numbers) if key.startswith(("crps", "mae")) and len(numbers) > 1 else None
+        metrics.append({"key": key, "values": [(x, best is not None and x == best) for x in values]})
+    configs = [_flat_scalars(_json_file(v, "config") or {}) for v in versions]
+    param_keys = sorted({k for c in configs for k in c})
+    params = [{"key": k, "values": [c.get(k) for c in configs], "differs": len({repr(c.get(k)) for c in configs}) > 1}
+              for k in param_keys]
+    return {"versions": versions, "metrics": metrics, "params": params,
+            "histories": [history_epochs(_json_file(v, "history")) for v in versions],
+            "periods": [version_periods(v) for v in versions]}

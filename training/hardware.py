@@ -1,5 +1,6 @@
 """The stored hardware report: detected in a child process on the `gpu` worker (or by
-`manage.py hardware`), read by the Hardware page and the API without detecting anything."""
+`manage.py hardware`, or by a training run as it starts on that worker), read by the Hardware page
+and the API without detecting anything."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ TASK = "training.tasks.hardware_detect"
 
 
 FRESH_S = 60  # a report younger than this is not detected again (a burst of "Detect again" clicks runs once)
+WAIT_S = 15 * 60  # the page reloads itself this long at most, waiting for a report it asked for
 
 
 def hardware_report_latest() -> HardwareReport | None:
@@ -40,6 +42,24 @@ def hardware_detect() -> dict:
 
 def hardware_report_store(report: dict) -> HardwareReport:
     return HardwareReport.objects.create(host=socket.gethostname()[:255], report=report)
+
+
+def hardware_training_busy() -> "TrainingRun | None":
+    """The training run holding the `gpu` worker now, if any: a detection asked meanwhile waits for it."""
+    from forexgpt_site.jobs import JobStatus
+    from training.models import TrainingRun
+
+    return TrainingRun.objects.filter(status=JobStatus.RUNNING).order_by("-started_at").first()
+
+
+def hardware_request_state(requested_at: float | None, latest: HardwareReport | None) -> str | None:
+    """Where a "Detect again" asked at `requested_at` (epoch seconds) stands: "waiting" until a report
+    newer than the request is stored (for up to WAIT_S), then None."""
+    if requested_at is None:
+        return None
+    if latest is not None and latest.detected_at.timestamp() >= requested_at:
+        return None
+    return "waiting" if timezone.now().timestamp() - requested_at < WAIT_S else None
 
 
 def hardware_detect_enqueue() -> None:

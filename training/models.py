@@ -1,10 +1,10 @@
 from django.db import models
 from django.utils import timezone
 
-from forexgpt_site.jobs import JobRun
+from forexgpt_site.jobs import ChildJobRun
 
 
-class TrainingRun(JobRun):
+class TrainingRun(ChildJobRun):
     """Training of one diffusion forecaster; runs on the `gpu` queue in a child process."""
 
     TASK = "training.tasks.training_run_execute"
@@ -37,7 +37,6 @@ class TrainingRun(JobRun):
     history = models.JSONField(default=list, blank=True, help_text="[{epoch, step, train_loss, val_loss}] per epoch")
     quality = models.JSONField(null=True, blank=True, help_text="test-period CRPS, MAE, pinball, coverage vs baselines")
     artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    attempts = models.PositiveIntegerField(default=0)
 
     @property
     def label(self) -> str:

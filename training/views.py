@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
 from registry.selectors import version_periods
 from training import services
@@ -9,18 +10,34 @@ from training.models import TrainingRun
 
 
 def hardware_page(request):
-    """The stored report, with its age; "Detect again" (or no report yet) asks the `gpu` worker."""
-    from training.hardware import hardware_detect_enqueue, hardware_report_latest
+    """The stored report, with its age; "Detect again" (or no report yet) asks the `gpu` worker, and the
+    page reloads itself until the report it asked for is stored."""
+    from training.hardware import (FRESH_S, hardware_detect_enqueue, hardware_report_age_s, hardware_report_latest,
+                                   hardware_request_state, hardware_training_busy)
 
     if request.method == "POST":
+        age = hardware_report_age_s()
+        if age is not None and age < FRESH_S:
+            messages.info(request, f"The report below is {age:.0f} s old: it was not detected again.")
+            return redirect("hardware")
         hardware_detect_enqueue()
-        messages.info(request, "Detection asked of the gpu worker (it waits for the job that worker is running, if any); "
-                               "reload this page for the new report.")
+        request.session["hardware_requested_at"] = timezone.now().timestamp()
+        busy = hardware_training_busy()
+        if busy is not None:
+            messages.info(request, f"Detection asked of the gpu worker; it is busy with training run #{busy.pk} and detects "
+                                   "after it. The report below was stored when that run started, on the same worker.")
+        else:
+            messages.info(request, "Detection asked of the gpu worker: this page reloads itself until the new report is in.")
         return redirect("hardware")
     latest = hardware_report_latest()
     if latest is None:
         hardware_detect_enqueue()
-    return render(request, "training/hardware.html", {"latest": latest, "report": latest.report if latest else None})
+    requested_at = request.session.get("hardware_requested_at")
+    waiting = hardware_request_state(requested_at, latest)
+    if waiting is None and requested_at is not None:
+        del request.session["hardware_requested_at"]
+    return render(request, "training/hardware.html", {"latest": latest, "report": latest.report if latest else None,
+                                                       "waiting": waiting, "busy": hardware_training_busy() if waiting else None})
 
 
 def training_page(request):

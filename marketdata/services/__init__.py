@@ -10,6 +10,7 @@ from ._imports import (
     candles_import_file,
     rejection_report,
     request_of,
+    uploads_expire,
 )
 from ._series import DEMO_SOURCE, candles_resample, demo_data_load
 from ._store import CHUNK, candles_delete, candles_delete_written_by, candles_discard_staged, candles_store
@@ -29,4 +30,5 @@ __all__ = [
     "demo_data_load",
     "rejection_report",
     "request_of",
+    "uploads_expire",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from dataclasses import fields
 from pathlib import Path
 from typing import IO
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from forexgpt_site.jobs import FINISHED, JobContext, JobStatus, job_enqueue
 from forexgpt_site.uploads import too_large_message
 from marketdata import engine
 from marketdata.engine import ImportRejected
@@ -132,8 +133,11 @@ def request_of(run: CandleImport) -> ImportRequest:
 @transaction.atomic
 def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleImport:
     """Queue the same uploaded file again with another conflict policy (after a refusal)."""
-    if run.origin != CandleImport.Origin.UPLOAD or not run.file:
+    if run.origin != CandleImport.Origin.UPLOAD:
         raise ImportRejected("only an uploaded file can be imported again from its import page")
+    if not run.file:
+        raise ImportRejected("this import's file is no longer stored (refused for its contents, or removed after "
+                             "FOREXGPT_UPLOAD_RETENTION_DAYS); upload it again")
     request = ImportRequest.from_dict({**request_of(run).to_dict(), "on_conflict": on_conflict})
     retry = CandleImport.objects.create(owner=user if getattr(user, "is_authenticated", False) else None,
                                         original_name=run.original_name, file=run.file.name, **request.to_dict())
@@ -159,3 +163,24 @@ def candle_import_run(run: CandleImport, ctx: JobContext) -> str:
         raise
     CandleImport.objects.filter(pk=run.pk).update(report=report)
     return import_summary(report)
+
+
+def uploads_expire(*, days: float | None = None, now=None) -> dict:
+    """Remove the stored files of uploads whose import finished more than `days` ago
+    (FOREXGPT_UPLOAD_RETENTION_DAYS; 0 keeps them forever). The bars, the report and the row stay;
+    a file another import still queued or running reads (a retry) is kept. Returns what it did."""
+    days = settings.FOREXGPT_UPLOAD_RETENTION_DAYS if days is None else days
+    if days <= 0:
+        return {"removed": 0, "kept_forever": True}
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    in_use = set(CandleImport.objects.exclude(status__in=FINISHED).exclude(file="").values_list("file", flat=True))
+    expired = (CandleImport.objects.filter(status__in=FINISHED, finished_at__lt=cutoff).exclude(file="")
+               .exclude(file__in=in_use))
+    removed = 0
+    for run in expired.iterator():
+        # The row forgets the file first: a crash between the two leaves an orphan file, never a row
+        # pointing at nothing. Rows that shared the file (a retry) forget it with it.
+        CandleImport.objects.filter(file=run.file.name).update(file="")
+        run.file.storage.delete(run.file.name)
+        removed += 1
+    return {"removed": removed, "kept_forever": False}

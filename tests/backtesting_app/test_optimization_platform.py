@@ -347,6 +347,6 @@ def test_a_distributed_wait_ends_on_cancel_and_on_its_worker_stopping(bars, user
     with pytest.raises(jobs.JobCancelled):
         DistributedEvaluator(run, ctx=ctx, timeout_s=30)([{"stop_loss_pct": 0.005}])
     OptimizationRun.objects.filter(pk=run.pk).update(cancel_requested=False)
-    monkeypatch.setattr(jobs, "_stop_requested", True)
+    monkeypatch.setattr(jobs.worker.state, "stop_requested", True)
     with pytest.raises(jobs.JobInterrupted):
         DistributedEvaluator(run, ctx=ctx, timeout_s=30)([{"stop_loss_pct": 0.005}])

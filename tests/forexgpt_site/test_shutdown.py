@@ -158,8 +158,10 @@ def worker_process(monkeypatch):
     """This test process set up as a qcluster worker (undone afterwards); yields the Event its
     cluster would set when the whole cluster stops."""
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGALRM)}
-    monkeypatch.setattr(jobs, "_stop_requested", False)
-    monkeypatch.setattr(jobs, "_cluster_stopping", None)
+    from forexgpt_site.jobs.worker import state
+
+    monkeypatch.setattr(state, "stop_requested", False)
+    monkeypatch.setattr(state, "cluster_stopping", None)
     cluster_stopping = threading.Event()
     jobs.job_worker_stop_on_sigterm(cluster_stopping=cluster_stopping)
     yield cluster_stopping
@@ -181,7 +183,7 @@ def _sigterm_to_self(after_s: float = 0.0, *, once=lambda: True) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_job_silent_inside_a_transaction_is_stopped_after_the_grace_and_rolled_back(worker_process, user, import_run,
                                                                                      monkeypatch):
-    monkeypatch.setattr(jobs, "STOP_GRACE_S", 1)
+    monkeypatch.setattr(jobs.worker, "STOP_GRACE_S", 1)
     worker_process.set()  # the whole cluster stops: the worker goes back for what is queued to it
     run = import_run(user)
 
@@ -210,7 +212,7 @@ def test_a_worker_stopped_alone_kills_its_child_process_group_and_exits(worker_p
     """The child (here one that ignores SIGTERM) and the process it started (as DDP starts its ranks)
     are gone when the job ends, the run is left to be resumed, and the worker, stopped while its
     cluster runs on, exits for the cluster to start a fresh one."""
-    monkeypatch.setattr(jobs, "CHILD_STOP_GRACE_S", 1)
+    monkeypatch.setattr(jobs.child, "CHILD_STOP_GRACE_S", 1)
     run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h")
     pids = tmp_path / "pids"
     code = ("import os, signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "

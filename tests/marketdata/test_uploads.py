@@ -92,3 +92,51 @@ def test_a_file_refused_for_its_contents_is_removed_and_its_report_kept(api_clie
     run.refresh_from_db()
     assert run.status == "failed" and run.report["errors"] == [{"line": 2, "reason": "open 'abc' is not a number"}]
     assert not stored.exists() and not run.file
+
+
+def _finished_upload(name: str, *, days_ago: float, status: str = "succeeded") -> CandleImport:
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    run = CandleImport(original_name=name, symbol="EURUSD", timeframe="1h", status=status,
+                       finished_at=timezone.now() - timedelta(days=days_ago))
+    run.file.save(name, ContentFile(b"bars"), save=True)
+    return run
+
+
+def test_uploads_past_their_retention_lose_their_file_and_keep_their_row(settings):
+    from marketdata.services import candle_import_retry, uploads_expire
+    from marketdata.tasks import uploads_expire_scheduled
+
+    settings.FOREXGPT_UPLOAD_RETENTION_DAYS = 30
+    old = _finished_upload("old.csv", days_ago=31)
+    recent = _finished_upload("recent.csv", days_ago=29)
+    refused = _finished_upload("refused.csv", days_ago=40, status="failed")
+    CandleImport.objects.create(original_name="refused.csv", symbol="EURUSD", timeframe="1h", file=refused.file.name)
+    old_path = Path(old.file.path)
+
+    assert uploads_expire_scheduled() == {"removed": 1, "kept_forever": False}
+    old.refresh_from_db(), recent.refresh_from_db(), refused.refresh_from_db()
+    assert not old.file and not old_path.exists() and CandleImport.objects.filter(pk=old.pk).exists()
+    assert recent.file and Path(recent.file.path).exists()
+    assert refused.file and Path(refused.file.path).exists(), "a queued retry still reads it"
+    with pytest.raises(Exception, match="FOREXGPT_UPLOAD_RETENTION_DAYS"):
+        old.origin = CandleImport.Origin.UPLOAD
+        candle_import_retry(user=None, run=old, on_conflict="skip")
+
+    settings.FOREXGPT_UPLOAD_RETENTION_DAYS = 0
+    assert uploads_expire(now=None) == {"removed": 0, "kept_forever": True}
+    assert Path(recent.file.path).exists()
+    assert uploads_expire(days=1)["removed"] == 1  # an explicit retention wins over the setting
+
+
+def test_the_upload_expiry_is_scheduled_hourly():
+    from django_q.models import Schedule
+
+    from forexgpt_site.schedules import EXPIRE_UPLOADS_SCHEDULE, ensure_schedules
+
+    ensure_schedules()
+    schedule = Schedule.objects.get(name=EXPIRE_UPLOADS_SCHEDULE)
+    assert schedule.func == "marketdata.tasks.uploads_expire_scheduled" and schedule.minutes == 60

@@ -20,18 +20,44 @@ def test_without_a_report_the_gpu_worker_is_asked_and_the_page_says_so(logged_in
     assert 'id="detecting"' in page and 'http-equiv="refresh"' in page and len(queued) == 1
 
 
-def test_detect_again_asks_the_worker(logged_in_client, django_capture_on_commit_callbacks):
-    HardwareReport.objects.create(host="worker-1", report=REPORT)
+def _old_report(minutes: float = 5) -> HardwareReport:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return HardwareReport.objects.create(host="worker-1", report=REPORT, detected_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_detect_again_asks_the_worker_and_the_page_reloads_until_the_new_report_is_in(logged_in_client,
+                                                                                    django_capture_on_commit_callbacks):
+    _old_report()
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = logged_in_client.post("/hardware/")
     assert response.status_code == 302 and len(queued) == 1
+    page = logged_in_client.get("/hardware/").content.decode()
+    assert "this page reloads itself until the new report is in" in page
+    assert 'id="detect-waiting"' in page and 'http-equiv="refresh"' in page and "Detect again</button>" not in page
+    HardwareReport.objects.create(host="worker-2", report=REPORT)  # what the worker stores
+    page = logged_in_client.get("/hardware/").content.decode()
+    assert "worker-2" in page and "Detect again</button>" in page and 'http-equiv="refresh"' not in page
 
 
-def test_detect_again_says_it_was_asked(logged_in_client, django_capture_on_commit_callbacks):
+def test_a_fresh_report_is_not_detected_again(logged_in_client, django_capture_on_commit_callbacks):
     HardwareReport.objects.create(host="worker-1", report=REPORT)
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=False) as queued:
         page = logged_in_client.post("/hardware/", follow=True).content.decode()
-    assert "Detection asked of the gpu worker" in page
+    assert not queued and "s old: it was not detected again" in page and 'id="detect-waiting"' not in page
+
+
+def test_detect_again_while_training_names_the_run_it_waits_for(logged_in_client, user, django_capture_on_commit_callbacks):
+    from training.models import TrainingRun
+
+    HardwareReport.objects.filter(pk=_old_report(minutes=4).pk).update(report={**REPORT, "source": "training run #7 as it started"})
+    run = TrainingRun.objects.create(owner=user, status="running", symbol="EURUSD", timeframe="1h")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        page = logged_in_client.post("/hardware/", follow=True).content.decode()
+    assert len(queued) == 1 and f"it is busy with training run #{run.pk} and detects after it" in page
+    assert "detecting after training run" in page and "by training run #7 as it started" in page
 
 
 def test_a_burst_of_detections_queued_behind_one_runs_once(monkeypatch, db):

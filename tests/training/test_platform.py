@@ -49,6 +49,10 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     run.refresh_from_db()
     assert run.artifact_version is not None and run.history and run.history[0]["val_loss"] is not None
     assert {d["name"] for d in run.decisions} >= {"precision", "compile", "optimizer", "flash_attention", "loader"}
+    from training.models import HardwareReport  # the busy gpu worker's freshest report, for the Hardware page
+
+    stored = HardwareReport.objects.first()
+    assert stored.report["source"] == f"training run #{run.pk} as it started" and stored.report["hardware"] == run.hardware
     version = run.artifact_version
     assert version.training_run_id == run.pk and version.horizon_bars == 12 and version.metrics["crps"] > 0
     # the parts it was trained, validated and tested on, as the trainer split the run's bars

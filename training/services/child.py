@@ -3,6 +3,7 @@ checkpoint, score the test period against the baselines, register the trained ve
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -10,6 +11,7 @@ from django.conf import settings
 
 from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext
 from marketdata.selectors import candles_frame
+from training.hardware import hardware_report_store
 from training.models import TrainingRun
 
 from .registration import register_model
@@ -23,7 +25,7 @@ def training_child_main(run_id: int) -> int:
     """The child: train (resuming from last.ckpt), evaluate on the test part, register the artifact."""
     import torch
 
-    from training.engine import build_config, detect_hardware
+    from training.engine import UserChoices, build_config, detect_hardware
     from training.engine.trainer import ProgressReporter, evaluate_quality, fit_spread, prepare_data, train
 
     # On purpose, not torch's default of every core: beside the web server and the default cluster
@@ -39,6 +41,10 @@ def training_child_main(run_id: int) -> int:
     ctx = JobContext(run)
     if rank == 0:
         TrainingRun.objects.filter(pk=run.pk).update(decisions=cfg.decisions, hardware=hw.as_dict())
+        # The worker is busy until this run ends: its detection is the Hardware page's freshest report.
+        hardware_report_store(json.loads(json.dumps({
+            "hardware": hw.as_dict(), "optimizations": build_config(hw, UserChoices()).decisions,
+            "source": f"training run #{run.pk} as it started"}, default=str)))
     history = list(run.history or [])
 
     def report(fraction=None, epoch_point=None, **fields_):
