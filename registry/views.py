@@ -45,6 +45,8 @@ def _history_figure(history) -> dict | None:
     fig = go.Figure([go.Scatter(x=x, y=v, name=k, mode="lines+markers") for k, v in sorted(series.items())])
     fig.update_layout(height=360, margin=dict(l=50, r=20, t=40, b=40), template="plotly_white",
                       title="Training history", xaxis_title="epoch")
+    if x and len(x) <= 30:
+        fig.update_xaxes(dtick=1)  # whole epochs, not 1.5
     return json.loads(fig.to_json())
 
 
@@ -119,6 +121,8 @@ def _compare_figure(versions, histories) -> dict | None:
     fig = go.Figure(traces)
     fig.update_layout(height=380, margin=dict(l=60, r=20, t=40, b=40), template="plotly_white",
                       title="Loss per epoch (solid: validation, dotted: training)", xaxis_title="epoch", yaxis_title="loss")
+    if max(len(rows) for rows in histories) <= 30:
+        fig.update_xaxes(dtick=1)  # whole epochs, not 1.5
     return json.loads(fig.to_json())
 
 

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from training.models import HardwareReport
+from forexgpt_site.jobs import JobStatus
+from training.models import HardwareReport, TrainingRun
 
 TASK = "training.tasks.hardware_detect"
 
@@ -44,11 +45,8 @@ def hardware_report_store(report: dict) -> HardwareReport:
     return HardwareReport.objects.create(host=socket.gethostname()[:255], report=report)
 
 
-def hardware_training_busy() -> "TrainingRun | None":
+def hardware_training_busy() -> TrainingRun | None:
     """The training run holding the `gpu` worker now, if any: a detection asked meanwhile waits for it."""
-    from forexgpt_site.jobs import JobStatus
-    from training.models import TrainingRun
-
     return TrainingRun.objects.filter(status=JobStatus.RUNNING).order_by("-started_at").first()
 
 

@@ -50,3 +50,42 @@ def test_the_version_list_stays_beside_the_filter_panel(page, live_server, djang
     panel = page.locator("#changelist-filter").bounding_box()
     # the visible part of the list (its scroll box) ends before the filter panel begins
     assert results["x"] + results["width"] <= panel["x"] + 1, (results, panel, table)
+
+
+def test_staff_compare_two_versions_and_curate_one_from_its_page(staff_page, live_server, artifact_files, tmp_path):
+    import json
+
+    from registry.models import ModelVersion
+    from registry.services import artifact_register
+    from tests.conftest import CHANNELS
+
+    def version(seed, losses):
+        files = artifact_files(seed)
+        files["history"] = json.dumps({"epochs": [{"epoch": i, "train_loss": t, "val_loss": v}
+                                                  for i, (t, v) in enumerate(losses)]}).encode()
+        return artifact_register(model_name="eurusd-1h-h12", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12,
+                                 channel_order=CHANNELS, metrics={"crps": 0.001 + seed / 1000})
+
+    first, second = version(0, [(0.9, 1.0), (0.7, 0.8)]), version(1, [(0.95, 1.1), (0.8, 0.9), (0.75, 0.85)])
+    page = staff_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{live_server.url}/registry/")
+    page.check(f"input[name=version][value='{first.pk}']")
+    page.check(f"input[name=version][value='{second.pk}']")
+    page.click("#compare-form button[type=submit]")
+    expect(page.locator("#compare-metrics")).to_contain_text(first.ref)
+    expect(page.locator("#compare .main-svg").first).to_be_visible()  # the overlaid losses are drawn
+    assert page.locator("#compare .scatterlayer .trace").count() == 4  # validation and training, two versions
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+
+    page.goto(f"{live_server.url}/registry/versions/{first.pk}/")
+    page.fill("#curation input[name=value] >> nth=0", "stage=review")
+    page.click("#curation button:text-is('Add tag')")
+    expect(page.locator(".messages, .messagelist, body")).to_contain_text("tag stage=review added")
+    page.fill("#curation input[name=value] >> nth=1", "champion")
+    page.click("#curation button:text-is('Point here')")
+    expect(page.locator("#version-aliases")).to_contain_text("champion")
+    page.click("button[aria-label='remove tag stage=review']")
+    expect(page.locator("#version-tags")).not_to_contain_text("stage=review")
+    assert [a.name for a in ModelVersion.objects.get(pk=first.pk).aliases.all()] == ["champion"]
