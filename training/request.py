@@ -74,14 +74,14 @@ class TrainingRequest:
     horizon: int = 12
     patch_len: int = 64
     # The configuration bench/forecast_quality.py measures as "the default model" (it reads these), so
-    # that a run started with the defaults is the model the README's protocol table scores; before,
+    # that a run started with the defaults is the model the protocol table in docs/FORECASTER.md scores; before,
     # 30 epochs of 64 were the default and were never measured (on the CPU they took 20x the steps).
     epochs: int = 6
     batch_size: int = 256
     denoiser: str = "transformer"
     # Networks trained side by side from different initial weights and sampled as one mixture
     # (`EnsembleForecaster`). 2 beat either network alone on the validation part but not on the
-    # protocol's test part (two seeds; README, Forecast quality), for twice the training time: one
+    # protocol's test part (two seeds; docs/FORECASTER.md, Forecast quality), for twice the training time: one
     # network stays the default.
     members: int = 1
     choices: dict = field(default_factory=dict)
