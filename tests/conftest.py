@@ -131,6 +131,11 @@ def start_qcluster(log_path, *, workers: int = 1, extra_env=None):
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def qcluster_running(log_path) -> bool:
+    """Whether a cluster started by `start_qcluster` says it runs (its workers are up and polling)."""
+    return " running." in open(log_path).read()
+
+
 def stop_qcluster(proc, log_path) -> None:
     import subprocess
 

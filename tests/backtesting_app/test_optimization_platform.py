@@ -10,7 +10,7 @@ from backtesting_app.request import OptimizationRequest
 from backtesting_app.models import BacktestRun, OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.tasks import optimization_run_execute
 from forexgpt_site.jobs import job_requeue
-from tests.conftest import start_qcluster, stop_qcluster, wait_for
+from tests.conftest import qcluster_running, start_qcluster, stop_qcluster, wait_for
 
 SPACE = {"entry_threshold": {"low": 0.0, "high": 0.002, "step": 0.0002},
          "stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.001},
@@ -142,6 +142,8 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
     extra = {"FOREXGPT_OPTIMIZATION_CHUNK_SIZE": "4"}
     clusters = [start_qcluster(log, workers=2, extra_env=extra) for log in logs]
     try:
+        # Both up before the run starts: on a loaded machine one cluster took every chunk before the other ran.
+        assert wait_for(lambda: all(qcluster_running(log) for log in logs), timeout=120)
         distributed = services.optimization_run_start(user=user, request=_request(budget=100, seed=11, evaluator="distributed"))
 
         def finished():
