@@ -180,6 +180,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if _MANIFEST
                     else "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# One cache for the processes of a host (the web tier's processes and the workers): a baseline fitted once
+# serves every page process, and the login-spray guard counts an address's failures across all of them.
+# Redis where the platform has it, a file cache in the data folder otherwise; each test process its own memory.
+if "pytest" in sys.modules:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif env.REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.REDIS_URL,
+                          "KEY_PREFIX": "forexgpt-cache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(env.DATA_DIR / "cache"), "OPTIONS": {"MAX_ENTRIES": 5000}}}
 # Before `collectstatic` has run (tests, a quick dev start) serve straight from the app folders.
 WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
 MEDIA_ROOT = env.MEDIA_ROOT
