@@ -5,7 +5,8 @@
 Starts the platform (`run_platform`: gunicorn + both worker clusters) on a fresh data folder, then
 drives Debian's Chromium: upload the 65,000-bar EURUSD H1 file, train one epoch, make one month of
 forecasts (100 samples), calibrate them and attach the calibration, backtest and optimize (600
-evaluations) on them, then a 65,000-bar baseline backtest and 600-evaluation optimization. Each
+evaluations) on them, then a 65,000-bar baseline backtest and 600-evaluation optimization, the version
+compare page, and "Detect again" on the Hardware page until the new report is in. Each
 page's server time (navigation timing: request start to response end) and each job's wall time are
 printed as JSON and written to OUT/timings.json with a screenshot of every page.
 """
@@ -127,7 +128,8 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
         job(page, "train 1 epoch", 1800)
         visit(page, "training-run", page.url.replace(url, ""))
         page.click("a[href^='/registry/versions/']")
-        visit(page, "version", page.url.replace(url, ""))
+        version_path = page.url.replace(url, "")
+        visit(page, "version", version_path)
 
         page.fill("#forecast-form input[name=start]", "2024-01-01")
         page.fill("#forecast-form input[name=end]", "2024-01-31")
@@ -135,6 +137,12 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
         job(page, "forecast January 2024 (100 samples)", 1800)
         visit(page, "forecast-set", page.url.replace(url, ""))
         set_path = page.url.replace(url, "")
+        reloads = []  # the same page again: its fitted baselines come from the host's cache after the first load
+        for _ in range(6):
+            page.goto(url + set_path)
+            entry = json.loads(page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])"))
+            reloads.append(round(entry["responseEnd"] - entry["requestStart"]))
+        timings["pages"]["forecast-set-reloads"] = {"path": set_path, "server_ms": reloads}
         if until_forecasts:
             browser.close()
             return timings
@@ -180,6 +188,14 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
         visit(page, "backtest-from-front-point", page.url.replace(url, ""))
         for name, path in (("dashboard", "/"), ("registry", "/registry/"), ("conformal", "/conformal/"), ("hardware", "/hardware/")):
             visit(page, name, path)
+        visit(page, "versions-compare", f"/registry/compare/?version={version_path.rstrip('/').rsplit('/', 1)[-1]}")
+        page.goto(url + "/hardware/")
+        started = time.monotonic()
+        page.click("#detect-form button[type=submit]")
+        expect(page.locator("#detect-waiting")).to_be_visible()
+        expect(page.locator("#detect-form button[type=submit]")).to_be_visible(timeout=300_000)  # back once the report is in
+        timings["jobs"]["hardware detected again"] = {"wall_s": round(time.monotonic() - started, 1)}
+        visit(page, "hardware-after-detect", "/hardware/")
         browser.close()
     return timings
 
