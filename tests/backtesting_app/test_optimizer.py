@@ -18,7 +18,9 @@ from backtesting_app.engine.optimize import (
     optimize_grid,
     parse_constraints,
 )
-from backtesting_app.engine._objectives import objective_matrix
+from backtesting_app.engine._objectives import objective_matrix, objective_vector
+from backtesting_app.engine._search import _compass
+from pymoo.indicators.hv import HV
 
 OBJECTIVES = ["return", "drawdown", "sharpe"]
 
@@ -97,6 +99,18 @@ def test_genetic_ask_tell_repairs_integers_onto_their_grid():
         ga.tell(np.random.default_rng(0).normal(size=(len(X), 3)))
 
 
+def test_genetic_operators_keep_pymoos_defaults_unless_the_hybrid_widens_them():
+    from pymoo.core.variable import get
+
+    mating = GeneticOptimizer(default_space(), 3, 0, pop_size=12, seed=3).algorithm.mating
+    assert (get(mating.crossover.eta), get(mating.mutation.eta)) == (15, 20)  # the pure NSGA-II baseline as pymoo ships it
+    wide = GeneticOptimizer(default_space(), 3, 0, pop_size=12, seed=3, eta=HybridOptimizer().eta)
+    assert (get(wide.algorithm.mating.crossover.eta), get(wide.algorithm.mating.mutation.eta)) == (10, 10)
+    X = wide.ask()
+    hold = X[:, default_space().names.index("max_hold_bars")]
+    assert np.array_equal(hold, np.round(hold))  # wider steps are still repaired onto the grid
+
+
 def test_hybrid_evaluates_each_point_once_within_budget_and_respects_constraints(problem):
     counting = Counting(problem)
     constraints = parse_constraints({"min_trades": 15, "max_drawdown_pct": 3})
@@ -110,6 +124,59 @@ def test_hybrid_evaluates_each_point_once_within_budget_and_respects_constraints
         m = state.records[i].metrics
         assert m["n_trades"] >= 15 and m["max_drawdown_pct"] <= 3
     assert [h[1] for h in state.hv_history] == sorted(h[1] for h in state.hv_history)  # the front only grows
+
+
+def test_the_hybrid_spends_its_whole_budget(problem):
+    state = SearchState(default_space(), OBJECTIVES, parse_constraints({"min_trades": 15}), InProcessEvaluator(problem), budget=300)
+    HybridOptimizer(seed=1).run(state)
+    assert len(state.records) == state.evaluations == 300
+    phases = [r.phase for r in state.records]
+    assert phases.index("grid") < phases.index("nsga2") < phases.index("local")  # grid, then NSGA-II, then local steps
+    vectors = [objective_vector(state.records[i].metrics, OBJECTIVES) for i in state.front()]
+    assert len(vectors) == len(set(vectors))  # no two front points with the same objectives
+
+
+class Synthetic:
+    """Metrics from a formula of the parameters, so that the right answer is known."""
+
+    def __init__(self, space, formula):
+        self.space, self.formula = space, formula
+
+    def __call__(self, batch):
+        out = []
+        for params in batch:
+            u = (np.array(self.space.encode(params)) - self.space.xl) / (self.space.xu - self.space.xl)
+            ret, dd, sharpe = self.formula(u)
+            out.append({"return_pct": ret, "max_drawdown_pct": dd, "sharpe": sharpe, "n_trades": 100})
+        return out
+
+
+def test_the_front_holds_one_parameter_set_per_objective_vector():
+    """max_hold_bars changes nothing here: every vector is reached by 4 parameter sets."""
+    space = ParameterSpace.from_dict({"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
+                                      "max_hold_bars": {"kind": "int", "low": 1, "high": 4, "step": 1}})
+    state = SearchState(space, OBJECTIVES, [], Synthetic(space, lambda u: (10 * u[0], 2 + 8 * u[0] ** 2, 1.0)), budget=100)
+    optimize_grid(state, 5)
+    assert len(state.records) == 20
+    front = state.front()
+    vectors = [objective_vector(state.records[i].metrics, OBJECTIVES) for i in front]
+    assert len(vectors) == len(set(vectors)) == 5  # every stop loss trades return for drawdown: all 5 on the front
+    for i, v in zip(front, vectors):  # the first visited of its group stands for it
+        assert i == min(k for k, r in enumerate(state.records) if objective_vector(r.metrics, OBJECTIVES) == v)
+    assert state.hypervolume() == pytest.approx(float(HV(ref_point=np.array([100.0, 100.0, 10.0]))(state.matrices()[0])))
+
+
+def test_compass_steps_reach_the_best_point_of_a_smooth_problem_and_stop():
+    """Return peaks at 80% of every parameter's range; drawdown and Sharpe are constant. From the centre,
+    steps of half the range, halved when they fail, end on the allowed point nearest the peak."""
+    space = default_space()
+    state = SearchState(space, OBJECTIVES, [], Synthetic(space, lambda u: (10 - 100 * ((u - 0.8) ** 2).sum(), 5.0, 1.0)),
+                        budget=2000)
+    state.evaluate_batch([(space.xl + space.xu) / 2], phase="grid")
+    _compass(state, start=0.5, stop_at=state.budget, phase="local")
+    best = max(state.records, key=lambda r: r.metrics["return_pct"])
+    assert best.x == space.snap(space.xl + 0.8 * (space.xu - space.xl))
+    assert len(state.records) < 400  # it stopped on its own: every step shrank below the parameters' steps
 
 
 def test_a_killed_search_resumes_from_its_records_without_re_evaluating(problem):
