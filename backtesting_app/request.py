@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import datetime
 from typing import ClassVar, Mapping
 
@@ -185,16 +186,24 @@ class OptimizationRequest(_RunOnData):
                if k in given},
             "strategy": strategy, "forecasts_source": given.get("forecasts_source", cls.forecasts_source),
             "params": {**fixed, **space.middle()}})
-        return cls(symbol=shared.symbol, timeframe=shared.timeframe, strategy=strategy, start=shared.start, end=shared.end,
-                   space=space.as_dict(), fixed_params=fixed, objectives=objectives, constraints=constraints, method=method,
-                   evaluator=evaluator, workers=workers, walk_forward=walk or None, holdout=holdout, forecasts_source=shared.forecasts_source,
-                   forecast_set=shared.forecast_set, artifact=shared.artifact, name=shared.name, **shared.costs, **numbers)
+        request = cls(symbol=shared.symbol, timeframe=shared.timeframe, strategy=strategy, start=shared.start, end=shared.end,
+                      space=space.as_dict(), fixed_params=fixed, objectives=objectives, constraints=constraints, method=method,
+                      evaluator=evaluator, workers=workers, walk_forward=walk or None, holdout=holdout,
+                      forecasts_source=shared.forecasts_source, forecast_set=shared.forecast_set, artifact=shared.artifact,
+                      name=shared.name, **shared.costs, **numbers)
+        request.__dict__["parameter_space"] = space  # parsed here already: `parameter_space` does not parse it again
+        return request
+
+    @cached_property
+    def parameter_space(self):
+        """`space` as the optimizer's `ParameterSpace`, parsed once per request object."""
+        from backtesting_app.engine.optimize import ParameterSpace
+
+        return ParameterSpace.from_dict(self.space, strategy=self.strategy)
 
     def backtest(self, params: dict | None = None) -> BacktestRequest:
         """The backtest of one parameter set (default: the middle of the space) on this request's data."""
-        from backtesting_app.engine.optimize import ParameterSpace
-
-        point = ParameterSpace.from_dict(self.space, strategy=self.strategy).middle() if params is None else params
+        point = self.parameter_space.middle() if params is None else params
         return BacktestRequest(symbol=self.symbol, timeframe=self.timeframe, strategy=self.strategy,
                                params={**self.fixed_params, **point}, start=self.start, end=self.end, engine="fast",
                                forecasts_source=self.forecasts_source, forecast_set=self.forecast_set, artifact=self.artifact,

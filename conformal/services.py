@@ -14,7 +14,7 @@ from conformal.engine import CalibrationResult, calibrate_series, calibration_ra
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, read_forecasts_csv
-from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue, request_of
 from forexgpt_site.permissions import require_staff
 from forexgpt_site.serialization import json_value
 from registry.selectors import version_by_ref
@@ -68,20 +68,14 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> 
     if request.cal_size is not None and request.cal_size >= len(frame):
         raise ValueError(f"cal_size {request.cal_size} leaves no rows to evaluate ({len(frame)} rows in all)")
     upload.seek(0)
-    run = CalibrationRun(owner=user if getattr(user, "is_authenticated", False) else None, name=request.name,
-                         method=request.method, alpha=request.alpha, params=request.params, artifact_version=artifact_version,
-                         forecast_set=forecast_set, overlap=_overlap(artifact_version, frame))
+    run = CalibrationRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
+                                    artifact_version=artifact_version, forecast_set=forecast_set,
+                                    overlap=_overlap(artifact_version, frame))
     run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
     with transaction.atomic():
         run.save()
         job_enqueue(run)
     return run
-
-
-def request_of(run: CalibrationRun) -> CalibrationRequest:
-    """The request a stored run was made from (its worker rebuilds it from the row, checks included)."""
-    return CalibrationRequest.from_dict({"method": run.method, "alpha": run.alpha, **run.params,
-                                         "forecast_set": run.forecast_set_id, "name": run.name})
 
 
 def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:

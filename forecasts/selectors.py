@@ -16,7 +16,7 @@ from django.db.models.functions import Abs
 
 from conformal.engine import calibrated_bounds, unseen_coverage
 from forecasts.models import ForecastRow, ForecastSet
-from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs import JobStatus, request_of
 from marketdata.selectors import candles_frame
 from training.engine.periods import IN_SAMPLE_PARTS, in_sample_of, origin_parts, period_overlap
 
@@ -252,7 +252,7 @@ def calibration_summary(calibration, frame: pd.DataFrame) -> dict:
     calibrated coverage on this set's points it did not see (`conformal.engine.unseen_coverage`,
     the function its own page's figure comes from)."""
     return {"id": calibration.pk, "label": calibration.label, "method": calibration.method, "alpha": calibration.alpha,
-            "params": calibration.params, "ranges": calibration.ranges, "forecast_set": calibration.forecast_set_id,
+            "params": request_of(calibration).params, "ranges": calibration.ranges, "forecast_set": calibration.forecast_set_id,
             "in_sample": calibration.in_sample, "sample_label": calibration.sample_label,
             **unseen_coverage(frame, alpha=calibration.alpha)}
 

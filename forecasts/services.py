@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from django.db import transaction
 
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
-from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child
+from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child, request_of
 from forexgpt_site.parsing import parse_utc
 from marketdata.selectors import candles_frame
 from training.engine.periods import in_sample_of, period_overlap
@@ -109,21 +109,15 @@ def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True, 
     overlap = period_overlap(version.periods, ts.iloc[plan.ends])
     if not in_sample_ok and in_sample_of(overlap):
         raise InSampleRange(in_sample_message(version, overlap))
-    fs = ForecastSet.objects.create(
-        owner=user if getattr(user, "is_authenticated", False) else None, artifact_version=version, artifact_ref=version.ref,
-        symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
-        first=ts.iloc[plan.ends[0]].to_pydatetime(), last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars,
-        samples=request.samples, seed=request.seed, steps=request.steps, sampler=request.sampler, windows_total=len(plan.ends),
-        overlap=overlap, message=f"queued: {len(plan.ends):,} forecasts")
+    fs = ForecastSet.of_request(  # the version it resolved to, not an alias that may move: a resumed run makes the same rows
+        replace(request, artifact=version.ref), owner=user if getattr(user, "is_authenticated", False) else None,
+        artifact_version=version, artifact_ref=version.ref, first=ts.iloc[plan.ends[0]].to_pydatetime(),
+        last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars, windows_total=len(plan.ends), overlap=overlap,
+        message=f"queued: {len(plan.ends):,} forecasts")
+    fs.save()
     if enqueue:
         job_enqueue(fs)
     return fs
-
-
-def request_of(fs: ForecastSet) -> ForecastRequest:
-    """The request a stored run was made from (the worker rebuilds it from the row)."""
-    return ForecastRequest(artifact=fs.artifact_ref, symbol=fs.symbol, timeframe=fs.timeframe, start=fs.start, end=fs.end,
-                           samples=fs.samples, seed=fs.seed, steps=fs.steps, sampler=fs.sampler)
 
 
 def log_path(fs: ForecastSet) -> Path:
@@ -159,7 +153,8 @@ def forecast_child_main(set_id: int) -> int:
     model, norm, config = load_forecaster(fs.artifact_version)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     precision = inference_precision(device)  # bf16 on a GPU that has it, fp32 on the CPU
-    plan = forecast_plan(fs.artifact_version, request_of(fs))
+    request = request_of(fs)
+    plan = forecast_plan(fs.artifact_version, request)
     features, _ = make_features(plan.candles, config["channels"])  # the model's channels, in its order
     feats = norm.transform(features)
     # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older
@@ -175,8 +170,8 @@ def forecast_child_main(set_id: int) -> int:
             stamps = [ts.iloc[e].to_pydatetime() for e in ends]
             if all(s in done for s in stamps):
                 continue
-            paths = sample_forecasts(model, windows(feats, ends, plan.patch_len), n_samples=fs.samples, steps=fs.steps,
-                                     sampler=fs.sampler, generator=_chunk_generator(fs.seed, k), batch=len(ends),
+            paths = sample_forecasts(model, windows(feats, ends, plan.patch_len), n_samples=request.samples, steps=request.steps,
+                                     sampler=request.sampler, generator=_chunk_generator(request.seed, k), batch=len(ends),
                                      y_scale=chunk_scales[k], drift=norm.drift, device=device, precision=precision)
             s = summarize(paths)
             rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),

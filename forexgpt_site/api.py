@@ -1,5 +1,6 @@
 """API pieces every endpoint shares: the exception handler, and the create / cancel / resume actions of job runs."""
 
+from dataclasses import fields
 from functools import cache
 from pathlib import Path
 from traceback import walk_tb
@@ -13,7 +14,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from forexgpt_site.jobs import job_cancel, job_requeue
+from forexgpt_site.jobs import job_cancel, job_requeue, request_of
 from forexgpt_site.uploads import UploadTooLarge
 
 # The layers whose ValueError refuses a request: an app's services (writes), selectors (reads) and
@@ -57,6 +58,26 @@ def exception_handler(exc, context):
     elif isinstance(exc, RecursionError) and raised_by_json_decoder(exc):
         exc = ParseError("the JSON body is nested too deeply")
     return drf_exception_handler(exc, context)
+
+
+class RequestField(serializers.ReadOnlyField):
+    """A value of the run's request: a field as stored, or a property of the request object (`costs`)."""
+
+    def get_attribute(self, run):
+        if self.field_name in run.request:
+            return run.request[self.field_name]
+        return getattr(request_of(run), self.field_name) if run.request else None
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    """A job run as the API shows it: `Meta.fields` may name any field or property of the run's
+    request; one that is not a column is read from the stored request (`RequestField`)."""
+
+    def build_unknown_field(self, field_name, model_class):
+        known = {f.name for f in fields(model_class.request_class)} if model_class.request_class else set()
+        if field_name in known or isinstance(getattr(model_class.request_class, field_name, None), property):
+            return RequestField, {}
+        return super().build_unknown_field(field_name, model_class)
 
 
 class JobRequestSerializer(serializers.Serializer):

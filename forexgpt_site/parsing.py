@@ -81,6 +81,23 @@ def request_dict(request) -> dict:
     return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(request).items()}
 
 
+def request_from_stored(request_class, data: Mapping):
+    """The request object a run stored as `request.to_dict()`, read back without checking it again (it
+    was checked when the run was made): dates from ISO 8601 text, tuples from JSON lists. A field the
+    class no longer has is left out; one it gained since takes its default."""
+    values = {}
+    for f in fields(request_class):
+        if f.name not in data:
+            continue
+        value, kind = data[f.name], str(f.type)
+        if isinstance(value, str) and value and kind.startswith("datetime"):
+            value = datetime.fromisoformat(value)
+        elif isinstance(value, list) and kind.startswith("tuple"):
+            value = tuple(value)
+        values[f.name] = value
+    return request_class(**values)
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 

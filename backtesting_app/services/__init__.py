@@ -9,10 +9,8 @@ from .backtests import (
     backtest_run_execute,
     backtest_run_start,
     request_forecasts,
-    request_of,
     equity_frame,
     load_bars,
-    make_costs,
     stats_dict,
     trades_records,
 )
@@ -30,7 +28,7 @@ from .optimizations import (
 __all__ = [
     "COST_FIELDS", "DRAWDOWN_KEYS", "FORECAST_SOURCES", "DistributedEvaluator",
     "backtest_compute", "backtest_prepare", "backtest_run_execute", "backtest_run_start", "build_problem", "equity_frame",
-    "load_bars", "make_costs", "optimization_chunk_execute", "optimization_run_execute",
-    "optimization_run_start", "optimization_search", "request_forecasts", "request_of",
+    "load_bars", "optimization_chunk_execute", "optimization_run_execute",
+    "optimization_run_start", "optimization_search", "request_forecasts",
     "run_space", "search_problem", "stats_dict", "trades_records",
 ]

@@ -16,7 +16,7 @@ Naming: a task entry point (`<app>/tasks.py`, a run id in, what django-q2 calls)
 
 from .child import CHILD_CANCELLED, CHILD_STOP_GRACE_S, job_run_child
 from .errors import INTERRUPTED_MESSAGE, JobCancelled, JobInterrupted, JobSuperseded, error_summary
-from .models import FINISHED, ChildJobRun, JobRun, JobStatus
+from .models import FINISHED, ChildJobRun, JobRun, JobStatus, request_of
 from .queue import job_cancel, job_enqueue, job_requeue, jobs_fail_stale
 from .runner import JobContext, job_execute
 from .worker import STOP_GRACE_S, job_worker_stop_on_sigterm
@@ -42,4 +42,5 @@ __all__ = [
     "job_run_child",
     "job_worker_stop_on_sigterm",
     "jobs_fail_stale",
+    "request_of",
 ]

@@ -9,7 +9,6 @@ from ._imports import (
     candle_import_start,
     candles_import_file,
     rejection_report,
-    request_of,
     uploads_expire,
 )
 from ._series import DEMO_SOURCE, candles_resample, demo_data_load
@@ -29,6 +28,5 @@ __all__ = [
     "candles_store",
     "demo_data_load",
     "rejection_report",
-    "request_of",
     "uploads_expire",
 ]

@@ -131,7 +131,7 @@ def test_api_and_pages(api_client, logged_in_client, bars, django_capture_on_com
         opened = logged_in_client.post(f"/optimizations/runs/{run_id}/results/{front[0]['id']}/backtest/")
     backtest = BacktestRun.objects.get()
     assert opened["Location"] == f"/backtests/runs/{backtest.pk}/"
-    assert backtest.params == {**FIXED, **front[0]["params"]} and backtest.engine == "reference"
+    assert backtest.request["params"] == {**FIXED, **front[0]["params"]} and backtest.engine == "reference"
     assert logged_in_client.get("/optimizations/").status_code == 200
 
 

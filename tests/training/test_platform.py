@@ -91,7 +91,7 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
 
     steps_one_epoch = run.step
     # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.
-    TrainingRun.objects.filter(pk=run.pk).update(status="failed", epochs=2, artifact_version=None)
+    TrainingRun.objects.filter(pk=run.pk).update(status="failed", request={**run.request, "epochs": 2}, artifact_version=None)
     run.refresh_from_db()
     job_requeue(run=run, user=user, message=TrainingRunViewSet.resume_message)  # what POST .../resume/ does
     assert training_run_execute(run.pk) == "succeeded"

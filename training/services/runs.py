@@ -5,7 +5,6 @@ child process that trains it. A failed or cancelled run resumes from its last ch
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, fields
 from pathlib import Path
 
 from django.conf import settings
@@ -38,15 +37,11 @@ def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) 
     check_process_counts(request.choices, os.cpu_count() or 1)
     n = candles_queryset(symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end).count()
     chronological_split(n, request.patch_len, request.horizon)  # raises when the bars are too few
-    run = TrainingRun.objects.create(owner=user if getattr(user, "is_authenticated", False) else None, **asdict(request))
+    run = TrainingRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None)
+    run.save()
     if enqueue:
         job_enqueue(run)
     return run
-
-
-def request_of(run: TrainingRun) -> TrainingRequest:
-    """The request a stored run was made from, checked again (its child rebuilds it from the row)."""
-    return TrainingRequest.from_dict({f.name: getattr(run, f.name) for f in fields(TrainingRequest)})
 
 
 def checkpoint_dir(run: TrainingRun) -> Path:
