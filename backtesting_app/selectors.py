@@ -15,26 +15,28 @@ from backtesting_app.engine.optimize import OBJECTIVES, objective_vector, parame
 from backtesting_app.engine.patterns import pattern_events, pattern_summary
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.services import load_bars
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import request_of
 from marketdata.selectors import candles_queryset
 
 
 def backtest_equity(run: BacktestRun) -> pd.DataFrame:
     if not run.equity:
-        raise ValueError(f"backtest {run.pk} has no results yet (status {run.status})")
+        raise DomainError(f"backtest {run.pk} has no results yet (status {run.status})")
     with run.equity.open("rb") as fh:
         frame = pd.read_csv(fh)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
 
 
+@domain_errors()  # what the pattern engine refuses (a pattern, a range) is the caller's refusal
 def pattern_scan(*, symbol: str, timeframe: str, start=None, end=None, forward_bars: int = 12, patterns=None) -> dict:
     """Detected patterns in a range with forward returns after `forward_bars` bars and hit rates.
     ValueError for a range of more than FOREXGPT_PATTERN_SCAN_MAX_BARS bars (counted before any is read)."""
     limit = settings.FOREXGPT_PATTERN_SCAN_MAX_BARS
     bars = candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).count()
     if bars > limit:
-        raise ValueError(f"that range holds {bars:,} {symbol} {timeframe} bars; a pattern scan reads at most {limit:,} "
+        raise DomainError(f"that range holds {bars:,} {symbol} {timeframe} bars; a pattern scan reads at most {limit:,} "
                          f"(FOREXGPT_PATTERN_SCAN_MAX_BARS): choose a shorter range or a coarser timeframe")
     ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
     events = pattern_events(ohlc, patterns, forward_bars=forward_bars)
@@ -133,7 +135,7 @@ def optimization_trial_query(*, run: OptimizationRun, params, strict: bool = Fal
 
     def bad(message):
         if strict:
-            raise ValueError(message)
+            raise DomainError(message)
         errors.append(message)
 
     sort = (params.get("sort") or "id").strip()

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child, request_of
 from forexgpt_site.parsing import parse_utc
 from marketdata.selectors import candles_frame
@@ -54,7 +55,7 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
     from registry.selectors import version_file_bytes
 
     if (version.symbol, version.timeframe) != (request.symbol, request.timeframe):
-        raise ValueError(f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
+        raise DomainError(f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
                          f"{request.symbol} {request.timeframe}")
     patch_len = int(json.loads(version_file_bytes(version, "config"))["patch_len"])
     candles = candles_frame(symbol=request.symbol, timeframe=request.timeframe, end=request.end)
@@ -62,12 +63,12 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
     if request.start is not None:
         before = int((candles["ts"] < pd.Timestamp(request.start)).sum())
         if before < patch_len - 1:
-            raise ValueError(f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
+            raise DomainError(f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
                              f"bars are stored before {request.start:%Y-%m-%d %H:%M}; start at "
                              f"{_first_forecastable(candles, patch_len)} or later")
         first = before
     if len(candles) <= first:
-        raise ValueError(f"no {request.symbol} {request.timeframe} bar to forecast in that range "
+        raise DomainError(f"no {request.symbol} {request.timeframe} bar to forecast in that range "
                          f"({len(candles)} bars stored up to it; a forecast needs {patch_len} of context)")
     return ForecastPlan(candles=candles, ends=np.arange(first, len(candles)), patch_len=patch_len)
 
@@ -76,7 +77,7 @@ def _first_forecastable(candles: pd.DataFrame, patch_len: int) -> str:
     return f"{candles['ts'].iloc[patch_len - 1]:%Y-%m-%d %H:%M}" if len(candles) >= patch_len else "(no such bar: too few bars stored)"
 
 
-class InSampleRange(ValueError):
+class InSampleRange(DomainError):
     """Forecasts asked for on bars the model was trained or validated on, without confirming it."""
 
 
@@ -95,6 +96,7 @@ def in_sample_message(version, overlap: dict) -> str:
             f"{_when(periods['test']['first_bar'])} UTC: start there or later for out-of-sample forecasts, or confirm to make these anyway.")
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 @transaction.atomic
 def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True, in_sample_ok: bool = True) -> ForecastSet:
     """Check the request against the model and the stored bars, store the run, queue it on `gpu`.
@@ -148,7 +150,7 @@ def forecast_child_main(set_id: int) -> int:
     torch.set_num_threads(settings.FOREXGPT_TORCH_THREADS)
     fs = ForecastSet.objects.get(pk=set_id)
     if fs.artifact_version is None:
-        raise ValueError(f"model version {fs.artifact_ref} was deleted; these forecasts cannot be completed")
+        raise DomainError(f"model version {fs.artifact_ref} was deleted; these forecasts cannot be completed")
     ctx = JobContext(fs)
     model, norm, config = load_forecaster(fs.artifact_version)
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -20,6 +20,7 @@ from forecasts.selectors import (
     forecast_sets_covering,
     read_forecasts_csv,
 )
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import JobContext, job_enqueue, request_of
 from forexgpt_site.serialization import json_value
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
@@ -28,11 +29,12 @@ from marketdata.selectors import candles_frame
 DRAWDOWN_KEYS = ("Max. Drawdown [%]", "Avg. Drawdown [%]")
 
 
+@domain_errors()  # a symbol or a timeframe the engine does not understand is the caller's refusal
 def load_bars(*, symbol: str, timeframe: str, start=None, end=None) -> pd.DataFrame:
     symbol, tf = normalize_symbol(symbol), normalize_timeframe(timeframe)
     candles = candles_frame(symbol=symbol, timeframe=tf.code, start=start, end=end)
     if len(candles) < 3:
-        raise ValueError(f"no {symbol} {tf.code} bars in that range ({len(candles)} found): import data first")
+        raise DomainError(f"no {symbol} {tf.code} bars in that range ({len(candles)} found): import data first")
     return ohlc_frame(candles)
 
 
@@ -44,12 +46,12 @@ def forecasts_of_request(source: str, upload, forecast_set=None) -> pd.DataFrame
     """A request's forecasts, as `backtest_prepare` takes them: a stored forecast set's or the
     uploaded CSV's table, "baseline", or None (`source` none, for the pattern strategy)."""
     if source not in FORECAST_SOURCES:
-        raise ValueError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
+        raise DomainError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
     if source == "forecast_set":
         return forecast_set_table(finished_forecast_set(forecast_set))
     if source == "csv":
         if upload is None:
-            raise ValueError("forecasts_source csv needs an uploaded forecasts file")
+            raise DomainError("forecasts_source csv needs an uploaded forecasts file")
         return read_forecasts_csv(upload)
     return "baseline" if source == "baseline" else None
 
@@ -69,7 +71,7 @@ def forecasts_of_run(run) -> pd.DataFrame | str | None:
     """The forecasts a stored run was started with, read back for its task."""
     if run.forecasts_source == "forecast_set":
         if run.forecast_set_id is None:
-            raise ValueError("the forecast set this run used was deleted")
+            raise DomainError("the forecast set this run used was deleted")
         return forecast_set_table(run.forecast_set)
     if run.forecasts_source == "csv":
         with run.forecasts.open("rb") as fh:
@@ -87,7 +89,7 @@ def backtest_prepare(request: BacktestRequest, forecasts: pd.DataFrame | str | N
     pred = conf = None
     if spec.needs_forecasts:
         if forecasts is None:
-            raise ValueError(f"the {request.strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the "
+            raise DomainError(f"the {request.strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the "
                              "momentum baseline")
         pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc) if isinstance(forecasts, str) else forecasts)
     return {"ohlc": ohlc, "strategy": request.strategy, "params": request.params, "costs": fx, "pred_return": pred,
@@ -101,7 +103,7 @@ def request_forecasts(request: BacktestRequest, upload=None) -> tuple[BacktestRe
         request = request.with_forecast_set(forecast_set_for(artifact=request.artifact, symbol=request.symbol, timeframe=request.timeframe,
                                                              start=request.start, end=request.end).pk)
     elif request.forecasts_source == "forecast_set" and request.forecast_set is None:
-        raise ValueError(no_forecast_set_message(symbol=request.symbol, timeframe=request.timeframe, start=request.start,
+        raise DomainError(no_forecast_set_message(symbol=request.symbol, timeframe=request.timeframe, start=request.start,
                                                  end=request.end))
     return request, forecasts_of_request(request.forecasts_source, upload, request.forecast_set)
 
@@ -156,6 +158,7 @@ def equity_frame(result) -> pd.DataFrame:
                          "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy()})
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_result=None) -> BacktestRun:
     """Check the whole request (bars, parameters, costs, forecast coverage), then queue it; `upload`
     is the forecasts CSV of source `csv`; `origin_result` the optimization front point it was opened

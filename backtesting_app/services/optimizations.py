@@ -40,6 +40,7 @@ from backtesting_app.engine.optimize import (
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.request import OptimizationRequest
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import JobContext, JobStatus, JobSuperseded, job_enqueue, request_of
 
 from .backtests import backtest_prepare, forecasts_of_run, keep_forecasts, request_forecasts, stats_dict
@@ -73,6 +74,7 @@ def walk_forward_sizes(bars: int, walk: dict) -> dict:
     return {**walk, "in_sample": max(50, bars - 5 * out_of_sample), "out_of_sample": out_of_sample}
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 def optimization_run_start(*, user, request: OptimizationRequest, upload=None, enqueue: bool = True) -> OptimizationRun:
     """Check the whole request (its search settings were checked when it was made; here the bars, the
     forecast coverage, the machine's cores), store the run and queue it (`enqueue=False`: the caller
@@ -80,7 +82,7 @@ def optimization_run_start(*, user, request: OptimizationRequest, upload=None, e
     insert is a transaction: loading and aligning the bars happens before it."""
     max_workers = os.cpu_count() or 1
     if request.workers > max_workers:
-        raise ValueError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {request.workers}")
+        raise DomainError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {request.workers}")
     backtest, forecasts = request_forecasts(request.backtest(), upload)
     if backtest.forecast_set != request.forecast_set:
         request = request.with_forecast_set(backtest.forecast_set)
@@ -89,7 +91,7 @@ def optimization_run_start(*, user, request: OptimizationRequest, upload=None, e
                                   confidence=prep["confidence"]), request.holdout)  # both parts long enough
     walk = walk_forward_sizes(len(prep["ohlc"]), request.walk_forward) if request.walk_forward else None
     if walk and walk["in_sample"] + walk["out_of_sample"] > len(prep["ohlc"]):
-        raise ValueError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
+        raise DomainError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
                          f"{walk['in_sample']} + {walk['out_of_sample']} bars")
     run = OptimizationRun.of_request(replace(request, walk_forward=walk),
                                      owner=user if getattr(user, "is_authenticated", False) else None,

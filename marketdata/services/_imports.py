@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from forexgpt_site.errors import DomainError
 from forexgpt_site.jobs import FINISHED, JobContext, JobStatus, job_enqueue, request_of
 from forexgpt_site.uploads import too_large_message
 from marketdata import engine
@@ -21,6 +22,10 @@ from marketdata.request import ImportRequest
 from ._store import candles_store
 
 ProgressFn = Callable[[float, str], object]
+
+
+class UploadRefused(ImportRejected, DomainError):
+    """An upload or a retry refused before any import (too large, no stored file to import again)."""
 
 
 def _noop(fraction: float, message: str) -> None:
@@ -111,7 +116,7 @@ def candle_import_start(*, user, request: ImportRequest, upload) -> CandleImport
     """Save an uploaded file (`upload`, which travels beside the request) and queue its import; an
     upload over FOREXGPT_MAX_UPLOAD_BYTES is refused before anything is saved."""
     if upload.size > settings.FOREXGPT_MAX_UPLOAD_BYTES:
-        raise ImportRejected(too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB"))
+        raise UploadRefused(too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB"))
     run = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
                                   original_name=upload.name[:255])
     run.file.save(Path(upload.name).name, upload, save=False)
@@ -128,9 +133,9 @@ def candle_import_start(*, user, request: ImportRequest, upload) -> CandleImport
 def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleImport:
     """Queue the same uploaded file again with another conflict policy (after a refusal)."""
     if run.origin != CandleImport.Origin.UPLOAD:
-        raise ImportRejected("only an uploaded file can be imported again from its import page")
+        raise UploadRefused("only an uploaded file can be imported again from its import page")
     if not run.file:
-        raise ImportRejected("this import's file is no longer stored (refused for its contents, or removed after "
+        raise UploadRefused("this import's file is no longer stored (refused for its contents, or removed after "
                              "FOREXGPT_UPLOAD_RETENTION_DAYS); upload it again")
     request = ImportRequest.from_dict({**request_of(run).to_dict(), "on_conflict": on_conflict})
     retry = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import JobContext, job_enqueue, job_run_child
 from marketdata.selectors import candles_queryset
 from training.models import TrainingRun
@@ -25,9 +26,10 @@ def check_process_counts(choices: dict, cores: int) -> None:
     for name in PROCESS_COUNTS:
         value = choices.get(name)
         if value is not None and value > cores:
-            raise ValueError(f"{name} must be at most this machine's {cores} cores, not {value}")
+            raise DomainError(f"{name} must be at most this machine's {cores} cores, not {value}")
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 @transaction.atomic
 def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) -> TrainingRun:
     """Check the request against the stored bars (enough for a chronological split), store the run,
