@@ -80,7 +80,7 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> 
     return run
 
 
-def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:
+def calibration_run_work(run: CalibrationRun, ctx: JobContext) -> str:
     request = request_of(run)
     ctx.progress(0.1, "reading forecasts", force=True)
     with run.forecasts.open("rb") as fh:

@@ -126,7 +126,7 @@ def log_path(fs: ForecastSet) -> Path:
     return Path(settings.FOREXGPT_CHECKPOINT_DIR) / f"forecast-set-{fs.pk}" / f"attempt-{fs.attempts + 1}.log"
 
 
-def forecast_set_execute(fs: ForecastSet, ctx: JobContext) -> str:
+def forecast_set_work(fs: ForecastSet, ctx: JobContext) -> str:
     """The task's work: the child process makes the forecasts; this process watches it."""
     job_run_child(fs, ["forecast_worker", str(fs.pk)], log_path(fs))
     fs.refresh_from_db()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from training.models import HardwareReport
 
-TASK = "training.tasks.hardware_detect"
+TASK = "training.tasks.hardware_detect_execute"
 
 
 FRESH_S = 60  # a report younger than this is not detected again (a burst of "Detect again" clicks runs once)

@@ -175,7 +175,7 @@ def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_re
     return run
 
 
-def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
+def backtest_run_work(run: BacktestRun, ctx: JobContext) -> str:
     ctx.progress(0.1, f"loading {run.symbol} {run.timeframe} bars", force=True)
     forecasts = forecasts_of_run(run)
     ctx.progress(0.3, f"running the {run.strategy} strategy on the {run.engine} engine", force=True)

@@ -168,7 +168,7 @@ def _problem_of_run(run_id: int) -> BacktestProblem:
     return search_problem(run, run_space(run))
 
 
-def optimization_chunk_execute(chunk_id: int) -> str:
+def optimization_chunk_evaluate(chunk_id: int) -> str:
     """Evaluate one chunk (a django-q2 task). Repeated delivery is harmless: a done chunk is skipped."""
     chunk = OptimizationChunk.objects.get(pk=chunk_id)
     if chunk.done:
@@ -360,7 +360,7 @@ def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestP
     return evidence
 
 
-def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
+def optimization_run_work(run: OptimizationRun, ctx: JobContext) -> str:
     ctx.progress(0.0, "loading bars and forecasts", force=True)
     request = request_of(run)
     space = request.parameter_space

@@ -6,7 +6,7 @@ that wrote it."""
 from ._imports import (
     UploadRefused,
     candle_import_retry,
-    candle_import_run,
+    candle_import_work,
     candle_import_start,
     candles_import_file,
     rejection_report,
@@ -20,7 +20,7 @@ __all__ = [
     "CHUNK",
     "DEMO_SOURCE",
     "candle_import_retry",
-    "candle_import_run",
+    "candle_import_work",
     "candle_import_start",
     "candles_delete",
     "candles_delete_written_by",

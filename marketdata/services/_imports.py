@@ -145,7 +145,7 @@ def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleI
     return retry
 
 
-def candle_import_run(run: CandleImport, ctx: JobContext) -> str:
+def candle_import_work(run: CandleImport, ctx: JobContext) -> str:
     """Task body: import the stored upload; a refused file leaves its report on the run."""
     if not run.file:
         raise ImportRejected("this upload was refused for its contents and its file was removed; upload a corrected file")

@@ -135,11 +135,11 @@ def test_estimate_speedup_measures_here(child_env, capsys):
 
 
 def test_api(child_env, api_client):
-    from training.tasks import hardware_detect
+    from training.tasks import hardware_detect_execute
 
     first = api_client.get("/api/hardware/")
     assert first.status_code == 202 and "the gpu worker is detecting" in first.json()["detail"]
-    assert hardware_detect().startswith("hardware detected on ")  # what the gpu worker runs
+    assert hardware_detect_execute().startswith("hardware detected on ")  # what the gpu worker runs
     hw = api_client.get("/api/hardware/").json()
     assert hw["hardware"]["cpu_cores"] >= 1 and any(d["name"] == "precision" for d in hw["optimizations"]) and hw["detected_at"]
     bad = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "choices": {"turbo": True}}, format="json")

@@ -50,7 +50,7 @@ def checkpoint_dir(run: TrainingRun) -> Path:
     return Path(settings.FOREXGPT_CHECKPOINT_DIR) / f"training-run-{run.pk}"
 
 
-def training_run_execute(run: TrainingRun, ctx: JobContext) -> str:
+def training_run_work(run: TrainingRun, ctx: JobContext) -> str:
     job_run_child(run, ["train_worker", str(run.pk)], checkpoint_dir(run) / f"attempt-{run.attempts + 1}.log")
     run.refresh_from_db()
     return run.message or "trained"
