@@ -12,7 +12,7 @@ class BacktestRunAdmin(JobRunAdmin):
     list_display = ["id", "name", "strategy", "symbol", "timeframe", "engine", "status", "return_pct", "max_drawdown_pct", "owner", "created_at"]
     list_filter = ["status", "strategy", "engine", "symbol", "timeframe"]
     search_fields = ["name", "symbol", "strategy"]
-    readonly_fields = JobRunAdmin.readonly_fields + ["stats", "trades", "equity", "params", "costs", "forecasts"]
+    readonly_fields = JobRunAdmin.readonly_fields + ["stats", "trades", "equity", "forecasts"]
 
     @admin.display(description="return %")
     def return_pct(self, obj):
@@ -64,9 +64,8 @@ class OptimizationRunAdmin(JobRunAdmin):
     search_fields = ["name", "symbol", "strategy"]
     # The request is what the run was started with; the search and its results are the worker's.
     readonly_fields = JobRunAdmin.readonly_fields + [
-        "symbol", "timeframe", "start", "end", "strategy", "fixed_params", "space", "objectives", "constraints", "method", "budget",
-        "seed", "evaluator", "workers", "costs", "forecasts_source", "forecasts", "forecast_set", "artifact_version", "phase",
-        "phase_counts", "hv_history", "reference_point", "walk_forward", "walk_forward_result", "results_link"]
+        "symbol", "timeframe", "start", "end", "strategy", "method", "evaluator", "forecasts_source", "forecasts", "forecast_set",
+        "artifact_version", "phase", "phase_counts", "hv_history", "reference_point", "walk_forward_result", "results_link"]
     inlines = [ParetoFrontInline]
 
     def get_queryset(self, request):

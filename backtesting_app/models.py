@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from backtesting_app.engine import ENGINES, STRATEGY_NAME_LENGTH
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
+from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forexgpt_site.jobs import JobRun
 
 FORECAST_SOURCE_CHOICES = [("none", "none (pattern strategy)"), ("forecast_set", "a stored forecast set"),
@@ -13,6 +14,8 @@ class BacktestRun(JobRun):
     """One backtest: bars, a strategy with parameters, FX costs and forecasts -> stats, equity, trades."""
 
     TASK = "backtesting_app.tasks.backtest_run_execute"
+    request_class = BacktestRequest
+    REQUEST_COLUMNS = ("name", "symbol", "timeframe", "start", "end", "strategy", "engine", "forecasts_source")
 
     name = models.CharField(max_length=120, blank=True)
     symbol = models.CharField(max_length=12)
@@ -20,8 +23,6 @@ class BacktestRun(JobRun):
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
     strategy = models.CharField(max_length=STRATEGY_NAME_LENGTH, help_text="a registered strategy's name (checked by the request)")
-    params = models.JSONField(default=dict)
-    costs = models.JSONField(default=dict, help_text="spread_pips, commission, leverage, size, cash")
     engine = models.CharField(max_length=10, default="reference", choices=ENGINES)
     forecasts_source = models.CharField(max_length=12, default="none", choices=FORECAST_SOURCE_CHOICES)
     forecasts = models.FileField(upload_to="backtests/forecasts/%Y/%m/", blank=True)
@@ -58,6 +59,8 @@ class OptimizationRun(JobRun):
     """A multi-objective parameter search (hybrid, grid or NSGA-II), resumable from its stored results."""
 
     TASK = "backtesting_app.tasks.optimization_run_execute"
+    request_class = OptimizationRequest
+    REQUEST_COLUMNS = ("name", "symbol", "timeframe", "start", "end", "strategy", "method", "evaluator", "forecasts_source")
 
     name = models.CharField(max_length=120, blank=True)
     symbol = models.CharField(max_length=12)
@@ -65,16 +68,8 @@ class OptimizationRun(JobRun):
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
     strategy = models.CharField(max_length=STRATEGY_NAME_LENGTH, default="forecast", help_text="a registered strategy's name")
-    fixed_params = models.JSONField(default=dict, blank=True, help_text="strategy parameters not searched")
-    space = models.JSONField(help_text="searched parameters: name, kind, low, high, step, choices")
-    objectives = models.JSONField(default=list, help_text="e.g. [return, drawdown, sharpe]")
-    constraints = models.JSONField(default=dict, blank=True, help_text='e.g. {"min_trades": 30, "max_drawdown_pct": 25}')
     method = models.CharField(max_length=8, default="hybrid", choices=METHODS)
-    budget = models.PositiveIntegerField(default=600)
-    seed = models.IntegerField(default=0)
     evaluator = models.CharField(max_length=12, default="inprocess", choices=EVALUATORS)
-    workers = models.PositiveIntegerField(default=0, help_text="pool size (0 = all cores)")
-    costs = models.JSONField(default=dict, blank=True)
     forecasts_source = models.CharField(max_length=12, default="baseline", choices=FORECAST_SOURCE_CHOICES)
     forecasts = models.FileField(upload_to="optimizations/forecasts/%Y/%m/", blank=True)
     forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="optimizations")
@@ -84,9 +79,7 @@ class OptimizationRun(JobRun):
     phase_counts = models.JSONField(default=dict, blank=True, help_text="evaluations per phase")
     hv_history = models.JSONField(default=list, blank=True, help_text="[evaluations, hypervolume] after each batch")
     reference_point = models.JSONField(default=list, blank=True)
-    walk_forward = models.JSONField(null=True, blank=True, help_text="in_sample, out_of_sample, rule")
     walk_forward_result = models.JSONField(null=True, blank=True)
-    holdout = models.FloatField(default=0.0, help_text="share of the range's last bars kept from the search (runs before it: 0)")
     evidence = models.JSONField(null=True, blank=True, help_text="held-out range, chosen point, DSR / PBO / SPA, model value")
 
     @property

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import datetime
 from typing import ClassVar, Mapping
 
 from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of, strategy_spec
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import parse_json_object, parse_row_id, parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 
@@ -20,13 +22,13 @@ _COST_DEFAULTS = FxCosts()
 
 def _number(value, name: str) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, not {value!r}")
+        raise DomainError(f"{name} must be a number, not {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a number, not {str(value)[:40]!r}") from None
+        raise DomainError(f"{name} must be a number, not {str(value)[:40]!r}") from None
     if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, not {value!r}")
+        raise DomainError(f"{name} must be a finite number, not {value!r}")
     return number
 
 
@@ -79,6 +81,7 @@ class BacktestRequest(_RunOnData):
     ENGINES: ClassVar[tuple] = tuple(ENGINES)
 
     @classmethod
+    @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
     def from_dict(cls, data: Mapping) -> "BacktestRequest":
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
@@ -88,13 +91,13 @@ class BacktestRequest(_RunOnData):
         strategy = strategy_spec(str(given["strategy"])).name  # ValueError naming the known ones
         engine = str(given.get("engine", cls.engine))
         if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
+            raise DomainError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
         source = str(given.get("forecasts_source", cls.forecasts_source))
         artifact = str(given.get("artifact", "")).strip()
         if artifact:
             source = "forecast_set"
         if source not in FORECAST_SOURCES:
-            raise ValueError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
+            raise DomainError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
         forecast_set = parse_row_id(given.get("forecast_set"), "forecast_set")  # none given: the service says what covers the range
         costs = {name: _number(given.get(name, getattr(cls, name)), name) for name in COST_FIELDS}
         FxCosts(**costs, pip=pip_size(symbol))  # the cost checks (ranges), with their messages
@@ -130,6 +133,7 @@ class OptimizationRequest(_RunOnData):
     LIMITS: ClassVar[dict] = {"budget": (10, 1_000_000), "seed": (0, 2**32 - 1)}
 
     @classmethod
+    @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
     def from_dict(cls, data: Mapping) -> "OptimizationRequest":
         """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field.
         The data, forecast and cost fields are checked as a backtest's are; the search settings by the
@@ -141,10 +145,10 @@ class OptimizationRequest(_RunOnData):
         fixed = parse_json_object(given.get("fixed_params", {}), "fixed_params")
         method = str(given.get("method", cls.method))
         if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose {one_of(METHODS)}")
+            raise DomainError(f"unknown method {method!r}; choose {one_of(METHODS)}")
         evaluator = str(given.get("evaluator", cls.evaluator))
         if evaluator not in EVALUATORS:
-            raise ValueError(f"unknown evaluator {evaluator!r}; choose {one_of(EVALUATORS)}")
+            raise DomainError(f"unknown evaluator {evaluator!r}; choose {one_of(EVALUATORS)}")
         numbers = {k: parse_whole(given[k], k, *cls.LIMITS[k]) for k in cls.LIMITS if k in given}
         workers = parse_whole(given.get("workers", 0), "workers", 0, 4096)
         raw_space = given.get("space")
@@ -155,46 +159,54 @@ class OptimizationRequest(_RunOnData):
         parse_constraints(constraints)
         overlap = set(space.names) & set(fixed)
         if overlap:
-            raise ValueError(f"parameter(s) both searched and fixed: {', '.join(sorted(overlap))}")
+            raise DomainError(f"parameter(s) both searched and fixed: {', '.join(sorted(overlap))}")
         for point in space.corners():  # every point the space reaches is a valid parameter set
             try:
                 check_params(strategy, {**fixed, **point})
             except ValueError as exc:
-                raise ValueError(f"the space reaches invalid parameters: {exc}") from None
+                raise DomainError(f"the space reaches invalid parameters: {exc}") from None
         walk = given.get("walk_forward")
         if walk is not None:
             walk = parse_json_object(walk, "walk_forward")
             extra = set(walk) - {"in_sample", "out_of_sample", "rule"}
             if extra:
-                raise ValueError(f"unknown walk-forward setting(s) {', '.join(sorted(extra))}")
+                raise DomainError(f"unknown walk-forward setting(s) {', '.join(sorted(extra))}")
             for key, low in (("in_sample", 50), ("out_of_sample", 10)):
                 value = walk.get(key)
                 if value is None:  # sized to the range when the run starts (`walk_forward_sizes`)
                     continue
                 if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 10_000_000:
-                    raise ValueError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
+                    raise DomainError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
             if (walk.get("in_sample") is None) != (walk.get("out_of_sample") is None):
-                raise ValueError("walk-forward needs both in_sample and out_of_sample, or neither (sized to the range)")
+                raise DomainError("walk-forward needs both in_sample and out_of_sample, or neither (sized to the range)")
             if walk.get("rule", "max_sharpe") not in PICK_RULES:
-                raise ValueError(f"unknown pick rule {walk['rule']!r}; choose {', '.join(PICK_RULES)}")
+                raise DomainError(f"unknown pick rule {walk['rule']!r}; choose {', '.join(PICK_RULES)}")
         holdout = _number(given.get("holdout", cls.holdout), "holdout")
         if not 0 <= holdout <= 0.5:
-            raise ValueError(f"holdout (the share of the range kept from the search) must be between 0 and 0.5, not {holdout:g}")
+            raise DomainError(f"holdout (the share of the range kept from the search) must be between 0 and 0.5, not {holdout:g}")
         shared = BacktestRequest.from_dict({
             **{k: given[k] for k in ("symbol", "timeframe", "start", "end", "forecast_set", "artifact", "name", *COST_FIELDS)
                if k in given},
             "strategy": strategy, "forecasts_source": given.get("forecasts_source", cls.forecasts_source),
             "params": {**fixed, **space.middle()}})
-        return cls(symbol=shared.symbol, timeframe=shared.timeframe, strategy=strategy, start=shared.start, end=shared.end,
-                   space=space.as_dict(), fixed_params=fixed, objectives=objectives, constraints=constraints, method=method,
-                   evaluator=evaluator, workers=workers, walk_forward=walk or None, holdout=holdout, forecasts_source=shared.forecasts_source,
-                   forecast_set=shared.forecast_set, artifact=shared.artifact, name=shared.name, **shared.costs, **numbers)
+        request = cls(symbol=shared.symbol, timeframe=shared.timeframe, strategy=strategy, start=shared.start, end=shared.end,
+                      space=space.as_dict(), fixed_params=fixed, objectives=objectives, constraints=constraints, method=method,
+                      evaluator=evaluator, workers=workers, walk_forward=walk or None, holdout=holdout,
+                      forecasts_source=shared.forecasts_source, forecast_set=shared.forecast_set, artifact=shared.artifact,
+                      name=shared.name, **shared.costs, **numbers)
+        request.__dict__["parameter_space"] = space  # parsed here already: `parameter_space` does not parse it again
+        return request
+
+    @cached_property
+    def parameter_space(self):
+        """`space` as the optimizer's `ParameterSpace`, parsed once per request object."""
+        from backtesting_app.engine.optimize import ParameterSpace
+
+        return ParameterSpace.from_dict(self.space, strategy=self.strategy)
 
     def backtest(self, params: dict | None = None) -> BacktestRequest:
         """The backtest of one parameter set (default: the middle of the space) on this request's data."""
-        from backtesting_app.engine.optimize import ParameterSpace
-
-        point = ParameterSpace.from_dict(self.space, strategy=self.strategy).middle() if params is None else params
+        point = self.parameter_space.middle() if params is None else params
         return BacktestRequest(symbol=self.symbol, timeframe=self.timeframe, strategy=self.strategy,
                                params={**self.fixed_params, **point}, start=self.start, end=self.end, engine="fast",
                                forecasts_source=self.forecasts_source, forecast_set=self.forecast_set, artifact=self.artifact,

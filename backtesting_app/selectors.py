@@ -15,25 +15,28 @@ from backtesting_app.engine.optimize import OBJECTIVES, objective_vector, parame
 from backtesting_app.engine.patterns import pattern_events, pattern_summary
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.services import load_bars
+from forexgpt_site.errors import DomainError, domain_errors
+from forexgpt_site.jobs import request_of
 from marketdata.selectors import candles_queryset
 
 
 def backtest_equity(run: BacktestRun) -> pd.DataFrame:
     if not run.equity:
-        raise ValueError(f"backtest {run.pk} has no results yet (status {run.status})")
+        raise DomainError(f"backtest {run.pk} has no results yet (status {run.status})")
     with run.equity.open("rb") as fh:
         frame = pd.read_csv(fh)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
 
 
+@domain_errors()  # what the pattern engine refuses (a pattern, a range) is the caller's refusal
 def pattern_scan(*, symbol: str, timeframe: str, start=None, end=None, forward_bars: int = 12, patterns=None) -> dict:
     """Detected patterns in a range with forward returns after `forward_bars` bars and hit rates.
     ValueError for a range of more than FOREXGPT_PATTERN_SCAN_MAX_BARS bars (counted before any is read)."""
     limit = settings.FOREXGPT_PATTERN_SCAN_MAX_BARS
     bars = candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).count()
     if bars > limit:
-        raise ValueError(f"that range holds {bars:,} {symbol} {timeframe} bars; a pattern scan reads at most {limit:,} "
+        raise DomainError(f"that range holds {bars:,} {symbol} {timeframe} bars; a pattern scan reads at most {limit:,} "
                          f"(FOREXGPT_PATTERN_SCAN_MAX_BARS): choose a shorter range or a coarser timeframe")
     ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
     events = pattern_events(ohlc, patterns, forward_bars=forward_bars)
@@ -61,23 +64,24 @@ def pareto_front_for_run(run: OptimizationRun):
 def optimization_summary(run: OptimizationRun) -> dict:
     """What scripts and the command print: counts per phase, hypervolume, the front with its stats.
     Each front point is one objective vector; `equivalent` lists the other parameter sets reaching it."""
+    request = request_of(run)
     same = {}
     for r in OptimizationResult.objects.filter(run=run, rank=0, feasible=True).order_by("id"):
-        same.setdefault(objective_vector(r.metrics, run.objectives), []).append(r)
+        same.setdefault(objective_vector(r.metrics, request.objectives), []).append(r)
     front = []
     for r in pareto_front_for_run(run):
-        others = [o.params for o in same.get(objective_vector(r.metrics, run.objectives), []) if o.pk != r.pk]
+        others = [o.params for o in same.get(objective_vector(r.metrics, request.objectives), []) if o.pk != r.pk]
         front.append({"id": r.pk, "params": r.params, "metrics": r.metrics, "phase": r.phase,
                       "crowding_distance": r.front_entry.crowding_distance, "parameter_sets": 1 + len(others), "equivalent": others,
                       "rerun": r.stats is not None, "holdout": r.holdout_metrics,
                       "reference": {k: (r.stats or {}).get(k) for k in ("Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades")}})
     return {
-        "id": run.pk, "status": run.status, "message": run.message, "method": run.method, "budget": run.budget,
-        "objectives": run.objectives, "constraints": run.constraints, "evaluations": run.results.count(),
+        "id": run.pk, "status": run.status, "message": run.message, "method": run.method, "budget": request.budget,
+        "objectives": list(request.objectives), "constraints": request.constraints, "evaluations": run.results.count(),
         "phase_counts": run.phase_counts, "hypervolume": run.hv_history[-1][1] if run.hv_history else None,
         "reference_point": run.reference_point, "front": front, "walk_forward": run.walk_forward_result,
         "front_reruns": sum(p["rerun"] for p in front), "front_rerun_limit": settings.FOREXGPT_FRONT_RERUNS,
-        "holdout": run.holdout, "evidence": run.evidence,
+        "holdout": request.holdout, "evidence": run.evidence,
     }
 
 
@@ -115,9 +119,10 @@ class TrialQuery:
 
 def optimization_parameter_kinds(run: OptimizationRun) -> dict[str, str]:
     """The run's searched parameters in order, each with its kind (float, int or choice)."""
-    if isinstance(run.space, dict):  # the mapping form a request may give
-        return {name: spec.get("kind", "float") for name, spec in run.space.items()}
-    return {p["name"]: p.get("kind", "float") for p in (run.space or [])}
+    space = request_of(run).space
+    if isinstance(space, dict):  # the mapping form a request may give
+        return {name: spec.get("kind", "float") for name, spec in space.items()}
+    return {p["name"]: p.get("kind", "float") for p in space}
 
 
 def optimization_trial_query(*, run: OptimizationRun, params, strict: bool = False) -> TrialQuery:
@@ -130,7 +135,7 @@ def optimization_trial_query(*, run: OptimizationRun, params, strict: bool = Fal
 
     def bad(message):
         if strict:
-            raise ValueError(message)
+            raise DomainError(message)
         errors.append(message)
 
     sort = (params.get("sort") or "id").strip()
@@ -210,7 +215,7 @@ def optimization_trials_queryset(*, run: OptimizationRun, query: TrialQuery):
         qs = qs.filter(**{f"bound_{i}__{'gte' if bound == 'min' else 'lte'}": value})
     key = query.sort.lstrip("-")
     if key == "violation":
-        expression = _violation_expression(parse_constraints(run.constraints))
+        expression = _violation_expression(parse_constraints(request_of(run).constraints))
     elif key in TRIAL_METRICS:
         expression = _number_of("metrics", key)
     elif key in kinds:
@@ -230,7 +235,7 @@ def optimization_trials(*, run: OptimizationRun, query: TrialQuery, per_page: in
     paginator = Paginator(optimization_trials_queryset(run=run, query=query)
                           .values("id", "params", "metrics", "phase", "generation", "rank", "feasible"), per_page)
     page = paginator.get_page(query.page)
-    constraints = parse_constraints(run.constraints)
+    constraints = parse_constraints(request_of(run).constraints)
     rows = [{**r, "violation": sum(max(0.0, c.violation(r["metrics"])) for c in constraints)} for r in page.object_list]
     return {"rows": rows, "page": page, "count": paginator.count, "total": run.results.count(), "query": query}
 
@@ -253,7 +258,7 @@ def optimization_importance(*, run: OptimizationRun, rows: list[dict]) -> dict:
     names = list(optimization_parameter_kinds(run))
     params = [r["params"] for r in rows]
     out = {}
-    for objective in run.objectives:
+    for objective in request_of(run).objectives:
         key = OBJECTIVES[objective][0]
         out[key] = parameter_importance(params, [r["metrics"].get(key) for r in rows], names=names)
     return out

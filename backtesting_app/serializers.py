@@ -4,10 +4,10 @@ from backtesting_app.engine import strategy_choices
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.request import BacktestRequest, OptimizationRequest
-from forexgpt_site.api import JobRequestSerializer
+from forexgpt_site.api import JobRequestSerializer, JobRunSerializer
 
 
-class BacktestRunSerializer(serializers.ModelSerializer):
+class BacktestRunSerializer(JobRunSerializer):
     owner = serializers.StringRelatedField()
 
     class Meta:
@@ -87,7 +87,7 @@ EVIDENCE_HELP = (
     "p_value_sharpe).")
 
 
-class OptimizationRunSerializer(serializers.ModelSerializer):
+class OptimizationRunSerializer(JobRunSerializer):
     owner = serializers.StringRelatedField()
 
     class Meta:

@@ -88,7 +88,7 @@ def real_training(env: dict, args) -> dict:
     run = TrainingRun.objects.get(pk=out["id"])
     log(f"  real: run {run.pk} {run.status}, {run.samples_per_s:.1f} samples/s over {run.step} steps")
     return {"samples_per_s": run.samples_per_s, "run_id": run.pk, "status": run.status, "steps": run.step,
-            "epochs": run.epochs, "history": run.history, "run_duration_s": run.duration_s, "command_wall_s": wall}
+            "epochs": run.request["epochs"], "history": run.history, "run_duration_s": run.duration_s, "command_wall_s": wall}
 
 
 def measure(env: dict, args) -> dict:

@@ -10,7 +10,7 @@ class CalibrationRunAdmin(JobRunAdmin):
     list_filter = ["status", "method", "attached"]
     search_fields = ["name", "method", "artifact_version__registered_model__name"]
     # Attaching goes through the API's attach action, which checks the run succeeded and is staff-only.
-    readonly_fields = JobRunAdmin.readonly_fields + ["metrics", "state", "params", "method", "alpha", "forecasts", "intervals",
+    readonly_fields = JobRunAdmin.readonly_fields + ["metrics", "state", "method", "alpha", "forecasts", "intervals",
                                                      "artifact_version", "attached", "ranges", "overlap"]
 
     @admin.display(description="coverage")

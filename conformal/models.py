@@ -2,6 +2,7 @@ from django.db import models
 from django.urls import reverse
 
 from conformal.engine import METHOD_NAME_LENGTH
+from conformal.request import CalibrationRequest
 from forexgpt_site.jobs import JobRun
 from training.engine.periods import in_sample_of, sample_label_of
 
@@ -10,6 +11,8 @@ class CalibrationRun(JobRun):
     """Conformal calibration of a forecast series: method, alpha, parameters -> metrics and intervals."""
 
     TASK = "conformal.tasks.calibration_run_execute"
+    request_class = CalibrationRequest
+    REQUEST_COLUMNS = ("name", "method", "alpha")
 
     name = models.CharField(max_length=120, blank=True)
     forecasts = models.FileField(upload_to="conformal/forecasts/%Y/%m/", help_text="CSV: timestamp, y_true, y_pred[, q_lo, q_hi, scale]")
@@ -19,7 +22,6 @@ class CalibrationRun(JobRun):
                                      related_name="calibrations", help_text="the stored forecasts it calibrated")
     method = models.CharField(max_length=METHOD_NAME_LENGTH, help_text="a registered calibration method's name")
     alpha = models.FloatField()
-    params = models.JSONField(default=dict, blank=True, help_text="cal_size, window, gamma, lr, score")
     metrics = models.JSONField(null=True, blank=True)
     state = models.JSONField(null=True, blank=True, help_text="the fitted calibrator, to apply to new forecasts")
     intervals = models.FileField(upload_to="conformal/intervals/%Y/%m/", blank=True, help_text="timestamp, y_true, y_pred, lo, hi")

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar, Mapping
 
 from conformal.engine import METHODS, SCORES, calibration_method, check_params
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import parse_row_id, request_values
 
 PARAM_NAMES = ("cal_size", "window", "gamma", "lr", "score")  # the engine's parameters; None = the method's default
@@ -20,7 +21,7 @@ def _whole(value, name: str):
     if isinstance(value, str):
         text = value.strip()
         if not text.isdecimal() or len(text) > 18:
-            raise ValueError(f"{name} must be a positive whole number, not {value[:40]!r}")
+            raise DomainError(f"{name} must be a positive whole number, not {value[:40]!r}")
         return int(text)
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -36,7 +37,7 @@ def _step(value, name: str):
         except ValueError:
             number = None
     if isinstance(value, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-        raise ValueError(f"{name} must be a positive step size, not {str(value)[:40]!r}")
+        raise DomainError(f"{name} must be a positive step size, not {str(value)[:40]!r}")
     return number
 
 
@@ -65,6 +66,7 @@ class CalibrationRequest:
     MIN_ROWS: ClassVar[int] = 1  # the least cal_size / window the engine takes
 
     @classmethod
+    @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
     def from_dict(cls, data: Mapping) -> "CalibrationRequest":
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
@@ -74,7 +76,7 @@ class CalibrationRequest:
         try:
             alpha = float(alpha)
         except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"alpha must be a number strictly between 0 and 1, not {str(alpha)[:40]!r}") from None
+            raise DomainError(f"alpha must be a number strictly between 0 and 1, not {str(alpha)[:40]!r}") from None
         params = {name: _whole(given[name], name) for name in WHOLE_PARAMS if name in given}
         params |= {name: _step(given[name], name) for name in STEP_PARAMS if name in given}
         if "score" in given:

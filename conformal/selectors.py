@@ -5,12 +5,13 @@ import pandas as pd
 from conformal.engine import calibrated_bounds, unseen_coverage, with_bounds
 from conformal.models import CalibrationRun
 from forecasts.selectors import read_forecasts_csv
+from forexgpt_site.errors import DomainError
 from forexgpt_site.jobs import JobStatus
 
 
 def calibration_intervals(run: CalibrationRun) -> pd.DataFrame:
     if not run.intervals:
-        raise ValueError(f"calibration {run.pk} has no intervals yet (status {run.status})")
+        raise DomainError(f"calibration {run.pk} has no intervals yet (status {run.status})")
     with run.intervals.open("rb") as fh:
         frame = pd.read_csv(fh)
     if "timestamp" in frame:

@@ -4,7 +4,7 @@ from conformal.engine import method_choices
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
 from forecasts.serializers import OverlapSerializer
-from forexgpt_site.api import JobRequestSerializer
+from forexgpt_site.api import JobRequestSerializer, JobRunSerializer
 
 
 class RangeSerializer(serializers.Serializer):
@@ -19,7 +19,7 @@ class RangesSerializer(serializers.Serializer):
     evaluation = RangeSerializer(help_text="the points given sequential intervals, each before its truth was seen: what `metrics` scores")
 
 
-class CalibrationRunSerializer(serializers.ModelSerializer):
+class CalibrationRunSerializer(JobRunSerializer):
     owner = serializers.StringRelatedField()
     artifact = serializers.SerializerMethodField()
     forecast_set = serializers.IntegerField(source="forecast_set_id", read_only=True, allow_null=True,

@@ -14,7 +14,8 @@ from conformal.engine import CalibrationResult, calibrate_series, calibration_ra
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, read_forecasts_csv
-from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue
+from forexgpt_site.errors import DomainError, domain_errors
+from forexgpt_site.jobs import JobContext, JobStatus, job_enqueue, request_of
 from forexgpt_site.permissions import require_staff
 from forexgpt_site.serialization import json_value
 from registry.selectors import version_by_ref
@@ -39,7 +40,7 @@ def forecast_set_frame(forecast_set) -> pd.DataFrame:
     frame = forecast_frame(forecast_set, calibrated=False)
     frame = frame[np.isfinite(frame["y_true"])]
     if frame.empty:
-        raise ValueError(f"forecast set {forecast_set.pk} has no forecast whose horizon has passed in the stored candles yet")
+        raise DomainError(f"forecast set {forecast_set.pk} has no forecast whose horizon has passed in the stored candles yet")
     return frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -50,6 +51,7 @@ def _overlap(version, frame: pd.DataFrame, rows: slice = slice(None)) -> dict | 
     return period_overlap(version.periods, frame["timestamp"].iloc[rows])
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> CalibrationRun:
     """Check the request against its forecasts (a stored forecast set: no upload, the realized
     returns come from the candles; or `upload`, a forecasts CSV) and its model version, then queue
@@ -62,15 +64,15 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> 
         artifact_version = forecast_set.artifact_version
         upload = ContentFile(frame.to_csv(index=False).encode(), name=f"forecast-set-{forecast_set.pk}.csv")
     elif upload is None:
-        raise ValueError("a calibration needs forecasts: a stored forecast set or an uploaded CSV")
+        raise DomainError("a calibration needs forecasts: a stored forecast set or an uploaded CSV")
     frame = read_forecasts_csv(upload, time_ordered=True)
     forecast_columns(frame, request.alpha)  # the columns the method needs are there, numbers all finite
     if request.cal_size is not None and request.cal_size >= len(frame):
-        raise ValueError(f"cal_size {request.cal_size} leaves no rows to evaluate ({len(frame)} rows in all)")
+        raise DomainError(f"cal_size {request.cal_size} leaves no rows to evaluate ({len(frame)} rows in all)")
     upload.seek(0)
-    run = CalibrationRun(owner=user if getattr(user, "is_authenticated", False) else None, name=request.name,
-                         method=request.method, alpha=request.alpha, params=request.params, artifact_version=artifact_version,
-                         forecast_set=forecast_set, overlap=_overlap(artifact_version, frame))
+    run = CalibrationRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
+                                    artifact_version=artifact_version, forecast_set=forecast_set,
+                                    overlap=_overlap(artifact_version, frame))
     run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
     with transaction.atomic():
         run.save()
@@ -78,13 +80,7 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> 
     return run
 
 
-def request_of(run: CalibrationRun) -> CalibrationRequest:
-    """The request a stored run was made from (its worker rebuilds it from the row, checks included)."""
-    return CalibrationRequest.from_dict({"method": run.method, "alpha": run.alpha, **run.params,
-                                         "forecast_set": run.forecast_set_id, "name": run.name})
-
-
-def calibration_run_execute(run: CalibrationRun, ctx: JobContext) -> str:
+def calibration_run_work(run: CalibrationRun, ctx: JobContext) -> str:
     request = request_of(run)
     ctx.progress(0.1, "reading forecasts", force=True)
     with run.forecasts.open("rb") as fh:
@@ -115,9 +111,9 @@ def calibration_attach(*, run: CalibrationRun, user) -> CalibrationRun:
     """Make this calibration give its model version's forecasts their intervals (staff only)."""
     require_staff(user, "attach calibrations to model versions")
     if run.artifact_version_id is None:
-        raise ValueError("this calibration is not linked to a model version")
+        raise DomainError("this calibration is not linked to a model version")
     if run.status != JobStatus.SUCCEEDED:
-        raise ValueError(f"only a finished calibration can be attached (this one is {run.status})")
+        raise DomainError(f"only a finished calibration can be attached (this one is {run.status})")
     from registry.models import ModelVersion
 
     ModelVersion.objects.select_for_update().get(pk=run.artifact_version_id)  # one attach at a time per version

@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from conformal import charts, selectors, services
 from conformal.forms import CalibrationForm
 from conformal.models import CalibrationRun
-from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs import JobStatus, request_of
 from forexgpt_site.parsing import row_ids
 
 METRIC_ROWS = [
@@ -34,7 +34,8 @@ def compare(request):
 def run_detail(request, pk: int):
     run = get_object_or_404(CalibrationRun.objects.select_related("artifact_version__registered_model", "forecast_set"), pk=pk)
     context = _charts_context([run]) if run.status == JobStatus.SUCCEEDED else {"runs": [run]}
-    return render(request, "conformal/run.html", {**context, "run": run, "coverage": selectors.calibration_coverage(run)})
+    return render(request, "conformal/run.html", {**context, "run": run, "asked": request_of(run),
+                                                 "coverage": selectors.calibration_coverage(run)})
 
 
 def attach(request, pk: int):

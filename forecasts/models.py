@@ -1,5 +1,6 @@
 from django.db import models
 
+from forecasts.request import ForecastRequest
 from forexgpt_site.jobs import ChildJobRun
 from training.engine.periods import in_sample_of, sample_label_of
 
@@ -10,6 +11,8 @@ class ForecastSet(ChildJobRun):
 
     TASK = "forecasts.tasks.forecast_set_execute"
     QUEUE = "gpu"
+    request_class = ForecastRequest
+    REQUEST_COLUMNS = ("symbol", "timeframe", "start", "end")
 
     artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
                                          related_name="forecast_sets")
@@ -21,10 +24,6 @@ class ForecastSet(ChildJobRun):
     first = models.DateTimeField(null=True, blank=True, help_text="first forecast bar")
     last = models.DateTimeField(null=True, blank=True, help_text="last forecast bar")
     horizon = models.PositiveIntegerField(default=12, help_text="bars ahead of each forecast")
-    samples = models.PositiveIntegerField()
-    seed = models.IntegerField()
-    steps = models.PositiveIntegerField(default=6, help_text="model evaluations per sample path")
-    sampler = models.CharField(max_length=12, default="dpmpp2m", help_text="the diffusion sampler (kept so a resumed run makes the same rows)")
     windows_total = models.PositiveIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0, help_text="forecasts stored so far")
     eta_s = models.FloatField(null=True, blank=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Mapping
 
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe
 from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
@@ -30,6 +31,7 @@ class ForecastRequest:
     LIMITS: ClassVar[dict] = {"samples": (2, 1000), "seed": (0, 2**31 - 1), "steps": (1, 1000)}
 
     @classmethod
+    @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
     def from_dict(cls, data: Mapping) -> "ForecastRequest":
         """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field."""
         data = request_values(cls, data, "forecast option", required=("artifact", "symbol", "timeframe"))
@@ -37,7 +39,7 @@ class ForecastRequest:
         numbers = {name: parse_whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}
         sampler = str(data.get("sampler") or DEFAULT_SAMPLER)
         if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
+            raise DomainError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
         return cls(artifact=str(data["artifact"]).strip(), symbol=normalize_symbol(str(data["symbol"])),
                    timeframe=normalize_timeframe(str(data["timeframe"])).code, start=start, end=end, sampler=sampler, **numbers)
 

@@ -16,7 +16,8 @@ from django.db.models.functions import Abs
 
 from conformal.engine import calibrated_bounds, unseen_coverage
 from forecasts.models import ForecastRow, ForecastSet
-from forexgpt_site.jobs import JobStatus
+from forexgpt_site.errors import DomainError
+from forexgpt_site.jobs import JobStatus, request_of
 from marketdata.selectors import candles_frame
 from training.engine.periods import IN_SAMPLE_PARTS, in_sample_of, origin_parts, period_overlap
 
@@ -96,17 +97,17 @@ def read_forecasts_csv(source: Path | str | IO, *, time_ordered: bool = False) -
     try:
         frame = pd.read_csv(source)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"the forecasts file is not a readable CSV ({exc})") from exc
+        raise DomainError(f"the forecasts file is not a readable CSV ({exc})") from exc
     if frame.empty:
-        raise ValueError("the forecasts file has no rows")
+        raise DomainError("the forecasts file has no rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     if "timestamp" in frame:
         ts = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce")
         if ts.isna().any():
-            raise ValueError(f"timestamp on row {int(np.flatnonzero(ts.isna())[0]) + 1} is not a date/time")
+            raise DomainError(f"timestamp on row {int(np.flatnonzero(ts.isna())[0]) + 1} is not a date/time")
         if time_ordered and not ts.is_monotonic_increasing:
             bad = int(np.flatnonzero((ts.diff() < pd.Timedelta(0)).to_numpy())[0]) + 1
-            raise ValueError(f"timestamps must be ascending (time-ordered); row {bad} goes back in time")
+            raise DomainError(f"timestamps must be ascending (time-ordered); row {bad} goes back in time")
         frame["timestamp"] = ts
     return frame
 
@@ -114,7 +115,7 @@ def read_forecasts_csv(source: Path | str | IO, *, time_ordered: bool = False) -
 def finished_forecast_set(value) -> ForecastSet:
     """A finished forecast set from an instance or an id; ValueError names what is wrong."""
     if value is None or value == "":
-        raise ValueError("forecasts_source forecast_set needs a forecast set (its id)")
+        raise DomainError("forecasts_source forecast_set needs a forecast set (its id)")
     if isinstance(value, ForecastSet):
         fs = value
     else:
@@ -123,9 +124,9 @@ def finished_forecast_set(value) -> ForecastSet:
         except (TypeError, ValueError):
             fs = None
     if fs is None:
-        raise ValueError(f"there is no forecast set {value!r}")
+        raise DomainError(f"there is no forecast set {value!r}")
     if fs.status != JobStatus.SUCCEEDED:
-        raise ValueError(f"forecast set {fs.pk} is {fs.status}: only a finished set can be used")
+        raise DomainError(f"forecast set {fs.pk} is {fs.status}: only a finished set can be used")
     return fs
 
 
@@ -252,7 +253,7 @@ def calibration_summary(calibration, frame: pd.DataFrame) -> dict:
     calibrated coverage on this set's points it did not see (`conformal.engine.unseen_coverage`,
     the function its own page's figure comes from)."""
     return {"id": calibration.pk, "label": calibration.label, "method": calibration.method, "alpha": calibration.alpha,
-            "params": calibration.params, "ranges": calibration.ranges, "forecast_set": calibration.forecast_set_id,
+            "params": request_of(calibration).params, "ranges": calibration.ranges, "forecast_set": calibration.forecast_set_id,
             "in_sample": calibration.in_sample, "sample_label": calibration.sample_label,
             **unseen_coverage(frame, alpha=calibration.alpha)}
 
@@ -274,6 +275,6 @@ def forecast_set_for(*, artifact: str, symbol: str, timeframe: str, start=None, 
     if fs is None:
         span = f" from {start:%Y-%m-%d %H:%M}" if start else ""
         span += f" to {end:%Y-%m-%d %H:%M}" if end else ""
-        raise ValueError(f"{version.ref} has no finished forecast set of {symbol} {timeframe}{span}: make one first "
+        raise DomainError(f"{version.ref} has no finished forecast set of {symbol} {timeframe}{span}: make one first "
                          f"(Make forecasts on its page, POST /api/forecasts/ or manage.py forecast)")
     return fs

@@ -4,7 +4,7 @@ from rest_framework import serializers
 from forecasts.models import ForecastSet
 from forecasts.selectors import version_periods_of
 from forecasts.request import ForecastRequest
-from forexgpt_site.api import JobRequestSerializer
+from forexgpt_site.api import JobRequestSerializer, JobRunSerializer
 from registry.serializers import PeriodsSerializer
 
 
@@ -20,7 +20,7 @@ class OverlapSerializer(serializers.Serializer):
     after = serializers.IntegerField(help_text="after the test part's last bar (out-of-sample)")
 
 
-class ForecastSetSerializer(serializers.ModelSerializer):
+class ForecastSetSerializer(JobRunSerializer):
     artifact = serializers.CharField(source="artifact_ref", read_only=True)
     version_id = serializers.IntegerField(source="artifact_version_id", read_only=True)
     overlap = OverlapSerializer(read_only=True, allow_null=True, help_text="null when the model's periods are unknown")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ from django.db import transaction
 
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
-from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child
+from forexgpt_site.errors import DomainError, domain_errors
+from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child, request_of
 from forexgpt_site.parsing import parse_utc
 from marketdata.selectors import candles_frame
 from training.engine.periods import in_sample_of, period_overlap
@@ -54,7 +55,7 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
     from registry.selectors import version_file_bytes
 
     if (version.symbol, version.timeframe) != (request.symbol, request.timeframe):
-        raise ValueError(f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
+        raise DomainError(f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
                          f"{request.symbol} {request.timeframe}")
     patch_len = int(json.loads(version_file_bytes(version, "config"))["patch_len"])
     candles = candles_frame(symbol=request.symbol, timeframe=request.timeframe, end=request.end)
@@ -62,12 +63,12 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
     if request.start is not None:
         before = int((candles["ts"] < pd.Timestamp(request.start)).sum())
         if before < patch_len - 1:
-            raise ValueError(f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
+            raise DomainError(f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
                              f"bars are stored before {request.start:%Y-%m-%d %H:%M}; start at "
                              f"{_first_forecastable(candles, patch_len)} or later")
         first = before
     if len(candles) <= first:
-        raise ValueError(f"no {request.symbol} {request.timeframe} bar to forecast in that range "
+        raise DomainError(f"no {request.symbol} {request.timeframe} bar to forecast in that range "
                          f"({len(candles)} bars stored up to it; a forecast needs {patch_len} of context)")
     return ForecastPlan(candles=candles, ends=np.arange(first, len(candles)), patch_len=patch_len)
 
@@ -76,7 +77,7 @@ def _first_forecastable(candles: pd.DataFrame, patch_len: int) -> str:
     return f"{candles['ts'].iloc[patch_len - 1]:%Y-%m-%d %H:%M}" if len(candles) >= patch_len else "(no such bar: too few bars stored)"
 
 
-class InSampleRange(ValueError):
+class InSampleRange(DomainError):
     """Forecasts asked for on bars the model was trained or validated on, without confirming it."""
 
 
@@ -95,6 +96,7 @@ def in_sample_message(version, overlap: dict) -> str:
             f"{_when(periods['test']['first_bar'])} UTC: start there or later for out-of-sample forecasts, or confirm to make these anyway.")
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 @transaction.atomic
 def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True, in_sample_ok: bool = True) -> ForecastSet:
     """Check the request against the model and the stored bars, store the run, queue it on `gpu`.
@@ -109,28 +111,22 @@ def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True, 
     overlap = period_overlap(version.periods, ts.iloc[plan.ends])
     if not in_sample_ok and in_sample_of(overlap):
         raise InSampleRange(in_sample_message(version, overlap))
-    fs = ForecastSet.objects.create(
-        owner=user if getattr(user, "is_authenticated", False) else None, artifact_version=version, artifact_ref=version.ref,
-        symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
-        first=ts.iloc[plan.ends[0]].to_pydatetime(), last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars,
-        samples=request.samples, seed=request.seed, steps=request.steps, sampler=request.sampler, windows_total=len(plan.ends),
-        overlap=overlap, message=f"queued: {len(plan.ends):,} forecasts")
+    fs = ForecastSet.of_request(  # the version it resolved to, not an alias that may move: a resumed run makes the same rows
+        replace(request, artifact=version.ref), owner=user if getattr(user, "is_authenticated", False) else None,
+        artifact_version=version, artifact_ref=version.ref, first=ts.iloc[plan.ends[0]].to_pydatetime(),
+        last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars, windows_total=len(plan.ends), overlap=overlap,
+        message=f"queued: {len(plan.ends):,} forecasts")
+    fs.save()
     if enqueue:
         job_enqueue(fs)
     return fs
-
-
-def request_of(fs: ForecastSet) -> ForecastRequest:
-    """The request a stored run was made from (the worker rebuilds it from the row)."""
-    return ForecastRequest(artifact=fs.artifact_ref, symbol=fs.symbol, timeframe=fs.timeframe, start=fs.start, end=fs.end,
-                           samples=fs.samples, seed=fs.seed, steps=fs.steps, sampler=fs.sampler)
 
 
 def log_path(fs: ForecastSet) -> Path:
     return Path(settings.FOREXGPT_CHECKPOINT_DIR) / f"forecast-set-{fs.pk}" / f"attempt-{fs.attempts + 1}.log"
 
 
-def forecast_set_execute(fs: ForecastSet, ctx: JobContext) -> str:
+def forecast_set_work(fs: ForecastSet, ctx: JobContext) -> str:
     """The task's work: the child process makes the forecasts; this process watches it."""
     job_run_child(fs, ["forecast_worker", str(fs.pk)], log_path(fs))
     fs.refresh_from_db()
@@ -154,12 +150,13 @@ def forecast_child_main(set_id: int) -> int:
     torch.set_num_threads(settings.FOREXGPT_TORCH_THREADS)
     fs = ForecastSet.objects.get(pk=set_id)
     if fs.artifact_version is None:
-        raise ValueError(f"model version {fs.artifact_ref} was deleted; these forecasts cannot be completed")
+        raise DomainError(f"model version {fs.artifact_ref} was deleted; these forecasts cannot be completed")
     ctx = JobContext(fs)
     model, norm, config = load_forecaster(fs.artifact_version)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     precision = inference_precision(device)  # bf16 on a GPU that has it, fp32 on the CPU
-    plan = forecast_plan(fs.artifact_version, request_of(fs))
+    request = request_of(fs)
+    plan = forecast_plan(fs.artifact_version, request)
     features, _ = make_features(plan.candles, config["channels"])  # the model's channels, in its order
     feats = norm.transform(features)
     # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older
@@ -175,8 +172,8 @@ def forecast_child_main(set_id: int) -> int:
             stamps = [ts.iloc[e].to_pydatetime() for e in ends]
             if all(s in done for s in stamps):
                 continue
-            paths = sample_forecasts(model, windows(feats, ends, plan.patch_len), n_samples=fs.samples, steps=fs.steps,
-                                     sampler=fs.sampler, generator=_chunk_generator(fs.seed, k), batch=len(ends),
+            paths = sample_forecasts(model, windows(feats, ends, plan.patch_len), n_samples=request.samples, steps=request.steps,
+                                     sampler=request.sampler, generator=_chunk_generator(request.seed, k), batch=len(ends),
                                      y_scale=chunk_scales[k], drift=norm.drift, device=device, precision=precision)
             s = summarize(paths)
             rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),

@@ -1,11 +1,8 @@
 """API pieces every endpoint shares: the exception handler, and the create / cancel / resume actions of job runs."""
 
-from functools import cache
-from pathlib import Path
+from dataclasses import fields
 from traceback import walk_tb
 
-from django.apps import apps
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -13,31 +10,9 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from forexgpt_site.jobs import job_cancel, job_requeue
+from forexgpt_site.errors import DomainError
+from forexgpt_site.jobs import job_cancel, job_requeue, request_of
 from forexgpt_site.uploads import UploadTooLarge
-
-# The layers whose ValueError refuses a request: an app's services (writes), selectors (reads) and
-# request objects (a job's parameters), and
-# the job services every run shares. A ValueError raised by anything else (a view, a serializer, a
-# library called directly) is a bug and stays a 500.
-DOMAIN_LAYERS = ("services", "selectors", "request")
-DOMAIN_MODULES = ("forexgpt_site.jobs", "forexgpt_site.parsing")
-
-
-@cache
-def _project_apps() -> frozenset[str]:
-    """The apps of this checkout (each a folder beside manage.py), not the installed libraries."""
-    return frozenset(app.name for app in apps.get_app_configs() if Path(app.path).parent == Path(settings.BASE_DIR))
-
-
-def raised_by_domain_code(exc: BaseException) -> bool:
-    """Whether `exc` came out of a project app's services or selectors (or code they called)."""
-    for frame, _ in walk_tb(exc.__traceback__):
-        module = frame.f_globals.get("__name__", "")
-        parts = module.split(".")
-        if module.startswith(DOMAIN_MODULES) or (len(parts) > 1 and parts[0] in _project_apps() and parts[1] in DOMAIN_LAYERS):
-            return True
-    return False
 
 
 def raised_by_json_decoder(exc: BaseException) -> bool:
@@ -46,17 +21,38 @@ def raised_by_json_decoder(exc: BaseException) -> bool:
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus the domain errors of services and selectors: a ValueError (RegistryError and
-    ImportRejected included) raised while calling one is a 400 `{"detail": message}`, and so is a body
-    too deeply nested for the JSON decoder (RecursionError). Django's
-    PermissionDenied is a 403 `{"detail": message}` wherever it comes from (DRF's own handling)."""
-    if isinstance(exc, ValueError) and raised_by_domain_code(exc):
+    """DRF's handler, plus the refusals: a DomainError (services, selectors, request objects, the shared
+    parsing; RegistryError and refused uploads included) is a 400 `{"detail": message}`, and so is a
+    body too deeply nested for the JSON decoder (RecursionError); any other ValueError is a bug and
+    stays a 500. Django's PermissionDenied is a 403 `{"detail": message}` wherever it comes from (DRF's
+    own handling)."""
+    if isinstance(exc, DomainError):
         exc = ValidationError({"detail": str(exc)})
     elif isinstance(exc, UploadTooLarge):
         exc = ValidationError({"detail": str(exc)})
     elif isinstance(exc, RecursionError) and raised_by_json_decoder(exc):
         exc = ParseError("the JSON body is nested too deeply")
     return drf_exception_handler(exc, context)
+
+
+class RequestField(serializers.ReadOnlyField):
+    """A value of the run's request: a field as stored, or a property of the request object (`costs`)."""
+
+    def get_attribute(self, run):
+        if self.field_name in run.request:
+            return run.request[self.field_name]
+        return getattr(request_of(run), self.field_name) if run.request else None
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    """A job run as the API shows it: `Meta.fields` may name any field or property of the run's
+    request; one that is not a column is read from the stored request (`RequestField`)."""
+
+    def build_unknown_field(self, field_name, model_class):
+        known = {f.name for f in fields(model_class.request_class)} if model_class.request_class else set()
+        if field_name in known or isinstance(getattr(model_class.request_class, field_name, None), property):
+            return RequestField, {}
+        return super().build_unknown_field(field_name, model_class)
 
 
 class JobRequestSerializer(serializers.Serializer):

@@ -10,6 +10,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from forexgpt_site.errors import DomainError
+
 
 def parse_utc(value, name: str = "date/time") -> datetime | None:
     """An ISO 8601 date or date-time as an aware UTC datetime; naive values are UTC; blank is None.
@@ -24,7 +26,7 @@ def parse_utc(value, name: str = "date/time") -> datetime | None:
         except (TypeError, ValueError):
             ts = pd.NaT
     if pd.isna(ts):
-        raise ValueError(f"{name} {value!r} is not a date/time (use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00Z)")
+        raise DomainError(f"{name} {value!r} is not a date/time (use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00Z)")
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
@@ -41,7 +43,7 @@ def parse_utc_range(given: Mapping) -> tuple[datetime | None, datetime | None]:
                             or (isinstance(raw_end, date) and not isinstance(raw_end, datetime))):
         end = end.replace(hour=23, minute=59, second=59, microsecond=0)
     if start and end and start > end:
-        raise ValueError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        raise DomainError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
     return start, end
 
 
@@ -52,11 +54,11 @@ def request_values(request_class, data: Mapping, what: str, required: tuple = ()
     names = {f.name for f in fields(request_class)}
     unknown = set(data) - names
     if unknown:
-        raise ValueError(f"unknown {what}(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(names))}")
+        raise DomainError(f"unknown {what}(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(names))}")
     given = {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and not v.strip())}
     for name in required:
         if name not in given:
-            raise ValueError(f"{name} is required")
+            raise DomainError(f"{name} is required")
     return given
 
 
@@ -66,7 +68,7 @@ def parse_row_id(value, name: str) -> int | None:
         return None
     value = getattr(value, "pk", value)
     if isinstance(value, bool) or not str(value).isdecimal() or len(str(value)) > 18:
-        raise ValueError(f"{name} must be a {name.replace('_', ' ')}'s id, not {str(value)[:40]!r}")
+        raise DomainError(f"{name} must be a {name.replace('_', ' ')}'s id, not {str(value)[:40]!r}")
     return int(value)
 
 
@@ -81,8 +83,25 @@ def request_dict(request) -> dict:
     return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(request).items()}
 
 
+def request_from_stored(request_class, data: Mapping):
+    """The request object a run stored as `request.to_dict()`, read back without checking it again (it
+    was checked when the run was made): dates from ISO 8601 text, tuples from JSON lists. A field the
+    class no longer has is left out; one it gained since takes its default."""
+    values = {}
+    for f in fields(request_class):
+        if f.name not in data:
+            continue
+        value, kind = data[f.name], str(f.type)
+        if isinstance(value, str) and value and kind.startswith("datetime"):
+            value = datetime.fromisoformat(value)
+        elif isinstance(value, list) and kind.startswith("tuple"):
+            value = tuple(value)
+        values[f.name] = value
+    return request_class(**values)
+
+
 def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise DomainError(f"{name} is not a number JSON allows")
 
 
 def parse_json_object(value, what: str) -> dict:
@@ -94,15 +113,15 @@ def parse_json_object(value, what: str) -> dict:
     if value is None or value == "":
         return {}
     if not isinstance(value, (str, bytes)):
-        raise ValueError(f"{what} must be a JSON object, not {type(value).__name__ if not isinstance(value, list) else 'a list'}")
+        raise DomainError(f"{what} must be a JSON object, not {type(value).__name__ if not isinstance(value, list) else 'a list'}")
     try:
         parsed = json.loads(value, parse_constant=_refuse_constant)
     except RecursionError:
-        raise ValueError(f"{what} is nested too deeply") from None
+        raise DomainError(f"{what} is nested too deeply") from None
     except ValueError as exc:
-        raise ValueError(f"{what} is not valid JSON ({str(exc)[:200]})") from None
+        raise DomainError(f"{what} is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(parsed, dict):
-        raise ValueError(f"{what} must be a JSON object")
+        raise DomainError(f"{what} must be a JSON object")
     return parsed
 
 
@@ -110,11 +129,11 @@ def parse_whole(value, name: str, low: int, high: int) -> int:
     """A whole number from `low` to `high` (a float only when whole, text of digits); ValueError names
     the field and the range."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {value!r}")
+        raise DomainError(f"{name} must be a whole number from {low:,} to {high:,}, not {value!r}")
     try:
         number = int(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {str(value)[:40]!r}") from None
+        raise DomainError(f"{name} must be a whole number from {low:,} to {high:,}, not {str(value)[:40]!r}") from None
     if not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {number}")
+        raise DomainError(f"{name} must be a whole number from {low:,} to {high:,}, not {number}")
     return number

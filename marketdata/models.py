@@ -2,13 +2,18 @@ from django.db import models
 
 from forexgpt_site.jobs import JobRun
 from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
+from marketdata.request import ImportRequest
 
 
 class CandleImport(JobRun):
     """One write of bars into a series: an uploaded export (run by a worker), a file imported with
-    `import_candles`, the demo series, or a resample. Every stored bar points at the one that wrote it."""
+    `import_candles`, the demo series, or a resample. Every stored bar points at the one that wrote it.
+    Demo and resample rows are no requests (their format is `demo` / `resample`, `request` empty): the
+    request's fields stay columns for them."""
 
     TASK = "marketdata.tasks.candle_import_execute"
+    request_class = ImportRequest
+    REQUEST_COLUMNS = ("symbol", "timeframe", "tz", "format", "drop", "on_conflict")
 
     class Origin(models.TextChoices):
         UPLOAD = "upload", "uploaded file"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Mapping
 
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import request_values
 from marketdata.engine import (CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, DROPPABLE, FORMATS, normalize_symbol, normalize_timeframe,
                                zone)
@@ -17,11 +18,11 @@ def _drop_kinds(value) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, (list, tuple)):
-        raise ValueError(f"drop must be a list of anomaly kinds ({', '.join(DROPPABLE)}), not {str(value)[:40]!r}")
+        raise DomainError(f"drop must be a list of anomaly kinds ({', '.join(DROPPABLE)}), not {str(value)[:40]!r}")
     kinds = tuple(dict.fromkeys(str(kind).strip() for kind in value if str(kind).strip()))
     unknown = set(kinds) - set(DROPPABLE)
     if unknown:
-        raise ValueError(f"cannot drop {', '.join(sorted(unknown))}; droppable: {', '.join(DROPPABLE)}")
+        raise DomainError(f"cannot drop {', '.join(sorted(unknown))}; droppable: {', '.join(DROPPABLE)}")
     return kinds
 
 
@@ -45,6 +46,7 @@ class ImportRequest:
     TZ_LENGTH: ClassVar[int] = 64  # the run row's column
 
     @classmethod
+    @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
     def from_dict(cls, data: Mapping) -> "ImportRequest":
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults; EUR/USD and H1 are EURUSD and 1h."""
@@ -56,11 +58,11 @@ class ImportRequest:
             zone(tz)  # the engine's reading of a zone name, and its message
         format = given.get("format", cls.format)
         if format not in cls.FORMATS:
-            raise ValueError(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}")
+            raise DomainError(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}")
         drop = _drop_kinds(given.get("drop", cls.drop))
         on_conflict = given.get("on_conflict", cls.on_conflict)
         if on_conflict not in tuple(CONFLICT_POLICIES):
-            raise ValueError(f"unknown conflict policy {on_conflict!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
+            raise DomainError(f"unknown conflict policy {on_conflict!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
         return cls(symbol=symbol, timeframe=timeframe, tz=tz, format=format, drop=drop, on_conflict=on_conflict)
 
     def to_dict(self) -> dict:

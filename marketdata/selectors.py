@@ -10,12 +10,14 @@ from django.core.cache import cache
 from django.db import connections
 from django.db.models import Count, Max, Min
 
+from forexgpt_site.errors import domain_errors
 from marketdata.engine import normalize_symbol, normalize_timeframe, scan_anomalies
 from marketdata.models import Candle, CandleImport
 
 OHLCV = ["open", "high", "low", "close", "volume"]
 
 
+@domain_errors()  # a symbol or a timeframe the engine does not understand is the caller's refusal
 def candles_queryset(*, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None):
     qs = Candle.objects.filter(symbol=normalize_symbol(symbol), timeframe=normalize_timeframe(timeframe).code)
     if start is not None:

@@ -2,11 +2,11 @@
 
 from forexgpt_site.jobs import job_execute
 from marketdata.models import CandleImport
-from marketdata.services import candle_import_run, uploads_expire as _expire
+from marketdata.services import candle_import_work, uploads_expire as _expire
 
 
 def candle_import_execute(run_id: int) -> str:
-    return job_execute(CandleImport, run_id, candle_import_run)
+    return job_execute(CandleImport, run_id, candle_import_work)
 
 
 def uploads_expire_scheduled() -> dict:

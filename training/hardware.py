@@ -16,7 +16,7 @@ from django.utils import timezone
 from forexgpt_site.jobs import JobStatus
 from training.models import HardwareReport, TrainingRun
 
-TASK = "training.tasks.hardware_detect"
+TASK = "training.tasks.hardware_detect_execute"
 
 
 FRESH_S = 60  # a report younger than this is not detected again (a burst of "Detect again" clicks runs once)

@@ -2,6 +2,7 @@ from django.db import models
 from django.utils import timezone
 
 from forexgpt_site.jobs import ChildJobRun
+from training.request import TrainingRequest
 
 
 class TrainingRun(ChildJobRun):
@@ -9,22 +10,16 @@ class TrainingRun(ChildJobRun):
 
     TASK = "training.tasks.training_run_execute"
     QUEUE = "gpu"
+    request_class = TrainingRequest
+    REQUEST_COLUMNS = ("name", "symbol", "timeframe", "start", "end", "horizon", "denoiser")
 
     name = models.CharField(max_length=120, blank=True)
     symbol = models.CharField(max_length=12)
     timeframe = models.CharField(max_length=8)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
-    horizon = models.PositiveIntegerField(default=12)
-    patch_len = models.PositiveIntegerField(default=64)
-    epochs = models.PositiveIntegerField(default=6)
-    batch_size = models.PositiveIntegerField(default=256)
-    denoiser = models.CharField(max_length=12, default="transformer", choices=[("transformer", "transformer"), ("unet", "1-D U-Net")])
-    members = models.PositiveIntegerField(default=1, help_text="networks trained side by side and sampled as one mixture")
-    choices = models.JSONField(default=dict, blank=True, help_text="user choices; they win over auto-detection")
-    fast_dev_run = models.BooleanField(default=False)
-    seed = models.IntegerField(default=0)
-    model_name = models.CharField(max_length=100, blank=True, help_text="registry model; default <symbol>-<timeframe>-h<horizon>")
+    horizon = models.PositiveIntegerField(default=TrainingRequest.horizon, help_text="bars forecast")
+    denoiser = models.CharField(max_length=12, default=TrainingRequest.denoiser)
     decisions = models.JSONField(default=list, blank=True, help_text="optimizations applied, with reasons")
     hardware = models.JSONField(default=dict, blank=True)
     epoch = models.IntegerField(default=0)
@@ -56,7 +51,7 @@ class TrainingRun(ChildJobRun):
 
     @property
     def registry_name(self) -> str:
-        return self.model_name or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
+        return self.request.get("model_name") or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
 
 
 class HardwareReport(models.Model):

@@ -11,6 +11,7 @@ from typing import ClassVar, Mapping
 
 from django.utils.text import slugify
 
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe
 # optimization.py and the hardware module it imports load no torch: the web process stays light
@@ -31,7 +32,7 @@ def _choice_value(name: str, value):
         return None
     if kind.startswith("bool"):
         if not isinstance(value, bool):
-            raise ValueError(f"{name} must be {'true, false or null' if kind.endswith('| None') else 'true or false'}, not {value!r}")
+            raise DomainError(f"{name} must be {'true, false or null' if kind.endswith('| None') else 'true or false'}, not {value!r}")
         return value
     if kind.startswith("int"):
         return parse_whole(value, name, CHOICE_LOWS.get(name, 0), COLUMN_MAX)
@@ -44,17 +45,17 @@ def parse_choices(choices) -> dict:
     if choices is None or choices == "":
         return {}
     if not isinstance(choices, Mapping):
-        raise ValueError("choices must be an object such as {\"precision\": \"bf16-mixed\"}")
+        raise DomainError("choices must be an object such as {\"precision\": \"bf16-mixed\"}")
     unknown = set(choices) - set(CHOICE_DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown training option(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(CHOICE_DEFAULTS))}")
+        raise DomainError(f"unknown training option(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(CHOICE_DEFAULTS))}")
     parsed = {name: _choice_value(name, value) for name, value in choices.items()}
     precision = parsed.get("precision")
     if precision is not None and precision not in PRECISIONS:
-        raise ValueError(f"precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, not {precision!r}")
+        raise DomainError(f"precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, not {precision!r}")
     compile_mode = parsed.get("compile_mode", CHOICE_DEFAULTS["compile_mode"])
     if compile_mode not in COMPILE_MODES:
-        raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, not {compile_mode!r}")
+        raise DomainError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, not {compile_mode!r}")
     return parsed
 
 
@@ -99,6 +100,7 @@ class TrainingRequest:
                               "batch_size": (2, COLUMN_MAX), "seed": (0, COLUMN_MAX), "members": (1, 8)}
 
     @classmethod
+    @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
     def from_dict(cls, data: Mapping) -> "TrainingRequest":
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
@@ -107,13 +109,13 @@ class TrainingRequest:
         numbers = {name: parse_whole(given[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if name in given}
         denoiser = given.get("denoiser", cls.denoiser)
         if denoiser not in DENOISERS:
-            raise ValueError(f"unknown denoiser {denoiser!r}; choose {' or '.join(DENOISERS)}")
+            raise DomainError(f"unknown denoiser {denoiser!r}; choose {' or '.join(DENOISERS)}")
         fast_dev_run = given.get("fast_dev_run", cls.fast_dev_run)
         if not isinstance(fast_dev_run, bool):
-            raise ValueError(f"fast_dev_run must be true or false, not {fast_dev_run!r}")
+            raise DomainError(f"fast_dev_run must be true or false, not {fast_dev_run!r}")
         model_name = given.get("model_name", "")
         if not isinstance(model_name, str) or len(model_name) > 100 or (model_name and slugify(model_name) != model_name):
-            raise ValueError(f"model_name {model_name!r} must be a slug of at most 100 characters")
+            raise DomainError(f"model_name {model_name!r} must be a slug of at most 100 characters")
         return cls(symbol=normalize_symbol(str(given["symbol"])), timeframe=normalize_timeframe(str(given["timeframe"])).code,
                    start=start, end=end, denoiser=denoiser, choices=parse_choices(data.get("choices")),
                    fast_dev_run=fast_dev_run, name=str(given.get("name", ""))[:120], model_name=model_name, **numbers)

@@ -1,11 +1,11 @@
 from rest_framework import serializers
 
-from forexgpt_site.api import JobRequestSerializer
+from forexgpt_site.api import JobRequestSerializer, JobRunSerializer
 from training.models import TrainingRun
 from training.request import TrainingRequest
 
 
-class TrainingRunSerializer(serializers.ModelSerializer):
+class TrainingRunSerializer(JobRunSerializer):
     owner = serializers.StringRelatedField()
     artifact = serializers.SerializerMethodField()
 

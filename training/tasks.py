@@ -1,13 +1,13 @@
 from forexgpt_site.jobs import job_execute
 from training.models import TrainingRun
-from training.services import training_run_execute as _work
+from training.services import training_run_work
 
 
 def training_run_execute(run_id: int) -> str:
-    return job_execute(TrainingRun, run_id, _work)
+    return job_execute(TrainingRun, run_id, training_run_work)
 
 
-def hardware_detect() -> str:
+def hardware_detect_execute() -> str:
     """Detect this worker host's hardware (in a child process) and store the report - unless a report
     this fresh (FRESH_S) exists: clicks queued while one detection ran then cost nothing each, instead of
     holding the `gpu` queue for a detection apiece."""

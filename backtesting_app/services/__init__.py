@@ -6,22 +6,20 @@ from .backtests import (
     FORECAST_SOURCES,
     backtest_compute,
     backtest_prepare,
-    backtest_run_execute,
     backtest_run_start,
+    backtest_run_work,
     request_forecasts,
-    request_of,
     equity_frame,
     load_bars,
-    make_costs,
     stats_dict,
     trades_records,
 )
 from .optimizations import (
     DistributedEvaluator,
     build_problem,
-    optimization_chunk_execute,
-    optimization_run_execute,
+    optimization_chunk_evaluate,
     optimization_run_start,
+    optimization_run_work,
     optimization_search,
     run_space,
     search_problem,
@@ -29,8 +27,8 @@ from .optimizations import (
 
 __all__ = [
     "COST_FIELDS", "DRAWDOWN_KEYS", "FORECAST_SOURCES", "DistributedEvaluator",
-    "backtest_compute", "backtest_prepare", "backtest_run_execute", "backtest_run_start", "build_problem", "equity_frame",
-    "load_bars", "make_costs", "optimization_chunk_execute", "optimization_run_execute",
-    "optimization_run_start", "optimization_search", "request_forecasts", "request_of",
+    "backtest_compute", "backtest_prepare", "backtest_run_start", "backtest_run_work", "build_problem", "equity_frame",
+    "load_bars", "optimization_chunk_evaluate", "optimization_run_work",
+    "optimization_run_start", "optimization_search", "request_forecasts",
     "run_space", "search_problem", "stats_dict", "trades_records",
 ]

@@ -9,19 +9,10 @@ import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from backtesting_app.engine import (
-    ENGINES,
-    FxCosts,
-    align_forecasts,
-    momentum_forecasts,
-    ohlc_frame,
-    one_of,
-    run_backtest,
-    strategy_spec,
-)
+from backtesting_app.engine import FxCosts, align_forecasts, momentum_forecasts, ohlc_frame, run_backtest, strategy_spec
 from backtesting_app.engine.optimize import PERMUTATIONS, BacktestProblem, model_value
 from backtesting_app.models import BacktestRun
-from backtesting_app.request import COST_FIELDS, FORECAST_SOURCES, BacktestRequest
+from backtesting_app.request import COST_FIELDS, FORECAST_SOURCES, BacktestRequest  # noqa: F401 (COST_FIELDS re-exported)
 from forecasts.selectors import (
     finished_forecast_set,
     forecast_frame,
@@ -29,7 +20,8 @@ from forecasts.selectors import (
     forecast_sets_covering,
     read_forecasts_csv,
 )
-from forexgpt_site.jobs import JobContext, job_enqueue
+from forexgpt_site.errors import DomainError, domain_errors
+from forexgpt_site.jobs import JobContext, job_enqueue, request_of
 from forexgpt_site.serialization import json_value
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 from marketdata.selectors import candles_frame
@@ -37,19 +29,12 @@ from marketdata.selectors import candles_frame
 DRAWDOWN_KEYS = ("Max. Drawdown [%]", "Avg. Drawdown [%]")
 
 
-def make_costs(symbol: str, costs: dict | None) -> FxCosts:
-    costs = dict(costs or {})
-    unknown = set(costs) - set(COST_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown cost setting(s) {', '.join(sorted(unknown))}; known: {', '.join(COST_FIELDS)}")
-    return FxCosts(**{k: float(v) for k, v in costs.items() if v is not None}, pip=pip_size(symbol))
-
-
+@domain_errors()  # a symbol or a timeframe the engine does not understand is the caller's refusal
 def load_bars(*, symbol: str, timeframe: str, start=None, end=None) -> pd.DataFrame:
     symbol, tf = normalize_symbol(symbol), normalize_timeframe(timeframe)
     candles = candles_frame(symbol=symbol, timeframe=tf.code, start=start, end=end)
     if len(candles) < 3:
-        raise ValueError(f"no {symbol} {tf.code} bars in that range ({len(candles)} found): import data first")
+        raise DomainError(f"no {symbol} {tf.code} bars in that range ({len(candles)} found): import data first")
     return ohlc_frame(candles)
 
 
@@ -61,12 +46,12 @@ def forecasts_of_request(source: str, upload, forecast_set=None) -> pd.DataFrame
     """A request's forecasts, as `backtest_prepare` takes them: a stored forecast set's or the
     uploaded CSV's table, "baseline", or None (`source` none, for the pattern strategy)."""
     if source not in FORECAST_SOURCES:
-        raise ValueError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
+        raise DomainError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
     if source == "forecast_set":
         return forecast_set_table(finished_forecast_set(forecast_set))
     if source == "csv":
         if upload is None:
-            raise ValueError("forecasts_source csv needs an uploaded forecasts file")
+            raise DomainError("forecasts_source csv needs an uploaded forecasts file")
         return read_forecasts_csv(upload)
     return "baseline" if source == "baseline" else None
 
@@ -86,7 +71,7 @@ def forecasts_of_run(run) -> pd.DataFrame | str | None:
     """The forecasts a stored run was started with, read back for its task."""
     if run.forecasts_source == "forecast_set":
         if run.forecast_set_id is None:
-            raise ValueError("the forecast set this run used was deleted")
+            raise DomainError("the forecast set this run used was deleted")
         return forecast_set_table(run.forecast_set)
     if run.forecasts_source == "csv":
         with run.forecasts.open("rb") as fh:
@@ -94,24 +79,21 @@ def forecasts_of_run(run) -> pd.DataFrame | str | None:
     return "baseline" if run.forecasts_source == "baseline" else None
 
 
-def backtest_prepare(*, symbol: str, timeframe: str, strategy: str, params: dict, costs: dict | None = None,
-                     engine: str = "reference", start=None, end=None, forecasts: pd.DataFrame | str | None = None) -> dict:
-    """Validate a whole request and load its inputs. `forecasts`: a table (timestamp,
-    pred_return[, confidence]), "baseline" for the momentum baseline, or None (a strategy that needs none)."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose {one_of(ENGINES)}")
-    spec = strategy_spec(strategy)
-    params = spec.check_params(params)
-    fx = make_costs(symbol, costs)
-    ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
+def backtest_prepare(request: BacktestRequest, forecasts: pd.DataFrame | str | None) -> dict:
+    """A checked request's inputs: its bars, its FX costs, and its forecasts (`request_forecasts`: a table
+    of timestamp, pred_return[, confidence], "baseline" for the momentum baseline, or None) aligned to
+    the bars. The request checked its parameters, costs and engine; here what needs the stored data."""
+    spec = strategy_spec(request.strategy)
+    fx = FxCosts(**request.costs, pip=pip_size(request.symbol))
+    ohlc = load_bars(symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end)
     pred = conf = None
     if spec.needs_forecasts:
         if forecasts is None:
-            raise ValueError(f"the {strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the momentum baseline")
-        if isinstance(forecasts, str) and forecasts != "baseline":
-            raise ValueError(f"unknown forecasts source {forecasts!r}")
+            raise DomainError(f"the {request.strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the "
+                             "momentum baseline")
         pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc) if isinstance(forecasts, str) else forecasts)
-    return {"ohlc": ohlc, "strategy": strategy, "params": params, "costs": fx, "pred_return": pred, "confidence": conf, "engine": engine}
+    return {"ohlc": ohlc, "strategy": request.strategy, "params": request.params, "costs": fx, "pred_return": pred,
+            "confidence": conf, "engine": request.engine}
 
 
 def request_forecasts(request: BacktestRequest, upload=None) -> tuple[BacktestRequest, pd.DataFrame | str | None]:
@@ -121,7 +103,7 @@ def request_forecasts(request: BacktestRequest, upload=None) -> tuple[BacktestRe
         request = request.with_forecast_set(forecast_set_for(artifact=request.artifact, symbol=request.symbol, timeframe=request.timeframe,
                                                              start=request.start, end=request.end).pk)
     elif request.forecasts_source == "forecast_set" and request.forecast_set is None:
-        raise ValueError(no_forecast_set_message(symbol=request.symbol, timeframe=request.timeframe, start=request.start,
+        raise DomainError(no_forecast_set_message(symbol=request.symbol, timeframe=request.timeframe, start=request.start,
                                                  end=request.end))
     return request, forecasts_of_request(request.forecasts_source, upload, request.forecast_set)
 
@@ -149,15 +131,10 @@ def no_forecast_set_message(*, symbol: str, timeframe: str, start=None, end=None
             "model version's page, choose a range a set covers, or use the momentum baseline")
 
 
-def _prepare(request: BacktestRequest, forecasts) -> dict:
-    return backtest_prepare(symbol=request.symbol, timeframe=request.timeframe, strategy=request.strategy, params=request.params,
-                            costs=request.costs, engine=request.engine, start=request.start, end=request.end, forecasts=forecasts)
-
-
 def backtest_compute(request: BacktestRequest, forecasts: pd.DataFrame | str | None):
     """Run a request with its forecasts (`request_forecasts`): returns (its inputs as `backtest_prepare`
     made them - the bars, the per-bar forecasts the strategy saw - and the BacktestResult)."""
-    prep = _prepare(request, forecasts)
+    prep = backtest_prepare(request, forecasts)
     return prep, run_backtest(prep["ohlc"], prep["strategy"], prep["params"], prep["costs"],
                                       pred_return=prep["pred_return"], confidence=prep["confidence"], engine=prep["engine"])
 
@@ -181,17 +158,16 @@ def equity_frame(result) -> pd.DataFrame:
                          "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy()})
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_result=None) -> BacktestRun:
     """Check the whole request (bars, parameters, costs, forecast coverage), then queue it; `upload`
     is the forecasts CSV of source `csv`; `origin_result` the optimization front point it was opened
     from (its parameters were chosen on this data: the page says so). Only the insert is a
     transaction: loading and aligning the bars happens before it."""
     request, forecasts = request_forecasts(request, upload)
-    _prepare(request, forecasts)
-    run = BacktestRun(owner=user if getattr(user, "is_authenticated", False) else None, name=request.name,
-                      symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end,
-                      strategy=request.strategy, params=request.params, costs=request.costs, engine=request.engine,
-                      forecasts_source=request.forecasts_source, origin_result=origin_result)
+    backtest_prepare(request, forecasts)
+    run = BacktestRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
+                                 origin_result=origin_result)
     keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
@@ -199,14 +175,7 @@ def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_re
     return run
 
 
-def request_of(run: BacktestRun) -> BacktestRequest:
-    """The request a stored run was made from (its worker rebuilds it from the row)."""
-    return BacktestRequest(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy, params=run.params, start=run.start,
-                           end=run.end, engine=run.engine, forecasts_source=run.forecasts_source, forecast_set=run.forecast_set_id,
-                           name=run.name, **{k: v for k, v in (run.costs or {}).items() if k in COST_FIELDS})
-
-
-def backtest_run_execute(run: BacktestRun, ctx: JobContext) -> str:
+def backtest_run_work(run: BacktestRun, ctx: JobContext) -> str:
     ctx.progress(0.1, f"loading {run.symbol} {run.timeframe} bars", force=True)
     forecasts = forecasts_of_run(run)
     ctx.progress(0.3, f"running the {run.strategy} strategy on the {run.engine} engine", force=True)

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections import defaultdict
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backtesting_app.engine import align_forecasts, check_params, momentum_forecasts, run_backtest
+from backtesting_app.engine import align_forecasts, momentum_forecasts, run_backtest
 from backtesting_app.engine.optimize import (
     REFERENCE_POINT,
     BacktestProblem,
@@ -39,7 +40,8 @@ from backtesting_app.engine.optimize import (
 )
 from backtesting_app.models import OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.request import OptimizationRequest
-from forexgpt_site.jobs import JobContext, JobStatus, JobSuperseded, job_enqueue
+from forexgpt_site.errors import DomainError, domain_errors
+from forexgpt_site.jobs import JobContext, JobStatus, JobSuperseded, job_enqueue, request_of
 
 from .backtests import backtest_prepare, forecasts_of_run, keep_forecasts, request_forecasts, stats_dict
 
@@ -47,21 +49,20 @@ from .backtests import backtest_prepare, forecasts_of_run, keep_forecasts, reque
 def run_space(run: OptimizationRun) -> ParameterSpace:
     """The space a stored run searches (checked when it was started). Parsed once per task; the
     parsed space is passed down to what needs it."""
-    return ParameterSpace.from_dict(run.space, strategy=run.strategy)
+    return request_of(run).parameter_space
 
 
 def build_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProblem:
-    """The run's bars, forecasts, costs and fixed parameters, checked at the middle of its space."""
-    prep = backtest_prepare(symbol=run.symbol, timeframe=run.timeframe, strategy=run.strategy,
-                            params={**run.fixed_params, **space.middle()}, costs=run.costs, engine="fast", start=run.start,
-                            end=run.end, forecasts=forecasts_of_run(run))
+    """The run's bars, forecasts, costs and fixed parameters."""
+    request = request_of(run)
+    prep = backtest_prepare(request.backtest(space.middle()), forecasts_of_run(run))
     return BacktestProblem(prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"],
-                           confidence=prep["confidence"], fixed=run.fixed_params)
+                           confidence=prep["confidence"], fixed=request.fixed_params)
 
 
 def search_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProblem:
     """The bars the run's search sees: its range less the held-out tail."""
-    return split_holdout(build_problem(run, space), run.holdout)[0]
+    return split_holdout(build_problem(run, space), request_of(run).holdout)[0]
 
 
 def walk_forward_sizes(bars: int, walk: dict) -> dict:
@@ -73,6 +74,7 @@ def walk_forward_sizes(bars: int, walk: dict) -> dict:
     return {**walk, "in_sample": max(50, bars - 5 * out_of_sample), "out_of_sample": out_of_sample}
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 def optimization_run_start(*, user, request: OptimizationRequest, upload=None, enqueue: bool = True) -> OptimizationRun:
     """Check the whole request (its search settings were checked when it was made; here the bars, the
     forecast coverage, the machine's cores), store the run and queue it (`enqueue=False`: the caller
@@ -80,25 +82,20 @@ def optimization_run_start(*, user, request: OptimizationRequest, upload=None, e
     insert is a transaction: loading and aligning the bars happens before it."""
     max_workers = os.cpu_count() or 1
     if request.workers > max_workers:
-        raise ValueError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {request.workers}")
+        raise DomainError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {request.workers}")
     backtest, forecasts = request_forecasts(request.backtest(), upload)
     if backtest.forecast_set != request.forecast_set:
         request = request.with_forecast_set(backtest.forecast_set)
-    prep = backtest_prepare(symbol=backtest.symbol, timeframe=backtest.timeframe, strategy=backtest.strategy, params=backtest.params,
-                            costs=backtest.costs, engine="fast", start=backtest.start, end=backtest.end, forecasts=forecasts)
+    prep = backtest_prepare(backtest, forecasts)
     split_holdout(BacktestProblem(prep["ohlc"], backtest.strategy, prep["costs"], pred_return=prep["pred_return"],
                                   confidence=prep["confidence"]), request.holdout)  # both parts long enough
     walk = walk_forward_sizes(len(prep["ohlc"]), request.walk_forward) if request.walk_forward else None
     if walk and walk["in_sample"] + walk["out_of_sample"] > len(prep["ohlc"]):
-        raise ValueError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
+        raise DomainError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
                          f"{walk['in_sample']} + {walk['out_of_sample']} bars")
-    run = OptimizationRun(
-        owner=user if getattr(user, "is_authenticated", False) else None, name=request.name, symbol=request.symbol,
-        timeframe=request.timeframe, start=request.start, end=request.end, strategy=request.strategy,
-        fixed_params=request.fixed_params, space=request.space, objectives=list(request.objectives),
-        constraints=request.constraints, method=request.method, budget=request.budget, seed=request.seed,
-        evaluator=request.evaluator, workers=request.workers, costs=request.costs, forecasts_source=request.forecasts_source,
-        reference_point=[REFERENCE_POINT[o] for o in request.objectives], walk_forward=walk, holdout=request.holdout)
+    run = OptimizationRun.of_request(replace(request, walk_forward=walk),
+                                     owner=user if getattr(user, "is_authenticated", False) else None,
+                                     reference_point=[REFERENCE_POINT[o] for o in request.objectives])
     keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
@@ -171,7 +168,7 @@ def _problem_of_run(run_id: int) -> BacktestProblem:
     return search_problem(run, run_space(run))
 
 
-def optimization_chunk_execute(chunk_id: int) -> str:
+def optimization_chunk_evaluate(chunk_id: int) -> str:
     """Evaluate one chunk (a django-q2 task). Repeated delivery is harmless: a done chunk is skipped."""
     chunk = OptimizationChunk.objects.get(pk=chunk_id)
     if chunk.done:
@@ -188,7 +185,7 @@ def optimization_chunk_execute(chunk_id: int) -> str:
 
 def _evaluator(run: OptimizationRun, problem: BacktestProblem, ctx: JobContext):
     if run.evaluator == "pool":
-        return PoolEvaluator(problem, run.workers or None)
+        return PoolEvaluator(problem, request_of(run).workers or None)
     if run.evaluator == "distributed":
         return DistributedEvaluator(run, ctx=ctx)
     return InProcessEvaluator(problem)
@@ -224,18 +221,19 @@ def _persist(run: OptimizationRun, ctx: JobContext | None, evaluator):
 def optimization_search(run: OptimizationRun, problem: BacktestProblem, space: ParameterSpace, *, evaluator,
                         ctx: JobContext | None = None) -> SearchState:
     """The search itself, resumable: stored results are preloaded and never evaluated again."""
-    state = SearchState(space, list(run.objectives), parse_constraints(run.constraints), evaluator, run.budget,
+    request = request_of(run)
+    state = SearchState(space, list(request.objectives), parse_constraints(request.constraints), evaluator, request.budget,
                         on_batch=_persist(run, ctx, evaluator), max_batch=max(1, settings.FOREXGPT_OPTIMIZATION_BATCH))
     state.preload(_stored_records(run))
-    if run.method == "grid":
+    if request.method == "grid":
         divisions = 2
-        while len(space.grid(divisions + 1)) <= run.budget and divisions < 1000:
+        while len(space.grid(divisions + 1)) <= request.budget and divisions < 1000:
             divisions += 1
         optimize_grid(state, divisions)
-    elif run.method == "nsga2":
-        optimize_nsga2(state, seed=run.seed)
+    elif request.method == "nsga2":
+        optimize_nsga2(state, seed=request.seed)
     else:
-        HybridOptimizer(seed=run.seed).run(state)
+        HybridOptimizer(seed=request.seed).run(state)
     return state
 
 
@@ -258,6 +256,7 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
     holding it that long fails every other writer. Between points, progress (the heartbeat) and
     cancellation are checked; a cancelled run keeps its results and writes no ranks, so a resume
     redoes this step. The write happens only while the run is still this attempt's (not reaped)."""
+    request = request_of(run)
     rank, crowd = state.ranks()
     by_key = {r.key: r for r in run.results.all()}
     rows = []
@@ -271,7 +270,7 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
     distinct = {}
     for row, d in rows:
         if row.rank == 0 and row.feasible:
-            distinct.setdefault(objective_vector(row.metrics, run.objectives), (row, d))
+            distinct.setdefault(objective_vector(row.metrics, request.objectives), (row, d))
     front = list(distinct.values())
     chosen = front_reruns(front, settings.FOREXGPT_FRONT_RERUNS)
     for n, i in enumerate(sorted(chosen)):  # the re-run on the reference engine, full stats stored
@@ -279,8 +278,8 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
         message = f"re-running front point {n + 1} of {len(chosen)} on the reference engine (front of {len(front)})"
         if ctx and not ctx.progress(0.97 + 0.01 * n / len(chosen), message):
             ctx.check_cancelled()  # progress writes are throttled; the cancel check is not
-        params = check_params(run.strategy, {**run.fixed_params, **row.params})
-        result = run_backtest(problem.ohlc, run.strategy, params, problem.costs, pred_return=problem.pred,
+        # the engine checks the point (the request checked every point its space reaches)
+        result = run_backtest(problem.ohlc, run.strategy, {**request.fixed_params, **row.params}, problem.costs, pred_return=problem.pred,
                               confidence=problem.conf, engine="reference")
         row.stats = stats_dict(result.stats)
     for i, (row, _) in enumerate(front):
@@ -331,13 +330,14 @@ def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestP
     rule), the statistics of choosing it among every tried set, and what its forecasts add over the
     baseline's and over random entries - on the held-out tail when there is one. Written only while the
     run is still this attempt's."""
+    request = request_of(run)
     front = list(OptimizationResult.objects.filter(run=run, front_entry__isnull=False).order_by("id"))
     if held is not None:
         ctx.progress(0.985, f"re-running {len(front)} front points on the held-out tail", force=True)
         for row in front:
             row.holdout_metrics = held.evaluate(row.params)
     evidence = {"search": bars_range(search), "holdout": bars_range(held) if held is not None else None,
-                "holdout_share": run.holdout, "chosen": None, "selection": None, "model_value": None}
+                "holdout_share": request.holdout, "chosen": None, "selection": None, "model_value": None}
     chosen = pick_point(state, "max_sharpe")
     if chosen is not None:
         row = next((r for r in front if r.key == _key(chosen.x)), None)
@@ -345,13 +345,13 @@ def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestP
                               "in_sample": chosen.metrics, "holdout": row.holdout_metrics if row else None}
         ctx.progress(0.99, f"overfitting statistics over {len(state.records)} tried parameter sets", force=True)
         params = [r.params for r in state.records]
-        evidence["selection"] = selection_statistics(search, params, state.records.index(chosen), seed=run.seed)
+        evidence["selection"] = selection_statistics(search, params, state.records.index(chosen), seed=request.seed)
         ctx.check_cancelled()
         if search.pred is not None:
             part = held if held is not None else search
             baseline = None if run.forecasts_source == "baseline" else _baseline_arrays(problem, part)
             ctx.progress(0.995, "the chosen point against the baseline and random entries", force=True)
-            evidence["model_value"] = model_value(part, chosen.params, baseline=baseline, seed=run.seed) | {
+            evidence["model_value"] = model_value(part, chosen.params, baseline=baseline, seed=request.seed) | {
                 "part": "holdout" if held is not None else "search"}
     with transaction.atomic():
         if not OptimizationRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, started_at=run.started_at).update(evidence=evidence):
@@ -360,22 +360,23 @@ def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestP
     return evidence
 
 
-def optimization_run_execute(run: OptimizationRun, ctx: JobContext) -> str:
+def optimization_run_work(run: OptimizationRun, ctx: JobContext) -> str:
     ctx.progress(0.0, "loading bars and forecasts", force=True)
-    space = run_space(run)
+    request = request_of(run)
+    space = request.parameter_space
     problem = build_problem(run, space)
-    search, held = split_holdout(problem, run.holdout)
+    search, held = split_holdout(problem, request.holdout)
     evaluator = _evaluator(run, search, ctx)
     try:
         state = optimization_search(run, search, space, evaluator=evaluator, ctx=ctx)
         ctx.progress(0.97, "re-running the front on the reference engine", force=True)
         n_front = _store_front(run, state, search, ctx)
         evidence = _store_evidence(run, state, problem, search, held, ctx)
-        if run.walk_forward:
-            spec = run.walk_forward
-            result = walk_forward(problem, space, run.objectives, state.constraints,
+        if request.walk_forward:
+            spec = request.walk_forward
+            result = walk_forward(problem, space, request.objectives, state.constraints,
                                   in_sample=int(spec["in_sample"]), out_of_sample=int(spec["out_of_sample"]),
-                                  budget=max(50, run.budget // 4), rule=spec.get("rule", "max_sharpe"), seed=run.seed,
+                                  budget=max(50, request.budget // 4), rule=spec.get("rule", "max_sharpe"), seed=request.seed,
                                   on_window=lambda k, w: ctx.progress(0.98, f"walk-forward window {k}", force=True))
             OptimizationRun.objects.filter(pk=run.pk).update(walk_forward_result=result)
     finally:

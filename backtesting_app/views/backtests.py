@@ -6,7 +6,7 @@ from backtesting_app import charts, selectors, services
 from backtesting_app.engine.patterns import pattern_events
 from backtesting_app.forms import BacktestForm, PatternScanForm, initial_from_forecast_set
 from backtesting_app.models import BacktestRun
-from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs import JobStatus, request_of
 from forexgpt_site.parsing import row_ids
 
 STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
@@ -34,14 +34,15 @@ def backtests_page(request):
 
 def run_detail(request, pk: int):
     run = get_object_or_404(BacktestRun.objects.select_related("origin_result__run", "forecast_set"), pk=pk)
-    context = {"run": run, "origin": run.origin_result}
+    asked = request_of(run)
+    context = {"run": run, "asked": asked, "origin": run.origin_result}
     if run.origin_result is not None:
         context["origin_evidence"] = run.origin_result.run.evidence or {}
     if run.status == JobStatus.SUCCEEDED:
         equity = selectors.backtest_equity(run)
         ohlc = services.load_bars(symbol=run.symbol, timeframe=run.timeframe, start=run.start, end=run.end)
         # a strategy that trades on patterns stores them with its parameters: mark the detected ones
-        events = pattern_events(ohlc, run.params["patterns"], forward_bars=1) if "patterns" in (run.params or {}) else None
+        events = pattern_events(ohlc, asked.params["patterns"], forward_bars=1) if "patterns" in asked.params else None
         trade = request.GET.get("trade")
         highlight = None
         if trade and trade.isascii() and trade.isdecimal() and len(trade) <= 9 and int(trade) < len(run.trades or []):

@@ -1,5 +1,6 @@
 """Optimization pages: start a search, follow it, read its front and every trial, open a point as a backtest."""
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -9,7 +10,6 @@ from backtesting_app import charts, services
 from backtesting_app.engine.optimize import OBJECTIVES, parse_constraints
 from backtesting_app.forms import OptimizationForm, initial_from_forecast_set
 from backtesting_app.models import OptimizationResult, OptimizationRun
-from backtesting_app.request import COST_FIELDS, BacktestRequest
 from backtesting_app.selectors import (
     optimization_chart_rows,
     optimization_importance,
@@ -18,6 +18,7 @@ from backtesting_app.selectors import (
     optimization_trial_query,
     optimization_trials,
 )
+from forexgpt_site.jobs import request_of
 
 BEST_FIRST = {key: direction == "max" for key, direction in OBJECTIVES.values()}  # a metric's first click sorts best first
 
@@ -51,8 +52,9 @@ def _trials_context(request, run: OptimizationRun) -> dict:
     """The trials table's page: its rows, columns, and the links that page, sort and filter it."""
     query = optimization_trial_query(run=run, params=request.GET)
     trials = optimization_trials(run=run, query=query)
-    objective_keys = [OBJECTIVES[o][0] for o in run.objectives]
-    constraint_keys = list(dict.fromkeys(c.metric for c in parse_constraints(run.constraints) if c.metric not in objective_keys))
+    asked = request_of(run)
+    objective_keys = [OBJECTIVES[o][0] for o in asked.objectives]
+    constraint_keys = list(dict.fromkeys(c.metric for c in parse_constraints(asked.constraints) if c.metric not in objective_keys))
     kinds = optimization_parameter_kinds(run)
     bounds = {f"{bound}_{key}": value for key, bound, value in query.bounds}
 
@@ -79,7 +81,7 @@ def _trials_context(request, run: OptimizationRun) -> dict:
                              column("generation", "gen.", filterable=False), column("rank", "rank", filterable=False)],
             "feasible_column": column("feasible", "feasible", numeric=False, filterable=False),
             "violation_column": column("violation", "violation", filterable=False), "pager": pager,
-            "has_constraints": bool(run.constraints), "phase_choices": _phases(run),
+            "has_constraints": bool(asked.constraints), "phase_choices": _phases(run),
             "sort_label": "" if query.sort == "id" else
             f"{query.sort.lstrip('-')}, {'descending' if query.sort.startswith('-') else 'ascending'}"}
 
@@ -90,9 +92,10 @@ def _phases(run: OptimizationRun) -> tuple[str, ...]:
 
 def optimization_detail(request, pk: int):
     run = get_object_or_404(OptimizationRun, pk=pk)
-    metric_keys = [OBJECTIVES[o][0] for o in run.objectives]
+    asked = request_of(run)
+    metric_keys = [OBJECTIVES[o][0] for o in asked.objectives]
     summary = optimization_summary(run)
-    context = {"run": run, "summary": summary, "metric_keys": metric_keys, "results_count": summary["evaluations"],
+    context = {"run": run, "asked": asked, "summary": summary, "metric_keys": metric_keys, "results_count": summary["evaluations"],
                "phases": [(p, run.phase_counts.get(p, 0)) for p in _phases(run)]}
     if summary["evaluations"]:
         context.update(_trials_context(request, run))
@@ -111,7 +114,7 @@ def optimization_detail(request, pk: int):
         context["slice_figure"] = charts.slice_figure(rows, metric_keys, names, total=total)
     if run.hv_history:
         context["hv_figure"] = charts.hypervolume_figure(run.hv_history)
-    context["reference_point_text"] = reference_point_text(run.objectives, run.reference_point)
+    context["reference_point_text"] = reference_point_text(asked.objectives, run.reference_point)
     evidence = run.evidence or {}
     context["evidence"] = evidence
     context["walk"] = run.walk_forward_result
@@ -127,7 +130,7 @@ def optimization_detail(request, pk: int):
 def optimization_trials_table(request, pk: int):
     """The trials table alone (the run page swaps it in when sorted, filtered or paged)."""
     run = get_object_or_404(OptimizationRun, pk=pk)
-    return render(request, "backtesting_app/_trials.html", {"run": run, **_trials_context(request, run)})
+    return render(request, "backtesting_app/_trials.html", {"run": run, "asked": request_of(run), **_trials_context(request, run)})
 
 
 def open_as_backtest(request, pk: int, result_id: int):
@@ -137,12 +140,11 @@ def open_as_backtest(request, pk: int, result_id: int):
     if request.method != "POST":
         return redirect("optimizations:run", pk=pk)
     upload = run.forecasts.open("rb") if run.forecasts_source == "csv" else None
+    # the run's checked request, at this point of its space (which the request checked), on the reference engine
+    backtest_request = replace(request_of(run).backtest(result.params), engine="reference", forecast_set=run.forecast_set_id,
+                               name=f"optimization #{run.pk} point {result.pk}")
     try:
-        backtest = services.backtest_run_start(user=request.user, upload=upload, request=BacktestRequest.from_dict({
-            "symbol": run.symbol, "timeframe": run.timeframe, "strategy": run.strategy, "params": {**run.fixed_params, **result.params},
-            "engine": "reference", "start": run.start, "end": run.end, "forecasts_source": run.forecasts_source,
-            "forecast_set": run.forecast_set_id, "name": f"optimization #{run.pk} point {result.pk}",
-            **{k: v for k, v in (run.costs or {}).items() if k in COST_FIELDS}}), origin_result=result)
+        backtest = services.backtest_run_start(user=request.user, upload=upload, request=backtest_request, origin_result=result)
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("optimizations:run", pk=pk)

@@ -10,13 +10,15 @@ The parts, one concern each: `models` (the run row), `queue` (enqueue, cancel, r
 `runner` (claim, progress, heartbeat, how a run ends), `worker` (a worker process's stop),
 `child` (work in a child process), `errors` (what a job raises, what users read of a failure).
 
-Naming: a task entry point (`<app>/tasks.py`, a run id in, what django-q2 calls) ends in
-`_execute`; the service body it hands to `job_execute` (a run and a JobContext in) ends in `_work`.
+Naming: a task entry point (`<app>/tasks.py`, what django-q2 calls: a run id in, or nothing) ends in
+`_execute`; the service body it hands to `job_execute` (a run and a JobContext in) ends in `_work`; a
+task a schedule calls ends in `_scheduled` after the service it runs (`jobs_fail_stale_scheduled`,
+`uploads_expire_scheduled`).
 """
 
 from .child import CHILD_CANCELLED, CHILD_STOP_GRACE_S, job_run_child
 from .errors import INTERRUPTED_MESSAGE, JobCancelled, JobInterrupted, JobSuperseded, error_summary
-from .models import FINISHED, ChildJobRun, JobRun, JobStatus
+from .models import FINISHED, ChildJobRun, JobRun, JobStatus, request_of
 from .queue import job_cancel, job_enqueue, job_requeue, jobs_fail_stale
 from .runner import JobContext, job_execute
 from .worker import STOP_GRACE_S, job_worker_stop_on_sigterm
@@ -42,4 +44,5 @@ __all__ = [
     "job_run_child",
     "job_worker_stop_on_sigterm",
     "jobs_fail_stale",
+    "request_of",
 ]

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from forexgpt_site.parsing import request_from_stored
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -21,10 +23,15 @@ FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class JobRun(models.Model):
-    """Fields every long job shares. Subclasses name their task in `TASK` (and `QUEUE` for gpu)."""
+    """Fields every long job shares. Subclasses name their task in `TASK` (and `QUEUE` for gpu), and
+    the request class of their parameters in `request_class`: a run stores its checked request whole,
+    as `request.to_dict()`, in `request`; the request fields that lists, filters, admin or selectors
+    use are also columns of the same names (`REQUEST_COLUMNS`), written from the request only."""
 
     TASK: str = ""
     QUEUE: str | None = None  # django-q2 cluster name; None = the default cluster
+    request_class: type | None = None
+    REQUEST_COLUMNS: tuple[str, ...] = ()
 
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0, help_text="0..1")
@@ -37,6 +44,7 @@ class JobRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress write")
+    request = models.JSONField(default=dict, blank=True, help_text="what the run was asked to do: its checked request's to_dict()")
 
     class Meta:  # a subclass without a Meta of its own inherits this one
         abstract = True
@@ -44,6 +52,11 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    @classmethod
+    def of_request(cls, request, **fields):
+        """An unsaved run of a checked `request`: stored whole, and copied into `REQUEST_COLUMNS`."""
+        return cls(request=request.to_dict(), **{name: getattr(request, name) for name in cls.REQUEST_COLUMNS}, **fields)
 
     @property
     def label(self) -> str:
@@ -76,3 +89,9 @@ class ChildJobRun(JobRun):
 
 
 R = TypeVar("R", bound=JobRun)
+
+
+def request_of(run: JobRun):
+    """The request a run was made from, as its `request_class` object: read back from the stored
+    `request`, not checked again (its start checked it; the work trusts it)."""
+    return request_from_stored(type(run).request_class, run.request)

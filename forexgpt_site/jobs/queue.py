@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from forexgpt_site.errors import DomainError
+
 from .models import JobRun, JobStatus
 
 
@@ -65,7 +67,7 @@ def job_requeue(*, run: JobRun, user, message: str = "resuming") -> JobRun:
     if not model.objects.filter(pk=run.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
             status=JobStatus.QUEUED, cancel_requested=False, task_id="", finished_at=None, message=message):
         run.refresh_from_db()
-        raise ValueError(f"only a failed or cancelled run can be resumed (this one is {run.status})")
+        raise DomainError(f"only a failed or cancelled run can be resumed (this one is {run.status})")
     run.refresh_from_db()
     job_enqueue(run)
     return run

@@ -4,22 +4,23 @@ demo series, deletion. Every write of bars is a CandleImport row, and every bar 
 that wrote it."""
 
 from ._imports import (
+    UploadRefused,
     candle_import_retry,
-    candle_import_run,
+    candle_import_work,
     candle_import_start,
     candles_import_file,
     rejection_report,
-    request_of,
     uploads_expire,
 )
 from ._series import DEMO_SOURCE, candles_resample, demo_data_load
 from ._store import CHUNK, candles_delete, candles_delete_written_by, candles_discard_staged, candles_store
 
 __all__ = [
+    "UploadRefused",
     "CHUNK",
     "DEMO_SOURCE",
     "candle_import_retry",
-    "candle_import_run",
+    "candle_import_work",
     "candle_import_start",
     "candles_delete",
     "candles_delete_written_by",
@@ -29,6 +30,5 @@ __all__ = [
     "candles_store",
     "demo_data_load",
     "rejection_report",
-    "request_of",
     "uploads_expire",
 ]

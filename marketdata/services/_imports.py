@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from dataclasses import fields
 from pathlib import Path
 from typing import IO
 
@@ -12,7 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from forexgpt_site.jobs import FINISHED, JobContext, JobStatus, job_enqueue
+from forexgpt_site.errors import DomainError
+from forexgpt_site.jobs import FINISHED, JobContext, JobStatus, job_enqueue, request_of
 from forexgpt_site.uploads import too_large_message
 from marketdata import engine
 from marketdata.engine import ImportRejected
@@ -22,6 +22,10 @@ from marketdata.request import ImportRequest
 from ._store import candles_store
 
 ProgressFn = Callable[[float, str], object]
+
+
+class UploadRefused(ImportRejected, DomainError):
+    """An upload or a retry refused before any import (too large, no stored file to import again)."""
 
 
 def _noop(fraction: float, message: str) -> None:
@@ -47,8 +51,9 @@ def candles_import_file(
     """
     label = source_label or (Path(source).name if isinstance(source, (str, Path)) else getattr(source, "name", None) or "upload")
     now = timezone.now()
-    run = CandleImport.objects.create(origin=CandleImport.Origin.COMMAND, original_name=str(label)[:255], status=JobStatus.RUNNING,
-                                      started_at=now, heartbeat_at=now, message="started", **request.to_dict())
+    run = CandleImport.of_request(request, origin=CandleImport.Origin.COMMAND, original_name=str(label)[:255],
+                                  status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, message="started")
+    run.save()
     finished = CandleImport.objects.filter(pk=run.pk)
     try:
         report = _import(run, request, source, on_progress)
@@ -111,9 +116,9 @@ def candle_import_start(*, user, request: ImportRequest, upload) -> CandleImport
     """Save an uploaded file (`upload`, which travels beside the request) and queue its import; an
     upload over FOREXGPT_MAX_UPLOAD_BYTES is refused before anything is saved."""
     if upload.size > settings.FOREXGPT_MAX_UPLOAD_BYTES:
-        raise ImportRejected(too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB"))
-    run = CandleImport(owner=user if getattr(user, "is_authenticated", False) else None, original_name=upload.name[:255],
-                       **request.to_dict())
+        raise UploadRefused(too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB"))
+    run = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
+                                  original_name=upload.name[:255])
     run.file.save(Path(upload.name).name, upload, save=False)
     try:  # the file is written before the row: a failed insert must not leave it behind
         run.save()
@@ -124,28 +129,23 @@ def candle_import_start(*, user, request: ImportRequest, upload) -> CandleImport
     return run
 
 
-def request_of(run: CandleImport) -> ImportRequest:
-    """The request an uploaded or command import was made from (its worker rebuilds it from the row,
-    checks included). Demo and resample rows are no requests: their format is `demo` / `resample`."""
-    return ImportRequest.from_dict({f.name: getattr(run, f.name) for f in fields(ImportRequest)})
-
-
 @transaction.atomic
 def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleImport:
     """Queue the same uploaded file again with another conflict policy (after a refusal)."""
     if run.origin != CandleImport.Origin.UPLOAD:
-        raise ImportRejected("only an uploaded file can be imported again from its import page")
+        raise UploadRefused("only an uploaded file can be imported again from its import page")
     if not run.file:
-        raise ImportRejected("this import's file is no longer stored (refused for its contents, or removed after "
+        raise UploadRefused("this import's file is no longer stored (refused for its contents, or removed after "
                              "FOREXGPT_UPLOAD_RETENTION_DAYS); upload it again")
     request = ImportRequest.from_dict({**request_of(run).to_dict(), "on_conflict": on_conflict})
-    retry = CandleImport.objects.create(owner=user if getattr(user, "is_authenticated", False) else None,
-                                        original_name=run.original_name, file=run.file.name, **request.to_dict())
+    retry = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
+                                    original_name=run.original_name, file=run.file.name)
+    retry.save()
     job_enqueue(retry)
     return retry
 
 
-def candle_import_run(run: CandleImport, ctx: JobContext) -> str:
+def candle_import_work(run: CandleImport, ctx: JobContext) -> str:
     """Task body: import the stored upload; a refused file leaves its report on the run."""
     if not run.file:
         raise ImportRejected("this upload was refused for its contents and its file was removed; upload a corrected file")

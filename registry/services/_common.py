@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 from django.core.exceptions import PermissionDenied
 
+from forexgpt_site.errors import DomainError
+
 TAG_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}(=[^\s=]{1,128})?$")
 
 
-class RegistryError(ValueError):
+class RegistryError(DomainError):
     """Bad input to the registry: the message says what is wrong; nothing was written."""
 
 

@@ -47,7 +47,7 @@ def test_the_run_page_shows_its_front_and_links_its_results(staff_client, finish
 
 
 def test_results_are_listed_per_run_and_read_only(staff_client, finished_run):
-    other = OptimizationRun.objects.create(symbol="EURUSD", timeframe="1h", space=[])
+    other = OptimizationRun.objects.create(symbol="EURUSD", timeframe="1h")
     listing = staff_client.get("/admin/backtesting_app/optimizationresult/", {"run__exact": finished_run.pk})
     assert listing.status_code == 200
     finished_run.refresh_from_db()

@@ -40,7 +40,7 @@ def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run
     run = _optimize(user)
     evidence = run.evidence
     n = len(bars)
-    assert run.holdout == OptimizationRequest.holdout == 0.25
+    assert run.request["holdout"] == OptimizationRequest.holdout == 0.25
     assert evidence["holdout"]["bars"] == round(n * 0.25) and evidence["search"]["bars"] == n - round(n * 0.25)
     assert evidence["search"]["last"] < evidence["holdout"]["first"]
     assert pd.Timestamp(evidence["holdout"]["last"]) == bars.index[-1]

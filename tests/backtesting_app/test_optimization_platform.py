@@ -131,7 +131,7 @@ def test_api_and_pages(api_client, logged_in_client, bars, django_capture_on_com
         opened = logged_in_client.post(f"/optimizations/runs/{run_id}/results/{front[0]['id']}/backtest/")
     backtest = BacktestRun.objects.get()
     assert opened["Location"] == f"/backtests/runs/{backtest.pk}/"
-    assert backtest.params == {**FIXED, **front[0]["params"]} and backtest.engine == "reference"
+    assert backtest.request["params"] == {**FIXED, **front[0]["params"]} and backtest.engine == "reference"
     assert logged_in_client.get("/optimizations/").status_code == 200
 
 
@@ -213,7 +213,7 @@ def test_a_failing_chunk_fails_the_distributed_run_at_once(bars, user, monkeypat
         if run.forecasts.storage.exists(run.forecasts.name):
             run.forecasts.storage.delete(run.forecasts.name)
         try:
-            services.optimization_chunk_execute(chunk_id)
+            services.optimization_chunk_evaluate(chunk_id)
         except FileNotFoundError:
             pass  # django-q2 records the task failure; the chunk row records it for the coordinator
 
@@ -232,7 +232,7 @@ def test_every_evaluator_stores_the_engine_s_metrics_and_the_front(bars, user, e
     from backtesting_app.services import optimizations
 
     if evaluator == "distributed":  # the chunks run inline; a real qcluster is the slow test above
-        monkeypatch.setattr(django_q.tasks, "async_task", lambda func, chunk_id, **kw: services.optimization_chunk_execute(chunk_id))
+        monkeypatch.setattr(django_q.tasks, "async_task", lambda func, chunk_id, **kw: services.optimization_chunk_evaluate(chunk_id))
     run = _start(user, budget=60, evaluator=evaluator, workers=2 if evaluator == "pool" else 0)
     assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
     run.refresh_from_db()

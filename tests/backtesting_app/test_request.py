@@ -2,7 +2,7 @@
 
 import pytest
 
-from backtesting_app.request import COST_FIELDS, BacktestRequest
+from backtesting_app.request import COST_FIELDS, BacktestRequest, OptimizationRequest
 
 PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005, "take_profit_pct": 0.01,
           "max_hold_bars": 24}
@@ -59,11 +59,12 @@ def test_a_front_point_of_an_optimization_on_a_forecast_set_opens_as_a_backtest_
     from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
     from forecasts.models import ForecastSet
 
-    fs = ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="m:1", status="succeeded", samples=10, seed=0,
+    fs = ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="m:1", status="succeeded",
                                     first=datetime(2014, 6, 1, tzinfo=timezone.utc), last=datetime(2014, 6, 30, tzinfo=timezone.utc), rows=1)
-    run = OptimizationRun.objects.create(owner=user, symbol="EURUSD", timeframe="1h", strategy="forecast", space=[],
-                                         fixed_params={"confidence_threshold": 0.5}, forecasts_source="forecast_set", forecast_set=fs,
-                                         costs={"spread_pips": 0.7}, budget=10)
+    run = OptimizationRun.of_request(OptimizationRequest(
+        symbol="EURUSD", timeframe="1h", strategy="forecast", space=[], fixed_params={"confidence_threshold": 0.5},
+        forecasts_source="forecast_set", forecast_set=fs.pk, spread_pips=0.7, budget=10), owner=user, forecast_set=fs)
+    run.save()
     result = OptimizationResult.objects.create(run=run, key="k", params={k: v for k, v in PARAMS.items() if k != "confidence_threshold"},
                                                metrics={}, phase="grid")
     seen = {}
@@ -92,7 +93,7 @@ def test_a_forecast_set_link_sizes_the_entry_threshold_to_the_sets_own_forecasts
 
     first = datetime(2014, 6, 2, tzinfo=timezone.utc)
     moves = [(-1) ** i * (i + 1) * 1e-6 for i in range(200)]  # |moves| 1e-6 .. 2e-4, signs alternating
-    fs = ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="m:1", status="succeeded", samples=10, seed=0,
+    fs = ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="m:1", status="succeeded",
                                     first=first, last=first + timedelta(hours=199), rows=200)
     ForecastRow.objects.bulk_create(ForecastRow(forecast_set=fs, ts=first + timedelta(hours=i), pred_return=m, confidence=0.6,
                                                 **dict.fromkeys(("q05", "q10", "q25", "q50", "q75", "q90", "q95"), m))

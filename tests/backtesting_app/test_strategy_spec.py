@@ -169,7 +169,7 @@ def test_the_commands_accept_it(breakout, bars, capsys):
     out = json.loads(capsys.readouterr().out)
     run = OptimizationRun.objects.get()
     assert out["status"] == "succeeded" and (run.strategy, run.forecasts_source) == (NAME, "none")
-    assert [p["name"] for p in run.space] == ["stop_loss_pct", "take_profit_pct", "max_hold_bars", "lookback"]
+    assert [p["name"] for p in run.request["space"]] == ["stop_loss_pct", "take_profit_pct", "max_hold_bars", "lookback"]
     assert run.results.count() == out["evaluations"] > 0 and all("lookback" in r.params for r in run.results.all())
     call_command("backtest", "--symbol", "EURUSD", "--timeframe", "1h", "--strategy", NAME, "--params",
                  json.dumps({**EXITS, "lookback": 10}), "--json")

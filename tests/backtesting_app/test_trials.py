@@ -11,6 +11,7 @@ import pytest
 from backtesting_app import selectors
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.engine.optimize import parameter_importance
+from backtesting_app.request import OptimizationRequest
 
 SPACE = [{"name": "entry_threshold", "kind": "float", "low": 0.0, "high": 0.002, "step": 0.0002, "choices": []},
          {"name": "stop_loss_pct", "kind": "float", "low": 0.002, "high": 0.01, "step": 0.001, "choices": []},
@@ -29,11 +30,13 @@ def make_run(owner, n: int = 3000, seed: int = 0, **fields) -> OptimizationRun:
     """A finished hybrid run with `n` stored results: grid, NSGA-II and local phases, plausible metrics
     (some without a Sharpe ratio, some infeasible) and the dominance ranks of the feasible ones."""
     rng = np.random.default_rng(seed)
-    run = OptimizationRun.objects.create(
-        owner=owner, symbol="EURUSD", timeframe="1h", strategy="forecast", fixed_params={"confidence_threshold": 0.3}, space=SPACE,
-        objectives=OBJECTIVES, constraints=CONSTRAINTS, method="hybrid", budget=n, status="succeeded", progress=1.0,
-        forecasts_source="baseline", phase_counts={"grid": n // 5, "nsga2": n - n // 5 - n // 10, "local": n // 10},
+    request = OptimizationRequest(symbol="EURUSD", timeframe="1h", strategy="forecast", fixed_params={"confidence_threshold": 0.3},
+                                  space=SPACE, objectives=tuple(OBJECTIVES), constraints=CONSTRAINTS, method="hybrid", budget=n, holdout=0.0)
+    run = OptimizationRun.of_request(
+        request, owner=owner, status="succeeded", progress=1.0,
+        phase_counts={"grid": n // 5, "nsga2": n - n // 5 - n // 10, "local": n // 10},
         hv_history=[[n // 5, 100.0], [n, 180.0]], reference_point=[0, 50, 0], **fields)
+    run.save()
     entry = np.round(rng.integers(0, 11, n) * 0.0002, 10)
     stop = np.round(0.002 + rng.integers(0, 9, n) * 0.001, 10)
     take = np.round(0.002 + rng.integers(0, 14, n) * 0.001, 10)
@@ -214,7 +217,7 @@ def test_a_dominated_row_opens_as_a_backtest(run, logged_in_client, django_captu
         response = logged_in_client.post(f"/optimizations/runs/{run.pk}/results/{dominated.pk}/backtest/")
     backtest = BacktestRun.objects.get()
     assert response["Location"] == f"/backtests/runs/{backtest.pk}/" and backtest.origin_result == dominated
-    assert backtest.params == {"confidence_threshold": 0.3, **dominated.params}
+    assert backtest.request["params"] == {"confidence_threshold": 0.3, **dominated.params}
 
 
 # --- Importance --------------------------------------------------------------------------------------------

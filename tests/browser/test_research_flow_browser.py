@@ -176,7 +176,7 @@ def test_the_forecast_set_list_shows_only_sets_that_cover_the_series_and_range(l
     from forecasts.models import ForecastSet
 
     def make(symbol, first, last):
-        return ForecastSet.objects.create(symbol=symbol, timeframe="1h", artifact_ref="m:1", status="succeeded", samples=10, seed=0,
+        return ForecastSet.objects.create(symbol=symbol, timeframe="1h", artifact_ref="m:1", status="succeeded",
                                           first=datetime(*first, tzinfo=timezone.utc), last=datetime(*last, tzinfo=timezone.utc), rows=1)
 
     june, july, gbp = make("EURUSD", (2014, 6, 1), (2014, 6, 30)), make("EURUSD", (2014, 7, 1), (2014, 7, 31)), make("GBPUSD", (2014, 6, 1), (2014, 6, 30))
@@ -195,7 +195,7 @@ def test_long_forecast_set_labels_keep_the_forms_within_a_laptop_screen(logged_i
     from forecasts.models import ForecastSet
 
     ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="a-long-registered-model-name-for-eurusd-hourly-with-volatility-channels-and-ensembles:12",
-                               status="succeeded", samples=10, seed=0, rows=8_760, first=datetime(2014, 6, 1, tzinfo=timezone.utc),
+                               status="succeeded", rows=8_760, first=datetime(2014, 6, 1, tzinfo=timezone.utc),
                                last=datetime(2024, 6, 30, tzinfo=timezone.utc))
     page = logged_in_page
     page.set_viewport_size({"width": 1440, "height": 900})

@@ -9,9 +9,11 @@ pytestmark = [pytest.mark.browser]
 
 def test_decisions_appear_live_and_epochs_count_from_zero(logged_in_page, live_server):
     from training.models import TrainingRun
+    from training.request import TrainingRequest
 
-    run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h", status="running", epochs=1,
-                                     history=[{"epoch": 0, "step": 12, "train_loss": 0.9, "val_loss": 1.0}])
+    run = TrainingRun.of_request(TrainingRequest(symbol="EURUSD", timeframe="1h", epochs=1), status="running",
+                                 history=[{"epoch": 0, "step": 12, "train_loss": 0.9, "val_loss": 1.0}])
+    run.save()
     page = logged_in_page
     page.goto(f"{live_server.url}/training/runs/{run.pk}/")
     expect(page.locator("#decisions-pending")).to_contain_text("Being decided on the worker")

@@ -11,6 +11,7 @@ from conformal.engine import calibrate_series, forecast_columns
 from conformal.models import CalibrationRun
 from conformal.selectors import apply_calibration, calibration_for_version, calibration_intervals
 from conformal.tasks import calibration_run_execute
+from forexgpt_site.jobs import request_of
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +150,7 @@ def test_the_page_form_takes_the_score_of_an_online_method(logged_in_client, for
     with forecasts_csv.open("rb") as fh, django_capture_on_commit_callbacks(execute=False):
         response = logged_in_client.post("/conformal/", {"forecasts": fh, "method": "aci", "alpha": "0.1", "score": "normalized"})
     run = CalibrationRun.objects.latest("pk")
-    assert response.status_code == 302 and run.params == {"score": "normalized"}
+    assert response.status_code == 302 and request_of(run).params == {"score": "normalized"}
     with forecasts_csv.open("rb") as fh:
         refused = logged_in_client.post("/conformal/", {"forecasts": fh, "method": "aci", "alpha": "0.1", "score": "squared"})
     assert refused.status_code == 200 and "squared" in refused.content.decode()

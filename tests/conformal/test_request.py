@@ -94,19 +94,19 @@ def test_the_form_serializer_and_command_take_the_requests_defaults_and_choices(
 @pytest.mark.django_db
 def test_the_worker_rebuilds_the_request_from_the_run(forecasts_csv, user, django_capture_on_commit_callbacks):
     from conformal.models import CalibrationRun
-    from conformal.services import calibration_run_start, request_of
+    from conformal.services import calibration_run_start
+    from forexgpt_site.jobs import request_of
 
     request = CalibrationRequest(method="aci", alpha=0.05, cal_size=300, window=200, gamma=0.01, score="normalized", name="aci run")
     with django_capture_on_commit_callbacks(execute=False):
         run = calibration_run_start(user=user, request=request, upload=SimpleUploadedFile("f.csv", forecasts_csv.read_bytes()))
     run = CalibrationRun.objects.get(pk=run.pk)
     assert (run.method, run.alpha, run.name) == ("aci", 0.05, "aci run")
-    assert run.params == {"cal_size": 300, "window": 200, "gamma": 0.01, "score": "normalized"}
-    assert request_of(run) == request
-    # A row edited behind the service's back is refused by the same checks when the worker reads it.
-    CalibrationRun.objects.filter(pk=run.pk).update(params={**run.params, "window": 0})
-    with pytest.raises(ValueError, match="window must be a positive whole number, not 0"):
-        request_of(CalibrationRun.objects.get(pk=run.pk))
+    assert request_of(run).params == {"cal_size": 300, "window": 200, "gamma": 0.01, "score": "normalized"}
+    assert run.request == request.to_dict() and request_of(run) == request
+    # The worker reads the request stored at the start (checked then), not the columns beside it.
+    CalibrationRun.objects.filter(pk=run.pk).update(method="split", alpha=0.5)
+    assert request_of(CalibrationRun.objects.get(pk=run.pk)) == request
 
 
 @pytest.mark.django_db

@@ -48,12 +48,21 @@ def test_a_value_error_from_a_selector_and_a_registry_error_are_400s():
     assert (response.status_code, response.data) == (400, {"detail": str(error)})
 
 
-def test_a_value_error_raised_outside_services_and_selectors_stays_a_500():
-    """A ValueError from a view's own code or a library it calls directly is a bug, not a refusal."""
+def test_a_value_error_that_is_no_domain_error_stays_a_500():
+    """A ValueError from a view's own code or a library it calls directly is a bug, not a refusal; so is
+    any ValueError no request or service boundary said was a refusal (the handler reads no traceback)."""
+    from forexgpt_site.errors import DomainError, domain_errors
     from marketdata.engine import normalize_symbol
 
     assert exception_handler(_raised(lambda: int("not a number")), {}) is None
     assert exception_handler(_raised(lambda: normalize_symbol("??")), {}) is None
+
+    def boundary():
+        with domain_errors():  # what a request's from_dict or a start service does with an engine's ValueError
+            normalize_symbol("??")
+    refused = _raised(boundary)
+    assert isinstance(refused, DomainError) and isinstance(refused.__cause__, ValueError)
+    assert (exception_handler(refused, {}).status_code, str(refused)) == (400, str(refused.__cause__))
 
 
 def test_django_permission_denied_is_a_403_with_its_message():

@@ -30,7 +30,7 @@ def test_a_queued_import_is_run_by_a_qcluster_process(qcluster, user, fixture_pa
 @pytest.mark.slow
 def test_the_default_cluster_reaps_a_dead_job_on_its_own(qcluster, user, import_run):
     """A job whose worker died (kill -9: no end recorded, no heartbeat) is marked failed by the
-    schedule that every `migrate` keeps, with nobody calling reap_stale_jobs. The default cluster's
+    schedule that every `migrate` keeps, with nobody calling jobs_fail_stale_scheduled. The default cluster's
     sentinel calls django-q2's `scheduler` every 30 s; the test makes that same call once (so it waits
     seconds, not half a minute) and a real worker of the default cluster runs the task it queues."""
     from datetime import timedelta
@@ -44,7 +44,7 @@ def test_the_default_cluster_reaps_a_dead_job_on_its_own(qcluster, user, import_
 
     schedule = Schedule.objects.get(name=REAP_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.cluster) == (
-        "forexgpt_site.tasks.reap_stale_jobs", Schedule.MINUTES, 1, None)
+        "forexgpt_site.tasks.jobs_fail_stale_scheduled", Schedule.MINUTES, 1, None)
     dead, alive = import_run(user), import_run(user)
     CandleImport.objects.filter(pk=dead.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
     CandleImport.objects.filter(pk=alive.pk).update(status="running", heartbeat_at=timezone.now() + timedelta(hours=1))

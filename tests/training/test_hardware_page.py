@@ -70,6 +70,6 @@ def test_a_burst_of_detections_queued_behind_one_runs_once(monkeypatch, db):
     detections = []
     monkeypatch.setattr(hardware, "hardware_detect", lambda: detections.append(1) or REPORT)
     HardwareReport.objects.create(host="worker-1", report=REPORT, detected_at=timezone.now() - timedelta(minutes=5))
-    results = [tasks.hardware_detect() for _ in range(5)]  # five clicks' tasks, taken one after another
+    results = [tasks.hardware_detect_execute() for _ in range(5)]  # five clicks' tasks, taken one after another
     assert len(detections) == 1 and HardwareReport.objects.count() == 2
     assert all("fresh: not detected again" in r for r in results[1:])

@@ -91,7 +91,7 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
 
     steps_one_epoch = run.step
     # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.
-    TrainingRun.objects.filter(pk=run.pk).update(status="failed", epochs=2, artifact_version=None)
+    TrainingRun.objects.filter(pk=run.pk).update(status="failed", request={**run.request, "epochs": 2}, artifact_version=None)
     run.refresh_from_db()
     job_requeue(run=run, user=user, message=TrainingRunViewSet.resume_message)  # what POST .../resume/ does
     assert training_run_execute(run.pk) == "succeeded"
@@ -135,11 +135,11 @@ def test_estimate_speedup_measures_here(child_env, capsys):
 
 
 def test_api(child_env, api_client):
-    from training.tasks import hardware_detect
+    from training.tasks import hardware_detect_execute
 
     first = api_client.get("/api/hardware/")
     assert first.status_code == 202 and "the gpu worker is detecting" in first.json()["detail"]
-    assert hardware_detect().startswith("hardware detected on ")  # what the gpu worker runs
+    assert hardware_detect_execute().startswith("hardware detected on ")  # what the gpu worker runs
     hw = api_client.get("/api/hardware/").json()
     assert hw["hardware"]["cpu_cores"] >= 1 and any(d["name"] == "precision" for d in hw["optimizations"]) and hw["detected_at"]
     bad = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "choices": {"turbo": True}}, format="json")

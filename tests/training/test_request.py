@@ -136,15 +136,18 @@ def eurusd(db, fixture_path):
 
 def test_a_stored_run_gives_back_the_request_it_was_made_from(eurusd, user):
     from training.models import TrainingRun
-    from training.services import request_of, training_run_start
+    from forexgpt_site.jobs import request_of
+    from training.services import training_run_start
 
     request = TrainingRequest.from_dict({**SERIES, "patch_len": 32, "epochs": 2, "seed": 3, "model_name": "tiny",
                                          "choices": {"num_gpus": 0, "precision": "32-true"}, "start": "2000-01-01"})
     run = training_run_start(user=user, request=request, enqueue=False)
     run = TrainingRun.objects.get(pk=run.pk)
-    assert (run.owner, run.epochs, run.patch_len, run.seed, run.model_name, run.choices) == \
+    stored = run.request  # the whole request, as to_dict() writes it; the columns lists and filters use beside it
+    assert (run.owner, stored["epochs"], stored["patch_len"], stored["seed"], stored["model_name"], stored["choices"]) == \
         (user, 2, 32, 3, "tiny", {"num_gpus": 0, "precision": "32-true"})
-    assert request_of(run) == request
+    assert (run.symbol, run.timeframe, run.start, run.horizon, run.denoiser) == ("EURUSD", "1h", request.start, 12, "transformer")
+    assert stored == request.to_dict() and request_of(run) == request
 
 
 def test_the_api_refuses_a_bad_request_with_a_400_naming_the_field(api_client, db):
@@ -177,8 +180,9 @@ def test_the_page_queues_the_request_it_was_given(logged_in_client, eurusd, user
     response = logged_in_client.post("/training/", form)
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/training/runs/{run.pk}/"
-    assert (run.owner, run.name, run.epochs, run.batch_size, run.denoiser, run.fast_dev_run, run.choices, run.status) == \
-        (user, "smoke", 1, 16, "unet", True, {"gradient_accumulation": 2, "compile": True}, "queued")
+    asked = run.request
+    assert (run.owner, run.name, asked["epochs"], asked["batch_size"], run.denoiser, asked["fast_dev_run"], asked["choices"],
+            run.status) == (user, "smoke", 1, 16, "unet", True, {"gradient_accumulation": 2, "compile": True}, "queued")
 
 
 def test_the_command_names_a_bad_flag(db):

@@ -46,9 +46,11 @@ def test_the_status_line_compares_with_the_strongest_baseline_by_name():
 @pytest.mark.django_db
 def test_the_run_page_names_the_phase_counts_epochs_from_one_and_drops_a_stale_eta(logged_in_client, api_client):
     from training.models import TrainingRun
+    from training.request import TrainingRequest
 
-    run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h", epochs=6, status="running", progress=0.45, epoch=2, step=163,
-                                     eta_s=120)
+    run = TrainingRun.of_request(TrainingRequest(symbol="EURUSD", timeframe="1h", epochs=6), status="running", progress=0.45, epoch=2,
+                                 step=163, eta_s=120)
+    run.save()
     page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
     assert ">training</dd>" in page and "epoch 3 of 6, step 163" in page and ">120 s</dd>" in page
     for progress, phase in ((0.905, "fitting the spread and drift on the validation part"), (0.93, "scoring the test period"),

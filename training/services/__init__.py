@@ -4,7 +4,7 @@ A run's parameters are a `training.request.TrainingRequest`."""
 
 from .child import EVAL_WINDOWS, training_child_main
 from .registration import register_model
-from .runs import checkpoint_dir, request_of, training_run_execute, training_run_start
+from .runs import checkpoint_dir, training_run_start, training_run_work
 
-__all__ = ["EVAL_WINDOWS", "checkpoint_dir", "register_model", "request_of", "training_child_main", "training_run_execute",
-           "training_run_start"]
+__all__ = ["EVAL_WINDOWS", "checkpoint_dir", "register_model", "training_child_main", "training_run_start",
+           "training_run_work"]

@@ -9,13 +9,13 @@ import time
 
 from django.conf import settings
 
-from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext
+from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, request_of
 from marketdata.selectors import candles_frame
 from training.hardware import hardware_report_store
 from training.models import TrainingRun
 
 from .registration import register_model
-from .runs import checkpoint_dir, request_of
+from .runs import checkpoint_dir
 
 # Test windows scored per run (evenly spaced), to keep CPU evaluation minutes, not hours.
 EVAL_WINDOWS = int(os.environ.get("FOREXGPT_EVAL_WINDOWS", "1000"))

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from forexgpt_site.jobs import request_of
 from training.engine.forecast import BASELINES
 from training.engine.periods import periods_of
 from training.models import TrainingRun
@@ -17,13 +18,14 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
 
     from registry.services import OPERATOR, artifact_register
 
-    ensemble = f", an ensemble of {run.members}" if run.members > 1 else ""
+    request = request_of(run)
+    ensemble = f", an ensemble of {request.members}" if request.members > 1 else ""
     buffer = io.BytesIO()
     torch.save({"state_dict": model.state_dict(), "model_config": model.config}, buffer)
     stats = io.BytesIO()
     np.savez(stats, **data.normalizer.to_npz())
     config = {"model": model.config, "patch_len": data.patch_len, "horizon": data.horizon, "channels": data.channels,
-              "epochs": run.epochs, "batch_size": run.batch_size, "seed": run.seed, "optimization": cfg.as_dict()}
+              "epochs": request.epochs, "batch_size": request.batch_size, "seed": request.seed, "optimization": cfg.as_dict()}
     metrics = {"crps": quality["model"]["crps"], "mae_median": quality["model"]["mae_median"],
                "coverage_q05_q95": quality["model"]["coverage_q05_q95"]}
     metrics |= {f"crps_{name}": quality[name]["crps"] for name in BASELINES if name in quality}  # all four baselines

@@ -5,12 +5,12 @@ child process that trains it. A failed or cancelled run resumes from its last ch
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, fields
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
+from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import JobContext, job_enqueue, job_run_child
 from marketdata.selectors import candles_queryset
 from training.models import TrainingRun
@@ -26,9 +26,10 @@ def check_process_counts(choices: dict, cores: int) -> None:
     for name in PROCESS_COUNTS:
         value = choices.get(name)
         if value is not None and value > cores:
-            raise ValueError(f"{name} must be at most this machine's {cores} cores, not {value}")
+            raise DomainError(f"{name} must be at most this machine's {cores} cores, not {value}")
 
 
+@domain_errors()  # what the engines refuse for this request's data is a refusal too
 @transaction.atomic
 def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) -> TrainingRun:
     """Check the request against the stored bars (enough for a chronological split), store the run,
@@ -38,22 +39,18 @@ def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) 
     check_process_counts(request.choices, os.cpu_count() or 1)
     n = candles_queryset(symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end).count()
     chronological_split(n, request.patch_len, request.horizon)  # raises when the bars are too few
-    run = TrainingRun.objects.create(owner=user if getattr(user, "is_authenticated", False) else None, **asdict(request))
+    run = TrainingRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None)
+    run.save()
     if enqueue:
         job_enqueue(run)
     return run
-
-
-def request_of(run: TrainingRun) -> TrainingRequest:
-    """The request a stored run was made from, checked again (its child rebuilds it from the row)."""
-    return TrainingRequest.from_dict({f.name: getattr(run, f.name) for f in fields(TrainingRequest)})
 
 
 def checkpoint_dir(run: TrainingRun) -> Path:
     return Path(settings.FOREXGPT_CHECKPOINT_DIR) / f"training-run-{run.pk}"
 
 
-def training_run_execute(run: TrainingRun, ctx: JobContext) -> str:
+def training_run_work(run: TrainingRun, ctx: JobContext) -> str:
     job_run_child(run, ["train_worker", str(run.pk)], checkpoint_dir(run) / f"attempt-{run.attempts + 1}.log")
     run.refresh_from_db()
     return run.message or "trained"

@@ -21,7 +21,7 @@ class Command(BaseCommand):
         source.add_argument("--artifact", default=None, help="model version REF: its newest finished forecast set covering the range")
         source.add_argument("--forecast_set", type=int, default=None, help="a finished forecast set's id")
         parser.add_argument("--params", required=True, help='JSON, e.g. {"entry_threshold": 0.0005, ...}')
-        parser.add_argument("--spread-pips", type=float, default=BacktestRequest.spread_pips)
+        parser.add_argument("--spread_pips", "--spread-pips", type=float, default=BacktestRequest.spread_pips)
         parser.add_argument("--commission", type=float, default=BacktestRequest.commission)
         parser.add_argument("--leverage", type=float, default=BacktestRequest.leverage)
         parser.add_argument("--size", type=float, default=BacktestRequest.size)

@@ -33,11 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--method", default=OptimizationRequest.method, choices=OptimizationRequest.METHODS)
         parser.add_argument("--workers", type=int, default=1, help="local processes (1 = in-process)")
         parser.add_argument("--distributed", action="store_true", help="queue it: qcluster workers evaluate the chunks")
-        parser.add_argument("--walk-forward", default=None, help="IN_SAMPLE,OUT_OF_SAMPLE[,RULE] bars, e.g. 4000,1000,max_sharpe")
+        parser.add_argument("--walk_forward", "--walk-forward", default=None, help="IN_SAMPLE,OUT_OF_SAMPLE[,RULE] bars, e.g. 4000,1000,max_sharpe")
         parser.add_argument("--holdout", type=float, default=OptimizationRequest.holdout,
                             help="share of the range's last bars the search never sees (0-0.5; 0: every figure in-sample)")
         parser.add_argument("--seed", type=int, default=OptimizationRequest.seed)
-        parser.add_argument("--spread-pips", type=float, default=OptimizationRequest.spread_pips)
+        parser.add_argument("--spread_pips", "--spread-pips", type=float, default=OptimizationRequest.spread_pips)
         parser.add_argument("--commission", type=float, default=OptimizationRequest.commission)
         parser.add_argument("--leverage", type=float, default=OptimizationRequest.leverage)
         parser.add_argument("--size", type=float, default=OptimizationRequest.size)

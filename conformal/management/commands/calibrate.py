@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--forecasts", required=True, help="CSV path")
         parser.add_argument("--method", required=True, choices=CalibrationRequest.METHODS)
         parser.add_argument("--alpha", type=float, default=CalibrationRequest.alpha, help="miss rate: 0.1 -> 90%% intervals")
-        parser.add_argument("--cal-size", type=int, default=None, help="rows used to calibrate (default: the first third)")
+        parser.add_argument("--cal_size", "--cal-size", type=int, default=None, help="rows used to calibrate (default: the first third)")
         parser.add_argument("--window", type=int, default=None, help="window / aci: scores kept")
         parser.add_argument("--gamma", type=float, default=None, help="aci: step size")
         parser.add_argument("--lr", type=float, default=None, help="pid: step relative to the first quantile")

@@ -3,7 +3,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from forexgpt_site.tasks import reap_stale_jobs
+from forexgpt_site.tasks import jobs_fail_stale_scheduled
 
 
 class Command(BaseCommand):
@@ -15,5 +15,5 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        failed = reap_stale_jobs()
+        failed = jobs_fail_stale_scheduled()
         self.stdout.write(json.dumps(failed) if opts["json"] else ", ".join(f"{k}: {v}" for k, v in failed.items()))

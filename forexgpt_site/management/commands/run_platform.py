@@ -17,11 +17,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--web-workers", type=int, default=max(2, os.cpu_count() or 1),
+        parser.add_argument("--web_workers", "--web-workers", type=int, default=max(2, os.cpu_count() or 1),
                             help="gunicorn processes (default: the cores, at least 2)")
-        parser.add_argument("--web-threads", type=int, default=4,
+        parser.add_argument("--web_threads", "--web-threads", type=int, default=4,
                             help="threads per process (gthread): a slow page no longer holds up the quick ones behind it")
-        parser.add_argument("--no-gpu-cluster", action="store_true", help="do not start the `gpu` training queue")
+        parser.add_argument("--no_gpu_cluster", "--no-gpu-cluster", action="store_true", help="do not start the `gpu` training queue")
 
     def handle(self, *args, **opts):
         python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")

@@ -11,7 +11,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--keep", type=int, required=True)
         parser.add_argument("--model", default=None, help="only this registered model")
-        parser.add_argument("--dry-run", action="store_true")
+        parser.add_argument("--dry_run", "--dry-run", action="store_true")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):

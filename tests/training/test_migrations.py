@@ -1,0 +1,44 @@
+"""Migration 0006 moves a training run's parameters into its stored request and back."""
+
+from datetime import datetime, timezone
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from forexgpt_site.jobs import request_of
+from training.models import TrainingRun
+from training.request import TrainingRequest
+
+BEFORE = [("training", "0005_trainingrun_members")]
+AFTER = [("training", "0006_trainingrun_request")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_stored_before_keeps_its_parameters_in_its_request():
+    old = _migrate(BEFORE)
+    try:
+        Run = old.get_model("training", "TrainingRun")
+        start = datetime(2014, 1, 1, tzinfo=timezone.utc)
+        pk = Run.objects.create(symbol="EURUSD", timeframe="1h", start=start, horizon=24, patch_len=32, epochs=3, batch_size=64,
+                                denoiser="unet", members=2, choices={"num_gpus": 0}, fast_dev_run=True, seed=7, name="old",
+                                model_name="eur-old", status="succeeded").pk
+
+        _migrate(AFTER)
+        run = TrainingRun.objects.get(pk=pk)
+        assert request_of(run) == TrainingRequest(symbol="EURUSD", timeframe="1h", start=start, horizon=24, patch_len=32, epochs=3,
+                                                  batch_size=64, denoiser="unet", members=2, choices={"num_gpus": 0},
+                                                  fast_dev_run=True, seed=7, name="old", model_name="eur-old")
+        assert run.registry_name == "eur-old" and (run.horizon, run.denoiser) == (24, "unet")
+
+        Run = _migrate(BEFORE).get_model("training", "TrainingRun")  # and back: the columns filled again
+        back = Run.objects.get(pk=pk)
+        assert (back.epochs, back.patch_len, back.members, back.choices, back.seed, back.model_name) == (3, 32, 2, {"num_gpus": 0}, 7, "eur-old")
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("training"))
