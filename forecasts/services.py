@@ -4,6 +4,7 @@ chunk (each chunk one short transaction), continue a dead run where it stopped."
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, replace
@@ -16,11 +17,14 @@ from django.db import transaction
 
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
+from forecasts.selectors import forecast_scores
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child, request_of
 from forexgpt_site.parsing import parse_utc
 from marketdata.selectors import candles_frame
 from training.engine.periods import in_sample_of, period_overlap
+
+logger = logging.getLogger(__name__)
 
 CHUNK_WINDOWS = int(os.environ.get("FOREXGPT_FORECAST_CHUNK", "256"))  # windows per stored chunk (and per sampling batch)
 QUANTILE_FIELDS = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
@@ -130,6 +134,12 @@ def forecast_set_work(fs: ForecastSet, ctx: JobContext) -> str:
     """The task's work: the child process makes the forecasts; this process watches it."""
     job_run_child(fs, ["forecast_worker", str(fs.pk)], log_path(fs))
     fs.refresh_from_db()
+    # Score it once here: the fitted baselines land in the host's cache, so the set's page does not fit a
+    # GARCH on tens of thousands of bars in its first request (1.0-1.4 s of a page's server time before).
+    try:
+        forecast_scores(fs)
+    except Exception:  # the forecasts are stored: a scoring error shows on the page, it does not fail the job
+        logger.warning("forecast set %s: scores not prepared", fs.pk, exc_info=True)
     return fs.message or "done"
 
 

@@ -135,6 +135,24 @@ def test_a_sets_seasonal_baselines_are_fitted_once_until_its_scored_rows_change(
     assert len(fits) == 1 and again["forecasters"] == first["forecasters"]
 
 
+def test_the_job_that_made_a_set_fits_its_baselines_so_its_page_does_not(eurusd_3000, user, monkeypatch, logged_in_client):
+    """The worker scores the set as its job ends (the forecasts are made by the child, which this test
+    leaves out: the set's rows are stored already); the page's first view then fits nothing."""
+    from forecasts import services
+    from tests.forecasts.conftest import register_forecaster, stored_set
+    from training.engine import garch
+
+    fits = []
+    real = garch.seasonal_garch_t_quantiles
+    monkeypatch.setattr(garch, "seasonal_garch_t_quantiles", lambda *a, **kw: fits.append(1) or real(*a, **kw))
+    monkeypatch.setattr(services, "job_run_child", lambda *a, **kw: 0)
+    fs = stored_set(user, register_forecaster(periods=True))
+    services.forecast_set_work(fs, ctx=None)
+    assert len(fits) == 1
+    page = logged_in_client.get(f"/forecasts/{fs.pk}/").content.decode()
+    assert "seasonal GARCH(1,1)-t" in page and len(fits) == 1
+
+
 def test_the_fan_breaks_its_lines_at_a_hole_in_the_data_but_not_at_a_weekend():
     from forecasts.views import _broken, data_gaps
 
