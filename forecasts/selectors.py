@@ -213,7 +213,7 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
         train_last = fit[0]
         # A GARCH fit on tens of thousands of bars takes a second or two: kept per process until the set's
         # scored rows or the bars they stand on change.
-        key = f"forecast-seasonal:{fs.pk}:{len(known)}:{known['timestamp'].iloc[-1]}:{len(close)}:{train_last}"
+        key = f"forecast-seasonal:{fs.pk}:{len(known)}:{known['timestamp'].iloc[-1].isoformat()}:{len(close)}:{train_last}"
         seasonal = cache.get(key)
         if seasonal is None:
             seasonal = {
