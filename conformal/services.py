@@ -52,10 +52,10 @@ def _overlap(version, frame: pd.DataFrame, rows: slice = slice(None)) -> dict | 
 
 
 @domain_errors()  # what the engines refuse for this request's data is a refusal too
-def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> CalibrationRun:
+def calibration_run_start(*, user, request: CalibrationRequest, upload=None, enqueue: bool = True) -> CalibrationRun:
     """Check the request against its forecasts (a stored forecast set: no upload, the realized
-    returns come from the candles; or `upload`, a forecasts CSV) and its model version, then queue
-    the calibration."""
+    returns come from the candles; or `upload`, a forecasts CSV) and its model version, then store
+    the calibration and queue it (`enqueue=False`: the caller runs or queues it, as the command does)."""
     artifact_version = version_by_ref(request.artifact) if request.artifact else None
     forecast_set = None
     if request.forecast_set is not None:
@@ -76,7 +76,8 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None) -> 
     run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
     with transaction.atomic():
         run.save()
-        job_enqueue(run)
+        if enqueue:
+            job_enqueue(run)
     return run
 
 

@@ -159,8 +159,9 @@ def equity_frame(result) -> pd.DataFrame:
 
 
 @domain_errors()  # what the engines refuse for this request's data is a refusal too
-def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_result=None) -> BacktestRun:
-    """Check the whole request (bars, parameters, costs, forecast coverage), then queue it; `upload`
+def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_result=None, enqueue: bool = True) -> BacktestRun:
+    """Check the whole request (bars, parameters, costs, forecast coverage), store the run and queue it
+    (`enqueue=False`: the caller runs or queues it, as the command does); `upload`
     is the forecasts CSV of source `csv`; `origin_result` the optimization front point it was opened
     from (its parameters were chosen on this data: the page says so). Only the insert is a
     transaction: loading and aligning the bars happens before it."""
@@ -171,7 +172,8 @@ def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_re
     keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
-        job_enqueue(run)
+        if enqueue:
+            job_enqueue(run)
     return run
 
 

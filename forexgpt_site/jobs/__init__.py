@@ -8,7 +8,9 @@ failure never overwrites what the work already saved.
 
 The parts, one concern each: `models` (the run row), `queue` (enqueue, cancel, resume, reap),
 `runner` (claim, progress, heartbeat, how a run ends), `worker` (a worker process's stop),
-`child` (work in a child process), `errors` (what a job raises, what users read of a failure).
+`child` (work in a child process), `errors` (what a job raises, what users read of a failure),
+`commands` (the `--foreground` / `--queue` of every management command that starts a run; not
+imported here).
 
 Naming: a task entry point (`<app>/tasks.py`, what django-q2 calls: a run id in, or nothing) ends in
 `_execute`; the service body it hands to `job_execute` (a run and a JobContext in) ends in `_work`; a

@@ -5,6 +5,8 @@ that wrote it."""
 
 from ._imports import (
     UploadRefused,
+    candle_import_path_start,
+    candle_import_path_work,
     candle_import_retry,
     candle_import_work,
     candle_import_start,
@@ -19,6 +21,8 @@ __all__ = [
     "UploadRefused",
     "CHUNK",
     "DEMO_SOURCE",
+    "candle_import_path_start",
+    "candle_import_path_work",
     "candle_import_retry",
     "candle_import_work",
     "candle_import_start",

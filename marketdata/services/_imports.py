@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,7 +40,8 @@ def candles_import_file(
     source_label: str | None = None,
     on_progress: ProgressFn = _noop,
 ) -> dict:
-    """Import one export file now (the command, scripts, tests) as `request` asks; returns the report.
+    """Import one export file now, in this process and outside the job runner (scripts, tests) as `request` asks;
+    returns the report.
     `source_label` names the file on its run (default: the file's name).
 
     Raises ImportRejected, nothing stored, when any row is bad - or ImportConflict when bars are
@@ -127,6 +129,40 @@ def candle_import_start(*, user, request: ImportRequest, upload) -> CandleImport
         raise
     job_enqueue(run)
     return run
+
+
+def candle_import_path_start(*, user, request: ImportRequest, path: Path | str, copy: bool) -> CandleImport:
+    """Store a queued import of a local file (the `import_candles` command, origin `command`), not yet
+    enqueued. `copy`: the file is saved with the run, for a queue worker to read (`candle_import_work`);
+    otherwise the run reads it where it lies, in this process (`candle_import_path_work`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(str(path))
+    run = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
+                                  origin=CandleImport.Origin.COMMAND, original_name=path.name[:255])
+    if not copy:
+        run.save()
+        return run
+    with open(path, "rb") as fh:
+        run.file.save(path.name, File(fh, name=path.name), save=False)
+    try:  # the file is written before the row: a failed insert must not leave it behind
+        run.save()
+    except BaseException:
+        run.file.delete(save=False)
+        raise
+    return run
+
+
+def candle_import_path_work(path: Path | str, run: CandleImport, ctx: JobContext) -> str:
+    """Task body of a foreground command import (`functools.partial(candle_import_path_work, path)`):
+    the local file read in place; a refused file leaves its report on the run."""
+    try:
+        report = _import(run, request_of(run), Path(path), ctx.progress)
+    except ImportRejected as exc:
+        CandleImport.objects.filter(pk=run.pk).update(report=rejection_report(exc))
+        raise
+    CandleImport.objects.filter(pk=run.pk).update(report=report)
+    return import_summary(report)
 
 
 @transaction.atomic

@@ -4,11 +4,15 @@ from contextlib import nullcontext
 from django.core.management.base import BaseCommand, CommandError
 
 from backtesting_app.request import COST_FIELDS, BacktestRequest
-from backtesting_app.services import backtest_compute, request_forecasts, stats_dict, trades_records
+from backtesting_app.services import backtest_run_start
+from backtesting_app.tasks import backtest_run_execute
+from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
 
 
 class Command(BaseCommand):
-    help = "Backtest a strategy on stored bars with kernc's backtesting (or the fast engine); prints stats and trades."
+    help = ("Backtest a strategy on stored bars with kernc's backtesting (or the fast engine), stored as a backtest run as the "
+            "API stores one: in the foreground by default (prints stats and trades), or --queue it.")
 
     def add_arguments(self, parser):
         parser.add_argument("--symbol", required=True)
@@ -28,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--cash", type=float, default=BacktestRequest.cash)
         parser.add_argument("--engine", default=BacktestRequest.engine, choices=BacktestRequest.ENGINES)
         parser.add_argument("--json", action="store_true")
+        add_run_mode_arguments(parser, what="backtest")
 
     def handle(self, *args, **opts):
         path = opts["forecasts"] if opts["forecasts"] not in (None, "baseline") else None
@@ -39,15 +44,21 @@ class Command(BaseCommand):
                                         *COST_FIELDS)},
                 "artifact": opts["artifact"] or "", "forecasts_source": source})
             with open(path, "rb") if path else nullcontext() as upload:
-                request, forecasts = request_forecasts(request, upload)
-            _, result = backtest_compute(request, forecasts)
+                run = backtest_run_start(user=None, request=request, upload=upload, enqueue=False)
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['forecasts']}") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        stats = stats_dict(result.stats)
-        if opts["json"]:
-            self.stdout.write(json.dumps({"stats": stats, "trades": trades_records(result.trades)}, indent=2))
+        run = job_command_run(self, run, opts, execute=backtest_run_execute, page="backtesting_app:run", api="backtest-detail",
+                              what="backtest run")
+        if run is None:
             return
+        if run.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"backtest {run.status}: {run.message}")
+        stats = run.stats
+        if opts["json"]:
+            self.stdout.write(json.dumps({"id": run.pk, "stats": stats, "trades": run.trades}, indent=2))
+            return
+        self.stdout.write(f"backtest run {run.pk}: {run.message}")
         for key in ("Start", "End", "Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades", "Win Rate [%]", "Equity Final [$]"):
             self.stdout.write(f"{key:>20}: {stats.get(key)}")

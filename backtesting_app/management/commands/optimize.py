@@ -1,19 +1,20 @@
 import json
-import time
 from contextlib import nullcontext
 
 from django.core.management.base import BaseCommand, CommandError
 
 from backtesting_app import services, tasks
 from backtesting_app.engine import strategy_spec
-from backtesting_app.models import OptimizationRun
 from backtesting_app.request import COST_FIELDS, OptimizationRequest
 from backtesting_app.selectors import optimization_summary
 from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
 
 
 class Command(BaseCommand):
-    help = "Multi-objective optimization of strategy parameters (hybrid grid -> NSGA-II -> local grid by default)."
+    help = ("Multi-objective optimization of strategy parameters (hybrid grid -> NSGA-II -> local grid by default), stored "
+            "as an optimization run: in the foreground by default, or --queue it. --distributed sends the evaluations to the "
+            "qcluster workers in chunks, whichever runs the search.")
 
     def add_arguments(self, parser):
         parser.add_argument("--symbol", required=True)
@@ -32,7 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--budget", type=int, default=OptimizationRequest.budget)
         parser.add_argument("--method", default=OptimizationRequest.method, choices=OptimizationRequest.METHODS)
         parser.add_argument("--workers", type=int, default=1, help="local processes (1 = in-process)")
-        parser.add_argument("--distributed", action="store_true", help="queue it: qcluster workers evaluate the chunks")
+        parser.add_argument("--distributed", action="store_true",
+                            help="qcluster workers evaluate the chunks (the search itself runs here, or on a worker with --queue)")
         parser.add_argument("--walk_forward", "--walk-forward", default=None, help="IN_SAMPLE,OUT_OF_SAMPLE[,RULE] bars, e.g. 4000,1000,max_sharpe")
         parser.add_argument("--holdout", type=float, default=OptimizationRequest.holdout,
                             help="share of the range's last bars the search never sees (0-0.5; 0: every figure in-sample)")
@@ -43,6 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=float, default=OptimizationRequest.size)
         parser.add_argument("--cash", type=float, default=OptimizationRequest.cash)
         parser.add_argument("--json", action="store_true")
+        add_run_mode_arguments(parser, what="optimization")
 
     def handle(self, *args, **opts):
         walk = None
@@ -63,17 +66,15 @@ class Command(BaseCommand):
                 "fixed_params": opts["fixed"], "artifact": opts["artifact"] or "", "forecasts_source": source, "walk_forward": walk,
                 "evaluator": "distributed" if opts["distributed"] else ("pool" if opts["workers"] > 1 else "inprocess")})
             with open(path, "rb") if path and source == "csv" else nullcontext() as upload:
-                run = services.optimization_run_start(user=None, request=request, upload=upload, enqueue=opts["distributed"])
+                run = services.optimization_run_start(user=None, request=request, upload=upload, enqueue=False)
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['forecasts']}") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        if opts["distributed"]:
-            while not OptimizationRun.objects.get(pk=run.pk).is_finished:
-                time.sleep(1)
-        else:
-            tasks.optimization_run_execute(run.pk)
-        run.refresh_from_db()
+        run = job_command_run(self, run, opts, execute=tasks.optimization_run_execute, page="optimizations:run",
+                              api="optimization-detail", what="optimization run")
+        if run is None:
+            return
         summary = optimization_summary(run)
         if opts["json"]:
             self.stdout.write(json.dumps(summary, indent=2, default=str))

@@ -3,14 +3,15 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from forecasts import selectors, services
-from forecasts.models import ForecastSet
 from forecasts.request import ForecastRequest
 from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
 
 
 class Command(BaseCommand):
     help = ("Forecast with a registered model: per bar, pred_return, q05..q95 (horizon end) and confidence, stored as a "
-            "forecast set. Runs in the foreground (in a child process, as the queue does) unless --queue.")
+            "forecast set. Runs in the foreground by default (in a child process, as the queue does), or --queue it on the "
+            "gpu cluster.")
 
     def add_arguments(self, parser):
         parser.add_argument("--artifact", required=True, help="REF: name, name:VERSION or name@alias")
@@ -23,21 +24,22 @@ class Command(BaseCommand):
         parser.add_argument("--sampler", default=ForecastRequest.sampler, help="dpmpp2m (default), unipc or ddim")
         parser.add_argument("--seed", type=int, default=ForecastRequest.seed)
         parser.add_argument("--out", default=None, help="also write the forecasts (with part, in_sample, y_true, lo/hi) to this CSV")
-        parser.add_argument("--queue", action="store_true", help="queue the run on the gpu cluster and return at once")
         parser.add_argument("--json", action="store_true")
+        add_run_mode_arguments(parser, what="forecast set", where="the gpu cluster's workers")
 
     def handle(self, *args, **opts):
         names = ("artifact", "symbol", "timeframe", "start", "end", "samples", "steps", "seed", "sampler")
         try:
             request = ForecastRequest.from_dict({k: opts[k] for k in names})
-            fs = services.forecast_set_start(user=None, request=request, enqueue=opts["queue"])
+            fs = services.forecast_set_start(user=None, request=request, enqueue=False)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        if not opts["queue"]:
-            from forecasts.tasks import forecast_set_execute
+        from forecasts.tasks import forecast_set_execute
 
-            forecast_set_execute(fs.pk)
-        fs = ForecastSet.objects.get(pk=fs.pk)
+        fs = job_command_run(self, fs, opts, execute=forecast_set_execute, page="forecasts:detail", api="forecast-set-detail",
+                             what="forecast set")
+        if fs is None:
+            return
         report = {"forecast_set": fs.pk, "status": fs.status, "message": fs.message, "artifact": fs.artifact_ref,
                   "rows": fs.rows, "first": fs.first, "last": fs.last, "in_sample": fs.in_sample, "sample_label": fs.sample_label,
                   "overlap": fs.overlap}
@@ -46,5 +48,5 @@ class Command(BaseCommand):
             report["out"] = opts["out"]
         self.stdout.write(json.dumps(report, indent=2, default=str) if opts["json"] else
                           f"forecast set {fs.pk}: {fs.status} - {fs.message} ({fs.sample_label})" + (f" -> {opts['out']}" if report.get("out") else ""))
-        if fs.status not in (JobStatus.SUCCEEDED, JobStatus.QUEUED):
+        if fs.status != JobStatus.SUCCEEDED:
             raise CommandError(f"forecasts {fs.status}: {fs.message}")

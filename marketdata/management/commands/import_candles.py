@@ -1,17 +1,26 @@
 import json
 from dataclasses import fields
+from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 
+from forexgpt_site.jobs import JobStatus, job_execute
+from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run, queued
 from marketdata.engine import ImportRejected
+from marketdata.models import CandleImport
 from marketdata.request import ImportRequest
-from marketdata.services import candles_import_file, rejection_report
+from marketdata.services import (
+    candle_import_path_start,
+    candle_import_path_work,
+    rejection_report,
+)
 
 R = ImportRequest
 
 
 class Command(BaseCommand):
-    help = "Import a candle export (HistData, MT4, MT5, Dukascopy or CSV) - all rows or none."
+    help = ("Import a candle export (HistData, MT4, MT5, Dukascopy or CSV) - all rows or none - as an import run: in the "
+            "foreground by default (the file read where it lies), or --queue it (the file is stored with the run for a worker).")
 
     def add_arguments(self, parser):
         parser.add_argument("path")
@@ -25,6 +34,7 @@ class Command(BaseCommand):
                             help="bars already stored with other values: " + "; ".join(f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items())
                             + f" (default {R.on_conflict})")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        add_run_mode_arguments(parser, what="import")
 
     def handle(self, *args, **opts):
         try:  # every flag but path and --json is a field of the request, by name
@@ -32,11 +42,20 @@ class Command(BaseCommand):
         except ValueError as exc:  # refused like a bad file, before anything is read or stored
             raise self._rejected(ImportRejected(str(exc)), opts) from exc
         try:
-            report = candles_import_file(source=opts["path"], request=request)
+            run = candle_import_path_start(user=None, request=request, path=opts["path"], copy=queued(opts))
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['path']}") from exc
-        except ImportRejected as exc:
-            raise self._rejected(exc, opts) from exc
+        run = job_command_run(self, run, opts, execute=partial(self._execute, opts["path"]), page="marketdata:import-detail",
+                              api="candle-import-detail", what="import")
+        if run is None:
+            return
+        report = run.report or {}
+        if run.status != JobStatus.SUCCEEDED:
+            if "error" not in report:  # failed for another reason than the file's contents, or cancelled
+                raise CommandError(f"import {run.status}: {run.message}")
+            if opts["json"]:
+                self.stdout.write(json.dumps(report, indent=2))
+            raise CommandError(f"rejected: {run.error.partition(': ')[2]}")
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
@@ -53,6 +72,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"  anomaly {kind}: {item['count']} (e.g. {item['examples'][:3]})")
         for note in report["notes"]:
             self.stdout.write(self.style.WARNING(f"  note: {note}"))
+
+    @staticmethod
+    def _execute(path: str, run_id: int) -> str:
+        """The import's task, run here: the same job as a queued one, reading the file in place."""
+        return job_execute(CandleImport, run_id, partial(candle_import_path_work, path))
 
     def _rejected(self, exc: ImportRejected, opts) -> CommandError:
         if opts["json"]:

@@ -3,13 +3,14 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
 from training import services
-from training.models import TrainingRun
 from training.request import TrainingRequest
 
 
 class Command(BaseCommand):
-    help = "Train the diffusion forecaster (in a child process, as the queue does), or --estimate_speedup."
+    help = ("Train the diffusion forecaster as a stored training run: in the foreground by default (in a child process, "
+            "as the queue does), or --queue it on the gpu cluster; or --estimate_speedup (measures here, stores nothing).")
 
     def add_arguments(self, parser):
         R, chosen = TrainingRequest, TrainingRequest.CHOICE_DEFAULTS
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=R.seed)
         parser.add_argument("--model_name", default=R.model_name)
         parser.add_argument("--json", action="store_true")
+        add_run_mode_arguments(parser, what="training", where="the gpu cluster's workers")
 
     def handle(self, *args, **opts):
         request = self._request(opts)
@@ -50,8 +52,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         from training.tasks import training_run_execute
 
-        training_run_execute(run.pk)
-        run = TrainingRun.objects.get(pk=run.pk)
+        run = job_command_run(self, run, opts, execute=training_run_execute, page="training:run", api="training-run-detail",
+                              what="training run")
+        if run is None:
+            return
         report = {"id": run.pk, "status": run.status, "message": run.message, "error": run.error[-2000:] if run.error else "",
                   "artifact": run.artifact_version.ref if run.artifact_version_id else None, "history": run.history,
                   "quality": run.quality, "optimizations": run.decisions}
