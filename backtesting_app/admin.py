@@ -9,7 +9,19 @@ from forexgpt_site.admin import JobRunAdmin, ReadOnlyAdmin
 
 @admin.register(BacktestRun)
 class BacktestRunAdmin(JobRunAdmin):
-    list_display = ["id", "name", "strategy", "symbol", "timeframe", "engine", "status", "return_pct", "max_drawdown_pct", "owner", "created_at"]
+    list_display = [
+        "id",
+        "name",
+        "strategy",
+        "symbol",
+        "timeframe",
+        "engine",
+        "status",
+        "return_pct",
+        "max_drawdown_pct",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["status", "strategy", "engine", "symbol", "timeframe"]
     search_fields = ["name", "symbol", "strategy"]
     readonly_fields = JobRunAdmin.readonly_fields + ["stats", "trades", "equity", "forecasts"]
@@ -58,19 +70,50 @@ class ParetoFrontInline(ReadOnlyInline):
 class OptimizationRunAdmin(JobRunAdmin):
     """Optimization runs with their front inline; every evaluated point is under Optimization results."""
 
-    list_display = ["id", "name", "method", "strategy", "symbol", "timeframe", "evaluator", "status", "evaluations", "front_size",
-                    "owner", "created_at"]
+    list_display = [
+        "id",
+        "name",
+        "method",
+        "strategy",
+        "symbol",
+        "timeframe",
+        "evaluator",
+        "status",
+        "evaluations",
+        "front_size",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["status", "method", "strategy", "evaluator", "symbol", "timeframe"]
     search_fields = ["name", "symbol", "strategy"]
     # The request is what the run was started with; the search and its results are the worker's.
     readonly_fields = JobRunAdmin.readonly_fields + [
-        "symbol", "timeframe", "start", "end", "strategy", "method", "evaluator", "forecasts_source", "forecasts", "forecast_set",
-        "artifact_version", "phase", "phase_counts", "hv_history", "reference_point", "walk_forward_result", "results_link"]
+        "symbol",
+        "timeframe",
+        "start",
+        "end",
+        "strategy",
+        "method",
+        "evaluator",
+        "forecasts_source",
+        "forecasts",
+        "forecast_set",
+        "artifact_version",
+        "phase",
+        "phase_counts",
+        "hv_history",
+        "reference_point",
+        "walk_forward_result",
+        "results_link",
+    ]
     inlines = [ParetoFrontInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            n_results=Count("results", distinct=True), n_front=Count("front", distinct=True))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_results=Count("results", distinct=True), n_front=Count("front", distinct=True))
+        )
 
     @admin.display(description="evaluations", ordering="n_results")
     def evaluations(self, obj):

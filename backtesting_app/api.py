@@ -10,8 +10,8 @@ from backtesting_app.models import BacktestRun, OptimizationRun
 from backtesting_app.serializers import (
     BacktestCreateSerializer,
     BacktestRunSerializer,
-    OptimizationCreateSerializer,
     FrontPointSerializer,
+    OptimizationCreateSerializer,
     OptimizationResultSerializer,
     OptimizationRunSerializer,
     PatternScanSerializer,
@@ -22,13 +22,17 @@ from forexgpt_site.serialization import json_value
 
 
 @extend_schema_view(create=job_create_schema(BacktestCreateSerializer, BacktestRunSerializer))
-class BacktestRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class BacktestRunViewSet(
+    JobCreateMixin, CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Backtests: create (JSON, or multipart with a forecasts CSV) -> 202; then status, stats, equity, trades."""
 
     serializer_class = BacktestRunSerializer
     create_serializer_class = BacktestCreateSerializer
+
     def start_job(self, **arguments):
         return services.backtest_run_start(**arguments)
+
     queryset = BacktestRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "strategy", "symbol", "timeframe", "engine"]
     parser_classes = [TextJSONParser, MultiPartParser, FormParser]
@@ -38,14 +42,18 @@ class BacktestRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelMixi
     def equity(self, request, pk=None):
         """The equity curve: ts, equity, drawdown_pct (positive)."""
         frame = selectors.backtest_equity(self.get_object())
-        return Response({"ts": frame["ts"].astype(str).tolist(), "equity": frame["equity"].tolist(),
-                         "drawdown_pct": frame["drawdown_pct"].tolist()})
+        return Response(
+            {
+                "ts": frame["ts"].astype(str).tolist(),
+                "equity": frame["equity"].tolist(),
+                "drawdown_pct": frame["drawdown_pct"].tolist(),
+            }
+        )
 
     @extend_schema(responses={200: dict})
     @action(detail=True)
     def trades(self, request, pk=None):
         return Response(self.get_object().trades or [])
-
 
 
 class PatternScanView(APIView):
@@ -54,25 +62,44 @@ class PatternScanView(APIView):
 
     @extend_schema(parameters=[PatternScanSerializer], responses={200: dict})
     def get(self, request):
-        query = PatternScanSerializer(data={**request.query_params.dict(), **(
-            {"patterns": request.query_params.getlist("patterns")} if "patterns" in request.query_params else {})})
+        query = PatternScanSerializer(
+            data={
+                **request.query_params.dict(),
+                **(
+                    {"patterns": request.query_params.getlist("patterns")} if "patterns" in request.query_params else {}
+                ),
+            }
+        )
         query.is_valid(raise_exception=True)
         options = dict(query.validated_data)
         max_events = options.pop("max_events")
         scan = selectors.pattern_scan(**options)
         events = scan["events"].assign(ts=scan["events"]["ts"].astype(str))
-        return Response({
-            "bars": scan["bars"], "forward_bars": scan["forward_bars"],
-            "summary": [{k: json_value(v) for k, v in row.items()} for row in scan["summary"].to_dict(orient="records")],
-            "events_total": len(events), "events_returned": min(len(events), max_events),
-            "events": [{k: json_value(v) for k, v in row.items()} for row in events.tail(max_events).to_dict(orient="records")],
-        })
+        return Response(
+            {
+                "bars": scan["bars"],
+                "forward_bars": scan["forward_bars"],
+                "summary": [
+                    {k: json_value(v) for k, v in row.items()} for row in scan["summary"].to_dict(orient="records")
+                ],
+                "events_total": len(events),
+                "events_returned": min(len(events), max_events),
+                "events": [
+                    {k: json_value(v) for k, v in row.items()}
+                    for row in events.tail(max_events).to_dict(orient="records")
+                ],
+            }
+        )
 
 
 TRIAL_QUERY_PARAMETERS = [
-    OpenApiParameter("sort", str, description="id (default), phase, generation, rank, feasible, violation, a metric (return_pct, "
-                     "max_drawdown_pct, sharpe, win_rate_pct, profit_factor, n_trades) or a searched parameter; a leading - "
-                     "descends. Missing values come last; ties by id."),
+    OpenApiParameter(
+        "sort",
+        str,
+        description="id (default), phase, generation, rank, feasible, violation, a metric (return_pct, "
+        "max_drawdown_pct, sharpe, win_rate_pct, profit_factor, n_trades) or a searched parameter; a leading - "
+        "descends. Missing values come last; ties by id.",
+    ),
     OpenApiParameter("phase", str, enum=["grid", "nsga2", "local"]),
     OpenApiParameter("feasible", bool, description="only the sets that meet (yes) or violate (no) the constraints"),
     OpenApiParameter("front", bool, description="yes: only the feasible Pareto front (rank 0)"),
@@ -80,16 +107,19 @@ TRIAL_QUERY_PARAMETERS = [
 
 
 @extend_schema_view(create=job_create_schema(OptimizationCreateSerializer, OptimizationRunSerializer))
-class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                             viewsets.GenericViewSet):
+class OptimizationRunViewSet(
+    JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Optimizations: create -> 202; poll; read every result and the Pareto front; resume a dead run."""
 
     resume_message = "resuming from the stored results"
 
     serializer_class = OptimizationRunSerializer
     create_serializer_class = OptimizationCreateSerializer
+
     def start_job(self, **arguments):
         return services.optimization_run_start(**arguments)
+
     queryset = OptimizationRun.objects.select_related("owner").order_by("-created_at")
     filterset_fields = ["status", "method", "symbol", "timeframe"]
     parser_classes = [TextJSONParser, MultiPartParser, FormParser]
@@ -110,5 +140,3 @@ class OptimizationRunViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModel
     def front(self, request, pk=None):
         """The feasible Pareto front with reference-engine stats and crowding distances."""
         return Response(selectors.optimization_summary(self.get_object())["front"])
-
-

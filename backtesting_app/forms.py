@@ -10,8 +10,12 @@ from forecasts.forms import ForecastSetField
 from forecasts.selectors import finished_forecast_set, moves_exceeded_by
 from forexgpt_site.forms import JobForm, UtcDateTimeField
 
-FORECAST_SOURCE_CHOICES = [("forecast_set", "a stored forecast set"), ("baseline", "momentum baseline (causal EWMA)"),
-                           ("csv", "upload a CSV"), ("none", "none (pattern strategy)")]
+FORECAST_SOURCE_CHOICES = [
+    ("forecast_set", "a stored forecast set"),
+    ("baseline", "momentum baseline (causal EWMA)"),
+    ("csv", "upload a CSV"),
+    ("none", "none (pattern strategy)"),
+]
 
 
 ENTRY_SHARE = 0.2  # a preselected set's suggested entry threshold: the move one forecast in five exceeds
@@ -30,8 +34,15 @@ def initial_from_forecast_set(request) -> dict:
     except ValueError:  # absent, unknown or unfinished: nothing preselected
         return {}
     strategy = OptimizationRequest.strategy  # the forecast-driven default
-    initial = {"forecasts_source": "forecast_set", "forecast_set": fs.pk, "symbol": fs.symbol, "timeframe": fs.timeframe,
-               "strategy": strategy, "start": fs.first, "end": fs.last}
+    initial = {
+        "forecasts_source": "forecast_set",
+        "forecast_set": fs.pk,
+        "symbol": fs.symbol,
+        "timeframe": fs.timeframe,
+        "strategy": strategy,
+        "start": fs.first,
+        "end": fs.last,
+    }
     moves = moves_exceeded_by(fs, ENTRY_SHARE, SEARCH_SHARE)
     if moves and all(moves):
         entry, top = moves
@@ -50,8 +61,10 @@ def default_params() -> str:
 
 def params_help() -> str:
     """Each strategy's parameters, as the params field explains them."""
-    return "JSON; " + "; ".join(f"{spec.name}: {', '.join(p.name if p.required else f'[{p.name}]' for p in spec.parameters)}"
-                                for spec in strategy_specs())
+    return "JSON; " + "; ".join(
+        f"{spec.name}: {', '.join(p.name if p.required else f'[{p.name}]' for p in spec.parameters)}"
+        for spec in strategy_specs()
+    )
 
 
 class BacktestForm(JobForm):
@@ -87,8 +100,12 @@ class PatternScanForm(forms.Form):
     start = UtcDateTimeField()
     end = UtcDateTimeField()
     forward_bars = forms.IntegerField(initial=12, min_value=1, max_value=1000)
-    patterns = forms.MultipleChoiceField(choices=[(p, p) for p in PATTERNS], required=False, widget=forms.CheckboxSelectMultiple,
-                                         help_text="none ticked = all")
+    patterns = forms.MultipleChoiceField(
+        choices=[(p, p) for p in PATTERNS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="none ticked = all",
+    )
 
 
 class OptimizationForm(JobForm):
@@ -106,22 +123,41 @@ class OptimizationForm(JobForm):
     forecasts_source = forms.ChoiceField(choices=FORECAST_SOURCE_CHOICES, initial=OptimizationRequest.forecasts_source)
     forecast_set = ForecastSetField()
     forecasts = forms.FileField(required=False, help_text="timestamp, pred_return[, confidence]")
-    method = forms.ChoiceField(choices=METHODS, initial=OptimizationRequest.method, help_text="hybrid: grid -> NSGA-II -> local grid")
-    objectives = forms.CharField(initial=",".join(OptimizationRequest.objectives), help_text="return, drawdown, sharpe, win_rate, profit_factor, trades")
-    constraints = forms.CharField(required=False, initial='{"min_trades": 30}', help_text='JSON, e.g. {"min_trades": 30, "max_drawdown_pct": 25}')
-    space = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 48}),
-                            help_text="JSON; blank = the strategy's standard space")
+    method = forms.ChoiceField(
+        choices=METHODS, initial=OptimizationRequest.method, help_text="hybrid: grid -> NSGA-II -> local grid"
+    )
+    objectives = forms.CharField(
+        initial=",".join(OptimizationRequest.objectives),
+        help_text="return, drawdown, sharpe, win_rate, profit_factor, trades",
+    )
+    constraints = forms.CharField(
+        required=False, initial='{"min_trades": 30}', help_text='JSON, e.g. {"min_trades": 30, "max_drawdown_pct": 25}'
+    )
+    space = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 48}),
+        help_text="JSON; blank = the strategy's standard space",
+    )
     budget = forms.IntegerField(initial=OptimizationRequest.budget, min_value=10, max_value=1_000_000)
     seed = forms.IntegerField(initial=OptimizationRequest.seed)
     evaluator = forms.ChoiceField(choices=EVALUATORS, initial=OptimizationRequest.evaluator)
     workers = forms.IntegerField(initial=OptimizationRequest.workers, min_value=0, help_text="pool size; 0 = all cores")
-    holdout = forms.FloatField(initial=OptimizationRequest.holdout, min_value=0, max_value=0.5, label="Held-out share",
-                               help_text="the range's last bars the search never sees; every front point is re-run on them. "
-                                         "0 keeps none: then every figure is in-sample")
+    holdout = forms.FloatField(
+        initial=OptimizationRequest.holdout,
+        min_value=0,
+        max_value=0.5,
+        label="Held-out share",
+        help_text="the range's last bars the search never sees; every front point is re-run on them. "
+        "0 keeps none: then every figure is in-sample",
+    )
     walk_forward_enabled = forms.BooleanField(required=False, label="Walk forward")
-    walk_forward = forms.CharField(required=False, initial='{"rule": "max_sharpe"}', label="Walk-forward windows",
-                                   help_text='JSON; without in_sample / out_of_sample bars, five windows fitted to the range '
-                                             '(e.g. {"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"})')
+    walk_forward = forms.CharField(
+        required=False,
+        initial='{"rule": "max_sharpe"}',
+        label="Walk-forward windows",
+        help_text="JSON; without in_sample / out_of_sample bars, five windows fitted to the range "
+        '(e.g. {"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"})',
+    )
     spread_pips = forms.FloatField(initial=OptimizationRequest.spread_pips, min_value=0)
     commission = forms.FloatField(initial=OptimizationRequest.commission, help_text="relative, per side")
     leverage = forms.FloatField(initial=OptimizationRequest.leverage, min_value=1)

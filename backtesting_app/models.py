@@ -6,8 +6,12 @@ from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forexgpt_site.jobs import JobRun
 
-FORECAST_SOURCE_CHOICES = [("none", "none (pattern strategy)"), ("forecast_set", "a stored forecast set"),
-                           ("csv", "uploaded CSV"), ("baseline", "momentum baseline")]
+FORECAST_SOURCE_CHOICES = [
+    ("none", "none (pattern strategy)"),
+    ("forecast_set", "a stored forecast set"),
+    ("csv", "uploaded CSV"),
+    ("baseline", "momentum baseline"),
+]
 
 
 class BacktestRun(JobRun):
@@ -22,20 +26,40 @@ class BacktestRun(JobRun):
     timeframe = models.CharField(max_length=8)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
-    strategy = models.CharField(max_length=STRATEGY_NAME_LENGTH, help_text="a registered strategy's name (checked by the request)")
+    strategy = models.CharField(
+        max_length=STRATEGY_NAME_LENGTH, help_text="a registered strategy's name (checked by the request)"
+    )
     engine = models.CharField(max_length=10, default="reference", choices=ENGINES)
     forecasts_source = models.CharField(max_length=12, default="none", choices=FORECAST_SOURCE_CHOICES)
     forecasts = models.FileField(upload_to="backtests/forecasts/%Y/%m/", blank=True)
-    forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests")
-    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests",
-                                         help_text="the model version whose forecasts it used")
+    forecast_set = models.ForeignKey(
+        "forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests"
+    )
+    artifact_version = models.ForeignKey(
+        "registry.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backtests",
+        help_text="the model version whose forecasts it used",
+    )
     stats = models.JSONField(null=True, blank=True, help_text="backtesting's stats; drawdowns as positive percentages")
     trades = models.JSONField(null=True, blank=True)
     equity = models.FileField(upload_to="backtests/equity/%Y/%m/", blank=True, help_text="ts, equity, drawdown_pct")
-    model_value = models.JSONField(null=True, blank=True, help_text="the same strategy on baseline forecasts and on random "
-                                   "entries (permutations), with differences and p-values")
-    origin_result = models.ForeignKey("OptimizationResult", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests",
-                                      help_text="the optimization front point this backtest was opened from (chosen in-sample)")
+    model_value = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="the same strategy on baseline forecasts and on random "
+        "entries (permutations), with differences and p-values",
+    )
+    origin_result = models.ForeignKey(
+        "OptimizationResult",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backtests",
+        help_text="the optimization front point this backtest was opened from (chosen in-sample)",
+    )
 
     @property
     def label(self) -> str:
@@ -60,27 +84,49 @@ class OptimizationRun(JobRun):
 
     TASK = "backtesting_app.tasks.optimization_run_execute"
     request_class = OptimizationRequest
-    REQUEST_COLUMNS = ("name", "symbol", "timeframe", "start", "end", "strategy", "method", "evaluator", "forecasts_source")
+    REQUEST_COLUMNS = (
+        "name",
+        "symbol",
+        "timeframe",
+        "start",
+        "end",
+        "strategy",
+        "method",
+        "evaluator",
+        "forecasts_source",
+    )
 
     name = models.CharField(max_length=120, blank=True)
     symbol = models.CharField(max_length=12)
     timeframe = models.CharField(max_length=8)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
-    strategy = models.CharField(max_length=STRATEGY_NAME_LENGTH, default="forecast", help_text="a registered strategy's name")
+    strategy = models.CharField(
+        max_length=STRATEGY_NAME_LENGTH, default="forecast", help_text="a registered strategy's name"
+    )
     method = models.CharField(max_length=8, default="hybrid", choices=METHODS)
     evaluator = models.CharField(max_length=12, default="inprocess", choices=EVALUATORS)
     forecasts_source = models.CharField(max_length=12, default="baseline", choices=FORECAST_SOURCE_CHOICES)
     forecasts = models.FileField(upload_to="optimizations/forecasts/%Y/%m/", blank=True)
-    forecast_set = models.ForeignKey("forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="optimizations")
-    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                         related_name="optimizations", help_text="the model version whose forecasts it used")
+    forecast_set = models.ForeignKey(
+        "forecasts.ForecastSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="optimizations"
+    )
+    artifact_version = models.ForeignKey(
+        "registry.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="optimizations",
+        help_text="the model version whose forecasts it used",
+    )
     phase = models.CharField(max_length=12, blank=True)
     phase_counts = models.JSONField(default=dict, blank=True, help_text="evaluations per phase")
     hv_history = models.JSONField(default=list, blank=True, help_text="[evaluations, hypervolume] after each batch")
     reference_point = models.JSONField(default=list, blank=True)
     walk_forward_result = models.JSONField(null=True, blank=True)
-    evidence = models.JSONField(null=True, blank=True, help_text="held-out range, chosen point, DSR / PBO / SPA, model value")
+    evidence = models.JSONField(
+        null=True, blank=True, help_text="held-out range, chosen point, DSR / PBO / SPA, model value"
+    )
 
     @property
     def label(self) -> str:
@@ -104,19 +150,26 @@ class OptimizationResult(models.Model):
     run = models.ForeignKey(OptimizationRun, on_delete=models.CASCADE, related_name="results")
     key = models.CharField(max_length=400, help_text="the snapped parameter vector")
     params = models.JSONField()
-    metrics = models.JSONField(help_text="return_pct, max_drawdown_pct (positive), sharpe, win_rate_pct, profit_factor, n_trades")
+    metrics = models.JSONField(
+        help_text="return_pct, max_drawdown_pct (positive), sharpe, win_rate_pct, profit_factor, n_trades"
+    )
     stats = models.JSONField(null=True, blank=True, help_text="full reference-engine stats (front points)")
     phase = models.CharField(max_length=8)
     generation = models.PositiveIntegerField(default=0)
     feasible = models.BooleanField(default=True)
     rank = models.IntegerField(null=True, blank=True, help_text="dominance rank; 0 = Pareto front")
-    holdout_metrics = models.JSONField(null=True, blank=True, help_text="the same metrics on the held-out tail (front points)")
+    holdout_metrics = models.JSONField(
+        null=True, blank=True, help_text="the same metrics on the held-out tail (front points)"
+    )
     worker = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["run", "id"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="optimization_result_once")]
+
+    def __str__(self) -> str:
+        return f"{self.run} result {self.key}"
 
 
 class ParetoFront(models.Model):
@@ -127,6 +180,9 @@ class ParetoFront(models.Model):
 
     class Meta:
         ordering = ["run", "rank", "-crowding_distance"]
+
+    def __str__(self) -> str:
+        return f"{self.run} front point {self.result_id} (rank {self.rank})"
 
 
 class OptimizationChunk(models.Model):
@@ -145,3 +201,6 @@ class OptimizationChunk(models.Model):
     class Meta:
         ordering = ["run", "batch", "index"]
         constraints = [models.UniqueConstraint(fields=["run", "batch", "index"], name="optimization_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"{self.run} chunk {self.batch}.{self.index}"

@@ -4,15 +4,23 @@ checks; the form, the serializer, the command, the stored run and its worker all
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from datetime import datetime
-from typing import ClassVar, Mapping
+from functools import cached_property
+from typing import ClassVar
 
 from backtesting_app.engine import ENGINES, STRATEGIES, FxCosts, check_params, one_of, strategy_spec
 from backtesting_app.engine.optimize import EVALUATORS, METHODS
 from forexgpt_site.errors import DomainError, domain_errors
-from forexgpt_site.parsing import parse_json_object, parse_row_id, parse_utc_range, parse_whole, request_dict, request_values
+from forexgpt_site.parsing import (
+    parse_json_object,
+    parse_row_id,
+    parse_utc_range,
+    parse_whole,
+    request_dict,
+    request_values,
+)
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 
 FORECAST_SOURCES = ("forecast_set", "csv", "baseline", "none")
@@ -82,7 +90,7 @@ class BacktestRequest(_RunOnData):
 
     @classmethod
     @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
-    def from_dict(cls, data: Mapping) -> "BacktestRequest":
+    def from_dict(cls, data: Mapping) -> BacktestRequest:
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
         given = request_values(cls, data, "backtest option", required=("symbol", "timeframe", "strategy"))
@@ -98,13 +106,26 @@ class BacktestRequest(_RunOnData):
             source = "forecast_set"
         if source not in FORECAST_SOURCES:
             raise DomainError(f"unknown forecasts source {source!r}; choose {', '.join(FORECAST_SOURCES)}")
-        forecast_set = parse_row_id(given.get("forecast_set"), "forecast_set")  # none given: the service says what covers the range
+        forecast_set = parse_row_id(
+            given.get("forecast_set"), "forecast_set"
+        )  # none given: the service says what covers the range
         costs = {name: _number(given.get(name, getattr(cls, name)), name) for name in COST_FIELDS}
         FxCosts(**costs, pip=pip_size(symbol))  # the cost checks (ranges), with their messages
         params = check_params(strategy, parse_json_object(given.get("params", {}), "params"))
-        return cls(symbol=symbol, timeframe=normalize_timeframe(str(given["timeframe"])).code, strategy=strategy,
-                   params=params, start=start, end=end, engine=engine, forecasts_source=source, forecast_set=forecast_set,
-                   artifact=artifact, name=str(given.get("name", ""))[:120], **costs)
+        return cls(
+            symbol=symbol,
+            timeframe=normalize_timeframe(str(given["timeframe"])).code,
+            strategy=strategy,
+            params=params,
+            start=start,
+            end=end,
+            engine=engine,
+            forecasts_source=source,
+            forecast_set=forecast_set,
+            artifact=artifact,
+            name=str(given.get("name", ""))[:120],
+            **costs,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,11 +155,17 @@ class OptimizationRequest(_RunOnData):
 
     @classmethod
     @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
-    def from_dict(cls, data: Mapping) -> "OptimizationRequest":
+    def from_dict(cls, data: Mapping) -> OptimizationRequest:
         """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field.
         The data, forecast and cost fields are checked as a backtest's are; the search settings by the
         optimizer's own rules (every point the space reaches must be a valid parameter set)."""
-        from backtesting_app.engine.optimize import PICK_RULES, ParameterSpace, check_objectives, default_space, parse_constraints
+        from backtesting_app.engine.optimize import (
+            PICK_RULES,
+            ParameterSpace,
+            check_objectives,
+            default_space,
+            parse_constraints,
+        )
 
         given = request_values(cls, data, "optimization option")
         strategy = strategy_spec(str(given.get("strategy", cls.strategy))).name
@@ -178,22 +205,50 @@ class OptimizationRequest(_RunOnData):
                 if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 10_000_000:
                     raise DomainError(f"walk-forward {key} must be a whole number of bars >= {low}, not {value!r}")
             if (walk.get("in_sample") is None) != (walk.get("out_of_sample") is None):
-                raise DomainError("walk-forward needs both in_sample and out_of_sample, or neither (sized to the range)")
+                raise DomainError(
+                    "walk-forward needs both in_sample and out_of_sample, or neither (sized to the range)"
+                )
             if walk.get("rule", "max_sharpe") not in PICK_RULES:
                 raise DomainError(f"unknown pick rule {walk['rule']!r}; choose {', '.join(PICK_RULES)}")
         holdout = _number(given.get("holdout", cls.holdout), "holdout")
         if not 0 <= holdout <= 0.5:
-            raise DomainError(f"holdout (the share of the range kept from the search) must be between 0 and 0.5, not {holdout:g}")
-        shared = BacktestRequest.from_dict({
-            **{k: given[k] for k in ("symbol", "timeframe", "start", "end", "forecast_set", "artifact", "name", *COST_FIELDS)
-               if k in given},
-            "strategy": strategy, "forecasts_source": given.get("forecasts_source", cls.forecasts_source),
-            "params": {**fixed, **space.middle()}})
-        request = cls(symbol=shared.symbol, timeframe=shared.timeframe, strategy=strategy, start=shared.start, end=shared.end,
-                      space=space.as_dict(), fixed_params=fixed, objectives=objectives, constraints=constraints, method=method,
-                      evaluator=evaluator, workers=workers, walk_forward=walk or None, holdout=holdout,
-                      forecasts_source=shared.forecasts_source, forecast_set=shared.forecast_set, artifact=shared.artifact,
-                      name=shared.name, **shared.costs, **numbers)
+            raise DomainError(
+                f"holdout (the share of the range kept from the search) must be between 0 and 0.5, not {holdout:g}"
+            )
+        shared = BacktestRequest.from_dict(
+            {
+                **{
+                    k: given[k]
+                    for k in ("symbol", "timeframe", "start", "end", "forecast_set", "artifact", "name", *COST_FIELDS)
+                    if k in given
+                },
+                "strategy": strategy,
+                "forecasts_source": given.get("forecasts_source", cls.forecasts_source),
+                "params": {**fixed, **space.middle()},
+            }
+        )
+        request = cls(
+            symbol=shared.symbol,
+            timeframe=shared.timeframe,
+            strategy=strategy,
+            start=shared.start,
+            end=shared.end,
+            space=space.as_dict(),
+            fixed_params=fixed,
+            objectives=objectives,
+            constraints=constraints,
+            method=method,
+            evaluator=evaluator,
+            workers=workers,
+            walk_forward=walk or None,
+            holdout=holdout,
+            forecasts_source=shared.forecasts_source,
+            forecast_set=shared.forecast_set,
+            artifact=shared.artifact,
+            name=shared.name,
+            **shared.costs,
+            **numbers,
+        )
         request.__dict__["parameter_space"] = space  # parsed here already: `parameter_space` does not parse it again
         return request
 
@@ -207,10 +262,20 @@ class OptimizationRequest(_RunOnData):
     def backtest(self, params: dict | None = None) -> BacktestRequest:
         """The backtest of one parameter set (default: the middle of the space) on this request's data."""
         point = self.parameter_space.middle() if params is None else params
-        return BacktestRequest(symbol=self.symbol, timeframe=self.timeframe, strategy=self.strategy,
-                               params={**self.fixed_params, **point}, start=self.start, end=self.end, engine="fast",
-                               forecasts_source=self.forecasts_source, forecast_set=self.forecast_set, artifact=self.artifact,
-                               name=self.name, **self.costs)
+        return BacktestRequest(
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            strategy=self.strategy,
+            params={**self.fixed_params, **point},
+            start=self.start,
+            end=self.end,
+            engine="fast",
+            forecasts_source=self.forecasts_source,
+            forecast_set=self.forecast_set,
+            artifact=self.artifact,
+            name=self.name,
+            **self.costs,
+        )
 
     def to_dict(self) -> dict:
         return super().to_dict() | {"objectives": list(self.objectives)}

@@ -3,7 +3,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -36,11 +35,19 @@ def pattern_scan(*, symbol: str, timeframe: str, start=None, end=None, forward_b
     limit = settings.FOREXGPT_PATTERN_SCAN_MAX_BARS
     bars = candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).count()
     if bars > limit:
-        raise DomainError(f"that range holds {bars:,} {symbol} {timeframe} bars; a pattern scan reads at most {limit:,} "
-                         f"(FOREXGPT_PATTERN_SCAN_MAX_BARS): choose a shorter range or a coarser timeframe")
+        raise DomainError(
+            f"that range holds {bars:,} {symbol} {timeframe} bars; a pattern scan reads at most {limit:,} "
+            f"(FOREXGPT_PATTERN_SCAN_MAX_BARS): choose a shorter range or a coarser timeframe"
+        )
     ohlc = load_bars(symbol=symbol, timeframe=timeframe, start=start, end=end)
     events = pattern_events(ohlc, patterns, forward_bars=forward_bars)
-    return {"bars": len(ohlc), "forward_bars": forward_bars, "events": events, "summary": pattern_summary(events), "ohlc": ohlc}
+    return {
+        "bars": len(ohlc),
+        "forward_bars": forward_bars,
+        "events": events,
+        "summary": pattern_summary(events),
+        "ohlc": ohlc,
+    }
 
 
 def exit_reason(trade: dict, *, last_bar: int) -> str:
@@ -58,7 +65,11 @@ def exit_reason(trade: dict, *, last_bar: int) -> str:
 
 
 def pareto_front_for_run(run: OptimizationRun):
-    return OptimizationResult.objects.filter(run=run, front_entry__isnull=False).select_related("front_entry").order_by("id")
+    return (
+        OptimizationResult.objects.filter(run=run, front_entry__isnull=False)
+        .select_related("front_entry")
+        .order_by("id")
+    )
 
 
 def optimization_summary(run: OptimizationRun) -> dict:
@@ -71,17 +82,40 @@ def optimization_summary(run: OptimizationRun) -> dict:
     front = []
     for r in pareto_front_for_run(run):
         others = [o.params for o in same.get(objective_vector(r.metrics, request.objectives), []) if o.pk != r.pk]
-        front.append({"id": r.pk, "params": r.params, "metrics": r.metrics, "phase": r.phase,
-                      "crowding_distance": r.front_entry.crowding_distance, "parameter_sets": 1 + len(others), "equivalent": others,
-                      "rerun": r.stats is not None, "holdout": r.holdout_metrics,
-                      "reference": {k: (r.stats or {}).get(k) for k in ("Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades")}})
+        front.append(
+            {
+                "id": r.pk,
+                "params": r.params,
+                "metrics": r.metrics,
+                "phase": r.phase,
+                "crowding_distance": r.front_entry.crowding_distance,
+                "parameter_sets": 1 + len(others),
+                "equivalent": others,
+                "rerun": r.stats is not None,
+                "holdout": r.holdout_metrics,
+                "reference": {
+                    k: (r.stats or {}).get(k) for k in ("Return [%]", "Max. Drawdown [%]", "Sharpe Ratio", "# Trades")
+                },
+            }
+        )
     return {
-        "id": run.pk, "status": run.status, "message": run.message, "method": run.method, "budget": request.budget,
-        "objectives": list(request.objectives), "constraints": request.constraints, "evaluations": run.results.count(),
-        "phase_counts": run.phase_counts, "hypervolume": run.hv_history[-1][1] if run.hv_history else None,
-        "reference_point": run.reference_point, "front": front, "walk_forward": run.walk_forward_result,
-        "front_reruns": sum(p["rerun"] for p in front), "front_rerun_limit": settings.FOREXGPT_FRONT_RERUNS,
-        "holdout": request.holdout, "evidence": run.evidence,
+        "id": run.pk,
+        "status": run.status,
+        "message": run.message,
+        "method": run.method,
+        "budget": request.budget,
+        "objectives": list(request.objectives),
+        "constraints": request.constraints,
+        "evaluations": run.results.count(),
+        "phase_counts": run.phase_counts,
+        "hypervolume": run.hv_history[-1][1] if run.hv_history else None,
+        "reference_point": run.reference_point,
+        "front": front,
+        "walk_forward": run.walk_forward_result,
+        "front_reruns": sum(p["rerun"] for p in front),
+        "front_rerun_limit": settings.FOREXGPT_FRONT_RERUNS,
+        "holdout": request.holdout,
+        "evidence": run.evidence,
     }
 
 
@@ -111,9 +145,14 @@ class TrialQuery:
     def as_params(self, **changes) -> dict:
         """The query string of this query with `changes` (page=, sort=), without defaults."""
         q = replace(self, **changes)
-        out = {"sort": q.sort if q.sort != "id" else "", "phase": q.phase,
-               "feasible": "" if q.feasible is None else ("yes" if q.feasible else "no"), "front": "yes" if q.front else "",
-               **{f"{bound}_{key}": repr(value) for key, bound, value in q.bounds}, "page": q.page if q.page != 1 else ""}
+        out = {
+            "sort": q.sort if q.sort != "id" else "",
+            "phase": q.phase,
+            "feasible": "" if q.feasible is None else ("yes" if q.feasible else "no"),
+            "front": "yes" if q.front else "",
+            **{f"{bound}_{key}": repr(value) for key, bound, value in q.bounds},
+            "page": q.page if q.page != 1 else "",
+        }
         return {k: v for k, v in out.items() if v != ""}
 
 
@@ -184,8 +223,11 @@ def _number_of(field_name: str, key: str):
     """A JSON key's number; SQL NULL where the key is missing or null (SQLite's ->> gives the text 'null',
     which casts to 0)."""
     path = f"{field_name}__{key}"
-    return Case(When(**{path: None}, then=Value(None, output_field=FloatField())), default=Cast(KT(path), FloatField()),
-                output_field=FloatField())
+    return Case(
+        When(**{path: None}, then=Value(None, output_field=FloatField())),
+        default=Cast(KT(path), FloatField()),
+        output_field=FloatField(),
+    )
 
 
 def _violation_expression(constraints) -> Func | Value:
@@ -232,8 +274,12 @@ def optimization_trials_queryset(*, run: OptimizationRun, query: TrialQuery):
 def optimization_trials(*, run: OptimizationRun, query: TrialQuery, per_page: int = TRIALS_PER_PAGE) -> dict:
     """One page of the trials table: rows (params, metrics, phase, generation, rank, feasible and the
     constraint violation), the page and the counts."""
-    paginator = Paginator(optimization_trials_queryset(run=run, query=query)
-                          .values("id", "params", "metrics", "phase", "generation", "rank", "feasible"), per_page)
+    paginator = Paginator(
+        optimization_trials_queryset(run=run, query=query).values(
+            "id", "params", "metrics", "phase", "generation", "rank", "feasible"
+        ),
+        per_page,
+    )
     page = paginator.get_page(query.page)
     constraints = parse_constraints(request_of(run).constraints)
     rows = [{**r, "violation": sum(max(0.0, c.violation(r["metrics"])) for c in constraints)} for r in page.object_list]

@@ -12,14 +12,41 @@ class BacktestRunSerializer(JobRunSerializer):
 
     class Meta:
         model = BacktestRun
-        fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "strategy",
-                  "params", "costs", "engine", "forecasts_source", "forecast_set", "artifact_version", "stats", "model_value",
-                  "origin_result", "in_sample", "owner", "created_at", "started_at", "finished_at"]
+        fields = [
+            "id",
+            "name",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "symbol",
+            "timeframe",
+            "start",
+            "end",
+            "strategy",
+            "params",
+            "costs",
+            "engine",
+            "forecasts_source",
+            "forecast_set",
+            "artifact_version",
+            "stats",
+            "model_value",
+            "origin_result",
+            "in_sample",
+            "owner",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
-    in_sample = serializers.SerializerMethodField(help_text=(
-        "whether these figures are in-sample: true when its parameters were chosen by an optimization on this data "
-        "(origin_result) or its forecasts come from a model trained or validated on this period; null when unknown"))
+    in_sample = serializers.SerializerMethodField(
+        help_text=(
+            "whether these figures are in-sample: true when its parameters were chosen by an optimization on this data "
+            "(origin_result) or its forecasts come from a model trained or validated on this period; null when unknown"
+        )
+    )
 
     def get_in_sample(self, run) -> bool | None:
         return run.in_sample
@@ -35,9 +62,15 @@ class _RunOnDataSerializer(JobRequestSerializer):
     timeframe = serializers.CharField()
     start = serializers.CharField(required=False, allow_null=True, help_text="first bar (UTC, ISO 8601)")
     end = serializers.CharField(required=False, allow_null=True, help_text="last bar (UTC, ISO 8601)")
-    forecast_set = serializers.IntegerField(required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)")
-    artifact = serializers.CharField(required=False, allow_blank=True, default="",
-                                     help_text="or a model version REF: its newest finished forecast set covering the series and range")
+    forecast_set = serializers.IntegerField(
+        required=False, allow_null=True, help_text="a finished forecast set's id (forecasts_source forecast_set)"
+    )
+    artifact = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="or a model version REF: its newest finished forecast set covering the series and range",
+    )
     forecasts = serializers.FileField(required=False, help_text="CSV: timestamp, pred_return[, confidence]")
     strategy = serializers.ChoiceField(choices=[])
     spread_pips = serializers.FloatField(default=R.spread_pips)
@@ -69,8 +102,9 @@ class PatternScanSerializer(serializers.Serializer):
     end = serializers.DateTimeField(required=False)
     forward_bars = serializers.IntegerField(default=12, min_value=1, max_value=1000)
     patterns = serializers.ListField(child=serializers.ChoiceField(choices=PATTERNS), required=False)
-    max_events = serializers.IntegerField(default=1000, min_value=0, max_value=10000,
-                                          help_text="the newest events listed; the summary counts them all")
+    max_events = serializers.IntegerField(
+        default=1000, min_value=0, max_value=10000, help_text="the newest events listed; the summary counts them all"
+    )
 
 
 EVIDENCE_HELP = (
@@ -84,7 +118,8 @@ EVIDENCE_HELP = (
     "upper} of Hansen's SPA against not trading, reality_check_p}. model_value: the chosen point on the held-out tail "
     "(part) with the model's forecasts (metrics), the momentum baseline's (baseline: metrics, differences, p_value) "
     "and random entries (random: permutations, return_pct / sharpe / n_trades summaries, p_value_return, "
-    "p_value_sharpe).")
+    "p_value_sharpe)."
+)
 
 
 class OptimizationRunSerializer(JobRunSerializer):
@@ -92,16 +127,51 @@ class OptimizationRunSerializer(JobRunSerializer):
 
     class Meta:
         model = OptimizationRun
-        fields = ["id", "name", "status", "progress", "message", "error", "symbol", "timeframe", "start", "end", "strategy",
-                  "fixed_params", "space", "objectives", "constraints", "method", "budget", "seed", "evaluator", "workers",
-                  "costs", "forecasts_source", "forecast_set", "artifact_version", "phase", "phase_counts", "hv_history",
-                  "reference_point", "walk_forward", "walk_forward_result", "holdout", "evidence", "forecasts_in_sample", "owner", "created_at",
-                  "started_at", "finished_at"]
+        fields = [
+            "id",
+            "name",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "symbol",
+            "timeframe",
+            "start",
+            "end",
+            "strategy",
+            "fixed_params",
+            "space",
+            "objectives",
+            "constraints",
+            "method",
+            "budget",
+            "seed",
+            "evaluator",
+            "workers",
+            "costs",
+            "forecasts_source",
+            "forecast_set",
+            "artifact_version",
+            "phase",
+            "phase_counts",
+            "hv_history",
+            "reference_point",
+            "walk_forward",
+            "walk_forward_result",
+            "holdout",
+            "evidence",
+            "forecasts_in_sample",
+            "owner",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = fields
         extra_kwargs = {"evidence": {"help_text": EVIDENCE_HELP}}
 
-    forecasts_in_sample = serializers.SerializerMethodField(help_text=(
-        "true when its forecasts come from a model trained or validated on this period; null when unknown"))
+    forecasts_in_sample = serializers.SerializerMethodField(
+        help_text=("true when its forecasts come from a model trained or validated on this period; null when unknown")
+    )
 
     def get_forecasts_in_sample(self, run) -> bool | None:
         return run.forecasts_in_sample
@@ -110,8 +180,19 @@ class OptimizationRunSerializer(JobRunSerializer):
 class OptimizationResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = OptimizationResult
-        fields = ["id", "params", "metrics", "holdout_metrics", "stats", "phase", "generation", "feasible", "rank", "worker",
-                  "created_at"]
+        fields = [
+            "id",
+            "params",
+            "metrics",
+            "holdout_metrics",
+            "stats",
+            "phase",
+            "generation",
+            "feasible",
+            "rank",
+            "worker",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -120,16 +201,24 @@ class FrontPointSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(help_text="the result's id (open it as a backtest from the run page)")
     params = serializers.JSONField(help_text="the searched parameters")
-    metrics = serializers.JSONField(help_text="in-sample: return_pct, max_drawdown_pct, sharpe, win_rate_pct, profit_factor, "
-                                    "n_trades on the bars the search saw (fast engine)")
-    holdout = serializers.JSONField(allow_null=True, help_text="the same metrics on the held-out tail the search never saw "
-                                    "(null when the run kept none)")
+    metrics = serializers.JSONField(
+        help_text="in-sample: return_pct, max_drawdown_pct, sharpe, win_rate_pct, profit_factor, "
+        "n_trades on the bars the search saw (fast engine)"
+    )
+    holdout = serializers.JSONField(
+        allow_null=True,
+        help_text="the same metrics on the held-out tail the search never saw (null when the run kept none)",
+    )
     phase = serializers.CharField()
     crowding_distance = serializers.FloatField(allow_null=True)
     parameter_sets = serializers.IntegerField(help_text="parameter sets reaching this objective vector")
     equivalent = serializers.JSONField(help_text="the other parameter sets reaching it")
-    rerun = serializers.BooleanField(help_text="whether it was re-run on the reference engine (reference holds its stats)")
-    reference = serializers.JSONField(help_text="in-sample reference-engine stats: Return [%], Max. Drawdown [%], Sharpe Ratio, # Trades")
+    rerun = serializers.BooleanField(
+        help_text="whether it was re-run on the reference engine (reference holds its stats)"
+    )
+    reference = serializers.JSONField(
+        help_text="in-sample reference-engine stats: Return [%], Max. Drawdown [%], Sharpe Ratio, # Trades"
+    )
 
 
 class OptimizationCreateSerializer(_RunOnDataSerializer):
@@ -138,7 +227,9 @@ class OptimizationCreateSerializer(_RunOnDataSerializer):
 
     R = OptimizationRequest
     strategy = serializers.ChoiceField(choices=[], default=R.strategy)
-    space = serializers.JSONField(required=False, help_text="searched parameters; default: the strategy's standard space")
+    space = serializers.JSONField(
+        required=False, help_text="searched parameters; default: the strategy's standard space"
+    )
     fixed_params = serializers.JSONField(required=False)
     objectives = serializers.CharField(default=",".join(R.objectives))
     constraints = serializers.JSONField(required=False)
@@ -146,9 +237,16 @@ class OptimizationCreateSerializer(_RunOnDataSerializer):
     method = serializers.ChoiceField(choices=list(R.METHODS), default=R.method)
     seed = serializers.IntegerField(default=R.seed)
     evaluator = serializers.ChoiceField(choices=list(R.EVALUATORS), default=R.evaluator)
-    workers = serializers.IntegerField(default=R.workers, help_text="pool size, at most the worker machine's cores; 0 = all")
+    workers = serializers.IntegerField(
+        default=R.workers, help_text="pool size, at most the worker machine's cores; 0 = all"
+    )
     forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
-    walk_forward = serializers.JSONField(required=False, help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}; '
-                                         'without the sizes ({"rule": "max_sharpe"}) five windows fitted to the range')
-    holdout = serializers.FloatField(default=R.holdout, help_text="share of the range's last bars the search never sees (0-0.5); "
-                                     "every front point is re-run on them")
+    walk_forward = serializers.JSONField(
+        required=False,
+        help_text='{"in_sample": 4000, "out_of_sample": 1000, "rule": "max_sharpe"}; '
+        'without the sizes ({"rule": "max_sharpe"}) five windows fitted to the range',
+    )
+    holdout = serializers.FloatField(
+        default=R.holdout,
+        help_text="share of the range's last bars the search never sees (0-0.5); every front point is re-run on them",
+    )

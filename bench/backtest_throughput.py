@@ -23,7 +23,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backtesting_app.engine import FxCosts, align_forecasts, momentum_forecasts, ohlc_frame, run_backtest, run_fast_forecast  # noqa: E402
+from backtesting_app.engine import (  # noqa: E402
+    FxCosts,
+    align_forecasts,
+    momentum_forecasts,
+    ohlc_frame,
+    run_backtest,
+    run_fast_forecast,
+)
 
 DATA = ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"
 
@@ -39,10 +46,19 @@ def main() -> None:
     pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc))
     costs = FxCosts(spread_pips=1.0, commission=0.00002, leverage=5)
     rng = np.random.default_rng(args.seed)
-    sets = [{"entry_threshold": float(rng.uniform(0, 0.003)), "confidence_threshold": float(rng.uniform(0, 0.8)),
-             "stop_loss_pct": float(rng.uniform(0.001, 0.02)), "take_profit_pct": float(rng.uniform(0.001, 0.03)),
-             "max_hold_bars": int(rng.integers(1, 60))} for _ in range(args.sets)]
-    run_fast_forecast(ohlc.iloc[:100], sets[0], costs, pred_return=pred[:100], confidence=conf[:100], with_stats=False)  # compile once
+    sets = [
+        {
+            "entry_threshold": float(rng.uniform(0, 0.003)),
+            "confidence_threshold": float(rng.uniform(0, 0.8)),
+            "stop_loss_pct": float(rng.uniform(0.001, 0.02)),
+            "take_profit_pct": float(rng.uniform(0.001, 0.03)),
+            "max_hold_bars": int(rng.integers(1, 60)),
+        }
+        for _ in range(args.sets)
+    ]
+    run_fast_forecast(
+        ohlc.iloc[:100], sets[0], costs, pred_return=pred[:100], confidence=conf[:100], with_stats=False
+    )  # compile once
 
     timings = {"reference": [], "fast_full": [], "fast_raw": []}
     trades = []
@@ -63,13 +79,22 @@ def main() -> None:
         timings["fast_raw"].append((t3 - t2) / 20)
         trades.append(len(ref.trades))
     rate = {k: len(v) / sum(v) for k, v in timings.items()}
-    print(json.dumps({
-        "bars": len(ohlc), "parameter_sets": len(sets), "trades_per_run": [min(trades), int(np.median(trades)), max(trades)],
-        "identical_trades_and_equity": True,
-        "evals_per_s": {k: round(v, 2) for k, v in rate.items()},
-        "speedup_vs_reference": {"fast_raw": round(rate["fast_raw"] / rate["reference"], 1),
-                                 "fast_full": round(rate["fast_full"] / rate["reference"], 1)},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "bars": len(ohlc),
+                "parameter_sets": len(sets),
+                "trades_per_run": [min(trades), int(np.median(trades)), max(trades)],
+                "identical_trades_and_equity": True,
+                "evals_per_s": {k: round(v, 2) for k, v in rate.items()},
+                "speedup_vs_reference": {
+                    "fast_raw": round(rate["fast_raw"] / rate["reference"], 1),
+                    "fast_full": round(rate["fast_full"] / rate["reference"], 1),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ DATA = ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"
 def forecasts() -> dict[str, np.ndarray]:
     close = pd.read_csv(DATA)["close"].to_numpy()
     ret = np.diff(np.log(close))
-    sigma = np.sqrt(pd.Series(ret ** 2).ewm(alpha=0.06).mean().shift(1).to_numpy())
+    sigma = np.sqrt(pd.Series(ret**2).ewm(alpha=0.06).mean().shift(1).to_numpy())
     ret, sigma = ret[100:], sigma[100:]
     return {"y_true": ret, "y_pred": np.zeros_like(ret), "scale": sigma, "q_lo": -1.645 * sigma, "q_hi": 1.645 * sigma}
 
@@ -47,8 +47,11 @@ def speed() -> dict:
         aci.predict_one(0.0)
         aci.update(y[t])
     online_s = time.perf_counter() - started
-    return {"split_fit_1M_and_predict_1M_s": round(split_s, 3), "aci_100k_online_steps_s": round(online_s, 3),
-            "aci_us_per_step": round(online_s / 100_000 * 1e6, 2)}
+    return {
+        "split_fit_1M_and_predict_1M_s": round(split_s, 3),
+        "aci_100k_online_steps_s": round(online_s, 3),
+        "aci_us_per_step": round(online_s / 100_000 * 1e6, 2),
+    }
 
 
 def main() -> None:
@@ -63,19 +66,30 @@ def main() -> None:
     variants = [(m, {}) for m in METHODS] + [("aci", {"score": "normalized"}), ("window", {"score": "normalized"})]
     for method, extra in variants:
         m = calibrate_series(cols, method=method, alpha=args.alpha, cal_size=args.cal_size, **extra).metrics
-        rows.append({
-            "method": method + (f" ({extra['score']})" if extra else ""),
-            "coverage": round(m["coverage"], 4),
-            "off_target_pts": round(100 * (m["coverage"] - m["target"]), 2),
-            "worst_500_rolling": round(m["rolling_min"], 3),
-            "share_windows_below_target_minus_5": round(m["rolling_share_below"], 3),
-            "mean_width": float(f"{m['mean_width']:.6g}"),
-            "winkler": float(f"{m['winkler']:.6g}"),
-            "n_infinite": m["n_infinite"],
-            "coverage_low_mid_high_vol": [round(v, 3) for v in m["coverage_by_volatility"].values()],
-        })
-    print(json.dumps({"points_evaluated": len(cols["y_true"]) - args.cal_size, "alpha": args.alpha, "methods": rows,
-                      "speed": speed()}, indent=2))
+        rows.append(
+            {
+                "method": method + (f" ({extra['score']})" if extra else ""),
+                "coverage": round(m["coverage"], 4),
+                "off_target_pts": round(100 * (m["coverage"] - m["target"]), 2),
+                "worst_500_rolling": round(m["rolling_min"], 3),
+                "share_windows_below_target_minus_5": round(m["rolling_share_below"], 3),
+                "mean_width": float(f"{m['mean_width']:.6g}"),
+                "winkler": float(f"{m['winkler']:.6g}"),
+                "n_infinite": m["n_infinite"],
+                "coverage_low_mid_high_vol": [round(v, 3) for v in m["coverage_by_volatility"].values()],
+            }
+        )
+    print(
+        json.dumps(
+            {
+                "points_evaluated": len(cols["y_true"]) - args.cal_size,
+                "alpha": args.alpha,
+                "methods": rows,
+                "speed": speed(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

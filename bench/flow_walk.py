@@ -25,7 +25,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> None:
@@ -33,21 +39,46 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "walk"))
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--eval-windows", default="200", help="test windows a training run scores (FOREXGPT_EVAL_WINDOWS)")
-    parser.add_argument("--until-forecasts", action="store_true", help="stop after the forecast set's page (import, train, forecast)")
+    parser.add_argument(
+        "--eval-windows", default="200", help="test windows a training run scores (FOREXGPT_EVAL_WINDOWS)"
+    )
+    parser.add_argument(
+        "--until-forecasts", action="store_true", help="stop after the forecast set's page (import, train, forecast)"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="forexgpt-walk-"))
-    env = {**os.environ, "FOREXGPT_DATA_DIR": str(data_dir), "FOREXGPT_EVAL_WINDOWS": args.eval_windows, "TQDM_DISABLE": "1"}
+    env = {
+        **os.environ,
+        "FOREXGPT_DATA_DIR": str(data_dir),
+        "FOREXGPT_EVAL_WINDOWS": args.eval_windows,
+        "TQDM_DISABLE": "1",
+    }
     python, manage = sys.executable, str(ROOT / "manage.py")
     subprocess.run([python, manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run([python, manage, "collectstatic", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([python, manage, "shell", "-c", "from django.contrib.auth import get_user_model; "
-                    "get_user_model().objects.create_user('walker', password='walker-pass-123', is_staff=True)"],
-                   env=env, check=True, cwd=ROOT)
-    server = subprocess.Popen([python, manage, "run_platform", "--port", str(args.port)], env=env, cwd=ROOT,
-                              stdout=open(out / "platform.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    subprocess.run(
+        [
+            python,
+            manage,
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; "
+            "get_user_model().objects.create_user('walker', password='walker-pass-123', is_staff=True)",
+        ],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
+    server = subprocess.Popen(
+        [python, manage, "run_platform", "--port", str(args.port)],
+        env=env,
+        cwd=ROOT,
+        stdout=open(out / "platform.log", "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         timings = walk(f"http://127.0.0.1:{args.port}", Path(args.data), out, until_forecasts=args.until_forecasts)
     finally:
@@ -68,8 +99,11 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
             page.goto(url + path)
         nav = page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])")
         entry = json.loads(nav)
-        timings["pages"][name] = {"path": page.url.replace(url, ""), "server_ms": round(entry["responseEnd"] - entry["requestStart"]),
-                                  "load_ms": round(entry["loadEventEnd"] - entry["startTime"])}
+        timings["pages"][name] = {
+            "path": page.url.replace(url, ""),
+            "server_ms": round(entry["responseEnd"] - entry["requestStart"]),
+            "load_ms": round(entry["loadEventEnd"] - entry["startTime"]),
+        }
         page.screenshot(path=str(out / f"{len(timings['pages']):02d}-{name}.png"), full_page=True)
 
     def job(page, name, timeout_s):
@@ -86,9 +120,12 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
                 break
             time.sleep(1)
         expect(page.locator("#job-status")).to_have_text(re.compile("succeeded|failed|cancelled"), timeout=5000)
-        timings["jobs"][name] = {"status": page.locator("#job-status").inner_text(), "wall_s": round(time.monotonic() - started, 1),
-                                 "message": page.locator("#job-message").inner_text()[:200],
-                                 "messages_seen": [m for m in seen if not re.match(r"epoch \d+/\d+, step", m)][:20]}
+        timings["jobs"][name] = {
+            "status": page.locator("#job-status").inner_text(),
+            "wall_s": round(time.monotonic() - started, 1),
+            "message": page.locator("#job-message").inner_text()[:200],
+            "messages_seen": [m for m in seen if not re.match(r"epoch \d+/\d+, step", m)][:20],
+        }
 
     for _ in range(60):  # the server starting
         try:
@@ -123,8 +160,10 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
         started = time.monotonic()
         page.click("#training-form button[type=submit]")
         page.wait_for_url(re.compile(r"/training/runs/\d+/"))
-        timings["pages"]["training-submit"] = {"path": "/training/ (POST, then the run page)",
-                                               "wall_ms": round(1000 * (time.monotonic() - started))}
+        timings["pages"]["training-submit"] = {
+            "path": "/training/ (POST, then the run page)",
+            "wall_ms": round(1000 * (time.monotonic() - started)),
+        }
         job(page, "train 1 epoch", 1800)
         visit(page, "training-run", page.url.replace(url, ""))
         page.click("a[href^='/registry/versions/']")
@@ -186,14 +225,21 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
         page.locator("#front-table button:has-text('Open as backtest')").first.click()
         job(page, "a front point opened as a backtest (65,000 bars)", 600)
         visit(page, "backtest-from-front-point", page.url.replace(url, ""))
-        for name, path in (("dashboard", "/"), ("registry", "/registry/"), ("conformal", "/conformal/"), ("hardware", "/hardware/")):
+        for name, path in (
+            ("dashboard", "/"),
+            ("registry", "/registry/"),
+            ("conformal", "/conformal/"),
+            ("hardware", "/hardware/"),
+        ):
             visit(page, name, path)
         visit(page, "versions-compare", f"/registry/compare/?version={version_path.rstrip('/').rsplit('/', 1)[-1]}")
         page.goto(url + "/hardware/")
         started = time.monotonic()
         page.click("#detect-form button[type=submit]")
         expect(page.locator("#detect-waiting")).to_be_visible()
-        expect(page.locator("#detect-form button[type=submit]")).to_be_visible(timeout=300_000)  # back once the report is in
+        expect(page.locator("#detect-form button[type=submit]")).to_be_visible(
+            timeout=300_000
+        )  # back once the report is in
         timings["jobs"]["hardware detected again"] = {"wall_s": round(time.monotonic() - started, 1)}
         visit(page, "hardware-after-detect", "/hardware/")
         browser.close()

@@ -26,6 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
+
 from training.engine.forecast import QUANTILES, Seasonality, baseline_scores, crps_empirical, distribution_scores  # noqa: E402
 from training.engine.trainer import evenly_spaced, prepare_data  # noqa: E402
 
@@ -45,8 +46,10 @@ def main() -> None:
     data = prepare_data(pd.read_csv(DATA).rename(columns={"timestamp": "ts"}), patch_len=64, horizon=HORIZON)
     close, ts, h = data.close, data.ts, HORIZON
     train_last = int(data.ends["train"].max())
-    seasons = {"month_week": Seasonality.fit(close, ts, train_last, month_week=True),
-               "one_calendar": Seasonality.fit(close, ts, train_last)}
+    seasons = {
+        "month_week": Seasonality.fit(close, ts, train_last, month_week=True),
+        "one_calendar": Seasonality.fit(close, ts, train_last),
+    }
     logc = np.log(close)
     bars = np.arange(200, len(close) - h)
     realized = np.full(len(close), np.nan)
@@ -79,18 +82,45 @@ def main() -> None:
     at_094 = next(r for r in grid if r["calendar"] == best["calendar"] and r["lambda"] == 0.94 and r["spread"] == 1.0)
     one = min((r for r in grid if r["calendar"] == "one_calendar"), key=lambda row: row["val"]["crps"])
     result = {
-        "protocol": {"data": DATA.name, "windows": int(len(ends)), "scoring": "exact (no sampling)", "horizon_bars": h,
-                     "chosen_on": "validation part", "scored_on": "test part"},
-        "chosen": {"calendar": best["calendar"], "lambda": best["lambda"], "spread": best["spread"], "val_crps": best["val"]["crps"],
-                   "test_crps": best["test"]["crps"], "test_coverage_q05_q95": best["test"]["coverage_q05_q95"],
-                   "ratio": {b: best["test"]["crps"] / s["crps"] for b, s in baselines.items()}},
-        "one_calendar": {"lambda": one["lambda"], "spread": one["spread"], "val_crps": one["val"]["crps"],
-                         "test_crps": one["test"]["crps"], "ratio": {b: one["test"]["crps"] / s["crps"] for b, s in baselines.items()}},
-        "lambda_0.94_spread_1": {"test_crps": at_094["test"]["crps"],
-                                 "ratio": {b: at_094["test"]["crps"] / s["crps"] for b, s in baselines.items()}},
+        "protocol": {
+            "data": DATA.name,
+            "windows": int(len(ends)),
+            "scoring": "exact (no sampling)",
+            "horizon_bars": h,
+            "chosen_on": "validation part",
+            "scored_on": "test part",
+        },
+        "chosen": {
+            "calendar": best["calendar"],
+            "lambda": best["lambda"],
+            "spread": best["spread"],
+            "val_crps": best["val"]["crps"],
+            "test_crps": best["test"]["crps"],
+            "test_coverage_q05_q95": best["test"]["coverage_q05_q95"],
+            "ratio": {b: best["test"]["crps"] / s["crps"] for b, s in baselines.items()},
+        },
+        "one_calendar": {
+            "lambda": one["lambda"],
+            "spread": one["spread"],
+            "val_crps": one["val"]["crps"],
+            "test_crps": one["test"]["crps"],
+            "ratio": {b: one["test"]["crps"] / s["crps"] for b, s in baselines.items()},
+        },
+        "lambda_0.94_spread_1": {
+            "test_crps": at_094["test"]["crps"],
+            "ratio": {b: at_094["test"]["crps"] / s["crps"] for b, s in baselines.items()},
+        },
         "baselines": {b: {"crps": s["crps"], "coverage_q05_q95": s["coverage_q05_q95"]} for b, s in baselines.items()},
-        "grid": [{"calendar": r["calendar"], "lambda": r["lambda"], "spread": r["spread"], "val_crps": r["val"]["crps"], "test_crps": r["test"]["crps"]}
-                 for r in grid],
+        "grid": [
+            {
+                "calendar": r["calendar"],
+                "lambda": r["lambda"],
+                "spread": r["spread"],
+                "val_crps": r["val"]["crps"],
+                "test_crps": r["test"]["crps"],
+            }
+            for r in grid
+        ],
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     emit(result, args.out)

@@ -63,32 +63,90 @@ from training.engine.forecast import strongest_baseline  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
-DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
-                         ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv") if p.exists()),
-            ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
+DATA = next(
+    (
+        p
+        for p in (
+            ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
+            ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv",
+        )
+        if p.exists()
+    ),
+    ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
+)
 VARIANTS = {  # the training data each variant needs, and whether it fits the spread on the validation part
-    "default": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True,
-                "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995; hour of the week, the first week of the month apart), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)"},
-    "one_calendar": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "month_week": False,
-                     "change": "the calendar of the target scale without the first week of the month apart (the default before)"},
-    "ensemble2": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "members": 2,
-                  "change": "an ensemble of 2 networks trained side by side, sampled as one mixture (members 2)"},
-    "context128": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "patch_len": 128,
-                   "change": "a context of 128 bars instead of 64 (its test windows start where 128 bars of context exist)"},
-    "no_vol_channels": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "vol_channels": False,
-                        "change": "the default without the volatility channels (log_sigma, ret_z): the default before"},
-    "no_drift": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": True, "drift": False,
-                 "change": "the default model keeping its whole median (drift 1; the default before); spread fitted"},
-    "fast_scale": {"scale_lambda": 0.94, "seasonal": True, "spread": True,
-                   "change": "targets in units of a fast calendar-aware EWMA (lambda 0.94); spread and drift fitted"},
-    "no_spread": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": True, "spread": False,
-                  "change": "the default model without the fitted spread and drift"},
-    "ewma_scale": {"scale_lambda": TARGET_SCALE_LAMBDA, "seasonal": False, "spread": True,
-                   "change": "targets in units of the plain EWMA's spread (no calendar); spread and drift fitted"},
-    "global_scale": {"scale_lambda": None, "seasonal": False, "spread": True,
-                     "change": "one global target scale (the model before); spread and drift fitted"},
-    "global_no_spread": {"scale_lambda": None, "seasonal": False, "spread": False, "vol_channels": False,
-                         "change": "the model before, as it was: global scale, no fitted spread"},
+    "default": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995; hour of the week, the first week of the month apart), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)",
+    },
+    "one_calendar": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "month_week": False,
+        "change": "the calendar of the target scale without the first week of the month apart (the default before)",
+    },
+    "ensemble2": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "members": 2,
+        "change": "an ensemble of 2 networks trained side by side, sampled as one mixture (members 2)",
+    },
+    "context128": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "patch_len": 128,
+        "change": "a context of 128 bars instead of 64 (its test windows start where 128 bars of context exist)",
+    },
+    "no_vol_channels": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "vol_channels": False,
+        "change": "the default without the volatility channels (log_sigma, ret_z): the default before",
+    },
+    "no_drift": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "drift": False,
+        "change": "the default model keeping its whole median (drift 1; the default before); spread fitted",
+    },
+    "fast_scale": {
+        "scale_lambda": 0.94,
+        "seasonal": True,
+        "spread": True,
+        "change": "targets in units of a fast calendar-aware EWMA (lambda 0.94); spread and drift fitted",
+    },
+    "no_spread": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": False,
+        "change": "the default model without the fitted spread and drift",
+    },
+    "ewma_scale": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": False,
+        "spread": True,
+        "change": "targets in units of the plain EWMA's spread (no calendar); spread and drift fitted",
+    },
+    "global_scale": {
+        "scale_lambda": None,
+        "seasonal": False,
+        "spread": True,
+        "change": "one global target scale (the model before); spread and drift fitted",
+    },
+    "global_no_spread": {
+        "scale_lambda": None,
+        "seasonal": False,
+        "spread": False,
+        "vol_channels": False,
+        "change": "the model before, as it was: global scale, no fitted spread",
+    },
 }
 ABLATION = "default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread"
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t")
@@ -105,8 +163,15 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     cfg = build_config(detect_hardware())
     if key not in _trained:
         channels = None if vol else [c for c in make_features(candles.iloc[:100])[1] if c not in VOL_CHANNELS]
-        data = prepare_data(candles, patch_len=patch_len, horizon=12, scale_lambda=spec["scale_lambda"], seasonal=spec["seasonal"],
-                            month_week=month_week, channels=channels)
+        data = prepare_data(
+            candles,
+            patch_len=patch_len,
+            horizon=12,
+            scale_lambda=spec["scale_lambda"],
+            seasonal=spec["seasonal"],
+            month_week=month_week,
+            channels=channels,
+        )
         started = time.perf_counter()
         module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed, members=members)
         _trained[key] = (data, module, trainer, time.perf_counter() - started)
@@ -116,30 +181,71 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     model = module.forecaster.float().to(device)
     started = time.perf_counter()
     data.normalizer.spread, data.normalizer.drift = 1.0, 1.0
-    fitted = (fit_spread(model, data, seed=args.seed, n_samples=args.samples, device=device,
-                         **({} if spec.get("drift", True) else {"drifts": (1.0,)}))
-              if spec["spread"] else {"spread": 1.0, "drift": 1.0})
-    quality = evaluate_quality(model, data, seed=args.seed, n_samples=args.samples, max_windows=args.windows, device=device)
+    fitted = (
+        fit_spread(
+            model,
+            data,
+            seed=args.seed,
+            n_samples=args.samples,
+            device=device,
+            **({} if spec.get("drift", True) else {"drifts": (1.0,)}),
+        )
+        if spec["spread"]
+        else {"spread": 1.0, "drift": 1.0}
+    )
+    quality = evaluate_quality(
+        model, data, seed=args.seed, n_samples=args.samples, max_windows=args.windows, device=device
+    )
     eval_s = time.perf_counter() - started
     row = {
-        "variant": name, "change": spec["change"], "context_bars": patch_len, "epochs": args.epochs, "batch": args.batch, "members": members,
-        "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "steps": trainer.global_step,
-        "spread": fitted["spread"], "drift": fitted["drift"],
-        "windows": quality["windows"], "samples": quality["samples"], "sampler": f"{quality['sampler']}-{quality['steps']}",
-        **quality_row(quality), "device": device,
+        "variant": name,
+        "change": spec["change"],
+        "context_bars": patch_len,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "members": members,
+        "train_seconds": round(train_s, 1),
+        "eval_seconds": round(eval_s, 1),
+        "steps": trainer.global_step,
+        "spread": fitted["spread"],
+        "drift": fitted["drift"],
+        "windows": quality["windows"],
+        "samples": quality["samples"],
+        "sampler": f"{quality['sampler']}-{quality['steps']}",
+        **quality_row(quality),
+        "device": device,
     }
     print(json.dumps(row), file=sys.stderr, flush=True)
     pairs = []
     for path in args.series:
         if path.resolve() == DATA.resolve():
-            pairs.append({"pair": pair_name(path), "file": path.name, "trained_on": True, "windows": quality["windows"],
-                          **quality_row(quality)})
+            pairs.append(
+                {
+                    "pair": pair_name(path),
+                    "file": path.name,
+                    "trained_on": True,
+                    "windows": quality["windows"],
+                    **quality_row(quality),
+                }
+            )
             continue
         started = time.perf_counter()
-        other = prepare_data(read_candles(path), patch_len=patch_len, horizon=12, channels=data.channels, normalizer=data.normalizer)
-        scored = evaluate_quality(model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device)
-        pairs.append({"pair": pair_name(path), "file": path.name, "trained_on": False, "windows": scored["windows"],
-                      "eval_seconds": round(time.perf_counter() - started, 1), **quality_row(scored)})
+        other = prepare_data(
+            read_candles(path), patch_len=patch_len, horizon=12, channels=data.channels, normalizer=data.normalizer
+        )
+        scored = evaluate_quality(
+            model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
+        )
+        pairs.append(
+            {
+                "pair": pair_name(path),
+                "file": path.name,
+                "trained_on": False,
+                "windows": scored["windows"],
+                "eval_seconds": round(time.perf_counter() - started, 1),
+                **quality_row(scored),
+            }
+        )
         print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
     return row | ({"pairs": pairs} if pairs else {})
 
@@ -148,10 +254,16 @@ def quality_row(quality: dict) -> dict:
     """The model's CRPS and coverage, its ratio to each baseline, the baselines' own, and which is strongest."""
     scores = quality["model"]
     best, _ = strongest_baseline({b: quality[b]["crps"] for b in BASELINES})
-    return {"crps": scores["crps"], "coverage_q05_q95": scores["coverage_q05_q95"],
-            "ratio": {b: scores["crps"] / quality[b]["crps"] for b in BASELINES}, "strongest_baseline": best,
-            "baselines": {b: {"crps": quality[b]["crps"], "coverage_q05_q95": quality[b]["coverage_q05_q95"]} for b in BASELINES},
-            "garch_params": quality["seasonal_garch_t"]["params"]}
+    return {
+        "crps": scores["crps"],
+        "coverage_q05_q95": scores["coverage_q05_q95"],
+        "ratio": {b: scores["crps"] / quality[b]["crps"] for b in BASELINES},
+        "strongest_baseline": best,
+        "baselines": {
+            b: {"crps": quality[b]["crps"], "coverage_q05_q95": quality[b]["coverage_q05_q95"]} for b in BASELINES
+        },
+        "garch_params": quality["seasonal_garch_t"]["params"],
+    }
 
 
 def read_candles(path: Path) -> pd.DataFrame:
@@ -183,7 +295,9 @@ def series_paths(args) -> list[Path]:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--variants", default=None, help="default: the whole ablation; with --pairs or --data, the default alone")
+    p.add_argument(
+        "--variants", default=None, help="default: the whole ablation; with --pairs or --data, the default alone"
+    )
     p.add_argument("--epochs", type=int, default=TrainingRequest.epochs)  # the platform's defaults: "the default model"
     p.add_argument("--batch", type=int, default=TrainingRequest.batch_size)
     p.add_argument("--windows", type=int, default=5000)
@@ -193,7 +307,9 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--pairs", default=None, help="leave-one-pair-out: pairs to score the EURUSD-trained model on")
     p.add_argument("--data", default=None, help="leave-one-pair-out: CSV files to score the EURUSD-trained model on")
-    p.add_argument("--pair-windows", type=int, default=None, help="test windows per pair other than EURUSD (default --windows)")
+    p.add_argument(
+        "--pair-windows", type=int, default=None, help="test windows per pair other than EURUSD (default --windows)"
+    )
     args = p.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
@@ -206,12 +322,22 @@ def main():
     rows = [run_variant(name, candles, args) for name in args.variants.split(",")]
     hw = detect_hardware()
     result = {
-        "protocol": {"data": DATA.name, "split": "chronological 70/15/15 with gaps", "windows": args.windows,
-                     **({"pairs": [p.name for p in args.series], "pair_windows": args.pair_windows} if args.series else {}),
-                     "samples": args.samples, "seed": args.seed, "horizon_bars": 12, "context_bars": "64 unless the variant says",
-                     "baselines": "scored exactly from their distributions"},
-        "hardware": ", ".join(g.name for g in hw.gpus) or f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})",
-        "torch": torch.__version__, "threads": args.threads, "wall_seconds": round(time.perf_counter() - started, 1),
+        "protocol": {
+            "data": DATA.name,
+            "split": "chronological 70/15/15 with gaps",
+            "windows": args.windows,
+            **({"pairs": [p.name for p in args.series], "pair_windows": args.pair_windows} if args.series else {}),
+            "samples": args.samples,
+            "seed": args.seed,
+            "horizon_bars": 12,
+            "context_bars": "64 unless the variant says",
+            "baselines": "scored exactly from their distributions",
+        },
+        "hardware": ", ".join(g.name for g in hw.gpus)
+        or f"CPU, {os.cpu_count()} cores ({platform.processor() or platform.machine()})",
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "wall_seconds": round(time.perf_counter() - started, 1),
         "variants": rows,
     }
     emit(result, args.out)

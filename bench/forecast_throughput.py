@@ -46,13 +46,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from training.engine import DiffusionForecaster, build_config, build_forecaster, detect_hardware, forecast_scores  # noqa: E402
-from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 from training.engine.model import sample_forecasts  # noqa: E402
+from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
 from training.engine.trainer import evaluate_quality, evenly_spaced, prepare_data, train  # noqa: E402
 
-DATA = next((p for p in (ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
-                         ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv") if p.exists()),
-            ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv")
+DATA = next(
+    (
+        p
+        for p in (
+            ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
+            ROOT / ".gpu-data" / "EURUSD_H1_2014-2024.csv",
+        )
+        if p.exists()
+    ),
+    ROOT.parent / "shared" / "data" / "EURUSD_H1_2014-2024.csv",
+)
 CHUNK_WINDOWS = 256  # forecast sets sample 256 windows per call (FOREXGPT_FORECAST_CHUNK)
 
 
@@ -95,9 +103,14 @@ def trained_model(data, path: Path, epochs: int, threads: int) -> tuple[Diffusio
     cfg = build_config(detect_hardware())
     started = time.perf_counter()
     module, trainer = train(data, cfg, epochs=epochs, batch_size=256, seed=0)
-    trained = {"epochs": epochs, "batch_size": 256, "seconds": round(time.perf_counter() - started, 1),
-               "steps": trainer.global_step, "threads": threads,
-               "val_loss": float(trainer.callback_metrics["val_loss"]) if "val_loss" in trainer.callback_metrics else None}
+    trained = {
+        "epochs": epochs,
+        "batch_size": 256,
+        "seconds": round(time.perf_counter() - started, 1),
+        "steps": trainer.global_step,
+        "threads": threads,
+        "val_loss": float(trainer.callback_metrics["val_loss"]) if "val_loss" in trainer.callback_metrics else None,
+    }
     model = module.forecaster.float().cpu().eval()
     torch.save({"state_dict": model.state_dict(), "model_config": model.config, "trained": trained}, path)
     return model, trained
@@ -118,7 +131,7 @@ def old_and_new(model, x, *, n_samples: int, seed: int, y_scale: float) -> tuple
     gens = {"old": torch.Generator().manual_seed(seed), "new": torch.Generator().manual_seed(seed)}
     paths, seconds = {"old": [], "new": []}, {"old": 0.0, "new": 0.0}
     for i in range(0, len(x), CHUNK_WINDOWS):
-        ctx = torch.from_numpy(np.ascontiguousarray(x[i:i + CHUNK_WINDOWS]))
+        ctx = torch.from_numpy(np.ascontiguousarray(x[i : i + CHUNK_WINDOWS]))
         with torch.enable_grad():
             out, sec = timed(lambda: legacy_ddim_sample(legacy, ctx, n_samples, steps=20, generator=gens["old"]))
         paths["old"].append(out.numpy())
@@ -155,12 +168,19 @@ def gpu_main(args, model, trained, x, y, y_scale) -> None:
         gen_outs = []
         started = time.perf_counter()
         for i in range(0, len(x), batch):
-            gen_outs.append(fn(x[i:i + batch], gen))
+            gen_outs.append(fn(x[i : i + batch], gen))
         sync()
         sec = time.perf_counter() - started
         out = np.concatenate([o.float().cpu().numpy() for o in gen_outs]) * y_scale
-        rows.append({"name": name, "windows_per_call": batch, "seconds": round(sec, 3),
-                     "forecasts_per_s": round(len(x) / sec, 1), **scored(out, y)})
+        rows.append(
+            {
+                "name": name,
+                "windows_per_call": batch,
+                "seconds": round(sec, 3),
+                "forecasts_per_s": round(len(x) / sec, 1),
+                **scored(out, y),
+            }
+        )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
     def old(ctx_np, gen):
@@ -172,6 +192,7 @@ def gpu_main(args, model, trained, x, y, y_scale) -> None:
         def fn(ctx_np, gen):
             ctx = torch.from_numpy(np.ascontiguousarray(ctx_np)).to(dev)
             return m.sample(ctx, n, generator=gen, precision=precision)
+
         return fn
 
     for batch in (CHUNK_WINDOWS, args.gpu_batch):
@@ -194,11 +215,24 @@ def gpu_main(args, model, trained, x, y, y_scale) -> None:
         r["crps_vs_old_pct"] = round(100 * (r["crps"] / ref["crps"] - 1), 3)
         r["coverage_vs_old_points"] = round(100 * (r["coverage_q05_q95"] - ref["coverage_q05_q95"]), 2)
     props = torch.cuda.get_device_properties(0) if dev == "cuda" else None
-    print(json.dumps({
-        "device": f"{props.name}, {props.total_memory / 2**30:.0f} GiB, CC {props.major}.{props.minor}" if props else "cpu (dry run)",
-        "torch": torch.__version__, "cuda": torch.version.cuda, "windows": int(len(x)), "samples": n,
-        "model": model.config, "trained": trained, "rows": rows, "compiled": compiled,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "device": f"{props.name}, {props.total_memory / 2**30:.0f} GiB, CC {props.major}.{props.minor}"
+                if props
+                else "cpu (dry run)",
+                "torch": torch.__version__,
+                "cuda": torch.version.cuda,
+                "windows": int(len(x)),
+                "samples": n,
+                "model": model.config,
+                "trained": trained,
+                "rows": rows,
+                "compiled": compiled,
+            },
+            indent=2,
+        )
+    )
 
 
 def parse_curve(text: str) -> list[tuple[str, int]]:
@@ -238,10 +272,20 @@ def main():
     old_q, new_q = scored(paths["old"], y), scored(paths["new"], y)
     old_s, new_s = seconds["old"], seconds["new"]
     comparison = {
-        "old": {"sampler": "ddim (legacy code path)", "steps": 20, "seconds": round(old_s, 2),
-                "forecasts_per_s": round(len(x) / old_s, 2), **old_q},
-        "new": {"sampler": DEFAULT_SAMPLER, "steps": DEFAULT_STEPS, "seconds": round(new_s, 2),
-                "forecasts_per_s": round(len(x) / new_s, 2), **new_q},
+        "old": {
+            "sampler": "ddim (legacy code path)",
+            "steps": 20,
+            "seconds": round(old_s, 2),
+            "forecasts_per_s": round(len(x) / old_s, 2),
+            **old_q,
+        },
+        "new": {
+            "sampler": DEFAULT_SAMPLER,
+            "steps": DEFAULT_STEPS,
+            "seconds": round(new_s, 2),
+            "forecasts_per_s": round(len(x) / new_s, 2),
+            **new_q,
+        },
         "speedup": round(old_s / new_s, 2),
         "crps_change_pct": round(100 * (new_q["crps"] / old_q["crps"] - 1), 3),
         "coverage_change_points": round(100 * (new_q["coverage_q05_q95"] - old_q["coverage_q05_q95"]), 2),
@@ -250,13 +294,22 @@ def main():
 
     curve = []
     for sampler, steps in parse_curve(args.curve):
-        out, sec = timed(lambda: sample_forecasts(model, x, n_samples=n, seed=args.seed, y_scale=y_scale, steps=steps,
-                                                  sampler=sampler))
+        out, sec = timed(
+            lambda: sample_forecasts(
+                model, x, n_samples=n, seed=args.seed, y_scale=y_scale, steps=steps, sampler=sampler
+            )
+        )
         q = scored(out, y)
-        curve.append({"sampler": sampler, "steps": steps, **{k: round(v, 8) for k, v in q.items()},
-                      "crps_vs_old_pct": round(100 * (q["crps"] / old_q["crps"] - 1), 3),
-                      "coverage_vs_old_points": round(100 * (q["coverage_q05_q95"] - old_q["coverage_q05_q95"]), 2),
-                      "forecasts_per_s": round(len(x) / sec, 2)})
+        curve.append(
+            {
+                "sampler": sampler,
+                "steps": steps,
+                **{k: round(v, 8) for k, v in q.items()},
+                "crps_vs_old_pct": round(100 * (q["crps"] / old_q["crps"] - 1), 3),
+                "coverage_vs_old_points": round(100 * (q["coverage_q05_q95"] - old_q["coverage_q05_q95"]), 2),
+                "forecasts_per_s": round(len(x) / sec, 2),
+            }
+        )
         print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
 
     scoring = {}
@@ -267,15 +320,30 @@ def main():
         cfg = build_config(detect_hardware())
         _, epoch_s = timed(lambda: train(data, cfg, epochs=1, batch_size=args.epoch_batch, seed=1))
         torch.set_num_threads(args.threads)
-        scoring |= {"one_epoch_seconds": round(epoch_s, 1), "epoch_batch_size": args.epoch_batch,
-                    "scoring_over_epoch": round(eval_s / epoch_s, 3)}
+        scoring |= {
+            "one_epoch_seconds": round(epoch_s, 1),
+            "epoch_batch_size": args.epoch_batch,
+            "scoring_over_epoch": round(eval_s / epoch_s, 3),
+        }
 
-    print(json.dumps({
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared with other work)",
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "windows": int(len(x)), "samples": n,
-        "horizon_bars": data.horizon, "model": model.config, "trained": trained,
-        "comparison": comparison, "curve": curve, "scoring": scoring,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared with other work)",
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+                "windows": int(len(x)),
+                "samples": n,
+                "horizon_bars": data.horizon,
+                "model": model.config,
+                "trained": trained,
+                "comparison": comparison,
+                "curve": curve,
+                "scoring": scoring,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -63,12 +63,18 @@ def attention() -> dict:
         except Exception as exc:
             out["flash_attn"]["reason"] = f"{type(exc).__name__}: {exc}"[:300]
     dev = _device()
-    shapes = {"model (batch 1024, 4 heads x 16, 64 bars)": (1024, 64, 4, 16),
-              "larger (batch 64, 16 heads x 64, 1024 bars)": (64, 1024, 16, 64)}
+    shapes = {
+        "model (batch 1024, 4 heads x 16, 64 bars)": (1024, 64, 4, 16),
+        "larger (batch 64, 16 heads x 64, 1024 bars)": (64, 1024, 16, 64),
+    }
     if dev == "cpu":
         shapes = {"dry run (batch 8, 4 heads x 16, 64 bars)": (8, 64, 4, 16)}
-    backends = {"sdpa_flash": SDPBackend.FLASH_ATTENTION, "sdpa_efficient": SDPBackend.EFFICIENT_ATTENTION,
-                "sdpa_cudnn": SDPBackend.CUDNN_ATTENTION, "sdpa_math": SDPBackend.MATH}
+    backends = {
+        "sdpa_flash": SDPBackend.FLASH_ATTENTION,
+        "sdpa_efficient": SDPBackend.EFFICIENT_ATTENTION,
+        "sdpa_cudnn": SDPBackend.CUDNN_ATTENTION,
+        "sdpa_math": SDPBackend.MATH,
+    }
     rows = []
     for label, (b, t, h, d) in shapes.items():
         torch.manual_seed(0)
@@ -150,14 +156,20 @@ def loader() -> dict:
 
     ds = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
     for workers in (0, 4):
-        dl = DataLoader(ds, batch_size=batch, shuffle=True, pin_memory=dev == "cuda", num_workers=workers,
-                        persistent_workers=workers > 0)
+        dl = DataLoader(
+            ds,
+            batch_size=batch,
+            shuffle=True,
+            pin_memory=dev == "cuda",
+            num_workers=workers,
+            persistent_workers=workers > 0,
+        )
         timed(f"DataLoader(TensorDataset) pinned, {workers} workers", lambda dl=dl: dl)
     gx, gy = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
 
     def resident():
         order = torch.randperm(len(gx), device=dev)
-        return ((gx[order[i:i + batch]], gy[order[i:i + batch]]) for i in range(0, len(gx), batch))
+        return ((gx[order[i : i + batch]], gy[order[i : i + batch]]) for i in range(0, len(gx), batch))
 
     timed("GPU-resident tensors, shuffled index", resident)
     try:
@@ -180,11 +192,11 @@ def forecast() -> dict:
     import numpy as np
     import torch
 
+    from forecasts.services import load_forecaster
     from marketdata.selectors import candles_frame
     from registry.models import ModelVersion
     from training.engine import make_features, windows
     from training.engine.model import sample_forecasts
-    from forecasts.services import load_forecaster
 
     version = ModelVersion.objects.order_by("-created_at").first()
     if version is None:
@@ -205,8 +217,15 @@ def forecast() -> dict:
         sample_forecasts(model, x[:n], n_samples=100, steps=20, device=device, batch=batch)
         _sync()
         seconds = time.perf_counter() - started
-        out["rows"].append({"device": device, "windows": n, "windows_per_batch": batch, "seconds": seconds,
-                            "forecasts_per_s": n / seconds})
+        out["rows"].append(
+            {
+                "device": device,
+                "windows": n,
+                "windows_per_batch": batch,
+                "seconds": seconds,
+                "forecasts_per_s": n / seconds,
+            }
+        )
 
     if dev == "cuda":
         for batch in (256, 2048, 8192):

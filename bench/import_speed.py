@@ -67,8 +67,10 @@ def main() -> None:
         sys.exit("candles_frame and the ORM's values_list read different frames")
     reads = {"candles_frame": [], "values_list": []}
     for _ in range(5):
-        for name, read in (("candles_frame", lambda: candles_frame(symbol="EURUSD", timeframe="1m")),
-                           ("values_list", through_converters)):
+        for name, read in (
+            ("candles_frame", lambda: candles_frame(symbol="EURUSD", timeframe="1m")),
+            ("values_list", through_converters),
+        ):
             started = time.perf_counter()
             read()
             reads[name].append(time.perf_counter() - started)

@@ -118,11 +118,15 @@ def main() -> None:
                 if threading.get_ident() == importer and began["at"] is not None:
                     holds.append(time.perf_counter() - began["at"])
                     began["at"] = None
+
         return wrapped
 
     if connection.vendor == "sqlite":
         wrapper._start_transaction_under_autocommit = timed_begin
-    wrapper._commit, wrapper._rollback = timed_end(BaseDatabaseWrapper._commit), timed_end(BaseDatabaseWrapper._rollback)
+    wrapper._commit, wrapper._rollback = (
+        timed_end(BaseDatabaseWrapper._commit),
+        timed_end(BaseDatabaseWrapper._rollback),
+    )
 
     def time_statements(execute, sql, params, many, context):
         if connection.in_atomic_block:
@@ -138,26 +142,37 @@ def main() -> None:
             holds.append(time.perf_counter() - started)
 
     db = connection.settings_dict
-    target = str(db["NAME"]) if connection.vendor == "sqlite" else args.database_url.replace("postgres://", "postgresql://", 1)
-    other = subprocess.Popen([sys.executable, __file__, "--probe", target], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    target = (
+        str(db["NAME"])
+        if connection.vendor == "sqlite"
+        else args.database_url.replace("postgres://", "postgresql://", 1)
+    )
+    other = subprocess.Popen(
+        [sys.executable, __file__, "--probe", target], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert other.stdout.readline().strip() == "ready"
     with connection.execute_wrapper(time_statements):
         started = time.perf_counter()
         report = candles_import_file(source=path, request=ImportRequest(symbol="EURUSD", timeframe="1m"))
         import_s = time.perf_counter() - started
     waits = json.loads(other.communicate("")[0])
-    print(json.dumps({
-        "database": connection.vendor,
-        "bars": report["inserted"],
-        "import_s": round(import_s, 2),
-        "import_bars_per_s": round(report["inserted"] / import_s),
-        "write_transactions": len(holds),
-        "longest_write_lock_hold_s": round(max(holds), 3),
-        "all_holds_s": round(sum(holds), 2),
-        "other_writer_writes": waits["writes"],
-        "other_writer_longest_wait_s": waits["longest_wait_s"],
-        "visible_bars": Candle.objects.filter(symbol="EURUSD", timeframe="1m").count(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "database": connection.vendor,
+                "bars": report["inserted"],
+                "import_s": round(import_s, 2),
+                "import_bars_per_s": round(report["inserted"] / import_s),
+                "write_transactions": len(holds),
+                "longest_write_lock_hold_s": round(max(holds), 3),
+                "all_holds_s": round(sum(holds), 2),
+                "other_writer_writes": waits["writes"],
+                "other_writer_longest_wait_s": waits["longest_wait_s"],
+                "visible_bars": Candle.objects.filter(symbol="EURUSD", timeframe="1m").count(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,18 +39,27 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from backtesting_app.engine import FxCosts, ForecastStrategy, align_forecasts, momentum_forecasts, ohlc_frame  # noqa: E402
+from backtesting_app.engine import ForecastStrategy, FxCosts, align_forecasts, momentum_forecasts, ohlc_frame  # noqa: E402
 from backtesting_app.engine._runner import _backtest  # noqa: E402
 from backtesting_app.engine.optimize import (  # noqa: E402
-    REFERENCE_POINT, BacktestProblem, HybridOptimizer, InProcessEvaluator, Parameter, ParameterSpace, PoolEvaluator,
-    SearchState, default_space, optimize_grid, optimize_nsga2, parse_constraints,
+    REFERENCE_POINT,
+    BacktestProblem,
+    HybridOptimizer,
+    InProcessEvaluator,
+    Parameter,
+    ParameterSpace,
+    PoolEvaluator,
+    SearchState,
+    default_space,
+    optimize_grid,
+    optimize_nsga2,
+    parse_constraints,
 )
 
 DATA = ROOT.parent / "shared" / "data"
@@ -137,8 +146,15 @@ def run_method(problem, method: str, budget: int, seed: int, hybrid_options: dic
     else:
         trials = run_optuna(state, method, seed)
     seconds = time.perf_counter() - started
-    row = {"method": method, "budget": budget, "seed": seed, "evaluations": len(state.records),
-           "hypervolume": state.hypervolume(), "front": len(state.front()), "seconds": round(seconds, 2)}
+    row = {
+        "method": method,
+        "budget": budget,
+        "seed": seed,
+        "evaluations": len(state.records),
+        "hypervolume": state.hypervolume(),
+        "front": len(state.front()),
+        "seconds": round(seconds, 2),
+    }
     if trials is not None:
         row["trials"] = trials
     return row
@@ -150,12 +166,15 @@ def summarize(rows: list[dict]) -> list[dict]:
     out = []
     for budget, part in table.groupby("budget"):
         hv = part.pivot(index="seed", columns="method", values="hypervolume")
-        best = hv.max(axis=1)
         methods = {}
         for method in hv.columns:
             col = hv[method].dropna()
-            entry = {"hv_mean": float(col.mean()), "hv_min": float(col.min()), "seeds": len(col),
-                     "seconds_mean": float(part[part.method == method].seconds.mean())}
+            entry = {
+                "hv_mean": float(col.mean()),
+                "hv_min": float(col.min()),
+                "seeds": len(col),
+                "seconds_mean": float(part[part.method == method].seconds.mean()),
+            }
             if "hybrid" in hv.columns and method != "hybrid":
                 both = hv[["hybrid", method]].dropna()
                 entry["hybrid_wins"] = int((both.hybrid > both[method]).sum())
@@ -176,18 +195,26 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 def print_summary(series: str, summaries: list[dict]) -> None:
     for s in summaries:
-        print(f"== {series}, budget {s['budget']}: best mean {s.get('best_mean')}, hybrid worst shortfall "
-              f"{s.get('hybrid_worst_shortfall_pct')}% {s.get('hybrid_shortfall_pct_by_seed')}")
+        print(
+            f"== {series}, budget {s['budget']}: best mean {s.get('best_mean')}, hybrid worst shortfall "
+            f"{s.get('hybrid_worst_shortfall_pct')}% {s.get('hybrid_shortfall_pct_by_seed')}"
+        )
         for method, e in sorted(s["methods"].items(), key=lambda kv: -kv[1]["hv_mean"]):
             wins = f"{e['hybrid_wins']}/{e['seeds']}" if "hybrid_wins" in e else "-"
-            print(f"   {method:14s} mean {e['hv_mean']:>10,.0f}  min {e['hv_min']:>10,.0f}  hybrid wins {wins:5s} "
-                  f"{e['seconds_mean']:8.2f} s")
+            print(
+                f"   {method:14s} mean {e['hv_mean']:>10,.0f}  min {e['hv_min']:>10,.0f}  hybrid wins {wins:5s} "
+                f"{e['seconds_mean']:8.2f} s"
+            )
 
 
 def small_space():
-    return ParameterSpace([Parameter("stop_loss_pct", "float", 0.001, 0.0145, 0.0015),
-                           Parameter("take_profit_pct", "float", 0.001, 0.0145, 0.0015),
-                           Parameter("max_hold_bars", "int", 3, 48, 5)])
+    return ParameterSpace(
+        [
+            Parameter("stop_loss_pct", "float", 0.001, 0.0145, 0.0015),
+            Parameter("take_profit_pct", "float", 0.001, 0.0145, 0.0015),
+            Parameter("max_hold_bars", "int", 3, 48, 5),
+        ]
+    )
 
 
 def exhaustive_vs_hybrid(problem, seeds):
@@ -204,15 +231,27 @@ def exhaustive_vs_hybrid(problem, seeds):
     for seed in range(seeds):
         state = _state(problem, space, len(full.records) // 5, constraints)
         HybridOptimizer(seed=seed).run(state)
-        out.append({"seed": seed, "evaluations": len(state.records), "share_of_exhaustive_hv": state.hypervolume() / hv_full})
+        out.append(
+            {"seed": seed, "evaluations": len(state.records), "share_of_exhaustive_hv": state.hypervolume() / hv_full}
+        )
     problem.fixed = {}
-    return {"points": len(full.records), "exhaustive_seconds": round(exhaustive_s, 2), "exhaustive_hv": hv_full, "hybrid": out}
+    return {
+        "points": len(full.records),
+        "exhaustive_seconds": round(exhaustive_s, 2),
+        "exhaustive_hv": hv_full,
+        "hybrid": out,
+    }
 
 
 def speed(problem):
     ohlc, pred, conf, costs = problem.ohlc, problem.pred, problem.conf, problem.costs
-    grid = {"entry_threshold": [0.0003, 0.001, 0.002], "confidence_threshold": [0.3, 0.6], "stop_loss_pct": [0.003, 0.01],
-            "take_profit_pct": [0.005, 0.015], "max_hold_bars": [12, 48]}
+    grid = {
+        "entry_threshold": [0.0003, 0.001, 0.002],
+        "confidence_threshold": [0.3, 0.6],
+        "stop_loss_pct": [0.003, 0.01],
+        "take_profit_pct": [0.005, 0.015],
+        "max_hold_bars": [12, 48],
+    }
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     BenchStrategy.pred_return, BenchStrategy.confidence = pred, conf
     bt = _backtest(ohlc, BenchStrategy, costs)
@@ -221,7 +260,9 @@ def speed(problem):
         warnings.simplefilter("ignore")
         bt.optimize(**grid, size=[costs.size], maximize="Sharpe Ratio", method="grid")
     reference_s = time.perf_counter() - started
-    space = ParameterSpace([Parameter(k, "int" if k == "max_hold_bars" else "float", min(v), max(v)) for k, v in grid.items()])
+    space = ParameterSpace(
+        [Parameter(k, "int" if k == "max_hold_bars" else "float", min(v), max(v)) for k, v in grid.items()]
+    )
     points = [space.encode(c) for c in combos]
     state = SearchState(space, OBJECTIVES, [], InProcessEvaluator(problem), len(points))
     started = time.perf_counter()
@@ -234,9 +275,14 @@ def speed(problem):
         state.evaluate_batch(points, phase="grid")
         pool_s = time.perf_counter() - started
     n = len(combos)
-    return {"grid_points": n, "backtesting_optimize_evals_per_s": round(n / reference_s, 2),
-            "ours_in_process_evals_per_s": round(n / ours_s, 1), "ours_pool_2_evals_per_s": round(n / pool_s, 1),
-            "speedup_in_process": round(reference_s / ours_s, 1), "speedup_pool": round(reference_s / pool_s, 1)}
+    return {
+        "grid_points": n,
+        "backtesting_optimize_evals_per_s": round(n / reference_s, 2),
+        "ours_in_process_evals_per_s": round(n / ours_s, 1),
+        "ours_pool_2_evals_per_s": round(n / pool_s, 1),
+        "speedup_in_process": round(reference_s / ours_s, 1),
+        "speedup_pool": round(reference_s / pool_s, 1),
+    }
 
 
 def _option(text: str) -> tuple[str, object]:
@@ -246,19 +292,32 @@ def _option(text: str) -> tuple[str, object]:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--series", nargs="+", default=["EURUSD_H1_2014-2024", "USDCHF_H1_2012-2020"],
-                        help="CSV names (without .csv) in ../shared/data")
+    parser.add_argument(
+        "--series",
+        nargs="+",
+        default=["EURUSD_H1_2014-2024", "USDCHF_H1_2012-2020"],
+        help="CSV names (without .csv) in ../shared/data",
+    )
     parser.add_argument("--bars", type=int, default=None, help="the last N bars of each series (default: all)")
     parser.add_argument("--budgets", type=int, nargs="*", default=[300, 600, 2000], help="none: only --extras")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--tpe-max-budget", type=int, default=2000, help="skip TPE above this budget (it is ~100x slower)")
+    parser.add_argument(
+        "--tpe-max-budget", type=int, default=2000, help="skip TPE above this budget (it is ~100x slower)"
+    )
     parser.add_argument("--tpe-seeds", type=int, default=None, help="seeds for TPE (default: --seeds)")
-    parser.add_argument("--hybrid", nargs="*", default=[], type=_option, help="HybridOptimizer options, e.g. grid_share=0.1")
+    parser.add_argument(
+        "--hybrid", nargs="*", default=[], type=_option, help="HybridOptimizer options, e.g. grid_share=0.1"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the JSON ('-': none)")
-    parser.add_argument("--extras", action="store_true", help="also the exhaustive small-space check and the speed check")
-    parser.add_argument("--reuse", action="store_true",
-                        help="rerun only the hybrid: take the other methods' rows from the series' existing JSON in --out")
+    parser.add_argument(
+        "--extras", action="store_true", help="also the exhaustive small-space check and the speed check"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="rerun only the hybrid: take the other methods' rows from the series' existing JSON in --out",
+    )
     args = parser.parse_args()
     hybrid_options = dict(args.hybrid)
     for series in args.series:
@@ -267,29 +326,50 @@ def main():
         problem = load_problem(series, args.bars)
         path = Path(args.out) / f"optimizer-quality-{series.split('_')[0].lower()}.json"
         # --reuse: the other methods do not depend on the hybrid, so their stored rows stand (deterministic per seed)
-        stored = {(r["method"], r["budget"], r["seed"]): r for r in json.loads(path.read_text())["rows"]} \
-            if args.reuse and path.exists() and json.loads(path.read_text()).get("bars") == len(problem.ohlc) else {}
+        stored = (
+            {(r["method"], r["budget"], r["seed"]): r for r in json.loads(path.read_text())["rows"]}
+            if args.reuse and path.exists() and json.loads(path.read_text()).get("bars") == len(problem.ohlc)
+            else {}
+        )
         rows = []
         for budget in args.budgets:
             for seed in range(args.seeds):
                 for method in args.methods:
-                    if method == "optuna_tpe" and (budget > args.tpe_max_budget or seed >= (args.tpe_seeds or args.seeds)):
+                    if method == "optuna_tpe" and (
+                        budget > args.tpe_max_budget or seed >= (args.tpe_seeds or args.seeds)
+                    ):
                         continue
                     row = stored.get((method, budget, seed)) if method != "hybrid" else None
                     row = row or run_method(problem, method, budget, seed, hybrid_options)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
-        about = {"series": series, "bars": len(problem.ohlc), "first": str(problem.ohlc.index[0]),
-                 "last": str(problem.ohlc.index[-1]), "spread_pips": 1.0, "constraints": CONSTRAINTS,
-                 "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+        about = {
+            "series": series,
+            "bars": len(problem.ohlc),
+            "first": str(problem.ohlc.index[0]),
+            "last": str(problem.ohlc.index[-1]),
+            "spread_pips": 1.0,
+            "constraints": CONSTRAINTS,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        }
         outputs = {}
         if rows:
             summaries = summarize(rows)
             print_summary(series, summaries)
-            outputs["quality"] = {**about, "objectives": OBJECTIVES, "reference_point": {o: REFERENCE_POINT[o] for o in OBJECTIVES},
-                                  "hybrid_options": hybrid_options, "summary": summaries, "rows": rows}
+            outputs["quality"] = {
+                **about,
+                "objectives": OBJECTIVES,
+                "reference_point": {o: REFERENCE_POINT[o] for o in OBJECTIVES},
+                "hybrid_options": hybrid_options,
+                "summary": summaries,
+                "rows": rows,
+            }
         if args.extras:
-            outputs["extras"] = {**about, "small_space": exhaustive_vs_hybrid(problem, args.seeds), "speed": speed(problem)}
+            outputs["extras"] = {
+                **about,
+                "small_space": exhaustive_vs_hybrid(problem, args.seeds),
+                "speed": speed(problem),
+            }
             print(json.dumps(outputs["extras"], indent=2))
         for kind, result in outputs.items() if args.out != "-" else ():
             target = Path(args.out) / f"optimizer-{kind}-{series.split('_')[0].lower()}.json"

@@ -30,8 +30,17 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from backtesting_app.engine import FxCosts, align_forecasts, momentum_forecasts, ohlc_frame  # noqa: E402
 from backtesting_app.engine.optimize import (  # noqa: E402
-    HOLDOUT_SHARE, BacktestProblem, HybridOptimizer, InProcessEvaluator, SearchState, default_space, model_value,
-    parse_constraints, pick_point, selection_statistics, split_holdout,
+    HOLDOUT_SHARE,
+    BacktestProblem,
+    HybridOptimizer,
+    InProcessEvaluator,
+    SearchState,
+    default_space,
+    model_value,
+    parse_constraints,
+    pick_point,
+    selection_statistics,
+    split_holdout,
 )
 from bench.emit import emit  # noqa: E402
 
@@ -59,7 +68,9 @@ def one_search(ohlc, kind: str, seed: int, budget: int) -> dict:
     problem = BacktestProblem(ohlc, "forecast", FxCosts(spread_pips=1.0), pred_return=pred, confidence=conf)
     search, held = split_holdout(problem, HOLDOUT_SHARE)
     started = time.perf_counter()
-    state = SearchState(default_space(), OBJECTIVES, parse_constraints({"min_trades": 30}), InProcessEvaluator(search), budget)
+    state = SearchState(
+        default_space(), OBJECTIVES, parse_constraints({"min_trades": 30}), InProcessEvaluator(search), budget
+    )
     HybridOptimizer(seed=seed).run(state)
     search_s = time.perf_counter() - started
     chosen = pick_point(state, "max_sharpe")
@@ -77,14 +88,20 @@ def one_search(ohlc, kind: str, seed: int, budget: int) -> dict:
         "chosen": chosen.params,
         "in_sample": {k: chosen.metrics[k] for k in ("return_pct", "sharpe", "n_trades")},
         "held_out": {k: held_metrics[k] for k in ("return_pct", "sharpe", "n_trades")},
-        "dsr": stats["dsr"]["dsr"], "psr": stats["dsr"]["psr"], "sharpe_daily": stats["dsr"]["sharpe"],
-        "dsr_effective": stats["dsr_effective"]["dsr"], "effective_trials": stats["dsr_effective"]["n_trials"],
+        "dsr": stats["dsr"]["dsr"],
+        "psr": stats["dsr"]["psr"],
+        "sharpe_daily": stats["dsr"]["sharpe"],
+        "dsr_effective": stats["dsr_effective"]["dsr"],
+        "effective_trials": stats["dsr_effective"]["n_trials"],
         "mean_correlation": stats["dsr_effective"].get("mean_correlation"),
-        "expected_max_sharpe_daily": stats["dsr"]["expected_max_sharpe"], "pbo": stats["pbo"].get("pbo"),
-        "spa_p": stats["spa"]["p_values"]["consistent"], "reality_check_p": stats["spa"].get("reality_check_p"),
+        "expected_max_sharpe_daily": stats["dsr"]["expected_max_sharpe"],
+        "pbo": stats["pbo"].get("pbo"),
+        "spa_p": stats["spa"]["p_values"]["consistent"],
+        "reality_check_p": stats["spa"].get("reality_check_p"),
         "held_out_vs_random_p": value["random"]["p_value_return"],
         "held_out_random_return_p05_p95": [value["random"]["return_pct"]["p05"], value["random"]["return_pct"]["p95"]],
-        "statistics_s": round(stats_s, 1), "model_value_s": round(value_s, 1),
+        "statistics_s": round(stats_s, 1),
+        "model_value_s": round(value_s, 1),
     }
 
 
@@ -101,9 +118,20 @@ def main():
     frame = pd.read_csv(args.data).rename(columns={"timestamp": "ts"}).tail(args.bars)
     ohlc = ohlc_frame(frame)
     rows = [one_search(ohlc, kind, seed, args.budget) for seed in range(args.seeds) for kind in KINDS]
-    emit({"data": Path(args.data).name, "bars": len(ohlc), "first": str(ohlc.index[0]), "last": str(ohlc.index[-1]),
-          "budget": args.budget, "holdout_share": HOLDOUT_SHARE, "spread_pips": 1.0, "constraints": {"min_trades": 30},
-          "rows": rows}, args.out)
+    emit(
+        {
+            "data": Path(args.data).name,
+            "bars": len(ohlc),
+            "first": str(ohlc.index[0]),
+            "last": str(ohlc.index[-1]),
+            "budget": args.budget,
+            "holdout_share": HOLDOUT_SHARE,
+            "spread_pips": 1.0,
+            "constraints": {"min_trades": 30},
+            "rows": rows,
+        },
+        args.out,
+    )
 
 
 if __name__ == "__main__":

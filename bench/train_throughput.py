@@ -38,11 +38,21 @@ def main():
         sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
     data = prepare_data(pd.read_csv(DATA, nrows=20_000).rename(columns={"timestamp": "ts"}))
     hw = detect_hardware()
-    choices = UserChoices(precision=args.precision, compile=True if args.compile else None,
-                          gradient_checkpointing=args.gradient_checkpointing)
+    choices = UserChoices(
+        precision=args.precision,
+        compile=True if args.compile else None,
+        gradient_checkpointing=args.gradient_checkpointing,
+    )
     cfg = build_config(hw, choices)
-    rows = estimate_speedup(model_kwargs(data, cfg), data.x["train"], data.y["train"], cfg, batch_size=args.batch, epochs=30,
-                            steps=args.steps)
+    rows = estimate_speedup(
+        model_kwargs(data, cfg),
+        data.x["train"],
+        data.y["train"],
+        cfg,
+        batch_size=args.batch,
+        epochs=30,
+        steps=args.steps,
+    )
     device = ", ".join(g.name for g in hw.gpus) or f"CPU ({hw.cpu_cores} cores)"
     print(json.dumps({"device": device, "batch": args.batch, "timed_steps": args.steps, "rows": rows}, indent=2))
 

@@ -48,8 +48,14 @@ def log(msg: str) -> None:
 
 def manage(env: dict, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     log("manage.py " + " ".join(args))
-    res = subprocess.run([PY, str(ROOT / "manage.py"), *args, "--skip-checks"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=timeout)
+    res = subprocess.run(
+        [PY, str(ROOT / "manage.py"), *args, "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if res.returncode != 0:
         sys.stderr.write(res.stdout[-4000:] + res.stderr[-4000:])
         raise SystemExit(f"manage.py {args[0]} failed ({res.returncode})")
@@ -58,14 +64,19 @@ def manage(env: dict, *args: str, timeout: float | None = None) -> subprocess.Co
 
 def json_of(stdout: str) -> dict:
     """The JSON object in a command's stdout (anything logged before it is skipped)."""
-    return json.loads(stdout[stdout.index("{"):])
+    return json.loads(stdout[stdout.index("{") :])
 
 
 def bench(env: dict, batch: int, steps: int) -> dict:
     log(f"bench/train_throughput.py --batch {batch} --steps {steps}")
     started = time.monotonic()
-    res = subprocess.run([PY, str(ROOT / "bench" / "train_throughput.py"), "--batch", str(batch), "--steps", str(steps)],
-                         cwd=ROOT, env=env, capture_output=True, text=True)
+    res = subprocess.run(
+        [PY, str(ROOT / "bench" / "train_throughput.py"), "--batch", str(batch), "--steps", str(steps)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if res.returncode != 0:
         sys.stderr.write(res.stderr[-4000:])
         raise SystemExit("bench/train_throughput.py failed")
@@ -77,7 +88,18 @@ def bench(env: dict, batch: int, steps: int) -> dict:
 def real_training(env: dict, args) -> dict:
     from training.models import TrainingRun
 
-    cmd = ["train", "--symbol", "EURUSD", "--timeframe", "1h", "--epochs", "1", "--batch_size", str(args.batch), "--json"]
+    cmd = [
+        "train",
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--epochs",
+        "1",
+        "--batch_size",
+        str(args.batch),
+        "--json",
+    ]
     if args.start:
         cmd += ["--start", args.start]
     if args.end:
@@ -87,8 +109,16 @@ def real_training(env: dict, args) -> dict:
     wall = time.monotonic() - started
     run = TrainingRun.objects.get(pk=out["id"])
     log(f"  real: run {run.pk} {run.status}, {run.samples_per_s:.1f} samples/s over {run.step} steps")
-    return {"samples_per_s": run.samples_per_s, "run_id": run.pk, "status": run.status, "steps": run.step,
-            "epochs": run.request["epochs"], "history": run.history, "run_duration_s": run.duration_s, "command_wall_s": wall}
+    return {
+        "samples_per_s": run.samples_per_s,
+        "run_id": run.pk,
+        "status": run.status,
+        "steps": run.step,
+        "epochs": run.request["epochs"],
+        "history": run.history,
+        "run_duration_s": run.duration_s,
+        "command_wall_s": wall,
+    }
 
 
 def measure(env: dict, args) -> dict:
@@ -96,9 +126,13 @@ def measure(env: dict, args) -> dict:
     real = real_training(env, args)
     after = bench(env, args.batch, args.bench_steps)
     mean = statistics.mean([before["samples_per_s"], after["samples_per_s"]])
-    return {"bench_samples_per_s": mean, "real_samples_per_s": real["samples_per_s"],
-            "ratio_real_over_bench": real["samples_per_s"] / mean,
-            "bench_runs": [before, after], "real_run": real}
+    return {
+        "bench_samples_per_s": mean,
+        "real_samples_per_s": real["samples_per_s"],
+        "ratio_real_over_bench": real["samples_per_s"] / mean,
+        "bench_runs": [before, after],
+        "real_run": real,
+    }
 
 
 def session_cpu_s(sid: int) -> float:
@@ -121,11 +155,30 @@ def start_optimization(env: dict, args, logfile: Path):
     from backtesting_app.services import optimization_run_start
 
     log("manage.py qcluster (default cluster)")
-    cluster = subprocess.Popen([PY, str(ROOT / "manage.py"), "qcluster", "--skip-checks"], cwd=ROOT, env=env, stdout=logfile.open("w"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    run = optimization_run_start(user=None, request=OptimizationRequest.from_dict(dict(
-        symbol="EURUSD", timeframe="1h", strategy="forecast", budget=args.opt_budget, method="hybrid", evaluator="inprocess",
-        workers=1, forecasts_source="baseline", name="train_vs_bench load")))
+    cluster = subprocess.Popen(
+        [PY, str(ROOT / "manage.py"), "qcluster", "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        stdout=logfile.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    run = optimization_run_start(
+        user=None,
+        request=OptimizationRequest.from_dict(
+            dict(
+                symbol="EURUSD",
+                timeframe="1h",
+                strategy="forecast",
+                budget=args.opt_budget,
+                method="hybrid",
+                evaluator="inprocess",
+                workers=1,
+                forecasts_source="baseline",
+                name="train_vs_bench load",
+            )
+        ),
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         state = OptimizationRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
@@ -162,10 +215,20 @@ def stop_optimization(cluster: subprocess.Popen, run) -> dict:
 
 
 def cpu_info() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return {"model": model, "logical_cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-            "platform": platform.platform()}
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "model": model,
+        "logical_cpus": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)),
+        "platform": platform.platform(),
+    }
 
 
 def main():
@@ -174,7 +237,12 @@ def main():
     p.add_argument("--bench-steps", type=int, default=100, help="timed steps of each bench run (its own default is 30)")
     p.add_argument("--start", default=None, help="first bar of the training range (default: all the file)")
     p.add_argument("--end", default=None)
-    p.add_argument("--opt-budget", type=int, default=1_000_000, help="evaluations (the most the service takes): enough to outlast the measurement")
+    p.add_argument(
+        "--opt-budget",
+        type=int,
+        default=1_000_000,
+        help="evaluations (the most the service takes): enough to outlast the measurement",
+    )
     p.add_argument("--data-dir", default=None, help="private FOREXGPT_DATA_DIR (default: a fresh temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the data folder")
     p.add_argument("--skip-loaded", action="store_true", help="the idle phase only")
@@ -185,13 +253,30 @@ def main():
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="tvb-data-")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     threads = max(1, int(os.environ.get("FOREXGPT_TORCH_THREADS", "1")))  # as forexgpt_site/env.py reads it
-    env = {**os.environ, "FOREXGPT_DATA_DIR": str(data_dir), "FOREXGPT_TORCH_THREADS": str(threads),
-           "OMP_NUM_THREADS": str(threads), "TQDM_DISABLE": "1", "DJANGO_SETTINGS_MODULE": "forexgpt_site.settings"}
+    env = {
+        **os.environ,
+        "FOREXGPT_DATA_DIR": str(data_dir),
+        "FOREXGPT_TORCH_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        "TQDM_DISABLE": "1",
+        "DJANGO_SETTINGS_MODULE": "forexgpt_site.settings",
+    }
     env.setdefault("SECRET_KEY", "train-vs-bench")
     env.setdefault("FOREXGPT_EVAL_WINDOWS", "64")
     env.pop("Q_CLUSTER_NAME", None)  # the default cluster
-    os.environ.update({k: env[k] for k in ("FOREXGPT_DATA_DIR", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "OMP_NUM_THREADS",
-                                           "TQDM_DISABLE", "FOREXGPT_TORCH_THREADS")})
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "FOREXGPT_DATA_DIR",
+                "SECRET_KEY",
+                "DJANGO_SETTINGS_MODULE",
+                "OMP_NUM_THREADS",
+                "TQDM_DISABLE",
+                "FOREXGPT_TORCH_THREADS",
+            )
+        }
+    )
     wall_started = time.monotonic()
     log(f"data folder {data_dir}")
     manage(env, "migrate", "-v0")
@@ -203,9 +288,17 @@ def main():
     django.setup()
     import torch
 
-    result = {"batch": args.batch, "threads": threads, "bench_steps": args.bench_steps, "torch": torch.__version__,
-              "python": platform.python_version(), "cpu": cpu_info(), "data": DATA.name,
-              "train_range": {"start": args.start, "end": args.end}, "eval_windows": int(env["FOREXGPT_EVAL_WINDOWS"])}
+    result = {
+        "batch": args.batch,
+        "threads": threads,
+        "bench_steps": args.bench_steps,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": cpu_info(),
+        "data": DATA.name,
+        "train_range": {"start": args.start, "end": args.end},
+        "eval_windows": int(env["FOREXGPT_EVAL_WINDOWS"]),
+    }
     log("phase idle")
     result["idle"] = measure(env, args)
     if not args.skip_loaded:
@@ -218,10 +311,16 @@ def main():
             cpu1, evals1, t1 = session_cpu_s(cluster.pid), run.results.count(), time.monotonic()
         finally:
             stopped = stop_optimization(cluster, run)
-        loaded["optimization"] = {"run_id": run.pk, "method": "hybrid", "budget": args.opt_budget, "evaluator": "inprocess",
-                                  "evaluations_during_measurement": evals1 - evals0,
-                                  "cluster_cpu_s_during_measurement": round(cpu1 - cpu0, 1),
-                                  "cluster_cores_busy": round((cpu1 - cpu0) / (t1 - t0), 2), **stopped}
+        loaded["optimization"] = {
+            "run_id": run.pk,
+            "method": "hybrid",
+            "budget": args.opt_budget,
+            "evaluator": "inprocess",
+            "evaluations_during_measurement": evals1 - evals0,
+            "cluster_cpu_s_during_measurement": round(cpu1 - cpu0, 1),
+            "cluster_cores_busy": round((cpu1 - cpu0) / (t1 - t0), 2),
+            **stopped,
+        }
         result["loaded"] = loaded
     result["wall_s"] = round(time.monotonic() - wall_started, 1)
     text = json.dumps(result, indent=2, default=str)

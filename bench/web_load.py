@@ -31,12 +31,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.emit import emit  # noqa: E402
 
-PAGES = ["/", "/data/?symbol=EURUSD&timeframe=1h", "/backtests/", "/optimizations/", "/registry/", "/conformal/", "/training/",
-         "/hardware/"]
+PAGES = [
+    "/",
+    "/data/?symbol=EURUSD&timeframe=1h",
+    "/backtests/",
+    "/optimizations/",
+    "/registry/",
+    "/conformal/",
+    "/training/",
+    "/hardware/",
+]
 CORES = os.cpu_count() or 1
 CONFIGS = {
     "sync, 2 workers (before)": ["--workers", "2"],
-    f"gthread, {CORES} workers x 4 threads (now)": ["--workers", str(CORES), "--worker-class", "gthread", "--threads", "4"],
+    f"gthread, {CORES} workers x 4 threads (now)": [
+        "--workers",
+        str(CORES),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+    ],
 }
 
 
@@ -56,7 +71,10 @@ class Client:
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if body is not None:
-            headers |= {"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://127.0.0.1:{self.port}/login/"}
+            headers |= {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Referer": f"http://127.0.0.1:{self.port}/login/",
+            }
         try:
             self.conn.request(method, path, body=body, headers=headers)
             response = self.conn.getresponse()
@@ -72,8 +90,9 @@ class Client:
     def login(self, username: str, password: str) -> None:
         _, page = self.request("GET", "/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        status, _ = self.request("POST", "/login/", urlencode({"username": username, "password": password,
-                                                               "csrfmiddlewaretoken": token}))
+        status, _ = self.request(
+            "POST", "/login/", urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+        )
         if status != 302:
             raise RuntimeError(f"login failed ({status})")
 
@@ -109,9 +128,16 @@ def load(port: int, users: int, requests: int, password: str) -> dict:
         t.join()
     wall = time.perf_counter() - t0
     ordered = sorted(latencies)
-    return {"requests": len(latencies), "errors": len(errors), "error_examples": errors[:5], "wall_s": round(wall, 2),
-            "throughput_per_s": round(len(latencies) / wall, 2), "p50_s": round(statistics.median(ordered), 3),
-            "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 3), "max_s": round(ordered[-1], 3)}
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "wall_s": round(wall, 2),
+        "throughput_per_s": round(len(latencies) / wall, 2),
+        "p50_s": round(statistics.median(ordered), 3),
+        "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
+        "max_s": round(ordered[-1], 3),
+    }
 
 
 def main() -> None:
@@ -130,9 +156,23 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, options in CONFIGS.items():
             port = _free_port()
-            server = subprocess.Popen([python, "-m", "gunicorn", "forexgpt_site.wsgi", "--bind", f"127.0.0.1:{port}",
-                                       "--timeout", "120", *options], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+            server = subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "forexgpt_site.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--timeout",
+                    "120",
+                    *options,
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 for _ in range(100):  # until it answers
                     try:
@@ -140,11 +180,16 @@ def main() -> None:
                         break
                     except OSError:
                         time.sleep(0.1)
-                results[name].append(load(port, args.users, args.requests, (data / "demo-password").read_text().strip()))
+                results[name].append(
+                    load(port, args.users, args.requests, (data / "demo-password").read_text().strip())
+                )
             finally:
                 server.terminate()
                 server.wait(timeout=60)
-    emit({"cores": CORES, "users": args.users, "requests_per_user": args.requests, "pages": PAGES, "results": results}, args.out)
+    emit(
+        {"cores": CORES, "users": args.users, "requests_per_user": args.requests, "pages": PAGES, "results": results},
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -14,15 +14,20 @@ from forexgpt_site.serialization import json_value
 
 
 @extend_schema_view(create=job_create_schema(CalibrationCreateSerializer, CalibrationRunSerializer))
-class CalibrationRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                            viewsets.GenericViewSet):
+class CalibrationRunViewSet(
+    JobCreateMixin, CancelActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Conformal calibration runs: create with a forecasts CSV (202), poll, read metrics and intervals."""
 
     serializer_class = CalibrationRunSerializer
     create_serializer_class = CalibrationCreateSerializer
+
     def start_job(self, **arguments):
         return services.calibration_run_start(**arguments)
-    queryset = CalibrationRun.objects.select_related("owner", "artifact_version__registered_model").order_by("-created_at")
+
+    queryset = CalibrationRun.objects.select_related("owner", "artifact_version__registered_model").order_by(
+        "-created_at"
+    )
     filterset_fields = ["status", "method", "attached"]
 
     def get_parser_classes(self):
@@ -46,4 +51,3 @@ class CalibrationRunViewSet(JobCreateMixin, CancelActionMixin, mixins.ListModelM
         """Staff: make this calibration give its model version's forecasts their lo/hi."""
         run = services.calibration_attach(run=self.get_object(), user=request.user)
         return Response(CalibrationRunSerializer(run).data)
-

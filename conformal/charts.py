@@ -34,8 +34,13 @@ def coverage_figure(runs_frames, *, window: int = 500) -> dict:
         fig.add_hline(y=target, line_dash="dash", line_color="#111827", annotation_text=f"target {target:.0%}")
     shown = f" (the last {MAX_POINTS:,} points shown)" if cut else ""
     # one decimal: a coverage moving between 89% and 91% otherwise repeats its tick labels
-    fig.update_layout(title=f"Rolling coverage over {window} points{shown}", height=380, template="plotly_white",
-                      margin=dict(l=50, r=20, t=50, b=40), yaxis_tickformat=".1%")
+    fig.update_layout(
+        title=f"Rolling coverage over {window} points{shown}",
+        height=380,
+        template="plotly_white",
+        margin=dict(l=50, r=20, t=50, b=40),
+        yaxis_tickformat=".1%",
+    )
     return json.loads(fig.to_json())
 
 
@@ -45,12 +50,32 @@ def band_figure(run, frame, *, points: int = 1000) -> dict:
     lo = tail["lo"].replace([np.inf, -np.inf], np.nan)
     hi = tail["hi"].replace([np.inf, -np.inf], np.nan)
     missed = (tail["y_true"] < tail["lo"]) | (tail["y_true"] > tail["hi"])
-    fig = go.Figure([
-        go.Scatter(x=x, y=hi, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"),
-        go.Scatter(x=x, y=lo, mode="lines", line=dict(width=0), fill="tonexty", fillcolor="rgba(29,78,216,0.18)", name="interval"),
-        go.Scatter(x=x, y=tail["y_true"], mode="markers", marker=dict(size=3, color="#111827"), name="realized"),
-        go.Scatter(x=x[missed.to_numpy()], y=tail["y_true"][missed], mode="markers", marker=dict(size=5, color="#b91c1c"), name="missed"),
-    ])
-    fig.update_layout(title=f"{run.label}: interval band over realized values (last {len(tail)})", height=380,
-                      template="plotly_white", margin=dict(l=50, r=20, t=50, b=40))
+    fig = go.Figure(
+        [
+            go.Scatter(x=x, y=hi, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"),
+            go.Scatter(
+                x=x,
+                y=lo,
+                mode="lines",
+                line=dict(width=0),
+                fill="tonexty",
+                fillcolor="rgba(29,78,216,0.18)",
+                name="interval",
+            ),
+            go.Scatter(x=x, y=tail["y_true"], mode="markers", marker=dict(size=3, color="#111827"), name="realized"),
+            go.Scatter(
+                x=x[missed.to_numpy()],
+                y=tail["y_true"][missed],
+                mode="markers",
+                marker=dict(size=5, color="#b91c1c"),
+                name="missed",
+            ),
+        ]
+    )
+    fig.update_layout(
+        title=f"{run.label}: interval band over realized values (last {len(tail)})",
+        height=380,
+        template="plotly_white",
+        margin=dict(l=50, r=20, t=50, b=40),
+    )
     return json.loads(fig.to_json())

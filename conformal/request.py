@@ -4,8 +4,9 @@ the checks; the form, the serializer, the command, the stored run and its worker
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 from conformal.engine import METHODS, SCORES, calibration_method, check_params
 from forexgpt_site.errors import DomainError, domain_errors
@@ -67,7 +68,7 @@ class CalibrationRequest:
 
     @classmethod
     @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
-    def from_dict(cls, data: Mapping) -> "CalibrationRequest":
+    def from_dict(cls, data: Mapping) -> CalibrationRequest:
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
         given = request_values(cls, data, "calibration option")
@@ -83,8 +84,14 @@ class CalibrationRequest:
             params["score"] = given["score"]
         check_params(method, alpha, **params)  # the engine's own checks and messages
         forecast_set = parse_row_id(given.get("forecast_set"), "forecast_set")
-        return cls(method=method, alpha=alpha, forecast_set=forecast_set, artifact=str(given.get("artifact", "")).strip(),
-                   name=str(given.get("name", ""))[:cls.NAME_LENGTH], **params)
+        return cls(
+            method=method,
+            alpha=alpha,
+            forecast_set=forecast_set,
+            artifact=str(given.get("artifact", "")).strip(),
+            name=str(given.get("name", ""))[: cls.NAME_LENGTH],
+            **params,
+        )
 
     @property
     def params(self) -> dict:

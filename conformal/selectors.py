@@ -38,5 +38,7 @@ def calibration_coverage(run: CalibrationRun) -> dict | None:
         return None
     with run.forecasts.open("rb") as fh:
         frame = read_forecasts_csv(fh)
-    bounded = calibrated_bounds(frame, state=run.state, alpha=run.alpha, ranges=run.ranges, intervals=calibration_intervals(run))
+    bounded = calibrated_bounds(
+        frame, state=run.state, alpha=run.alpha, ranges=run.ranges, intervals=calibration_intervals(run)
+    )
     return unseen_coverage(bounded, alpha=run.alpha)

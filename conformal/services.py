@@ -24,11 +24,13 @@ from training.engine.periods import period_overlap
 
 def calibration_compute(*, frame: pd.DataFrame, request: CalibrationRequest) -> CalibrationResult:
     """Run the engine on a forecasts table (used by the task and the command alike)."""
-    return calibrate_series(forecast_columns(frame, request.alpha), method=request.method, alpha=request.alpha, **request.params)
+    return calibrate_series(
+        forecast_columns(frame, request.alpha), method=request.method, alpha=request.alpha, **request.params
+    )
 
 
 def intervals_frame(frame: pd.DataFrame, result: CalibrationResult) -> pd.DataFrame:
-    tail = frame.iloc[result.n_calibration:]
+    tail = frame.iloc[result.n_calibration :]
     out = pd.DataFrame({"y_true": result.y_true, "y_pred": result.y_pred, "lo": result.lo, "hi": result.hi})
     if "timestamp" in tail:
         out.insert(0, "timestamp", tail["timestamp"].to_numpy())
@@ -40,7 +42,9 @@ def forecast_set_frame(forecast_set) -> pd.DataFrame:
     frame = forecast_frame(forecast_set, calibrated=False)
     frame = frame[np.isfinite(frame["y_true"])]
     if frame.empty:
-        raise DomainError(f"forecast set {forecast_set.pk} has no forecast whose horizon has passed in the stored candles yet")
+        raise DomainError(
+            f"forecast set {forecast_set.pk} has no forecast whose horizon has passed in the stored candles yet"
+        )
     return frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -70,9 +74,13 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None, enq
     if request.cal_size is not None and request.cal_size >= len(frame):
         raise DomainError(f"cal_size {request.cal_size} leaves no rows to evaluate ({len(frame)} rows in all)")
     upload.seek(0)
-    run = CalibrationRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
-                                    artifact_version=artifact_version, forecast_set=forecast_set,
-                                    overlap=_overlap(artifact_version, frame))
+    run = CalibrationRun.of_request(
+        request,
+        owner=user if getattr(user, "is_authenticated", False) else None,
+        artifact_version=artifact_version,
+        forecast_set=forecast_set,
+        overlap=_overlap(artifact_version, frame),
+    )
     run.forecasts.save(Path(getattr(upload, "name", "forecasts.csv")).name, upload, save=False)
     with transaction.atomic():
         run.save()
@@ -91,15 +99,21 @@ def calibration_run_work(run: CalibrationRun, ctx: JobContext) -> str:
     ranges = calibration_ranges(frame["timestamp"] if "timestamp" in frame else None, result.n_calibration)
     if ranges is not None:
         version = run.artifact_version
-        for name, rows in (("calibration", slice(None, result.n_calibration)), ("evaluation", slice(result.n_calibration, None))):
+        for name, rows in (
+            ("calibration", slice(None, result.n_calibration)),
+            ("evaluation", slice(result.n_calibration, None)),
+        ):
             ranges[name]["overlap"] = _overlap(version, frame, rows)
     buffer = io.StringIO()
     intervals_frame(frame, result).to_csv(buffer, index=False)
-    stored = run.intervals.storage.save(f"conformal/intervals/run-{run.pk}.csv", ContentFile(buffer.getvalue().encode()))
+    stored = run.intervals.storage.save(
+        f"conformal/intervals/run-{run.pk}.csv", ContentFile(buffer.getvalue().encode())
+    )
     try:
         with transaction.atomic():
             CalibrationRun.objects.filter(pk=run.pk).update(
-                metrics=json_value(result.metrics), state=json_value(result.state), intervals=stored, ranges=ranges)
+                metrics=json_value(result.metrics), state=json_value(result.state), intervals=stored, ranges=ranges
+            )
     except BaseException:
         run.intervals.storage.delete(stored)
         raise
@@ -122,5 +136,3 @@ def calibration_attach(*, run: CalibrationRun, user) -> CalibrationRun:
     CalibrationRun.objects.filter(pk=run.pk).update(attached=True)
     run.refresh_from_db()
     return run
-
-

@@ -7,9 +7,18 @@ from forexgpt_site.jobs import JobStatus, request_of
 from forexgpt_site.parsing import row_ids
 
 METRIC_ROWS = [
-    ("coverage", "Coverage"), ("target", "Target"), ("mean_width", "Mean width"), ("median_width", "Median width"),
-    ("winkler", "Winkler score"), ("rolling_window", "Rolling window (points)"), ("rolling_min", "Worst rolling coverage"), ("rolling_share_below", "Share of windows below target - 5 pts"),
-    ("n_infinite", "Infinite intervals"), ("misses_below", "Misses below"), ("misses_above", "Misses above"), ("n", "Points"),
+    ("coverage", "Coverage"),
+    ("target", "Target"),
+    ("mean_width", "Mean width"),
+    ("median_width", "Median width"),
+    ("winkler", "Winkler score"),
+    ("rolling_window", "Rolling window (points)"),
+    ("rolling_min", "Worst rolling coverage"),
+    ("rolling_share_below", "Share of windows below target - 5 pts"),
+    ("n_infinite", "Infinite intervals"),
+    ("misses_below", "Misses below"),
+    ("misses_above", "Misses above"),
+    ("n", "Points"),
 ]
 
 
@@ -32,10 +41,15 @@ def compare(request):
 
 
 def run_detail(request, pk: int):
-    run = get_object_or_404(CalibrationRun.objects.select_related("artifact_version__registered_model", "forecast_set"), pk=pk)
+    run = get_object_or_404(
+        CalibrationRun.objects.select_related("artifact_version__registered_model", "forecast_set"), pk=pk
+    )
     context = _charts_context([run]) if run.status == JobStatus.SUCCEEDED else {"runs": [run]}
-    return render(request, "conformal/run.html", {**context, "run": run, "asked": request_of(run),
-                                                 "coverage": selectors.calibration_coverage(run)})
+    return render(
+        request,
+        "conformal/run.html",
+        {**context, "run": run, "asked": request_of(run), "coverage": selectors.calibration_coverage(run)},
+    )
 
 
 def attach(request, pk: int):
@@ -57,9 +71,16 @@ def attach(request, pk: int):
 def _charts_context(runs) -> dict:
     frames = [(run, selectors.calibration_intervals(run)) for run in runs]
     rows = [(label, [run.metrics.get(key) for run in runs]) for key, label in METRIC_ROWS]
-    by_vol = [(tercile, [(run.metrics.get("coverage_by_volatility") or {}).get(tercile) for run in runs]) for tercile in ("low", "mid", "high")]
+    by_vol = [
+        (tercile, [(run.metrics.get("coverage_by_volatility") or {}).get(tercile) for run in runs])
+        for tercile in ("low", "mid", "high")
+    ]
     return {
-        "runs": runs, "rows": rows, "by_vol": by_vol,
+        "runs": runs,
+        "rows": rows,
+        "by_vol": by_vol,
         "coverage_figure": charts.coverage_figure(frames) if frames else None,
-        "band_figures": [(f"band-{i}", f"band-{i}-figure", charts.band_figure(run, frame)) for i, (run, frame) in enumerate(frames)],
+        "band_figures": [
+            (f"band-{i}", f"band-{i}-figure", charts.band_figure(run, frame)) for i, (run, frame) in enumerate(frames)
+        ],
     }

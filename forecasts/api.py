@@ -18,22 +18,30 @@ def _records(frame):
 
 
 @extend_schema_view(create=job_create_schema(ForecastRequestSerializer, ForecastSetSerializer))
-class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                         viewsets.GenericViewSet):
+class ForecastSetViewSet(
+    JobCreateMixin, ResumeActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Forecast sets: `POST` queues one (202, nothing computed in the request); rows are read from the
     run as paginated JSON or CSV, with realized returns and calibrated intervals where known."""
 
     resume_message = "resuming after the stored forecasts"
     serializer_class = ForecastSetSerializer
     create_serializer_class = ForecastRequestSerializer
+
     def start_job(self, **arguments):
         return services.forecast_set_start(**arguments)
+
     queryset = ForecastSet.objects.select_related("artifact_version").order_by("-created_at")
     filterset_fields = ["status", "symbol", "timeframe", "artifact_version"]
 
-
-    @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int),
-                               OpenApiParameter("as", str, description="csv for the whole set as CSV")], responses={200: dict})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+            OpenApiParameter("as", str, description="csv for the whole set as CSV"),
+        ],
+        responses={200: dict},
+    )
     @action(detail=True)
     def rows(self, request, pk=None):
         """`timestamp, pred_return, q05..q95, confidence, part, in_sample, y_true[, lo, hi, interval_kind]` per bar,
@@ -43,7 +51,9 @@ class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
         for the points its coverage is scored on, `fitted`, `seen` or `unknown` for those it is not."""
         fs = self.get_object()
         if request.query_params.get("as") == "csv":
-            response = HttpResponse(selectors.forecast_frame(fs, labelled=True).to_csv(index=False), content_type="text/csv")
+            response = HttpResponse(
+                selectors.forecast_frame(fs, labelled=True).to_csv(index=False), content_type="text/csv"
+            )
             response["Content-Disposition"] = f'attachment; filename="forecast-set-{fs.pk}.csv"'
             return response
         page = self.paginate_queryset(ForecastRow.objects.filter(forecast_set=fs).order_by("ts"))
@@ -58,4 +68,6 @@ class ForecastSetViewSet(JobCreateMixin, ResumeActionMixin, mixins.ListModelMixi
         and `in_sample` of the scored forecasts; with an attached calibration, `calibration`: its id, method, alpha,
         target, the ranges it was fitted and evaluated on, and its coverage on this set's points it did not see."""
         fs = self.get_object()
-        return Response(json_value(selectors.forecast_scores(fs, selectors.forecast_frame(fs)) or {"rows": 0, "pending": fs.rows}))
+        return Response(
+            json_value(selectors.forecast_scores(fs, selectors.forecast_frame(fs)) or {"rows": 0, "pending": fs.rows})
+        )

@@ -1,4 +1,4 @@
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from django import forms
 
@@ -15,22 +15,37 @@ class ForecastForm(JobForm):
     artifact = forms.CharField(widget=forms.HiddenInput)
     symbol = forms.CharField()
     timeframe = forms.CharField()
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; blank = from the first bar with context")
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; blank = to the last stored bar")
-    samples = forms.IntegerField(initial=ForecastRequest.samples, min_value=ForecastRequest.LIMITS["samples"][0],
-                                 max_value=ForecastRequest.LIMITS["samples"][1])
+    start = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="UTC; blank = from the first bar with context",
+    )
+    end = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; blank = to the last stored bar"
+    )
+    samples = forms.IntegerField(
+        initial=ForecastRequest.samples,
+        min_value=ForecastRequest.LIMITS["samples"][0],
+        max_value=ForecastRequest.LIMITS["samples"][1],
+    )
     seed = forms.IntegerField(initial=ForecastRequest.seed, min_value=0)
-    in_sample_ok = forms.BooleanField(required=False, label="Make them anyway",
-                                      help_text="they will be labelled in-sample on every page that uses them")
+    in_sample_ok = forms.BooleanField(
+        required=False,
+        label="Make them anyway",
+        help_text="they will be labelled in-sample on every page that uses them",
+    )
 
     in_sample_warning = None  # the service's InSampleRange message: the page asks to confirm
 
     def request_values(self, cleaned: dict) -> dict:
         start, end = cleaned.get("start"), cleaned.get("end")
         cleaned = {k: v for k, v in cleaned.items() if k != "in_sample_ok"}  # the form's question, not the request's
-        return {**cleaned, "start": datetime.combine(start, time(), timezone.utc) if start else None,
-                # the last bar of the end day, not the first of the next (no day after 9999-12-31: its last second)
-                "end": datetime.combine(end, time.max.replace(microsecond=0), timezone.utc) if end else None}
+        return {
+            **cleaned,
+            "start": datetime.combine(start, time(), UTC) if start else None,
+            # the last bar of the end day, not the first of the next (no day after 9999-12-31: its last second)
+            "end": datetime.combine(end, time.max.replace(microsecond=0), UTC) if end else None,
+        }
 
     def confirming(self, service):
         """`service` (forecast_set_start) for `start(user, ...)`, making a range that touches the model's
@@ -57,9 +72,15 @@ class _CoverageSelect(forms.Select):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         fs = getattr(value, "instance", None)
         if fs is not None:
-            option["attrs"].update({"data-symbol": fs.symbol, "data-timeframe": fs.timeframe,
-                                    "data-first": f"{fs.first:%Y-%m-%dT%H:%M}", "data-last": f"{fs.last:%Y-%m-%dT%H:%M}",
-                                    "data-in-sample": {True: "true", False: "false"}.get(fs.in_sample, "unknown")})
+            option["attrs"].update(
+                {
+                    "data-symbol": fs.symbol,
+                    "data-timeframe": fs.timeframe,
+                    "data-first": f"{fs.first:%Y-%m-%dT%H:%M}",
+                    "data-last": f"{fs.last:%Y-%m-%dT%H:%M}",
+                    "data-in-sample": {True: "true", False: "false"}.get(fs.in_sample, "unknown"),
+                }
+            )
         return option
 
 
@@ -73,8 +94,12 @@ class ForecastSetField(forms.ModelChoiceField):
 
         kwargs.setdefault("required", False)
         kwargs.setdefault("help_text", "only the sets that cover the series and range above are listed")
-        super().__init__(queryset=ForecastSet.objects.filter(status=JobStatus.SUCCEEDED).order_by("-created_at"), **kwargs)
+        super().__init__(
+            queryset=ForecastSet.objects.filter(status=JobStatus.SUCCEEDED).order_by("-created_at"), **kwargs
+        )
 
     def label_from_instance(self, fs):
-        return (f"#{fs.pk} {fs.artifact_ref}: {fs.symbol} {fs.timeframe} {fs.first:%Y-%m-%d %H:%M} to {fs.last:%Y-%m-%d %H:%M} "
-                f"({fs.rows:,} bars) - {'⚠ ' if fs.in_sample else ''}{fs.sample_label}")
+        return (
+            f"#{fs.pk} {fs.artifact_ref}: {fs.symbol} {fs.timeframe} {fs.first:%Y-%m-%d %H:%M} to {fs.last:%Y-%m-%d %H:%M} "
+            f"({fs.rows:,} bars) - {'⚠ ' if fs.in_sample else ''}{fs.sample_label}"
+        )

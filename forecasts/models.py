@@ -14,12 +14,17 @@ class ForecastSet(ChildJobRun):
     request_class = ForecastRequest
     REQUEST_COLUMNS = ("symbol", "timeframe", "start", "end")
 
-    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                         related_name="forecast_sets")
-    artifact_ref = models.CharField(max_length=160, blank=True, help_text="the version's reference, kept if it is deleted")
+    artifact_version = models.ForeignKey(
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="forecast_sets"
+    )
+    artifact_ref = models.CharField(
+        max_length=160, blank=True, help_text="the version's reference, kept if it is deleted"
+    )
     symbol = models.CharField(max_length=12)
     timeframe = models.CharField(max_length=8)
-    start = models.DateTimeField(null=True, blank=True, help_text="requested first bar (None: the first that has context)")
+    start = models.DateTimeField(
+        null=True, blank=True, help_text="requested first bar (None: the first that has context)"
+    )
     end = models.DateTimeField(null=True, blank=True, help_text="requested last bar (None: the last stored)")
     first = models.DateTimeField(null=True, blank=True, help_text="first forecast bar")
     last = models.DateTimeField(null=True, blank=True, help_text="last forecast bar")
@@ -27,9 +32,14 @@ class ForecastSet(ChildJobRun):
     windows_total = models.PositiveIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0, help_text="forecasts stored so far")
     eta_s = models.FloatField(null=True, blank=True)
-    overlap = models.JSONField(null=True, blank=True, help_text=(
-        "forecast origins in each place of the model's periods: {before, train, val, test, between, after} counts; "
-        "null when the version records no periods"))
+    overlap = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=(
+            "forecast origins in each place of the model's periods: {before, train, val, test, between, after} counts; "
+            "null when the version records no periods"
+        ),
+    )
 
     @property
     def label(self) -> str:
@@ -43,7 +53,7 @@ class ForecastSet(ChildJobRun):
 
     @property
     def sample_label(self) -> str:
-        """"in-sample (training)", "in-sample (validation)", "out-of-sample (test period)",
+        """ "in-sample (training)", "in-sample (validation)", "out-of-sample (test period)",
         "out-of-sample (after the model's data)", ... or "periods unknown"."""
         return sample_label_of(self.overlap)
 
@@ -66,3 +76,6 @@ class ForecastRow(models.Model):
     class Meta:
         ordering = ["forecast_set", "ts"]
         constraints = [models.UniqueConstraint(fields=["forecast_set", "ts"], name="forecasts_one_row_per_bar")]
+
+    def __str__(self) -> str:
+        return f"forecast set {self.forecast_set_id} at {self.ts:%Y-%m-%d %H:%M} UTC"

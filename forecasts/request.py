@@ -3,9 +3,10 @@ the checks; the form, the serializer, the command and the stored run all come fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import parse_utc_range, parse_whole, request_dict, request_values
@@ -32,16 +33,27 @@ class ForecastRequest:
 
     @classmethod
     @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
-    def from_dict(cls, data: Mapping) -> "ForecastRequest":
+    def from_dict(cls, data: Mapping) -> ForecastRequest:
         """Parse and check a plain mapping (form data, JSON, command options); ValueError names the field."""
         data = request_values(cls, data, "forecast option", required=("artifact", "symbol", "timeframe"))
         start, end = parse_utc_range(data)
-        numbers = {name: parse_whole(data[name], name, *cls.LIMITS[name]) for name in cls.LIMITS if data.get(name) not in (None, "")}
+        numbers = {
+            name: parse_whole(data[name], name, *cls.LIMITS[name])
+            for name in cls.LIMITS
+            if data.get(name) not in (None, "")
+        }
         sampler = str(data.get("sampler") or DEFAULT_SAMPLER)
         if sampler not in SAMPLERS:
             raise DomainError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
-        return cls(artifact=str(data["artifact"]).strip(), symbol=normalize_symbol(str(data["symbol"])),
-                   timeframe=normalize_timeframe(str(data["timeframe"])).code, start=start, end=end, sampler=sampler, **numbers)
+        return cls(
+            artifact=str(data["artifact"]).strip(),
+            symbol=normalize_symbol(str(data["symbol"])),
+            timeframe=normalize_timeframe(str(data["timeframe"])).code,
+            start=start,
+            end=end,
+            sampler=sampler,
+            **numbers,
+        )
 
     def to_dict(self) -> dict:
         return request_dict(self)

@@ -62,8 +62,14 @@ def version_periods_of(fs: ForecastSet) -> dict | None:
     return (fs.artifact_version.periods or None) if fs.artifact_version_id else None
 
 
-def forecast_frame(fs: ForecastSet, *, truth: bool = True, calibrated: bool = True, labelled: bool = False,
-                   rows: QuerySet | None = None) -> pd.DataFrame:
+def forecast_frame(
+    fs: ForecastSet,
+    *,
+    truth: bool = True,
+    calibrated: bool = True,
+    labelled: bool = False,
+    rows: QuerySet | None = None,
+) -> pd.DataFrame:
     """`timestamp, pred_return, q05..q95, confidence[, part, in_sample][, y_true][, lo, hi, interval_kind]`,
     ascending. `y_true` is the realized horizon return where it is known. `labelled`: where each
     forecast was made among the model's periods (`part`: before, train, val, test, between, after)
@@ -80,12 +86,19 @@ def forecast_frame(fs: ForecastSet, *, truth: bool = True, calibrated: bool = Tr
         frame["part"] = parts if parts is not None else None
         frame["in_sample"] = np.isin(parts, IN_SAMPLE_PARTS) if parts is not None else None
     if truth:
-        frame["y_true"] = realized_returns(symbol=fs.symbol, timeframe=fs.timeframe, stamps=frame["timestamp"], horizon=fs.horizon)
+        frame["y_true"] = realized_returns(
+            symbol=fs.symbol, timeframe=fs.timeframe, stamps=frame["timestamp"], horizon=fs.horizon
+        )
     if calibrated and len(frame) and (calibration := attached_calibration(fs)) is not None:
         # The calibrator a calibration attached to this version publishes (read through the relation,
         # applied with the pure conformal engine: docs/ARCHITECTURE.md, the one read against the flow).
-        frame = calibrated_bounds(frame, state=calibration.state, alpha=calibration.alpha, ranges=calibration.ranges,
-                                  intervals=_own_intervals(calibration, fs))
+        frame = calibrated_bounds(
+            frame,
+            state=calibration.state,
+            alpha=calibration.alpha,
+            ranges=calibration.ranges,
+            intervals=_own_intervals(calibration, fs),
+        )
     return frame
 
 
@@ -140,14 +153,17 @@ def moves_exceeded_by(fs: ForecastSet, *shares: float) -> list[float] | None:
     if not count:
         return None
     ranks = [min(int(count * share), count - 1) for share in shares]
-    largest = list(rows.annotate(move=Abs("pred_return")).order_by("-move").values_list("move", flat=True)[:max(ranks) + 1])
+    largest = list(
+        rows.annotate(move=Abs("pred_return")).order_by("-move").values_list("move", flat=True)[: max(ranks) + 1]
+    )
     return [float(largest[rank]) for rank in ranks]  # one sort of the set's rows for every share
 
 
 def forecast_sets_covering(*, symbol: str, timeframe: str, start=None, end=None, version=None) -> QuerySet:
     """Finished sets of a series whose bars cover [start, end] (None = any), newest first."""
     qs = ForecastSet.objects.filter(symbol=symbol, timeframe=timeframe, status=JobStatus.SUCCEEDED).select_related(
-        "artifact_version__registered_model")
+        "artifact_version__registered_model"
+    )
     if start is not None:
         qs = qs.filter(first__lte=start)
     if end is not None:
@@ -189,9 +205,17 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
     exact quantiles at the same levels; the seasonal EWMA and seasonal GARCH(1,1)-t fitted on the bars
     `baseline_fit_end` names): the quantile score and its ratio to each baseline's, the coverage of each
     band, the strongest baseline, and the rows scored. None when no horizon has passed yet."""
-    from training.engine.forecast import (BASELINES, QUANTILE_NAMES as names, QUANTILES as levels, empirical_quantiles,
-                                          ewma_sigma, gaussian_quantiles, random_walk_history, seasonal_ewma_sigma,
-                                          strongest_baseline)
+    from training.engine.forecast import (
+        BASELINES,
+        empirical_quantiles,
+        ewma_sigma,
+        gaussian_quantiles,
+        random_walk_history,
+        seasonal_ewma_sigma,
+        strongest_baseline,
+    )
+    from training.engine.forecast import QUANTILE_NAMES as names
+    from training.engine.forecast import QUANTILES as levels
     from training.engine.garch import seasonal_garch_t_quantiles
 
     frame = forecast_frame(fs, calibrated=False) if frame is None else frame
@@ -205,9 +229,11 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
     def named(q):
         return {n: q[i] for i, n in enumerate(names)}
 
-    forecasters = {"model": {n: known[n].to_numpy(float) for n in names},
-                   "ewma_gaussian": named(gaussian_quantiles(ewma_sigma(close, ends, fs.horizon), levels)),
-                   "random_walk": named(empirical_quantiles(random_walk_history(close, ends, fs.horizon), levels))}
+    forecasters = {
+        "model": {n: known[n].to_numpy(float) for n in names},
+        "ewma_gaussian": named(gaussian_quantiles(ewma_sigma(close, ends, fs.horizon), levels)),
+        "random_walk": named(empirical_quantiles(random_walk_history(close, ends, fs.horizon), levels)),
+    }
     fit = baseline_fit_end(fs, ts, known["timestamp"].iloc[0])
     if fit is not None and ends.min() >= 1:  # a forecast made at the series' first bar has no return to filter
         train_last = fit[0]
@@ -217,17 +243,25 @@ def forecast_scores(fs: ForecastSet, frame: pd.DataFrame | None = None) -> dict 
         seasonal = cache.get(key)
         if seasonal is None:
             seasonal = {
-                "seasonal_ewma": named(gaussian_quantiles(seasonal_ewma_sigma(close, ts, ends, fs.horizon, train_last=train_last),
-                                                          levels)),
-                "seasonal_garch_t": named(seasonal_garch_t_quantiles(close, ts, ends, fs.horizon, train_last=train_last,
-                                                                     levels=levels))}
+                "seasonal_ewma": named(
+                    gaussian_quantiles(seasonal_ewma_sigma(close, ts, ends, fs.horizon, train_last=train_last), levels)
+                ),
+                "seasonal_garch_t": named(
+                    seasonal_garch_t_quantiles(close, ts, ends, fs.horizon, train_last=train_last, levels=levels)
+                ),
+            }
             cache.set(key, seasonal, SEASONAL_CACHE_S)
         forecasters |= seasonal
     scored = {name: quantile_score(q, y) for name, q in forecasters.items()}
     order = ["model", *(name for name in BASELINES if name in forecasters)]  # the pages' order
-    out = {"rows": int(len(known)), "pending": int(len(frame) - len(known)), "forecasters": {},
-           "baselines_fitted_on": None if "seasonal_ewma" not in forecasters else {
-               "last_bar": ts.iloc[fit[0]].to_pydatetime(), "bars": fit[0] + 1, "why": fit[1]}}
+    out = {
+        "rows": int(len(known)),
+        "pending": int(len(frame) - len(known)),
+        "forecasters": {},
+        "baselines_fitted_on": None
+        if "seasonal_ewma" not in forecasters
+        else {"last_bar": ts.iloc[fit[0]].to_pydatetime(), "bars": fit[0] + 1, "why": fit[1]},
+    }
     for name in order:
         q = forecasters[name]
         out["forecasters"][name] = {
@@ -252,16 +286,27 @@ def calibration_summary(calibration, frame: pd.DataFrame) -> dict:
     the ranges it was fitted and evaluated on, whether its own forecasts were in-sample - and its
     calibrated coverage on this set's points it did not see (`conformal.engine.unseen_coverage`,
     the function its own page's figure comes from)."""
-    return {"id": calibration.pk, "label": calibration.label, "method": calibration.method, "alpha": calibration.alpha,
-            "params": request_of(calibration).params, "ranges": calibration.ranges, "forecast_set": calibration.forecast_set_id,
-            "in_sample": calibration.in_sample, "sample_label": calibration.sample_label,
-            **unseen_coverage(frame, alpha=calibration.alpha)}
+    return {
+        "id": calibration.pk,
+        "label": calibration.label,
+        "method": calibration.method,
+        "alpha": calibration.alpha,
+        "params": request_of(calibration).params,
+        "ranges": calibration.ranges,
+        "forecast_set": calibration.forecast_set_id,
+        "in_sample": calibration.in_sample,
+        "sample_label": calibration.sample_label,
+        **unseen_coverage(frame, alpha=calibration.alpha),
+    }
 
 
 def runs_using(fs: ForecastSet) -> dict[str, list]:
     """The calibrations, backtests and optimizations that used a forecast set, newest first."""
-    return {name: list(getattr(fs, name).order_by("-created_at")[:20])
-            for name in ("calibrations", "backtests", "optimizations") if hasattr(fs, name)}
+    return {
+        name: list(getattr(fs, name).order_by("-created_at")[:20])
+        for name in ("calibrations", "backtests", "optimizations")
+        if hasattr(fs, name)
+    }
 
 
 def forecast_set_for(*, artifact: str, symbol: str, timeframe: str, start=None, end=None) -> ForecastSet:
@@ -275,6 +320,8 @@ def forecast_set_for(*, artifact: str, symbol: str, timeframe: str, start=None, 
     if fs is None:
         span = f" from {start:%Y-%m-%d %H:%M}" if start else ""
         span += f" to {end:%Y-%m-%d %H:%M}" if end else ""
-        raise DomainError(f"{version.ref} has no finished forecast set of {symbol} {timeframe}{span}: make one first "
-                         f"(Make forecasts on its page, POST /api/forecasts/ or manage.py forecast)")
+        raise DomainError(
+            f"{version.ref} has no finished forecast set of {symbol} {timeframe}{span}: make one first "
+            f"(Make forecasts on its page, POST /api/forecasts/ or manage.py forecast)"
+        )
     return fs

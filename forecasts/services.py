@@ -26,7 +26,9 @@ from training.engine.periods import in_sample_of, period_overlap
 
 logger = logging.getLogger(__name__)
 
-CHUNK_WINDOWS = int(os.environ.get("FOREXGPT_FORECAST_CHUNK", "256"))  # windows per stored chunk (and per sampling batch)
+CHUNK_WINDOWS = int(
+    os.environ.get("FOREXGPT_FORECAST_CHUNK", "256")
+)  # windows per stored chunk (and per sampling batch)
 QUANTILE_FIELDS = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
 
 
@@ -59,26 +61,36 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
     from registry.selectors import version_file_bytes
 
     if (version.symbol, version.timeframe) != (request.symbol, request.timeframe):
-        raise DomainError(f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
-                         f"{request.symbol} {request.timeframe}")
+        raise DomainError(
+            f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
+            f"{request.symbol} {request.timeframe}"
+        )
     patch_len = int(json.loads(version_file_bytes(version, "config"))["patch_len"])
     candles = candles_frame(symbol=request.symbol, timeframe=request.timeframe, end=request.end)
     first = patch_len - 1
     if request.start is not None:
         before = int((candles["ts"] < pd.Timestamp(request.start)).sum())
         if before < patch_len - 1:
-            raise DomainError(f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
-                             f"bars are stored before {request.start:%Y-%m-%d %H:%M}; start at "
-                             f"{_first_forecastable(candles, patch_len)} or later")
+            raise DomainError(
+                f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
+                f"bars are stored before {request.start:%Y-%m-%d %H:%M}; start at "
+                f"{_first_forecastable(candles, patch_len)} or later"
+            )
         first = before
     if len(candles) <= first:
-        raise DomainError(f"no {request.symbol} {request.timeframe} bar to forecast in that range "
-                         f"({len(candles)} bars stored up to it; a forecast needs {patch_len} of context)")
+        raise DomainError(
+            f"no {request.symbol} {request.timeframe} bar to forecast in that range "
+            f"({len(candles)} bars stored up to it; a forecast needs {patch_len} of context)"
+        )
     return ForecastPlan(candles=candles, ends=np.arange(first, len(candles)), patch_len=patch_len)
 
 
 def _first_forecastable(candles: pd.DataFrame, patch_len: int) -> str:
-    return f"{candles['ts'].iloc[patch_len - 1]:%Y-%m-%d %H:%M}" if len(candles) >= patch_len else "(no such bar: too few bars stored)"
+    return (
+        f"{candles['ts'].iloc[patch_len - 1]:%Y-%m-%d %H:%M}"
+        if len(candles) >= patch_len
+        else "(no such bar: too few bars stored)"
+    )
 
 
 class InSampleRange(DomainError):
@@ -93,16 +105,23 @@ def in_sample_message(version, overlap: dict) -> str:
     """What a form says before it makes in-sample forecasts: how many fall in which part, and where
     the out-of-sample forecasts start."""
     periods = version.periods
-    inside = [f"{overlap[part]:,} inside its {name} part ({_when(periods[part]['first_bar'])} to {_when(periods[part]['last_bar'])} UTC)"
-              for part, name in (("train", "training"), ("val", "validation")) if overlap.get(part)]
-    return (f"In-sample: of these {sum(overlap.values()):,} forecasts, {' and '.join(inside)}. {version.ref} was fitted to "
-            f"those bars, so their scores, calibrations and backtests overstate what it can do. Its test period starts "
-            f"{_when(periods['test']['first_bar'])} UTC: start there or later for out-of-sample forecasts, or confirm to make these anyway.")
+    inside = [
+        f"{overlap[part]:,} inside its {name} part ({_when(periods[part]['first_bar'])} to {_when(periods[part]['last_bar'])} UTC)"
+        for part, name in (("train", "training"), ("val", "validation"))
+        if overlap.get(part)
+    ]
+    return (
+        f"In-sample: of these {sum(overlap.values()):,} forecasts, {' and '.join(inside)}. {version.ref} was fitted to "
+        f"those bars, so their scores, calibrations and backtests overstate what it can do. Its test period starts "
+        f"{_when(periods['test']['first_bar'])} UTC: start there or later for out-of-sample forecasts, or confirm to make these anyway."
+    )
 
 
 @domain_errors()  # what the engines refuse for this request's data is a refusal too
 @transaction.atomic
-def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True, in_sample_ok: bool = True) -> ForecastSet:
+def forecast_set_start(
+    *, user, request: ForecastRequest, enqueue: bool = True, in_sample_ok: bool = True
+) -> ForecastSet:
     """Check the request against the model and the stored bars, store the run, queue it on `gpu`.
     Nothing is computed here: the web request answers at once. The set's `overlap` with the model's
     periods is known from the planned bars; with `in_sample_ok` False a range that touches the
@@ -116,10 +135,17 @@ def forecast_set_start(*, user, request: ForecastRequest, enqueue: bool = True, 
     if not in_sample_ok and in_sample_of(overlap):
         raise InSampleRange(in_sample_message(version, overlap))
     fs = ForecastSet.of_request(  # the version it resolved to, not an alias that may move: a resumed run makes the same rows
-        replace(request, artifact=version.ref), owner=user if getattr(user, "is_authenticated", False) else None,
-        artifact_version=version, artifact_ref=version.ref, first=ts.iloc[plan.ends[0]].to_pydatetime(),
-        last=ts.iloc[plan.ends[-1]].to_pydatetime(), horizon=version.horizon_bars, windows_total=len(plan.ends), overlap=overlap,
-        message=f"queued: {len(plan.ends):,} forecasts")
+        replace(request, artifact=version.ref),
+        owner=user if getattr(user, "is_authenticated", False) else None,
+        artifact_version=version,
+        artifact_ref=version.ref,
+        first=ts.iloc[plan.ends[0]].to_pydatetime(),
+        last=ts.iloc[plan.ends[-1]].to_pydatetime(),
+        horizon=version.horizon_bars,
+        windows_total=len(plan.ends),
+        overlap=overlap,
+        message=f"queued: {len(plan.ends):,} forecasts",
+    )
     fs.save()
     if enqueue:
         job_enqueue(fs)
@@ -171,23 +197,43 @@ def forecast_child_main(set_id: int) -> int:
     feats = norm.transform(features)
     # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older
     # models); each window's median path is kept at the fitted drift times itself (1 for older models)
-    scales = norm.forecast_scale(plan.candles["close"].to_numpy(float), plan.ends, int(config["horizon"]), plan.candles["ts"])
+    scales = norm.forecast_scale(
+        plan.candles["close"].to_numpy(float), plan.ends, int(config["horizon"]), plan.candles["ts"]
+    )
     ts = plan.candles["ts"]
     done = set(ForecastRow.objects.filter(forecast_set=fs).values_list("ts", flat=True))
-    chunks = [plan.ends[i:i + CHUNK_WINDOWS] for i in range(0, len(plan.ends), CHUNK_WINDOWS)]
-    chunk_scales = [scales[i:i + CHUNK_WINDOWS] for i in range(0, len(plan.ends), CHUNK_WINDOWS)]
+    chunks = [plan.ends[i : i + CHUNK_WINDOWS] for i in range(0, len(plan.ends), CHUNK_WINDOWS)]
+    chunk_scales = [scales[i : i + CHUNK_WINDOWS] for i in range(0, len(plan.ends), CHUNK_WINDOWS)]
     started, made = time.monotonic(), 0
     try:
         for k, ends in enumerate(chunks):
             stamps = [ts.iloc[e].to_pydatetime() for e in ends]
             if all(s in done for s in stamps):
                 continue
-            paths = sample_forecasts(model, windows(feats, ends, plan.patch_len), n_samples=request.samples, steps=request.steps,
-                                     sampler=request.sampler, generator=_chunk_generator(request.seed, k), batch=len(ends),
-                                     y_scale=chunk_scales[k], drift=norm.drift, device=device, precision=precision)
+            paths = sample_forecasts(
+                model,
+                windows(feats, ends, plan.patch_len),
+                n_samples=request.samples,
+                steps=request.steps,
+                sampler=request.sampler,
+                generator=_chunk_generator(request.seed, k),
+                batch=len(ends),
+                y_scale=chunk_scales[k],
+                drift=norm.drift,
+                device=device,
+                precision=precision,
+            )
             s = summarize(paths)
-            rows = [ForecastRow(forecast_set=fs, ts=stamp, pred_return=float(s["median"][i, -1]), confidence=float(s["confidence"][i]),
-                                **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS}) for i, stamp in enumerate(stamps)]
+            rows = [
+                ForecastRow(
+                    forecast_set=fs,
+                    ts=stamp,
+                    pred_return=float(s["median"][i, -1]),
+                    confidence=float(s["confidence"][i]),
+                    **{q: float(s[q][i, -1]) for q in QUANTILE_FIELDS},
+                )
+                for i, stamp in enumerate(stamps)
+            ]
             with transaction.atomic():
                 ForecastRow.objects.filter(forecast_set=fs, ts__in=stamps).delete()  # a chunk is all or nothing
                 ForecastRow.objects.bulk_create(rows)
@@ -195,12 +241,18 @@ def forecast_child_main(set_id: int) -> int:
             stored = ForecastRow.objects.filter(forecast_set=fs).count()
             rate = made / max(time.monotonic() - started, 1e-9)
             eta = (fs.windows_total - stored) / rate if rate > 0 else None
-            ctx.progress(stored / max(fs.windows_total, 1), f"{stored:,} of {fs.windows_total:,} forecasts "
-                         f"({rate:,.1f}/s)", force=True, rows=stored, eta_s=eta)
+            ctx.progress(
+                stored / max(fs.windows_total, 1),
+                f"{stored:,} of {fs.windows_total:,} forecasts ({rate:,.1f}/s)",
+                force=True,
+                rows=stored,
+                eta_s=eta,
+            )
     except JobCancelled:
         return CHILD_CANCELLED
     stamps = list(ForecastRow.objects.filter(forecast_set=fs).values_list("ts", flat=True))
     overlap = period_overlap(fs.artifact_version.periods, stamps)  # the stored rows' own origins
-    ForecastSet.objects.filter(pk=fs.pk).update(rows=len(stamps), eta_s=0, overlap=overlap,
-                                                message=f"{len(stamps):,} forecasts of {fs.artifact_ref}")
+    ForecastSet.objects.filter(pk=fs.pk).update(
+        rows=len(stamps), eta_s=0, overlap=overlap, message=f"{len(stamps):,} forecasts of {fs.artifact_ref}"
+    )
     return 0

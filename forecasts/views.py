@@ -36,8 +36,12 @@ def forecast_new(request):
         initial = {k: request.GET.get(k) for k in ("artifact", "symbol", "timeframe")}
         version = _version_named(initial["artifact"])
         if version is not None:
-            initial = {"symbol": version.symbol, "timeframe": version.timeframe, **{k: v for k, v in initial.items() if v},
-                       "start": out_of_sample_start(version)}
+            initial = {
+                "symbol": version.symbol,
+                "timeframe": version.timeframe,
+                **{k: v for k, v in initial.items() if v},
+                "start": out_of_sample_start(version),
+            }
         form = ForecastForm(initial=initial)
     forecast_start = out_of_sample_start(version) if version is not None else None
     return render(request, "forecasts/new.html", {"form": form, "version": version, "forecast_start": forecast_start})
@@ -91,24 +95,54 @@ def fan_figure(fs: ForecastSet, frame: pd.DataFrame) -> dict | None:
         return go.Scatter(x=x, y=y, mode="lines", **kw)
 
     traces = []
-    for lo, hi, name, opacity in (("q05", "q95", "90% band (q05-q95)", 0.18), ("q25", "q75", "50% band (q25-q75)", 0.35)):
-        traces.append(line(base * np.exp(frame[hi].to_numpy(float)), line=dict(width=0), showlegend=False, hoverinfo="skip"))
-        traces.append(line(base * np.exp(frame[lo].to_numpy(float)), line=dict(width=0), fill="tonexty",
-                           fillcolor=f"rgba(37,99,235,{opacity})", name=name))
-    traces.append(line(base * np.exp(frame["pred_return"].to_numpy(float)), name="median", line=dict(color="#1d4ed8", width=1)))
+    for lo, hi, name, opacity in (
+        ("q05", "q95", "90% band (q05-q95)", 0.18),
+        ("q25", "q75", "50% band (q25-q75)", 0.35),
+    ):
+        traces.append(
+            line(base * np.exp(frame[hi].to_numpy(float)), line=dict(width=0), showlegend=False, hoverinfo="skip")
+        )
+        traces.append(
+            line(
+                base * np.exp(frame[lo].to_numpy(float)),
+                line=dict(width=0),
+                fill="tonexty",
+                fillcolor=f"rgba(37,99,235,{opacity})",
+                name=name,
+            )
+        )
+    traces.append(
+        line(base * np.exp(frame["pred_return"].to_numpy(float)), name="median", line=dict(color="#1d4ed8", width=1))
+    )
     if {"lo", "hi"} <= set(frame.columns):
         for col in ("lo", "hi"):
-            traces.append(line(base * np.exp(frame[col].to_numpy(float)), name=f"calibrated {col}",
-                               line=dict(color="#b45309", width=1, dash="dot")))
+            traces.append(
+                line(
+                    base * np.exp(frame[col].to_numpy(float)),
+                    name=f"calibrated {col}",
+                    line=dict(color="#b45309", width=1, dash="dot"),
+                )
+            )
     realized = np.where(known, close[np.minimum(target, len(close) - 1)], np.nan)
     traces.append(line(realized, name="realized close", line=dict(color="#111827", width=1)))
-    title = f"{fs.symbol} {fs.timeframe}: price {fs.horizon} bars after each forecast" + (f" (every {step}th forecast)" if step > 1 else "")
+    title = f"{fs.symbol} {fs.timeframe}: price {fs.horizon} bars after each forecast" + (
+        f" (every {step}th forecast)" if step > 1 else ""
+    )
     if gaps:
-        title += "; no bars " + ", ".join(f"{a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M}" for a, b in gaps[:3]) + (" ..." if len(gaps) > 3 else "")
+        title += (
+            "; no bars "
+            + ", ".join(f"{a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M}" for a, b in gaps[:3])
+            + (" ..." if len(gaps) > 3 else "")
+        )
     fig = go.Figure(traces)
     fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])])  # the FX weekend closure is no gap
-    fig.update_layout(height=420, margin=dict(l=60, r=20, t=50, b=40), template="plotly_white", title=title,
-                      legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(
+        height=420,
+        margin=dict(l=60, r=20, t=50, b=40),
+        template="plotly_white",
+        title=title,
+        legend=dict(orientation="h", y=-0.15),
+    )
     return json.loads(fig.to_json())
 
 
@@ -119,7 +153,15 @@ def forecast_detail(request, pk: int):
         frame = selectors.forecast_frame(fs)
         figure = fan_figure(fs, frame)
         scores = selectors.forecast_scores(fs, frame)
-    return render(request, "forecasts/detail.html", {
-        "fs": fs, "figure": figure, "scores": scores, "used_by": selectors.runs_using(fs),
-        "periods": version_periods(fs.artifact_version) if fs.artifact_version else None,
-        "calibration": selectors.attached_calibration(fs)})
+    return render(
+        request,
+        "forecasts/detail.html",
+        {
+            "fs": fs,
+            "figure": figure,
+            "scores": scores,
+            "used_by": selectors.runs_using(fs),
+            "periods": version_periods(fs.artifact_version) if fs.artifact_version else None,
+            "calibration": selectors.attached_calibration(fs),
+        },
+    )

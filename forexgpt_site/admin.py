@@ -5,7 +5,18 @@ class JobRunAdmin(admin.ModelAdmin):
     """Shared admin for job-run tables: status fields are the worker's and the request is what the run
     was started with; neither is edited by hand."""
 
-    readonly_fields = ["request", "status", "progress", "message", "error", "task_id", "created_at", "started_at", "finished_at", "heartbeat_at"]
+    readonly_fields = [
+        "request",
+        "status",
+        "progress",
+        "message",
+        "error",
+        "task_id",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+    ]
     list_filter = ["status"]
     date_hierarchy = "created_at"
 

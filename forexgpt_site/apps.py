@@ -9,9 +9,8 @@ class ForexgptSiteConfig(AppConfig):
 
     def ready(self):
         from axes.signals import user_locked_out
-        from django.db.models.signals import post_migrate
-
         from django.contrib.auth.signals import user_login_failed
+        from django.db.models.signals import post_migrate
 
         from forexgpt_site.auth import count_failed_login, refuse_locked_out_api_login
         from forexgpt_site.schedules import ensure_schedules

@@ -56,10 +56,13 @@ def refuse_locked_out_api_login(sender, request=None, **kwargs) -> None:
         raise Throttled(wait=cool_off.total_seconds() if cool_off else None, detail=str(get_lockout_message()))
 
 
-_ISSUED_TOKEN = inline_serializer("IssuedToken", {
-    "token": serializers.CharField(help_text="send as `Authorization: Token <token>`; shown this once"),
-    "expiry": serializers.DateTimeField(allow_null=True, help_text="null: the token never expires"),
-})
+_ISSUED_TOKEN = inline_serializer(
+    "IssuedToken",
+    {
+        "token": serializers.CharField(help_text="send as `Authorization: Token <token>`; shown this once"),
+        "expiry": serializers.DateTimeField(allow_null=True, help_text="null: the token never expires"),
+    },
+)
 
 
 def issue_token(user, ttl):
@@ -69,7 +72,11 @@ def issue_token(user, ttl):
     tokens = get_token_model().objects
     with transaction.atomic():
         instance, token = tokens.create(user=user, expiry=ttl, prefix=knox_settings.TOKEN_PREFIX)
-        keep = tokens.filter(user=user).order_by("-created", "-pk").values_list("pk", flat=True)[:settings.FOREXGPT_API_TOKENS_PER_USER]
+        keep = (
+            tokens.filter(user=user)
+            .order_by("-created", "-pk")
+            .values_list("pk", flat=True)[: settings.FOREXGPT_API_TOKENS_PER_USER]
+        )
         tokens.filter(user=user).exclude(pk__in=list(keep)).delete()
     return instance, token
 
@@ -87,10 +94,16 @@ class TokenLoginView(knox_views.LoginView):
     permission_classes = ()
     renderer_classes = (JSONRenderer,)
 
-    @extend_schema(request=AuthTokenSerializer, responses=_ISSUED_TOKEN, auth=[], description=(
-        "A new API token for `username` and `password` (form or JSON), and when it expires. Send it as "
-        "`Authorization: Token <token>`; only its hash is stored, so it is shown this once. Repeated wrong "
-        "passwords lock the username at this address out (429 with Retry-After)."))
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses=_ISSUED_TOKEN,
+        auth=[],
+        description=(
+            "A new API token for `username` and `password` (form or JSON), and when it expires. Send it as "
+            "`Authorization: Token <token>`; only its hash is stored, so it is shown this once. Repeated wrong "
+            "passwords lock the username at this address out (429 with Retry-After)."
+        ),
+    )
     def post(self, request, format=None):
         credentials = AuthTokenSerializer(data=request.data, context=self.get_context())
         credentials.is_valid(raise_exception=True)

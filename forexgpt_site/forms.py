@@ -1,6 +1,6 @@
 """Form fields every page shares."""
 
-from datetime import timezone
+from datetime import UTC
 
 from django import forms
 
@@ -18,7 +18,7 @@ class UtcDateTimeField(forms.DateTimeField):
 
     def to_python(self, value):
         result = super().to_python(value)
-        return result.astimezone(timezone.utc) if result is not None else None
+        return result.astimezone(UTC) if result is not None else None
 
 
 class JobForm(forms.Form):

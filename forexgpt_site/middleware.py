@@ -35,7 +35,7 @@ class LoginSprayGuard:
 
             if address_failures(request) >= settings.FOREXGPT_LOGIN_ADDRESS_FAILURE_LIMIT:
                 wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
-                message = (f"too many failed logins from this address; try again in {wait // 60} minutes")
+                message = f"too many failed logins from this address; try again in {wait // 60} minutes"
                 if request.path_info.startswith("/api/"):
                     response = JsonResponse({"detail": message}, status=429)
                 else:

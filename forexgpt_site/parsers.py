@@ -33,6 +33,8 @@ class TextJSONParser(JSONParser):
         data = super().parse(stream, media_type, parser_context)
         bad = _lone_surrogate(data)
         if bad is not None:
-            raise ParseError(f"JSON parse error - a string holds a lone surrogate ({bad.encode('utf-8', 'backslashreplace').decode()[:40]}), "
-                             "which is not text")
+            raise ParseError(
+                f"JSON parse error - a string holds a lone surrogate ({bad.encode('utf-8', 'backslashreplace').decode()[:40]}), "
+                "which is not text"
+            )
         return data

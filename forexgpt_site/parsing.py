@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from datetime import date, datetime
-from typing import Mapping
 
 import pandas as pd
 
@@ -39,8 +39,10 @@ def parse_utc_range(given: Mapping) -> tuple[datetime | None, datetime | None]:
     last second, 23:59:59 UTC; with a time it is that time."""
     start, end = parse_utc(given.get("start"), "start"), parse_utc(given.get("end"), "end")
     raw_end = given.get("end")
-    if end is not None and ((isinstance(raw_end, str) and DATE_ONLY.fullmatch(raw_end))
-                            or (isinstance(raw_end, date) and not isinstance(raw_end, datetime))):
+    if end is not None and (
+        (isinstance(raw_end, str) and DATE_ONLY.fullmatch(raw_end))
+        or (isinstance(raw_end, date) and not isinstance(raw_end, datetime))
+    ):
         end = end.replace(hour=23, minute=59, second=59, microsecond=0)
     if start and end and start > end:
         raise DomainError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
@@ -54,7 +56,9 @@ def request_values(request_class, data: Mapping, what: str, required: tuple = ()
     names = {f.name for f in fields(request_class)}
     unknown = set(data) - names
     if unknown:
-        raise DomainError(f"unknown {what}(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(names))}")
+        raise DomainError(
+            f"unknown {what}(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(names))}"
+        )
     given = {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and not v.strip())}
     for name in required:
         if name not in given:
@@ -80,7 +84,9 @@ def row_ids(values) -> list[int]:
 
 def request_dict(request) -> dict:
     """A request object's fields as plain values that its `from_dict` reads back: dates as ISO 8601 text."""
-    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(request).items()}
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(request).items()
+    }
 
 
 def request_from_stored(request_class, data: Mapping):
@@ -113,7 +119,9 @@ def parse_json_object(value, what: str) -> dict:
     if value is None or value == "":
         return {}
     if not isinstance(value, (str, bytes)):
-        raise DomainError(f"{what} must be a JSON object, not {type(value).__name__ if not isinstance(value, list) else 'a list'}")
+        raise DomainError(
+            f"{what} must be a JSON object, not {type(value).__name__ if not isinstance(value, list) else 'a list'}"
+        )
     try:
         parsed = json.loads(value, parse_constant=_refuse_constant)
     except RecursionError:

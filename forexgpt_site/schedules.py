@@ -16,10 +16,24 @@ def ensure_schedules(app_config=None, using="default", **_kwargs) -> None:
         return
     from django_q.models import Schedule
 
-    Schedule.objects.using(using).update_or_create(name=REAP_SCHEDULE, defaults={
-        "func": "forexgpt_site.tasks.jobs_fail_stale_scheduled", "schedule_type": Schedule.MINUTES,
-        "minutes": REAP_EVERY_MINUTES, "repeats": -1, "cluster": None})
+    Schedule.objects.using(using).update_or_create(
+        name=REAP_SCHEDULE,
+        defaults={
+            "func": "forexgpt_site.tasks.jobs_fail_stale_scheduled",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": REAP_EVERY_MINUTES,
+            "repeats": -1,
+            "cluster": None,
+        },
+    )
     # By name only: the site package imports no app (FOREXGPT_UPLOAD_RETENTION_DAYS says how long).
-    Schedule.objects.using(using).update_or_create(name=EXPIRE_UPLOADS_SCHEDULE, defaults={
-        "func": "marketdata.tasks.uploads_expire_scheduled", "schedule_type": Schedule.MINUTES,
-        "minutes": EXPIRE_UPLOADS_EVERY_MINUTES, "repeats": -1, "cluster": None})
+    Schedule.objects.using(using).update_or_create(
+        name=EXPIRE_UPLOADS_SCHEDULE,
+        defaults={
+            "func": "marketdata.tasks.uploads_expire_scheduled",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": EXPIRE_UPLOADS_EVERY_MINUTES,
+            "repeats": -1,
+            "cluster": None,
+        },
+    )

@@ -143,7 +143,14 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         # Our inline scripts and handlers run by hash (or a nonce); plotly.js compiles its WebGL
         # traces (Scattergl, Parcoords) with `new Function`, hence 'unsafe-eval'.
-        "script-src": [SELF, NONCE, UNSAFE_EVAL, *sorted(_INLINE_CODE.scripts), UNSAFE_HASHES, *sorted(_INLINE_CODE.handlers)],
+        "script-src": [
+            SELF,
+            NONCE,
+            UNSAFE_EVAL,
+            *sorted(_INLINE_CODE.scripts),
+            UNSAFE_HASHES,
+            *sorted(_INLINE_CODE.handlers),
+        ],
         # style="" attributes in the templates and the styles plotly.js sets.
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:", "blob:"],
@@ -174,11 +181,15 @@ STATICFILES_DIRS = [
 # is 4.8 MB); `collectstatic` itself writes the manifest. Before it has run, plain names are served - and
 # in the test suite, whose pages must render whatever a checkout's old `staticfiles/` holds.
 _MANIFEST = (len(sys.argv) > 1 and sys.argv[1] == "collectstatic") or (
-    (STATIC_ROOT / "staticfiles.json").exists() and "pytest" not in sys.modules)
+    (STATIC_ROOT / "staticfiles.json").exists() and "pytest" not in sys.modules
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if _MANIFEST
-                    else "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _MANIFEST
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
 }
 # One cache for the processes of a host (the web tier's processes and the workers): a baseline fitted once
 # serves every page process, and the login-spray guard counts an address's failures across all of them.
@@ -186,11 +197,21 @@ STORAGES = {
 if "pytest" in sys.modules:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif env.REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.REDIS_URL,
-                          "KEY_PREFIX": "forexgpt-cache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.REDIS_URL,
+            "KEY_PREFIX": "forexgpt-cache",
+        }
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(env.DATA_DIR / "cache"), "OPTIONS": {"MAX_ENTRIES": 5000}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(env.DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
 # Before `collectstatic` has run (tests, a quick dev start) serve straight from the app folders.
 WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
 MEDIA_ROOT = env.MEDIA_ROOT
@@ -229,12 +250,18 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "forexgpt_site.pagination.Pagination",
-    "DEFAULT_PARSER_CLASSES": ["forexgpt_site.parsers.TextJSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": [
+        "forexgpt_site.parsers.TextJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 500,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {"anon": env.API_RATE_ANON, "user": env.API_RATE_USER},
     "NUM_PROXIES": env.NUM_PROXIES,
 }

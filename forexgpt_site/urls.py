@@ -4,10 +4,10 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from forexgpt_site import auth, views
 from backtesting_app import api as backtesting_api
 from conformal import api as conformal_api
 from forecasts import api as forecasts_api
+from forexgpt_site import auth, views
 from marketdata import api as marketdata_api
 from registry import api as registry_api
 from training import api as training_api

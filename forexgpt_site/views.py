@@ -18,17 +18,21 @@ def favicon(request):
 
 def dashboard(request):
     series = series_list()
-    return render(request, "dashboard.html", {
-        "series": series,
-        "candle_count": Candle.objects.count(),
-        "imports": CandleImport.objects.order_by("-created_at")[:5],
-        "registered_models": RegisteredModel.objects.count(),
-        "calibrations": CalibrationRun.objects.order_by("-created_at")[:5],
-        "backtests": BacktestRun.objects.order_by("-created_at")[:5],
-        "optimizations": OptimizationRun.objects.order_by("-created_at")[:5],
-        "training_runs": TrainingRun.objects.order_by("-created_at")[:5],
-        "latest_versions": ModelVersion.objects.select_related("registered_model").order_by("-created_at")[:5],
-    })
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "series": series,
+            "candle_count": Candle.objects.count(),
+            "imports": CandleImport.objects.order_by("-created_at")[:5],
+            "registered_models": RegisteredModel.objects.count(),
+            "calibrations": CalibrationRun.objects.order_by("-created_at")[:5],
+            "backtests": BacktestRun.objects.order_by("-created_at")[:5],
+            "optimizations": OptimizationRun.objects.order_by("-created_at")[:5],
+            "training_runs": TrainingRun.objects.order_by("-created_at")[:5],
+            "latest_versions": ModelVersion.objects.select_related("registered_model").order_by("-created_at")[:5],
+        },
+    )
 
 
 def bad_request(request, exception=None):

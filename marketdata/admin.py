@@ -19,7 +19,19 @@ class CandleAdmin(admin.ModelAdmin):
 
 @admin.register(CandleImport)
 class CandleImportAdmin(JobRunAdmin):
-    list_display = ["id", "original_name", "origin", "symbol", "timeframe", "format", "on_conflict", "status", "progress", "owner", "created_at"]
+    list_display = [
+        "id",
+        "original_name",
+        "origin",
+        "symbol",
+        "timeframe",
+        "format",
+        "on_conflict",
+        "status",
+        "progress",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["status", "origin", "on_conflict", "symbol", "timeframe", "format"]
     search_fields = ["original_name", "symbol", "message"]
     readonly_fields = JobRunAdmin.readonly_fields + ["report"]
@@ -28,14 +40,21 @@ class CandleImportAdmin(JobRunAdmin):
     @admin.action(description="Delete the bars the selected imports wrote")
     def delete_written_bars(self, request, queryset):
         deleted = candles_delete_written_by(user=request.user, import_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Deleted {deleted:,} bars written by {queryset.count()} import(s).", messages.SUCCESS)
+        self.message_user(
+            request, f"Deleted {deleted:,} bars written by {queryset.count()} import(s).", messages.SUCCESS
+        )
 
     def get_deleted_objects(self, objs, request):
         # An import's bars protect it: name them by count rather than list every bar.
         ids = [obj.pk for obj in objs]
-        written = dict(Candle.objects.filter(candle_import__in=ids).order_by().values_list("candle_import").annotate(n=Count("id")))
+        written = dict(
+            Candle.objects.filter(candle_import__in=ids).order_by().values_list("candle_import").annotate(n=Count("id"))
+        )
         if not written:
             return super().get_deleted_objects(objs, request)
-        protected = [f"import #{pk}: the {n:,} bars it wrote (delete them first: action "
-                     f"'Delete the bars the selected imports wrote')" for pk, n in sorted(written.items())]
+        protected = [
+            f"import #{pk}: the {n:,} bars it wrote (delete them first: action "
+            f"'Delete the bars the selected imports wrote')"
+            for pk, n in sorted(written.items())
+        ]
         return [], {}, set(), protected

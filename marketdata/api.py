@@ -53,8 +53,10 @@ class CandleImportCreateView(JobCreateMixin, generics.GenericAPIView):
 
     serializer_class = CandleImportSerializer
     create_serializer_class = CandleImportCreateSerializer
+
     def start_job(self, **arguments):
         return services.candle_import_start(**arguments)
+
     parser_classes = [MultiPartParser, FormParser]
 
     def post(self, request):

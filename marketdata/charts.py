@@ -21,7 +21,11 @@ def display_bars(rows: pd.DataFrame, timeframe: str, max_bars: int = MAX_BARS) -
     source = normalize_timeframe(timeframe)
     if len(rows) <= max_bars:
         return rows, source.code
-    coarser = [tf for tf in map(normalize_timeframe, _LADDER) if tf.minutes > source.minutes and tf.minutes % source.minutes == 0]
+    coarser = [
+        tf
+        for tf in map(normalize_timeframe, _LADDER)
+        if tf.minutes > source.minutes and tf.minutes % source.minutes == 0
+    ]
     for target in coarser:
         if target is coarser[-1] or bin_count(rows["ts"], target) <= max_bars:
             return resample_ohlcv(rows, source, target), target.code
@@ -57,13 +61,24 @@ def series_chart(rows: pd.DataFrame, *, symbol: str, timeframe: str) -> dict | N
 def candlestick_figure(rows: pd.DataFrame, *, title: str) -> go.Figure:
     fig = go.Figure(
         go.Candlestick(
-            x=rows["ts"], open=rows["open"], high=rows["high"], low=rows["low"], close=rows["close"],
-            name="price", increasing_line_color="#15803d", decreasing_line_color="#b91c1c",
+            x=rows["ts"],
+            open=rows["open"],
+            high=rows["high"],
+            low=rows["low"],
+            close=rows["close"],
+            name="price",
+            increasing_line_color="#15803d",
+            decreasing_line_color="#b91c1c",
         )
     )
     fig.update_layout(
-        title=title, height=460, margin=dict(l=50, r=20, t=50, b=40), xaxis_rangeslider_visible=False,
-        template="plotly_white", xaxis_title="UTC", yaxis_title="price",
+        title=title,
+        height=460,
+        margin=dict(l=50, r=20, t=50, b=40),
+        xaxis_rangeslider_visible=False,
+        template="plotly_white",
+        xaxis_title="UTC",
+        yaxis_title="price",
     )
     # Hide the weekend closure so bars are not separated by empty days.
     fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])] if len(rows) and _is_intraday(rows) else [])

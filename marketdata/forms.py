@@ -5,7 +5,11 @@ from marketdata.request import ImportRequest
 
 R = ImportRequest
 FORMAT_LABELS = {"auto": "auto-detect"}
-DROP_LABELS = {"weekend": "weekend bars", "day_spanning": "day-spanning aggregate bars", "flat_filler": "flat zero-volume filler bars"}
+DROP_LABELS = {
+    "weekend": "weekend bars",
+    "day_spanning": "day-spanning aggregate bars",
+    "flat_filler": "flat zero-volume filler bars",
+}
 
 
 class CandleImportForm(JobForm):
@@ -19,14 +23,27 @@ class CandleImportForm(JobForm):
     symbol = forms.CharField(initial="EURUSD", max_length=16, help_text="EURUSD or EUR/USD")
     timeframe = forms.CharField(initial="1h", max_length=8, help_text="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
     format = forms.ChoiceField(choices=[(f, FORMAT_LABELS.get(f, f)) for f in R.FORMATS], initial=R.format)
-    tz = forms.CharField(required=False, max_length=R.TZ_LENGTH, label="Source time zone",
-                         help_text="IANA name, e.g. Europe/Helsinki; blank = the format's default")
-    drop = forms.MultipleChoiceField(choices=[(k, DROP_LABELS.get(k, k)) for k in R.DROPPABLE], required=False,
-                                     widget=forms.CheckboxSelectMultiple, label="Drop anomalies")
+    tz = forms.CharField(
+        required=False,
+        max_length=R.TZ_LENGTH,
+        label="Source time zone",
+        help_text="IANA name, e.g. Europe/Helsinki; blank = the format's default",
+    )
+    drop = forms.MultipleChoiceField(
+        choices=[(k, DROP_LABELS.get(k, k)) for k in R.DROPPABLE],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Drop anomalies",
+    )
     # Not required: a post without the field takes the request's default (refuse).
-    on_conflict = forms.ChoiceField(choices=list(R.CONFLICT_POLICIES.items()), initial=R.on_conflict, widget=forms.RadioSelect,
-                                    required=False, label="Bars already stored with other values",
-                                    help_text="identical bars are skipped as duplicates whatever you choose")
+    on_conflict = forms.ChoiceField(
+        choices=list(R.CONFLICT_POLICIES.items()),
+        initial=R.on_conflict,
+        widget=forms.RadioSelect,
+        required=False,
+        label="Bars already stored with other values",
+        help_text="identical bars are skipped as duplicates whatever you choose",
+    )
 
 
 class ImportRetryForm(forms.Form):

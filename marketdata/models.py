@@ -22,18 +22,27 @@ class CandleImport(JobRun):
         RESAMPLE = "resample", "resample"
 
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.UPLOAD)
-    file = models.FileField(upload_to="imports/%Y/%m/", blank=True, help_text="the uploaded file; blank for other origins")
+    file = models.FileField(
+        upload_to="imports/%Y/%m/", blank=True, help_text="the uploaded file; blank for other origins"
+    )
     original_name = models.CharField(max_length=255)
     symbol = models.CharField(max_length=12)
     timeframe = models.CharField(max_length=8)
     tz = models.CharField(max_length=64, blank=True, help_text="source time zone; blank = the format's default")
     format = models.CharField(max_length=12, default="auto")
     drop = models.JSONField(default=list, blank=True, help_text="anomaly kinds to drop")
-    on_conflict = models.CharField(max_length=8, choices=list(CONFLICT_POLICIES.items()), default=DEFAULT_CONFLICT_POLICY,
-                                   help_text="what to do with bars already stored with other values")
+    on_conflict = models.CharField(
+        max_length=8,
+        choices=list(CONFLICT_POLICIES.items()),
+        default=DEFAULT_CONFLICT_POLICY,
+        help_text="what to do with bars already stored with other values",
+    )
     report = models.JSONField(null=True, blank=True)
-    published = models.BooleanField(default=False, help_text="its bars are visible: they are written while this is "
-                                    "false, unseen by every reader, and appear together when it turns true")
+    published = models.BooleanField(
+        default=False,
+        help_text="its bars are visible: they are written while this is "
+        "false, unseen by every reader, and appear together when it turns true",
+    )
 
     def __str__(self) -> str:
         return f"import #{self.pk} {self.original_name} -> {self.symbol} {self.timeframe} ({self.status})"
@@ -54,7 +63,9 @@ class PublishedCandleManager(models.Manager):
 
     def get_queryset(self):
         # One NOT IN over the (few) unpublished imports: cheaper than joining every bar to its import.
-        return super().get_queryset().exclude(candle_import__in=CandleImport.objects.filter(published=False).values("pk"))
+        return (
+            super().get_queryset().exclude(candle_import__in=CandleImport.objects.filter(published=False).values("pk"))
+        )
 
 
 class Candle(models.Model):
@@ -71,8 +82,9 @@ class Candle(models.Model):
     close = models.FloatField()
     volume = models.FloatField(default=0.0)
     # PROTECT: an import's record outlives its bars; delete the bars first (data page, delete_candles).
-    candle_import = models.ForeignKey(CandleImport, on_delete=models.PROTECT, related_name="candles",
-                                      help_text="the import that wrote this bar")
+    candle_import = models.ForeignKey(
+        CandleImport, on_delete=models.PROTECT, related_name="candles", help_text="the import that wrote this bar"
+    )
 
     objects = PublishedCandleManager()
     all_objects = models.Manager()

@@ -4,13 +4,21 @@ What needs the file (its format detected, its rows valid, its size) is the servi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import request_values
-from marketdata.engine import (CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, DROPPABLE, FORMATS, normalize_symbol, normalize_timeframe,
-                               zone)
+from marketdata.engine import (
+    CONFLICT_POLICIES,
+    DEFAULT_CONFLICT_POLICY,
+    DROPPABLE,
+    FORMATS,
+    normalize_symbol,
+    normalize_timeframe,
+    zone,
+)
 
 
 def _drop_kinds(value) -> tuple[str, ...]:
@@ -47,7 +55,7 @@ class ImportRequest:
 
     @classmethod
     @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
-    def from_dict(cls, data: Mapping) -> "ImportRequest":
+    def from_dict(cls, data: Mapping) -> ImportRequest:
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults; EUR/USD and H1 are EURUSD and 1h."""
         given = request_values(cls, data, "import option", required=("symbol", "timeframe"))
@@ -68,4 +76,3 @@ class ImportRequest:
     def to_dict(self) -> dict:
         """The request as plain values, as the run row stores them (its field names)."""
         return {**asdict(self), "drop": list(self.drop)}
-

@@ -27,14 +27,22 @@ def candles_queryset(*, symbol: str, timeframe: str, start: datetime | None = No
     return qs.order_by("ts")
 
 
-def candles_frame(*, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None,
-                  with_import: bool = False) -> pd.DataFrame:
+def candles_frame(
+    *,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    with_import: bool = False,
+) -> pd.DataFrame:
     """Bars as a DataFrame with a UTC `ts` column and float OHLCV columns, ascending; with
     `with_import`, also the `candle_import_id` of the import that wrote each bar."""
     columns = ["ts", *OHLCV, *(["candle_import_id"] if with_import else [])]
     rows = _database_rows(candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end), columns)
     if not rows:
-        frame = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), **{c: pd.Series([], dtype=float) for c in OHLCV}})
+        frame = pd.DataFrame(
+            {"ts": pd.Series([], dtype="datetime64[ns, UTC]"), **{c: pd.Series([], dtype=float) for c in OHLCV}}
+        )
         if with_import:
             frame["candle_import_id"] = pd.Series([], dtype="int64")
         return frame
@@ -78,7 +86,9 @@ def series_list() -> list[dict]:
         item["long_gaps"] = _long_gaps(item["symbol"], item["timeframe"], item["rows"], item["last"])
         item["label"] = normalize_timeframe(item["timeframe"]).label
         item["sources"] = sources.get((item["symbol"], item["timeframe"]), [])
-        item["is_demo"] = bool(item["sources"]) and all(s["origin"] == CandleImport.Origin.DEMO for s in item["sources"])
+        item["is_demo"] = bool(item["sources"]) and all(
+            s["origin"] == CandleImport.Origin.DEMO for s in item["sources"]
+        )
         item["mixed"] = len(item["sources"]) > 1
         out.append(item)
     return out
@@ -91,8 +101,14 @@ def series_sources() -> dict[tuple[str, str], list[dict]]:
     out: dict[tuple[str, str], list[dict]] = {}
     for run in CandleImport.objects.filter(pk__in=list(counts)).order_by():
         out.setdefault((run.symbol, run.timeframe), []).append(
-            {"import_id": run.pk, "label": run.source_label, "original_name": run.original_name, "origin": run.origin,
-             "bars": counts[run.pk]})
+            {
+                "import_id": run.pk,
+                "label": run.source_label,
+                "original_name": run.original_name,
+                "origin": run.origin,
+                "bars": counts[run.pk],
+            }
+        )
     for items in out.values():
         items.sort(key=lambda s: (-s["bars"], s["import_id"]))
     return out

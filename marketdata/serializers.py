@@ -45,14 +45,25 @@ class CandleImportCreateSerializer(JobRequestSerializer):
     file = serializers.FileField(help_text="HistData, MetaTrader 4/5, Dukascopy or CSV export")
     symbol = serializers.CharField(help_text="EURUSD or EUR/USD")
     timeframe = serializers.CharField(help_text="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1); at most 4w")
-    tz = serializers.CharField(required=False, allow_blank=True, default=R.tz,
-                               help_text="source time zone (IANA name, e.g. Europe/Helsinki); blank = the format's default")
+    tz = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default=R.tz,
+        help_text="source time zone (IANA name, e.g. Europe/Helsinki); blank = the format's default",
+    )
     format = serializers.ChoiceField(choices=list(R.FORMATS), default=R.format)
-    drop = serializers.ListField(child=serializers.CharField(), required=False, default=list,
-                                 help_text=f"anomaly kinds to drop: {', '.join(R.DROPPABLE)}")
-    on_conflict = serializers.ChoiceField(choices=list(R.CONFLICT_POLICIES.items()), default=R.on_conflict,
-                                          help_text="bars already stored with other values: " + "; ".join(
-                                              f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items()))
+    drop = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        help_text=f"anomaly kinds to drop: {', '.join(R.DROPPABLE)}",
+    )
+    on_conflict = serializers.ChoiceField(
+        choices=list(R.CONFLICT_POLICIES.items()),
+        default=R.on_conflict,
+        help_text="bars already stored with other values: "
+        + "; ".join(f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items()),
+    )
 
 
 class CandleImportSerializer(serializers.ModelSerializer):
@@ -61,7 +72,24 @@ class CandleImportSerializer(serializers.ModelSerializer):
     class Meta:
         model = CandleImport
         fields = [
-            "id", "status", "progress", "message", "error", "origin", "original_name", "symbol", "timeframe", "tz", "format",
-            "drop", "on_conflict", "report", "owner", "created_at", "started_at", "finished_at", "cancel_requested",
+            "id",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "origin",
+            "original_name",
+            "symbol",
+            "timeframe",
+            "tz",
+            "format",
+            "drop",
+            "on_conflict",
+            "report",
+            "owner",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "cancel_requested",
         ]
         read_only_fields = fields

@@ -2,7 +2,8 @@
 
 from forexgpt_site.jobs import job_execute
 from marketdata.models import CandleImport
-from marketdata.services import candle_import_work, uploads_expire as _expire
+from marketdata.services import candle_import_work
+from marketdata.services import uploads_expire as _expire
 
 
 def candle_import_execute(run_id: int) -> str:

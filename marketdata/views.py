@@ -39,10 +39,19 @@ def data_page(request):
             chart = _chart(symbol, timeframe, params.get("start"), params.get("end"))
         except ValueError as exc:
             messages.error(request, str(exc))
-    return render(request, "marketdata/data.html", {
-        "series": series, "form": form, "chart": chart, "selected": selected, "chart_form": chart_form,
-        "can_delete": request.user.is_staff and selected is not None, "imports": selectors.candle_imports_recent(limit=10),
-    })
+    return render(
+        request,
+        "marketdata/data.html",
+        {
+            "series": series,
+            "form": form,
+            "chart": chart,
+            "selected": selected,
+            "chart_form": chart_form,
+            "can_delete": request.user.is_staff and selected is not None,
+            "imports": selectors.candle_imports_recent(limit=10),
+        },
+    )
 
 
 @require_POST
@@ -59,7 +68,11 @@ def candles_delete(request):
     except ImportRejected as exc:
         messages.error(request, f"Nothing deleted: {exc}")
         return redirect("marketdata:data")
-    span = "the whole series" if not (result["start"] or result["end"]) else f"{result['start'] or 'first bar'} -> {result['end'] or 'last bar'}"
+    span = (
+        "the whole series"
+        if not (result["start"] or result["end"])
+        else f"{result['start'] or 'first bar'} -> {result['end'] or 'last bar'}"
+    )
     messages.info(request, f"Deleted {result['deleted']:,} {result['symbol']} {result['timeframe']} bars ({span}).")
     query = urlencode({"symbol": result["symbol"], "timeframe": result["timeframe"]})
     return HttpResponseRedirect(f"{reverse('marketdata:data')}?{query}")
@@ -72,9 +85,16 @@ def import_detail(request, pk: int):
     if run.status == JobStatus.SUCCEEDED and report.get("first"):
         chart = _chart(run.symbol, run.timeframe, report["first"], report["last"])
     can_retry = run.status == "failed" and bool(report.get("conflicts")) and run.origin == CandleImport.Origin.UPLOAD
-    return render(request, "marketdata/import_detail.html", {
-        "run": run, "report": report, "chart": chart, "can_retry": can_retry,
-    })
+    return render(
+        request,
+        "marketdata/import_detail.html",
+        {
+            "run": run,
+            "report": report,
+            "chart": chart,
+            "can_retry": can_retry,
+        },
+    )
 
 
 @require_POST

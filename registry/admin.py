@@ -77,12 +77,35 @@ class AliasForm(forms.Form):
 class ModelVersionAdmin(admin.ModelAdmin):
     # Few, short columns: at a laptop's width the list fits beside the filter panel (browser-tested);
     # horizon and source are on the version's page and in the filters.
-    list_display = ["ref_display", "label", "symbol", "timeframe", "tags_display", "aliases_display", "metrics_display",
-                    "created_at"]
+    list_display = [
+        "ref_display",
+        "label",
+        "symbol",
+        "timeframe",
+        "tags_display",
+        "aliases_display",
+        "metrics_display",
+        "created_at",
+    ]
     list_filter = ["registered_model", "symbol", "timeframe", TagFilter, AliasFilter, "source"]
     search_fields = ["registered_model__name", "label", "description", "tags__key", "tags__value"]
-    readonly_fields = ["registered_model", "version", "label", "symbol", "timeframe", "horizon_bars", "channel_order",
-                       "metrics", "periods", "created_at", "created_by", "source", "lineage", "content_sha256", "alias_history"]
+    readonly_fields = [
+        "registered_model",
+        "version",
+        "label",
+        "symbol",
+        "timeframe",
+        "horizon_bars",
+        "channel_order",
+        "metrics",
+        "periods",
+        "created_at",
+        "created_by",
+        "source",
+        "lineage",
+        "content_sha256",
+        "alias_history",
+    ]
     fields = readonly_fields[:3] + ["description"] + readonly_fields[3:]
     inlines = [ArtifactFileInline, VersionTagInline]
     actions = ["add_tag", "remove_tag", "set_alias", "export_bundles", "delete_versions"]
@@ -115,7 +138,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="metrics")
     def metrics_display(self, obj):
         """The test CRPS and the q05-q95 coverage when recorded, else the first two numeric metrics."""
-        numeric = {k: v for k, v in sorted(obj.metrics.items()) if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        numeric = {
+            k: v for k, v in sorted(obj.metrics.items()) if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         short = {"crps": "CRPS", "coverage_q05_q95": "cov"}
         keys = [k for k in short if k in numeric] or list(numeric)[:2]
         return format_html_join(" · ", "{} {}", ((short.get(k, k), f"{numeric[k]:.4g}") for k in keys))
@@ -129,9 +154,23 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="alias history")
     def alias_history(self, obj):
         rows = AliasHistory.objects.filter(registered_model=obj.registered_model).select_related("changed_by")[:20]
-        return format_html_join("", "<div>{} {}: {} &rarr; {} by {}</div>", (
-            (h.changed_at.strftime("%Y-%m-%d %H:%M"), h.alias, h.from_version or "-", h.to_version or "removed",
-             h.changed_by or "operator") for h in rows)) or "-"
+        return (
+            format_html_join(
+                "",
+                "<div>{} {}: {} &rarr; {} by {}</div>",
+                (
+                    (
+                        h.changed_at.strftime("%Y-%m-%d %H:%M"),
+                        h.alias,
+                        h.from_version or "-",
+                        h.to_version or "removed",
+                        h.changed_by or "operator",
+                    )
+                    for h in rows
+                ),
+            )
+            or "-"
+        )
 
     def _form_action(self, request, queryset, form_class, title, apply):
         if "apply" in request.POST:
@@ -146,11 +185,19 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 return None
         else:
             form = form_class()
-        return TemplateResponse(request, "admin/registry/version_action.html", {
-            **self.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
-            "action": request.POST["action"], "opts": self.model._meta,
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-        })
+        return TemplateResponse(
+            request,
+            "admin/registry/version_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset,
+                "action": request.POST["action"],
+                "opts": self.model._meta,
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            },
+        )
 
     @admin.action(description="Add a tag to the selected versions", permissions=["change"])
     def add_tag(self, request, queryset):
@@ -158,6 +205,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             for version in queryset:
                 services.version_tag_add(version=version, tag=data["tag"], user=request.user)
             return f"tagged {queryset.count()} version(s) {data['tag']}"
+
         return self._form_action(request, queryset, TagForm, "Add a tag", apply)
 
     @admin.action(description="Remove a tag from the selected versions", permissions=["change"])
@@ -165,19 +213,25 @@ class ModelVersionAdmin(admin.ModelAdmin):
         def apply(data):
             removed = sum(services.version_tag_remove(version=v, tag=data["tag"], user=request.user) for v in queryset)
             return f"removed {data['tag']} from {removed} version(s)"
+
         return self._form_action(request, queryset, TagForm, "Remove a tag", apply)
 
     @admin.action(description="Point an alias at the selected versions (one per model)", permissions=["change"])
     def set_alias(self, request, queryset):
         per_model = queryset.values("registered_model").annotate(n=Count("id")).filter(n__gt=1)
         if per_model.exists():
-            self.message_user(request, "an alias points at one version per model: select at most one version of each model", messages.ERROR)
+            self.message_user(
+                request,
+                "an alias points at one version per model: select at most one version of each model",
+                messages.ERROR,
+            )
             return None
 
         def apply(data):
             for version in queryset:
                 services.alias_set(version=version, alias=data["alias"], user=request.user)
             return f"{data['alias']} now points at " + ", ".join(v.ref for v in queryset)
+
         return self._form_action(request, queryset, AliasForm, "Set an alias", apply)
 
     @admin.action(description="Export the selected versions as bundles (one zip of zips)")
@@ -185,7 +239,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as outer:
             for version in queryset.select_related("registered_model").order_by("registered_model__name", "version"):
-                outer.writestr(f"{version.registered_model.name}-v{version.version}.zip", services.bundle_export(version=version))
+                outer.writestr(
+                    f"{version.registered_model.name}-v{version.version}.zip", services.bundle_export(version=version)
+                )
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = 'attachment; filename="registry-export.zip"'
         return response

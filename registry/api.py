@@ -54,13 +54,22 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_queryset(self):
         if self.action != "list":
             return selectors.versions_queryset()
-        params = VersionFilterSerializer(data={**self.request.query_params.dict(), "tag": self.request.query_params.getlist("tag")})
+        params = VersionFilterSerializer(
+            data={**self.request.query_params.dict(), "tag": self.request.query_params.getlist("tag")}
+        )
         params.is_valid(raise_exception=True)
         filters = dict(params.validated_data)
         return selectors.versions_filtered(tags=filters.pop("tag", None), **filters)
 
-    @extend_schema(parameters=[OpenApiParameter("model"), OpenApiParameter("symbol"), OpenApiParameter("timeframe"),
-                               OpenApiParameter("tag", many=True), OpenApiParameter("alias")])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("model"),
+            OpenApiParameter("symbol"),
+            OpenApiParameter("timeframe"),
+            OpenApiParameter("tag", many=True),
+            OpenApiParameter("alias"),
+        ]
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -77,8 +86,12 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def export(self, request, pk=None):
         version = self.get_object()
         services.bundle_check(version=version)  # a refusal before the first byte goes out
-        response = StreamingHttpResponse(services.bundle_chunks(version=version, checked=True), content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="{version.registered_model.name}-v{version.version}.zip"'
+        response = StreamingHttpResponse(
+            services.bundle_chunks(version=version, checked=True), content_type="application/zip"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="{version.registered_model.name}-v{version.version}.zip"'
+        )
         return response
 
     @extend_schema(request=TagSerializer, responses=ModelVersionSerializer)
@@ -89,7 +102,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body.is_valid(raise_exception=True)
         fn = services.version_tag_add if request.method == "POST" else services.version_tag_remove
         fn(version=version, tag=body.validated_data["tag"], user=request.user)
-        return Response(ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data)
+        return Response(
+            ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data
+        )
 
     @extend_schema(request=AliasSerializer, responses=ModelVersionSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
@@ -98,7 +113,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body = AliasSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.alias_set(version=version, alias=body.validated_data["alias"], user=request.user)
-        return Response(ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data)
+        return Response(
+            ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data
+        )
 
 
 class BundleImportView(APIView):
@@ -112,5 +129,7 @@ class BundleImportView(APIView):
         body = BundleUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         version, created = services.bundle_import(source=body.validated_data["bundle"], user=request.user)
-        data = ModelVersionSerializer(selectors.versions_queryset().get(pk=version.pk), context={"request": request}).data
+        data = ModelVersionSerializer(
+            selectors.versions_queryset().get(pk=version.pk), context={"request": request}
+        ).data
         return Response({**data, "created": created}, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -16,7 +16,7 @@ FILE_KINDS = {
 }
 
 
-def _artifact_path(instance: "ArtifactFile", filename: str) -> str:
+def _artifact_path(instance: ArtifactFile, filename: str) -> str:
     version = instance.version
     return f"registry/{version.registered_model.name}/v{version.version}/{filename}"
 
@@ -25,7 +25,9 @@ class RegisteredModel(models.Model):
     name = models.SlugField(max_length=100, unique=True, help_text="e.g. eurusd-1h-h12")
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -45,25 +47,36 @@ class ModelVersion(models.Model):
     horizon_bars = models.PositiveIntegerField()
     channel_order = models.JSONField(default=list)
     metrics = models.JSONField(default=dict, blank=True)
-    periods = models.JSONField(default=dict, blank=True, help_text=(
-        "the train / val / test parts it was fitted and scored on: per part first_bar, last_bar, first_origin, "
-        "last_origin (ISO UTC) and windows; empty when unknown (registered or exported before periods were kept)"))
+    periods = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "the train / val / test parts it was fitted and scored on: per part first_bar, last_bar, first_origin, "
+            "last_origin (ISO UTC) and windows; empty when unknown (registered or exported before periods were kept)"
+        ),
+    )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Lineage: the training run that produced it (none for imported versions). The training app
     # owns that table; the id is kept here so the registry never depends on a later app.
     training_run_id = models.PositiveBigIntegerField(null=True, blank=True)
-    source = models.CharField(max_length=16, default="registered", choices=[
-        ("registered", "registered"), ("training", "training run"), ("import", "imported bundle")])
+    source = models.CharField(
+        max_length=16,
+        default="registered",
+        choices=[("registered", "registered"), ("training", "training run"), ("import", "imported bundle")],
+    )
     content_sha256 = models.CharField(max_length=64, db_index=True, help_text="digest of files and metadata")
 
     class Meta:
         ordering = ["registered_model__name", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["registered_model", "version"], name="registry_unique_version"),
-            models.UniqueConstraint(fields=["registered_model", "label"], condition=~models.Q(label=""),
-                                    name="registry_unique_label"),
+            models.UniqueConstraint(
+                fields=["registered_model", "label"], condition=~models.Q(label=""), name="registry_unique_label"
+            ),
         ]
 
     def __str__(self) -> str:

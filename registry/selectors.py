@@ -24,8 +24,14 @@ def versions_queryset() -> QuerySet[ModelVersion]:
     )
 
 
-def versions_filtered(*, model: str | None = None, symbol: str | None = None, timeframe: str | None = None,
-                      tags: list[str] | None = None, alias: str | None = None) -> QuerySet[ModelVersion]:
+def versions_filtered(
+    *,
+    model: str | None = None,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    tags: list[str] | None = None,
+    alias: str | None = None,
+) -> QuerySet[ModelVersion]:
     qs = versions_queryset()
     if model:
         qs = qs.filter(registered_model__name=model)
@@ -103,8 +109,11 @@ def version_against_strongest_baseline(version: ModelVersion) -> dict | None:
     None without a CRPS or a baseline. The label is the metric's own name (the registry knows no trainer's
     baselines: it sits before training in the flow), as its metrics table shows it."""
     metrics = version.metrics or {}
-    known = [(key[len("crps_"):], float(value)) for key, value in metrics.items()
-             if key.startswith("crps_") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0]
+    known = [
+        (key[len("crps_") :], float(value))
+        for key, value in metrics.items()
+        if key.startswith("crps_") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    ]
     if not known or not isinstance(metrics.get("crps"), (int, float)):
         return None
     name, crps = min(known, key=lambda pair: pair[1])
@@ -124,9 +133,18 @@ def version_periods(version: ModelVersion) -> list[dict] | None:
     times as aware UTC datetimes and `windows`; None when its periods are unknown."""
     if not version.periods:
         return None
-    return [{"part": part, "name": name, "windows": version.periods[part]["windows"],
-             **{key: parse_utc(version.periods[part][key]) for key in ("first_bar", "last_bar", "first_origin", "last_origin")}}
-            for part, name in PART_NAMES.items()]
+    return [
+        {
+            "part": part,
+            "name": name,
+            "windows": version.periods[part]["windows"],
+            **{
+                key: parse_utc(version.periods[part][key])
+                for key in ("first_bar", "last_bar", "first_origin", "last_origin")
+            },
+        }
+        for part, name in PART_NAMES.items()
+    ]
 
 
 def out_of_sample_start(version: ModelVersion):
@@ -192,8 +210,14 @@ def versions_compared(ids: list[int]) -> dict:
         metrics.append({"key": key, "values": [(x, best is not None and x == best) for x in values]})
     configs = [_flat_scalars(_json_file(v, "config") or {}) for v in versions]
     param_keys = sorted({k for c in configs for k in c})
-    params = [{"key": k, "values": [c.get(k) for c in configs], "differs": len({repr(c.get(k)) for c in configs}) > 1}
-              for k in param_keys]
-    return {"versions": versions, "metrics": metrics, "params": params,
-            "histories": [history_epochs(_json_file(v, "history")) for v in versions],
-            "periods": [version_periods(v) for v in versions]}
+    params = [
+        {"key": k, "values": [c.get(k) for c in configs], "differs": len({repr(c.get(k)) for c in configs}) > 1}
+        for k in param_keys
+    ]
+    return {
+        "versions": versions,
+        "metrics": metrics,
+        "params": params,
+        "histories": [history_epochs(_json_file(v, "history")) for v in versions],
+        "periods": [version_periods(v) for v in versions],
+    }

@@ -46,12 +46,33 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "ref", "model", "version", "label", "symbol", "timeframe", "horizon_bars", "channel_order",
-                  "metrics", "description", "tags", "aliases", "files", "created_at", "created_by", "source",
-                  "training_run_id", "content_sha256", "periods"]
+        fields = [
+            "id",
+            "ref",
+            "model",
+            "version",
+            "label",
+            "symbol",
+            "timeframe",
+            "horizon_bars",
+            "channel_order",
+            "metrics",
+            "description",
+            "tags",
+            "aliases",
+            "files",
+            "created_at",
+            "created_by",
+            "source",
+            "training_run_id",
+            "content_sha256",
+            "periods",
+        ]
         read_only_fields = fields
 
-    periods = serializers.SerializerMethodField(help_text="train / val / test periods; null when unknown (older or imported versions)")
+    periods = serializers.SerializerMethodField(
+        help_text="train / val / test periods; null when unknown (older or imported versions)"
+    )
 
     def get_aliases(self, obj) -> list[str]:
         return [a.name for a in obj.aliases.all()]

@@ -20,10 +20,17 @@ def registry_list(request):
         error = None
     except (RegistryError, ValueError) as exc:
         versions, error = [], str(exc)
-    return render(request, "registry/list.html", {
-        "versions": versions, "rows": [(v, selectors.version_against_strongest_baseline(v)) for v in versions], "models": RegisteredModel.objects.order_by("name"), "filters": {**params, "tag": tag},
-        "error": error,
-    })
+    return render(
+        request,
+        "registry/list.html",
+        {
+            "versions": versions,
+            "rows": [(v, selectors.version_against_strongest_baseline(v)) for v in versions],
+            "models": RegisteredModel.objects.order_by("name"),
+            "filters": {**params, "tag": tag},
+            "error": error,
+        },
+    )
 
 
 def _history_figure(history) -> dict | None:
@@ -36,15 +43,28 @@ def _history_figure(history) -> dict | None:
         history = {k: [row.get(k) for row in history] for k in sorted(keys)}
     if not isinstance(history, dict):
         return None
-    series = {k: v for k, v in history.items() if isinstance(v, list) and v and all(isinstance(x, (int, float)) or x is None for x in v)}
+    series = {
+        k: v
+        for k, v in history.items()
+        if isinstance(v, list) and v and all(isinstance(x, (int, float)) or x is None for x in v)
+    }
     epochs = series.pop("epoch", None)
     if not series:
         return None
     # Epochs counted from 1, as the training page counts them (the trainer stores them from 0).
-    x = [e + 1 for e in epochs] if epochs and all(len(v) == len(epochs) and e is not None for v in series.values() for e in epochs) else None
+    x = (
+        [e + 1 for e in epochs]
+        if epochs and all(len(v) == len(epochs) and e is not None for v in series.values() for e in epochs)
+        else None
+    )
     fig = go.Figure([go.Scatter(x=x, y=v, name=k, mode="lines+markers") for k, v in sorted(series.items())])
-    fig.update_layout(height=360, margin=dict(l=50, r=20, t=40, b=40), template="plotly_white",
-                      title="Training history", xaxis_title="epoch")
+    fig.update_layout(
+        height=360,
+        margin=dict(l=50, r=20, t=40, b=40),
+        template="plotly_white",
+        title="Training history",
+        xaxis_title="epoch",
+    )
     if x and len(x) <= 30:
         fig.update_xaxes(dtick=1)  # whole epochs, not 1.5
     return json.loads(fig.to_json())
@@ -91,17 +111,26 @@ def version_detail(request, pk: int):
         meta = json.loads(selectors.version_file_bytes(version, "meta"))
     except (RegistryError, ValueError):
         meta = None
-    return render(request, "registry/detail.html", {
-        "version": version, "figure": _history_figure(history), "meta": meta,
-        "periods": selectors.version_periods(version), "forecast_start": selectors.out_of_sample_start(version),
-        "alias_history": selectors.alias_history(version)[:50],
-        "siblings": version.registered_model.versions.exclude(pk=version.pk).order_by("-created_at")[:selectors.COMPARE_MAX - 1],
-        "metrics": sorted(version.metrics.items()),
-        "calibrations": version.calibrations.order_by("-created_at")[:20],
-        "forecast_sets": version.forecast_sets.order_by("-created_at")[:20],
-        "backtests": version.backtests.order_by("-created_at")[:20],
-        "optimizations": version.optimizations.order_by("-created_at")[:20],
-    })
+    return render(
+        request,
+        "registry/detail.html",
+        {
+            "version": version,
+            "figure": _history_figure(history),
+            "meta": meta,
+            "periods": selectors.version_periods(version),
+            "forecast_start": selectors.out_of_sample_start(version),
+            "alias_history": selectors.alias_history(version)[:50],
+            "siblings": version.registered_model.versions.exclude(pk=version.pk).order_by("-created_at")[
+                : selectors.COMPARE_MAX - 1
+            ],
+            "metrics": sorted(version.metrics.items()),
+            "calibrations": version.calibrations.order_by("-created_at")[:20],
+            "forecast_sets": version.forecast_sets.order_by("-created_at")[:20],
+            "backtests": version.backtests.order_by("-created_at")[:20],
+            "optimizations": version.optimizations.order_by("-created_at")[:20],
+        },
+    )
 
 
 def _compare_figure(versions, histories) -> dict | None:
@@ -114,13 +143,27 @@ def _compare_figure(versions, histories) -> dict | None:
         for key, dash in (("val_loss", "solid"), ("train_loss", "dot")):
             y = [row.get(key) for row in rows]
             if any(isinstance(v, (int, float)) for v in y):
-                traces.append(go.Scatter(x=x, y=y, name=f"{version.ref} {key}", mode="lines+markers",
-                                         line=dict(color=color, dash=dash), legendgroup=version.ref))
+                traces.append(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        name=f"{version.ref} {key}",
+                        mode="lines+markers",
+                        line=dict(color=color, dash=dash),
+                        legendgroup=version.ref,
+                    )
+                )
     if not traces:
         return None
     fig = go.Figure(traces)
-    fig.update_layout(height=380, margin=dict(l=60, r=20, t=40, b=40), template="plotly_white",
-                      title="Loss per epoch (solid: validation, dotted: training)", xaxis_title="epoch", yaxis_title="loss")
+    fig.update_layout(
+        height=380,
+        margin=dict(l=60, r=20, t=40, b=40),
+        template="plotly_white",
+        title="Loss per epoch (solid: validation, dotted: training)",
+        xaxis_title="epoch",
+        yaxis_title="loss",
+    )
     if max(len(rows) for rows in histories) <= 30:
         fig.update_xaxes(dtick=1)  # whole epochs, not 1.5
     return json.loads(fig.to_json())
@@ -131,7 +174,14 @@ def compare(request):
     periods and overlaid loss curves - what MLflow's run comparison shows."""
     ids = row_ids(request.GET.getlist("version"))
     data = selectors.versions_compared(ids)
-    return render(request, "registry/compare.html", {
-        **data, "figure": _compare_figure(data["versions"], data["histories"]) if data["versions"] else None,
-        "asked": len(ids), "limit": selectors.COMPARE_MAX, "only_differences": request.GET.get("diff") == "1",
-    })
+    return render(
+        request,
+        "registry/compare.html",
+        {
+            **data,
+            "figure": _compare_figure(data["versions"], data["histories"]) if data["versions"] else None,
+            "asked": len(ids),
+            "limit": selectors.COMPARE_MAX,
+            "only_differences": request.GET.get("diff") == "1",
+        },
+    )

@@ -27,8 +27,10 @@ def _worker_redis_url(url: str, worker: str) -> str:
     base = int(parts.path.strip("/") or 0)
     db = base - int(worker.removeprefix("gw"))
     if db < 0:
-        raise pytest.UsageError(f"REDIS_URL {url}: pytest-xdist worker {worker} would need Redis database {db}; "
-                                "use a higher database number or fewer workers (-n)")
+        raise pytest.UsageError(
+            f"REDIS_URL {url}: pytest-xdist worker {worker} would need Redis database {db}; "
+            "use a higher database number or fewer workers (-n)"
+        )
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
@@ -85,7 +87,9 @@ def user(django_user_model):
 
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user(username="curator", password="curator-pass-123", is_staff=True, is_superuser=True)
+    return django_user_model.objects.create_user(
+        username="curator", password="curator-pass-123", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture
@@ -124,11 +128,22 @@ def start_qcluster(log_path, *, workers: int = 1, extra_env=None):
     from django.conf import settings
     from django.db import connection
 
-    environ = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "FOREXGPT_Q_WORKERS": str(workers),
-               "MEDIA_ROOT": str(settings.MEDIA_ROOT), **(extra_env or {})}
+    environ = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "FOREXGPT_Q_WORKERS": str(workers),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **(extra_env or {}),
+    }
     with open(log_path, "w") as out:
-        return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], cwd=ROOT, env=environ,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def qcluster_running(log_path) -> bool:
@@ -215,7 +230,6 @@ def _empty_queue(django_db_setup, django_db_blocker):
 CHANNELS = ["ret_open", "ret_high", "ret_low", "ret_close"]
 
 
-
 @pytest.fixture
 def artifact_files(tmp_path):
     """Real artifact files: a tiny torch checkpoint, config, stats and history, as a trainer writes them."""
@@ -234,7 +248,9 @@ def artifact_files(tmp_path):
             "checkpoint": ckpt,
             "config": {"patch_len": 64, "horizon_bars": 12, "seed": seed},
             "stats": stats.getvalue(),
-            "history": json.dumps({"epoch": [1, 2, 3], "train_loss": [1.0, 0.7, 0.5 + seed / 100], "val_loss": [1.1, 0.8, 0.6]}).encode(),
+            "history": json.dumps(
+                {"epoch": [1, 2, 3], "train_loss": [1.0, 0.7, 0.5 + seed / 100], "val_loss": [1.1, 0.8, 0.6]}
+            ).encode(),
         }
 
     return _make
@@ -245,8 +261,14 @@ def register(artifact_files):
     from registry.services import artifact_register
 
     def _register(name="eurusd-1h-h12", seed=0, **kwargs):
-        params = {"symbol": "EUR/USD", "timeframe": "1h", "horizon_bars": 12, "channel_order": CHANNELS,
-                  "metrics": {"crps": 0.001 + seed / 1000, "mae": 0.002}, **kwargs}
+        params = {
+            "symbol": "EUR/USD",
+            "timeframe": "1h",
+            "horizon_bars": 12,
+            "channel_order": CHANNELS,
+            "metrics": {"crps": 0.001 + seed / 1000, "mae": 0.002},
+            **kwargs,
+        }
         return artifact_register(model_name=name, files=artifact_files(seed), **params)
 
     return _register

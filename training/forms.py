@@ -30,21 +30,53 @@ class TrainingForm(JobForm):
     epochs = forms.IntegerField(initial=R.epochs, **_limits("epochs"))
     batch_size = forms.IntegerField(initial=R.batch_size, **_limits("batch_size"))
     denoiser = forms.ChoiceField(choices=[(d, DENOISER_LABELS.get(d, d)) for d in R.DENOISERS], initial=R.denoiser)
-    members = forms.IntegerField(required=False, initial=R.members, **_limits("members"), label="Ensemble members",
-                                 help_text=f"networks trained side by side and sampled as one (training time x members; blank = {R.members})")
-    precision = forms.ChoiceField(required=False, choices=[("", "auto")] + [(p, PRECISION_LABELS.get(p, p)) for p in R.PRECISIONS])
-    compile = forms.ChoiceField(required=False, choices=[("", "auto"), ("on", "on"), ("off", "off")], label="torch.compile")
-    num_gpus = forms.IntegerField(required=False, min_value=R.CHOICE_LOWS["num_gpus"], help_text="blank = every detected GPU; 0 = CPU")
-    gradient_accumulation = forms.IntegerField(initial=R.CHOICE_DEFAULTS["gradient_accumulation"],
-                                               min_value=R.CHOICE_LOWS["gradient_accumulation"])
+    members = forms.IntegerField(
+        required=False,
+        initial=R.members,
+        **_limits("members"),
+        label="Ensemble members",
+        help_text=f"networks trained side by side and sampled as one (training time x members; blank = {R.members})",
+    )
+    precision = forms.ChoiceField(
+        required=False, choices=[("", "auto")] + [(p, PRECISION_LABELS.get(p, p)) for p in R.PRECISIONS]
+    )
+    compile = forms.ChoiceField(
+        required=False, choices=[("", "auto"), ("on", "on"), ("off", "off")], label="torch.compile"
+    )
+    num_gpus = forms.IntegerField(
+        required=False, min_value=R.CHOICE_LOWS["num_gpus"], help_text="blank = every detected GPU; 0 = CPU"
+    )
+    gradient_accumulation = forms.IntegerField(
+        initial=R.CHOICE_DEFAULTS["gradient_accumulation"], min_value=R.CHOICE_LOWS["gradient_accumulation"]
+    )
     gradient_checkpointing = forms.BooleanField(required=False)
     fast_dev_run = forms.BooleanField(required=False, help_text="one batch: a smoke test")
 
     def request_values(self, d: dict) -> dict:
-        choices = R.choices_from({
-            "precision": d.get("precision") or None, "compile": COMPILE_CHOICES[d.get("compile") or ""],
-            "num_gpus": d.get("num_gpus"), "gradient_accumulation": d.get("gradient_accumulation"),
-            "gradient_checkpointing": d.get("gradient_checkpointing")})
-        values = {k: d.get(k) for k in ("name", "symbol", "timeframe", "start", "end", "horizon", "patch_len", "epochs",
-                                        "batch_size", "denoiser", "members", "fast_dev_run")}
+        choices = R.choices_from(
+            {
+                "precision": d.get("precision") or None,
+                "compile": COMPILE_CHOICES[d.get("compile") or ""],
+                "num_gpus": d.get("num_gpus"),
+                "gradient_accumulation": d.get("gradient_accumulation"),
+                "gradient_checkpointing": d.get("gradient_checkpointing"),
+            }
+        )
+        values = {
+            k: d.get(k)
+            for k in (
+                "name",
+                "symbol",
+                "timeframe",
+                "start",
+                "end",
+                "horizon",
+                "patch_len",
+                "epochs",
+                "batch_size",
+                "denoiser",
+                "members",
+                "fast_dev_run",
+            )
+        }
         return {**values, "choices": choices}

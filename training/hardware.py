@@ -34,8 +34,13 @@ def hardware_report_age_s() -> float | None:
 
 def hardware_detect() -> dict:
     """Run `manage.py hardware --json` in a child process (this process never initializes CUDA)."""
-    out = subprocess.run([sys.executable, str(settings.BASE_DIR / "manage.py"), "hardware", "--json", "--no_store"],
-                         capture_output=True, text=True, timeout=300, cwd=settings.BASE_DIR)
+    out = subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "hardware", "--json", "--no_store"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=settings.BASE_DIR,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"hardware detection failed: {out.stderr[-500:]}")
     return json.loads(out.stdout)

@@ -31,15 +31,21 @@ class TrainingRun(ChildJobRun):
     gpu_memory_gb = models.FloatField(null=True, blank=True)
     history = models.JSONField(default=list, blank=True, help_text="[{epoch, step, train_loss, val_loss}] per epoch")
     quality = models.JSONField(null=True, blank=True, help_text="test-period CRPS, MAE, pinball, coverage vs baselines")
-    artifact_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    artifact_version = models.ForeignKey(
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     @property
     def label(self) -> str:
         return self.name or f"#{self.pk} {self.symbol} {self.timeframe} h{self.horizon}"
 
     # The child reports each phase in its own span of progress (training/services/child.py): the page names it.
-    PHASES = ((0.90, "training"), (0.92, "fitting the spread and drift on the validation part"),
-              (0.97, "scoring the test period"), (1.01, "registering the model version"))
+    PHASES = (
+        (0.90, "training"),
+        (0.92, "fitting the spread and drift on the validation part"),
+        (0.97, "scoring the test period"),
+        (1.01, "registering the model version"),
+    )
 
     @property
     def phase(self) -> str:

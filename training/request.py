@@ -5,15 +5,17 @@ the service's."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 from django.utils.text import slugify
 
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.parsing import parse_utc_range, parse_whole, request_dict, request_values
 from marketdata.engine import normalize_symbol, normalize_timeframe
+
 # optimization.py and the hardware module it imports load no torch: the web process stays light
 from training.engine.optimization import COMPILE_MODES, PRECISIONS, UserChoices
 
@@ -32,7 +34,9 @@ def _choice_value(name: str, value):
         return None
     if kind.startswith("bool"):
         if not isinstance(value, bool):
-            raise DomainError(f"{name} must be {'true, false or null' if kind.endswith('| None') else 'true or false'}, not {value!r}")
+            raise DomainError(
+                f"{name} must be {'true, false or null' if kind.endswith('| None') else 'true or false'}, not {value!r}"
+            )
         return value
     if kind.startswith("int"):
         return parse_whole(value, name, CHOICE_LOWS.get(name, 0), COLUMN_MAX)
@@ -45,10 +49,12 @@ def parse_choices(choices) -> dict:
     if choices is None or choices == "":
         return {}
     if not isinstance(choices, Mapping):
-        raise DomainError("choices must be an object such as {\"precision\": \"bf16-mixed\"}")
+        raise DomainError('choices must be an object such as {"precision": "bf16-mixed"}')
     unknown = set(choices) - set(CHOICE_DEFAULTS)
     if unknown:
-        raise DomainError(f"unknown training option(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(CHOICE_DEFAULTS))}")
+        raise DomainError(
+            f"unknown training option(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(CHOICE_DEFAULTS))}"
+        )
     parsed = {name: _choice_value(name, value) for name, value in choices.items()}
     precision = parsed.get("precision")
     if precision is not None and precision not in PRECISIONS:
@@ -96,12 +102,18 @@ class TrainingRequest:
     COMPILE_MODES: ClassVar[tuple] = COMPILE_MODES
     CHOICE_DEFAULTS: ClassVar[dict] = CHOICE_DEFAULTS
     CHOICE_LOWS: ClassVar[dict] = CHOICE_LOWS
-    LIMITS: ClassVar[dict] = {"horizon": (1, COLUMN_MAX), "patch_len": (8, COLUMN_MAX), "epochs": (1, COLUMN_MAX),
-                              "batch_size": (2, COLUMN_MAX), "seed": (0, COLUMN_MAX), "members": (1, 8)}
+    LIMITS: ClassVar[dict] = {
+        "horizon": (1, COLUMN_MAX),
+        "patch_len": (8, COLUMN_MAX),
+        "epochs": (1, COLUMN_MAX),
+        "batch_size": (2, COLUMN_MAX),
+        "seed": (0, COLUMN_MAX),
+        "members": (1, 8),
+    }
 
     @classmethod
     @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
-    def from_dict(cls, data: Mapping) -> "TrainingRequest":
+    def from_dict(cls, data: Mapping) -> TrainingRequest:
         """Parse and check a plain mapping (form data, JSON, command options, a stored run's fields);
         ValueError names the field. Blank values take the defaults."""
         given = request_values(cls, data, "training request field", required=("symbol", "timeframe"))
@@ -114,11 +126,24 @@ class TrainingRequest:
         if not isinstance(fast_dev_run, bool):
             raise DomainError(f"fast_dev_run must be true or false, not {fast_dev_run!r}")
         model_name = given.get("model_name", "")
-        if not isinstance(model_name, str) or len(model_name) > 100 or (model_name and slugify(model_name) != model_name):
+        if (
+            not isinstance(model_name, str)
+            or len(model_name) > 100
+            or (model_name and slugify(model_name) != model_name)
+        ):
             raise DomainError(f"model_name {model_name!r} must be a slug of at most 100 characters")
-        return cls(symbol=normalize_symbol(str(given["symbol"])), timeframe=normalize_timeframe(str(given["timeframe"])).code,
-                   start=start, end=end, denoiser=denoiser, choices=parse_choices(data.get("choices")),
-                   fast_dev_run=fast_dev_run, name=str(given.get("name", ""))[:120], model_name=model_name, **numbers)
+        return cls(
+            symbol=normalize_symbol(str(given["symbol"])),
+            timeframe=normalize_timeframe(str(given["timeframe"])).code,
+            start=start,
+            end=end,
+            denoiser=denoiser,
+            choices=parse_choices(data.get("choices")),
+            fast_dev_run=fast_dev_run,
+            name=str(given.get("name", ""))[:120],
+            model_name=model_name,
+            **numbers,
+        )
 
     @staticmethod
     def choices_from(values: Mapping) -> dict:

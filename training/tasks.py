@@ -11,7 +11,8 @@ def hardware_detect_execute() -> str:
     """Detect this worker host's hardware (in a child process) and store the report - unless a report
     this fresh (FRESH_S) exists: clicks queued while one detection ran then cost nothing each, instead of
     holding the `gpu` queue for a detection apiece."""
-    from training.hardware import FRESH_S, hardware_detect as detect, hardware_report_age_s, hardware_report_store
+    from training.hardware import FRESH_S, hardware_report_age_s, hardware_report_store
+    from training.hardware import hardware_detect as detect
 
     age = hardware_report_age_s()
     if age is not None and age < FRESH_S:

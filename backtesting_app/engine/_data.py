@@ -12,11 +12,16 @@ def ohlc_frame(candles: pd.DataFrame) -> pd.DataFrame:
     if candles.empty:
         raise ValueError("no bars in the requested range")
     ts = pd.to_datetime(candles["ts"], utc=True).dt.tz_convert(None)
-    frame = pd.DataFrame({
-        "Open": candles["open"].to_numpy(float), "High": candles["high"].to_numpy(float),
-        "Low": candles["low"].to_numpy(float), "Close": candles["close"].to_numpy(float),
-        "Volume": candles["volume"].to_numpy(float) if "volume" in candles else 0.0,
-    }, index=pd.DatetimeIndex(ts, name="ts"))
+    frame = pd.DataFrame(
+        {
+            "Open": candles["open"].to_numpy(float),
+            "High": candles["high"].to_numpy(float),
+            "Low": candles["low"].to_numpy(float),
+            "Close": candles["close"].to_numpy(float),
+            "Volume": candles["volume"].to_numpy(float) if "volume" in candles else 0.0,
+        },
+        index=pd.DatetimeIndex(ts, name="ts"),
+    )
     if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
         raise ValueError("bars must be strictly ascending in time")
     return frame
@@ -36,17 +41,24 @@ def align_forecasts(ohlc: pd.DataFrame, forecasts: pd.DataFrame) -> tuple[np.nda
     ts = pd.to_datetime(forecasts[cols["timestamp"]], utc=True, errors="coerce")
     if ts.isna().any():
         raise ValueError(f"forecast timestamp on row {int(np.flatnonzero(ts.isna())[0]) + 1} is not a date/time")
-    table = pd.DataFrame({
-        "pred_return": pd.to_numeric(forecasts[cols["pred_return"]], errors="coerce").to_numpy(),
-        "confidence": pd.to_numeric(forecasts[cols["confidence"]], errors="coerce").to_numpy() if "confidence" in cols else 1.0,
-    }, index=ts.dt.tz_convert(None))
+    table = pd.DataFrame(
+        {
+            "pred_return": pd.to_numeric(forecasts[cols["pred_return"]], errors="coerce").to_numpy(),
+            "confidence": pd.to_numeric(forecasts[cols["confidence"]], errors="coerce").to_numpy()
+            if "confidence" in cols
+            else 1.0,
+        },
+        index=ts.dt.tz_convert(None),
+    )
     if table.index.has_duplicates:
         raise ValueError(f"two forecasts for {table.index[table.index.duplicated()][0]}")
     aligned = table.reindex(ohlc.index)
     missing = aligned["pred_return"].isna() | aligned["confidence"].isna()
     if missing.any():
         first = aligned.index[missing.to_numpy()][0]
-        raise ValueError(f"the forecasts do not cover the range: {int(missing.sum())} bar(s) lack a forecast, the first at {first} UTC")
+        raise ValueError(
+            f"the forecasts do not cover the range: {int(missing.sum())} bar(s) lack a forecast, the first at {first} UTC"
+        )
     confidence = aligned["confidence"].to_numpy(float)
     if ((confidence < 0) | (confidence > 1)).any():
         raise ValueError("confidence must lie in [0, 1]")

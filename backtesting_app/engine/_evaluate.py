@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ._costs import FxCosts
-from ._objectives import DailyIndex, daily_returns, fast_metrics
 from ._fast import simulate_forecast
+from ._objectives import DailyIndex, daily_returns, fast_metrics
 from ._spec import strategy_spec
 
 # The evaluators by name, with the label pages show: in-process and a local pool here; "distributed"
@@ -25,8 +25,16 @@ EVALUATORS = {"inprocess": "in-process", "pool": "local process pool", "distribu
 class BacktestProblem:
     """Bars, forecasts, costs and fixed parameters; `evaluate(params)` runs the compiled engine."""
 
-    def __init__(self, ohlc: pd.DataFrame, strategy: str, costs: FxCosts, *, pred_return=None, confidence=None,
-                 fixed: dict | None = None):
+    def __init__(
+        self,
+        ohlc: pd.DataFrame,
+        strategy: str,
+        costs: FxCosts,
+        *,
+        pred_return=None,
+        confidence=None,
+        fixed: dict | None = None,
+    ):
         self.ohlc = ohlc
         self.strategy = strategy
         self.costs = costs
@@ -44,14 +52,29 @@ class BacktestProblem:
         """(trades, equity) of one parameter set on the compiled engine; `pred` / `conf` replace the
         problem's forecasts for this call (a baseline's, or a permutation's)."""
         full = self.spec.check_params({**self.fixed, **params})
-        fast_params, pred, conf = self.spec.fast_inputs(self.ohlc, full, pred_return=self.pred if pred is None else pred,
-                                                        confidence=self.conf if conf is None else conf, prepared=self.signals)
+        fast_params, pred, conf = self.spec.fast_inputs(
+            self.ohlc,
+            full,
+            pred_return=self.pred if pred is None else pred,
+            confidence=self.conf if conf is None else conf,
+            prepared=self.signals,
+        )
         c = self.costs
         return simulate_forecast(
-            *self.arrays, np.asarray(pred, float), np.asarray(conf, float), float(fast_params["entry_threshold"]),
-            float(fast_params["confidence_threshold"]), float(fast_params["stop_loss_pct"]),
-            float(fast_params["take_profit_pct"]), int(fast_params["max_hold_bars"]), float(c.cash), 1.0 / c.margin,
-            float(c.size), float(c.half_spread), float(c.commission))
+            *self.arrays,
+            np.asarray(pred, float),
+            np.asarray(conf, float),
+            float(fast_params["entry_threshold"]),
+            float(fast_params["confidence_threshold"]),
+            float(fast_params["stop_loss_pct"]),
+            float(fast_params["take_profit_pct"]),
+            int(fast_params["max_hold_bars"]),
+            float(c.cash),
+            1.0 / c.margin,
+            float(c.size),
+            float(c.half_spread),
+            float(c.commission),
+        )
 
     def evaluate(self, params: dict, pred=None, conf=None) -> dict:
         return fast_metrics(*self.simulate(params, pred, conf), self.days)
@@ -60,12 +83,17 @@ class BacktestProblem:
         """The parameter set's day-over-day returns (the series behind its Sharpe ratio)."""
         return daily_returns(self.simulate(params, pred, conf)[1], self.days)
 
-    def slice(self, start: int, stop: int) -> "BacktestProblem":
+    def slice(self, start: int, stop: int) -> BacktestProblem:
         """The same problem on bars [start, stop) (walk-forward windows)."""
         sl = slice(start, stop)
-        return BacktestProblem(self.ohlc.iloc[sl], self.strategy, self.costs,
-                               pred_return=None if self.pred is None else self.pred[sl],
-                               confidence=None if self.conf is None else self.conf[sl], fixed=self.fixed)
+        return BacktestProblem(
+            self.ohlc.iloc[sl],
+            self.strategy,
+            self.costs,
+            pred_return=None if self.pred is None else self.pred[sl],
+            confidence=None if self.conf is None else self.conf[sl],
+            fixed=self.fixed,
+        )
 
 
 class InProcessEvaluator:
@@ -100,7 +128,7 @@ class PoolEvaluator:
         if not batch:
             return []
         size = max(1, -(-len(batch) // (self.workers * 2)))
-        chunks = [batch[i:i + size] for i in range(0, len(batch), size)]
+        chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
         return [m for part in self.pool.map(_evaluate_chunk, chunks) for m in part]
 
     def close(self) -> None:

@@ -27,8 +27,10 @@ def split_holdout(problem: BacktestProblem, share: float) -> tuple[BacktestProbl
     if held == 0:
         return problem, None
     if held < MIN_HOLDOUT_BARS or n - held < MIN_SEARCH_BARS:
-        raise ValueError(f"{n} bars cannot keep {share:.0%} out of the search: the search needs at least {MIN_SEARCH_BARS} "
-                         f"bars and the held-out tail {MIN_HOLDOUT_BARS} (held-out share 0 searches them all)")
+        raise ValueError(
+            f"{n} bars cannot keep {share:.0%} out of the search: the search needs at least {MIN_SEARCH_BARS} "
+            f"bars and the held-out tail {MIN_HOLDOUT_BARS} (held-out share 0 searches them all)"
+        )
     return problem.slice(0, n - held), problem.slice(n - held, n)
 
 
@@ -56,8 +58,12 @@ def logit_histogram(logits: list[float], bins: int = 40) -> dict:
     values = np.asarray(logits, float)
     finite = values[np.isfinite(values)]
     counts, edges = np.histogram(finite, bins=bins) if len(finite) else (np.zeros(0, int), np.zeros(1))
-    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts], "at_or_below_zero": int(np.sum(values <= 0)),
-            "total": int(len(values))}
+    return {
+        "edges": [float(e) for e in edges],
+        "counts": [int(c) for c in counts],
+        "at_or_below_zero": int(np.sum(values <= 0)),
+        "total": int(len(values)),
+    }
 
 
 def effective_trials(R: np.ndarray, n_trials: int) -> tuple[float | None, int]:
@@ -73,8 +79,17 @@ def effective_trials(R: np.ndarray, n_trials: int) -> tuple[float | None, int]:
     return rho, max(1, int(round(rho + (1 - rho) * n_trials)))
 
 
-def selection_statistics(problem: BacktestProblem, params: list[dict], chosen: int, *, n_trials: int | None = None,
-                         blocks: int = 16, spa_reps: int = 1000, seed: int = 0, max_sets: int = SELECTION_MAX_SETS) -> dict:
+def selection_statistics(
+    problem: BacktestProblem,
+    params: list[dict],
+    chosen: int,
+    *,
+    n_trials: int | None = None,
+    blocks: int = 16,
+    spa_reps: int = 1000,
+    seed: int = 0,
+    max_sets: int = SELECTION_MAX_SETS,
+) -> dict:
     """What choosing `params[chosen]` among every tried set is worth, on the bars they were chosen on:
     its deflated Sharpe ratio (against the best of `n_trials` tries, default len(params); and, as
     `dsr_effective`, against the effective number of independent tries, `effective_trials`), the
@@ -88,15 +103,22 @@ def selection_statistics(problem: BacktestProblem, params: list[dict], chosen: i
     R = returns_matrix(problem, [params[i] for i in keep])
     at = int(np.searchsorted(keep, chosen))
     days = R.shape[0]
-    out = {"sets_tried": int(n_trials), "sets_used": int(len(keep)), "periods": int(days), "period": "day",
-           "chosen_params": params[chosen]}
+    out = {
+        "sets_tried": int(n_trials),
+        "sets_used": int(len(keep)),
+        "periods": int(days),
+        "period": "day",
+        "chosen_params": params[chosen],
+    }
     try:
         variance = sharpe_variance_of(R) if R.shape[1] > 1 else 0.0
-        out["dsr"] = deflated_sharpe_ratio(R[:, at], n_trials=n_trials, sharpe_variance=variance,
-                                           periods_per_year=problem.days.annual_days)
+        out["dsr"] = deflated_sharpe_ratio(
+            R[:, at], n_trials=n_trials, sharpe_variance=variance, periods_per_year=problem.days.annual_days
+        )
         rho, effective = effective_trials(R, n_trials)
-        out["dsr_effective"] = deflated_sharpe_ratio(R[:, at], n_trials=effective, sharpe_variance=variance,
-                                                     periods_per_year=problem.days.annual_days) | {"mean_correlation": rho}
+        out["dsr_effective"] = deflated_sharpe_ratio(
+            R[:, at], n_trials=effective, sharpe_variance=variance, periods_per_year=problem.days.annual_days
+        ) | {"mean_correlation": rho}
     except ValueError as exc:
         out["dsr"] = out["dsr_effective"] = {"dsr": None, "reason": str(exc)}
     # blocks of at least 2 days: a short range gets fewer blocks (at least 4), a shorter one no PBO
@@ -105,7 +127,9 @@ def selection_statistics(problem: BacktestProblem, params: list[dict], chosen: i
         if blocks < MIN_PBO_BLOCKS:
             raise ValueError(f"{days} days are too few for the PBO: it needs {2 * MIN_PBO_BLOCKS} (blocks of 2 days)")
         pbo = probability_of_backtest_overfitting(R, blocks=blocks)
-        out["pbo"] = {k: v for k, v in pbo.items() if k != "logits"} | {"logit_histogram": logit_histogram(pbo["logits"])}
+        out["pbo"] = {k: v for k, v in pbo.items() if k != "logits"} | {
+            "logit_histogram": logit_histogram(pbo["logits"])
+        }
     except ValueError as exc:
         out["pbo"] = {"pbo": None, "reason": str(exc)}
     try:
@@ -148,8 +172,14 @@ def mean_difference_p_value(a: np.ndarray, b: np.ndarray, *, reps: int = 1000, s
     return float((1 + np.sum(means >= diff.mean())) / (1 + reps))
 
 
-def model_value(problem: BacktestProblem, params: dict, *, baseline: tuple | None = None, permutations: int = PERMUTATIONS,
-                seed: int = 0) -> dict:
+def model_value(
+    problem: BacktestProblem,
+    params: dict,
+    *,
+    baseline: tuple | None = None,
+    permutations: int = PERMUTATIONS,
+    seed: int = 0,
+) -> dict:
     """The same strategy and parameters on the problem's forecasts, on `baseline` forecasts (pred,
     conf arrays on the same bars) and on `permutations` random-entry runs: the forecasts shuffled in
     time, so entries keep their number, sizes and brackets but lose their timing. Returns each
@@ -164,19 +194,26 @@ def model_value(problem: BacktestProblem, params: dict, *, baseline: tuple | Non
     for _ in range(permutations):
         order = rng.permutation(len(problem.pred))
         draws.append(problem.evaluate(params, problem.pred[order], problem.conf[order]))
-    out = {"metrics": actual, "bars": bars_range(problem), "random": {
-        "permutations": permutations, "seed": seed,
-        **{key: _summary(np.array([_num(d, key) for d in draws])) for key in ("return_pct", "sharpe", "n_trades")},
-        "p_value_return": _p_value(actual["return_pct"], np.array([_num(d, "return_pct") for d in draws])),
-        "p_value_sharpe": _p_value(actual["sharpe"], np.array([_num(d, "sharpe") for d in draws])),
-    }}
+    out = {
+        "metrics": actual,
+        "bars": bars_range(problem),
+        "random": {
+            "permutations": permutations,
+            "seed": seed,
+            **{key: _summary(np.array([_num(d, key) for d in draws])) for key in ("return_pct", "sharpe", "n_trades")},
+            "p_value_return": _p_value(actual["return_pct"], np.array([_num(d, "return_pct") for d in draws])),
+            "p_value_sharpe": _p_value(actual["sharpe"], np.array([_num(d, "sharpe") for d in draws])),
+        },
+    }
     if baseline is not None:
         pred, conf = (np.asarray(a, float) for a in baseline)
         base = problem.evaluate(params, pred, conf)
         out["baseline"] = {
             "metrics": base,
             "return_difference_pct": actual["return_pct"] - base["return_pct"],
-            "sharpe_difference": None if actual["sharpe"] is None or base["sharpe"] is None else actual["sharpe"] - base["sharpe"],
+            "sharpe_difference": None
+            if actual["sharpe"] is None or base["sharpe"] is None
+            else actual["sharpe"] - base["sharpe"],
             "p_value": mean_difference_p_value(actual_returns, problem.daily_returns(params, pred, conf), seed=seed),
         }
     return out

@@ -29,14 +29,36 @@ def _close_trade(trades, k, size, entry_bar, exit_bar, entry, price, sl, tp, hal
     """Record closed trade k; return the cash it brings (P&L less the exit commission)."""
     fee = _commission(size, price, half_spread, rel)
     row = trades[k]
-    row[SIZE], row[ENTRY_BAR], row[EXIT_BAR], row[ENTRY_PRICE], row[EXIT_PRICE] = size, entry_bar, exit_bar, entry, price
+    row[SIZE], row[ENTRY_BAR], row[EXIT_BAR], row[ENTRY_PRICE], row[EXIT_PRICE] = (
+        size,
+        entry_bar,
+        exit_bar,
+        entry,
+        price,
+    )
     row[SL], row[TP], row[COMMISSION] = sl, tp, fee + _commission(size, entry, half_spread, rel)
     return size * (price - entry) - fee
 
 
 @njit(cache=True)
-def simulate_forecast(open_, high, low, close, pred, conf, entry_threshold, confidence_threshold, stop_loss_pct,
-                      take_profit_pct, max_hold_bars, cash, leverage, size_frac, half_spread, rel):
+def simulate_forecast(
+    open_,
+    high,
+    low,
+    close,
+    pred,
+    conf,
+    entry_threshold,
+    confidence_threshold,
+    stop_loss_pct,
+    take_profit_pct,
+    max_hold_bars,
+    cash,
+    leverage,
+    size_frac,
+    half_spread,
+    rel,
+):
     """Returns (trades[n_trades, 8], equity[n]). `leverage` must be 1 / (1 / L), as the reference computes it."""
     n = len(open_)
     trades = np.empty((n + 2, 8))
@@ -100,7 +122,9 @@ def simulate_forecast(open_, high, low, close, pred, conf, entry_threshold, conf
                 elif low[i] <= t_tp:
                     exit_price = min(o, t_tp)
             if not np.isnan(exit_price):
-                cash += _close_trade(trades, n_trades, t_size, t_bar, i, t_entry, exit_price, t_sl, t_tp, half_spread, rel)
+                cash += _close_trade(
+                    trades, n_trades, t_size, t_bar, i, t_entry, exit_price, t_sl, t_tp, half_spread, rel
+                )
                 n_trades += 1
                 in_trade = False
         # Mark to market at the close.

@@ -52,7 +52,7 @@ def parameter_importance(params: list[dict], values, *, names: list[str], max_bi
     residual_variance = float((centred - fitted) @ (centred - fitted)) / df_resid
     importance, offset = {}, 1
     for name, block in zip(names, columns):
-        effect = block @ coef[offset:offset + block.shape[1]]
+        effect = block @ coef[offset : offset + block.shape[1]]
         offset += block.shape[1]
         ss_effect = n * float(np.var(effect))  # var ignores f_j's constant: centring is implicit
         importance[name] = max(0.0, (ss_effect - (block.shape[1] - 1) * residual_variance) / ss_total)

@@ -18,7 +18,12 @@ OBJECTIVES = {
     "trades": ("n_trades", "max"),
 }
 METRICS = ("return_pct", "max_drawdown_pct", "sharpe", "win_rate_pct", "profit_factor", "n_trades")
-_ALIASES = {"trades": "n_trades", "drawdown_pct": "max_drawdown_pct", "return": "return_pct", "win_rate": "win_rate_pct"}
+_ALIASES = {
+    "trades": "n_trades",
+    "drawdown_pct": "max_drawdown_pct",
+    "return": "return_pct",
+    "win_rate": "win_rate_pct",
+}
 
 
 def check_objectives(names) -> list[str]:
@@ -57,7 +62,9 @@ def parse_constraints(spec: dict | None) -> list[Constraint]:
         bound, _, metric = key.partition("_")
         metric = _ALIASES.get(metric, metric)
         if bound not in ("min", "max") or metric not in METRICS:
-            raise ValueError(f"unknown constraint {key!r}; use min_<metric> or max_<metric> with metric in {', '.join(METRICS)} (or trades)")
+            raise ValueError(
+                f"unknown constraint {key!r}; use min_<metric> or max_<metric> with metric in {', '.join(METRICS)} (or trades)"
+            )
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ValueError(f"constraint {key} needs a number")
         out.append(Constraint(metric, bound, float(value)))
@@ -83,7 +90,9 @@ def objective_vector(metrics: dict, objectives) -> tuple:
 
 
 def constraint_matrix(metrics: list[dict], constraints: list[Constraint]) -> np.ndarray:
-    return np.array([[c.violation(m) for c in constraints] for m in metrics], dtype=float).reshape(len(metrics), len(constraints))
+    return np.array([[c.violation(m) for c in constraints] for m in metrics], dtype=float).reshape(
+        len(metrics), len(constraints)
+    )
 
 
 class DailyIndex:

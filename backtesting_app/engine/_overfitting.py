@@ -43,6 +43,7 @@ def _returns_matrix(R: ArrayLike) -> np.ndarray:
 
 # -- deflated Sharpe ratio (Bailey & Lopez de Prado 2014) ------------------------------------------
 
+
 def _expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
     """E[max SR] of `n_trials` independent unskilled trials whose Sharpe ratios vary by `sharpe_variance`."""
     if n_trials == 1:
@@ -66,8 +67,9 @@ def sharpe_variance_of(R: ArrayLike) -> float:
     return float(np.var(kept.mean(axis=0) / kept.std(axis=0, ddof=1), ddof=1))
 
 
-def deflated_sharpe_ratio(returns: ArrayLike, *, n_trials: int, sharpe_variance: float,
-                          periods_per_year: float | None = None) -> dict:
+def deflated_sharpe_ratio(
+    returns: ArrayLike, *, n_trials: int, sharpe_variance: float, periods_per_year: float | None = None
+) -> dict:
     """The deflated Sharpe ratio of one set's per-period returns, chosen as the best of `n_trials`
     tries whose per-period Sharpe ratios vary across tries by `sharpe_variance` (see `sharpe_variance_of`).
 
@@ -95,24 +97,41 @@ def deflated_sharpe_ratio(returns: ArrayLike, *, n_trials: int, sharpe_variance:
         raise ValueError(f"sharpe_variance must be finite and at least 0, not {sharpe_variance!r}")
     if periods_per_year is not None and not periods_per_year > 0:
         raise ValueError(f"periods_per_year must be positive, not {periods_per_year!r}")
-    out = {"dsr": None, "psr": None, "sharpe": None, "sharpe_annual": None,
-           "expected_max_sharpe": _expected_max_sharpe(n_trials, sharpe_variance), "n_trials": n_trials,
-           "sharpe_variance": sharpe_variance, "skew": None, "kurtosis": None, "n_obs": int(r.size), "reason": None}
+    out = {
+        "dsr": None,
+        "psr": None,
+        "sharpe": None,
+        "sharpe_annual": None,
+        "expected_max_sharpe": _expected_max_sharpe(n_trials, sharpe_variance),
+        "n_trials": n_trials,
+        "sharpe_variance": sharpe_variance,
+        "skew": None,
+        "kurtosis": None,
+        "n_obs": int(r.size),
+        "reason": None,
+    }
     if (r == r[0]).all():
         return out | {"reason": "the chosen set's returns are all equal: it has no Sharpe ratio"}
     sr = float(r.mean() / r.std(ddof=1))
     skew, kurtosis = float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
-    out |= {"sharpe": sr, "skew": skew, "kurtosis": kurtosis,
-            "sharpe_annual": None if periods_per_year is None else sr * math.sqrt(periods_per_year)}
-    spread = 1 - skew * sr + (kurtosis - 1) / 4 * sr ** 2
+    out |= {
+        "sharpe": sr,
+        "skew": skew,
+        "kurtosis": kurtosis,
+        "sharpe_annual": None if periods_per_year is None else sr * math.sqrt(periods_per_year),
+    }
+    spread = 1 - skew * sr + (kurtosis - 1) / 4 * sr**2
     if not spread > 0:
         return out | {"reason": "the returns' skewness and kurtosis leave the Sharpe ratio no standard error"}
     scale = math.sqrt((r.size - 1) / spread)
-    return out | {"dsr": float(stats.norm.cdf((sr - out["expected_max_sharpe"]) * scale)),
-                  "psr": float(stats.norm.cdf(sr * scale))}
+    return out | {
+        "dsr": float(stats.norm.cdf((sr - out["expected_max_sharpe"]) * scale)),
+        "psr": float(stats.norm.cdf(sr * scale)),
+    }
 
 
 # -- probability of backtest overfitting (Bailey, Borwein, Lopez de Prado & Zhu 2017) --------------
+
 
 def _scores_from_sums(metric: str, total: np.ndarray, squares: np.ndarray, n: np.ndarray) -> np.ndarray:
     mean = total / n
@@ -160,8 +179,10 @@ def probability_of_backtest_overfitting(R: ArrayLike, *, blocks: int = 16, metri
     if blocks % 2:
         raise ValueError(f"blocks must be even (half in-sample, half out-of-sample), not {blocks}")
     if blocks > MAX_PBO_BLOCKS:
-        raise ValueError(f"blocks must be at most {MAX_PBO_BLOCKS} ({math.comb(MAX_PBO_BLOCKS, MAX_PBO_BLOCKS // 2):,} "
-                         f"combinations), not {blocks}")
+        raise ValueError(
+            f"blocks must be at most {MAX_PBO_BLOCKS} ({math.comb(MAX_PBO_BLOCKS, MAX_PBO_BLOCKS // 2):,} "
+            f"combinations), not {blocks}"
+        )
     if T < blocks:
         raise ValueError(f"{T} periods cannot be cut into {blocks} blocks")
     if N < 2:
@@ -171,7 +192,7 @@ def probability_of_backtest_overfitting(R: ArrayLike, *, blocks: int = 16, metri
     if not callable(metric) and metric not in PBO_METRICS:
         raise ValueError(f"unknown PBO metric {metric!r}: use one of {PBO_METRICS} or a callable")
     sizes = np.array([len(part) for part in np.array_split(np.arange(T), blocks)])
-    if sizes[blocks // 2:].sum() < 2:
+    if sizes[blocks // 2 :].sum() < 2:
         raise ValueError(f"{T} periods in {blocks} blocks leave halves under 2 periods")
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     in_sample = np.zeros((math.comb(blocks, blocks // 2), blocks))
@@ -184,7 +205,7 @@ def probability_of_backtest_overfitting(R: ArrayLike, *, blocks: int = 16, metri
     logits, is_best, oos_best = [], [], []
     step = max(1, _CHUNK_CELLS // N)
     for lo in range(0, len(in_sample), step):
-        chunk = in_sample[lo:lo + step]
+        chunk = in_sample[lo : lo + step]
         if callable(metric):
             masks = chunk[:, block_of_row].astype(bool)
             is_score = np.stack([_scores_from_callable(metric, R, m) for m in masks])
@@ -204,10 +225,16 @@ def probability_of_backtest_overfitting(R: ArrayLike, *, blocks: int = 16, metri
         is_best.append(is_score[rows, best])
         oos_best.append(best_oos[:, 0])
     logits, is_best, oos_best = np.concatenate(logits), np.concatenate(is_best), np.concatenate(oos_best)
-    return {"pbo": float(np.mean(logits <= 0)), "logits": logits.tolist(), "n_combinations": int(len(logits)),
-            "blocks": blocks, "n_strategies": int(N), "n_periods": int(T),
-            "metric": metric if isinstance(metric, str) else getattr(metric, "__name__", "callable"),
-            "degradation": _degradation(is_best, oos_best)}
+    return {
+        "pbo": float(np.mean(logits <= 0)),
+        "logits": logits.tolist(),
+        "n_combinations": int(len(logits)),
+        "blocks": blocks,
+        "n_strategies": int(N),
+        "n_periods": int(T),
+        "metric": metric if isinstance(metric, str) else getattr(metric, "__name__", "callable"),
+        "degradation": _degradation(is_best, oos_best),
+    }
 
 
 def _degradation(is_best: np.ndarray, oos_best: np.ndarray) -> dict:
@@ -222,6 +249,7 @@ def _degradation(is_best: np.ndarray, oos_best: np.ndarray) -> dict:
 
 # -- Hansen's SPA test (arch) -----------------------------------------------------------------------
 
+
 def _stationary_bootstrap_variance(loss_diff: np.ndarray, block_size: int) -> np.ndarray:
     """arch SPA's variance of each column of loss differentials (its autocovariances weighted by the
     stationary bootstrap's kernel, Politis & Romano 1994), every lag's autocovariance from one FFT
@@ -230,10 +258,10 @@ def _stationary_bootstrap_variance(loss_diff: np.ndarray, block_size: int) -> np
     d = loss_diff - loss_diff.mean(axis=0)
     size = fft.next_fast_len(2 * t - 1, real=True)
     spectrum = fft.rfft(d, n=size, axis=0)
-    lagged = fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, n=size, axis=0)[1:t]  # sum_s d_s d_{s+i}, i >= 1
+    lagged = fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=0)[1:t]  # sum_s d_s d_{s+i}, i >= 1
     i, keep = np.arange(1, t), 1.0 - 1.0 / block_size
-    kappa = (1 - i / t) * keep ** i + (i / t) * keep ** (t - i)
-    return (np.sum(d ** 2, axis=0) + 2 * kappa @ lagged) / t
+    kappa = (1 - i / t) * keep**i + (i / t) * keep ** (t - i)
+    return (np.sum(d**2, axis=0) + 2 * kappa @ lagged) / t
 
 
 class _SPA(SPA):
@@ -257,14 +285,25 @@ class _SPA(SPA):
         lower = np.maximum(upper, 0.0)  # none that is worse
         draws = np.empty((self.reps, self.k))
         for lo in range(0, self.reps, self._DRAWS_AT_ONCE):
-            counts = np.stack([np.bincount(self.bootstrap.update_indices(), minlength=self.t).astype(float)
-                               for _ in range(min(self._DRAWS_AT_ONCE, self.reps - lo))])
-            draws[lo:lo + len(counts)] = counts @ self._loss_diff / self.t
+            counts = np.stack(
+                [
+                    np.bincount(self.bootstrap.update_indices(), minlength=self.t).astype(float)
+                    for _ in range(min(self._DRAWS_AT_ONCE, self.reps - lo))
+                ]
+            )
+            draws[lo : lo + len(counts)] = counts @ self._loss_diff / self.t
         self._simulated_vals = np.stack([(draws - centre).T for centre in (lower, consistent, upper)], axis=2)
 
 
-def spa_test(R: ArrayLike, *, benchmark: ArrayLike | None = None, chosen: int | None = None, reps: int = 1000,
-             block_size: int | None = None, seed: int | None = 0) -> dict:
+def spa_test(
+    R: ArrayLike,
+    *,
+    benchmark: ArrayLike | None = None,
+    chosen: int | None = None,
+    reps: int = 1000,
+    block_size: int | None = None,
+    seed: int | None = 0,
+) -> dict:
     """Hansen's (2005) test of superior predictive ability: does the best column of `R` beat
     `benchmark` (per-period returns, default 0: not trading) beyond what trying all N explains?
     Runs arch.bootstrap.SPA on losses = -returns with a stationary bootstrap of `reps` draws and
@@ -313,6 +352,15 @@ def spa_test(R: ArrayLike, *, benchmark: ArrayLike | None = None, chosen: int | 
         p = {name: float(value) for name, value in spa.pvalues.items()}
         used_block_size = int(spa.block_size)
     best = int(np.argmax((R - bench[:, None]).mean(axis=0)))
-    return {"p_values": p, "reality_check_p": p["upper"], "best": best, "chosen": best if chosen is None else chosen,
-            "reps": reps, "block_size": used_block_size, "seed": seed, "n_strategies": int(N), "n_periods": int(T),
-            "n_same_as_benchmark": int(same.sum())}
+    return {
+        "p_values": p,
+        "reality_check_p": p["upper"],
+        "best": best,
+        "chosen": best if chosen is None else chosen,
+        "reps": reps,
+        "block_size": used_block_size,
+        "seed": seed,
+        "n_strategies": int(N),
+        "n_periods": int(T),
+        "n_same_as_benchmark": int(same.sum()),
+    }

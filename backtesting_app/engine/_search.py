@@ -4,20 +4,20 @@ grid -> NSGA-II -> local (compass) search, pure grid and pure NSGA-II baselines,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
-from pymoo.operators.crossover.sbx import SBX
-from pymoo.operators.mutation.pm import PM
 from pymoo.core.evaluator import Evaluator
 from pymoo.core.problem import Problem
 from pymoo.core.repair import Repair
 from pymoo.indicators.hv import HV
+from pymoo.operators.crossover.sbx import SBX
+from pymoo.operators.mutation.pm import PM
+from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 from pymoo.problems.static import StaticProblem
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
-from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 
 from ._objectives import Constraint, constraint_matrix, objective_matrix, objective_vector
 from ._space import ParameterSpace
@@ -30,7 +30,14 @@ PICK_RULES = {"max_sharpe": ("sharpe", -1), "max_return": ("return_pct", -1), "m
 # Hypervolume reference point per objective, in the minimized form (maximized objectives negated):
 # a point at least this bad adds nothing. Return -100%, drawdown 100%, Sharpe -10, win rate 0%,
 # profit factor 0, 0 trades.
-REFERENCE_POINT = {"return": 100.0, "drawdown": 100.0, "sharpe": 10.0, "win_rate": 0.0, "profit_factor": 0.0, "trades": 0.0}
+REFERENCE_POINT = {
+    "return": 100.0,
+    "drawdown": 100.0,
+    "sharpe": 10.0,
+    "win_rate": 0.0,
+    "profit_factor": 0.0,
+    "trades": 0.0,
+}
 
 
 class BudgetExhausted(Exception):
@@ -62,7 +69,7 @@ class SearchState:
     constraints: list[Constraint]
     evaluator: Callable[[list[dict]], list[dict]]
     budget: int
-    on_batch: Callable[[list[Record], "SearchState"], None] | None = None
+    on_batch: Callable[[list[Record], SearchState], None] | None = None
     should_stop: Callable[[], bool] | None = None
     max_batch: int = 100  # new points evaluated between two reports (persist, progress, cancel)
     records: list[Record] = field(default_factory=list)
@@ -95,7 +102,7 @@ class SearchState:
         for start in range(0, len(fresh), self.max_batch):
             if start and self.should_stop and self.should_stop():
                 raise BudgetExhausted("stopped")
-            part = fresh[start:start + self.max_batch]
+            part = fresh[start : start + self.max_batch]
             unknown = [x for x in part if x not in self.memo]
             if unknown:
                 params = [self.space.decode(x) for x in unknown]
@@ -183,8 +190,20 @@ class GeneticOptimizer:
     """NSGA-II (pymoo) driven ask/tell, so the caller reports progress, cancels and checkpoints
     between generations. Integer and stepped parameters are repaired onto their grid."""
 
-    def __init__(self, space: ParameterSpace, n_obj: int, n_constr: int, *, pop_size: int = 40, seed: int = 0,
-                 xl=None, xu=None, initial=None, max_generations: int = 1000, eta: float | None = None):
+    def __init__(
+        self,
+        space: ParameterSpace,
+        n_obj: int,
+        n_constr: int,
+        *,
+        pop_size: int = 40,
+        seed: int = 0,
+        xl=None,
+        xu=None,
+        initial=None,
+        max_generations: int = 1000,
+        eta: float | None = None,
+    ):
         self.space = space
         xl = space.xl if xl is None else np.asarray(xl, float)
         xu = space.xu if xu is None else np.asarray(xu, float)
@@ -215,15 +234,37 @@ class GeneticOptimizer:
         self.algorithm.tell(infills=self._pop)
 
 
-def _run_genetic(state: SearchState, *, phase: str, pop_size: int, seed: int, budget: int, xl=None, xu=None, initial=None,
-                 max_generations: int = 100, patience: int | None = None, eta: float | None = None):
+def _run_genetic(
+    state: SearchState,
+    *,
+    phase: str,
+    pop_size: int,
+    seed: int,
+    budget: int,
+    xl=None,
+    xu=None,
+    initial=None,
+    max_generations: int = 100,
+    patience: int | None = None,
+    eta: float | None = None,
+):
     """NSGA-II until `budget` new evaluations are spent, `max_generations` pass, or (with `patience`)
     that many generations in a row leave the search's hypervolume where it was.
 
     The loop depends only on the seed and the results, never on which results were already known,
     so a resumed search replays its stored generations and continues exactly where it stopped."""
-    ga = GeneticOptimizer(state.space, len(state.objectives), len(state.constraints), pop_size=pop_size, seed=seed,
-                          xl=xl, xu=xu, initial=initial, max_generations=max_generations, eta=eta)
+    ga = GeneticOptimizer(
+        state.space,
+        len(state.objectives),
+        len(state.constraints),
+        pop_size=pop_size,
+        seed=seed,
+        xl=xl,
+        xu=xu,
+        initial=initial,
+        max_generations=max_generations,
+        eta=eta,
+    )
     stop_at = len(state.records) + budget
     best, stale = -1.0, 0
     while ga.has_next() and len(state.records) < stop_at:
@@ -232,7 +273,7 @@ def _run_genetic(state: SearchState, *, phase: str, pop_size: int, seed: int, bu
             break
         asked = len(X)
         if stop_at < state.budget:  # a phase's share ends mid-generation: the rest is kept for the next phase
-            X = X[:stop_at - len(state.records)]
+            X = X[: stop_at - len(state.records)]
         records = state.evaluate_batch(X, phase=phase, generation=ga.generation)
         if len(records) < asked:  # the budget ran out mid-generation: stop here
             break
@@ -300,14 +341,18 @@ class HybridOptimizer:
                 divisions -= 1
             on_phase and on_phase("grid")
             state.evaluate_batch([*space.grid(divisions), (space.xl + space.xu) / 2], phase="grid")
-            _compass(state, start=0.5, stop_at=len(state.records) + int(self.explore_share * state.budget), phase="grid")
+            _compass(
+                state, start=0.5, stop_at=len(state.records) + int(self.explore_share * state.budget), phase="grid"
+            )
             structured = list(state.records)
             on_phase and on_phase("nsga2")
             self._phase2(state, structured)
             on_phase and on_phase("local")
             _compass(state, start=0.25, stop_at=state.budget, phase="local")
             if state.remaining > 0:  # every local step is spent (a small space): NSGA-II spends the rest
-                _run_genetic(state, phase="nsga2", pop_size=self.pop_size, seed=self.seed + 10_000, budget=state.remaining)
+                _run_genetic(
+                    state, phase="nsga2", pop_size=self.pop_size, seed=self.seed + 10_000, budget=state.remaining
+                )
         except BudgetExhausted as exc:
             if str(exc) == "stopped":
                 raise
@@ -319,16 +364,25 @@ class HybridOptimizer:
         strata = (np.array([rng.permutation(n) for _ in range(d)]).reshape(d, n).T + rng.uniform(size=(n, d))) / n
         sample = state.evaluate_batch([space.xl + u * (space.xu - space.xl) for u in strata], phase="nsga2")
         initial = _best(state, structured, self.elite)
-        initial += _best(state, [r for r in {r.x: r for r in sample}.values() if r.x not in initial], self.pop_size - len(initial))
+        initial += _best(
+            state, [r for r in {r.x: r for r in sample}.values() if r.x not in initial], self.pop_size - len(initial)
+        )
         fill = rng.uniform(space.xl, space.xu, size=(max(0, self.pop_size - len(initial)), d))
         initial = np.array([*initial, *(space.snap(x) for x in fill)])
         reserve = int(self.local_share * state.budget)
         restart = 0
         while state.remaining > reserve:
             visited = len(state.records)
-            _run_genetic(state, phase="nsga2", pop_size=self.pop_size, seed=self.seed + restart, budget=state.remaining - reserve,
-                         initial=initial if restart == 0 else None, patience=self.patience,
-                         eta=self.eta)
+            _run_genetic(
+                state,
+                phase="nsga2",
+                pop_size=self.pop_size,
+                seed=self.seed + restart,
+                budget=state.remaining - reserve,
+                initial=initial if restart == 0 else None,
+                patience=self.patience,
+                eta=self.eta,
+            )
             if len(state.records) == visited:  # nothing new to offer (a small space)
                 return
             restart += 1
@@ -338,7 +392,9 @@ def _best(state: SearchState, records: list[Record], k: int) -> list[tuple]:
     """The `k` best of `records` (dominance rank, then crowding distance) as points."""
     if not records or k <= 0:
         return []
-    ranked = SearchState(state.space, state.objectives, state.constraints, state.evaluator, len(records), records=list(records))
+    ranked = SearchState(
+        state.space, state.objectives, state.constraints, state.evaluator, len(records), records=list(records)
+    )
     rank, crowd = ranked.ranks()
     return [records[i].x for i in np.lexsort((-crowd, rank))[:k]]
 
@@ -359,7 +415,9 @@ def _compass(state: SearchState, *, start: float, stop_at: int, phase: str) -> N
     and all of them are visited."""
     space = state.space
     span = space.xu - space.xl
-    unit = np.array([p.step or (1.0 if p.kind in ("int", "choice") else (p.high - p.low) / 1000) for p in space.parameters])
+    unit = np.array(
+        [p.step or (1.0 if p.kind in ("int", "choice") else (p.high - p.low) / 1000) for p in space.parameters]
+    )
     ref = np.array([REFERENCE_POINT[o] for o in state.objectives])
     scale: dict[tuple, float] = {}
     while state.remaining > 0 and len(state.records) < stop_at:
@@ -407,7 +465,9 @@ def pick_point(state: SearchState, rule: str = "max_sharpe") -> Record | None:
     if not idx:
         return None
     key, sign = PICK_RULES[rule]
+
     def score(i):
         v = state.records[i].metrics.get(key)
         return math.inf if v is None else sign * v
+
     return state.records[min(idx, key=score)]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._spec import strategy_spec
 
-MAX_STEPS = 10 ** 9  # steps of one parameter's range: finer is not a search, and overflows the arithmetic
+MAX_STEPS = 10**9  # steps of one parameter's range: finer is not a search, and overflows the arithmetic
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,13 @@ class ParameterSpace:
             if not (math.isfinite(p.low) and math.isfinite(p.high)) or p.high < p.low:
                 raise ValueError(f"{p.name}: empty range [{p.low}, {p.high}]")
             if p.step is not None and (not p.step > 0 or (p.high > p.low and p.step > p.high - p.low)):
-                raise ValueError(f"{p.name}: step {p.step} is larger than the range [{p.low}, {p.high}] (or not positive)")
+                raise ValueError(
+                    f"{p.name}: step {p.step} is larger than the range [{p.low}, {p.high}] (or not positive)"
+                )
             if p.step is not None and (p.high - p.low) / p.step > MAX_STEPS:
-                raise ValueError(f"{p.name}: step {p.step} cuts the range [{p.low}, {p.high}] into more than {MAX_STEPS:,} steps")
+                raise ValueError(
+                    f"{p.name}: step {p.step} cuts the range [{p.low}, {p.high}] into more than {MAX_STEPS:,} steps"
+                )
             if p.kind == "int" and (p.low != int(p.low) or p.high != int(p.high)):
                 raise ValueError(f"{p.name}: an int parameter needs whole-number bounds")
         self.parameters = list(parameters)
@@ -126,16 +130,18 @@ class ParameterSpace:
         return [self.decode(self.xl), self.decode(self.xu), *choices]
 
     def as_dict(self) -> list[dict]:
-        return [{"name": p.name, "kind": p.kind, "low": p.low, "high": p.high, "step": p.step, "choices": list(p.choices)}
-                for p in self.parameters]
+        return [
+            {"name": p.name, "kind": p.kind, "low": p.low, "high": p.high, "step": p.step, "choices": list(p.choices)}
+            for p in self.parameters
+        ]
 
     @classmethod
-    def from_dict(cls, spec, *, strategy: str = "forecast") -> "ParameterSpace":
+    def from_dict(cls, spec, *, strategy: str = "forecast") -> ParameterSpace:
         """From a list of parameter dicts, or a mapping name -> {low, high, step, kind|choices}."""
         if isinstance(spec, dict):
             bad = [k for k, v in spec.items() if not isinstance(v, dict)]
             if bad:
-                raise ValueError(f"{bad[0]}: give an object such as {{\"low\": 0.001, \"high\": 0.02, \"step\": 0.0005}}")
+                raise ValueError(f'{bad[0]}: give an object such as {{"low": 0.001, "high": 0.02, "step": 0.0005}}')
             spec = [{"name": k, **v} for k, v in spec.items()]
         if not isinstance(spec, list):
             raise ValueError("the space must be an object (name -> {low, high, step}) or a list of parameters")

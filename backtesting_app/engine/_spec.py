@@ -56,7 +56,9 @@ class StrategyParameter:
         if self.kind == "whole":
             whole = int(value) if isinstance(value, float) and value.is_integer() else value
             if not isinstance(whole, int) or isinstance(whole, bool) or not self.low <= whole <= self.high:
-                raise ValueError(f"{self.name} must be a whole number from {self.low:,} to {self.high:,}, not {value!r}")
+                raise ValueError(
+                    f"{self.name} must be a whole number from {self.low:,} to {self.high:,}, not {value!r}"
+                )
             return whole
         if not number or not (self.low <= value <= self.high and -math.inf < value < math.inf):  # NaN fails both
             limits = f">= {self.low:g}" if math.isinf(self.high) else f"lie in [{self.low:g}, {self.high:g}]"
@@ -97,11 +99,15 @@ class StrategySpec:
             raise ValueError(f"the {self.name} strategy lists a parameter twice")
         for p in self.parameters:
             if not hasattr(self.strategy, p.name):  # backtesting refuses a parameter its class lacks
-                raise ValueError(f"{self.strategy.__name__} has no attribute {p.name!r}: its value is {p.name}'s default")
+                raise ValueError(
+                    f"{self.strategy.__name__} has no attribute {p.name!r}: its value is {p.name}'s default"
+                )
             p.check(getattr(self.strategy, p.name))  # a default outside its own limits is a bug
         outside = [q.name for q in self.space if q.name not in self.searchable]
         if outside:
-            raise ValueError(f"the {self.name} strategy's space searches {', '.join(outside)}, not among its parameters")
+            raise ValueError(
+                f"the {self.name} strategy's space searches {', '.join(outside)}, not among its parameters"
+            )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -121,8 +127,10 @@ class StrategySpec:
         """Validate parameters: every known one cleaned, the optional ones left out at their default."""
         unknown = set(params) - set(self.names)
         if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))} for the {self.name} strategy; "
-                             f"known: {', '.join(self.names)}")
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))} for the {self.name} strategy; "
+                f"known: {', '.join(self.names)}"
+            )
         missing = [p.name for p in self.parameters if p.required and p.name not in params]
         if missing:
             raise ValueError(f"missing parameter(s): {', '.join(missing)}")

@@ -15,18 +15,29 @@ from .patterns import check_patterns, pattern_signals
 
 MAX_HOLD_BARS = 1_000_000  # longer than any stored series; a bound keeps bar arithmetic in range
 
-ENTRY_PARAMETERS = (StrategyParameter("entry_threshold", "number", 0.0),
-                    StrategyParameter("confidence_threshold", "number", 0.0, 1.0))
-EXIT_PARAMETERS = (StrategyParameter("stop_loss_pct", "fraction"), StrategyParameter("take_profit_pct", "fraction"),
-                   StrategyParameter("max_hold_bars", "whole", 1, MAX_HOLD_BARS))
+ENTRY_PARAMETERS = (
+    StrategyParameter("entry_threshold", "number", 0.0),
+    StrategyParameter("confidence_threshold", "number", 0.0, 1.0),
+)
+EXIT_PARAMETERS = (
+    StrategyParameter("stop_loss_pct", "fraction"),
+    StrategyParameter("take_profit_pct", "fraction"),
+    StrategyParameter("max_hold_bars", "whole", 1, MAX_HOLD_BARS),
+)
 PATTERN_PARAMETERS = (StrategyParameter("patterns", "custom", required=False, check_value=check_patterns),)
 EXIT_PARAMS = tuple(p.name for p in EXIT_PARAMETERS)
 FORECAST_PARAMS = tuple(p.name for p in ENTRY_PARAMETERS + EXIT_PARAMETERS)
 
 # The optimizer's default ranges (README: "optimize").
-ENTRY_SPACE = (Parameter("entry_threshold", "float", 0.0, 0.003, 0.0001), Parameter("confidence_threshold", "float", 0.0, 0.9, 0.05))
-EXIT_SPACE = (Parameter("stop_loss_pct", "float", 0.001, 0.02, 0.0005), Parameter("take_profit_pct", "float", 0.001, 0.04, 0.0005),
-              Parameter("max_hold_bars", "int", 1, 96, 1))
+ENTRY_SPACE = (
+    Parameter("entry_threshold", "float", 0.0, 0.003, 0.0001),
+    Parameter("confidence_threshold", "float", 0.0, 0.9, 0.05),
+)
+EXIT_SPACE = (
+    Parameter("stop_loss_pct", "float", 0.001, 0.02, 0.0005),
+    Parameter("take_profit_pct", "float", 0.001, 0.04, 0.0005),
+    Parameter("max_hold_bars", "int", 1, 96, 1),
+)
 
 
 class ExitRules(Strategy):
@@ -99,7 +110,11 @@ def _pattern_indicators(strategy, names) -> list[str]:
     for name in names:
         if name == "doji":
             continue
-        setattr(strategy, f"pattern_{name}", strategy.I(FUNCTIONS[name], d.Open, d.High, d.Low, d.Close, name=name, overlay=False))
+        setattr(
+            strategy,
+            f"pattern_{name}",
+            strategy.I(FUNCTIONS[name], d.Open, d.High, d.Low, d.Close, name=name, overlay=False),
+        )
         attrs.append(f"pattern_{name}")
     return attrs
 
@@ -145,7 +160,9 @@ class CombinedStrategy(ForecastStrategy):
             return
         direction = self.forecast_direction()
         w = self.pattern_window
-        if direction and any((np.asarray(getattr(self, attr)[-w:]) * direction > 0).any() for attr in self.pattern_attrs):
+        if direction and any(
+            (np.asarray(getattr(self, attr)[-w:]) * direction > 0).any() for attr in self.pattern_attrs
+        ):
             self._enter(direction)
 
 
@@ -169,7 +186,11 @@ def _pattern_inputs(ohlc, params, *, pred_return, confidence, prepared=None):
     stacked = _pattern_stack(ohlc, params, prepared)
     up, down = (stacked > 0).any(axis=0), (stacked < 0).any(axis=0)
     pred = (up & ~down).astype(float) - (down & ~up).astype(float)
-    return {"entry_threshold": 0.0, "confidence_threshold": 0.0, **{k: params[k] for k in EXIT_PARAMS}}, pred, np.ones(len(ohlc))
+    return (
+        {"entry_threshold": 0.0, "confidence_threshold": 0.0, **{k: params[k] for k in EXIT_PARAMS}},
+        pred,
+        np.ones(len(ohlc)),
+    )
 
 
 def _combined_inputs(ohlc, params, *, pred_return, confidence, prepared=None):
@@ -190,26 +211,58 @@ def forecast_no_trade_reason(pred_return: np.ndarray, confidence: np.ndarray, pa
     drift shrunk - clears no entry threshold)."""
     moves = np.abs(pred_return[confidence >= params["confidence_threshold"]])
     if not moves.size:
-        return (f"no forecast in the range has confidence >= {params['confidence_threshold']:g} "
-                f"(the highest is {confidence.max():.3f})")
-    return (f"no forecast in the range with confidence >= {params['confidence_threshold']:g} moves more than "
-            f"entry_threshold {params['entry_threshold']:g} (the largest |pred_return| is {moves.max():.2g}); "
-            "lower entry_threshold or optimize it")
+        return (
+            f"no forecast in the range has confidence >= {params['confidence_threshold']:g} "
+            f"(the highest is {confidence.max():.3f})"
+        )
+    return (
+        f"no forecast in the range with confidence >= {params['confidence_threshold']:g} moves more than "
+        f"entry_threshold {params['entry_threshold']:g} (the largest |pred_return| is {moves.max():.2g}); "
+        "lower entry_threshold or optimize it"
+    )
 
 
-FORECAST = register_strategy(StrategySpec(
-    name="forecast", label="forecast", strategy=ForecastStrategy, parameters=ENTRY_PARAMETERS + EXIT_PARAMETERS,
-    needs_forecasts=True, space=ENTRY_SPACE + EXIT_SPACE, fast_inputs=_forecast_inputs,
-    no_trade_reason=forecast_no_trade_reason))
-PATTERN = register_strategy(StrategySpec(
-    name="pattern", label="pattern", strategy=PatternStrategy, parameters=EXIT_PARAMETERS + PATTERN_PARAMETERS,
-    needs_forecasts=False, space=EXIT_SPACE, fast_inputs=_pattern_inputs, prepare=_prepare_patterns))
-COMBINED = register_strategy(StrategySpec(
-    name="combined", label="combined", strategy=CombinedStrategy,
-    parameters=(*ENTRY_PARAMETERS, *EXIT_PARAMETERS, *PATTERN_PARAMETERS,
-                StrategyParameter("pattern_window", "whole", 1, MAX_HOLD_BARS, required=False)),
-    needs_forecasts=True, space=(*ENTRY_SPACE, *EXIT_SPACE, Parameter("pattern_window", "int", 1, 24, 1)),
-    fast_inputs=_combined_inputs, prepare=_prepare_patterns))
+FORECAST = register_strategy(
+    StrategySpec(
+        name="forecast",
+        label="forecast",
+        strategy=ForecastStrategy,
+        parameters=ENTRY_PARAMETERS + EXIT_PARAMETERS,
+        needs_forecasts=True,
+        space=ENTRY_SPACE + EXIT_SPACE,
+        fast_inputs=_forecast_inputs,
+        no_trade_reason=forecast_no_trade_reason,
+    )
+)
+PATTERN = register_strategy(
+    StrategySpec(
+        name="pattern",
+        label="pattern",
+        strategy=PatternStrategy,
+        parameters=EXIT_PARAMETERS + PATTERN_PARAMETERS,
+        needs_forecasts=False,
+        space=EXIT_SPACE,
+        fast_inputs=_pattern_inputs,
+        prepare=_prepare_patterns,
+    )
+)
+COMBINED = register_strategy(
+    StrategySpec(
+        name="combined",
+        label="combined",
+        strategy=CombinedStrategy,
+        parameters=(
+            *ENTRY_PARAMETERS,
+            *EXIT_PARAMETERS,
+            *PATTERN_PARAMETERS,
+            StrategyParameter("pattern_window", "whole", 1, MAX_HOLD_BARS, required=False),
+        ),
+        needs_forecasts=True,
+        space=(*ENTRY_SPACE, *EXIT_SPACE, Parameter("pattern_window", "int", 1, 24, 1)),
+        fast_inputs=_combined_inputs,
+        prepare=_prepare_patterns,
+    )
+)
 
 
 def check_forecast_params(params: dict) -> dict:

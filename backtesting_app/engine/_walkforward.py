@@ -9,9 +9,20 @@ from ._search import HybridOptimizer, SearchState, pick_point
 from ._space import ParameterSpace
 
 
-def walk_forward(problem: BacktestProblem, space: ParameterSpace, objectives, constraints, *, in_sample: int,
-                 out_of_sample: int, budget: int, rule: str = "max_sharpe", seed: int = 0, evaluator_factory=None,
-                 on_window=None) -> dict:
+def walk_forward(
+    problem: BacktestProblem,
+    space: ParameterSpace,
+    objectives,
+    constraints,
+    *,
+    in_sample: int,
+    out_of_sample: int,
+    budget: int,
+    rule: str = "max_sharpe",
+    seed: int = 0,
+    evaluator_factory=None,
+    on_window=None,
+) -> dict:
     """Rolling windows: optimize on `in_sample` bars, evaluate the picked point on the next
     `out_of_sample` bars, step by `out_of_sample`. The out-of-sample returns are compounded into
     one stitched equity curve. Efficiency = annualised out-of-sample return / annualised in-sample
@@ -36,13 +47,17 @@ def walk_forward(problem: BacktestProblem, space: ParameterSpace, objectives, co
         oos = oos_problem.evaluate(chosen.params)
         is_bar = per_bar_return(chosen.metrics["return_pct"], in_sample)
         oos_bar = per_bar_return(oos["return_pct"], out_of_sample)
-        windows.append({
-            "in_sample": [str(is_problem.ohlc.index[0]), str(is_problem.ohlc.index[-1])],
-            "out_of_sample": [str(oos_problem.ohlc.index[0]), str(oos_problem.ohlc.index[-1])],
-            "params": chosen.params, "in_sample_metrics": chosen.metrics, "out_of_sample_metrics": oos,
-            "efficiency": oos_bar / is_bar if is_bar else None,
-            "evaluations": len(state.records),
-        })
+        windows.append(
+            {
+                "in_sample": [str(is_problem.ohlc.index[0]), str(is_problem.ohlc.index[-1])],
+                "out_of_sample": [str(oos_problem.ohlc.index[0]), str(oos_problem.ohlc.index[-1])],
+                "params": chosen.params,
+                "in_sample_metrics": chosen.metrics,
+                "out_of_sample_metrics": oos,
+                "efficiency": oos_bar / is_bar if is_bar else None,
+                "evaluations": len(state.records),
+            }
+        )
         stitched.append(stitched[-1] * (1 + oos["return_pct"] / 100))
         if on_window:
             on_window(len(windows), windows[-1])
@@ -52,8 +67,12 @@ def walk_forward(problem: BacktestProblem, space: ParameterSpace, objectives, co
     is_mean = np.mean([per_bar_return(w["in_sample_metrics"]["return_pct"], in_sample) for w in windows])
     oos_mean = np.mean([per_bar_return(w["out_of_sample_metrics"]["return_pct"], out_of_sample) for w in windows])
     return {
-        "rule": rule, "in_sample_bars": in_sample, "out_of_sample_bars": out_of_sample, "windows": windows,
-        "stitched_equity": stitched, "out_of_sample_return_pct": (stitched[-1] - 1) * 100,
+        "rule": rule,
+        "in_sample_bars": in_sample,
+        "out_of_sample_bars": out_of_sample,
+        "windows": windows,
+        "stitched_equity": stitched,
+        "out_of_sample_return_pct": (stitched[-1] - 1) * 100,
         "efficiency": float(oos_mean / is_mean) if is_mean else None,
     }
 

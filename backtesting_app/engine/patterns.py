@@ -117,20 +117,35 @@ def _chart(h, l, c, *, kind: str, order: int, tolerance: float, max_wait: int) -
                 p1 = pivots[known - 2]
                 a, b = extreme[p1], extreme[p]
                 if abs(a - b) <= tolerance * max(a, b) and p - p1 >= 2 * order:
-                    neck = (l[p1:p + 1].min() if tops else h[p1:p + 1].max())
+                    neck = l[p1 : p + 1].min() if tops else h[p1 : p + 1].max()
                     depth = (max(a, b) - neck) / max(a, b) if tops else (neck - min(a, b)) / neck
                     if depth >= 2 * tolerance:
-                        armed.append((0, neck, 1, neck, p + max_wait, max(a, b) * (1 + tolerance) if tops else min(a, b) * (1 - tolerance)))
+                        armed.append(
+                            (
+                                0,
+                                neck,
+                                1,
+                                neck,
+                                p + max_wait,
+                                max(a, b) * (1 + tolerance) if tops else min(a, b) * (1 - tolerance),
+                            )
+                        )
             elif kind in ("head_and_shoulders", "inverse_head_and_shoulders") and known >= 3:
                 ls, hd, rs = pivots[known - 3], pivots[known - 2], p
                 a, b, z = extreme[ls], extreme[hd], extreme[rs]
-                higher = (b > a * (1 + tolerance)) and (b > z * (1 + tolerance)) if tops else (b < a * (1 - tolerance)) and (b < z * (1 - tolerance))
+                higher = (
+                    (b > a * (1 + tolerance)) and (b > z * (1 + tolerance))
+                    if tops
+                    else (b < a * (1 - tolerance)) and (b < z * (1 - tolerance))
+                )
                 if higher and abs(a - z) <= 2 * tolerance * max(a, z):
                     if tops:
-                        t1 = ls + int(np.argmin(l[ls:hd + 1])); t2 = hd + int(np.argmin(l[hd:rs + 1]))
+                        t1 = ls + int(np.argmin(l[ls : hd + 1]))
+                        t2 = hd + int(np.argmin(l[hd : rs + 1]))
                         n1, n2 = l[t1], l[t2]
                     else:
-                        t1 = ls + int(np.argmax(h[ls:hd + 1])); t2 = hd + int(np.argmax(h[hd:rs + 1]))
+                        t1 = ls + int(np.argmax(h[ls : hd + 1]))
+                        t2 = hd + int(np.argmax(h[hd : rs + 1]))
                         n1, n2 = h[t1], h[t2]
                     if t2 > t1:
                         armed.append((t1, n1, t2, n2, rs + max_wait, b))
@@ -177,7 +192,12 @@ def check_patterns(names) -> tuple[str, ...]:
 
 
 def pattern_signals(ohlc: pd.DataFrame, names=None) -> dict[str, np.ndarray]:
-    args = (ohlc["Open"].to_numpy(float), ohlc["High"].to_numpy(float), ohlc["Low"].to_numpy(float), ohlc["Close"].to_numpy(float))
+    args = (
+        ohlc["Open"].to_numpy(float),
+        ohlc["High"].to_numpy(float),
+        ohlc["Low"].to_numpy(float),
+        ohlc["Close"].to_numpy(float),
+    )
     return {name: FUNCTIONS[name](*args) for name in check_patterns(names)}
 
 
@@ -194,10 +214,22 @@ def pattern_events(ohlc: pd.DataFrame, names=None, *, forward_bars: int = 12) ->
         for bar in np.flatnonzero(signal):
             direction = 0 if name == "doji" else int(signal[bar])
             fwd = forward[bar]
-            rows.append({"ts": ohlc.index[bar], "bar": int(bar), "pattern": name, "direction": direction,
-                         "close": close[bar], "forward_return": fwd,
-                         "hit": (bool(direction * fwd > 0) if direction and np.isfinite(fwd) else None)})
-    return pd.DataFrame(rows, columns=["ts", "bar", "pattern", "direction", "close", "forward_return", "hit"]).sort_values(["bar", "pattern"]).reset_index(drop=True)
+            rows.append(
+                {
+                    "ts": ohlc.index[bar],
+                    "bar": int(bar),
+                    "pattern": name,
+                    "direction": direction,
+                    "close": close[bar],
+                    "forward_return": fwd,
+                    "hit": (bool(direction * fwd > 0) if direction and np.isfinite(fwd) else None),
+                }
+            )
+    return (
+        pd.DataFrame(rows, columns=["ts", "bar", "pattern", "direction", "close", "forward_return", "hit"])
+        .sort_values(["bar", "pattern"])
+        .reset_index(drop=True)
+    )
 
 
 def pattern_summary(events: pd.DataFrame) -> pd.DataFrame:
@@ -206,7 +238,13 @@ def pattern_summary(events: pd.DataFrame) -> pd.DataFrame:
     for name, group in events.groupby("pattern", sort=True):
         judged = group[group["hit"].notna()]
         adjusted = (judged["direction"] * judged["forward_return"]) if len(judged) else pd.Series(dtype=float)
-        rows.append({"pattern": name, "count": len(group), "judged": len(judged),
-                     "hit_rate": float(judged["hit"].astype(bool).mean()) if len(judged) else None,
-                     "mean_directional_return": float(adjusted.mean()) if len(judged) else None})
+        rows.append(
+            {
+                "pattern": name,
+                "count": len(group),
+                "judged": len(judged),
+                "hit_rate": float(judged["hit"].astype(bool).mean()) if len(judged) else None,
+                "mean_directional_return": float(adjusted.mean()) if len(judged) else None,
+            }
+        )
     return pd.DataFrame(rows, columns=["pattern", "count", "judged", "hit_rate", "mean_directional_return"])

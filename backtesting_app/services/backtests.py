@@ -89,22 +89,41 @@ def backtest_prepare(request: BacktestRequest, forecasts: pd.DataFrame | str | N
     pred = conf = None
     if spec.needs_forecasts:
         if forecasts is None:
-            raise DomainError(f"the {request.strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the "
-                             "momentum baseline")
+            raise DomainError(
+                f"the {request.strategy} strategy needs forecasts: a stored forecast set, an uploaded CSV or the "
+                "momentum baseline"
+            )
         pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc) if isinstance(forecasts, str) else forecasts)
-    return {"ohlc": ohlc, "strategy": request.strategy, "params": request.params, "costs": fx, "pred_return": pred,
-            "confidence": conf, "engine": request.engine}
+    return {
+        "ohlc": ohlc,
+        "strategy": request.strategy,
+        "params": request.params,
+        "costs": fx,
+        "pred_return": pred,
+        "confidence": conf,
+        "engine": request.engine,
+    }
 
 
 def request_forecasts(request: BacktestRequest, upload=None) -> tuple[BacktestRequest, pd.DataFrame | str | None]:
     """The request with an `artifact` resolved to the forecast set it picks, and the forecasts it
     names (as `backtest_prepare` takes them)."""
     if request.artifact:
-        request = request.with_forecast_set(forecast_set_for(artifact=request.artifact, symbol=request.symbol, timeframe=request.timeframe,
-                                                             start=request.start, end=request.end).pk)
+        request = request.with_forecast_set(
+            forecast_set_for(
+                artifact=request.artifact,
+                symbol=request.symbol,
+                timeframe=request.timeframe,
+                start=request.start,
+                end=request.end,
+            ).pk
+        )
     elif request.forecasts_source == "forecast_set" and request.forecast_set is None:
-        raise DomainError(no_forecast_set_message(symbol=request.symbol, timeframe=request.timeframe, start=request.start,
-                                                 end=request.end))
+        raise DomainError(
+            no_forecast_set_message(
+                symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end
+            )
+        )
     return request, forecasts_of_request(request.forecasts_source, upload, request.forecast_set)
 
 
@@ -124,19 +143,36 @@ def no_forecast_set_message(*, symbol: str, timeframe: str, start=None, end=None
     if covering.exists():
         return f"no forecast set was picked; these cover {symbol} {timeframe}{span}: {listed(covering)}"
     stored = forecast_sets_covering(symbol=symbol, timeframe=timeframe)
-    have = f"the stored sets cover {listed(stored)}" if stored.exists() else f"no forecast set of {symbol} {timeframe} is stored"
+    have = (
+        f"the stored sets cover {listed(stored)}"
+        if stored.exists()
+        else f"no forecast set of {symbol} {timeframe} is stored"
+    )
     last = candles_queryset(symbol=symbol, timeframe=timeframe).order_by("-ts").values_list("ts", flat=True).first()
-    data = f"; the {symbol} {timeframe} bars end {when(last)} UTC" if last else f"; no {symbol} {timeframe} bars are stored"
-    return (f"no stored forecast set covers {symbol} {timeframe}{span} ({have}{data}): make forecasts for this range on a "
-            "model version's page, choose a range a set covers, or use the momentum baseline")
+    data = (
+        f"; the {symbol} {timeframe} bars end {when(last)} UTC"
+        if last
+        else f"; no {symbol} {timeframe} bars are stored"
+    )
+    return (
+        f"no stored forecast set covers {symbol} {timeframe}{span} ({have}{data}): make forecasts for this range on a "
+        "model version's page, choose a range a set covers, or use the momentum baseline"
+    )
 
 
 def backtest_compute(request: BacktestRequest, forecasts: pd.DataFrame | str | None):
     """Run a request with its forecasts (`request_forecasts`): returns (its inputs as `backtest_prepare`
     made them - the bars, the per-bar forecasts the strategy saw - and the BacktestResult)."""
     prep = backtest_prepare(request, forecasts)
-    return prep, run_backtest(prep["ohlc"], prep["strategy"], prep["params"], prep["costs"],
-                                      pred_return=prep["pred_return"], confidence=prep["confidence"], engine=prep["engine"])
+    return prep, run_backtest(
+        prep["ohlc"],
+        prep["strategy"],
+        prep["params"],
+        prep["costs"],
+        pred_return=prep["pred_return"],
+        confidence=prep["confidence"],
+        engine=prep["engine"],
+    )
 
 
 def stats_dict(stats: pd.Series) -> dict:
@@ -154,12 +190,19 @@ def trades_records(trades: pd.DataFrame) -> list[dict]:
 
 def equity_frame(result) -> pd.DataFrame:
     eq = result.equity
-    return pd.DataFrame({"ts": eq.index.tz_localize("UTC"), "equity": eq["Equity"].to_numpy(),
-                         "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "ts": eq.index.tz_localize("UTC"),
+            "equity": eq["Equity"].to_numpy(),
+            "drawdown_pct": 100 * eq["DrawdownPct"].to_numpy(),
+        }
+    )
 
 
 @domain_errors()  # what the engines refuse for this request's data is a refusal too
-def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_result=None, enqueue: bool = True) -> BacktestRun:
+def backtest_run_start(
+    *, user, request: BacktestRequest, upload=None, origin_result=None, enqueue: bool = True
+) -> BacktestRun:
     """Check the whole request (bars, parameters, costs, forecast coverage), store the run and queue it
     (`enqueue=False`: the caller runs or queues it, as the command does); `upload`
     is the forecasts CSV of source `csv`; `origin_result` the optimization front point it was opened
@@ -167,8 +210,9 @@ def backtest_run_start(*, user, request: BacktestRequest, upload=None, origin_re
     transaction: loading and aligning the bars happens before it."""
     request, forecasts = request_forecasts(request, upload)
     backtest_prepare(request, forecasts)
-    run = BacktestRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
-                                 origin_result=origin_result)
+    run = BacktestRun.of_request(
+        request, owner=user if getattr(user, "is_authenticated", False) else None, origin_result=origin_result
+    )
     keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
@@ -184,7 +228,9 @@ def backtest_run_work(run: BacktestRun, ctx: JobContext) -> str:
     prep, result = backtest_compute(request_of(run), forecasts)
     value = None
     if prep["pred_return"] is not None:
-        ctx.progress(0.7, f"the same strategy on random entries ({PERMUTATIONS} permutations) and the baseline", force=True)
+        ctx.progress(
+            0.7, f"the same strategy on random entries ({PERMUTATIONS} permutations) and the baseline", force=True
+        )
         value = backtest_model_value(run, prep)
     ctx.progress(0.9, "saving results", force=True)
     buffer = io.StringIO()
@@ -193,12 +239,15 @@ def backtest_run_work(run: BacktestRun, ctx: JobContext) -> str:
     stats = stats_dict(result.stats)
     try:
         with transaction.atomic():
-            BacktestRun.objects.filter(pk=run.pk).update(stats=stats, trades=trades_records(result.trades), equity=stored,
-                                                         model_value=value)
+            BacktestRun.objects.filter(pk=run.pk).update(
+                stats=stats, trades=trades_records(result.trades), equity=stored, model_value=value
+            )
     except BaseException:
         run.equity.storage.delete(stored)
         raise
-    message = f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
+    message = (
+        f"return {stats['Return [%]']:.2f}%, max drawdown {stats['Max. Drawdown [%]']:.2f}%, {stats['# Trades']} trades"
+    )
     explain = strategy_spec(run.strategy).no_trade_reason
     if stats["# Trades"] == 0 and explain is not None:
         message += f": {explain(prep['pred_return'], prep['confidence'], prep['params'])}"
@@ -209,8 +258,9 @@ def backtest_model_value(run: BacktestRun, prep: dict) -> dict:
     """Does the forecast add value? The same strategy and parameters on the momentum baseline's forecasts
     (when the run's come from a model or a CSV) and on random entries (`model_value`), on the compiled
     engine, so the three are measured alike."""
-    problem = BacktestProblem(prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"],
-                              confidence=prep["confidence"])
+    problem = BacktestProblem(
+        prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"], confidence=prep["confidence"]
+    )
     baseline = None
     if run.forecasts_source != "baseline":
         baseline = align_forecasts(prep["ohlc"], momentum_forecasts(prep["ohlc"]))

@@ -12,7 +12,6 @@ from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -56,8 +55,14 @@ def build_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProble
     """The run's bars, forecasts, costs and fixed parameters."""
     request = request_of(run)
     prep = backtest_prepare(request.backtest(space.middle()), forecasts_of_run(run))
-    return BacktestProblem(prep["ohlc"], prep["strategy"], prep["costs"], pred_return=prep["pred_return"],
-                           confidence=prep["confidence"], fixed=request.fixed_params)
+    return BacktestProblem(
+        prep["ohlc"],
+        prep["strategy"],
+        prep["costs"],
+        pred_return=prep["pred_return"],
+        confidence=prep["confidence"],
+        fixed=request.fixed_params,
+    )
 
 
 def search_problem(run: OptimizationRun, space: ParameterSpace) -> BacktestProblem:
@@ -82,20 +87,34 @@ def optimization_run_start(*, user, request: OptimizationRequest, upload=None, e
     insert is a transaction: loading and aligning the bars happens before it."""
     max_workers = os.cpu_count() or 1
     if request.workers > max_workers:
-        raise DomainError(f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {request.workers}")
+        raise DomainError(
+            f"workers must be between 0 (all cores) and this machine's {max_workers} cores, not {request.workers}"
+        )
     backtest, forecasts = request_forecasts(request.backtest(), upload)
     if backtest.forecast_set != request.forecast_set:
         request = request.with_forecast_set(backtest.forecast_set)
     prep = backtest_prepare(backtest, forecasts)
-    split_holdout(BacktestProblem(prep["ohlc"], backtest.strategy, prep["costs"], pred_return=prep["pred_return"],
-                                  confidence=prep["confidence"]), request.holdout)  # both parts long enough
+    split_holdout(
+        BacktestProblem(
+            prep["ohlc"],
+            backtest.strategy,
+            prep["costs"],
+            pred_return=prep["pred_return"],
+            confidence=prep["confidence"],
+        ),
+        request.holdout,
+    )  # both parts long enough
     walk = walk_forward_sizes(len(prep["ohlc"]), request.walk_forward) if request.walk_forward else None
     if walk and walk["in_sample"] + walk["out_of_sample"] > len(prep["ohlc"]):
-        raise DomainError(f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
-                         f"{walk['in_sample']} + {walk['out_of_sample']} bars")
-    run = OptimizationRun.of_request(replace(request, walk_forward=walk),
-                                     owner=user if getattr(user, "is_authenticated", False) else None,
-                                     reference_point=[REFERENCE_POINT[o] for o in request.objectives])
+        raise DomainError(
+            f"{len(prep['ohlc'])} bars are too few for one walk-forward window of "
+            f"{walk['in_sample']} + {walk['out_of_sample']} bars"
+        )
+    run = OptimizationRun.of_request(
+        replace(request, walk_forward=walk),
+        owner=user if getattr(user, "is_authenticated", False) else None,
+        reference_point=[REFERENCE_POINT[o] for o in request.objectives],
+    )
     keep_forecasts(run, upload, request.forecast_set)
     with transaction.atomic():
         run.save()
@@ -109,8 +128,9 @@ def _key(x) -> str:
 
 
 def _stored_records(run: OptimizationRun) -> list[Record]:
-    return [Record(tuple(json.loads(r.key)), r.params, r.metrics, r.phase, r.generation)
-            for r in run.results.order_by("id")]
+    return [
+        Record(tuple(json.loads(r.key)), r.params, r.metrics, r.phase, r.generation) for r in run.results.order_by("id")
+    ]
 
 
 def worker_id() -> str:
@@ -122,8 +142,15 @@ class DistributedEvaluator:
     """Splits each batch into chunks, queues them as django-q2 tasks (any qcluster on any machine may
     take them) and waits for all to finish. The coordinator only waits; workers evaluate."""
 
-    def __init__(self, run: OptimizationRun, *, ctx: JobContext | None = None, chunk_size: int | None = None,
-                 poll_s: float = 0.1, timeout_s: float = 3600):
+    def __init__(
+        self,
+        run: OptimizationRun,
+        *,
+        ctx: JobContext | None = None,
+        chunk_size: int | None = None,
+        poll_s: float = 0.1,
+        timeout_s: float = 3600,
+    ):
         self.run, self.ctx, self.poll_s, self.timeout_s = run, ctx, poll_s, timeout_s
         self.chunk_size = chunk_size or settings.FOREXGPT_OPTIMIZATION_CHUNK_SIZE
         last = run.chunks.order_by("-batch").values_list("batch", flat=True).first()
@@ -133,17 +160,26 @@ class DistributedEvaluator:
         from django_q.tasks import async_task
 
         self.batch += 1
-        chunks = [OptimizationChunk.objects.create(run=self.run, batch=self.batch, index=i, params=batch[s:s + self.chunk_size])
-                  for i, s in enumerate(range(0, len(batch), self.chunk_size))]
+        chunks = [
+            OptimizationChunk.objects.create(
+                run=self.run, batch=self.batch, index=i, params=batch[s : s + self.chunk_size]
+            )
+            for i, s in enumerate(range(0, len(batch), self.chunk_size))
+        ]
         for chunk in chunks:
-            async_task("backtesting_app.tasks.optimization_chunk_execute", chunk.pk,
-                       q_options={"task_name": f"optimization:{self.run.pk}:{self.batch}:{chunk.index}"})
+            async_task(
+                "backtesting_app.tasks.optimization_chunk_execute",
+                chunk.pk,
+                q_options={"task_name": f"optimization:{self.run.pk}:{self.batch}:{chunk.index}"},
+            )
         deadline = time.monotonic() + self.timeout_s
         ids = [c.pk for c in chunks]
         beat = 0.0
         while OptimizationChunk.objects.filter(pk__in=ids, done=False).exists():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"chunks of batch {self.batch} did not finish within {self.timeout_s:.0f} s: are workers running?")
+                raise RuntimeError(
+                    f"chunks of batch {self.batch} did not finish within {self.timeout_s:.0f} s: are workers running?"
+                )
             if self.ctx is not None:
                 self.ctx.check_cancelled()  # a cancel, or its worker stopping (SIGTERM)
             if time.monotonic() - beat > 10:  # waiting is work: keep the run from looking dead
@@ -177,7 +213,9 @@ def optimization_chunk_evaluate(chunk_id: int) -> str:
         problem = _problem_of_run(chunk.run_id)
         metrics = [problem.evaluate(params) for params in chunk.params]
     except Exception as exc:  # recorded, so the coordinator fails the run now instead of waiting out its timeout
-        OptimizationChunk.objects.filter(pk=chunk_id).update(error=f"{type(exc).__name__}: {exc}"[:2000], worker=worker_id(), done=True)
+        OptimizationChunk.objects.filter(pk=chunk_id).update(
+            error=f"{type(exc).__name__}: {exc}"[:2000], worker=worker_id(), done=True
+        )
         raise
     OptimizationChunk.objects.filter(pk=chunk_id).update(metrics=metrics, worker=worker_id(), done=True)
     return f"{len(metrics)} evaluations"
@@ -202,28 +240,50 @@ def _persist(run: OptimizationRun, ctx: JobContext | None, evaluator):
         for i, r in enumerate(records):
             G = [c.violation(r.metrics) for c in state.constraints]
             who = chunk_workers.get(i // evaluator.chunk_size, "") if chunk_workers else worker
-            rows.append(OptimizationResult(run=run, key=_key(r.x), params=r.params, metrics=r.metrics, phase=r.phase,
-                                           generation=r.generation, feasible=all(g <= 0 for g in G), worker=who))
+            rows.append(
+                OptimizationResult(
+                    run=run,
+                    key=_key(r.x),
+                    params=r.params,
+                    metrics=r.metrics,
+                    phase=r.phase,
+                    generation=r.generation,
+                    feasible=all(g <= 0 for g in G),
+                    worker=who,
+                )
+            )
             counts[r.phase] = counts.get(r.phase, 0) + 1
         if ctx:
             ctx.check_attempt()  # an attempt reaped as dead (or resumed by another) writes nothing more
         OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
         fields = {"phase_counts": counts, "hv_history": [list(h) for h in state.hv_history], "phase": records[-1].phase}
         if ctx:
-            ctx.progress(len(state.records) / state.budget, f"{records[-1].phase}: {len(state.records)} of {state.budget} evaluations",
-                         force=True, **fields)
+            ctx.progress(
+                len(state.records) / state.budget,
+                f"{records[-1].phase}: {len(state.records)} of {state.budget} evaluations",
+                force=True,
+                **fields,
+            )
         else:
             OptimizationRun.objects.filter(pk=run.pk).update(**fields)
 
     return on_batch
 
 
-def optimization_search(run: OptimizationRun, problem: BacktestProblem, space: ParameterSpace, *, evaluator,
-                        ctx: JobContext | None = None) -> SearchState:
+def optimization_search(
+    run: OptimizationRun, problem: BacktestProblem, space: ParameterSpace, *, evaluator, ctx: JobContext | None = None
+) -> SearchState:
     """The search itself, resumable: stored results are preloaded and never evaluated again."""
     request = request_of(run)
-    state = SearchState(space, list(request.objectives), parse_constraints(request.constraints), evaluator, request.budget,
-                        on_batch=_persist(run, ctx, evaluator), max_batch=max(1, settings.FOREXGPT_OPTIMIZATION_BATCH))
+    state = SearchState(
+        space,
+        list(request.objectives),
+        parse_constraints(request.constraints),
+        evaluator,
+        request.budget,
+        on_batch=_persist(run, ctx, evaluator),
+        max_batch=max(1, settings.FOREXGPT_OPTIMIZATION_BATCH),
+    )
     state.preload(_stored_records(run))
     if request.method == "grid":
         divisions = 2
@@ -242,13 +302,15 @@ def front_reruns(front: list[tuple], limit: int) -> set[int]:
     `limit`, by crowding distance - each objective's extremes (infinite) first, then the most isolated,
     so the re-run points span the front."""
     order = sorted(range(len(front)), key=lambda i: -front[i][1])
-    return set(order[:max(0, limit)])
+    return set(order[: max(0, limit)])
 
 
 AttemptSuperseded = JobSuperseded  # this attempt's run no longer runs under it (reaped as dead, or resumed)
 
 
-def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProblem, ctx: JobContext | None = None) -> int:
+def _store_front(
+    run: OptimizationRun, state: SearchState, problem: BacktestProblem, ctx: JobContext | None = None
+) -> int:
     """Rank every result and store the front, with full reference-engine stats for at most
     FOREXGPT_FRONT_RERUNS of its points (`front_reruns`); returns the front's size.
 
@@ -279,8 +341,15 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
         if ctx and not ctx.progress(0.97 + 0.01 * n / len(chosen), message):
             ctx.check_cancelled()  # progress writes are throttled; the cancel check is not
         # the engine checks the point (the request checked every point its space reaches)
-        result = run_backtest(problem.ohlc, run.strategy, {**request.fixed_params, **row.params}, problem.costs, pred_return=problem.pred,
-                              confidence=problem.conf, engine="reference")
+        result = run_backtest(
+            problem.ohlc,
+            run.strategy,
+            {**request.fixed_params, **row.params},
+            problem.costs,
+            pred_return=problem.pred,
+            confidence=problem.conf,
+            engine="reference",
+        )
         row.stats = stats_dict(result.stats)
     for i, (row, _) in enumerate(front):
         if i not in chosen:
@@ -288,16 +357,25 @@ def _store_front(run: OptimizationRun, state: SearchState, problem: BacktestProb
     if ctx:
         ctx.check_cancelled()
     with transaction.atomic():
-        still_mine = OptimizationRun.objects.select_for_update().filter(
-            pk=run.pk, status=JobStatus.RUNNING, started_at=run.started_at).exists()
+        still_mine = (
+            OptimizationRun.objects.select_for_update()
+            .filter(pk=run.pk, status=JobStatus.RUNNING, started_at=run.started_at)
+            .exists()
+        )
         if not still_mine:
-            raise AttemptSuperseded(f"optimization {run.pk} is no longer running under this attempt (reaped as dead or "
-                                    "resumed): its front was not written")
+            raise AttemptSuperseded(
+                f"optimization {run.pk} is no longer running under this attempt (reaped as dead or "
+                "resumed): its front was not written"
+            )
         _write_ranks(rows)
         ParetoFront.objects.filter(run=run).delete()
         OptimizationResult.objects.bulk_update([row for row, _ in front], ["stats"])
-        ParetoFront.objects.bulk_create([ParetoFront(run=run, result=row, rank=0, crowding_distance=None if d == float("inf") else float(d))
-                                         for row, d in front])
+        ParetoFront.objects.bulk_create(
+            [
+                ParetoFront(run=run, result=row, rank=0, crowding_distance=None if d == float("inf") else float(d))
+                for row, d in front
+            ]
+        )
     return len(front)
 
 
@@ -313,7 +391,7 @@ def _write_ranks(rows: list[tuple]) -> None:
         by_rank[row.rank].append(row.pk)
     for rank, ids in by_rank.items():
         for start in range(0, len(ids), RANK_IDS_PER_UPDATE):
-            OptimizationResult.objects.filter(pk__in=ids[start:start + RANK_IDS_PER_UPDATE]).update(rank=rank)
+            OptimizationResult.objects.filter(pk__in=ids[start : start + RANK_IDS_PER_UPDATE]).update(rank=rank)
 
 
 def _baseline_arrays(problem: BacktestProblem, part: BacktestProblem) -> tuple[np.ndarray, np.ndarray]:
@@ -321,11 +399,17 @@ def _baseline_arrays(problem: BacktestProblem, part: BacktestProblem) -> tuple[n
     tail's first forecasts have their history)."""
     pred, conf = align_forecasts(problem.ohlc, momentum_forecasts(problem.ohlc))
     at = problem.ohlc.index.get_loc(part.ohlc.index[0])
-    return pred[at:at + len(part.ohlc)], conf[at:at + len(part.ohlc)]
+    return pred[at : at + len(part.ohlc)], conf[at : at + len(part.ohlc)]
 
 
-def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestProblem, search: BacktestProblem,
-                    held: BacktestProblem | None, ctx: JobContext) -> dict:
+def _store_evidence(
+    run: OptimizationRun,
+    state: SearchState,
+    problem: BacktestProblem,
+    search: BacktestProblem,
+    held: BacktestProblem | None,
+    ctx: JobContext,
+) -> dict:
     """The front re-run on the held-out tail, the chosen point (the front's best Sharpe, the walk-forward's
     rule), the statistics of choosing it among every tried set, and what its forecasts add over the
     baseline's and over random entries - on the held-out tail when there is one. Written only while the
@@ -336,13 +420,24 @@ def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestP
         ctx.progress(0.985, f"re-running {len(front)} front points on the held-out tail", force=True)
         for row in front:
             row.holdout_metrics = held.evaluate(row.params)
-    evidence = {"search": bars_range(search), "holdout": bars_range(held) if held is not None else None,
-                "holdout_share": request.holdout, "chosen": None, "selection": None, "model_value": None}
+    evidence = {
+        "search": bars_range(search),
+        "holdout": bars_range(held) if held is not None else None,
+        "holdout_share": request.holdout,
+        "chosen": None,
+        "selection": None,
+        "model_value": None,
+    }
     chosen = pick_point(state, "max_sharpe")
     if chosen is not None:
         row = next((r for r in front if r.key == _key(chosen.x)), None)
-        evidence["chosen"] = {"rule": "max_sharpe", "result_id": row.pk if row else None, "params": chosen.params,
-                              "in_sample": chosen.metrics, "holdout": row.holdout_metrics if row else None}
+        evidence["chosen"] = {
+            "rule": "max_sharpe",
+            "result_id": row.pk if row else None,
+            "params": chosen.params,
+            "in_sample": chosen.metrics,
+            "holdout": row.holdout_metrics if row else None,
+        }
         ctx.progress(0.99, f"overfitting statistics over {len(state.records)} tried parameter sets", force=True)
         params = [r.params for r in state.records]
         evidence["selection"] = selection_statistics(search, params, state.records.index(chosen), seed=request.seed)
@@ -352,10 +447,15 @@ def _store_evidence(run: OptimizationRun, state: SearchState, problem: BacktestP
             baseline = None if run.forecasts_source == "baseline" else _baseline_arrays(problem, part)
             ctx.progress(0.995, "the chosen point against the baseline and random entries", force=True)
             evidence["model_value"] = model_value(part, chosen.params, baseline=baseline, seed=request.seed) | {
-                "part": "holdout" if held is not None else "search"}
+                "part": "holdout" if held is not None else "search"
+            }
     with transaction.atomic():
-        if not OptimizationRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, started_at=run.started_at).update(evidence=evidence):
-            raise AttemptSuperseded(f"optimization {run.pk} is no longer running under this attempt: its evidence was not written")
+        if not OptimizationRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, started_at=run.started_at).update(
+            evidence=evidence
+        ):
+            raise AttemptSuperseded(
+                f"optimization {run.pk} is no longer running under this attempt: its evidence was not written"
+            )
         OptimizationResult.objects.bulk_update(front, ["holdout_metrics"])
     return evidence
 
@@ -374,18 +474,28 @@ def optimization_run_work(run: OptimizationRun, ctx: JobContext) -> str:
         evidence = _store_evidence(run, state, problem, search, held, ctx)
         if request.walk_forward:
             spec = request.walk_forward
-            result = walk_forward(problem, space, request.objectives, state.constraints,
-                                  in_sample=int(spec["in_sample"]), out_of_sample=int(spec["out_of_sample"]),
-                                  budget=max(50, request.budget // 4), rule=spec.get("rule", "max_sharpe"), seed=request.seed,
-                                  on_window=lambda k, w: ctx.progress(0.98, f"walk-forward window {k}", force=True))
+            result = walk_forward(
+                problem,
+                space,
+                request.objectives,
+                state.constraints,
+                in_sample=int(spec["in_sample"]),
+                out_of_sample=int(spec["out_of_sample"]),
+                budget=max(50, request.budget // 4),
+                rule=spec.get("rule", "max_sharpe"),
+                seed=request.seed,
+                on_window=lambda k, w: ctx.progress(0.98, f"walk-forward window {k}", force=True),
+            )
             OptimizationRun.objects.filter(pk=run.pk).update(walk_forward_result=result)
     finally:
         if isinstance(evaluator, PoolEvaluator):
             evaluator.close()
     hv = state.hv_history[-1][1] if state.hv_history else state.hypervolume()
     reran = min(n_front, max(0, settings.FOREXGPT_FRONT_RERUNS))
-    message = (f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front} ({reran} re-run on the "
-               f"reference engine), hypervolume {hv:,.0f}")
+    message = (
+        f"{len(state.records)} evaluations ({state.evaluations} new), front of {n_front} ({reran} re-run on the "
+        f"reference engine), hypervolume {hv:,.0f}"
+    )
     chosen, selection = evidence["chosen"], evidence["selection"]
     if chosen and chosen["holdout"]:
         message += f"; best Sharpe point: {chosen['holdout']['return_pct']:+.2f}% on the held-out tail"

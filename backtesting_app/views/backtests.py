@@ -9,12 +9,39 @@ from backtesting_app.models import BacktestRun
 from forexgpt_site.jobs import JobStatus, request_of
 from forexgpt_site.parsing import row_ids
 
-STAT_ROWS = ["Start", "End", "Duration", "Exposure Time [%]", "Equity Final [$]", "Equity Peak [$]", "Return [%]",
-             "Buy & Hold Return [%]", "Return (Ann.) [%]", "Volatility (Ann.) [%]", "CAGR [%]", "Sharpe Ratio",
-             "Sortino Ratio", "Calmar Ratio", "Alpha [%]", "Beta", "Max. Drawdown [%]", "Avg. Drawdown [%]",
-             "Max. Drawdown Duration", "Avg. Drawdown Duration", "# Trades", "Win Rate [%]", "Best Trade [%]",
-             "Worst Trade [%]", "Avg. Trade [%]", "Max. Trade Duration", "Avg. Trade Duration", "Profit Factor",
-             "Expectancy [%]", "SQN", "Kelly Criterion"]
+STAT_ROWS = [
+    "Start",
+    "End",
+    "Duration",
+    "Exposure Time [%]",
+    "Equity Final [$]",
+    "Equity Peak [$]",
+    "Return [%]",
+    "Buy & Hold Return [%]",
+    "Return (Ann.) [%]",
+    "Volatility (Ann.) [%]",
+    "CAGR [%]",
+    "Sharpe Ratio",
+    "Sortino Ratio",
+    "Calmar Ratio",
+    "Alpha [%]",
+    "Beta",
+    "Max. Drawdown [%]",
+    "Avg. Drawdown [%]",
+    "Max. Drawdown Duration",
+    "Avg. Drawdown Duration",
+    "# Trades",
+    "Win Rate [%]",
+    "Best Trade [%]",
+    "Worst Trade [%]",
+    "Avg. Trade [%]",
+    "Max. Trade Duration",
+    "Avg. Trade Duration",
+    "Profit Factor",
+    "Expectancy [%]",
+    "SQN",
+    "Kelly Criterion",
+]
 
 
 def _fmt(value):
@@ -48,11 +75,16 @@ def run_detail(request, pk: int):
         if trade and trade.isascii() and trade.isdecimal() and len(trade) <= 9 and int(trade) < len(run.trades or []):
             highlight = int(trade)
         context |= {
-            "equity_figure": charts.equity_figure(equity, title=f"{run.label}: equity and drawdown",
-                                                  held_out_from=((context.get("origin_evidence") or {}).get("holdout") or {}).get("first")),
+            "equity_figure": charts.equity_figure(
+                equity,
+                title=f"{run.label}: equity and drawdown",
+                held_out_from=((context.get("origin_evidence") or {}).get("holdout") or {}).get("first"),
+            ),
             "trades_figure": charts.trades_figure(ohlc, run.trades or [], events, highlight=highlight),
             "stats_rows": [(key, _fmt(run.stats.get(key))) for key in STAT_ROWS if key in run.stats],
-            "trades": [(i, t, selectors.exit_reason(t, last_bar=len(ohlc) - 1)) for i, t in enumerate(run.trades or [])][:50],
+            "trades": [
+                (i, t, selectors.exit_reason(t, last_bar=len(ohlc) - 1)) for i, t in enumerate(run.trades or [])
+            ][:50],
             "highlight": highlight,
             "n_trades": len(run.trades or []),
         }
@@ -62,11 +94,15 @@ def run_detail(request, pk: int):
 def compare(request):
     ids = row_ids(request.GET.getlist("run"))
     runs = list(BacktestRun.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED).order_by("pk"))
-    return render(request, "backtesting_app/compare.html", {
-        "runs": runs,
-        "figure": charts.compare_figure([(run, selectors.backtest_equity(run)) for run in runs]) if runs else None,
-        "rows": [(key, [_fmt(run.stats.get(key)) for run in runs]) for key in STAT_ROWS],
-    })
+    return render(
+        request,
+        "backtesting_app/compare.html",
+        {
+            "runs": runs,
+            "figure": charts.compare_figure([(run, selectors.backtest_equity(run)) for run in runs]) if runs else None,
+            "rows": [(key, [_fmt(run.stats.get(key)) for run in runs]) for key in STAT_ROWS],
+        },
+    )
 
 
 def patterns_page(request):
@@ -79,7 +115,10 @@ def patterns_page(request):
             form.add_error(None, str(exc))
         else:
             events = scan["events"]
-            context |= {"scan": scan, "summary": scan["summary"].to_dict(orient="records"),
-                        "events": events.tail(300).iloc[::-1].to_dict(orient="records"),
-                        "figure": charts.trades_figure(scan["ohlc"], [], events)}
+            context |= {
+                "scan": scan,
+                "summary": scan["summary"].to_dict(orient="records"),
+                "events": events.tail(300).iloc[::-1].to_dict(orient="records"),
+                "figure": charts.trades_figure(scan["ohlc"], [], events),
+            }
     return render(request, "backtesting_app/patterns.html", context)

@@ -20,7 +20,9 @@ from backtesting_app.selectors import (
 )
 from forexgpt_site.jobs import request_of
 
-BEST_FIRST = {key: direction == "max" for key, direction in OBJECTIVES.values()}  # a metric's first click sorts best first
+BEST_FIRST = {
+    key: direction == "max" for key, direction in OBJECTIVES.values()
+}  # a metric's first click sorts best first
 
 
 def reference_point_text(objectives, point) -> str:
@@ -54,7 +56,9 @@ def _trials_context(request, run: OptimizationRun) -> dict:
     trials = optimization_trials(run=run, query=query)
     asked = request_of(run)
     objective_keys = [OBJECTIVES[o][0] for o in asked.objectives]
-    constraint_keys = list(dict.fromkeys(c.metric for c in parse_constraints(asked.constraints) if c.metric not in objective_keys))
+    constraint_keys = list(
+        dict.fromkeys(c.metric for c in parse_constraints(asked.constraints) if c.metric not in objective_keys)
+    )
     kinds = optimization_parameter_kinds(run)
     bounds = {f"{bound}_{key}": value for key, bound, value in query.bounds}
 
@@ -63,27 +67,53 @@ def _trials_context(request, run: OptimizationRun) -> dict:
         ascending = query.sort == key
         first = f"-{key}" if BEST_FIRST.get(key) else key
         target = key if descending else (f"-{key}" if ascending else first)
-        return {"key": key, "label": label, "numeric": numeric, "arrow": "▼" if descending else ("▲" if ascending else ""),
-                "sort_query": urlencode(query.as_params(sort=target, page=1)), "filterable": filterable,
-                "min": bounds.get(f"min_{key}", ""), "max": bounds.get(f"max_{key}", "")}
+        return {
+            "key": key,
+            "label": label,
+            "numeric": numeric,
+            "arrow": "▼" if descending else ("▲" if ascending else ""),
+            "sort_query": urlencode(query.as_params(sort=target, page=1)),
+            "filterable": filterable,
+            "min": bounds.get(f"min_{key}", ""),
+            "max": bounds.get(f"max_{key}", ""),
+        }
 
     metric_columns = [column(k, charts.OBJECTIVE_LABELS[k]) for k in [*objective_keys, *constraint_keys]]
     param_columns = [column(n, n, filterable=kind != "choice") for n, kind in kinds.items()]
     page = trials["page"]
-    pager = {label: urlencode(query.as_params(page=n)) for label, n in (
-        ("first", 1), ("previous", page.previous_page_number() if page.has_previous() else None),
-        ("next", page.next_page_number() if page.has_next() else None), ("last", page.paginator.num_pages)) if n}
+    pager = {
+        label: urlencode(query.as_params(page=n))
+        for label, n in (
+            ("first", 1),
+            ("previous", page.previous_page_number() if page.has_previous() else None),
+            ("next", page.next_page_number() if page.has_next() else None),
+            ("last", page.paginator.num_pages),
+        )
+        if n
+    }
     for row in trials["rows"]:
         row["param_values"] = [row["params"].get(n) for n in kinds]
         row["metric_values"] = [row["metrics"].get(c["key"]) for c in metric_columns]
-    return {"trials": trials, "trial_query": query, "metric_columns": metric_columns, "param_columns": param_columns,
-            "base_columns": [column("id", "#", filterable=False), column("phase", "phase", numeric=False, filterable=False),
-                             column("generation", "gen.", filterable=False), column("rank", "rank", filterable=False)],
-            "feasible_column": column("feasible", "feasible", numeric=False, filterable=False),
-            "violation_column": column("violation", "violation", filterable=False), "pager": pager,
-            "has_constraints": bool(asked.constraints), "phase_choices": _phases(run),
-            "sort_label": "" if query.sort == "id" else
-            f"{query.sort.lstrip('-')}, {'descending' if query.sort.startswith('-') else 'ascending'}"}
+    return {
+        "trials": trials,
+        "trial_query": query,
+        "metric_columns": metric_columns,
+        "param_columns": param_columns,
+        "base_columns": [
+            column("id", "#", filterable=False),
+            column("phase", "phase", numeric=False, filterable=False),
+            column("generation", "gen.", filterable=False),
+            column("rank", "rank", filterable=False),
+        ],
+        "feasible_column": column("feasible", "feasible", numeric=False, filterable=False),
+        "violation_column": column("violation", "violation", filterable=False),
+        "pager": pager,
+        "has_constraints": bool(asked.constraints),
+        "phase_choices": _phases(run),
+        "sort_label": ""
+        if query.sort == "id"
+        else f"{query.sort.lstrip('-')}, {'descending' if query.sort.startswith('-') else 'ascending'}",
+    }
 
 
 def _phases(run: OptimizationRun) -> tuple[str, ...]:
@@ -95,8 +125,14 @@ def optimization_detail(request, pk: int):
     asked = request_of(run)
     metric_keys = [OBJECTIVES[o][0] for o in asked.objectives]
     summary = optimization_summary(run)
-    context = {"run": run, "asked": asked, "summary": summary, "metric_keys": metric_keys, "results_count": summary["evaluations"],
-               "phases": [(p, run.phase_counts.get(p, 0)) for p in _phases(run)]}
+    context = {
+        "run": run,
+        "asked": asked,
+        "summary": summary,
+        "metric_keys": metric_keys,
+        "results_count": summary["evaluations"],
+        "phases": [(p, run.phase_counts.get(p, 0)) for p in _phases(run)],
+    }
     if summary["evaluations"]:
         context.update(_trials_context(request, run))
     if summary["evaluations"] and run.is_finished:
@@ -108,8 +144,12 @@ def optimization_detail(request, pk: int):
         fitted = {k: v for k, v in importance.items() if v}
         if fitted:
             context["importance"] = {
-                "objectives": [{"label": charts.OBJECTIVE_LABELS[k], "explained": v["explained"], "n": v["n"]} for k, v in fitted.items()],
-                "rows": [{"name": n, "shares": [v["importance"][n] for v in fitted.values()]} for n in names]}
+                "objectives": [
+                    {"label": charts.OBJECTIVE_LABELS[k], "explained": v["explained"], "n": v["n"]}
+                    for k, v in fitted.items()
+                ],
+                "rows": [{"name": n, "shares": [v["importance"][n] for v in fitted.values()]} for n in names],
+            }
             context["importance_figure"] = charts.importance_figure(fitted, names)
         context["slice_figure"] = charts.slice_figure(rows, metric_keys, names, total=total)
     if run.hv_history:
@@ -130,7 +170,9 @@ def optimization_detail(request, pk: int):
 def optimization_trials_table(request, pk: int):
     """The trials table alone (the run page swaps it in when sorted, filtered or paged)."""
     run = get_object_or_404(OptimizationRun, pk=pk)
-    return render(request, "backtesting_app/_trials.html", {"run": run, "asked": request_of(run), **_trials_context(request, run)})
+    return render(
+        request, "backtesting_app/_trials.html", {"run": run, "asked": request_of(run), **_trials_context(request, run)}
+    )
 
 
 def open_as_backtest(request, pk: int, result_id: int):
@@ -141,10 +183,16 @@ def open_as_backtest(request, pk: int, result_id: int):
         return redirect("optimizations:run", pk=pk)
     upload = run.forecasts.open("rb") if run.forecasts_source == "csv" else None
     # the run's checked request, at this point of its space (which the request checked), on the reference engine
-    backtest_request = replace(request_of(run).backtest(result.params), engine="reference", forecast_set=run.forecast_set_id,
-                               name=f"optimization #{run.pk} point {result.pk}")
+    backtest_request = replace(
+        request_of(run).backtest(result.params),
+        engine="reference",
+        forecast_set=run.forecast_set_id,
+        name=f"optimization #{run.pk} point {result.pk}",
+    )
     try:
-        backtest = services.backtest_run_start(user=request.user, upload=upload, request=backtest_request, origin_result=result)
+        backtest = services.backtest_run_start(
+            user=request.user, upload=upload, request=backtest_request, origin_result=result
+        )
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("optimizations:run", pk=pk)

@@ -4,8 +4,6 @@ multi-horizon wrapping, coverage metrics, and the coverage of the points a calib
 No Django here."""
 
 from ._adaptive import AdaptiveConformal, QuantileTracking, SlidingWindowConformal
-from ._multi import MultiHorizonConformal
-from ._scores import SCORES, conformal_quantile, conformal_rank, lower_conformal_quantile
 from ._methods import (
     METHOD_NAME_LENGTH,
     METHODS,
@@ -19,6 +17,8 @@ from ._methods import (
     register_method,
     unregister_method,
 )
+from ._multi import MultiHorizonConformal
+from ._scores import SCORES, conformal_quantile, conformal_rank, lower_conformal_quantile
 from ._series import CalibrationResult, calibrate_series, check_params, forecast_columns
 from ._split import AsymmetricConformal, SplitConformal
 from ._state import with_bounds
@@ -26,10 +26,39 @@ from ._unseen import INTERVAL_KINDS, SCORED_KINDS, calibrated_bounds, calibratio
 from .metrics import fitting_window, interval_metrics, rolling_coverage, winkler_scores
 
 __all__ = [
-    "METHODS", "ONLINE", "SCORES", "AdaptiveConformal", "AsymmetricConformal", "CalibrationResult", "MultiHorizonConformal",
-    "QuantileTracking", "SlidingWindowConformal", "SplitConformal", "calibrate_series", "calibrator_from_state", "check_params", "conformal_quantile",
-    "conformal_rank", "forecast_columns", "interval_metrics", "lower_conformal_quantile", "make_calibrator", "with_bounds",
-    "fitting_window", "rolling_coverage", "winkler_scores", "INTERVAL_KINDS", "SCORED_KINDS", "calibrated_bounds",
-    "calibration_ranges", "unseen_coverage", "METHOD_NAME_LENGTH", "CalibrationMethod", "calibration_method", "calibration_methods",
-    "method_choices", "register_method", "unregister_method",
+    "METHODS",
+    "ONLINE",
+    "SCORES",
+    "AdaptiveConformal",
+    "AsymmetricConformal",
+    "CalibrationResult",
+    "MultiHorizonConformal",
+    "QuantileTracking",
+    "SlidingWindowConformal",
+    "SplitConformal",
+    "calibrate_series",
+    "calibrator_from_state",
+    "check_params",
+    "conformal_quantile",
+    "conformal_rank",
+    "forecast_columns",
+    "interval_metrics",
+    "lower_conformal_quantile",
+    "make_calibrator",
+    "with_bounds",
+    "fitting_window",
+    "rolling_coverage",
+    "winkler_scores",
+    "INTERVAL_KINDS",
+    "SCORED_KINDS",
+    "calibrated_bounds",
+    "calibration_ranges",
+    "unseen_coverage",
+    "METHOD_NAME_LENGTH",
+    "CalibrationMethod",
+    "calibration_method",
+    "calibration_methods",
+    "method_choices",
+    "register_method",
+    "unregister_method",
 ]

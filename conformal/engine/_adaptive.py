@@ -15,7 +15,7 @@ from collections import deque
 import numpy as np
 
 from ._inputs import check_alpha, prepare
-from ._scores import conformal_rank, conformal_quantile, make_score
+from ._scores import conformal_quantile, conformal_rank, make_score
 
 
 class _ScoreWindow:
@@ -63,7 +63,9 @@ class _OnlineConformal:
         self._pending = None
         return self.score_.score(y, inputs)
 
-    def predict_one(self, y_pred: float, *, scale: float | None = None, q_lo: float | None = None, q_hi: float | None = None):
+    def predict_one(
+        self, y_pred: float, *, scale: float | None = None, q_lo: float | None = None, q_hi: float | None = None
+    ):
         inputs = {"y_pred": float(y_pred), "scale": scale, "q_lo": q_lo, "q_hi": q_hi}
         for name in self.score_.needs:
             if inputs[name] is None:
@@ -124,7 +126,7 @@ class SlidingWindowConformal(_OnlineConformal):
         self.window = window
         self.score = score
 
-    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> "SlidingWindowConformal":
+    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> SlidingWindowConformal:
         if not isinstance(self.window, int) or self.window < 1:
             raise ValueError(f"window must be a positive number of observations, not {self.window!r}")
         scores = self._fit_scores(y_true, y_pred, scale, q_lo, q_hi)
@@ -138,11 +140,16 @@ class SlidingWindowConformal(_OnlineConformal):
         self.window_.add(score)
 
     def get_state(self) -> dict:
-        return {"method": self.kind, "alpha": self.alpha, "window": self.window, "score": self.score,
-                "scores": list(self.window_.order)}
+        return {
+            "method": self.kind,
+            "alpha": self.alpha,
+            "window": self.window,
+            "score": self.score,
+            "scores": list(self.window_.order),
+        }
 
     @classmethod
-    def from_state(cls, state: dict) -> "SlidingWindowConformal":
+    def from_state(cls, state: dict) -> SlidingWindowConformal:
         cal = cls(state["alpha"], window=state["window"], score=state["score"])
         cal._restore(state)
         cal.window_ = _ScoreWindow(state["scores"], state["window"])
@@ -166,7 +173,7 @@ class AdaptiveConformal(_OnlineConformal):
         self.window = window
         self.score = score
 
-    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> "AdaptiveConformal":
+    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> AdaptiveConformal:
         if not isinstance(self.gamma, (int, float)) or self.gamma <= 0:
             raise ValueError(f"gamma must be a positive step size, not {self.gamma!r}")
         scores = self._fit_scores(y_true, y_pred, scale, q_lo, q_hi)
@@ -189,11 +196,18 @@ class AdaptiveConformal(_OnlineConformal):
         self.window_.add(score)
 
     def get_state(self) -> dict:
-        return {"method": self.kind, "alpha": self.alpha, "gamma": self.gamma, "window": self.window, "score": self.score,
-                "alpha_t": self.alpha_t_, "scores": list(self.window_.order)}
+        return {
+            "method": self.kind,
+            "alpha": self.alpha,
+            "gamma": self.gamma,
+            "window": self.window,
+            "score": self.score,
+            "alpha_t": self.alpha_t_,
+            "scores": list(self.window_.order),
+        }
 
     @classmethod
-    def from_state(cls, state: dict) -> "AdaptiveConformal":
+    def from_state(cls, state: dict) -> AdaptiveConformal:
         cal = cls(state["alpha"], gamma=state["gamma"], window=state["window"], score=state["score"])
         cal._restore(state)
         cal.window_ = _ScoreWindow(state["scores"], state["window"])
@@ -215,7 +229,7 @@ class QuantileTracking(_OnlineConformal):
         self.lr = lr
         self.score = score
 
-    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> "QuantileTracking":
+    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> QuantileTracking:
         if not isinstance(self.lr, (int, float)) or self.lr <= 0:
             raise ValueError(f"lr must be a positive step size, not {self.lr!r}")
         scores = self._fit_scores(y_true, y_pred, scale, q_lo, q_hi)
@@ -233,10 +247,17 @@ class QuantileTracking(_OnlineConformal):
         self.q_t_ += self.step_ * ((1.0 if miss else 0.0) - self.alpha)
 
     def get_state(self) -> dict:
-        return {"method": self.kind, "alpha": self.alpha, "lr": self.lr, "score": self.score, "q_t": self.q_t_, "step": self.step_}
+        return {
+            "method": self.kind,
+            "alpha": self.alpha,
+            "lr": self.lr,
+            "score": self.score,
+            "q_t": self.q_t_,
+            "step": self.step_,
+        }
 
     @classmethod
-    def from_state(cls, state: dict) -> "QuantileTracking":
+    def from_state(cls, state: dict) -> QuantileTracking:
         cal = cls(state["alpha"], lr=state["lr"], score=state["score"])
         cal._restore(state)
         cal.q_t_, cal.step_ = float(state["q_t"]), float(state["step"])

@@ -85,8 +85,15 @@ def method_choices() -> list[tuple[str, str]]:
     return [(m.name, m.label or m.name) for m in _METHODS.values()]
 
 
-def make_calibrator(method: str, alpha: float, *, window: int | None = None, gamma: float | None = None,
-                    lr: float | None = None, score: str | None = None):
+def make_calibrator(
+    method: str,
+    alpha: float,
+    *,
+    window: int | None = None,
+    gamma: float | None = None,
+    lr: float | None = None,
+    score: str | None = None,
+):
     """The calibrator for a method name, with its parameters (defaults where not given)."""
     return calibration_method(method).make(alpha, window=window, gamma=gamma, lr=lr, score=score)
 

@@ -14,7 +14,7 @@ class MultiHorizonConformal:
         self.alpha = alpha
         self.joint = joint
 
-    def fit(self, y_true, y_pred, **columns) -> "MultiHorizonConformal":
+    def fit(self, y_true, y_pred, **columns) -> MultiHorizonConformal:
         check_alpha(self.alpha)
         y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
         if y_true.ndim != 2 or y_true.shape != y_pred.shape:
@@ -22,7 +22,9 @@ class MultiHorizonConformal:
         self.horizon_ = y_true.shape[1]
         self.step_alpha_ = self.alpha / self.horizon_ if self.joint else self.alpha
         self.calibrators_ = [
-            self.make_calibrator(self.step_alpha_).fit(y_true[:, h], y_pred[:, h], **{k: np.asarray(v)[:, h] for k, v in columns.items() if v is not None})
+            self.make_calibrator(self.step_alpha_).fit(
+                y_true[:, h], y_pred[:, h], **{k: np.asarray(v)[:, h] for k, v in columns.items() if v is not None}
+            )
             for h in range(self.horizon_)
         ]
         return self
@@ -31,6 +33,8 @@ class MultiHorizonConformal:
         y_pred = np.asarray(y_pred, float)
         if y_pred.ndim != 2 or y_pred.shape[1] != self.horizon_:
             raise ValueError(f"y_pred must be (n, {self.horizon_})")
-        bounds = [cal.predict(y_pred[:, h], **{k: np.asarray(v)[:, h] for k, v in columns.items() if v is not None})
-                  for h, cal in enumerate(self.calibrators_)]
+        bounds = [
+            cal.predict(y_pred[:, h], **{k: np.asarray(v)[:, h] for k, v in columns.items() if v is not None})
+            for h, cal in enumerate(self.calibrators_)
+        ]
         return np.column_stack([b[0] for b in bounds]), np.column_stack([b[1] for b in bounds])

@@ -73,8 +73,15 @@ class CalibrationResult:
     params: dict = field(default_factory=dict)
 
 
-def calibrate_series(columns: dict[str, np.ndarray], *, method: str, alpha: float, cal_size: int | None = None,
-                     metrics_window: int = 500, **params) -> CalibrationResult:
+def calibrate_series(
+    columns: dict[str, np.ndarray],
+    *,
+    method: str,
+    alpha: float,
+    cal_size: int | None = None,
+    metrics_window: int = 500,
+    **params,
+) -> CalibrationResult:
     """Calibrate on the first `cal_size` points (default: a third), produce intervals for the rest.
 
     Split methods are fitted once; online methods (window, aci, pid) are fitted on the calibration
@@ -99,10 +106,25 @@ def calibrate_series(columns: dict[str, np.ndarray], *, method: str, alpha: floa
     else:
         lo, hi = calibrator.predict(y_pred, **tail)
     lo, hi = np.broadcast_to(lo, y_true.shape).astype(float), np.broadcast_to(hi, y_true.shape).astype(float)
-    metrics = interval_metrics(y_true, lo, hi, alpha=alpha, window=metrics_window,
-                               volatility=tail["scale"] if tail["scale"] is not None else None)
+    metrics = interval_metrics(
+        y_true,
+        lo,
+        hi,
+        alpha=alpha,
+        window=metrics_window,
+        volatility=tail["scale"] if tail["scale"] is not None else None,
+    )
     if spec.online:
         metrics["n_infinite_online"] = calibrator.n_infinite_
-    return CalibrationResult(method=method, alpha=alpha, n_calibration=cal_size, lo=lo, hi=hi, y_true=y_true,
-                             y_pred=y_pred, metrics=metrics, state=calibrator.get_state(),
-                             params={k: v for k, v in params.items() if v is not None})
+    return CalibrationResult(
+        method=method,
+        alpha=alpha,
+        n_calibration=cal_size,
+        lo=lo,
+        hi=hi,
+        y_true=y_true,
+        y_pred=y_pred,
+        metrics=metrics,
+        state=calibrator.get_state(),
+        params={k: v for k, v in params.items() if v is not None},
+    )

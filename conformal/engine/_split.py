@@ -24,7 +24,7 @@ class SplitConformal:
         self.alpha = alpha
         self.score = score
 
-    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> "SplitConformal":
+    def fit(self, y_true, y_pred, *, scale=None, q_lo=None, q_hi=None) -> SplitConformal:
         check_alpha(self.alpha)
         self.score_ = make_score(self.score)
         inputs, y = prepare(y_pred, scale=scale, q_lo=q_lo, q_hi=q_hi, needs=self.score_.needs, y_true=y_true)
@@ -41,7 +41,7 @@ class SplitConformal:
         return {"method": self.kind, "alpha": self.alpha, "score": self.score, "q": self.q_}
 
     @classmethod
-    def from_state(cls, state: dict) -> "SplitConformal":
+    def from_state(cls, state: dict) -> SplitConformal:
         """The fitted calibrator `get_state()` describes."""
         cal = cls(state["alpha"], score=state["score"])
         cal.score_, cal.q_ = make_score(state["score"]), float(state["q"])
@@ -62,7 +62,7 @@ class AsymmetricConformal:
     def __init__(self, alpha: float = 0.1):
         self.alpha = alpha
 
-    def fit(self, y_true, y_pred, **_) -> "AsymmetricConformal":
+    def fit(self, y_true, y_pred, **_) -> AsymmetricConformal:
         check_alpha(self.alpha)
         inputs, y = prepare(y_pred, y_true=y_true)
         residuals = y - inputs["y_pred"]
@@ -80,7 +80,7 @@ class AsymmetricConformal:
         return {"method": self.kind, "alpha": self.alpha, "q_lo": self.q_lo_, "q_hi": self.q_hi_}
 
     @classmethod
-    def from_state(cls, state: dict) -> "AsymmetricConformal":
+    def from_state(cls, state: dict) -> AsymmetricConformal:
         cal = cls(state["alpha"])
         cal.q_lo_, cal.q_hi_ = float(state["q_lo"]), float(state["q_hi"])
         cal.is_infinite_ = math.isinf(cal.q_lo_) or math.isinf(cal.q_hi_)

@@ -14,5 +14,7 @@ def with_bounds(state: dict, alpha: float, forecasts):
     from ._series import forecast_columns
 
     cols = forecast_columns(forecasts.assign(y_true=0.0), alpha)
-    lo, hi = calibrator_from_state(state).predict(cols["y_pred"], scale=cols.get("scale"), q_lo=cols.get("q_lo"), q_hi=cols.get("q_hi"))
+    lo, hi = calibrator_from_state(state).predict(
+        cols["y_pred"], scale=cols.get("scale"), q_lo=cols.get("q_lo"), q_hi=cols.get("q_hi")
+    )
     return forecasts.assign(lo=np.broadcast_to(lo, len(forecasts)), hi=np.broadcast_to(hi, len(forecasts)))

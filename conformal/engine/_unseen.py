@@ -33,12 +33,23 @@ def calibration_ranges(timestamps, n_calibration: int) -> dict | None:
     if timestamps is None or len(timestamps) <= n_calibration or n_calibration < 1:
         return None
     ts = _utc_index(timestamps)
-    return {"calibration": {"first": f"{ts[0]:{_ISO}}", "last": f"{ts[n_calibration - 1]:{_ISO}}", "points": int(n_calibration)},
-            "evaluation": {"first": f"{ts[n_calibration]:{_ISO}}", "last": f"{ts[-1]:{_ISO}}", "points": int(len(ts) - n_calibration)}}
+    return {
+        "calibration": {
+            "first": f"{ts[0]:{_ISO}}",
+            "last": f"{ts[n_calibration - 1]:{_ISO}}",
+            "points": int(n_calibration),
+        },
+        "evaluation": {
+            "first": f"{ts[n_calibration]:{_ISO}}",
+            "last": f"{ts[-1]:{_ISO}}",
+            "points": int(len(ts) - n_calibration),
+        },
+    }
 
 
-def calibrated_bounds(frame: pd.DataFrame, *, state: dict, alpha: float, ranges: dict | None,
-                      intervals: pd.DataFrame | None = None) -> pd.DataFrame:
+def calibrated_bounds(
+    frame: pd.DataFrame, *, state: dict, alpha: float, ranges: dict | None, intervals: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """`frame` (a `timestamp` column and the forecast columns) with `lo`, `hi` and `interval_kind`
     (INTERVAL_KINDS): the calibration's own sequential interval where `intervals` (its stored
     `timestamp, lo, hi`, given only for the forecasts it calibrated) has the point's timestamp after

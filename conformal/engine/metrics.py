@@ -52,7 +52,7 @@ def interval_metrics(y, lo, hi, *, alpha: float, window: int = 500, tolerance: f
         "rolling_window": window,
     }
     if n >= window:  # false only below 10 points
-        rolling = pd.Series(covered.astype(float)).rolling(window).mean().to_numpy()[window - 1:]
+        rolling = pd.Series(covered.astype(float)).rolling(window).mean().to_numpy()[window - 1 :]
         out["rolling_min"] = float(rolling.min())
         out["rolling_share_below"] = float((rolling < target - tolerance).mean())
         out["rolling_tolerance"] = tolerance

@@ -15,8 +15,11 @@ register.filter("utc", utc)  # the pages' one way to print a stored UTC time
 def overlap_rows(overlap) -> list[dict]:
     """The places of an `overlap` ({before, train, val, test, between, after}: counts) that hold any
     forecast, in time order: `place`, `name`, `count`, `in_sample`."""
-    return [{"place": place, "name": PLACE_NAMES[place], "count": overlap[place], "in_sample": place in IN_SAMPLE_PARTS}
-            for place in PLACES if (overlap or {}).get(place)]
+    return [
+        {"place": place, "name": PLACE_NAMES[place], "count": overlap[place], "in_sample": place in IN_SAMPLE_PARTS}
+        for place in PLACES
+        if (overlap or {}).get(place)
+    ]
 
 
 @register.filter
@@ -36,8 +39,14 @@ def in_sample(overlap) -> bool | None:
     return in_sample_of(overlap)
 
 
-_SHORT = {"before": "before the model's data", "train": "training", "val": "validation", "test": "test",
-          "between": "between parts", "after": "after the model's data"}
+_SHORT = {
+    "before": "before the model's data",
+    "train": "training",
+    "val": "validation",
+    "test": "test",
+    "between": "between parts",
+    "after": "after the model's data",
+}
 
 
 @register.filter

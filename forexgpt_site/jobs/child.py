@@ -18,7 +18,6 @@ from .errors import JobCancelled
 from .models import ChildJobRun
 from .runner import JobContext
 
-
 CHILD_CANCELLED = 3  # exit code of a child that stopped because its run was cancelled
 CHILD_STOP_GRACE_S = 10  # a child process told to stop (SIGTERM) is killed after this long
 
@@ -35,8 +34,15 @@ def job_run_child(run: ChildJobRun, command: list[str], log: Path, *, poll_s: fl
         # Its own process group: stopping it reaches the DDP ranks it starts, and not this worker.
         # die_with_parent: a worker killed outright (kill -9) takes its child with it, instead of leaving it
         # computing beside the next job for as long as the run looks alive.
-        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True,
-                                 env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}, preexec_fn=die_with_parent)
+        child = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
+            start_new_session=True,
+            env={**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"},
+            preexec_fn=die_with_parent,
+        )
         watch = JobContext(run)
         try:
             while child.poll() is None:

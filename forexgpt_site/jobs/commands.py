@@ -23,12 +23,22 @@ FOREGROUND, QUEUE = "foreground", "queue"
 def add_run_mode_arguments(parser, *, what: str, where: str = "the qcluster workers") -> None:
     """`--foreground` and `--queue`, mutually exclusive, into `opts["run_mode"]` (default foreground)."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--foreground", dest="run_mode", action="store_const", const=FOREGROUND,
-                       help=f"run the {what} in this process, through its task as a queue worker would, store it as a run "
-                            "and print its result (the default)")
-    group.add_argument("--queue", dest="run_mode", action="store_const", const=QUEUE,
-                       help=f"store the {what} as a queued run for {where} and return at once, printing the run's id, "
-                            "its page and its API URL")
+    group.add_argument(
+        "--foreground",
+        dest="run_mode",
+        action="store_const",
+        const=FOREGROUND,
+        help=f"run the {what} in this process, through its task as a queue worker would, store it as a run "
+        "and print its result (the default)",
+    )
+    group.add_argument(
+        "--queue",
+        dest="run_mode",
+        action="store_const",
+        const=QUEUE,
+        help=f"store the {what} as a queued run for {where} and return at once, printing the run's id, "
+        "its page and its API URL",
+    )
     parser.set_defaults(run_mode=FOREGROUND)
 
 
@@ -41,8 +51,9 @@ def run_links(run: JobRun, *, page: str, api: str) -> dict:
     return {"page": reverse(page, args=[run.pk]), "api": reverse(api, args=[run.pk])}
 
 
-def job_command_run(command, run: JobRun, opts: dict, *, execute: Callable[[int], str], page: str, api: str,
-                    what: str) -> JobRun | None:
+def job_command_run(
+    command, run: JobRun, opts: dict, *, execute: Callable[[int], str], page: str, api: str, what: str
+) -> JobRun | None:
     """Queue a stored, queued `run` (`--queue`: enqueue it, print how to follow it, return None) or run
     it here (`--foreground`: `execute(run.pk)`, the task entry point; return the run re-read, finished)."""
     if queued(opts):

@@ -37,14 +37,18 @@ class JobRun(models.Model):
     progress = models.FloatField(default=0.0, help_text="0..1")
     message = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     task_id = models.CharField(max_length=64, blank=True, help_text="django-q2 task id")
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress write")
-    request = models.JSONField(default=dict, blank=True, help_text="what the run was asked to do: its checked request's to_dict()")
+    request = models.JSONField(
+        default=dict, blank=True, help_text="what the run was asked to do: its checked request's to_dict()"
+    )
 
     class Meta:  # a subclass without a Meta of its own inherits this one
         abstract = True
@@ -56,7 +60,9 @@ class JobRun(models.Model):
     @classmethod
     def of_request(cls, request, **fields):
         """An unsaved run of a checked `request`: stored whole, and copied into `REQUEST_COLUMNS`."""
-        return cls(request=request.to_dict(), **{name: getattr(request, name) for name in cls.REQUEST_COLUMNS}, **fields)
+        return cls(
+            request=request.to_dict(), **{name: getattr(request, name) for name in cls.REQUEST_COLUMNS}, **fields
+        )
 
     @property
     def label(self) -> str:

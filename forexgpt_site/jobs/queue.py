@@ -44,10 +44,15 @@ def job_cancel(*, run: JobRun, user=None) -> JobRun:
     model = type(run)
     now = timezone.now()
     done = model.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, finished_at=now, message="cancelled before it started", cancel_requested=True)
+        status=JobStatus.CANCELLED, finished_at=now, message="cancelled before it started", cancel_requested=True
+    )
     if not done:
         done = model.objects.filter(pk=run.pk, status=JobStatus.RUNNING, heartbeat_at__lt=_stale_before()).update(
-            status=JobStatus.CANCELLED, finished_at=now, message="cancelled (its worker had stopped reporting)", cancel_requested=True)
+            status=JobStatus.CANCELLED,
+            finished_at=now,
+            message="cancelled (its worker had stopped reporting)",
+            cancel_requested=True,
+        )
     if not done:
         model.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
     run.refresh_from_db()
@@ -65,7 +70,8 @@ def job_requeue(*, run: JobRun, user, message: str = "resuming") -> JobRun:
     model = type(run)
     jobs_fail_stale(model)
     if not model.objects.filter(pk=run.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
-            status=JobStatus.QUEUED, cancel_requested=False, task_id="", finished_at=None, message=message):
+        status=JobStatus.QUEUED, cancel_requested=False, task_id="", finished_at=None, message=message
+    ):
         run.refresh_from_db()
         raise DomainError(f"only a failed or cancelled run can be resumed (this one is {run.status})")
     run.refresh_from_db()
@@ -77,6 +83,8 @@ def jobs_fail_stale(model: type[JobRun]) -> int:
     """Mark runs whose worker died (no progress report for FOREXGPT_JOB_STALE_MINUTES) as failed."""
     cutoff = _stale_before()
     return model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(),
+        status=JobStatus.FAILED,
+        finished_at=timezone.now(),
         message=f"failed: the worker stopped reporting (no progress since before {cutoff:%Y-%m-%d %H:%M} UTC)",
-        error="worker lost: the process running this job stopped without recording an end")
+        error="worker lost: the process running this job stopped without recording an end",
+    )

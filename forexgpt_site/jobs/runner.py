@@ -7,14 +7,14 @@ import logging
 import signal
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from .errors import INTERRUPTED_MESSAGE, JobCancelled, JobInterrupted, JobSuperseded, error_summary, message_line
-from .models import R, JobRun, JobStatus
+from .models import JobRun, JobStatus, R
 from .queue import send
 from .worker import exit_if_stopped_alone, state
 
@@ -47,9 +47,13 @@ class JobContext:
         values = {"progress": min(max(float(fraction), 0.0), 1.0), "heartbeat_at": timezone.now(), **fields}
         if message is not None:
             values["message"] = message[:255]
-        if not self.model.objects.filter(pk=self.run.pk, status=JobStatus.RUNNING, started_at=self.run.started_at).update(**values):
-            raise JobSuperseded(f"{self.model.__name__} {self.run.pk} is no longer running under this attempt "
-                                "(reaped as dead, or resumed): it stops and writes nothing more")
+        if not self.model.objects.filter(
+            pk=self.run.pk, status=JobStatus.RUNNING, started_at=self.run.started_at
+        ).update(**values):
+            raise JobSuperseded(
+                f"{self.model.__name__} {self.run.pk} is no longer running under this attempt "
+                "(reaped as dead, or resumed): it stops and writes nothing more"
+            )
         for key, value in values.items():
             setattr(self.run, key, value)
         self.writes += 1
@@ -58,9 +62,13 @@ class JobContext:
 
     def check_attempt(self) -> None:
         """JobSuperseded when the run no longer runs under this attempt (reaped as dead, or resumed)."""
-        if not self.model.objects.filter(pk=self.run.pk, status=JobStatus.RUNNING, started_at=self.run.started_at).exists():
-            raise JobSuperseded(f"{self.model.__name__} {self.run.pk} is no longer running under this attempt "
-                                "(reaped as dead, or resumed): it stops and writes nothing more")
+        if not self.model.objects.filter(
+            pk=self.run.pk, status=JobStatus.RUNNING, started_at=self.run.started_at
+        ).exists():
+            raise JobSuperseded(
+                f"{self.model.__name__} {self.run.pk} is no longer running under this attempt "
+                "(reaped as dead, or resumed): it stops and writes nothing more"
+            )
 
     def check_cancelled(self) -> None:
         if state.stop_requested:
@@ -100,10 +108,16 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         with heartbeat:
             message = _work_once(run, ctx, work)
     except JobInterrupted as exc:
-        logger.warning("%s %s interrupted: its worker is stopping (%s)", model.__name__, run_id, str(exc) or "at a progress report")
+        logger.warning(
+            "%s %s interrupted: its worker is stopping (%s)", model.__name__, run_id, str(exc) or "at a progress report"
+        )
         connection.close_if_unusable_or_obsolete()  # a stop forced mid-statement may have broken the connection
-        mine.update(status=JobStatus.FAILED, finished_at=timezone.now(), message=INTERRUPTED_MESSAGE,
-                    error="JobInterrupted: the worker process running this job was stopped (SIGTERM)")
+        mine.update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            message=INTERRUPTED_MESSAGE,
+            error="JobInterrupted: the worker process running this job was stopped (SIGTERM)",
+        )
         exit_if_stopped_alone()
         return JobStatus.FAILED
     except JobCancelled:

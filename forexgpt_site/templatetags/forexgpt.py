@@ -36,8 +36,17 @@ def num(value):
 @register.inclusion_tag("_kv.html")
 def kv(mapping, empty="-"):
     """A small two-column table of a dict (parameters, costs, constraints), numbers formatted."""
-    items = [(k, _number(v) if not isinstance(v, (list, dict)) else ", ".join(map(_number, v)) if isinstance(v, list) else str(v))
-             for k, v in (mapping or {}).items()]
+    items = [
+        (
+            k,
+            _number(v)
+            if not isinstance(v, (list, dict))
+            else ", ".join(map(_number, v))
+            if isinstance(v, list)
+            else str(v),
+        )
+        for k, v in (mapping or {}).items()
+    ]
     return {"items": items, "empty": empty}
 
 

@@ -37,11 +37,16 @@ class BarComparison:
 
     @property
     def counts(self) -> dict:
-        return {"new": int(self.new.sum()), "duplicates": int(self.duplicate.sum()), "conflicts": int(self.conflict.sum())}
+        return {
+            "new": int(self.new.sum()),
+            "duplicates": int(self.duplicate.sum()),
+            "conflicts": int(self.conflict.sum()),
+        }
 
 
-def compare_bars(rows: pd.DataFrame, stored: pd.DataFrame, *, superseded: Iterable[int] = (),
-                 examples: int = _EXAMPLES) -> BarComparison:
+def compare_bars(
+    rows: pd.DataFrame, stored: pd.DataFrame, *, superseded: Iterable[int] = (), examples: int = _EXAMPLES
+) -> BarComparison:
     """Classify each of `rows` against `stored` (both with a UTC `ts` and OHLCV columns; stored
     timestamps unique, as the table guarantees). Values are compared exactly: a float read back
     from the database is the float written.

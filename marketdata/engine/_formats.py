@@ -260,7 +260,9 @@ def _csv(source, tz):
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     missing = {"open", "high", "low", "close"} - set(raw.columns)
     if missing:
-        raise ImportRejected(f"CSV lacks the column(s) {', '.join(sorted(missing))}; expected timestamp,open,high,low,close[,volume]")
+        raise ImportRejected(
+            f"CSV lacks the column(s) {', '.join(sorted(missing))}; expected timestamp,open,high,low,close[,volume]"
+        )
     errors: list[RowError] = []
     if "date" in raw and "time" in raw:  # split date and time columns
         text = raw["date"].str.strip() + " " + raw["time"].str.strip()

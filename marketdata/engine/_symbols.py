@@ -63,7 +63,9 @@ def normalize_timeframe(raw: str) -> Timeframe:
     else:
         match = _TF_PREFIX_RE.match(text)
         if not match:
-            raise ValueError(f"timeframe {quoted(raw)} is not understood; use e.g. 1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
+            raise ValueError(
+                f"timeframe {quoted(raw)} is not understood; use e.g. 1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)"
+            )
         unit, count = match.group(1), int(match.group(2))
     minutes = count * _UNIT_MINUTES[unit]
     if minutes <= 0 or (1440 % minutes and minutes % 1440):

@@ -35,7 +35,10 @@ def validate(parsed: ParsedFile) -> pd.DataFrame:
 
     values = prices.to_numpy()
     o, h, lo, c = values.T
-    flag((values <= 0).any(axis=1), lambda i: "non-positive price in open, high, low, close " + ", ".join(f"{v:g}" for v in values[i]))
+    flag(
+        (values <= 0).any(axis=1),
+        lambda i: "non-positive price in open, high, low, close " + ", ".join(f"{v:g}" for v in values[i]),
+    )
     positive = (values > 0).all(axis=1)
     flag(positive & (h < lo), lambda i: f"high {h[i]} is below low {lo[i]}")
     flag(positive & (h >= lo) & (h < np.maximum(o, c)), lambda i: f"high {h[i]} is below open/close {max(o[i], c[i])}")
@@ -51,7 +54,9 @@ def validate(parsed: ParsedFile) -> pd.DataFrame:
         dup_ts = stamps["ts"].to_numpy()[dup]
         for line, first, ts in zip(dup_lines, first_line, dup_ts):
             if line != first:
-                errors.append(RowError(int(line), f"duplicate timestamp {pd.Timestamp(ts).isoformat()} (also on line {first})"))
+                errors.append(
+                    RowError(int(line), f"duplicate timestamp {pd.Timestamp(ts).isoformat()} (also on line {first})")
+                )
 
     if errors:
         errors.sort(key=lambda e: e.line)
@@ -130,7 +135,9 @@ def scan_anomalies(rows: pd.DataFrame, timeframe: Timeframe, *, long_gap_hours: 
         hours = ((end - start) / pd.Timedelta(hours=1)).to_numpy() - timeframe.minutes / 60
         trading = hours - (_weekend_hours_until(end) - _weekend_hours_until(start))
         for i in np.flatnonzero(trading > long_gap_hours):
-            gaps.append({"from": start[i].isoformat(), "to": end[i].isoformat(), "trading_hours": round(float(trading[i]), 1)})
+            gaps.append(
+                {"from": start[i].isoformat(), "to": end[i].isoformat(), "trading_hours": round(float(trading[i]), 1)}
+            )
     report["long_gap"] = {"count": len(gaps), "examples": gaps[:_EXAMPLES], "threshold_hours": long_gap_hours}
     return AnomalyScan(masks=masks, report=report)
 

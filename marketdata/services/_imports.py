@@ -51,21 +51,43 @@ def candles_import_file(
     The report: inserted, duplicates, conflicts (kept / replaced), conflict_examples, on_conflict,
     rejected (0 here), anomalies, dropped, first, last, rows, format, timezone, notes, import_id.
     """
-    label = source_label or (Path(source).name if isinstance(source, (str, Path)) else getattr(source, "name", None) or "upload")
+    label = source_label or (
+        Path(source).name if isinstance(source, (str, Path)) else getattr(source, "name", None) or "upload"
+    )
     now = timezone.now()
-    run = CandleImport.of_request(request, origin=CandleImport.Origin.COMMAND, original_name=str(label)[:255],
-                                  status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, message="started")
+    run = CandleImport.of_request(
+        request,
+        origin=CandleImport.Origin.COMMAND,
+        original_name=str(label)[:255],
+        status=JobStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        message="started",
+    )
     run.save()
     finished = CandleImport.objects.filter(pk=run.pk)
     try:
         report = _import(run, request, source, on_progress)
     except ImportRejected as exc:
-        finished.update(status=JobStatus.FAILED, finished_at=timezone.now(), report=rejection_report(exc), message=f"failed: {exc}"[:255])
+        finished.update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            report=rejection_report(exc),
+            message=f"failed: {exc}"[:255],
+        )
         raise
     except Exception as exc:
-        finished.update(status=JobStatus.FAILED, finished_at=timezone.now(), message=f"failed: {exc}"[:255], error=repr(exc))
+        finished.update(
+            status=JobStatus.FAILED, finished_at=timezone.now(), message=f"failed: {exc}"[:255], error=repr(exc)
+        )
         raise
-    finished.update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, report=report, message=import_summary(report))
+    finished.update(
+        status=JobStatus.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        report=report,
+        message=import_summary(report),
+    )
     return report
 
 
@@ -79,8 +101,12 @@ def _import(run: CandleImport, request: ImportRequest, source: Path | str | IO, 
     scan = engine.scan_anomalies(rows, tf)
     rows, dropped = engine.drop_anomalies(rows, scan, list(request.drop))
     on_progress(0.5, f"comparing {len(rows):,} bars with the stored series, then storing")
-    stored = candles_store(rows=rows, candle_import=run, on_conflict=request.on_conflict,
-                           on_progress=lambda fraction, message: on_progress(0.5 + 0.5 * fraction, message))
+    stored = candles_store(
+        rows=rows,
+        candle_import=run,
+        on_conflict=request.on_conflict,
+        on_progress=lambda fraction, message: on_progress(0.5 + 0.5 * fraction, message),
+    )
     on_progress(1.0, f"stored {stored['inserted']:,} new bars")
     return {
         **stored,
@@ -118,9 +144,12 @@ def candle_import_start(*, user, request: ImportRequest, upload) -> CandleImport
     """Save an uploaded file (`upload`, which travels beside the request) and queue its import; an
     upload over FOREXGPT_MAX_UPLOAD_BYTES is refused before anything is saved."""
     if upload.size > settings.FOREXGPT_MAX_UPLOAD_BYTES:
-        raise UploadRefused(too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB"))
-    run = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
-                                  original_name=upload.name[:255])
+        raise UploadRefused(
+            too_large_message(upload.size, settings.FOREXGPT_MAX_UPLOAD_BYTES, "FOREXGPT_MAX_UPLOAD_MB")
+        )
+    run = CandleImport.of_request(
+        request, owner=user if getattr(user, "is_authenticated", False) else None, original_name=upload.name[:255]
+    )
     run.file.save(Path(upload.name).name, upload, save=False)
     try:  # the file is written before the row: a failed insert must not leave it behind
         run.save()
@@ -138,8 +167,12 @@ def candle_import_path_start(*, user, request: ImportRequest, path: Path | str, 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(str(path))
-    run = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
-                                  origin=CandleImport.Origin.COMMAND, original_name=path.name[:255])
+    run = CandleImport.of_request(
+        request,
+        owner=user if getattr(user, "is_authenticated", False) else None,
+        origin=CandleImport.Origin.COMMAND,
+        original_name=path.name[:255],
+    )
     if not copy:
         run.save()
         return run
@@ -171,11 +204,17 @@ def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleI
     if run.origin != CandleImport.Origin.UPLOAD:
         raise UploadRefused("only an uploaded file can be imported again from its import page")
     if not run.file:
-        raise UploadRefused("this import's file is no longer stored (refused for its contents, or removed after "
-                             "FOREXGPT_UPLOAD_RETENTION_DAYS); upload it again")
+        raise UploadRefused(
+            "this import's file is no longer stored (refused for its contents, or removed after "
+            "FOREXGPT_UPLOAD_RETENTION_DAYS); upload it again"
+        )
     request = ImportRequest.from_dict({**request_of(run).to_dict(), "on_conflict": on_conflict})
-    retry = CandleImport.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None,
-                                    original_name=run.original_name, file=run.file.name)
+    retry = CandleImport.of_request(
+        request,
+        owner=user if getattr(user, "is_authenticated", False) else None,
+        original_name=run.original_name,
+        file=run.file.name,
+    )
     retry.save()
     job_enqueue(retry)
     return retry
@@ -184,7 +223,9 @@ def candle_import_retry(*, user, run: CandleImport, on_conflict: str) -> CandleI
 def candle_import_work(run: CandleImport, ctx: JobContext) -> str:
     """Task body: import the stored upload; a refused file leaves its report on the run."""
     if not run.file:
-        raise ImportRejected("this upload was refused for its contents and its file was removed; upload a corrected file")
+        raise ImportRejected(
+            "this upload was refused for its contents and its file was removed; upload a corrected file"
+        )
     request = request_of(run)
     try:
         with run.file.open("rb") as fh:
@@ -210,8 +251,11 @@ def uploads_expire(*, days: float | None = None, now=None) -> dict:
         return {"removed": 0, "kept_forever": True}
     cutoff = (now or timezone.now()) - timedelta(days=days)
     in_use = set(CandleImport.objects.exclude(status__in=FINISHED).exclude(file="").values_list("file", flat=True))
-    expired = (CandleImport.objects.filter(status__in=FINISHED, finished_at__lt=cutoff).exclude(file="")
-               .exclude(file__in=in_use))
+    expired = (
+        CandleImport.objects.filter(status__in=FINISHED, finished_at__lt=cutoff)
+        .exclude(file="")
+        .exclude(file__in=in_use)
+    )
     removed = 0
     for run in expired.iterator():
         # The row forgets the file first: a crash between the two leaves an orphan file, never a row

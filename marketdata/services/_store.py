@@ -80,14 +80,23 @@ def candles_store(
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise ImportRejected(f"unknown conflict policy {on_conflict!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
-    report = {"inserted": 0, "duplicates": 0, "conflicts": 0, "kept": 0, "replaced": 0, "updated": 0,
-              "conflict_examples": [], "on_conflict": on_conflict}
+    report = {
+        "inserted": 0,
+        "duplicates": 0,
+        "conflicts": 0,
+        "kept": 0,
+        "replaced": 0,
+        "updated": 0,
+        "conflict_examples": [],
+        "on_conflict": on_conflict,
+    }
     if rows.empty:
         return report
     symbol, timeframe = candle_import.symbol, candle_import.timeframe
     for attempt in range(1, WRITE_ATTEMPTS + 1):
-        stored = candles_frame(symbol=symbol, timeframe=timeframe, start=rows["ts"].iloc[0], end=rows["ts"].iloc[-1],
-                               with_import=True)
+        stored = candles_frame(
+            symbol=symbol, timeframe=timeframe, start=rows["ts"].iloc[0], end=rows["ts"].iloc[-1], with_import=True
+        )
         comparison = engine.compare_bars(rows, stored, superseded=superseded)
         conflicts = int(comparison.conflict.sum())
         if conflicts and on_conflict == "refuse":
@@ -105,7 +114,8 @@ def candles_store(
             if attempt == WRITE_ATTEMPTS:
                 raise ImportRejected(
                     f"{symbol} {timeframe} bars in this range kept being written by other imports; nothing was imported "
-                    "- import the file again") from exc
+                    "- import the file again"
+                ) from exc
             _wait_for_other_writers(candle_import, on_progress)
     return {
         **report,
@@ -119,8 +129,13 @@ def candles_store(
     }
 
 
-def _write(new: pd.DataFrame, overwrites: pd.DataFrame, writers: np.ndarray, candle_import: CandleImport,
-           on_progress: StoreProgressFn) -> None:
+def _write(
+    new: pd.DataFrame,
+    overwrites: pd.DataFrame,
+    writers: np.ndarray,
+    candle_import: CandleImport,
+    on_progress: StoreProgressFn,
+) -> None:
     """Insert `new`, overwrite the stored bars at `overwrites` (each still written by its `writers`)
     and publish the import; nothing of it visible before the publishing commit."""
     if candle_import.published or len(new) + len(overwrites) <= CHUNK:
@@ -144,7 +159,9 @@ def _write(new: pd.DataFrame, overwrites: pd.DataFrame, writers: np.ndarray, can
                 written += len(batch)
                 if connection.vendor == "sqlite" and written < len(new):
                     time.sleep(SQLITE_PAUSE_S)
-                on_progress(written / len(new), f"stored {written:,} of {len(new):,} new bars (unseen until all are stored)")
+                on_progress(
+                    written / len(new), f"stored {written:,} of {len(new):,} new bars (unseen until all are stored)"
+                )
             with transaction.atomic():  # the flag first: overwritten bars would add to its count of staged bars
                 _publish(candle_import, staged=written)
                 _overwrite(overwrites, writers, candle_import)
@@ -158,7 +175,7 @@ def _bar_batches(rows: pd.DataFrame, candle_import: CandleImport) -> Iterator[li
     """INSERT parameters of `rows`, CHUNK at a time."""
     symbol, timeframe, import_id = candle_import.symbol, candle_import.timeframe, candle_import.pk
     for start in range(0, len(rows), CHUNK):
-        part = rows.iloc[start:start + CHUNK]
+        part = rows.iloc[start : start + CHUNK]
         values = [part[c].to_numpy(dtype=float).tolist() for c in OHLCV]
         yield list(zip(repeat(symbol), repeat(timeframe), _db_timestamps(part["ts"]), *values, repeat(import_id)))
 
@@ -186,7 +203,10 @@ def _insert_batch(batch: list[tuple]) -> None:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):
                 # psycopg 3's COPY: ~2.4 x the rows/s of executemany's INSERTs, measured.
-                with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                with (
+                    connection.wrap_database_errors,
+                    cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+                ):
                     for row in batch:
                         copy.write_row(row)
             else:
@@ -204,11 +224,19 @@ def _overwrite(rows: pd.DataFrame, writers: np.ndarray, candle_import: CandleImp
     quote = connection.ops.quote_name
     table = quote(Candle._meta.db_table)
     assignments = ", ".join(f"{quote(name)} = %s" for name in OHLCV)
-    sql = (f"UPDATE {table} SET {assignments}, {quote('candle_import_id')} = %s WHERE {quote('symbol')} = %s AND "
-           f"{quote('timeframe')} = %s AND {quote('ts')} = %s AND {quote('candle_import_id')} = %s")
+    sql = (
+        f"UPDATE {table} SET {assignments}, {quote('candle_import_id')} = %s WHERE {quote('symbol')} = %s AND "
+        f"{quote('timeframe')} = %s AND {quote('ts')} = %s AND {quote('candle_import_id')} = %s"
+    )
     values = [rows[c].to_numpy(dtype=float).tolist() for c in OHLCV]
-    params = zip(*values, repeat(candle_import.pk), repeat(candle_import.symbol), repeat(candle_import.timeframe),
-                 _db_timestamps(rows["ts"]), writers.tolist())
+    params = zip(
+        *values,
+        repeat(candle_import.pk),
+        repeat(candle_import.symbol),
+        repeat(candle_import.timeframe),
+        _db_timestamps(rows["ts"]),
+        writers.tolist(),
+    )
     changed = 0
     with connection.cursor() as cursor:
         while batch := list(islice(params, CHUNK)):
@@ -225,9 +253,11 @@ def _publish(candle_import: CandleImport, *, staged: int) -> None:
     if candle_import.published:
         return
     if staged and Candle.all_objects.filter(candle_import=candle_import).count() < staged:
-        raise ImportRejected(f"import #{candle_import.pk} stopped reporting for {settings.FOREXGPT_JOB_STALE_MINUTES:g} "
-                             "minutes while writing its bars and was taken for dead; nothing was imported - import the "
-                             "file again")
+        raise ImportRejected(
+            f"import #{candle_import.pk} stopped reporting for {settings.FOREXGPT_JOB_STALE_MINUTES:g} "
+            "minutes while writing its bars and was taken for dead; nothing was imported - import the "
+            "file again"
+        )
     CandleImport.objects.filter(pk=candle_import.pk).update(published=True)
 
 
@@ -251,7 +281,9 @@ def _large_page_cache(kib: int = 65536):
 
 def _staging_imports():
     """Unpublished imports that have bars stored: being written now, or left by a write that died."""
-    return CandleImport.objects.filter(published=False).filter(Exists(Candle.all_objects.filter(candle_import=OuterRef("pk"))))
+    return CandleImport.objects.filter(published=False).filter(
+        Exists(Candle.all_objects.filter(candle_import=OuterRef("pk")))
+    )
 
 
 def _live() -> Q:
@@ -268,7 +300,11 @@ def _discard_abandoned() -> None:
 
 def _wait_for_other_writers(candle_import: CandleImport, on_progress: StoreProgressFn) -> None:
     """Return once no other live import of this series has bars staged (each publishes or fails)."""
-    others = _staging_imports().filter(symbol=candle_import.symbol, timeframe=candle_import.timeframe).exclude(pk=candle_import.pk)
+    others = (
+        _staging_imports()
+        .filter(symbol=candle_import.symbol, timeframe=candle_import.timeframe)
+        .exclude(pk=candle_import.pk)
+    )
     while True:
         _discard_abandoned()
         writing = list(others.values_list("pk", flat=True))
@@ -291,7 +327,9 @@ def candles_discard_staged(*, import_id: int) -> int:
 
 
 @transaction.atomic
-def candles_delete(*, user, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None) -> dict:
+def candles_delete(
+    *, user, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None
+) -> dict:
     """Delete a series, or its bars with start <= ts <= end (staff only; `user=None` is the shell
     operator). The imports that wrote them stay, as the record of what was imported."""
     if user is not None and not getattr(user, "is_staff", False):

@@ -1,7 +1,15 @@
 """Registry writes. Import from here: `from registry.services import artifact_register`."""
 
 from ._common import OPERATOR, RegistryError, parse_tag, read_stats
-from .bundles import FORMAT_VERSION, bundle_check, bundle_chunks, bundle_export, bundle_import, bundle_manifest, bundle_verify
+from .bundles import (
+    FORMAT_VERSION,
+    bundle_check,
+    bundle_chunks,
+    bundle_export,
+    bundle_import,
+    bundle_manifest,
+    bundle_verify,
+)
 from .versions import (
     alias_remove,
     alias_set,

@@ -79,7 +79,9 @@ def read_stats(data: bytes | Path, *, channels: int | None = None) -> dict[str, 
     with npz:
         unpacked = sum(info.file_size for info in npz.zip.infolist())
         if unpacked > STATS_MAX_BYTES:
-            raise RegistryError(f"stats file unpacks to {unpacked:,} bytes; normalization stats are at most {STATS_MAX_BYTES:,}")
+            raise RegistryError(
+                f"stats file unpacks to {unpacked:,} bytes; normalization stats are at most {STATS_MAX_BYTES:,}"
+            )
         try:
             stats = {key: npz[key] for key in npz.files}
         except Exception as exc:
@@ -100,4 +102,6 @@ def content_digest(metadata: dict, file_hashes: dict[str, str]) -> str:
     core = {k: metadata.get(k) for k in ("symbol", "timeframe", "horizon_bars", "channel_order", "metrics")}
     if metadata.get("periods"):
         core["periods"] = metadata["periods"]
-    return sha256_bytes(json.dumps({"metadata": core, "files": dict(sorted(file_hashes.items()))}, sort_keys=True).encode())
+    return sha256_bytes(
+        json.dumps({"metadata": core, "files": dict(sorted(file_hashes.items()))}, sort_keys=True).encode()
+    )

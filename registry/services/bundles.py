@@ -10,10 +10,11 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from django.conf import settings
 from django.db import transaction
@@ -33,8 +34,13 @@ _CHUNK_BYTES = 1024 * 1024
 
 def bundle_manifest(version: ModelVersion) -> dict:
     files = {f.bundle_name: {"kind": f.kind, "sha256": f.sha256, "size": f.size} for f in version.files.all()}
-    metadata = {"symbol": version.symbol, "timeframe": version.timeframe, "horizon_bars": version.horizon_bars,
-                "channel_order": version.channel_order, "metrics": version.metrics}
+    metadata = {
+        "symbol": version.symbol,
+        "timeframe": version.timeframe,
+        "horizon_bars": version.horizon_bars,
+        "channel_order": version.channel_order,
+        "metrics": version.metrics,
+    }
     if version.periods:  # a version without periods exports the manifest it always did
         metadata["periods"] = version.periods
     return {
@@ -78,7 +84,9 @@ def bundle_check(*, version: ModelVersion) -> None:
             while chunk := fh.read(_CHUNK_BYTES):
                 digest.update(chunk)
         if digest.hexdigest() != record.sha256:
-            raise RegistryError(f"{version.ref} {record.kind} file no longer matches its checksum; refusing to export it")
+            raise RegistryError(
+                f"{version.ref} {record.kind} file no longer matches its checksum; refusing to export it"
+            )
 
 
 def bundle_chunks(*, version: ModelVersion, checked: bool = False) -> Iterator[bytes]:
@@ -89,6 +97,7 @@ def bundle_chunks(*, version: ModelVersion, checked: bool = False) -> Iterator[b
         bundle_check(version=version)
     drain = _Drain()
     with zipfile.ZipFile(drain, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+
         def info_of(name: str, size: int) -> zipfile.ZipInfo:
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -115,8 +124,13 @@ def bundle_export(*, version: ModelVersion) -> bytes:
 def _check_member_name(info: zipfile.ZipInfo) -> None:
     name = info.filename
     mode = info.external_attr >> 16
-    if (name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/") or posixpath.normpath(name) != name
-            or ":" in name):
+    if (
+        name.startswith(("/", "\\"))
+        or "\\" in name
+        or ".." in name.split("/")
+        or posixpath.normpath(name) != name
+        or ":" in name
+    ):
         raise RegistryError(f"member {name!r} has a path that escapes the bundle")
     if info.is_dir() or "/" in name:
         raise RegistryError(f"member {name!r} is in a folder; a bundle is flat")
@@ -125,12 +139,22 @@ def _check_member_name(info: zipfile.ZipInfo) -> None:
     if info.flag_bits & 0x1:
         raise RegistryError(f"member {name!r} is encrypted")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise RegistryError(f"member {name!r} is compressed with method {info.compress_type}; a bundle is stored or deflated")
+        raise RegistryError(
+            f"member {name!r} is compressed with method {info.compress_type}; a bundle is stored or deflated"
+        )
 
 
 def _check_manifest_types(manifest: dict) -> None:
-    expected = {"model": str, "label": str, "description": str, "created_at": str, "metadata": dict, "tags": list,
-                "files": dict, "content_sha256": str}
+    expected = {
+        "model": str,
+        "label": str,
+        "description": str,
+        "created_at": str,
+        "metadata": dict,
+        "tags": list,
+        "files": dict,
+        "content_sha256": str,
+    }
     for key, kind in expected.items():
         if key in manifest and manifest[key] is not None and not isinstance(manifest[key], kind):
             raise RegistryError(f"manifest field {key!r} must be {kind.__name__}, not {type(manifest[key]).__name__}")
@@ -176,8 +200,9 @@ def _read_manifest(bundle: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
     return manifest
 
 
-def _extract(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, *, member_limit: int, budget: int,
-             total_limit: int) -> StagedMember:
+def _extract(
+    bundle: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, *, member_limit: int, budget: int, total_limit: int
+) -> StagedMember:
     """Stream one member to `path`, hashing and counting as it goes: memory stays at one chunk.
 
     zipfile already stops at the size the header declares (and then checks the CRC); the count
@@ -190,8 +215,10 @@ def _extract(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, *, memb
             if size > member_limit:
                 raise RegistryError(f"member {info.filename} is larger than the {member_limit:,}-byte limit")
             if size > budget:
-                raise RegistryError(f"{info.filename}: the bundle's files add up to more than {total_limit:,} bytes "
-                                    "uncompressed (FOREXGPT_BUNDLE_MAX_TOTAL_MB)")
+                raise RegistryError(
+                    f"{info.filename}: the bundle's files add up to more than {total_limit:,} bytes "
+                    "uncompressed (FOREXGPT_BUNDLE_MAX_TOTAL_MB)"
+                )
             digest.update(chunk)
             dst.write(chunk)
     return StagedMember(path=path, size=size, sha256=digest.hexdigest())
@@ -213,7 +240,9 @@ def bundle_verify(stream: IO[bytes], *, into: Path) -> tuple[dict, dict[str, Sta
     if not size:
         raise RegistryError("the bundle is empty")
     if size > total_limit:
-        raise RegistryError(f"the bundle is {size:,} bytes; the limit is {total_limit:,} (FOREXGPT_BUNDLE_MAX_TOTAL_MB)")
+        raise RegistryError(
+            f"the bundle is {size:,} bytes; the limit is {total_limit:,} (FOREXGPT_BUNDLE_MAX_TOTAL_MB)"
+        )
     try:
         bundle = zipfile.ZipFile(stream)
     except zipfile.BadZipFile as exc:
@@ -223,7 +252,9 @@ def bundle_verify(stream: IO[bytes], *, into: Path) -> tuple[dict, dict[str, Sta
         for info in infos:
             _check_member_name(info)
             if info.file_size > member_limit:
-                raise RegistryError(f"member {info.filename} is {info.file_size:,} bytes; the limit is {member_limit:,}")
+                raise RegistryError(
+                    f"member {info.filename} is {info.file_size:,} bytes; the limit is {member_limit:,}"
+                )
         names = [i.filename for i in infos]
         if len(set(names)) != len(names):
             raise RegistryError("the bundle names a member twice")
@@ -236,8 +267,10 @@ def bundle_verify(stream: IO[bytes], *, into: Path) -> tuple[dict, dict[str, Sta
             raise RegistryError(f"files not listed in the manifest: {', '.join(extra)}")
         declared = _declared_total(infos)
         if declared > total_limit:
-            raise RegistryError(f"the bundle's files add up to {declared:,} bytes uncompressed; "
-                                f"the limit is {total_limit:,} (FOREXGPT_BUNDLE_MAX_TOTAL_MB)")
+            raise RegistryError(
+                f"the bundle's files add up to {declared:,} bytes uncompressed; "
+                f"the limit is {total_limit:,} (FOREXGPT_BUNDLE_MAX_TOTAL_MB)"
+            )
         # Disk errors while staging are the server's, not the bundle's: they are not caught here.
         try:
             by_name = {info.filename: info for info in infos}
@@ -247,8 +280,14 @@ def bundle_verify(stream: IO[bytes], *, into: Path) -> tuple[dict, dict[str, Sta
             staged: dict[str, StagedMember] = {}
             budget = total_limit - manifest_info.file_size
             for name, entry in sorted(listed.items()):
-                member = _extract(bundle, by_name[name], into / name, member_limit=member_limit, budget=budget,
-                                  total_limit=total_limit)
+                member = _extract(
+                    bundle,
+                    by_name[name],
+                    into / name,
+                    member_limit=member_limit,
+                    budget=budget,
+                    total_limit=total_limit,
+                )
                 budget -= member.size
                 if member.size != entry.get("size") or member.sha256 != entry.get("sha256"):
                     raise RegistryError(f"checksum mismatch for {name}: the file is not the one the manifest describes")
@@ -258,10 +297,16 @@ def bundle_verify(stream: IO[bytes], *, into: Path) -> tuple[dict, dict[str, Sta
     for kind in ("checkpoint", "config", "stats"):
         if kind not in staged:
             raise RegistryError(f"the bundle lacks its {kind} file")
-    metadata = _clean_metadata(**{k: manifest.get("metadata", {}).get(k) for k in
-                                  ("symbol", "timeframe", "horizon_bars", "channel_order", "metrics", "periods")})
+    metadata = _clean_metadata(
+        **{
+            k: manifest.get("metadata", {}).get(k)
+            for k in ("symbol", "timeframe", "horizon_bars", "channel_order", "metrics", "periods")
+        }
+    )
     read_stats(staged["stats"].path, channels=len(metadata["channel_order"]))
-    if content_digest(metadata, {kind: member.sha256 for kind, member in staged.items()}) != manifest.get("content_sha256"):
+    if content_digest(metadata, {kind: member.sha256 for kind, member in staged.items()}) != manifest.get(
+        "content_sha256"
+    ):
         raise RegistryError("the manifest's content digest does not match its files and metadata")
     for tag in manifest.get("tags", []):
         parse_tag(tag)
@@ -273,7 +318,9 @@ def _check_manifest(manifest: dict, *, members: set[str]) -> dict[str, dict]:
     """The manifest's files table, once its types, format and file names are known to be right."""
     _check_manifest_types(manifest)
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise RegistryError(f"unknown bundle format version {manifest.get('format_version')!r}; this server reads {FORMAT_VERSION}")
+        raise RegistryError(
+            f"unknown bundle format version {manifest.get('format_version')!r}; this server reads {FORMAT_VERSION}"
+        )
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         raise RegistryError("manifest.json has no files table")
@@ -311,23 +358,34 @@ def bundle_import(*, source: bytes | str | Path | IO[bytes], user) -> tuple[Mode
     from django.utils.text import slugify
 
     require_staff(user, "import artifacts")
-    with _opened(source) as stream, tempfile.TemporaryDirectory(prefix="bundle-", dir=settings.FILE_UPLOAD_TEMP_DIR) as staging:
+    with (
+        _opened(source) as stream,
+        tempfile.TemporaryDirectory(prefix="bundle-", dir=settings.FILE_UPLOAD_TEMP_DIR) as staging,
+    ):
         manifest, staged = bundle_verify(stream, into=Path(staging))
         name = manifest.get("model")
         if not isinstance(name, str) or slugify(name) != name:
             raise RegistryError(f"manifest model name {name!r} is not a slug")
         with transaction.atomic():
-            existing = ModelVersion.objects.filter(registered_model__name=name, content_sha256=manifest["content_sha256"]).first()
+            existing = ModelVersion.objects.filter(
+                registered_model__name=name, content_sha256=manifest["content_sha256"]
+            ).first()
             if existing:
                 return existing, False
             label = manifest.get("label") or ""
             if label and ModelVersion.objects.filter(registered_model__name=name, label=label).exists():
                 raise RegistryError(f"{name} already has a different version labelled {label!r}")
             version = version_store(
-                model_name=name, contents={kind: member.path for kind, member in staged.items()},
-                hashes={kind: member.sha256 for kind, member in staged.items()}, metadata=manifest["metadata"],
-                label=label, description=manifest.get("description") or "", user=user, source="import",
-                tags=manifest.get("tags", []), created_at=parse_datetime(manifest.get("created_at") or ""),
+                model_name=name,
+                contents={kind: member.path for kind, member in staged.items()},
+                hashes={kind: member.sha256 for kind, member in staged.items()},
+                metadata=manifest["metadata"],
+                label=label,
+                description=manifest.get("description") or "",
+                user=user,
+                source="import",
+                tags=manifest.get("tags", []),
+                created_at=parse_datetime(manifest.get("created_at") or ""),
                 version_number=manifest.get("version"),
             )
     return version, True

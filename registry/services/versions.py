@@ -12,9 +12,26 @@ from django.utils import timezone
 
 from forexgpt_site.parsing import parse_utc
 from marketdata.engine import normalize_symbol, normalize_timeframe
-from registry.models import FILE_KINDS, AliasHistory, ArtifactFile, ModelAlias, ModelVersion, RegisteredModel, VersionTag
+from registry.models import (
+    FILE_KINDS,
+    AliasHistory,
+    ArtifactFile,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    VersionTag,
+)
 
-from ._common import RegistryError, content_digest, db_user, parse_tag, read_stats, require_staff, sha256_bytes, sha256_file
+from ._common import (
+    RegistryError,
+    content_digest,
+    db_user,
+    parse_tag,
+    read_stats,
+    require_staff,
+    sha256_bytes,
+    sha256_file,
+)
 
 REQUIRED_KINDS = ("checkpoint", "config", "stats")
 
@@ -50,7 +67,9 @@ def _clean_periods(periods) -> dict:
     for part in PERIOD_PARTS:
         span = periods[part]
         if not isinstance(span, dict) or set(span) != set(PERIOD_KEYS):
-            raise RegistryError(f"{shape}; {part} has {sorted(span) if isinstance(span, dict) else type(span).__name__}")
+            raise RegistryError(
+                f"{shape}; {part} has {sorted(span) if isinstance(span, dict) else type(span).__name__}"
+            )
         try:
             times = {key: parse_utc(span[key], f"periods {part} {key}") for key in _PERIOD_TIMES}
         except ValueError as exc:
@@ -63,7 +82,9 @@ def _clean_periods(periods) -> dict:
         if not times["first_bar"] <= times["first_origin"] <= times["last_origin"] <= times["last_bar"]:
             raise RegistryError(f"periods {part}: first_bar <= first_origin <= last_origin <= last_bar does not hold")
         if previous_last is not None and times["first_bar"] <= previous_last:
-            raise RegistryError(f"periods {part} starts before the part before it ends: the parts must be in time order")
+            raise RegistryError(
+                f"periods {part} starts before the part before it ends: the parts must be in time order"
+            )
         previous_last = times["last_bar"]
         cleaned[part] = {key: f"{value:%Y-%m-%dT%H:%M:%SZ}" for key, value in times.items()} | {"windows": windows}
     return cleaned
@@ -82,8 +103,13 @@ def _clean_metadata(*, symbol, timeframe, horizon_bars, channel_order, metrics, 
         raise RegistryError("channel_order must be a list of channel names")
     if not isinstance(metrics, dict):
         raise RegistryError("metrics must be a mapping of name to number")
-    cleaned = {"symbol": symbol, "timeframe": timeframe, "horizon_bars": horizon_bars,
-               "channel_order": list(channel_order), "metrics": metrics}
+    cleaned = {
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "horizon_bars": horizon_bars,
+        "channel_order": list(channel_order),
+        "metrics": metrics,
+    }
     periods = _clean_periods(periods)
     return cleaned | ({"periods": periods} if periods else {})
 
@@ -100,9 +126,19 @@ def _stored_content(data: bytes | Path) -> File:
 
 
 def version_store(
-    *, model_name: str, contents: dict[str, bytes | Path], metadata: dict, label: str = "", description: str = "",
-    user=None, training_run_id: int | None = None, source: str = "registered", tags=(), created_at=None,
-    version_number: int | None = None, hashes: dict[str, str] | None = None,
+    *,
+    model_name: str,
+    contents: dict[str, bytes | Path],
+    metadata: dict,
+    label: str = "",
+    description: str = "",
+    user=None,
+    training_run_id: int | None = None,
+    source: str = "registered",
+    tags=(),
+    created_at=None,
+    version_number: int | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> ModelVersion:
     """Write a verified version: rows and files together, or neither.
 
@@ -110,8 +146,9 @@ def version_store(
     store; it must already be complete (meta included). `hashes` may give the files' sha256 when
     the caller computed them already.
     """
-    hashes = hashes or {kind: sha256_bytes(data) if isinstance(data, bytes) else sha256_file(data)
-                        for kind, data in contents.items()}
+    hashes = hashes or {
+        kind: sha256_bytes(data) if isinstance(data, bytes) else sha256_file(data) for kind, data in contents.items()
+    }
     sizes = {kind: len(data) if isinstance(data, bytes) else data.stat().st_size for kind, data in contents.items()}
     user = db_user(user)
     saved: list[ArtifactFile] = []
@@ -125,9 +162,16 @@ def version_store(
             if version_number is None or registered.versions.filter(version=version_number).exists():
                 version_number = taken + 1
             version = ModelVersion.objects.create(
-                registered_model=registered, version=version_number, label=label, description=description,
-                created_by=user, training_run_id=training_run_id, source=source,
-                content_sha256=content_digest(metadata, hashes), created_at=created_at or timezone.now(), **metadata,
+                registered_model=registered,
+                version=version_number,
+                label=label,
+                description=description,
+                created_by=user,
+                training_run_id=training_run_id,
+                source=source,
+                content_sha256=content_digest(metadata, hashes),
+                created_at=created_at or timezone.now(),
+                **metadata,
             )
             for kind in sorted(contents):
                 record = ArtifactFile(version=version, kind=kind, size=sizes[kind], sha256=hashes[kind])
@@ -146,9 +190,20 @@ def version_store(
 
 
 def artifact_register(
-    *, model_name: str, files: dict, symbol: str, timeframe: str, horizon_bars: int, channel_order: list[str],
-    metrics: dict | None = None, label: str = "", description: str = "", user=None, training_run_id: int | None = None,
-    tags=(), periods: dict | None = None,
+    *,
+    model_name: str,
+    files: dict,
+    symbol: str,
+    timeframe: str,
+    horizon_bars: int,
+    channel_order: list[str],
+    metrics: dict | None = None,
+    label: str = "",
+    description: str = "",
+    user=None,
+    training_run_id: int | None = None,
+    tags=(),
+    periods: dict | None = None,
 ) -> ModelVersion:
     """Register a new immutable version of `model_name` (created if new).
 
@@ -169,8 +224,14 @@ def artifact_register(
     missing = [k for k in REQUIRED_KINDS if k not in files]
     if missing:
         raise RegistryError(f"a version needs its {', '.join(missing)} file(s)")
-    metadata = _clean_metadata(symbol=symbol, timeframe=timeframe, horizon_bars=horizon_bars,
-                               channel_order=channel_order, metrics=metrics or {}, periods=periods)
+    metadata = _clean_metadata(
+        symbol=symbol,
+        timeframe=timeframe,
+        horizon_bars=horizon_bars,
+        channel_order=channel_order,
+        metrics=metrics or {},
+        periods=periods,
+    )
     contents = {kind: _as_bytes(kind, value) for kind, value in files.items()}
     read_stats(contents["stats"], channels=len(metadata["channel_order"]))
     for kind in ("config", "history", "meta"):
@@ -180,10 +241,20 @@ def artifact_register(
             except ValueError as exc:
                 raise RegistryError(f"{kind} file is not valid JSON ({exc})") from exc
     if "meta" not in contents:
-        contents["meta"] = json.dumps({"name": model_name, "label": label, **metadata}, indent=2, sort_keys=True).encode()
-    return version_store(model_name=model_name, contents=contents, metadata=metadata, label=label,
-                         description=description, user=user, training_run_id=training_run_id,
-                         source="training" if training_run_id else "registered", tags=tags)
+        contents["meta"] = json.dumps(
+            {"name": model_name, "label": label, **metadata}, indent=2, sort_keys=True
+        ).encode()
+    return version_store(
+        model_name=model_name,
+        contents=contents,
+        metadata=metadata,
+        label=label,
+        description=description,
+        user=user,
+        training_run_id=training_run_id,
+        source="training" if training_run_id else "registered",
+        tags=tags,
+    )
 
 
 @transaction.atomic
@@ -212,8 +283,13 @@ def alias_set(*, version: ModelVersion, alias: str, user) -> ModelAlias:
     current = ModelAlias.objects.filter(registered_model=registered, name=alias).select_related("version").first()
     if current and current.version_id == version.pk:
         return current
-    AliasHistory.objects.create(registered_model=registered, alias=alias, changed_by=db_user(user),
-                                from_version=current.version.version if current else None, to_version=version.version)
+    AliasHistory.objects.create(
+        registered_model=registered,
+        alias=alias,
+        changed_by=db_user(user),
+        from_version=current.version.version if current else None,
+        to_version=version.version,
+    )
     if current:
         current.version, current.updated_at = version, timezone.now()
         current.save(update_fields=["version", "updated_at"])
@@ -227,8 +303,13 @@ def alias_remove(*, registered_model: RegisteredModel, alias: str, user) -> bool
     current = ModelAlias.objects.filter(registered_model=registered_model, name=alias).select_related("version").first()
     if not current:
         return False
-    AliasHistory.objects.create(registered_model=registered_model, alias=alias, changed_by=db_user(user),
-                                from_version=current.version.version, to_version=None)
+    AliasHistory.objects.create(
+        registered_model=registered_model,
+        alias=alias,
+        changed_by=db_user(user),
+        from_version=current.version.version,
+        to_version=None,
+    )
     current.delete()
     return True
 

@@ -4,8 +4,8 @@ import pytest
 
 from backtesting_app import services
 from backtesting_app.models import OptimizationRun, ParetoFront
-from backtesting_app.tasks import optimization_run_execute
 from backtesting_app.request import OptimizationRequest
+from backtesting_app.tasks import optimization_run_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -16,10 +16,24 @@ def finished_run(fixture_path, user) -> OptimizationRun:
     from marketdata.services import candles_import_file
 
     candles_import_file(source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
-    run = services.optimization_run_start(user=user, enqueue=False, request=OptimizationRequest.from_dict(dict(
-        symbol="EURUSD", timeframe="1h", budget=30, seed=3, name="admin check",
-        space={"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002}, "max_hold_bars": {"kind": "int", "low": 4, "high": 24, "step": 4}},
-        fixed_params={"entry_threshold": 0.0005, "confidence_threshold": 0.3, "take_profit_pct": 0.01})))
+    run = services.optimization_run_start(
+        user=user,
+        enqueue=False,
+        request=OptimizationRequest.from_dict(
+            dict(
+                symbol="EURUSD",
+                timeframe="1h",
+                budget=30,
+                seed=3,
+                name="admin check",
+                space={
+                    "stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
+                    "max_hold_bars": {"kind": "int", "low": 4, "high": 24, "step": 4},
+                },
+                fixed_params={"entry_threshold": 0.0005, "confidence_threshold": 0.3, "take_profit_pct": 0.01},
+            )
+        ),
+    )
     assert optimization_run_execute(run.pk) == "succeeded"
     return run
 
@@ -52,8 +66,16 @@ def test_results_are_listed_per_run_and_read_only(staff_client, finished_run):
     assert listing.status_code == 200
     finished_run.refresh_from_db()
     assert listing.context["cl"].result_count == sum(finished_run.phase_counts.values()) > 0
-    assert staff_client.get("/admin/backtesting_app/optimizationresult/", {"run__exact": other.pk}).context["cl"].result_count == 0
+    assert (
+        staff_client.get("/admin/backtesting_app/optimizationresult/", {"run__exact": other.pk})
+        .context["cl"]
+        .result_count
+        == 0
+    )
     assert staff_client.get("/admin/backtesting_app/optimizationresult/add/").status_code == 403
     result = finished_run.results.first()
-    assert staff_client.post(f"/admin/backtesting_app/optimizationresult/{result.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        staff_client.post(f"/admin/backtesting_app/optimizationresult/{result.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     assert finished_run.results.filter(pk=result.pk).exists()

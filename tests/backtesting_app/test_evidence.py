@@ -6,10 +6,21 @@ import pandas as pd
 import pytest
 
 from backtesting_app.engine import FxCosts, align_forecasts, momentum_forecasts, ohlc_frame, run_backtest
-from backtesting_app.engine.optimize import BacktestProblem, model_value, returns_matrix, selection_statistics, split_holdout
+from backtesting_app.engine.optimize import (
+    BacktestProblem,
+    model_value,
+    returns_matrix,
+    selection_statistics,
+    split_holdout,
+)
 
-PARAMS = {"entry_threshold": 0.0002, "confidence_threshold": 0.0, "stop_loss_pct": 0.004, "take_profit_pct": 0.004,
-          "max_hold_bars": 6}
+PARAMS = {
+    "entry_threshold": 0.0002,
+    "confidence_threshold": 0.0,
+    "stop_loss_pct": 0.004,
+    "take_profit_pct": 0.004,
+    "max_hold_bars": 6,
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +49,14 @@ def test_the_held_out_tail_is_the_last_share_of_bars_and_never_overlaps_the_sear
     assert len(held.ohlc) == round(n / 4) and len(search.ohlc) == n - round(n / 4)
     assert search.ohlc.index[-1] < held.ohlc.index[0]
     assert held.ohlc.index[-1] == ohlc.index[-1]
-    assert np.array_equal(held.pred, problem.pred[n - round(n / 4):])
+    assert np.array_equal(held.pred, problem.pred[n - round(n / 4) :])
     same, none = split_holdout(problem, 0.0)
     assert same is problem and none is None
 
 
-@pytest.mark.parametrize("share, message", [(0.04, "held-out tail 20"), (0.9, "search needs at least 60"), (1.0, "below 1")])
+@pytest.mark.parametrize(
+    "share, message", [(0.04, "held-out tail 20"), (0.9, "search needs at least 60"), (1.0, "below 1")]
+)
 def test_a_held_out_share_too_small_or_too_large_is_refused_with_the_reason(ohlc, share, message):
     with pytest.raises(ValueError, match=message):
         split_holdout(_problem(ohlc, np.zeros(len(ohlc))), share)
@@ -56,10 +69,13 @@ def test_the_returns_matrix_is_each_sets_daily_equity_returns_as_the_reference_e
     R = returns_matrix(problem, [PARAMS, other])
     assert R.shape[1] == 2
     for column, params in zip(R.T, (PARAMS, other)):
-        equity = run_backtest(ohlc, "forecast", params, problem.costs, pred_return=pred, confidence=conf,
-                              engine="reference").equity["Equity"]
+        equity = run_backtest(
+            ohlc, "forecast", params, problem.costs, pred_return=pred, confidence=conf, engine="reference"
+        ).equity["Equity"]
         daily = equity.groupby(equity.index.normalize()).last()  # the last bar of each day
-        np.testing.assert_allclose(column, (daily.iloc[1:].to_numpy() / daily.iloc[:-1].to_numpy()) - 1, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(
+            column, (daily.iloc[1:].to_numpy() / daily.iloc[:-1].to_numpy()) - 1, rtol=1e-6, atol=1e-12
+        )
 
 
 def test_forecasts_that_know_the_future_beat_random_entries_and_the_baseline(ohlc):
@@ -101,7 +117,11 @@ def test_the_permutation_p_value_counts_the_shuffles_at_least_as_good(ohlc):
 def test_selection_statistics_count_every_try_and_keep_the_chosen_set(ohlc):
     pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc, halflife=6))
     problem = _problem(ohlc, pred, conf)
-    params = [PARAMS | {"stop_loss_pct": s, "take_profit_pct": t} for s in (0.002, 0.004, 0.006) for t in (0.002, 0.004, 0.008)]
+    params = [
+        PARAMS | {"stop_loss_pct": s, "take_profit_pct": t}
+        for s in (0.002, 0.004, 0.006)
+        for t in (0.002, 0.004, 0.008)
+    ]
     out = selection_statistics(problem, params, 4, blocks=4, spa_reps=200, max_sets=5)
     assert out["sets_tried"] == 9 and out["sets_used"] <= 6 and out["chosen_params"] == params[4]
     assert out["dsr"]["n_trials"] == 9

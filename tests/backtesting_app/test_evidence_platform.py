@@ -28,15 +28,28 @@ def bars(fixture_path):
 
 
 def _optimize(user, **kw) -> OptimizationRun:
-    request = OptimizationRequest.from_dict({"symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": FIXED,
-                                             "budget": 60, "seed": 3, "constraints": {"min_trades": 5}, "spread_pips": 0.5, **kw})
+    request = OptimizationRequest.from_dict(
+        {
+            "symbol": "EURUSD",
+            "timeframe": "1h",
+            "space": SPACE,
+            "fixed_params": FIXED,
+            "budget": 60,
+            "seed": 3,
+            "constraints": {"min_trades": 5},
+            "spread_pips": 0.5,
+            **kw,
+        }
+    )
     run = services.optimization_run_start(user=user, enqueue=False, request=request)
     assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
     run.refresh_from_db()
     return run
 
 
-def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run_on_it(bars, user, api_client, logged_in_client):
+def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run_on_it(
+    bars, user, api_client, logged_in_client
+):
     run = _optimize(user)
     evidence = run.evidence
     n = len(bars)
@@ -50,8 +63,15 @@ def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run
     front = list(OptimizationResult.objects.filter(run=run, front_entry__isnull=False))
     assert front and all(r.holdout_metrics for r in front)
     for row in front[:3]:
-        ref = run_backtest(bars.iloc[cut:], "forecast", {**FIXED, **row.params}, FxCosts(spread_pips=0.5, pip=0.0001),
-                           pred_return=pred[cut:], confidence=conf[cut:], engine="reference").stats
+        ref = run_backtest(
+            bars.iloc[cut:],
+            "forecast",
+            {**FIXED, **row.params},
+            FxCosts(spread_pips=0.5, pip=0.0001),
+            pred_return=pred[cut:],
+            confidence=conf[cut:],
+            engine="reference",
+        ).stats
         assert row.holdout_metrics["return_pct"] == pytest.approx(ref["Return [%]"], rel=1e-6, abs=1e-9)
         assert row.holdout_metrics["n_trades"] == ref["# Trades"]
     # the chosen point (best in-sample Sharpe) and the statistics of choosing it among every tried set
@@ -81,8 +101,16 @@ def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run
     assert "probability of backtest overfitting" in schema and "holdout_metrics" in schema
 
     page = logged_in_client.get(f"/optimizations/runs/{run.pk}/").content.decode()
-    for marker in ('id="holdout-note"', 'id="chosen-holdout"', 'id="dsr"', 'id="pbo"', 'id="spa"', "Held-out return %",
-                   'id="model-value"', "pbo-logits-figure"):
+    for marker in (
+        'id="holdout-note"',
+        'id="chosen-holdout"',
+        'id="dsr"',
+        'id="pbo"',
+        'id="spa"',
+        "Held-out return %",
+        'id="model-value"',
+        "pbo-logits-figure",
+    ):
         assert marker in page, marker
     assert "No held-out tail" not in page
     assert "reference point return -100%, drawdown 100%, sharpe -10" in page  # in the objectives' own units
@@ -95,7 +123,11 @@ def test_the_search_never_sees_the_held_out_tail_and_every_front_point_is_re_run
     assert backtest_run_execute(backtest.pk) == "succeeded"
     page = logged_in_client.get(f"/backtests/runs/{backtest.pk}/").content.decode()
     assert "held out from here" in page  # the equity chart marks where the held-out tail begins
-    assert 'id="in-sample-note"' in page and f'href="/optimizations/runs/{run.pk}/"' in page and 'id="origin-holdout"' in page
+    assert (
+        'id="in-sample-note"' in page
+        and f'href="/optimizations/runs/{run.pk}/"' in page
+        and 'id="origin-holdout"' in page
+    )
     assert api_client.get(f"/api/backtests/{backtest.pk}/").json()["in_sample"] is True
 
 
@@ -122,11 +154,26 @@ def test_a_backtest_on_forecasts_reports_the_baseline_and_random_entries(bars, u
 
     close = bars["Close"].to_numpy(float)  # forecasts that know the next 6 bars: value no baseline or shuffle matches
     oracle = np.log(np.r_[close[6:], np.full(6, close[-1])] / close)
-    csv = pd.DataFrame({"timestamp": bars.index.tz_localize("UTC"), "pred_return": oracle, "confidence": 1.0}).to_csv(index=False)
-    params = {"entry_threshold": 0.0002, "confidence_threshold": 0.0, "stop_loss_pct": 0.004, "take_profit_pct": 0.004,
-              "max_hold_bars": 6}
-    request = BacktestRequest.from_dict({"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "params": params,
-                                         "forecasts_source": "csv", "engine": "fast"})
+    csv = pd.DataFrame({"timestamp": bars.index.tz_localize("UTC"), "pred_return": oracle, "confidence": 1.0}).to_csv(
+        index=False
+    )
+    params = {
+        "entry_threshold": 0.0002,
+        "confidence_threshold": 0.0,
+        "stop_loss_pct": 0.004,
+        "take_profit_pct": 0.004,
+        "max_hold_bars": 6,
+    }
+    request = BacktestRequest.from_dict(
+        {
+            "symbol": "EURUSD",
+            "timeframe": "1h",
+            "strategy": "forecast",
+            "params": params,
+            "forecasts_source": "csv",
+            "engine": "fast",
+        }
+    )
     run = services.backtest_run_start(user=user, request=request, upload=SimpleUploadedFile("f.csv", csv.encode()))
     assert backtest_run_execute(run.pk) == "succeeded"
     run.refresh_from_db()
@@ -136,9 +183,17 @@ def test_a_backtest_on_forecasts_reports_the_baseline_and_random_entries(bars, u
     assert value["baseline"]["return_difference_pct"] > 0
     assert run.in_sample is None  # a CSV's provenance is unknown
 
-    baseline = services.backtest_run_start(user=user, request=BacktestRequest.from_dict(
-        {"symbol": "EURUSD", "timeframe": "1h", "strategy": "pattern", "params": {"stop_loss_pct": 0.01, "take_profit_pct": 0.01,
-                                                                                 "max_hold_bars": 5}}))
+    baseline = services.backtest_run_start(
+        user=user,
+        request=BacktestRequest.from_dict(
+            {
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "strategy": "pattern",
+                "params": {"stop_loss_pct": 0.01, "take_profit_pct": 0.01, "max_hold_bars": 5},
+            }
+        ),
+    )
     assert backtest_run_execute(baseline.pk) == "succeeded"
     baseline.refresh_from_db()
     assert baseline.model_value is None  # no forecasts, nothing to judge

@@ -14,19 +14,33 @@ from tests.backtesting_app.test_optimizer import problem  # noqa: F401 (the fixt
 def _grid_state(problem, budget, **kw):
     from backtesting_app.engine.optimize import InProcessEvaluator, default_space
 
-    return SearchState(default_space(), ["return", "drawdown", "sharpe"], parse_constraints({}), InProcessEvaluator(problem), budget, **kw)
+    return SearchState(
+        default_space(),
+        ["return", "drawdown", "sharpe"],
+        parse_constraints({}),
+        InProcessEvaluator(problem),
+        budget,
+        **kw,
+    )
 
 
 def test_a_large_grid_reports_every_slice_and_stops_between_slices(problem):  # noqa: F811
     reports = []
-    state = _grid_state(problem, 250, max_batch=40, on_batch=lambda records, s: reports.append((len(records), len(s.records))))
+    state = _grid_state(
+        problem, 250, max_batch=40, on_batch=lambda records, s: reports.append((len(records), len(s.records)))
+    )
     optimize_grid(state, 4)  # 4^5 = 1,024 grid points, 250 within the budget
     assert reports == [(40, 40 * k) for k in range(1, 7)] + [(10, 250)]
     assert len(state.hv_history) == 1  # one hypervolume per batch: it ranks every record
 
     seen = []
-    stopping = _grid_state(problem, 250, max_batch=40, on_batch=lambda records, s: seen.append(len(s.records)),
-                           should_stop=lambda: len(seen) >= 2)
+    stopping = _grid_state(
+        problem,
+        250,
+        max_batch=40,
+        on_batch=lambda records, s: seen.append(len(s.records)),
+        should_stop=lambda: len(seen) >= 2,
+    )
     with pytest.raises(BudgetExhausted, match="stopped"):
         optimize_grid(stopping, 4)
     assert seen == [40, 80] and len(stopping.records) == 80  # stopped after the second slice, not at the batch's end

@@ -1,6 +1,6 @@
 """Migration 0007 moves a backtest's and an optimization's parameters into their stored requests and back."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -25,26 +25,75 @@ def _migrate(targets):
 def test_runs_stored_before_keep_their_parameters_in_their_requests():
     old = _migrate(BEFORE)
     try:
-        Backtest, Optimization = old.get_model("backtesting_app", "BacktestRun"), old.get_model("backtesting_app", "OptimizationRun")
-        end = datetime(2014, 6, 30, 23, tzinfo=timezone.utc)
-        backtest = Backtest.objects.create(symbol="EURUSD", timeframe="1h", end=end, strategy="pattern", params={"patterns": ["engulfing"]},
-                                           costs={"spread_pips": 0.7, "cash": 5000}, engine="fast", forecasts_source="none", name="bt").pk
+        Backtest, Optimization = (
+            old.get_model("backtesting_app", "BacktestRun"),
+            old.get_model("backtesting_app", "OptimizationRun"),
+        )
+        end = datetime(2014, 6, 30, 23, tzinfo=UTC)
+        backtest = Backtest.objects.create(
+            symbol="EURUSD",
+            timeframe="1h",
+            end=end,
+            strategy="pattern",
+            params={"patterns": ["engulfing"]},
+            costs={"spread_pips": 0.7, "cash": 5000},
+            engine="fast",
+            forecasts_source="none",
+            name="bt",
+        ).pk
         # a run from before the held-out tail existed: holdout 0, and a walk-forward sized when it started
         walk = {"in_sample": 500, "out_of_sample": 100, "rule": "max_sharpe"}
         optimization = Optimization.objects.create(
-            symbol="EURUSD", timeframe="1h", strategy="forecast", fixed_params={"confidence_threshold": 0.3}, space=SPACE,
-            objectives=["return", "sharpe"], constraints={"min_trades": 5}, method="nsga2", budget=50, seed=4, evaluator="pool",
-            workers=2, costs={"commission": 0.0001}, forecasts_source="baseline", walk_forward=walk, holdout=0.0).pk
+            symbol="EURUSD",
+            timeframe="1h",
+            strategy="forecast",
+            fixed_params={"confidence_threshold": 0.3},
+            space=SPACE,
+            objectives=["return", "sharpe"],
+            constraints={"min_trades": 5},
+            method="nsga2",
+            budget=50,
+            seed=4,
+            evaluator="pool",
+            workers=2,
+            costs={"commission": 0.0001},
+            forecasts_source="baseline",
+            walk_forward=walk,
+            holdout=0.0,
+        ).pk
 
         _migrate(AFTER)
         assert request_of(BacktestRun.objects.get(pk=backtest)) == BacktestRequest(
-            symbol="EURUSD", timeframe="1h", end=end, strategy="pattern", params={"patterns": ["engulfing"]}, spread_pips=0.7,
-            cash=5000, engine="fast", forecasts_source="none", name="bt")
+            symbol="EURUSD",
+            timeframe="1h",
+            end=end,
+            strategy="pattern",
+            params={"patterns": ["engulfing"]},
+            spread_pips=0.7,
+            cash=5000,
+            engine="fast",
+            forecasts_source="none",
+            name="bt",
+        )
         run = OptimizationRun.objects.get(pk=optimization)
         assert request_of(run) == OptimizationRequest(
-            symbol="EURUSD", timeframe="1h", strategy="forecast", fixed_params={"confidence_threshold": 0.3}, space=SPACE,
-            objectives=("return", "sharpe"), constraints={"min_trades": 5}, method="nsga2", budget=50, seed=4, evaluator="pool",
-            workers=2, commission=0.0001, forecasts_source="baseline", walk_forward=walk, holdout=0.0)
+            symbol="EURUSD",
+            timeframe="1h",
+            strategy="forecast",
+            fixed_params={"confidence_threshold": 0.3},
+            space=SPACE,
+            objectives=("return", "sharpe"),
+            constraints={"min_trades": 5},
+            method="nsga2",
+            budget=50,
+            seed=4,
+            evaluator="pool",
+            workers=2,
+            commission=0.0001,
+            forecasts_source="baseline",
+            walk_forward=walk,
+            holdout=0.0,
+        )
         assert request_of(run).parameter_space.names == ["stop_loss_pct"]
 
         old = _migrate(BEFORE)  # and back: the columns filled again
@@ -52,6 +101,12 @@ def test_runs_stored_before_keep_their_parameters_in_their_requests():
         assert (back.params, back.costs) == ({"patterns": ["engulfing"]}, {"spread_pips": 0.7, "cash": 5000})
         back = old.get_model("backtesting_app", "OptimizationRun").objects.get(pk=optimization)
         assert (back.space, back.budget, back.workers, back.walk_forward, back.holdout, back.costs) == (
-            SPACE, 50, 2, walk, 0.0, {"commission": 0.0001})
+            SPACE,
+            50,
+            2,
+            walk,
+            0.0,
+            {"commission": 0.0001},
+        )
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("backtesting_app"))

@@ -6,18 +6,26 @@ from django.core.management.base import CommandError
 
 from backtesting_app import services
 from backtesting_app.api import OptimizationRunViewSet
-from backtesting_app.request import OptimizationRequest
 from backtesting_app.models import BacktestRun, OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
+from backtesting_app.request import OptimizationRequest
 from backtesting_app.tasks import optimization_run_execute
 from forexgpt_site.jobs import job_requeue
 from tests.conftest import qcluster_running, start_qcluster, stop_qcluster, wait_for
 
-SPACE = {"entry_threshold": {"low": 0.0, "high": 0.002, "step": 0.0002},
-         "stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.001},
-         "take_profit_pct": {"low": 0.002, "high": 0.015, "step": 0.001},
-         "max_hold_bars": {"kind": "int", "low": 2, "high": 30, "step": 1}}
+SPACE = {
+    "entry_threshold": {"low": 0.0, "high": 0.002, "step": 0.0002},
+    "stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.001},
+    "take_profit_pct": {"low": 0.002, "high": 0.015, "step": 0.001},
+    "max_hold_bars": {"kind": "int", "low": 2, "high": 30, "step": 1},
+}
 FIXED = {"confidence_threshold": 0.3}
-ALL = {"entry_threshold": 0.0005, "confidence_threshold": 0.3, "stop_loss_pct": 0.005, "take_profit_pct": 0.01, "max_hold_bars": 12}
+ALL = {
+    "entry_threshold": 0.0005,
+    "confidence_threshold": 0.3,
+    "stop_loss_pct": 0.005,
+    "take_profit_pct": 0.01,
+    "max_hold_bars": 12,
+}
 
 
 @pytest.fixture
@@ -29,8 +37,19 @@ def bars(fixture_path):
 
 
 def _request(**kw) -> OptimizationRequest:
-    return OptimizationRequest.from_dict({"symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": FIXED, "budget": 120,
-                                          "seed": 7, "constraints": {"min_trades": 10}, "spread_pips": 0.5, **kw})
+    return OptimizationRequest.from_dict(
+        {
+            "symbol": "EURUSD",
+            "timeframe": "1h",
+            "space": SPACE,
+            "fixed_params": FIXED,
+            "budget": 120,
+            "seed": 7,
+            "constraints": {"min_trades": 10},
+            "spread_pips": 0.5,
+            **kw,
+        }
+    )
 
 
 def _start(user, upload=None, **kw):
@@ -43,12 +62,31 @@ def _front_keys(run):
 
 @pytest.mark.django_db
 def test_command_runs_and_stores_everything(bars, capsys):
-    call_command("optimize", "--symbol", "EURUSD", "--timeframe", "1h", "--space", json.dumps(SPACE), "--fixed", json.dumps(FIXED),
-                 "--budget", "80", "--constraints", json.dumps({"min_trades": 10, "max_drawdown_pct": 5}), "--seed", "3", "--json")
+    call_command(
+        "optimize",
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--space",
+        json.dumps(SPACE),
+        "--fixed",
+        json.dumps(FIXED),
+        "--budget",
+        "80",
+        "--constraints",
+        json.dumps({"min_trades": 10, "max_drawdown_pct": 5}),
+        "--seed",
+        "3",
+        "--json",
+    )
     out = json.loads(capsys.readouterr().out)
     run = OptimizationRun.objects.get()
     assert out["status"] == "succeeded" and out["evaluations"] == run.results.count() <= 80
-    assert set(out["phase_counts"]) == {"grid", "nsga2", "local"} and sum(out["phase_counts"].values()) == out["evaluations"]
+    assert (
+        set(out["phase_counts"]) == {"grid", "nsga2", "local"}
+        and sum(out["phase_counts"].values()) == out["evaluations"]
+    )
     assert out["front"] and ParetoFront.objects.filter(run=run).count() == len(out["front"])
     for point in out["front"]:  # every stored front point satisfies the constraints, on the reference engine too
         assert point["metrics"]["n_trades"] >= 10 and point["metrics"]["max_drawdown_pct"] <= 5
@@ -58,15 +96,21 @@ def test_command_runs_and_stores_everything(bars, capsys):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("args, message", [
-    (["--space", json.dumps({"stop_loss_pct": {"low": 0.02, "high": 0.01}})], "stop_loss_pct: empty range"),
-    (["--space", json.dumps({"stop_loss_pct": {"low": 0.01, "high": 0.02, "step": 0.5}})], "step 0.5 is larger than the range"),
-    (["--space", json.dumps({"lot_size": {"low": 1, "high": 2}})], "unknown parameter 'lot_size'"),
-    (["--objectives", "return,happiness"], "unknown objective\\(s\\) happiness"),
-    (["--constraints", json.dumps({"min_luck": 3})], "unknown constraint 'min_luck'"),
-    (["--budget", "3"], "budget must be a whole number from 10 to 1,000,000"),
-    (["--walk-forward", "4000"], "--walk-forward takes IN_SAMPLE,OUT_OF_SAMPLE"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--space", json.dumps({"stop_loss_pct": {"low": 0.02, "high": 0.01}})], "stop_loss_pct: empty range"),
+        (
+            ["--space", json.dumps({"stop_loss_pct": {"low": 0.01, "high": 0.02, "step": 0.5}})],
+            "step 0.5 is larger than the range",
+        ),
+        (["--space", json.dumps({"lot_size": {"low": 1, "high": 2}})], "unknown parameter 'lot_size'"),
+        (["--objectives", "return,happiness"], "unknown objective\\(s\\) happiness"),
+        (["--constraints", json.dumps({"min_luck": 3})], "unknown constraint 'min_luck'"),
+        (["--budget", "3"], "budget must be a whole number from 10 to 1,000,000"),
+        (["--walk-forward", "4000"], "--walk-forward takes IN_SAMPLE,OUT_OF_SAMPLE"),
+    ],
+)
 def test_bad_requests_are_refused(bars, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("optimize", "--symbol", "EURUSD", "--timeframe", "1h", *args)
@@ -112,8 +156,19 @@ def test_a_run_whose_worker_died_resumes_without_re_evaluating(bars, user, monke
 @pytest.mark.django_db
 def test_api_and_pages(api_client, logged_in_client, bars, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        response = api_client.post("/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": FIXED,
-                                                            "budget": 60, "constraints": {"min_trades": 5}, "method": "nsga2"}, format="json")
+        response = api_client.post(
+            "/api/optimizations/",
+            {
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "space": SPACE,
+                "fixed_params": FIXED,
+                "budget": 60,
+                "constraints": {"min_trades": 5},
+                "method": "nsga2",
+            },
+            format="json",
+        )
     assert response.status_code == 202, response.json()
     run_id = response.json()["id"]
     assert optimization_run_execute(run_id) == "succeeded"
@@ -121,11 +176,21 @@ def test_api_and_pages(api_client, logged_in_client, bars, django_capture_on_com
     results = api_client.get(f"/api/optimizations/{run_id}/results/", {"limit": 500}).json()
     assert results["count"] <= 60 and front and all(p["metrics"]["n_trades"] >= 5 for p in front)
     assert api_client.post(f"/api/optimizations/{run_id}/resume/").status_code == 400  # it succeeded: nothing to resume
-    bad = api_client.post("/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "space": {"max_hold_bars": {"low": 9, "high": 2}}}, format="json")
+    bad = api_client.post(
+        "/api/optimizations/",
+        {"symbol": "EURUSD", "timeframe": "1h", "space": {"max_hold_bars": {"low": 9, "high": 2}}},
+        format="json",
+    )
     assert bad.status_code == 400 and "empty range" in bad.json()["detail"]
 
     page = logged_in_client.get(f"/optimizations/runs/{run_id}/").content.decode()
-    for marker in ('id="projections-figure"', 'id="scatter3d-figure"', 'id="parallel-figure"', 'id="hv-chart-figure"', 'id="front-table"'):
+    for marker in (
+        'id="projections-figure"',
+        'id="scatter3d-figure"',
+        'id="parallel-figure"',
+        'id="hv-chart-figure"',
+        'id="front-table"',
+    ):
         assert marker in page, marker
     with django_capture_on_commit_callbacks(execute=False):
         opened = logged_in_client.post(f"/optimizations/runs/{run_id}/results/{front[0]['id']}/backtest/")
@@ -144,7 +209,9 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
     try:
         # Both up before the run starts: on a loaded machine one cluster took every chunk before the other ran.
         assert wait_for(lambda: all(qcluster_running(log) for log in logs), timeout=120)
-        distributed = services.optimization_run_start(user=user, request=_request(budget=100, seed=11, evaluator="distributed"))
+        distributed = services.optimization_run_start(
+            user=user, request=_request(budget=100, seed=11, evaluator="distributed")
+        )
 
         def finished():
             distributed.refresh_from_db()
@@ -167,27 +234,42 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body, message", [
-    ({"seed": -1}, "seed must be a whole number from 0"),
-    ({"walk_forward": {"in_sample": 10, "out_of_sample": 100}}, "walk-forward in_sample must be a whole number of bars"),
-    ({"walk_forward": {"in_sample": 400}}, "needs both in_sample and out_of_sample, or neither"),
-    ({"walk_forward": {"in_sample": 100000, "out_of_sample": 100}}, "bars are too few for one walk-forward window"),
-    ({"space": {"stop_loss_pct": {"low": 0, "high": 0.01}}, "fixed_params": {**ALL, "stop_loss_pct": None}},
-     "the space reaches invalid parameters: stop_loss_pct"),
-    ({"space": {"confidence_threshold": {"low": 0, "high": 1.5}}, "fixed_params": {**ALL, "confidence_threshold": None}},
-     "the space reaches invalid parameters: confidence_threshold"),
-    ({"space": 5}, "the space must be an object"),
-    ({"space": {"stop_loss_pct": 5}}, "stop_loss_pct: give an object"),
-    ({"constraints": [1]}, "constraints must be a JSON object"),
-    ({"fixed_params": [1]}, "fixed_params must be a JSON object"),
-    ({"walk_forward": [1]}, "walk_forward must be a JSON object"),
-    ({"evaluator": "pool", "workers": 4000}, "workers must be between 0"),
-    ({"evaluator": "pool", "workers": 100000}, "workers must be a whole number from 0 to 4,096"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"seed": -1}, "seed must be a whole number from 0"),
+        (
+            {"walk_forward": {"in_sample": 10, "out_of_sample": 100}},
+            "walk-forward in_sample must be a whole number of bars",
+        ),
+        ({"walk_forward": {"in_sample": 400}}, "needs both in_sample and out_of_sample, or neither"),
+        ({"walk_forward": {"in_sample": 100000, "out_of_sample": 100}}, "bars are too few for one walk-forward window"),
+        (
+            {"space": {"stop_loss_pct": {"low": 0, "high": 0.01}}, "fixed_params": {**ALL, "stop_loss_pct": None}},
+            "the space reaches invalid parameters: stop_loss_pct",
+        ),
+        (
+            {
+                "space": {"confidence_threshold": {"low": 0, "high": 1.5}},
+                "fixed_params": {**ALL, "confidence_threshold": None},
+            },
+            "the space reaches invalid parameters: confidence_threshold",
+        ),
+        ({"space": 5}, "the space must be an object"),
+        ({"space": {"stop_loss_pct": 5}}, "stop_loss_pct: give an object"),
+        ({"constraints": [1]}, "constraints must be a JSON object"),
+        ({"fixed_params": [1]}, "fixed_params must be a JSON object"),
+        ({"walk_forward": [1]}, "walk_forward must be a JSON object"),
+        ({"evaluator": "pool", "workers": 4000}, "workers must be between 0"),
+        ({"evaluator": "pool", "workers": 100000}, "workers must be a whole number from 0 to 4,096"),
+    ],
+)
 def test_bad_optimization_requests_are_400s_before_anything_runs(api_client, bars, body, message):
     if "fixed_params" in body and isinstance(body["fixed_params"], dict):
         body = {**body, "fixed_params": {k: v for k, v in body["fixed_params"].items() if v is not None}}
-    response = api_client.post("/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "budget": 50, **body}, format="json")
+    response = api_client.post(
+        "/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "budget": 50, **body}, format="json"
+    )
     assert response.status_code == 400 and message in response.json()["detail"], response.json()
     assert OptimizationRun.objects.count() == 0
 
@@ -232,7 +314,9 @@ def test_every_evaluator_stores_the_engine_s_metrics_and_the_front(bars, user, e
     from backtesting_app.services import optimizations
 
     if evaluator == "distributed":  # the chunks run inline; a real qcluster is the slow test above
-        monkeypatch.setattr(django_q.tasks, "async_task", lambda func, chunk_id, **kw: services.optimization_chunk_evaluate(chunk_id))
+        monkeypatch.setattr(
+            django_q.tasks, "async_task", lambda func, chunk_id, **kw: services.optimization_chunk_evaluate(chunk_id)
+        )
     run = _start(user, budget=60, evaluator=evaluator, workers=2 if evaluator == "pool" else 0)
     assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
     run.refresh_from_db()
@@ -243,7 +327,9 @@ def test_every_evaluator_stores_the_engine_s_metrics_and_the_front(bars, user, e
         assert row.metrics == pytest.approx(problem.evaluate(row.params)), row.params
     assert {r.worker for r in results} == {optimizations.worker_id()}  # this process (coordinator, or inline chunks)
     front = ParetoFront.objects.filter(run=run).select_related("result")
-    assert front and all(p.result.rank == 0 and p.result.stats["# Trades"] == p.result.metrics["n_trades"] for p in front)
+    assert front and all(
+        p.result.rank == 0 and p.result.stats["# Trades"] == p.result.metrics["n_trades"] for p in front
+    )
     if evaluator == "distributed":
         assert OptimizationChunk.objects.filter(run=run, done=True).count() > 1
 
@@ -253,7 +339,9 @@ def test_a_chunk_worker_keeps_the_problems_of_its_last_runs_only(bars, user, mon
     from backtesting_app.services import optimizations
 
     built = []
-    monkeypatch.setattr(optimizations, "search_problem", lambda run, space: built.append(run.pk) or f"problem of {run.pk}")
+    monkeypatch.setattr(
+        optimizations, "search_problem", lambda run, space: built.append(run.pk) or f"problem of {run.pk}"
+    )
     optimizations._problem_of_run.cache_clear()
     try:
         runs = [_start(user, budget=10).pk for _ in range(optimizations.PROBLEMS_KEPT + 1)]
@@ -271,15 +359,26 @@ def test_a_chunk_worker_keeps_the_problems_of_its_last_runs_only(bars, user, mon
 def test_parameter_sets_with_equal_objectives_are_one_front_point(bars, user):
     """A front once listed three rows of 2.139% / 0.846% / 4.535 / 45 trades that differed only in
     parameters that changed nothing. max_hold_bars beyond every trade's life changes nothing here."""
-    space = {"max_hold_bars": {"kind": "int", "low": 400, "high": 410, "step": 1},
-             "stop_loss_pct": {"low": 0.004, "high": 0.006, "step": 0.001}}
-    run = _start(user, space=space, fixed_params={"entry_threshold": 0.0, "confidence_threshold": 0.0, "take_profit_pct": 0.004},
-                 method="grid", budget=33, constraints={})
+    space = {
+        "max_hold_bars": {"kind": "int", "low": 400, "high": 410, "step": 1},
+        "stop_loss_pct": {"low": 0.004, "high": 0.006, "step": 0.001},
+    }
+    run = _start(
+        user,
+        space=space,
+        fixed_params={"entry_threshold": 0.0, "confidence_threshold": 0.0, "take_profit_pct": 0.004},
+        method="grid",
+        budget=33,
+        constraints={},
+    )
     assert optimization_run_execute(run.pk) == "succeeded", OptimizationRun.objects.get(pk=run.pk).error
     from backtesting_app.selectors import optimization_summary
 
     summary = optimization_summary(run)
-    vectors = [tuple(round(p["metrics"][k], 10) for k in ("return_pct", "max_drawdown_pct", "sharpe")) for p in summary["front"]]
+    vectors = [
+        tuple(round(p["metrics"][k], 10) for k in ("return_pct", "max_drawdown_pct", "sharpe"))
+        for p in summary["front"]
+    ]
     assert len(vectors) == len(set(vectors)) == ParetoFront.objects.filter(run=run).count()  # each vector once
     assert any(p["parameter_sets"] > 1 for p in summary["front"])  # ... with the sets that reach it
     for p in summary["front"]:
@@ -299,7 +398,10 @@ def test_the_front_re_run_is_bounded_to_its_extremes_and_most_isolated_points(ba
     front = summary["front"]
     assert len(front) > 2, "the test needs a front larger than the bound"
     rerun = [p for p in front if p["rerun"]]
-    assert len(rerun) == summary["front_reruns"] == 2 and f"front of {len(front)} (2 re-run on the reference engine)" in run.message
+    assert (
+        len(rerun) == summary["front_reruns"] == 2
+        and f"front of {len(front)} (2 re-run on the reference engine)" in run.message
+    )
     # the re-run points are the ones with infinite crowding distance (each objective's extremes)
     entries = {e.result_id: e.crowding_distance for e in ParetoFront.objects.filter(run=run)}
     assert all(entries[p["id"]] is None for p in rerun)
@@ -321,8 +423,9 @@ def test_an_attempt_reaped_while_re_running_its_front_writes_nothing(bars, user,
     backtest = optimizations.run_backtest
 
     def reaped_meanwhile(*args, **kwargs):
-        OptimizationRun.objects.filter(pk=run.pk).update(status="failed", message="failed: the worker stopped reporting",
-                                                          finished_at=timezone.now())
+        OptimizationRun.objects.filter(pk=run.pk).update(
+            status="failed", message="failed: the worker stopped reporting", finished_at=timezone.now()
+        )
         return backtest(*args, **kwargs)
 
     monkeypatch.setattr(optimizations, "run_backtest", reaped_meanwhile)

@@ -3,8 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pymoo.indicators.hv import HV
 
 from backtesting_app.engine import FxCosts, align_forecasts, momentum_forecasts, ohlc_frame, run_backtest
+from backtesting_app.engine._objectives import objective_matrix, objective_vector
+from backtesting_app.engine._search import _compass
 from backtesting_app.engine.optimize import (
     BacktestProblem,
     BudgetExhausted,
@@ -18,9 +21,6 @@ from backtesting_app.engine.optimize import (
     optimize_grid,
     parse_constraints,
 )
-from backtesting_app.engine._objectives import objective_matrix, objective_vector
-from backtesting_app.engine._search import _compass
-from pymoo.indicators.hv import HV
 
 OBJECTIVES = ["return", "drawdown", "sharpe"]
 
@@ -51,9 +51,17 @@ class Counting:
 
 
 def test_fast_metrics_equal_the_reference_stats(problem):
-    params = {"entry_threshold": 0.0002, "confidence_threshold": 0.3, "stop_loss_pct": 0.003, "take_profit_pct": 0.004, "max_hold_bars": 8}
+    params = {
+        "entry_threshold": 0.0002,
+        "confidence_threshold": 0.3,
+        "stop_loss_pct": 0.003,
+        "take_profit_pct": 0.004,
+        "max_hold_bars": 8,
+    }
     m = problem.evaluate(params)
-    ref = run_backtest(problem.ohlc, "forecast", params, problem.costs, pred_return=problem.pred, confidence=problem.conf).stats
+    ref = run_backtest(
+        problem.ohlc, "forecast", params, problem.costs, pred_return=problem.pred, confidence=problem.conf
+    ).stats
     assert m["n_trades"] == ref["# Trades"] > 10
     assert m["return_pct"] == pytest.approx(ref["Return [%]"])
     assert m["max_drawdown_pct"] == pytest.approx(-ref["Max. Drawdown [%]"]) and m["max_drawdown_pct"] > 0
@@ -63,17 +71,26 @@ def test_fast_metrics_equal_the_reference_stats(problem):
 
 
 def test_drawdown_is_minimized_and_return_maximized():
-    F = objective_matrix([{"return_pct": 5, "max_drawdown_pct": 2, "sharpe": 1.0}, {"return_pct": 5, "max_drawdown_pct": 9, "sharpe": 1.0}], OBJECTIVES)
+    F = objective_matrix(
+        [
+            {"return_pct": 5, "max_drawdown_pct": 2, "sharpe": 1.0},
+            {"return_pct": 5, "max_drawdown_pct": 9, "sharpe": 1.0},
+        ],
+        OBJECTIVES,
+    )
     assert F.tolist() == [[-5, 2, -1.0], [-5, 9, -1.0]]  # pymoo minimizes: the smaller drawdown dominates
 
 
-@pytest.mark.parametrize("spec, message", [
-    ([{"name": "stop_loss_pct", "low": 0.02, "high": 0.01}], "stop_loss_pct: empty range"),
-    ([{"name": "stop_loss_pct", "low": 0.01, "high": 0.02, "step": 0.05}], "step 0.05 is larger than the range"),
-    ([{"name": "leverage", "low": 1, "high": 5}], "unknown parameter 'leverage' for the forecast strategy"),
-    ([{"name": "max_hold_bars", "kind": "int", "low": 1.5, "high": 9}], "needs whole-number bounds"),
-    ([], "the space has no parameters"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ([{"name": "stop_loss_pct", "low": 0.02, "high": 0.01}], "stop_loss_pct: empty range"),
+        ([{"name": "stop_loss_pct", "low": 0.01, "high": 0.02, "step": 0.05}], "step 0.05 is larger than the range"),
+        ([{"name": "leverage", "low": 1, "high": 5}], "unknown parameter 'leverage' for the forecast strategy"),
+        ([{"name": "max_hold_bars", "kind": "int", "low": 1.5, "high": 9}], "needs whole-number bounds"),
+        ([], "the space has no parameters"),
+    ],
+)
 def test_bad_spaces_are_refused(spec, message):
     with pytest.raises(ValueError, match=message):
         ParameterSpace.from_dict(spec)
@@ -103,7 +120,10 @@ def test_genetic_operators_keep_pymoos_defaults_unless_the_hybrid_widens_them():
     from pymoo.core.variable import get
 
     mating = GeneticOptimizer(default_space(), 3, 0, pop_size=12, seed=3).algorithm.mating
-    assert (get(mating.crossover.eta), get(mating.mutation.eta)) == (15, 20)  # the pure NSGA-II baseline as pymoo ships it
+    assert (get(mating.crossover.eta), get(mating.mutation.eta)) == (
+        15,
+        20,
+    )  # the pure NSGA-II baseline as pymoo ships it
     wide = GeneticOptimizer(default_space(), 3, 0, pop_size=12, seed=3, eta=HybridOptimizer().eta)
     assert (get(wide.algorithm.mating.crossover.eta), get(wide.algorithm.mating.mutation.eta)) == (10, 10)
     X = wide.ask()
@@ -127,7 +147,9 @@ def test_hybrid_evaluates_each_point_once_within_budget_and_respects_constraints
 
 
 def test_the_hybrid_spends_its_whole_budget(problem):
-    state = SearchState(default_space(), OBJECTIVES, parse_constraints({"min_trades": 15}), InProcessEvaluator(problem), budget=300)
+    state = SearchState(
+        default_space(), OBJECTIVES, parse_constraints({"min_trades": 15}), InProcessEvaluator(problem), budget=300
+    )
     HybridOptimizer(seed=1).run(state)
     assert len(state.records) == state.evaluations == 300
     phases = [r.phase for r in state.records]
@@ -153,9 +175,15 @@ class Synthetic:
 
 def test_the_front_holds_one_parameter_set_per_objective_vector():
     """max_hold_bars changes nothing here: every vector is reached by 4 parameter sets."""
-    space = ParameterSpace.from_dict({"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
-                                      "max_hold_bars": {"kind": "int", "low": 1, "high": 4, "step": 1}})
-    state = SearchState(space, OBJECTIVES, [], Synthetic(space, lambda u: (10 * u[0], 2 + 8 * u[0] ** 2, 1.0)), budget=100)
+    space = ParameterSpace.from_dict(
+        {
+            "stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
+            "max_hold_bars": {"kind": "int", "low": 1, "high": 4, "step": 1},
+        }
+    )
+    state = SearchState(
+        space, OBJECTIVES, [], Synthetic(space, lambda u: (10 * u[0], 2 + 8 * u[0] ** 2, 1.0)), budget=100
+    )
     optimize_grid(state, 5)
     assert len(state.records) == 20
     front = state.front()
@@ -163,15 +191,18 @@ def test_the_front_holds_one_parameter_set_per_objective_vector():
     assert len(vectors) == len(set(vectors)) == 5  # every stop loss trades return for drawdown: all 5 on the front
     for i, v in zip(front, vectors):  # the first visited of its group stands for it
         assert i == min(k for k, r in enumerate(state.records) if objective_vector(r.metrics, OBJECTIVES) == v)
-    assert state.hypervolume() == pytest.approx(float(HV(ref_point=np.array([100.0, 100.0, 10.0]))(state.matrices()[0])))
+    assert state.hypervolume() == pytest.approx(
+        float(HV(ref_point=np.array([100.0, 100.0, 10.0]))(state.matrices()[0]))
+    )
 
 
 def test_compass_steps_reach_the_best_point_of_a_smooth_problem_and_stop():
     """Return peaks at 80% of every parameter's range; drawdown and Sharpe are constant. From the centre,
     steps of half the range, halved when they fail, end on the allowed point nearest the peak."""
     space = default_space()
-    state = SearchState(space, OBJECTIVES, [], Synthetic(space, lambda u: (10 - 100 * ((u - 0.8) ** 2).sum(), 5.0, 1.0)),
-                        budget=2000)
+    state = SearchState(
+        space, OBJECTIVES, [], Synthetic(space, lambda u: (10 - 100 * ((u - 0.8) ** 2).sum(), 5.0, 1.0)), budget=2000
+    )
     state.evaluate_batch([(space.xl + space.xu) / 2], phase="grid")
     _compass(state, start=0.5, stop_at=state.budget, phase="local")
     best = max(state.records, key=lambda r: r.metrics["return_pct"])
@@ -217,12 +248,18 @@ def test_grid_respects_the_budget(problem):
 def test_walk_forward_optimizes_in_sample_and_stitches_out_of_sample(problem):
     from backtesting_app.engine.optimize import walk_forward
 
-    space = ParameterSpace.from_dict({"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
-                                      "take_profit_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
-                                      "max_hold_bars": {"kind": "int", "low": 2, "high": 20, "step": 6}})
+    space = ParameterSpace.from_dict(
+        {
+            "stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
+            "take_profit_pct": {"low": 0.002, "high": 0.01, "step": 0.002},
+            "max_hold_bars": {"kind": "int", "low": 2, "high": 20, "step": 6},
+        }
+    )
     problem.fixed = {"entry_threshold": 0.0002, "confidence_threshold": 0.3}
     try:
-        result = walk_forward(problem, space, OBJECTIVES, [], in_sample=150, out_of_sample=50, budget=60, rule="max_sharpe")
+        result = walk_forward(
+            problem, space, OBJECTIVES, [], in_sample=150, out_of_sample=50, budget=60, rule="max_sharpe"
+        )
     finally:
         problem.fixed = {}
     windows = result["windows"]
@@ -243,10 +280,22 @@ def test_walk_forward_never_tests_a_point_that_breaks_the_constraints(problem):
     from backtesting_app.engine.optimize import walk_forward
 
     space = ParameterSpace.from_dict({"stop_loss_pct": {"low": 0.002, "high": 0.01, "step": 0.004}})
-    problem.fixed = {"entry_threshold": 0.0002, "confidence_threshold": 0.3, "take_profit_pct": 0.005, "max_hold_bars": 6}
+    problem.fixed = {
+        "entry_threshold": 0.0002,
+        "confidence_threshold": 0.3,
+        "take_profit_pct": 0.005,
+        "max_hold_bars": 6,
+    }
     try:
         with pytest.raises(ValueError, match="no window produced a feasible point"):
-            walk_forward(problem, space, OBJECTIVES, parse_constraints({"min_trades": 10_000}), in_sample=200,
-                         out_of_sample=100, budget=20)
+            walk_forward(
+                problem,
+                space,
+                OBJECTIVES,
+                parse_constraints({"min_trades": 10_000}),
+                in_sample=200,
+                out_of_sample=100,
+                budget=20,
+            )
     finally:
         problem.fixed = {}

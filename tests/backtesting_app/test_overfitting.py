@@ -40,8 +40,8 @@ def test_pure_noise_search_is_flagged_by_every_statistic():
     R = _noise()
     best = _best_column(R)
     dsr = deflated_sharpe_ratio(R[:, best], n_trials=N_SETS, sharpe_variance=sharpe_variance_of(R))
-    assert dsr["psr"] > 0.95        # taken alone, the luckiest of 200 looks significant ...
-    assert dsr["dsr"] < 0.95        # ... and deflating for the 200 tries removes that
+    assert dsr["psr"] > 0.95  # taken alone, the luckiest of 200 looks significant ...
+    assert dsr["dsr"] < 0.95  # ... and deflating for the 200 tries removes that
     assert probability_of_backtest_overfitting(R, blocks=16)["pbo"] > 0.2  # chance level is 0.5 (seeds 0-39: 0.25-0.84)
     spa = spa_test(R, reps=500)
     assert spa["best"] == best and spa["p_values"]["consistent"] > 0.05
@@ -57,17 +57,21 @@ def test_planted_edge_is_found_by_every_statistic():
     spa = spa_test(R, reps=500)
     assert spa["best"] == EDGE_COLUMN and spa["p_values"]["consistent"] < 0.05
     # against the edge itself as benchmark, no other set is superior
-    assert spa_test(np.delete(R, EDGE_COLUMN, axis=1), benchmark=R[:, EDGE_COLUMN], reps=500)["p_values"]["consistent"] > 0.05
+    assert (
+        spa_test(np.delete(R, EDGE_COLUMN, axis=1), benchmark=R[:, EDGE_COLUMN], reps=500)["p_values"]["consistent"]
+        > 0.05
+    )
 
 
 # -- deflated Sharpe ratio --------------------------------------------------------------------------
+
 
 def _moments_by_hand(r):
     """Per-period Sharpe (ddof=1), and skewness and kurtosis from the population (sample) moments."""
     T = len(r)
     mu = sum(r) / T
     m2, m3, m4 = (sum((x - mu) ** k for x in r) / T for k in (2, 3, 4))
-    return mu / statistics.stdev(r), m3 / m2 ** 1.5, m4 / m2 ** 2
+    return mu / statistics.stdev(r), m3 / m2**1.5, m4 / m2**2
 
 
 def _expected_max_sharpe_by_hand(n_trials, variance):
@@ -78,7 +82,9 @@ def _expected_max_sharpe_by_hand(n_trials, variance):
 def _psr_by_hand(r, benchmark_sharpe):
     """Bailey & Lopez de Prado: Phi((SR - SR*) sqrt(T - 1) / sqrt(1 - g3 SR + (g4 - 1)/4 SR^2))."""
     sr, g3, g4 = _moments_by_hand(r)
-    return NormalDist().cdf((sr - benchmark_sharpe) * math.sqrt(len(r) - 1) / math.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr ** 2))
+    return NormalDist().cdf(
+        (sr - benchmark_sharpe) * math.sqrt(len(r) - 1) / math.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr**2)
+    )
 
 
 def test_dsr_matches_the_papers_formulas_worked_by_hand():
@@ -90,7 +96,9 @@ def test_dsr_matches_the_papers_formulas_worked_by_hand():
     assert abs(g3) > 0.3 and g4 > 4  # the moment terms matter here
     assert got["dsr"] == pytest.approx(_psr_by_hand(r, sr0), rel=1e-9)
     assert got["psr"] == pytest.approx(_psr_by_hand(r, 0.0), rel=1e-9)
-    assert (got["sharpe"], got["expected_max_sharpe"], got["skew"], got["kurtosis"]) == pytest.approx((sr, sr0, g3, g4), rel=1e-9)
+    assert (got["sharpe"], got["expected_max_sharpe"], got["skew"], got["kurtosis"]) == pytest.approx(
+        (sr, sr0, g3, g4), rel=1e-9
+    )
     assert got["sharpe_annual"] == pytest.approx(sr * math.sqrt(252), rel=1e-12)
     assert (got["n_obs"], got["n_trials"], got["sharpe_variance"], got["reason"]) == (500, 300, 0.0005, None)
     assert 0.5 < got["dsr"] < 0.95 < got["psr"] < 1  # a case where deflating changes the verdict
@@ -124,14 +132,17 @@ def test_constant_returns_give_no_dsr_and_say_why():
     assert "all equal" in got["reason"] and got["n_obs"] == 50
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"returns": [0.01, -0.01]}, "at least 3 returns"),
-    ({"returns": [0.01, np.nan, 0.0, 0.02]}, "NaN or infinite"),
-    ({"n_trials": 0}, "n_trials must be an integer of at least 1"),
-    ({"n_trials": 2.5}, "n_trials must be an integer"),
-    ({"sharpe_variance": -1e-4}, "sharpe_variance must be finite and at least 0"),
-    ({"periods_per_year": 0}, "periods_per_year must be positive"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"returns": [0.01, -0.01]}, "at least 3 returns"),
+        ({"returns": [0.01, np.nan, 0.0, 0.02]}, "NaN or infinite"),
+        ({"n_trials": 0}, "n_trials must be an integer of at least 1"),
+        ({"n_trials": 2.5}, "n_trials must be an integer"),
+        ({"sharpe_variance": -1e-4}, "sharpe_variance must be finite and at least 0"),
+        ({"periods_per_year": 0}, "periods_per_year must be positive"),
+    ],
+)
 def test_dsr_rejects_bad_input(kwargs, message):
     args = {"returns": [0.01, -0.02, 0.03, 0.0], "n_trials": 5, "sharpe_variance": 1e-3} | kwargs
     with pytest.raises(ValueError, match=message):
@@ -139,6 +150,7 @@ def test_dsr_rejects_bad_input(kwargs, message):
 
 
 # -- probability of backtest overfitting ------------------------------------------------------------
+
 
 def _sharpe_by_hand(x):
     x = list(x)
@@ -165,7 +177,7 @@ def _cscv_by_hand(R, S, score):
 def _small_search(T):
     R = np.random.default_rng(T).normal(0.0, 0.01, (T, 5))
     R[:, 1] += 0.001  # a mild edge: the in-sample best still varies between combinations
-    R[: T // 4, 3] = R[T // 2: 3 * T // 4, 3] = 0.0  # a set that trades in two quarters: flat in some halves
+    R[: T // 4, 3] = R[T // 2 : 3 * T // 4, 3] = 0.0  # a set that trades in two quarters: flat in some halves
     return R
 
 
@@ -195,16 +207,19 @@ def test_pbo_with_a_callable_metric_equals_the_named_one():
     assert called["logits"] == pytest.approx(named["logits"], rel=1e-12) and called["metric"] == "sharpe"
 
 
-@pytest.mark.parametrize(("shape", "blocks", "metric", "message"), [
-    ((40, 5), 5, None, "blocks must be even"),
-    ((40, 5), 0, None, "blocks must be an integer of at least 2"),
-    ((40, 5), 22, None, "blocks must be at most 20"),
-    ((10, 5), 16, None, "10 periods cannot be cut into 16 blocks"),
-    ((3, 5), 2, None, "halves under 2 periods"),
-    ((40, 1), 4, None, "at least 2 columns"),
-    ((40,), 4, None, "must be 2-D"),
-    ((40, 5), 4, "calmar", "unknown PBO metric 'calmar'"),
-])
+@pytest.mark.parametrize(
+    ("shape", "blocks", "metric", "message"),
+    [
+        ((40, 5), 5, None, "blocks must be even"),
+        ((40, 5), 0, None, "blocks must be an integer of at least 2"),
+        ((40, 5), 22, None, "blocks must be at most 20"),
+        ((10, 5), 16, None, "10 periods cannot be cut into 16 blocks"),
+        ((3, 5), 2, None, "halves under 2 periods"),
+        ((40, 1), 4, None, "at least 2 columns"),
+        ((40,), 4, None, "must be 2-D"),
+        ((40, 5), 4, "calmar", "unknown PBO metric 'calmar'"),
+    ],
+)
 def test_pbo_rejects_bad_input(shape, blocks, metric, message):
     with pytest.raises(ValueError, match=message):
         probability_of_backtest_overfitting(np.ones(shape), blocks=blocks, metric=metric)
@@ -218,6 +233,7 @@ def test_pbo_rejects_missing_returns():
 
 
 # -- SPA --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("block_size", [1, 4, 9])
 def test_spa_variance_by_fft_equals_arch_loop(block_size):
@@ -265,12 +281,15 @@ def test_a_set_that_never_trades_does_not_make_losing_sets_look_superior():
     assert spa_test(np.zeros((500, 3)), reps=300)["p_values"] == {"lower": 1.0, "consistent": 1.0, "upper": 1.0}
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"benchmark": np.zeros(39)}, "benchmark must be 40 per-period returns"),
-    ({"chosen": 5}, "chosen column 5 is out of range for 5 columns"),
-    ({"reps": 0}, "reps must be an integer of at least 1"),
-    ({"block_size": 0}, "block_size must be an integer of at least 1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"benchmark": np.zeros(39)}, "benchmark must be 40 per-period returns"),
+        ({"chosen": 5}, "chosen column 5 is out of range for 5 columns"),
+        ({"reps": 0}, "reps must be an integer of at least 1"),
+        ({"block_size": 0}, "block_size must be an integer of at least 1"),
+    ],
+)
 def test_spa_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         spa_test(_small_search(40), **kwargs)

@@ -52,7 +52,9 @@ class BreakoutStrategy(ExitRules):
 
     def init(self):
         d = self.data
-        self.direction = self.I(breakout_direction, d.High, d.Low, d.Close, self.lookback, name="breakout", overlay=False)
+        self.direction = self.I(
+            breakout_direction, d.High, d.Low, d.Close, self.lookback, name="breakout", overlay=False
+        )
 
     def next(self):
         if self._manage_open_trade():
@@ -67,9 +69,14 @@ def breakout_inputs(ohlc, params, *, pred_return, confidence, prepared=None):
 
 
 BREAKOUT = StrategySpec(
-    name=NAME, label="Channel breakout (toy)", strategy=BreakoutStrategy,
-    parameters=(*EXIT_PARAMETERS, StrategyParameter("lookback", "whole", 2, 500)), needs_forecasts=False,
-    space=(*EXIT_SPACE, Parameter("lookback", "int", 5, 60, 5)), fast_inputs=breakout_inputs)
+    name=NAME,
+    label="Channel breakout (toy)",
+    strategy=BreakoutStrategy,
+    parameters=(*EXIT_PARAMETERS, StrategyParameter("lookback", "whole", 2, 500)),
+    needs_forecasts=False,
+    space=(*EXIT_SPACE, Parameter("lookback", "int", 5, 60, 5)),
+    fast_inputs=breakout_inputs,
+)
 
 
 @pytest.fixture
@@ -97,20 +104,42 @@ def test_the_builtin_specs_hold_the_defaults_their_classes_and_the_form_use():
     from backtesting_app.forms import BacktestForm
 
     forecast = strategy_spec("forecast")
-    assert forecast.defaults == {"entry_threshold": 0.0005, "confidence_threshold": 0.5, "stop_loss_pct": 0.005,
-                                 "take_profit_pct": 0.01, "max_hold_bars": 24}
+    assert forecast.defaults == {
+        "entry_threshold": 0.0005,
+        "confidence_threshold": 0.5,
+        "stop_loss_pct": 0.005,
+        "take_profit_pct": 0.01,
+        "max_hold_bars": 24,
+    }
     assert {name: getattr(forecast.strategy, name) for name in forecast.names} == forecast.defaults
-    assert json.loads(BacktestForm().get_initial_for_field(BacktestForm.base_fields["params"], "params")) == forecast.defaults
+    assert (
+        json.loads(BacktestForm().get_initial_for_field(BacktestForm.base_fields["params"], "params"))
+        == forecast.defaults
+    )
     assert strategy_spec("combined").check_params({**forecast.defaults, "patterns": ["hammer"]})["pattern_window"] == 12
 
 
 def test_a_spec_that_contradicts_its_class_is_refused():
     with pytest.raises(ValueError, match="lookback must be a whole number from 100 to 500, not 20"):
-        StrategySpec(name="bad", label="bad", strategy=BreakoutStrategy, parameters=(StrategyParameter("lookback", "whole", 100, 500),),
-                     needs_forecasts=False, space=(), fast_inputs=breakout_inputs)
+        StrategySpec(
+            name="bad",
+            label="bad",
+            strategy=BreakoutStrategy,
+            parameters=(StrategyParameter("lookback", "whole", 100, 500),),
+            needs_forecasts=False,
+            space=(),
+            fast_inputs=breakout_inputs,
+        )
     with pytest.raises(ValueError, match="BreakoutStrategy has no attribute 'channel'"):
-        StrategySpec(name="bad", label="bad", strategy=BreakoutStrategy, parameters=(StrategyParameter("channel", "whole", 1, 5),),
-                     needs_forecasts=False, space=(), fast_inputs=breakout_inputs)
+        StrategySpec(
+            name="bad",
+            label="bad",
+            strategy=BreakoutStrategy,
+            parameters=(StrategyParameter("channel", "whole", 1, 5),),
+            needs_forecasts=False,
+            space=(),
+            fast_inputs=breakout_inputs,
+        )
     with pytest.raises(ValueError, match="a strategy named 'forecast' is already registered"):
         register_strategy(StrategySpec(**{**BREAKOUT.__dict__, "name": "forecast"}))
 
@@ -121,10 +150,24 @@ def test_the_backtest_and_optimization_forms_offer_a_registered_strategy(breakou
 
     for form in (BacktestForm(), OptimizationForm()):
         assert (NAME, "Channel breakout (toy)") in list(form.fields["strategy"].choices)
-    assert f"{NAME}: stop_loss_pct, take_profit_pct, max_hold_bars, lookback" in BacktestForm().fields["params"].help_text
-    form = BacktestForm({"symbol": "EURUSD", "timeframe": "1h", "strategy": NAME, "params": json.dumps({**EXITS, "lookback": 10.0}),
-                         "forecasts_source": "none", "engine": "fast", "spread_pips": 0.5, "commission": 0, "leverage": 1,
-                         "size": 0.95, "cash": 100000})
+    assert (
+        f"{NAME}: stop_loss_pct, take_profit_pct, max_hold_bars, lookback" in BacktestForm().fields["params"].help_text
+    )
+    form = BacktestForm(
+        {
+            "symbol": "EURUSD",
+            "timeframe": "1h",
+            "strategy": NAME,
+            "params": json.dumps({**EXITS, "lookback": 10.0}),
+            "forecasts_source": "none",
+            "engine": "fast",
+            "spread_pips": 0.5,
+            "commission": 0,
+            "leverage": 1,
+            "size": 0.95,
+            "cash": 100000,
+        }
+    )
     assert form.is_valid(), form.errors
     assert form.request_object.strategy == NAME and form.request_object.params == {**EXITS, "lookback": 10}
 
@@ -152,27 +195,68 @@ def test_a_backtest_of_it_runs_through_the_api(breakout, api_client, bars, djang
     from backtesting_app.tasks import backtest_run_execute
 
     with django_capture_on_commit_callbacks(execute=False):
-        response = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": NAME, "engine": "reference",
-                                                       "params": {**EXITS, "lookback": 10}, "forecasts_source": "none"}, format="json")
+        response = api_client.post(
+            "/api/backtests/",
+            {
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "strategy": NAME,
+                "engine": "reference",
+                "params": {**EXITS, "lookback": 10},
+                "forecasts_source": "none",
+            },
+            format="json",
+        )
     assert response.status_code == 202, response.json()
     assert backtest_run_execute(response.json()["id"]) == "succeeded"
     run = BacktestRun.objects.get()
-    assert run.strategy == NAME and run.stats["# Trades"] > 0 and run.model_value is None  # no forecasts: no model value
+    assert (
+        run.strategy == NAME and run.stats["# Trades"] > 0 and run.model_value is None
+    )  # no forecasts: no model value
 
 
 @pytest.mark.django_db
 def test_the_commands_accept_it(breakout, bars, capsys):
     from backtesting_app.models import OptimizationRun
 
-    call_command("optimize", "--symbol", "EURUSD", "--timeframe", "1h", "--strategy", NAME, "--budget", "12",
-                 "--constraints", "{}", "--seed", "1", "--json")
+    call_command(
+        "optimize",
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--strategy",
+        NAME,
+        "--budget",
+        "12",
+        "--constraints",
+        "{}",
+        "--seed",
+        "1",
+        "--json",
+    )
     out = json.loads(capsys.readouterr().out)
     run = OptimizationRun.objects.get()
     assert out["status"] == "succeeded" and (run.strategy, run.forecasts_source) == (NAME, "none")
-    assert [p["name"] for p in run.request["space"]] == ["stop_loss_pct", "take_profit_pct", "max_hold_bars", "lookback"]
+    assert [p["name"] for p in run.request["space"]] == [
+        "stop_loss_pct",
+        "take_profit_pct",
+        "max_hold_bars",
+        "lookback",
+    ]
     assert run.results.count() == out["evaluations"] > 0 and all("lookback" in r.params for r in run.results.all())
-    call_command("backtest", "--symbol", "EURUSD", "--timeframe", "1h", "--strategy", NAME, "--params",
-                 json.dumps({**EXITS, "lookback": 10}), "--json")
+    call_command(
+        "backtest",
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--strategy",
+        NAME,
+        "--params",
+        json.dumps({**EXITS, "lookback": 10}),
+        "--json",
+    )
     assert json.loads(capsys.readouterr().out)["stats"]["# Trades"] > 0
 
 
@@ -182,7 +266,9 @@ def test_the_optimizer_searches_its_default_space_on_the_compiled_engine(breakou
     assert space.names == ["stop_loss_pct", "take_profit_pct", "max_hold_bars", "lookback"]
     costs = FxCosts(spread_pips=0.5)
     problem = BacktestProblem(ohlc, NAME, costs)
-    state = SearchState(space, ["return", "drawdown", "sharpe"], parse_constraints({}), InProcessEvaluator(problem), budget=16)
+    state = SearchState(
+        space, ["return", "drawdown", "sharpe"], parse_constraints({}), InProcessEvaluator(problem), budget=16
+    )
     optimize_grid(state, 2)
     records = state.records
     assert len(records) == 16
@@ -201,13 +287,18 @@ def test_both_engines_trade_it_alike(breakout, ohlc):
     assert fast.final_equity == pytest.approx(reference.final_equity, rel=1e-12)
 
 
-@pytest.mark.parametrize("call", [
-    lambda ohlc: strategy_spec("martingale"),
-    lambda ohlc: strategy_inputs(ohlc, "martingale", {**EXITS, "entry_threshold": 0.0, "confidence_threshold": 0.0}),  # was a KeyError
-    lambda ohlc: run_backtest(ohlc, "martingale", EXITS, FxCosts(), engine="fast"),
-    lambda ohlc: BacktestProblem(ohlc, "martingale", FxCosts()),
-    lambda ohlc: default_space("martingale"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ohlc: strategy_spec("martingale"),
+        lambda ohlc: strategy_inputs(
+            ohlc, "martingale", {**EXITS, "entry_threshold": 0.0, "confidence_threshold": 0.0}
+        ),  # was a KeyError
+        lambda ohlc: run_backtest(ohlc, "martingale", EXITS, FxCosts(), engine="fast"),
+        lambda ohlc: BacktestProblem(ohlc, "martingale", FxCosts()),
+        lambda ohlc: default_space("martingale"),
+    ],
+)
 def test_an_unknown_strategy_is_a_clear_error_naming_the_known_ones(ohlc, call):
     with pytest.raises(ValueError) as info:
         call(ohlc)
@@ -221,5 +312,7 @@ def test_unknown_strategies_in_requests_and_commands_name_the_known_ones():
         BacktestRequest.from_dict({"symbol": "EURUSD", "timeframe": "1h", "strategy": "martingale", "params": EXITS})
     with pytest.raises(ValueError, match=UNKNOWN):
         OptimizationRequest.from_dict({"symbol": "EURUSD", "timeframe": "1h", "strategy": "martingale"})
-    with pytest.raises(CommandError, match="invalid choice: 'martingale' \\(choose from 'forecast', 'pattern', 'combined'\\)"):
+    with pytest.raises(
+        CommandError, match="invalid choice: 'martingale' \\(choose from 'forecast', 'pattern', 'combined'\\)"
+    ):
         call_command("optimize", "--symbol", "EURUSD", "--timeframe", "1h", "--strategy", "martingale")

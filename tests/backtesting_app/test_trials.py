@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 
 from backtesting_app import selectors
-from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.engine.optimize import parameter_importance
+from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.request import OptimizationRequest
 
-SPACE = [{"name": "entry_threshold", "kind": "float", "low": 0.0, "high": 0.002, "step": 0.0002, "choices": []},
-         {"name": "stop_loss_pct", "kind": "float", "low": 0.002, "high": 0.01, "step": 0.001, "choices": []},
-         {"name": "take_profit_pct", "kind": "float", "low": 0.002, "high": 0.015, "step": 0.001, "choices": []},
-         {"name": "max_hold_bars", "kind": "int", "low": 2, "high": 30, "step": 1, "choices": []}]
+SPACE = [
+    {"name": "entry_threshold", "kind": "float", "low": 0.0, "high": 0.002, "step": 0.0002, "choices": []},
+    {"name": "stop_loss_pct", "kind": "float", "low": 0.002, "high": 0.01, "step": 0.001, "choices": []},
+    {"name": "take_profit_pct", "kind": "float", "low": 0.002, "high": 0.015, "step": 0.001, "choices": []},
+    {"name": "max_hold_bars", "kind": "int", "low": 2, "high": 30, "step": 1, "choices": []},
+]
 OBJECTIVES = ["return", "drawdown", "sharpe"]
 CONSTRAINTS = {"min_trades": 30, "max_drawdown_pct": 12}
 
@@ -30,12 +32,28 @@ def make_run(owner, n: int = 3000, seed: int = 0, **fields) -> OptimizationRun:
     """A finished hybrid run with `n` stored results: grid, NSGA-II and local phases, plausible metrics
     (some without a Sharpe ratio, some infeasible) and the dominance ranks of the feasible ones."""
     rng = np.random.default_rng(seed)
-    request = OptimizationRequest(symbol="EURUSD", timeframe="1h", strategy="forecast", fixed_params={"confidence_threshold": 0.3},
-                                  space=SPACE, objectives=tuple(OBJECTIVES), constraints=CONSTRAINTS, method="hybrid", budget=n, holdout=0.0)
+    request = OptimizationRequest(
+        symbol="EURUSD",
+        timeframe="1h",
+        strategy="forecast",
+        fixed_params={"confidence_threshold": 0.3},
+        space=SPACE,
+        objectives=tuple(OBJECTIVES),
+        constraints=CONSTRAINTS,
+        method="hybrid",
+        budget=n,
+        holdout=0.0,
+    )
     run = OptimizationRun.of_request(
-        request, owner=owner, status="succeeded", progress=1.0,
+        request,
+        owner=owner,
+        status="succeeded",
+        progress=1.0,
         phase_counts={"grid": n // 5, "nsga2": n - n // 5 - n // 10, "local": n // 10},
-        hv_history=[[n // 5, 100.0], [n, 180.0]], reference_point=[0, 50, 0], **fields)
+        hv_history=[[n // 5, 100.0], [n, 180.0]],
+        reference_point=[0, 50, 0],
+        **fields,
+    )
     run.save()
     entry = np.round(rng.integers(0, 11, n) * 0.0002, 10)
     stop = np.round(0.002 + rng.integers(0, 9, n) * 0.001, 10)
@@ -47,19 +65,44 @@ def make_run(owner, n: int = 3000, seed: int = 0, **fields) -> OptimizationRun:
     rows = []
     for i in range(n):
         phase = "grid" if i < n // 5 else ("local" if i >= n - n // 10 else "nsga2")
-        metrics = {"return_pct": float(returns[i]), "max_drawdown_pct": float(drawdown[i]),
-                   "sharpe": None if trades[i] < 5 else sharpe_of(stop[i]), "win_rate_pct": float(rng.uniform(30, 60)),
-                   "profit_factor": None if trades[i] == 0 else float(rng.uniform(0.5, 2)), "n_trades": int(trades[i])}
-        params = {"entry_threshold": float(entry[i]), "stop_loss_pct": float(stop[i]), "take_profit_pct": float(take[i]),
-                  "max_hold_bars": int(hold[i])}
-        rows.append(OptimizationResult(run=run, key=f"{i}:{params}", params=params, metrics=metrics, phase=phase,
-                                       generation=0 if phase == "grid" else (1 + (i - n // 5) // 40 if phase == "nsga2" else 0),
-                                       feasible=bool(trades[i] >= 30 and drawdown[i] <= 12)))
+        metrics = {
+            "return_pct": float(returns[i]),
+            "max_drawdown_pct": float(drawdown[i]),
+            "sharpe": None if trades[i] < 5 else sharpe_of(stop[i]),
+            "win_rate_pct": float(rng.uniform(30, 60)),
+            "profit_factor": None if trades[i] == 0 else float(rng.uniform(0.5, 2)),
+            "n_trades": int(trades[i]),
+        }
+        params = {
+            "entry_threshold": float(entry[i]),
+            "stop_loss_pct": float(stop[i]),
+            "take_profit_pct": float(take[i]),
+            "max_hold_bars": int(hold[i]),
+        }
+        rows.append(
+            OptimizationResult(
+                run=run,
+                key=f"{i}:{params}",
+                params=params,
+                metrics=metrics,
+                phase=phase,
+                generation=0 if phase == "grid" else (1 + (i - n // 5) // 40 if phase == "nsga2" else 0),
+                feasible=bool(trades[i] >= 30 and drawdown[i] <= 12),
+            )
+        )
     OptimizationResult.objects.bulk_create(rows, batch_size=1000)
     stored = list(run.results.order_by("id"))
     feasible = [r for r in stored if r.feasible]
-    F = np.array([[-r.metrics["return_pct"], r.metrics["max_drawdown_pct"],
-                   -(r.metrics["sharpe"] if r.metrics["sharpe"] is not None else -1e12)] for r in feasible])
+    F = np.array(
+        [
+            [
+                -r.metrics["return_pct"],
+                r.metrics["max_drawdown_pct"],
+                -(r.metrics["sharpe"] if r.metrics["sharpe"] is not None else -1e12),
+            ]
+            for r in feasible
+        ]
+    )
     for i, r in enumerate(feasible):  # rank 0: no other feasible point dominates it; the rest rank 1
         dominated = np.any(np.all(F <= F[i], axis=1) & np.any(F < F[i], axis=1))
         r.rank = 1 if dominated else 0
@@ -77,7 +120,9 @@ def _expected(run, *, key=None, descending=False, keep=lambda r: True):
     rows = [r for r in run.results.order_by("id") if keep(r)]
     if key is None:
         return [r.pk for r in rows]
-    present = sorted((r for r in rows if key(r) is not None), key=key, reverse=descending)  # stable, reversed too: ties by id
+    present = sorted(
+        (r for r in rows if key(r) is not None), key=key, reverse=descending
+    )  # stable, reversed too: ties by id
     return [r.pk for r in present] + [r.pk for r in rows if key(r) is None]
 
 
@@ -92,7 +137,9 @@ def _ids(html: str) -> list[int]:
 
 
 @pytest.mark.django_db
-def test_a_run_of_3000_evaluations_renders_its_first_page_of_trials_and_draws_the_heavy_charts_on_demand(run, logged_in_client):
+def test_a_run_of_3000_evaluations_renders_its_first_page_of_trials_and_draws_the_heavy_charts_on_demand(
+    run, logged_in_client
+):
     response = logged_in_client.get(f"/optimizations/runs/{run.pk}/")
     assert response.status_code == 200
     page = response.content.decode()
@@ -114,7 +161,10 @@ def test_the_3d_chart_draws_dominated_and_infeasible_points_apart_from_the_front
     rows, total = selectors.optimization_chart_rows(run=run)
     from backtesting_app.charts import pareto_figures
 
-    traces = {t["name"]: t for t in pareto_figures(rows, ["return_pct", "max_drawdown_pct", "sharpe"], total=total)["scatter3d"]["data"]}
+    traces = {
+        t["name"]: t
+        for t in pareto_figures(rows, ["return_pct", "max_drawdown_pct", "sharpe"], total=total)["scatter3d"]["data"]
+    }
     assert set(traces) == {"Pareto front", "dominated", "infeasible"}
     assert traces["dominated"]["marker"]["size"] >= 3 and traces["dominated"]["marker"]["opacity"] >= 0.5
     assert "rgba" not in traces["dominated"]["marker"]["color"]
@@ -145,7 +195,9 @@ SORTS = [
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("sort, key, descending", SORTS, ids=[s for s, _, _ in SORTS])
-def test_the_table_sorts_in_the_database_as_python_sorts_the_rows(run, logged_in_client, api_client, sort, key, descending):
+def test_the_table_sorts_in_the_database_as_python_sorts_the_rows(
+    run, logged_in_client, api_client, sort, key, descending
+):
     expected = _expected(run, key=key, descending=descending)
     html = logged_in_client.get(f"/optimizations/runs/{run.pk}/trials/", {"sort": sort, "page": 3}).content.decode()
     assert _ids(html) == expected[100:150]
@@ -156,52 +208,83 @@ def test_the_table_sorts_in_the_database_as_python_sorts_the_rows(run, logged_in
 
 @pytest.mark.django_db
 def test_the_table_filters_by_phase_feasibility_front_and_ranges(run, logged_in_client, api_client):
-    keep = lambda r: (r.phase == "nsga2" and r.feasible and r.metrics["sharpe"] is not None and r.metrics["sharpe"] >= 1  # noqa: E731
-                      and r.params["take_profit_pct"] <= 0.008)
+    keep = lambda r: (
+        r.phase == "nsga2"
+        and r.feasible
+        and r.metrics["sharpe"] is not None
+        and r.metrics["sharpe"] >= 1  # noqa: E731
+        and r.params["take_profit_pct"] <= 0.008
+    )
     expected = _expected(run, key=lambda r: r.metrics["return_pct"], descending=True, keep=keep)
     assert 50 < len(expected) < 3000
-    query = {"phase": "nsga2", "feasible": "yes", "min_sharpe": "1", "max_take_profit_pct": "0.008", "sort": "-return_pct"}
+    query = {
+        "phase": "nsga2",
+        "feasible": "yes",
+        "min_sharpe": "1",
+        "max_take_profit_pct": "0.008",
+        "sort": "-return_pct",
+    }
     html = logged_in_client.get(f"/optimizations/runs/{run.pk}/", {**query, "page": 2}).content.decode()
     assert _ids(html) == expected[50:100]
     assert f"of {len(expected):,} (filtered from 3,000)" in html
-    assert 'name="min_sharpe" value="1.0"' in html and '<option value="nsga2" selected>' in html  # the form keeps the filter
+    assert (
+        'name="min_sharpe" value="1.0"' in html and '<option value="nsga2" selected>' in html
+    )  # the form keeps the filter
     api = api_client.get(f"/api/optimizations/{run.pk}/results/", {**query, "limit": 500}).json()
     assert api["count"] == len(expected) and [r["id"] for r in api["results"]] == expected[:500]
 
     front = _expected(run, keep=lambda r: r.rank == 0 and r.feasible)
     html = logged_in_client.get(f"/optimizations/runs/{run.pk}/trials/", {"front": "yes"}).content.decode()
     assert 0 < len(front) <= 50 and _ids(html) == front
-    no_edge = _expected(run, keep=lambda r: r.metrics["sharpe"] is not None and r.metrics["sharpe"] <= 0)  # a null Sharpe is no 0
-    assert api_client.get(f"/api/optimizations/{run.pk}/results/", {"max_sharpe": "0", "limit": 500}).json()["count"] == len(no_edge)
+    no_edge = _expected(
+        run, keep=lambda r: r.metrics["sharpe"] is not None and r.metrics["sharpe"] <= 0
+    )  # a null Sharpe is no 0
+    assert api_client.get(f"/api/optimizations/{run.pk}/results/", {"max_sharpe": "0", "limit": 500}).json()[
+        "count"
+    ] == len(no_edge)
     infeasible = _expected(run, key=violation, keep=lambda r: not r.feasible)
-    html = logged_in_client.get(f"/optimizations/runs/{run.pk}/trials/", {"feasible": "no", "sort": "violation"}).content.decode()
+    html = logged_in_client.get(
+        f"/optimizations/runs/{run.pk}/trials/", {"feasible": "no", "sort": "violation"}
+    ).content.decode()
     assert _ids(html) == infeasible[:50]
 
 
 @pytest.mark.django_db
 def test_the_sort_and_page_links_keep_the_filters(run, logged_in_client):
-    html = logged_in_client.get(f"/optimizations/runs/{run.pk}/trials/", {"phase": "grid", "sort": "-sharpe"}).content.decode()
+    html = logged_in_client.get(
+        f"/optimizations/runs/{run.pk}/trials/", {"phase": "grid", "sort": "-sharpe"}
+    ).content.decode()
     assert 'href="?sort=sharpe&amp;phase=grid#trials"' in html  # Sharpe again: the other way
     assert 'href="?sort=max_drawdown_pct&amp;phase=grid#trials"' in html  # drawdown's best first is its smallest
     assert 'href="?sort=-return_pct&amp;phase=grid#trials"' in html  # return's is its largest
     assert 'href="?sort=-sharpe&amp;phase=grid&amp;page=2#trials"' in html  # next page
     last = math.ceil(run.results.filter(phase="grid").count() / 50)
-    html = logged_in_client.get(f"/optimizations/runs/{run.pk}/trials/", {"phase": "grid", "page": 999}).content.decode()
+    html = logged_in_client.get(
+        f"/optimizations/runs/{run.pk}/trials/", {"phase": "grid", "page": 999}
+    ).content.decode()
     assert f"page {last} of {last}" in html  # past the end: the last page
 
 
 @pytest.mark.django_db
 def test_bad_query_values_are_named_on_the_page_and_400s_in_the_api(run, logged_in_client, api_client):
-    html = logged_in_client.get(f"/optimizations/runs/{run.pk}/trials/", {"sort": "luck", "min_sharpe": "abc", "feasible": "maybe",
-                                                                            "min_confidence": "2"}).content.decode()
+    html = logged_in_client.get(
+        f"/optimizations/runs/{run.pk}/trials/",
+        {"sort": "luck", "min_sharpe": "abc", "feasible": "maybe", "min_confidence": "2"},
+    ).content.decode()
     errors = re.search(r'<ul class="error" id="trials-errors">(.*?)</ul>', html, re.S).group(1)
-    for message in ("sort: unknown column &#x27;luck&#x27;", "min_sharpe: &#x27;abc&#x27; is not a number",
-                    "feasible: say yes or no", "min_confidence: &#x27;confidence&#x27; is not a metric"):
+    for message in (
+        "sort: unknown column &#x27;luck&#x27;",
+        "min_sharpe: &#x27;abc&#x27; is not a number",
+        "feasible: say yes or no",
+        "min_confidence: &#x27;confidence&#x27; is not a metric",
+    ):
         assert message in errors, message
     assert _ids(html) == _expected(run)[:50]  # the rest of the query still applies: here, nothing
-    for query, message in ((
-            {"sort": "luck"}, "sort: unknown column 'luck'"), ({"max_sharpe": "nan"}, "max_sharpe: 'nan' is not a finite number"),
-            ({"phase": "warmup"}, "phase: 'warmup' is none of grid, nsga2, local")):
+    for query, message in (
+        ({"sort": "luck"}, "sort: unknown column 'luck'"),
+        ({"max_sharpe": "nan"}, "max_sharpe: 'nan' is not a finite number"),
+        ({"phase": "warmup"}, "phase: 'warmup' is none of grid, nsga2, local"),
+    ):
         response = api_client.get(f"/api/optimizations/{run.pk}/results/", query)
         assert response.status_code == 400 and message in response.json()["detail"], response.json()
 
@@ -229,8 +312,12 @@ def test_a_balanced_factorial_s_importance_is_the_classical_anova_epsilon_square
     rng = np.random.default_rng(5)
     levels = {"a": [0.1, 0.2, 0.3, 0.4], "b": [1, 2, 3], "c": ["x", "y"]}
     grid = pd.MultiIndex.from_product([*levels.values(), range(6)], names=[*levels, "replicate"]).to_frame(index=False)
-    grid["y"] = (np.sin(grid["a"] * 10) + 0.3 * grid["b"] ** 2 + 0.8 * (grid["c"] == "y") * grid["b"]  # an interaction too
-                 + rng.normal(0, 0.2, len(grid)))
+    grid["y"] = (
+        np.sin(grid["a"] * 10)
+        + 0.3 * grid["b"] ** 2
+        + 0.8 * (grid["c"] == "y") * grid["b"]  # an interaction too
+        + rng.normal(0, 0.2, len(grid))
+    )
     found = parameter_importance(grid[["a", "b", "c"]].to_dict("records"), grid["y"].tolist(), names=["a", "b", "c"])
     total = ((grid["y"] - grid["y"].mean()) ** 2).sum()
     between = {}
@@ -240,7 +327,9 @@ def test_a_balanced_factorial_s_importance_is_the_classical_anova_epsilon_square
     df_resid = len(grid) - 1 - sum(len(v) - 1 for v in levels.values())
     ms_resid = (total - sum(between.values())) / df_resid
     for name, values in levels.items():
-        assert found["importance"][name] == pytest.approx((between[name] - (len(values) - 1) * ms_resid) / total, rel=1e-9), name
+        assert found["importance"][name] == pytest.approx(
+            (between[name] - (len(values) - 1) * ms_resid) / total, rel=1e-9
+        ), name
     assert found["explained"] == pytest.approx(1 - ms_resid / (total / (len(grid) - 1)), rel=1e-9)
     assert 0.01 < 1 - found["explained"]  # the interaction and the noise are left unexplained
 
@@ -264,7 +353,9 @@ def test_an_objective_of_one_parameter_gets_all_the_importance_even_where_anothe
     y = np.cos(x1 / 2.0) * 3
     params = [{"x1": int(a) * 0.001, "x2": int(b), "x3": float(c)} for a, b, c in zip(x1, x2, x3)]
     found = parameter_importance(params, y.tolist(), names=["x1", "x2", "x3"])
-    assert found["importance"]["x1"] == pytest.approx(1.0, abs=1e-9) and found["explained"] == pytest.approx(1.0, abs=1e-9)
+    assert found["importance"]["x1"] == pytest.approx(1.0, abs=1e-9) and found["explained"] == pytest.approx(
+        1.0, abs=1e-9
+    )
     assert found["importance"]["x2"] < 1e-9 and found["importance"]["x3"] < 1e-9
     # ... where x2's own between-level share (its importance judged alone) is large
     frame = pd.DataFrame({"x2": x2, "y": y})
@@ -285,11 +376,21 @@ def test_the_page_says_sharpe_is_all_stop_loss(run, logged_in_client):
     table = re.search(r'<table id="importance-table">(.*?)</table>', html, re.S).group(1)
     headers = re.findall(r'<th class="num">(.*?)</th>', table)
     assert headers == ["return %", "max drawdown %", "Sharpe"]
-    shares = {name: re.findall(r'<td class="num">(\d+)%</td>', row) for name, row in
-              re.findall(r'<tr data-parameter="(\w+)">(.*?)</tr>', table, re.S)}
-    assert shares["stop_loss_pct"][2] == "100" and all(shares[n][2] == "0" for n in ("entry_threshold", "take_profit_pct", "max_hold_bars"))
+    shares = {
+        name: re.findall(r'<td class="num">(\d+)%</td>', row)
+        for name, row in re.findall(r'<tr data-parameter="(\w+)">(.*?)</tr>', table, re.S)
+    }
+    assert shares["stop_loss_pct"][2] == "100" and all(
+        shares[n][2] == "0" for n in ("entry_threshold", "take_profit_pct", "max_hold_bars")
+    )
     # and the numbers are the selector's, on the rows that have a Sharpe ratio
     rows, _ = selectors.optimization_chart_rows(run=run)
-    sharpe = parameter_importance([r["params"] for r in rows], [r["metrics"]["sharpe"] for r in rows],
-                                  names=["entry_threshold", "stop_loss_pct", "take_profit_pct", "max_hold_bars"])
-    assert sharpe["n"] == sum(r["metrics"]["sharpe"] is not None for r in rows) and sharpe["importance"]["stop_loss_pct"] > 0.999
+    sharpe = parameter_importance(
+        [r["params"] for r in rows],
+        [r["metrics"]["sharpe"] for r in rows],
+        names=["entry_threshold", "stop_loss_pct", "take_profit_pct", "max_hold_bars"],
+    )
+    assert (
+        sharpe["n"] == sum(r["metrics"]["sharpe"] is not None for r in rows)
+        and sharpe["importance"]["stop_loss_pct"] > 0.999
+    )

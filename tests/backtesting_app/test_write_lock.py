@@ -1,12 +1,11 @@
 """Long computations (bar loading, reference-engine re-runs) must not hold the database's write lock:
 on SQLite there is one, and a writer that waits past its busy timeout fails with "database is locked"."""
 
-
 import pytest
 
 from backtesting_app import services
-from backtesting_app.request import BacktestRequest, OptimizationRequest
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun, ParetoFront
+from backtesting_app.request import BacktestRequest, OptimizationRequest
 from backtesting_app.services import backtests, optimizations
 from backtesting_app.tasks import optimization_run_execute
 from tests.backtesting_app.test_optimization_platform import FIXED, SPACE
@@ -40,9 +39,22 @@ def write_from_another_connection(username: str):
 
 
 def _optimization(user, enqueue=False):
-    return services.optimization_run_start(user=user, enqueue=enqueue, request=OptimizationRequest.from_dict(dict(
-        symbol="EURUSD", timeframe="1h", space=SPACE, fixed_params=FIXED, budget=60, seed=7, constraints={"min_trades": 10},
-        spread_pips=0.5)))
+    return services.optimization_run_start(
+        user=user,
+        enqueue=enqueue,
+        request=OptimizationRequest.from_dict(
+            dict(
+                symbol="EURUSD",
+                timeframe="1h",
+                space=SPACE,
+                fixed_params=FIXED,
+                budget=60,
+                seed=7,
+                constraints={"min_trades": 10},
+                spread_pips=0.5,
+            )
+        ),
+    )
 
 
 def test_other_writers_succeed_while_the_front_is_re_run(bars, user, monkeypatch, django_user_model):
@@ -59,7 +71,9 @@ def test_other_writers_succeed_while_the_front_is_re_run(bars, user, monkeypatch
     n_front = ParetoFront.objects.filter(run=run).count()
     assert n_front and errors == [None] * n_front  # one re-run a front point, each beside a successful write
     assert django_user_model.objects.filter(username__startswith="web-").count() == n_front
-    assert all(p.result.stats for p in ParetoFront.objects.filter(run=run).select_related("result"))  # each front point re-run
+    assert all(
+        p.result.stats for p in ParetoFront.objects.filter(run=run).select_related("result")
+    )  # each front point re-run
 
 
 @pytest.mark.parametrize("start", ["backtest", "optimization"])
@@ -76,10 +90,24 @@ def test_other_writers_succeed_while_a_start_loads_the_bars(bars, user, monkeypa
     load_bars = backtests.load_bars
     monkeypatch.setattr(backtests, "load_bars", load_while_someone_writes)
     if start == "backtest":
-        run = services.backtest_run_start(user=user, request=BacktestRequest.from_dict(dict(
-            symbol="EURUSD", timeframe="1h", strategy="forecast", forecasts_source="baseline",
-            params={"entry_threshold": 0.0003, "confidence_threshold": 0.4, "stop_loss_pct": 0.004,
-                    "take_profit_pct": 0.006, "max_hold_bars": 12})))
+        run = services.backtest_run_start(
+            user=user,
+            request=BacktestRequest.from_dict(
+                dict(
+                    symbol="EURUSD",
+                    timeframe="1h",
+                    strategy="forecast",
+                    forecasts_source="baseline",
+                    params={
+                        "entry_threshold": 0.0003,
+                        "confidence_threshold": 0.4,
+                        "stop_loss_pct": 0.004,
+                        "take_profit_pct": 0.006,
+                        "max_hold_bars": 12,
+                    },
+                )
+            ),
+        )
     else:
         run = _optimization(user, enqueue=True)
     assert errors == [None]
@@ -100,6 +128,9 @@ def test_cancelling_during_the_front_re_run_stops_it(bars, user, monkeypatch):
     monkeypatch.setattr(optimizations, "run_backtest", re_run_then_cancel)
     assert optimization_run_execute(run.pk) == "cancelled"
     assert len(calls) == 1  # the next front point was not re-run
-    assert not ParetoFront.objects.filter(run=run).exists() and not OptimizationResult.objects.filter(run=run, rank__isnull=False).exists()
+    assert (
+        not ParetoFront.objects.filter(run=run).exists()
+        and not OptimizationResult.objects.filter(run=run, rank__isnull=False).exists()
+    )
     assert OptimizationResult.objects.filter(run=run).count() == 60  # the evaluations stay, for a resume
     assert BacktestRun.objects.count() == 0

@@ -41,8 +41,9 @@ def _log_in(page, live_server, django_user_model):
     assert page.violations() == []
 
 
-def test_pages_with_inline_scripts_handlers_and_charts_raise_no_violation(watched_page, live_server, django_user_model,
-                                                                          register, fixture_path):
+def test_pages_with_inline_scripts_handlers_and_charts_raise_no_violation(
+    watched_page, live_server, django_user_model, register, fixture_path
+):
     from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 
@@ -76,8 +77,9 @@ def test_pages_with_inline_scripts_handlers_and_charts_raise_no_violation(watche
         assert page.violations() == [], path
 
 
-def test_a_backtest_page_with_webgl_charts_raises_no_violation(watched_page, live_server, django_user_model, qcluster,
-                                                               fixture_path):
+def test_a_backtest_page_with_webgl_charts_raises_no_violation(
+    watched_page, live_server, django_user_model, qcluster, fixture_path
+):
     from marketdata.request import ImportRequest
     from marketdata.services import candles_import_file
 

@@ -37,8 +37,7 @@ def test_upload_a_raw_mt4_file_and_see_the_range_and_chart(logged_in_page, live_
     page.click("#import-form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/data/imports/\d+/$"))
     # The page polls the job until the worker finishes, then shows the report.
-    expect(page.locator("#imported-range")).to_have_text(
-        "2014-05-30 15:00 → 2014-06-24 06:00", timeout=60_000)
+    expect(page.locator("#imported-range")).to_have_text("2014-05-30 15:00 → 2014-06-24 06:00", timeout=60_000)
     expect(page.locator("#inserted")).to_have_text("400")
     expect(page.locator("#candles-chart .main-svg").first).to_be_visible()
     assert page.locator("#candles-chart g.trace.boxes, #candles-chart .trace").count() > 0

@@ -35,8 +35,16 @@ def test_admin_bulk_tags_two_versions_and_filters_by_tag(page, live_server, djan
 
 def test_the_version_list_stays_beside_the_filter_panel(page, live_server, django_user_model, register, tmp_path):
     """At a laptop's width the list scrolls inside its own box; it never runs under the filter panel."""
-    register(seed=0, label="default model, 6 epochs on EURUSD H1 2014-2024", metrics={
-        "crps": 0.00146512345678, "coverage_q05_q95": 0.8312, "mae_median": 0.0010123, "ewma_crps": 0.0015281234})
+    register(
+        seed=0,
+        label="default model, 6 epochs on EURUSD H1 2014-2024",
+        metrics={
+            "crps": 0.00146512345678,
+            "coverage_q05_q95": 0.8312,
+            "mae_median": 0.0010123,
+            "ewma_crps": 0.0015281234,
+        },
+    )
     django_user_model.objects.create_user(username="boss", password="boss-pass-123", is_staff=True, is_superuser=True)
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/admin/login/?next=/admin/registry/modelversion/")
@@ -61,10 +69,18 @@ def test_staff_compare_two_versions_and_curate_one_from_its_page(staff_page, liv
 
     def version(seed, losses):
         files = artifact_files(seed)
-        files["history"] = json.dumps({"epochs": [{"epoch": i, "train_loss": t, "val_loss": v}
-                                                  for i, (t, v) in enumerate(losses)]}).encode()
-        return artifact_register(model_name="eurusd-1h-h12", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12,
-                                 channel_order=CHANNELS, metrics={"crps": 0.001 + seed / 1000})
+        files["history"] = json.dumps(
+            {"epochs": [{"epoch": i, "train_loss": t, "val_loss": v} for i, (t, v) in enumerate(losses)]}
+        ).encode()
+        return artifact_register(
+            model_name="eurusd-1h-h12",
+            files=files,
+            symbol="EURUSD",
+            timeframe="1h",
+            horizon_bars=12,
+            channel_order=CHANNELS,
+            metrics={"crps": 0.001 + seed / 1000},
+        )
 
     first, second = version(0, [(0.9, 1.0), (0.7, 0.8)]), version(1, [(0.95, 1.1), (0.8, 0.9), (0.75, 0.85)])
     page = staff_page

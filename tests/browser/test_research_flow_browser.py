@@ -4,6 +4,7 @@ backtest and an optimization on them, and follow the links between the result pa
 
 import re
 import time
+from datetime import UTC
 
 import pytest
 from playwright.sync_api import expect
@@ -18,7 +19,10 @@ def clusters(transactional_db, tmp_path, settings):
     """Both queues, as `make run` starts them; children score 20 test windows to keep training short."""
     env = {"FOREXGPT_EVAL_WINDOWS": "20", "FOREXGPT_CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
     logs = [tmp_path / "default.log", tmp_path / "gpu.log"]
-    procs = [start_qcluster(logs[0], extra_env=env), start_qcluster(logs[1], extra_env={**env, "Q_CLUSTER_NAME": "gpu"})]
+    procs = [
+        start_qcluster(logs[0], extra_env=env),
+        start_qcluster(logs[1], extra_env={**env, "Q_CLUSTER_NAME": "gpu"}),
+    ]
     try:
         yield
     finally:
@@ -171,32 +175,51 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
 
 
 def test_the_forecast_set_list_shows_only_sets_that_cover_the_series_and_range(logged_in_page, live_server, db):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from forecasts.models import ForecastSet
 
     def make(symbol, first, last):
-        return ForecastSet.objects.create(symbol=symbol, timeframe="1h", artifact_ref="m:1", status="succeeded",
-                                          first=datetime(*first, tzinfo=timezone.utc), last=datetime(*last, tzinfo=timezone.utc), rows=1)
+        return ForecastSet.objects.create(
+            symbol=symbol,
+            timeframe="1h",
+            artifact_ref="m:1",
+            status="succeeded",
+            first=datetime(*first, tzinfo=UTC),
+            last=datetime(*last, tzinfo=UTC),
+            rows=1,
+        )
 
-    june, july, gbp = make("EURUSD", (2014, 6, 1), (2014, 6, 30)), make("EURUSD", (2014, 7, 1), (2014, 7, 31)), make("GBPUSD", (2014, 6, 1), (2014, 6, 30))
+    june, july, gbp = (
+        make("EURUSD", (2014, 6, 1), (2014, 6, 30)),
+        make("EURUSD", (2014, 7, 1), (2014, 7, 31)),
+        make("GBPUSD", (2014, 6, 1), (2014, 6, 30)),
+    )
     page = logged_in_page
     page.goto(f"{live_server.url}/backtests/")
     page.fill("#backtest-form input[name=symbol]", "EUR/USD")
     page.fill("#backtest-form input[name=start]", "2014-06-05T00:00")
     page.fill("#backtest-form input[name=end]", "2014-06-20T00:00")
-    visible = page.evaluate("Array.from(document.querySelectorAll('select[name=forecast_set] option')).filter(o => o.value && !o.hidden).map(o => o.value)")
+    visible = page.evaluate(
+        "Array.from(document.querySelectorAll('select[name=forecast_set] option')).filter(o => o.value && !o.hidden).map(o => o.value)"
+    )
     assert visible == [str(june.pk)] and str(july.pk) != visible[0] and str(gbp.pk) not in visible
 
 
 def test_long_forecast_set_labels_keep_the_forms_within_a_laptop_screen(logged_in_page, live_server, db):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from forecasts.models import ForecastSet
 
-    ForecastSet.objects.create(symbol="EURUSD", timeframe="1h", artifact_ref="a-long-registered-model-name-for-eurusd-hourly-with-volatility-channels-and-ensembles:12",
-                               status="succeeded", rows=8_760, first=datetime(2014, 6, 1, tzinfo=timezone.utc),
-                               last=datetime(2024, 6, 30, tzinfo=timezone.utc))
+    ForecastSet.objects.create(
+        symbol="EURUSD",
+        timeframe="1h",
+        artifact_ref="a-long-registered-model-name-for-eurusd-hourly-with-volatility-channels-and-ensembles:12",
+        status="succeeded",
+        rows=8_760,
+        first=datetime(2014, 6, 1, tzinfo=UTC),
+        last=datetime(2024, 6, 30, tzinfo=UTC),
+    )
     page = logged_in_page
     page.set_viewport_size({"width": 1440, "height": 900})
     for path in ("/backtests/", "/optimizations/", "/conformal/"):

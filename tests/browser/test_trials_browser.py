@@ -17,8 +17,9 @@ TIMING = """() => { const t = performance.getEntriesByType("navigation")[0];
 
 
 @pytest.mark.parametrize("evaluations", [600, 3000])
-def test_the_run_page_loads_with_its_charts_and_a_table_that_sorts_filters_and_pages(logged_in_page, live_server,
-                                                                                     django_user_model, evaluations):
+def test_the_run_page_loads_with_its_charts_and_a_table_that_sorts_filters_and_pages(
+    logged_in_page, live_server, django_user_model, evaluations
+):
     run = make_run(django_user_model.objects.get(username="trader"), n=evaluations)
     page = logged_in_page
     errors = []
@@ -26,8 +27,10 @@ def test_the_run_page_loads_with_its_charts_and_a_table_that_sorts_filters_and_p
     for visit in ("first visit", "again"):  # the second with plotly.js in the browser's cache
         page.goto(f"{live_server.url}/optimizations/runs/{run.pk}/", wait_until="load")
         timing = page.evaluate(TIMING)
-        print(f"\n{evaluations:,} evaluations, {visit}: response {timing['response']:.0f} ms, DOMContentLoaded "
-              f"{timing['domContentLoaded']:.0f} ms, load {timing['load']:.0f} ms")
+        print(
+            f"\n{evaluations:,} evaluations, {visit}: response {timing['response']:.0f} ms, DOMContentLoaded "
+            f"{timing['domContentLoaded']:.0f} ms, load {timing['load']:.0f} ms"
+        )
         assert timing["load"] > 0  # the load event fired
     for light in ("#hv-chart", "#importance-chart"):  # drawn at load
         expect(page.locator(f"{light} .main-svg").first).to_be_attached()
@@ -36,7 +39,9 @@ def test_the_run_page_loads_with_its_charts_and_a_table_that_sorts_filters_and_p
     started = page.evaluate("performance.now()")
     page.click("#scatter3d-card > summary")
     expect(page.locator("#scatter3d .gl-container, #scatter3d canvas").first).to_be_attached()
-    print(f"{evaluations:,} evaluations: 3-D chart drawn {page.evaluate('performance.now()') - started:.0f} ms after the click")
+    print(
+        f"{evaluations:,} evaluations: 3-D chart drawn {page.evaluate('performance.now()') - started:.0f} ms after the click"
+    )
     expect(page.locator("#scatter3d")).to_have_attribute("data-plotted", "true")
 
     table = page.locator("#trials-table")
@@ -65,7 +70,9 @@ def test_the_run_page_loads_with_its_charts_and_a_table_that_sorts_filters_and_p
     expect(page.locator("#trials-count")).to_contain_text(f"Rows 1-50 of {evaluations:,}")
     page.locator("#trials-pager a[rel=next]").click()
     expect(page.locator("#trials-count")).to_contain_text("Rows 51-100")
-    expect(page.locator("#trials-table tbody tr").first).to_have_attribute("data-id", str(run.results.order_by("id")[50].pk))
+    expect(page.locator("#trials-table tbody tr").first).to_have_attribute(
+        "data-id", str(run.results.order_by("id")[50].pk)
+    )
     page.go_back()
     expect(page.locator("#trials-count")).to_contain_text("Rows 1-50")
     assert errors == []

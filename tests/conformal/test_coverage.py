@@ -37,8 +37,9 @@ def _figure(html: str, element_id: str) -> float:
     return float(re.search(r"<strong>([0-9.]+)</strong>", paragraph).group(1))
 
 
-def test_the_set_page_and_the_calibration_page_give_one_figure_for_the_same_points(version, user, staff_user,
-                                                                                   logged_in_client, api_client):
+def test_the_set_page_and_the_calibration_page_give_one_figure_for_the_same_points(
+    version, user, staff_user, logged_in_client, api_client
+):
     fs = stored_set(user, version)
     run = _calibrated(user, staff_user, fs, method="aci", alpha=0.1, cal_size=120)
     # Independently: the engine on the set's 356 rows with an outcome, the first 120 to fit on.
@@ -48,32 +49,58 @@ def test_the_set_page_and_the_calibration_page_give_one_figure_for_the_same_poin
     own = calibration_coverage(run)
     scores = forecast_selectors.forecast_scores(fs, forecast_selectors.forecast_frame(fs))
     on_set = scores["calibration"]
-    assert own["coverage"] == on_set["coverage"] == scores["calibrated_coverage"] == expected.metrics["coverage"] == run.metrics["coverage"]
+    assert (
+        own["coverage"]
+        == on_set["coverage"]
+        == scores["calibrated_coverage"]
+        == expected.metrics["coverage"]
+        == run.metrics["coverage"]
+    )
     assert own["points"] == on_set["points"] == on_set["sequential"] == 356 - 120 and on_set["unseen"] == 0
     assert on_set["first"] == f"{known['timestamp'].iloc[120]:%Y-%m-%dT%H:%M:%SZ}" == run.ranges["evaluation"]["first"]
     assert on_set["not_scored"] == {"fitted": 120, "seen": 0, "unknown": 0} and on_set["pending"] == 12
     # Scoring the final state on every row (what the page did before) gives another number.
     final = with_bounds(run.state, run.alpha, known)
-    assert np.mean((known["y_true"] >= final["lo"]) & (known["y_true"] <= final["hi"])) != pytest.approx(own["coverage"], abs=1e-9)
+    assert np.mean((known["y_true"] >= final["lo"]) & (known["y_true"] <= final["hi"])) != pytest.approx(
+        own["coverage"], abs=1e-9
+    )
 
     set_page = logged_in_client.get(f"/forecasts/{fs.pk}/").content.decode()
     cal_page = logged_in_client.get(f"/conformal/runs/{run.pk}/").content.decode()
-    assert _figure(set_page, "calibrated-coverage") == _figure(cal_page, "calibration-coverage") == round(expected.metrics["coverage"], 3)
+    assert (
+        _figure(set_page, "calibrated-coverage")
+        == _figure(cal_page, "calibration-coverage")
+        == round(expected.metrics["coverage"], 3)
+    )
     named = re.sub(r"\s+", " ", re.search(r'<p id="calibration-named">(.*?)</p>', set_page, re.S).group(1))
     cal_range = run.ranges["calibration"]
     assert f"#{run.pk} aci (alpha 0.1)</a>, aci, alpha 0.1 (target coverage" in named and ">0.90</span>" in named
-    assert f"calibrated on {cal_range['first'][:10]} {cal_range['first'][11:16]} to {cal_range['last'][:10]} {cal_range['last'][11:16]} UTC (120 points)" in named
-    assert "the 236 points after its calibration range" in set_page and "236 with the calibration's own sequential intervals" in set_page
+    assert (
+        f"calibrated on {cal_range['first'][:10]} {cal_range['first'][11:16]} to {cal_range['last'][:10]} {cal_range['last'][11:16]} UTC (120 points)"
+        in named
+    )
+    assert (
+        "the 236 points after its calibration range" in set_page
+        and "236 with the calibration's own sequential intervals" in set_page
+    )
     assert "120 points inside its calibration range (it was fitted on them)" in set_page
     body = api_client.get(f"/api/forecasts/{fs.pk}/scores/").json()["calibration"]
-    assert (body["id"], body["method"], body["alpha"], body["coverage"], body["points"]) == (run.pk, "aci", 0.1, own["coverage"], 236)
+    assert (body["id"], body["method"], body["alpha"], body["coverage"], body["points"]) == (
+        run.pk,
+        "aci",
+        0.1,
+        own["coverage"],
+        236,
+    )
     # its CSV's lo / hi are the ones scored: the points it scores give the same number from the file
     rows = forecast_selectors.forecast_frame(fs)
     scored = rows[rows["interval_kind"].isin(["sequential", "unseen"]) & np.isfinite(rows["y_true"])]
     assert np.mean((scored["y_true"] >= scored["lo"]) & (scored["y_true"] <= scored["hi"])) == own["coverage"]
 
 
-def test_another_set_is_scored_only_after_every_point_an_online_calibration_saw(version, user, staff_user, logged_in_client):
+def test_another_set_is_scored_only_after_every_point_an_online_calibration_saw(
+    version, user, staff_user, logged_in_client
+):
     early = stored_set(user, version, end="2014-06-16T23:59Z")
     run = _calibrated(user, staff_user, early, method="aci", alpha=0.1, cal_size=80)
     whole = stored_set(user, version)
@@ -85,7 +112,12 @@ def test_another_set_is_scored_only_after_every_point_an_online_calibration_saw(
     final = with_bounds(run.state, run.alpha, after)
     expected = float(np.mean((after["y_true"] >= final["lo"]) & (after["y_true"] <= final["hi"])))
     scores = forecast_selectors.forecast_scores(whole, rows)["calibration"]
-    assert (scores["coverage"], scores["points"], scores["unseen"], scores["sequential"]) == (expected, len(after), len(after), 0)
+    assert (scores["coverage"], scores["points"], scores["unseen"], scores["sequential"]) == (
+        expected,
+        len(after),
+        len(after),
+        0,
+    )
     fitted = int((known["timestamp"] <= pd.Timestamp(run.ranges["calibration"]["last"])).sum())
     assert scores["not_scored"] == {"fitted": fitted, "seen": len(known) - len(after) - fitted, "unknown": 0}
     page = logged_in_client.get(f"/forecasts/{whole.pk}/").content.decode()
@@ -94,9 +126,12 @@ def test_another_set_is_scored_only_after_every_point_an_online_calibration_saw(
     assert f'of <a href="/forecasts/{early.pk}/">forecast set #{early.pk}</a>' in page
 
 
-def test_a_calibration_of_in_sample_forecasts_says_so_on_its_page_and_in_the_api(version, user, staff_user, logged_in_client,
-                                                                                api_client):
-    inside = _calibrated(user, staff_user, stored_set(user, version, end="2014-06-11T23:59Z"), method="split", cal_size=50)
+def test_a_calibration_of_in_sample_forecasts_says_so_on_its_page_and_in_the_api(
+    version, user, staff_user, logged_in_client, api_client
+):
+    inside = _calibrated(
+        user, staff_user, stored_set(user, version, end="2014-06-11T23:59Z"), method="split", cal_size=50
+    )
     page = logged_in_client.get(f"/conformal/runs/{inside.pk}/").content.decode()
     assert 'id="calibration-in-sample"' in page and "<strong>In-sample forecasts.</strong>" in page
     assert "This calibration was fitted and evaluated on forecasts of bars the model was fitted to" in page
@@ -109,7 +144,9 @@ def test_a_calibration_of_in_sample_forecasts_says_so_on_its_page_and_in_the_api
     assert api_client.get(f"/api/calibrations/{later.pk}/").json()["in_sample"] is False
     # the attached in-sample calibration is flagged on the set pages it gives intervals to
     calibration_attach(run=inside, user=staff_user)
-    assert 'id="calibration-in-sample"' in logged_in_client.get(f"/forecasts/{inside.forecast_set_id}/").content.decode()
+    assert (
+        'id="calibration-in-sample"' in logged_in_client.get(f"/forecasts/{inside.forecast_set_id}/").content.decode()
+    )
 
 
 def test_the_migration_gives_runs_finished_before_it_their_ranges(version, user, staff_user):

@@ -115,7 +115,7 @@ def test_sliding_window_equals_split_refitted_on_the_last_window():
     online = SlidingWindowConformal(0.1, window=50).fit(y[:100], np.zeros(100))
     lo, hi = online.predict_online(y[100:], np.zeros(200))
     for t in (0, 17, 199):
-        past = y[100 + t - 50: 100 + t]
+        past = y[100 + t - 50 : 100 + t]
         expected = SplitConformal(0.1).fit(past, np.zeros(50)).q_
         assert hi[t] == pytest.approx(expected) and lo[t] == pytest.approx(-expected)
 
@@ -179,7 +179,9 @@ def test_multi_horizon_bonferroni_joint_coverage():
     for seed in range(60):
         rng = np.random.default_rng(seed)
         y = rng.normal(size=(700, 4)) * np.array([1, 2, 3, 4])
-        model = MultiHorizonConformal(lambda a: SplitConformal(a), alpha=0.1, joint=True).fit(y[:199], np.zeros((199, 4)))
+        model = MultiHorizonConformal(lambda a: SplitConformal(a), alpha=0.1, joint=True).fit(
+            y[:199], np.zeros((199, 4))
+        )
         lo, hi = model.predict(np.zeros((501, 4)))
         joint_cover.append(np.mean(((y[199:] >= lo) & (y[199:] <= hi)).all(axis=1)))
     assert model.step_alpha_ == 0.025
@@ -195,24 +197,39 @@ def test_winkler_and_metrics_by_hand():
     assert m["under_coverage"] == pytest.approx(0.5 - 1 / 3)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: SplitConformal(1.5).fit([1.0], [0.0]), "alpha must be strictly between 0 and 1"),
-    (lambda: SplitConformal(0.0).fit([1.0], [0.0]), "alpha must be strictly between 0 and 1"),
-    (lambda: SplitConformal(0.1).fit([1.0, np.nan], [0.0, 0.0]), "y_true has a missing or infinite value at position 1"),
-    (lambda: SplitConformal(0.1, score="normalized").fit([1.0], [0.0]), "needs scale"),
-    (lambda: SplitConformal(0.1).fit([1.0, 2.0], [0.0]), "y_true has 2 values but y_pred has 1"),
-    (lambda: make_calibrator("bayes", 0.1), "unknown method 'bayes'"),
-    (lambda: AdaptiveConformal(0.1, gamma=-1).fit([1.0], [0.0]), "gamma must be a positive step size"),
-    (lambda: SlidingWindowConformal(0.1, window=0).fit([1.0], [0.0]), "window must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: SplitConformal(1.5).fit([1.0], [0.0]), "alpha must be strictly between 0 and 1"),
+        (lambda: SplitConformal(0.0).fit([1.0], [0.0]), "alpha must be strictly between 0 and 1"),
+        (
+            lambda: SplitConformal(0.1).fit([1.0, np.nan], [0.0, 0.0]),
+            "y_true has a missing or infinite value at position 1",
+        ),
+        (lambda: SplitConformal(0.1, score="normalized").fit([1.0], [0.0]), "needs scale"),
+        (lambda: SplitConformal(0.1).fit([1.0, 2.0], [0.0]), "y_true has 2 values but y_pred has 1"),
+        (lambda: make_calibrator("bayes", 0.1), "unknown method 'bayes'"),
+        (lambda: AdaptiveConformal(0.1, gamma=-1).fit([1.0], [0.0]), "gamma must be a positive step size"),
+        (lambda: SlidingWindowConformal(0.1, window=0).fit([1.0], [0.0]), "window must be a positive number"),
+    ],
+)
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
 
 
 def test_forecast_table_mapping_and_errors():
-    table = pd.DataFrame({"timestamp": ["t1", "t2"], "y_true": [0.1, 0.2], "pred_return": [0.0, 0.1],
-                          "q05": [-1, -1], "q25": [-0.5, -0.4], "q75": [0.5, 0.6], "q95": [1, 1]})
+    table = pd.DataFrame(
+        {
+            "timestamp": ["t1", "t2"],
+            "y_true": [0.1, 0.2],
+            "pred_return": [0.0, 0.1],
+            "q05": [-1, -1],
+            "q25": [-0.5, -0.4],
+            "q75": [0.5, 0.6],
+            "q95": [1, 1],
+        }
+    )
     cols = forecast_columns(table, 0.1)
     assert list(cols["q_lo"]) == [-1, -1] and list(cols["scale"]) == [1.0, 1.0] and list(cols["y_pred"]) == [0.0, 0.1]
     assert "q_lo" not in forecast_columns(table, 0.3)  # no q15 column: no band for CQR
@@ -227,7 +244,7 @@ def test_forecast_table_mapping_and_errors():
 def test_real_eurusd_adaptive_methods_hold_coverage_where_split_does_not(shared_file):
     frame = pd.read_csv(shared_file("EURUSD_H1_2014-2024.csv"))
     ret = np.diff(np.log(frame["close"].to_numpy()))
-    sigma = np.sqrt(pd.Series(ret ** 2).ewm(alpha=0.06).mean().shift(1).to_numpy())[100:]  # EWMA vol, past only
+    sigma = np.sqrt(pd.Series(ret**2).ewm(alpha=0.06).mean().shift(1).to_numpy())[100:]  # EWMA vol, past only
     ret = ret[100:]
     cols = {"y_true": ret, "y_pred": np.zeros_like(ret), "scale": sigma}
     split = calibrate_series(cols, method="split", alpha=0.1, cal_size=5000).metrics
@@ -246,7 +263,10 @@ def test_a_short_evaluation_gets_a_rolling_window_that_fits_and_says_which():
     y = rng.normal(size=354)
     m = interval_metrics(y, np.full(354, -1.645), np.full(354, 1.645), alpha=0.1)
     assert m["rolling_window"] == fitting_window(354) == 88 and m["rolling_min"] is not None
-    assert interval_metrics(rng.normal(size=600), np.full(600, -2.0), np.full(600, 2.0), alpha=0.1)["rolling_window"] == 500
+    assert (
+        interval_metrics(rng.normal(size=600), np.full(600, -2.0), np.full(600, 2.0), alpha=0.1)["rolling_window"]
+        == 500
+    )
 
 
 def test_the_rolling_coverage_chart_draws_full_windows_only_and_says_when_it_cuts():
@@ -256,8 +276,14 @@ def test_the_rolling_coverage_chart_draws_full_windows_only_and_says_when_it_cut
 
     rng = np.random.default_rng(0)
     n = 653
-    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"), "y_true": rng.normal(size=n),
-                          "lo": -1.645, "hi": 1.645})
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"),
+            "y_true": rng.normal(size=n),
+            "lo": -1.645,
+            "hi": 1.645,
+        }
+    )
     run = SimpleNamespace(label="#1 aci", alpha=0.1)
     fig = charts.coverage_figure([(run, frame)], window=500)
     trace = fig["data"][0]
@@ -269,5 +295,7 @@ def test_the_rolling_coverage_chart_draws_full_windows_only_and_says_when_it_cut
     assert len(y) == n - 500 + 1 and np.isfinite(y).all()  # no run-in of empty points stretching the x axis
     assert pd.Timestamp(trace["x"][0]).tz_localize(None) == frame["timestamp"].iloc[499].tz_localize(None)
     assert "points shown" not in fig["layout"]["title"]["text"] and fig["layout"]["yaxis"]["tickformat"] == ".1%"
-    long = pd.concat([frame] * 8, ignore_index=True).assign(timestamp=pd.date_range("2024-01-01", periods=8 * n, freq="h", tz="UTC"))
+    long = pd.concat([frame] * 8, ignore_index=True).assign(
+        timestamp=pd.date_range("2024-01-01", periods=8 * n, freq="h", tz="UTC")
+    )
     assert "the last 4,000 points shown" in charts.coverage_figure([(run, long)], window=500)["layout"]["title"]["text"]

@@ -53,7 +53,9 @@ class MedianBand:
 
 @pytest.fixture
 def median_band():
-    method = register_method(CalibrationMethod("median_band_toy", MedianBand, fixed={"factor": 3.0}, label="median band (toy)"))
+    method = register_method(
+        CalibrationMethod("median_band_toy", MedianBand, fixed={"factor": 3.0}, label="median band (toy)")
+    )
     yield method
     unregister_method(method.name)
 
@@ -73,29 +75,42 @@ def test_every_method_rebuilt_from_its_stored_state_predicts_and_learns_as_the_f
     fit, rest, new = slice(0, 300), slice(300, 600), slice(600, 900)
     extra = {k: columns[k] for k in ("scale", "q_lo", "q_hi")}
     part = lambda where: {k: v[where] for k, v in extra.items()}  # noqa: E731
-    fitted = method.make(0.1, window=200, gamma=0.01, lr=0.1).fit(columns["y_true"][fit], columns["y_pred"][fit], **part(fit))
+    fitted = method.make(0.1, window=200, gamma=0.01, lr=0.1).fit(
+        columns["y_true"][fit], columns["y_pred"][fit], **part(fit)
+    )
     if method.online:
         fitted.predict_online(columns["y_true"][rest], columns["y_pred"][rest], **part(rest))
     state = _stored(fitted.get_state())
     rebuilt = calibrator_from_state(state)
     assert type(rebuilt) is method.calibrator and _stored(rebuilt.get_state()) == state
-    for a, b in zip(rebuilt.predict(columns["y_pred"][new], **part(new)), fitted.predict(columns["y_pred"][new], **part(new))):
+    for a, b in zip(
+        rebuilt.predict(columns["y_pred"][new], **part(new)), fitted.predict(columns["y_pred"][new], **part(new))
+    ):
         np.testing.assert_array_equal(a, b)
     if method.online:  # it goes on learning from the same point
-        ahead = [cal.predict_online(columns["y_true"][new], columns["y_pred"][new], **part(new)) for cal in (rebuilt, fitted)]
+        ahead = [
+            cal.predict_online(columns["y_true"][new], columns["y_pred"][new], **part(new)) for cal in (rebuilt, fitted)
+        ]
         np.testing.assert_array_equal(np.asarray(ahead[0]), np.asarray(ahead[1]))
         assert rebuilt.get_state() == fitted.get_state()
 
 
 def test_a_state_stored_before_the_registry_still_rebuilds():
-    state = {"method": "split", "alpha": 0.1, "score": "normalized", "q": 1.5}  # as calibrations of the normalized method hold it
+    state = {
+        "method": "split",
+        "alpha": 0.1,
+        "score": "normalized",
+        "q": 1.5,
+    }  # as calibrations of the normalized method hold it
     lo, hi = calibrator_from_state(state).predict(np.array([0.0, 1.0]), scale=np.array([2.0, 4.0]))
     np.testing.assert_array_equal(lo, [-3.0, -5.0])
     np.testing.assert_array_equal(hi, [3.0, 7.0])
 
 
 def test_unknown_methods_and_states_are_named():
-    with pytest.raises(ValueError, match="unknown method 'bayes'; choose one of split, asymmetric, normalized, cqr, window, aci, pid"):
+    with pytest.raises(
+        ValueError, match="unknown method 'bayes'; choose one of split, asymmetric, normalized, cqr, window, aci, pid"
+    ):
         calibration_method("bayes")
     with pytest.raises(ValueError, match="cannot rebuild a calibrator from method 'bayes'"):
         calibrator_from_state({"method": "bayes", "alpha": 0.1})
@@ -125,12 +140,18 @@ def test_the_form_the_api_and_the_command_offer_a_registered_method(median_band)
 
     assert ("median_band_toy", "median band (toy)") in list(CalibrationForm().fields["method"].choices)
     assert "median_band_toy" in CalibrationCreateSerializer().fields["method"].choices
-    options = Command().create_parser("manage.py", "calibrate").parse_args(["--forecasts", "f.csv", "--method", "median_band_toy"])
+    options = (
+        Command()
+        .create_parser("manage.py", "calibrate")
+        .parse_args(["--forecasts", "f.csv", "--method", "median_band_toy"])
+    )
     assert CalibrationRequest.from_dict({"method": options.method}).method == "median_band_toy"
     unregister_method("median_band_toy")
     try:
         assert "median_band_toy" not in [value for value, _ in CalibrationForm().fields["method"].choices]
         with pytest.raises(CommandError, match="invalid choice: 'median_band_toy'"):
-            Command().create_parser("manage.py", "calibrate").parse_args(["--forecasts", "f.csv", "--method", "median_band_toy"])
+            Command().create_parser("manage.py", "calibrate").parse_args(
+                ["--forecasts", "f.csv", "--method", "median_band_toy"]
+            )
     finally:
         register_method(median_band)

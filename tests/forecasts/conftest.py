@@ -34,10 +34,22 @@ def register_forecaster(*, drift: float = 1.0, periods: bool = False):
     torch.save({"state_dict": model.state_dict(), "model_config": model.config}, checkpoint)
     np.savez(stats, **data.normalizer.to_npz())
     config = {"model": model.config, "patch_len": 32, "horizon": 12, "channels": data.channels}
-    return artifact_register(model_name="eurusd-1h-h12", files={"checkpoint": checkpoint.getvalue(), "config": config,
-                                                                "stats": stats.getvalue(), "history": {"epochs": []}},
-                             symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=data.channels, metrics={},
-                             description="test forecaster", periods=periods_of(data) if periods else None)
+    return artifact_register(
+        model_name="eurusd-1h-h12",
+        files={
+            "checkpoint": checkpoint.getvalue(),
+            "config": config,
+            "stats": stats.getvalue(),
+            "history": {"epochs": []},
+        },
+        symbol="EURUSD",
+        timeframe="1h",
+        horizon_bars=12,
+        channel_order=data.channels,
+        metrics={},
+        description="test forecaster",
+        periods=periods_of(data) if periods else None,
+    )
 
 
 def stored_set(user, version, **changes):
@@ -49,17 +61,23 @@ def stored_set(user, version, **changes):
     from forecasts.services import forecast_set_start
     from marketdata.selectors import candles_frame
 
-    request = ForecastRequest.from_dict({"artifact": version.ref, "symbol": "EURUSD", "timeframe": "1h", "samples": 20,
-                                         **changes})
+    request = ForecastRequest.from_dict(
+        {"artifact": version.ref, "symbol": "EURUSD", "timeframe": "1h", "samples": 20, **changes}
+    )
     fs = forecast_set_start(user=user, request=request, enqueue=False)
     ts = candles_frame(symbol="EURUSD", timeframe="1h")["ts"]
     stamps = ts[(ts >= fs.first) & (ts <= fs.last)]
     rng = np.random.default_rng(fs.pk)
     median = rng.normal(0, 2e-4, len(stamps))
     z = {"q05": -1.645, "q10": -1.2816, "q25": -0.6745, "q50": 0.0, "q75": 0.6745, "q90": 1.2816, "q95": 1.645}
-    ForecastRow.objects.bulk_create([
-        ForecastRow(forecast_set=fs, ts=stamp, pred_return=m, confidence=0.6, **{q: m + k * 0.0015 for q, k in z.items()})
-        for stamp, m in zip(stamps, median)])
+    ForecastRow.objects.bulk_create(
+        [
+            ForecastRow(
+                forecast_set=fs, ts=stamp, pred_return=m, confidence=0.6, **{q: m + k * 0.0015 for q, k in z.items()}
+            )
+            for stamp, m in zip(stamps, median)
+        ]
+    )
     ForecastSet.objects.filter(pk=fs.pk).update(status="succeeded", progress=1.0, rows=len(stamps))
     fs.refresh_from_db()
     return fs

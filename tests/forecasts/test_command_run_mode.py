@@ -13,9 +13,19 @@ def _args(version):
     return ("--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20")
 
 
-def test_forecast_queue_stores_a_queued_set_and_enqueues_it(forecaster, monkeypatch, django_capture_on_commit_callbacks, capsys):
-    assert_queued(monkeypatch, django_capture_on_commit_callbacks, capsys, ForecastSet, "forecast", *_args(forecaster),
-                  page="/forecasts/{pk}/", api="/api/forecasts/{pk}/")
+def test_forecast_queue_stores_a_queued_set_and_enqueues_it(
+    forecaster, monkeypatch, django_capture_on_commit_callbacks, capsys
+):
+    assert_queued(
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+        capsys,
+        ForecastSet,
+        "forecast",
+        *_args(forecaster),
+        page="/forecasts/{pk}/",
+        api="/api/forecasts/{pk}/",
+    )
 
 
 def test_forecast_foreground_runs_the_task_here(forecaster, monkeypatch, capsys):
@@ -23,4 +33,8 @@ def test_forecast_foreground_runs_the_task_here(forecaster, monkeypatch, capsys)
     call_command("forecast", *_args(forecaster), "--foreground", "--json")
     out = json.loads(capsys.readouterr().out)
     fs = ForecastSet.objects.get()
-    assert (out["forecast_set"], out["status"], out["message"]) == (fs.pk, "succeeded", "forecast (stand-in)") and fs.started_at
+    assert (out["forecast_set"], out["status"], out["message"]) == (
+        fs.pk,
+        "succeeded",
+        "forecast (stand-in)",
+    ) and fs.started_at

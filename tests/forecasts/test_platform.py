@@ -18,23 +18,35 @@ from forecasts.tasks import forecast_set_execute
 from forexgpt_site.jobs import job_requeue
 from tests.conftest import wait_for
 
-
-PARAMS = {"entry_threshold": 0.0, "confidence_threshold": 0.5, "stop_loss_pct": 0.005, "take_profit_pct": 0.01, "max_hold_bars": 24}
+PARAMS = {
+    "entry_threshold": 0.0,
+    "confidence_threshold": 0.5,
+    "stop_loss_pct": 0.005,
+    "take_profit_pct": 0.01,
+    "max_hold_bars": 24,
+}
 
 
 def _request(**changes) -> ForecastRequest:
-    return ForecastRequest.from_dict({"artifact": "eurusd-1h-h12", "symbol": "EURUSD", "timeframe": "1h", "samples": 20,
-                                      "steps": 5, **changes})
+    return ForecastRequest.from_dict(
+        {"artifact": "eurusd-1h-h12", "symbol": "EURUSD", "timeframe": "1h", "samples": 20, "steps": 5, **changes}
+    )
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"symbol": "GBPUSD"}, "was trained on EURUSD 1h; it cannot forecast GBPUSD 1h"),
-    ({"timeframe": "1d"}, "was trained on EURUSD 1h; it cannot forecast EURUSD 1d"),
-    ({"start": "2014-05-30T20:00Z"}, "a forecast needs 32 bars of context: only 5 EURUSD 1h bars are stored before 2014-05-30 20:00; "
-                                     "start at 2014-06-02 .* or later"),
-    ({"end": "2014-05-30T20:00Z"}, "no EURUSD 1h bar to forecast in that range"),
-    ({"artifact": "nothing-here"}, "registered model 'nothing-here' has no any version"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"symbol": "GBPUSD"}, "was trained on EURUSD 1h; it cannot forecast GBPUSD 1h"),
+        ({"timeframe": "1d"}, "was trained on EURUSD 1h; it cannot forecast EURUSD 1d"),
+        (
+            {"start": "2014-05-30T20:00Z"},
+            "a forecast needs 32 bars of context: only 5 EURUSD 1h bars are stored before 2014-05-30 20:00; "
+            "start at 2014-06-02 .* or later",
+        ),
+        ({"end": "2014-05-30T20:00Z"}, "no EURUSD 1h bar to forecast in that range"),
+        ({"artifact": "nothing-here"}, "registered model 'nothing-here' has no any version"),
+    ],
+)
 def test_a_range_the_model_cannot_forecast_is_refused_and_nothing_is_queued(forecaster, user, changes, message):
     with pytest.raises(ValueError, match=message):
         services.forecast_set_start(user=user, request=_request(**changes), enqueue=False)
@@ -43,31 +55,48 @@ def test_a_range_the_model_cannot_forecast_is_refused_and_nothing_is_queued(fore
 
 def test_the_api_answers_202_before_any_forecast_exists(forecaster, api_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        response = api_client.post("/api/forecasts/", {"artifact": forecaster.ref, "symbol": "EUR/USD", "timeframe": "1h",
-                                                       "samples": 20}, format="json")
+        response = api_client.post(
+            "/api/forecasts/",
+            {"artifact": forecaster.ref, "symbol": "EUR/USD", "timeframe": "1h", "samples": 20},
+            format="json",
+        )
     assert response.status_code == 202, response.content
     body = response.json()
-    assert (body["status"], body["rows"], body["windows_total"], body["artifact"]) == ("queued", 0, 399 - 31, forecaster.ref)
+    assert (body["status"], body["rows"], body["windows_total"], body["artifact"]) == (
+        "queued",
+        0,
+        399 - 31,
+        forecaster.ref,
+    )
     assert not ForecastRow.objects.exists() and len(queued) == 1  # handed to the queue on commit, computed there
-    bad = api_client.post("/api/forecasts/", {"artifact": forecaster.ref, "symbol": "EURUSD", "timeframe": "1h", "samples": 1},
-                          format="json")
+    bad = api_client.post(
+        "/api/forecasts/",
+        {"artifact": forecaster.ref, "symbol": "EURUSD", "timeframe": "1h", "samples": 1},
+        format="json",
+    )
     assert bad.status_code == 400 and bad.json() == {"detail": "samples must be a whole number from 2 to 1,000, not 1"}
 
 
 @pytest.mark.slow
-def test_a_run_makes_every_forecast_in_a_child_and_carries_realized_returns(child_env, forecaster, user, api_client, tmp_path):
+def test_a_run_makes_every_forecast_in_a_child_and_carries_realized_returns(
+    child_env, forecaster, user, api_client, tmp_path
+):
     fs = services.forecast_set_start(user=user, request=_request(seed=3), enqueue=False)
     assert forecast_set_execute(fs.pk) == "succeeded", ForecastSet.objects.get(pk=fs.pk).error
     fs.refresh_from_db()
     assert fs.rows == fs.windows_total == 368 and fs.attempts == 1 and fs.progress == 1.0
     frame = selectors.forecast_frame(fs)
     assert len(frame) == 368 and frame["timestamp"].is_monotonic_increasing
-    assert (frame["q05"] <= frame["q50"]).all() and (frame["q50"] <= frame["q95"]).all() and frame["confidence"].between(0.5, 1).all()
+    assert (
+        (frame["q05"] <= frame["q50"]).all()
+        and (frame["q50"] <= frame["q95"]).all()
+        and frame["confidence"].between(0.5, 1).all()
+    )
     # y_true = log(close[t+12] / close[t]) from the candles; the last 12 bars have no realized value yet
     from marketdata.selectors import candles_frame
 
     close = candles_frame(symbol="EURUSD", timeframe="1h")["close"].to_numpy()
-    expected = np.log(close[31 + 12:] / close[31:-12])
+    expected = np.log(close[31 + 12 :] / close[31:-12])
     assert np.allclose(frame["y_true"].to_numpy()[:-12], expected) and frame["y_true"].iloc[-12:].isna().all()
     scores = selectors.forecast_scores(fs, frame)
     assert scores["rows"] == 356 and scores["pending"] == 12
@@ -79,8 +108,23 @@ def test_a_run_makes_every_forecast_in_a_child_and_carries_realized_returns(chil
     assert csv.status_code == 200 and len(csv.content.decode().strip().splitlines()) == 369
     # The command runs the same service in the foreground, and the same seed gives the same rows.
     out = tmp_path / "f.csv"
-    call_command("forecast", "--artifact", forecaster.ref, "--symbol", "EUR/USD", "--timeframe", "1h", "--samples", "20",
-                 "--steps", "5", "--seed", "3", "--out", str(out))
+    call_command(
+        "forecast",
+        "--artifact",
+        forecaster.ref,
+        "--symbol",
+        "EUR/USD",
+        "--timeframe",
+        "1h",
+        "--samples",
+        "20",
+        "--steps",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+    )
     again = pd.read_csv(out)
     assert np.allclose(again["pred_return"], frame["pred_return"]) and ForecastSet.objects.count() == 2
 
@@ -92,8 +136,23 @@ def test_a_versions_fitted_drift_shrinks_each_median_and_keeps_the_spread(child_
     frames = []
     for version in (forecaster, drifted):
         out = tmp_path / f"{version.pk}.csv"
-        call_command("forecast", "--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20",
-                     "--steps", "5", "--seed", "3", "--out", str(out))
+        call_command(
+            "forecast",
+            "--artifact",
+            version.ref,
+            "--symbol",
+            "EURUSD",
+            "--timeframe",
+            "1h",
+            "--samples",
+            "20",
+            "--steps",
+            "5",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        )
         frames.append(pd.read_csv(out))
     whole, shrunk = frames
     assert np.abs(whole["pred_return"]).max() > 0
@@ -109,7 +168,9 @@ def _pids(pattern: str) -> list[int]:
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_and_ends_equal_to_an_uninterrupted_one(child_env, forecaster, user, monkeypatch):
-    monkeypatch.setenv("FOREXGPT_FORECAST_CHUNK", "16")  # 23 chunks of ~0.1 s: killed after the first, long before the last
+    monkeypatch.setenv(
+        "FOREXGPT_FORECAST_CHUNK", "16"
+    )  # 23 chunks of ~0.1 s: killed after the first, long before the last
     slow = _request(samples=50, steps=30, seed=7)
     fs = services.forecast_set_start(user=user, request=slow, enqueue=False)
     result = {}
@@ -121,7 +182,9 @@ def test_a_killed_run_resumes_and_ends_equal_to_an_uninterrupted_one(child_env, 
     worker.join(timeout=60)
     fs.refresh_from_db()
     stored = ForecastRow.objects.filter(forecast_set=fs).count()
-    assert result["status"] == "failed" and "exited with code -9" in fs.error and 16 <= stored < 368 and stored % 16 == 0
+    assert (
+        result["status"] == "failed" and "exited with code -9" in fs.error and 16 <= stored < 368 and stored % 16 == 0
+    )
     job_requeue(run=fs, user=user, message=ForecastSetViewSet.resume_message)  # what POST .../resume/ does
     assert forecast_set_execute(fs.pk) == "succeeded"
     fs.refresh_from_db()
@@ -158,28 +221,56 @@ def _finished_set(forecaster, user, **changes) -> ForecastSet:
     return fs
 
 
-def test_the_set_pages_backtest_and_optimize_links_preselect_the_set_its_series_and_its_range(forecaster, user, logged_in_client):
+def test_the_set_pages_backtest_and_optimize_links_preselect_the_set_its_series_and_its_range(
+    forecaster, user, logged_in_client
+):
     """The forms list only the sets covering their range: the links fill in the set's own range, so
     the set stays listed (a blank start would have been the first bar, a range the set does not cover)."""
     fs = _finished_set(forecaster, user)
     for path in ("/backtests/", "/optimizations/"):
         html = logged_in_client.get(path, {"forecast_set": fs.pk}).content.decode()
-        assert f'name="start" value="{fs.first:%Y-%m-%dT%H:%M}"' in html and f'name="end" value="{fs.last:%Y-%m-%dT%H:%M}"' in html
+        assert (
+            f'name="start" value="{fs.first:%Y-%m-%dT%H:%M}"' in html
+            and f'name="end" value="{fs.last:%Y-%m-%dT%H:%M}"' in html
+        )
         assert f'<option value="{fs.pk}" selected' in html
 
 
-def test_every_consumer_takes_a_stored_set_and_records_it(forecaster, user, api_client, django_capture_on_commit_callbacks):
+def test_every_consumer_takes_a_stored_set_and_records_it(
+    forecaster, user, api_client, django_capture_on_commit_callbacks
+):
     from backtesting_app.models import BacktestRun, OptimizationRun
     from conformal.models import CalibrationRun
 
     fs = _finished_set(forecaster, user)
     with django_capture_on_commit_callbacks(execute=False):
-        cal = api_client.post("/api/calibrations/", {"forecast_set": fs.pk, "method": "split", "alpha": 0.1}, format="json")
-        bt = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast",
-                                                 "start": "2014-06-05T00:00Z", "params": PARAMS,
-                                                 "forecasts_source": "forecast_set", "forecast_set": fs.pk}, format="json")
-        opt = api_client.post("/api/optimizations/", {"symbol": "EURUSD", "timeframe": "1h", "start": "2014-06-05T00:00Z",
-                                                      "artifact": forecaster.ref, "budget": 20}, format="json")
+        cal = api_client.post(
+            "/api/calibrations/", {"forecast_set": fs.pk, "method": "split", "alpha": 0.1}, format="json"
+        )
+        bt = api_client.post(
+            "/api/backtests/",
+            {
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "strategy": "forecast",
+                "start": "2014-06-05T00:00Z",
+                "params": PARAMS,
+                "forecasts_source": "forecast_set",
+                "forecast_set": fs.pk,
+            },
+            format="json",
+        )
+        opt = api_client.post(
+            "/api/optimizations/",
+            {
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "start": "2014-06-05T00:00Z",
+                "artifact": forecaster.ref,
+                "budget": 20,
+            },
+            format="json",
+        )
     assert (cal.status_code, bt.status_code, opt.status_code) == (202, 202, 202), bt.content.decode()[:800]
     calibration = CalibrationRun.objects.get(pk=cal.json()["id"])
     backtest = BacktestRun.objects.get(pk=bt.json()["id"])
@@ -188,14 +279,26 @@ def test_every_consumer_takes_a_stored_set_and_records_it(forecaster, user, api_
     assert calibration.artifact_version == backtest.artifact_version == optimization.artifact_version == forecaster
     assert optimization.forecasts_source == "forecast_set"
     used = selectors.runs_using(fs)
-    assert [r.pk for r in used["calibrations"]] == [calibration.pk] and [r.pk for r in used["backtests"]] == [backtest.pk]
+    assert [r.pk for r in used["calibrations"]] == [calibration.pk] and [r.pk for r in used["backtests"]] == [
+        backtest.pk
+    ]
     # The calibration's input: the set's rows whose horizon has passed, with y_true from the candles.
     with calibration.forecasts.open("rb") as fh:
         cal_input = pd.read_csv(fh)
     assert len(cal_input) == 368 - 12 and cal_input["y_true"].notna().all()
     # A range the set does not cover is refused with the first missing bar named.
-    early = api_client.post("/api/backtests/", {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "params": PARAMS,
-                                                "forecasts_source": "forecast_set", "forecast_set": fs.pk}, format="json")
+    early = api_client.post(
+        "/api/backtests/",
+        {
+            "symbol": "EURUSD",
+            "timeframe": "1h",
+            "strategy": "forecast",
+            "params": PARAMS,
+            "forecasts_source": "forecast_set",
+            "forecast_set": fs.pk,
+        },
+        format="json",
+    )
     assert early.status_code == 400 and "2014-05-30" in early.json()["detail"]
     pending = services.forecast_set_start(user=user, request=_request(), enqueue=False)
     refused = api_client.post("/api/calibrations/", {"forecast_set": pending.pk, "method": "split"}, format="json")
@@ -217,11 +320,23 @@ def test_pages_make_forecasts_and_show_them(forecaster, user, logged_in_client, 
     version_page = logged_in_client.get(f"/registry/versions/{forecaster.pk}/").content.decode()
     assert 'id="forecast-form"' in version_page and 'value="eurusd-1h-h12:1"' in version_page
     with django_capture_on_commit_callbacks(execute=False):
-        bad = logged_in_client.post("/forecasts/new/", {"artifact": forecaster.ref, "symbol": "GBPUSD", "timeframe": "1h",
-                                                        "samples": 20, "seed": 0})
+        bad = logged_in_client.post(
+            "/forecasts/new/",
+            {"artifact": forecaster.ref, "symbol": "GBPUSD", "timeframe": "1h", "samples": 20, "seed": 0},
+        )
         assert "it cannot forecast GBPUSD 1h" in bad.content.decode() and not ForecastSet.objects.exists()
-        made = logged_in_client.post("/forecasts/new/", {"artifact": forecaster.ref, "symbol": "EURUSD", "timeframe": "1h",
-                                                         "start": "2014-06-04", "end": "2014-06-10", "samples": 20, "seed": 0})
+        made = logged_in_client.post(
+            "/forecasts/new/",
+            {
+                "artifact": forecaster.ref,
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "start": "2014-06-04",
+                "end": "2014-06-10",
+                "samples": 20,
+                "seed": 0,
+            },
+        )
     fs = ForecastSet.objects.get()
     assert made.status_code == 302 and made["Location"] == f"/forecasts/{fs.pk}/"
     assert (fs.first.isoformat(), fs.last.isoformat()) == ("2014-06-04T00:00:00+00:00", "2014-06-10T23:00:00+00:00")
@@ -231,10 +346,22 @@ def test_pages_make_forecasts_and_show_them(forecaster, user, logged_in_client, 
     assert f"#{fs.pk}" in logged_in_client.get(f"/registry/versions/{forecaster.pk}/").content.decode()
 
 
-def test_the_last_day_there_is_as_end_is_read_as_its_last_second(forecaster, logged_in_client, django_capture_on_commit_callbacks):
+def test_the_last_day_there_is_as_end_is_read_as_its_last_second(
+    forecaster, logged_in_client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
-        response = logged_in_client.post("/forecasts/new/", {"artifact": forecaster.ref, "symbol": "EURUSD", "timeframe": "1h",
-                                                             "start": "2014-06-20", "end": "9999-12-31", "samples": 20, "seed": 0})
+        response = logged_in_client.post(
+            "/forecasts/new/",
+            {
+                "artifact": forecaster.ref,
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "start": "2014-06-20",
+                "end": "9999-12-31",
+                "samples": 20,
+                "seed": 0,
+            },
+        )
     assert response.status_code == 302  # the day after 9999-12-31 does not exist: it once raised OverflowError (a 500)
     fs = ForecastSet.objects.get()
     assert fs.end.isoformat() == "9999-12-31T23:59:59+00:00"

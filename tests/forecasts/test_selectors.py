@@ -17,9 +17,14 @@ def _csv(text: str) -> io.BytesIO:
 
 
 def test_reads_names_stripped_and_timestamps_as_utc():
-    frame = read_forecasts_csv(_csv(" timestamp , pred_return\n2024-01-02T10:00+01:00,0.001\n2024-01-02T11:00+01:00,-0.002\n"))
+    frame = read_forecasts_csv(
+        _csv(" timestamp , pred_return\n2024-01-02T10:00+01:00,0.001\n2024-01-02T11:00+01:00,-0.002\n")
+    )
     assert list(frame.columns) == ["timestamp", "pred_return"]
-    assert list(frame["timestamp"]) == [pd.Timestamp("2024-01-02 09:00", tz="UTC"), pd.Timestamp("2024-01-02 10:00", tz="UTC")]
+    assert list(frame["timestamp"]) == [
+        pd.Timestamp("2024-01-02 09:00", tz="UTC"),
+        pd.Timestamp("2024-01-02 10:00", tz="UTC"),
+    ]
     assert list(frame["pred_return"]) == [0.001, -0.002]
 
 
@@ -28,12 +33,15 @@ def test_a_table_without_timestamps_is_read_as_it_is():
     assert frame.to_dict(orient="list") == {"y_true": [0.1], "y_pred": [0.2]}
 
 
-@pytest.mark.parametrize("text, message", [
-    (b"\xff\xfe\x00bad", "the forecasts file is not a readable CSV"),
-    (b"", "the forecasts file is not a readable CSV"),
-    (b"timestamp,pred_return\n", "the forecasts file has no rows"),
-    (b"timestamp,pred_return\n2024-01-02 10:00,0.1\nsoon,0.2\n", "timestamp on row 2 is not a date/time"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (b"\xff\xfe\x00bad", "the forecasts file is not a readable CSV"),
+        (b"", "the forecasts file is not a readable CSV"),
+        (b"timestamp,pred_return\n", "the forecasts file has no rows"),
+        (b"timestamp,pred_return\n2024-01-02 10:00,0.1\nsoon,0.2\n", "timestamp on row 2 is not a date/time"),
+    ],
+)
 def test_refuses_with_what_is_wrong(text, message):
     with pytest.raises(ValueError, match=message):
         read_forecasts_csv(io.BytesIO(text))
@@ -68,7 +76,9 @@ def eurusd_3000(db, shared_file, tmp_path):
     candles_import_file(source=sliced, request=ImportRequest(symbol="EURUSD", timeframe="1h"))
 
 
-def test_a_sets_page_scores_four_baselines_fitted_on_the_models_training_part_with_ratios(eurusd_3000, user, logged_in_client):
+def test_a_sets_page_scores_four_baselines_fitted_on_the_models_training_part_with_ratios(
+    eurusd_3000, user, logged_in_client
+):
     """The seasonal EWMA and GARCH(1,1)-t are fitted on the bars up to the version's last training
     origin (as the training run's scores are); each baseline's row has the model's CRPS over its own
     to four digits, and the strongest (lowest CRPS) is marked."""
@@ -85,8 +95,11 @@ def test_a_sets_page_scores_four_baselines_fitted_on_the_models_training_part_wi
     candles = candles_frame(symbol="EURUSD", timeframe="1h")
     ts = candles["ts"]
     train_last = int((ts <= pd.Timestamp(version.periods["train"]["last_origin"])).sum()) - 1
-    assert scores["baselines_fitted_on"] == {"last_bar": ts.iloc[train_last].to_pydatetime(), "bars": train_last + 1,
-                                             "why": "the model's training part"}
+    assert scores["baselines_fitted_on"] == {
+        "last_bar": ts.iloc[train_last].to_pydatetime(),
+        "bars": train_last + 1,
+        "why": "the model's training part",
+    }
     known = selectors.forecast_frame(fs, calibrated=False).dropna(subset=["y_true"])
     ends = pd.Index(ts).get_indexer(pd.DatetimeIndex(known["timestamp"]))
     garch = seasonal_garch_t_quantiles(candles["close"].to_numpy(float), ts, ends, 12, train_last=train_last)
@@ -101,7 +114,9 @@ def test_a_sets_page_scores_four_baselines_fitted_on_the_models_training_part_wi
         assert s["label"] in row
         if name != "model":
             assert f'<td class="num">{s["model_ratio"]:.4f}</td>' in row
-            assert s["model_ratio"] == pytest.approx(scores["forecasters"]["model"]["quantile_crps"] / s["quantile_crps"])
+            assert s["model_ratio"] == pytest.approx(
+                scores["forecasters"]["model"]["quantile_crps"] / s["quantile_crps"]
+            )
         assert ("strongest baseline" in row) == (name == lowest)
     assert "seasonal GARCH(1,1)-t" in page
 
@@ -118,7 +133,11 @@ def test_without_periods_the_seasonal_baselines_fit_the_bars_before_the_first_fo
     assert (fitted["bars"], fitted["why"]) == (2000, "the bars before the first scored forecast")
     early = stored_set(user, version, start=ts.iloc[MIN_SEASON_BARS - 100].isoformat())  # too few bars before it
     scores = forecast_scores(early)
-    assert scores["baselines_fitted_on"] is None and set(scores["forecasters"]) == {"model", "ewma_gaussian", "random_walk"}
+    assert scores["baselines_fitted_on"] is None and set(scores["forecasters"]) == {
+        "model",
+        "ewma_gaussian",
+        "random_walk",
+    }
 
 
 def test_a_sets_seasonal_baselines_are_fitted_once_until_its_scored_rows_change(eurusd_3000, user, monkeypatch):
@@ -135,7 +154,9 @@ def test_a_sets_seasonal_baselines_are_fitted_once_until_its_scored_rows_change(
     assert len(fits) == 1 and again["forecasters"] == first["forecasters"]
 
 
-def test_the_job_that_made_a_set_fits_its_baselines_so_its_page_does_not(eurusd_3000, user, monkeypatch, logged_in_client):
+def test_the_job_that_made_a_set_fits_its_baselines_so_its_page_does_not(
+    eurusd_3000, user, monkeypatch, logged_in_client
+):
     """The worker scores the set as its job ends (the forecasts are made by the child, which this test
     leaves out: the set's rows are stored already); the page's first view then fits nothing."""
     from forecasts import services

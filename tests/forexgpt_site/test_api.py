@@ -26,9 +26,13 @@ def test_a_value_error_from_a_service_is_a_400_with_its_message():
     from marketdata.services import candle_import_retry
 
     command_import = CandleImport(origin=CandleImport.Origin.COMMAND, symbol="EURUSD", timeframe="1h")
-    response = exception_handler(_raised(lambda: candle_import_retry(user=None, run=command_import, on_conflict="keep")), {})
+    response = exception_handler(
+        _raised(lambda: candle_import_retry(user=None, run=command_import, on_conflict="keep")), {}
+    )
     assert (response.status_code, response.data) == (
-        400, {"detail": "only an uploaded file can be imported again from its import page"})
+        400,
+        {"detail": "only an uploaded file can be imported again from its import page"},
+    )
 
 
 def test_a_value_error_from_the_shared_parsing_of_typed_values_is_a_400():
@@ -60,6 +64,7 @@ def test_a_value_error_that_is_no_domain_error_stays_a_500():
     def boundary():
         with domain_errors():  # what a request's from_dict or a start service does with an engine's ValueError
             normalize_symbol("??")
+
     refused = _raised(boundary)
     assert isinstance(refused, DomainError) and isinstance(refused.__cause__, ValueError)
     assert (exception_handler(refused, {}).status_code, str(refused)) == (400, str(refused.__cause__))
@@ -72,11 +77,19 @@ def test_django_permission_denied_is_a_403_with_its_message():
     assert (response.status_code, response.data) == (403, {"detail": "only staff may attach calibrations"})
 
 
-@pytest.mark.parametrize("method, url", [
-    ("get", "/api/registry/versions/"), ("get", "/api/registry/models/"), ("post", "/api/registry/import/"),
-    ("get", "/api/calibrations/"), ("post", "/api/calibrations/"), ("post", "/api/candles/import/"),
-    ("post", "/api/candle-imports/1/cancel/"), ("get", "/api/registry/versions/1/export/"),
-])
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("get", "/api/registry/versions/"),
+        ("get", "/api/registry/models/"),
+        ("post", "/api/registry/import/"),
+        ("get", "/api/calibrations/"),
+        ("post", "/api/calibrations/"),
+        ("post", "/api/candles/import/"),
+        ("post", "/api/candle-imports/1/cancel/"),
+        ("get", "/api/registry/versions/1/export/"),
+    ],
+)
 def test_anonymous_callers_are_refused_everywhere(method, url):
     assert getattr(APIClient(), method)(url).status_code in (401, 403)
 

@@ -53,9 +53,11 @@ def test_login_answers_a_token_and_its_expiry_30_days_ahead(user):
 
 def test_login_takes_a_form_or_json_and_each_login_is_a_new_token(user):
     credentials = {"username": "analyst", "password": "analyst-pass-123"}
-    tokens = {_login().json()["token"],  # multipart
-              _login(urlencode(credentials), content_type="application/x-www-form-urlencoded").json()["token"],
-              _login(format="json").json()["token"]}
+    tokens = {
+        _login().json()["token"],  # multipart
+        _login(urlencode(credentials), content_type="application/x-www-form-urlencoded").json()["token"],
+        _login(format="json").json()["token"],
+    }
     assert len(tokens) == 3 and AuthToken.objects.filter(user=user).count() == 3
 
 
@@ -137,8 +139,15 @@ def test_tokens_live_30_days_by_default():
 
 def _token_lifetime_in_a_fresh_process(hours: str, tmp_path) -> subprocess.CompletedProcess:
     code = "from forexgpt_site import settings; print(repr(settings.REST_KNOX['TOKEN_TTL']))"
-    environ = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x", "FOREXGPT_DATA_DIR": str(tmp_path), "FOREXGPT_API_TOKEN_TTL_HOURS": hours}
-    return subprocess.run([sys.executable, "-c", code], env=environ, cwd=settings.BASE_DIR, capture_output=True, text=True)
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "SECRET_KEY": "x",
+        "FOREXGPT_DATA_DIR": str(tmp_path),
+        "FOREXGPT_API_TOKEN_TTL_HOURS": hours,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], env=environ, cwd=settings.BASE_DIR, capture_output=True, text=True
+    )
 
 
 def test_the_token_lifetime_comes_from_the_environment(tmp_path):

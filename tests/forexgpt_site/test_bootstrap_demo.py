@@ -17,7 +17,11 @@ def test_bootstrap_demo_loads_the_series_and_users_once_and_keeps_their_password
     first = json.loads(capsys.readouterr().out)
     call_command("bootstrap_demo", "--json")
     again = json.loads(capsys.readouterr().out)
-    assert (first["demo_data"]["inserted"], again["demo_data"]["inserted"], again["demo_data"]["duplicates"]) == (5000, 0, 5000)
+    assert (first["demo_data"]["inserted"], again["demo_data"]["inserted"], again["demo_data"]["duplicates"]) == (
+        5000,
+        0,
+        5000,
+    )
     assert Candle.objects.filter(symbol="EURUSD", timeframe="1h").count() == 5000  # published: visible to readers
     assert first["users"] == again["users"]
     demo, admin = (get_user_model().objects.get(username=name) for name in ("demo", "admin"))

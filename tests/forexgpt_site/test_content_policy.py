@@ -18,9 +18,10 @@ def test_inline_code_is_hashed_and_request_dependent_code_is_named(tmp_path):
         '<script>ForexGPT.watchJob("job");</script>\n'
         '<script type="application/json" id="fig">{"data": []}</script>\n'
         '<script nonce="{{ request.csp_nonce }}">start({{ run.pk }});</script>\n'
-        '<script>\r\n  poll({{ run.pk }});\r\n</script>\n'
+        "<script>\r\n  poll({{ run.pk }});\r\n</script>\n"
         '<form onsubmit="return a &amp;&amp; confirm(\'Sure?\');"><button onclick="go({{ x }})">x</button></form>\n',
-        newline="")
+        newline="",
+    )
     found = inline_code(tmp_path)
     assert found.scripts == {_sha('ForexGPT.watchJob("job");')}
     assert found.handlers == {_sha("return a && confirm('Sure?');")}  # as the browser decodes the attribute
@@ -29,7 +30,7 @@ def test_inline_code_is_hashed_and_request_dependent_code_is_named(tmp_path):
 
 def test_every_inline_script_of_the_templates_is_allowed_by_hash():
     found = inline_code(settings.BASE_DIR / "templates")
-    assert found.unhashable == [], "give these nonce=\"{{ request.csp_nonce }}\" or move them to a static .js file"
+    assert found.unhashable == [], 'give these nonce="{{ request.csp_nonce }}" or move them to a static .js file'
     script_src = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["script-src"]
     assert _sha('ForexGPT.watchJob("job");') in script_src
     assert found.scripts | found.handlers <= set(script_src) and "'unsafe-inline'" not in script_src

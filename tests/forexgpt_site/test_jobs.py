@@ -93,7 +93,9 @@ def test_a_late_finish_of_a_reaped_attempt_does_not_overwrite_the_new_one(run):
 
     def work(r, ctx):
         # Meanwhile this attempt was reaped as dead and the run resumed: a new attempt now runs it.
-        CandleImport.objects.filter(pk=r.pk).update(status="running", started_at=timezone.now() + timezone.timedelta(seconds=5))
+        CandleImport.objects.filter(pk=r.pk).update(
+            status="running", started_at=timezone.now() + timezone.timedelta(seconds=5)
+        )
         raise RuntimeError("the old attempt finally fails")
 
     assert job_execute(CandleImport, run.pk, work) == "failed"

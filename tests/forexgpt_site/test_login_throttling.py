@@ -101,5 +101,7 @@ def test_one_address_spraying_passwords_over_many_usernames_is_paused(client, us
     assert int(refused["Retry-After"]) == int(settings.AXES_COOLOFF_TIME.total_seconds())
     api = APIClient().post("/api/token/", {"username": "analyst", "password": "analyst-pass-123"})
     assert api.status_code == 429 and "too many failed logins from this address" in api.json()["detail"]
-    elsewhere = APIClient(REMOTE_ADDR="203.0.113.9").post("/api/token/", {"username": "analyst", "password": "analyst-pass-123"})
+    elsewhere = APIClient(REMOTE_ADDR="203.0.113.9").post(
+        "/api/token/", {"username": "analyst", "password": "analyst-pass-123"}
+    )
     assert elsewhere.status_code == 200  # another address is not paused

@@ -28,7 +28,9 @@ def _alive(pid: int) -> bool:
 
 
 def _orphan_after_kill(die_with_parent: str) -> tuple[int, bool]:
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, die_with_parent], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, die_with_parent], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     child = int(parent.stdout.readline())
     parent.send_signal(signal.SIGKILL)
     parent.wait()

@@ -14,7 +14,9 @@ from tests.conftest import wait_for
 def test_a_queued_import_is_run_by_a_qcluster_process(qcluster, user, fixture_path):
     broker = "redis" if "redis" in settings.Q_CLUSTER else "orm"
     upload = SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes())
-    run = candle_import_start(user=user, upload=upload, request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
+    run = candle_import_start(
+        user=user, upload=upload, request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+    )
 
     def finished():
         run.refresh_from_db()
@@ -44,7 +46,11 @@ def test_the_default_cluster_reaps_a_dead_job_on_its_own(qcluster, user, import_
 
     schedule = Schedule.objects.get(name=REAP_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.cluster) == (
-        "forexgpt_site.tasks.jobs_fail_stale_scheduled", Schedule.MINUTES, 1, None)
+        "forexgpt_site.tasks.jobs_fail_stale_scheduled",
+        Schedule.MINUTES,
+        1,
+        None,
+    )
     dead, alive = import_run(user), import_run(user)
     CandleImport.objects.filter(pk=dead.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
     CandleImport.objects.filter(pk=alive.pk).update(status="running", heartbeat_at=timezone.now() + timedelta(hours=1))

@@ -22,23 +22,39 @@ def test_a_huge_limit_gets_the_largest_page_not_the_whole_table(api_client, bars
     try:
         body = api_client.get("/api/candles/", {"symbol": "EURUSD", "timeframe": "1h", "limit": 2_000_000}).json()
         assert len(body["results"]) == 50 and body["count"] > 50
-        assert api_client.get("/api/candles/", {"symbol": "EURUSD", "timeframe": "1h", "limit": 10 ** 30}).status_code == 200
-        beyond = api_client.get("/api/candles/", {"symbol": "EURUSD", "timeframe": "1h", "offset": 10 ** 30})
+        assert (
+            api_client.get("/api/candles/", {"symbol": "EURUSD", "timeframe": "1h", "limit": 10**30}).status_code == 200
+        )
+        beyond = api_client.get("/api/candles/", {"symbol": "EURUSD", "timeframe": "1h", "offset": 10**30})
         assert beyond.status_code == 200 and beyond.json()["results"] == []
     finally:
         Pagination.max_limit = settings.FOREXGPT_API_MAX_PAGE
 
 
-@pytest.mark.parametrize("url", ["/api/backtests/99999999999999999999999/", "/api/forecasts/99999999999999999999/rows/",
-                                 "/api/optimizations/123456789012345678901/front/", "/api/backtests/1.json",
-                                 "/api/backtests.json", "/api/optimizations/1/resume.json/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/backtests/99999999999999999999999/",
+        "/api/forecasts/99999999999999999999/rows/",
+        "/api/optimizations/123456789012345678901/front/",
+        "/api/backtests/1.json",
+        "/api/backtests.json",
+        "/api/optimizations/1/resume.json/",
+    ],
+)
 def test_ids_beyond_64_bits_and_format_suffixes_are_404s(api_client, url):
     assert api_client.get(url).status_code == 404
     assert api_client.post(url, {}, format="json").status_code in (404, 405)
 
 
-@pytest.mark.parametrize("url", ["/backtests/runs/99999999999999999999999/", "/registry/versions/10000000000000000000/",
-                                 "/forecasts/99999999999999999999/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/backtests/runs/99999999999999999999999/",
+        "/registry/versions/10000000000000000000/",
+        "/forecasts/99999999999999999999/",
+    ],
+)
 def test_pages_with_ids_beyond_64_bits_are_404s(logged_in_client, url):
     assert logged_in_client.get(url).status_code == 404
 
@@ -57,4 +73,7 @@ def test_a_pattern_scan_lists_the_newest_events_and_counts_them_all(api_client, 
     assert body["events_total"] > 5 and body["events_returned"] == len(body["events"]) == 5
     assert sum(row["count"] for row in body["summary"]) == body["events_total"]
     assert body["events"] == sorted(body["events"], key=lambda e: e["ts"])
-    assert api_client.get("/api/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "max_events": 10 ** 6}).status_code == 400
+    assert (
+        api_client.get("/api/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "max_events": 10**6}).status_code
+        == 400
+    )

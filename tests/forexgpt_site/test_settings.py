@@ -30,17 +30,39 @@ def test_settings_follow_the_environment(tmp_path):
         "from django.conf import settings as s;"
         "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.Q_CLUSTER.get('redis'), 'orm' in s.Q_CLUSTER, s.SECRET_KEY)"
     )
-    environ = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://u@db.example:5432/fx", "REDIS_URL": "redis://cache:6379/2",
-               "SECRET_KEY": "from-the-env", "FOREXGPT_DATA_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", code], env=environ, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["django.db.backends.postgresql", "fx", "redis://cache:6379/2", "False", "from-the-env"]
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": "postgres://u@db.example:5432/fx",
+        "REDIS_URL": "redis://cache:6379/2",
+        "SECRET_KEY": "from-the-env",
+        "FOREXGPT_DATA_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=environ, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [
+        "django.db.backends.postgresql",
+        "fx",
+        "redis://cache:6379/2",
+        "False",
+        "from-the-env",
+    ]
 
 
 def test_collected_static_files_get_hashed_names_and_a_long_cache(tmp_path):
     """plotly.js is 4.8 MB: once `collectstatic` has run, pages name content-hashed files, served for a year."""
-    environ = {"PATH": "/usr/bin:/bin", "FOREXGPT_DATA_DIR": str(tmp_path / "data"), "STATIC_ROOT": str(tmp_path / "static")}
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], env=environ, cwd=settings.BASE_DIR,
-                   check=True, capture_output=True)
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "FOREXGPT_DATA_DIR": str(tmp_path / "data"),
+        "STATIC_ROOT": str(tmp_path / "static"),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        env=environ,
+        cwd=settings.BASE_DIR,
+        check=True,
+        capture_output=True,
+    )
     code = (
         "import django, os, re; os.environ['DJANGO_SETTINGS_MODULE']='forexgpt_site.settings'; django.setup();"
         "from django.test.utils import setup_test_environment; setup_test_environment();"
@@ -48,7 +70,9 @@ def test_collected_static_files_get_hashed_names_and_a_long_cache(tmp_path):
         "src = re.search(r'src=\"(/static/js/poll[^\"]+)\"', c.get('/login/').content.decode()).group(1);"
         "print(src, c.get(src)['Cache-Control'])"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=environ, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=environ, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+    )
     src, cache_control = out.stdout.split(maxsplit=1)
     assert re.fullmatch(r"/static/js/poll\.[0-9a-f]{12}\.js", src)
     assert "max-age=315360000" in cache_control and "immutable" in cache_control

@@ -24,11 +24,20 @@ from training.models import TrainingRun
 
 # No steps: NSGA-II seldom meets a point twice, so each of its 100 generations evaluates ~40 new
 # points and reports progress; the 4,000 take a few seconds, enough to be stopped in the middle.
-SPACE = {"entry_threshold": {"low": 0.0, "high": 0.002}, "stop_loss_pct": {"low": 0.002, "high": 0.01},
-         "take_profit_pct": {"low": 0.002, "high": 0.015}, "max_hold_bars": {"kind": "int", "low": 2, "high": 30}}
+SPACE = {
+    "entry_threshold": {"low": 0.0, "high": 0.002},
+    "stop_loss_pct": {"low": 0.002, "high": 0.01},
+    "take_profit_pct": {"low": 0.002, "high": 0.015},
+    "max_hold_bars": {"kind": "int", "low": 2, "high": 30},
+}
 BUDGET = 4000
-PARAMS = {"entry_threshold": 0.0005, "confidence_threshold": 0.3, "stop_loss_pct": 0.005, "take_profit_pct": 0.01,
-          "max_hold_bars": 12}
+PARAMS = {
+    "entry_threshold": 0.0005,
+    "confidence_threshold": 0.3,
+    "stop_loss_pct": 0.005,
+    "take_profit_pct": 0.01,
+    "max_hold_bars": 12,
+}
 CLUSTER_ENV = {"FOREXGPT_FRONT_RERUNS": "5"}  # the front's re-run on the reference engine is not what is tested
 
 
@@ -77,8 +86,10 @@ def _other_sessions(before: frozenset = frozenset()) -> list[tuple]:
     (backend pids open before the test started its processes: another thread of this test process,
     e.g. the session-wide live server's, may hold one)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid, state, left(query, 80) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pid, state, left(query, 80) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return [row for row in cursor.fetchall() if row[0] not in before]
 
 
@@ -105,21 +116,46 @@ def _cluster(log):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_to_qcluster_stops_its_job_and_workers_and_the_run_resumes(bars, user, tmp_path):
-    long_run = optimization_run_start(user=user, request=OptimizationRequest.from_dict({
-        "symbol": "EURUSD", "timeframe": "1h", "space": SPACE, "fixed_params": {"confidence_threshold": 0.3}, "budget": BUDGET,
-        "seed": 5, "method": "nsga2", "constraints": {"min_trades": 5}}))
+    long_run = optimization_run_start(
+        user=user,
+        request=OptimizationRequest.from_dict(
+            {
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "space": SPACE,
+                "fixed_params": {"confidence_threshold": 0.3},
+                "budget": BUDGET,
+                "seed": 5,
+                "method": "nsga2",
+                "constraints": {"min_trades": 5},
+            }
+        ),
+    )
     # Queued behind it: the cluster's pusher takes it from the broker into the one worker's queue.
-    waiting = backtest_run_start(user=user, request=BacktestRequest.from_dict({
-        "symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "params": PARAMS, "forecasts_source": "baseline"}))
+    waiting = backtest_run_start(
+        user=user,
+        request=BacktestRequest.from_dict(
+            {
+                "symbol": "EURUSD",
+                "timeframe": "1h",
+                "strategy": "forecast",
+                "params": PARAMS,
+                "forecasts_source": "baseline",
+            }
+        ),
+    )
     waiting.refresh_from_db()
     first_task = waiting.task_id
     before = frozenset(row[0] for row in _other_sessions()) if connection.vendor == "postgresql" else frozenset()
     with _cluster(tmp_path / "first.log") as (cluster, family):
+
         def evaluating():
             long_run.refresh_from_db()
             return long_run.status == "running" and long_run.results.exists() and _queued_in_broker() == 0
 
-        assert wait_for(evaluating, timeout=60, interval=0.05), f"the optimization never started evaluating: {long_run.status}"
+        assert wait_for(evaluating, timeout=60, interval=0.05), (
+            f"the optimization never started evaluating: {long_run.status}"
+        )
         family |= _family(cluster.pid)
         assert len(family) >= 5, f"qcluster, sentinel, worker, monitor and pusher: {family}"
         started = time.monotonic()
@@ -132,12 +168,17 @@ def test_sigterm_to_qcluster_stops_its_job_and_workers_and_the_run_resumes(bars,
     assert (long_run.status, long_run.message) == ("failed", INTERRUPTED_MESSAGE)
     assert 0 < kept < BUDGET, "stopped in the middle, with what it evaluated stored"
     waiting.refresh_from_db()
-    assert waiting.status == "queued" and waiting.task_id not in ("", first_task), "not started: handed back to the queue"
+    assert waiting.status == "queued" and waiting.task_id not in ("", first_task), (
+        "not started: handed back to the queue"
+    )
     if connection.vendor == "postgresql":  # every session ended with its process: none idle in a transaction
-        assert wait_for(lambda: not _other_sessions(before), timeout=5), f"sessions left behind: {_other_sessions(before)}"
+        assert wait_for(lambda: not _other_sessions(before), timeout=5), (
+            f"sessions left behind: {_other_sessions(before)}"
+        )
 
     job_requeue(run=long_run, user=user, message=OptimizationRunViewSet.resume_message)  # what POST .../resume/ does
     with _cluster(tmp_path / "second.log") as (cluster, family):
+
         def finished():
             long_run.refresh_from_db()
             waiting.refresh_from_db()
@@ -172,6 +213,7 @@ def worker_process(monkeypatch):
 
 def _sigterm_to_self(after_s: float = 0.0, *, once=lambda: True) -> None:
     """SIGTERM this process from another thread once `once()` holds, `after_s` later."""
+
     def send():
         if wait_for(once, timeout=60, interval=0.05):
             time.sleep(after_s)
@@ -181,8 +223,9 @@ def _sigterm_to_self(after_s: float = 0.0, *, once=lambda: True) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_job_silent_inside_a_transaction_is_stopped_after_the_grace_and_rolled_back(worker_process, user, import_run,
-                                                                                     monkeypatch):
+def test_a_job_silent_inside_a_transaction_is_stopped_after_the_grace_and_rolled_back(
+    worker_process, user, import_run, monkeypatch
+):
     monkeypatch.setattr(jobs.worker, "STOP_GRACE_S", 1)
     worker_process.set()  # the whole cluster stops: the worker goes back for what is queued to it
     run = import_run(user)
@@ -215,10 +258,12 @@ def test_a_worker_stopped_alone_kills_its_child_process_group_and_exits(worker_p
     monkeypatch.setattr(jobs.child, "CHILD_STOP_GRACE_S", 1)
     run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h")
     pids = tmp_path / "pids"
-    code = ("import os, signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-            "rank = subprocess.Popen(['sleep', '60']); "
-            f"open({str(pids)!r} + '.tmp', 'w').write(f'{{os.getpid()}} {{rank.pid}}'); os.rename({str(pids)!r} + '.tmp', {str(pids)!r}); "
-            "time.sleep(60)")
+    code = (
+        "import os, signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "rank = subprocess.Popen(['sleep', '60']); "
+        f"open({str(pids)!r} + '.tmp', 'w').write(f'{{os.getpid()}} {{rank.pid}}'); os.rename({str(pids)!r} + '.tmp', {str(pids)!r}); "
+        "time.sleep(60)"
+    )
 
     def work(run, ctx):
         _sigterm_to_self(once=pids.exists)
@@ -238,12 +283,28 @@ def test_ctrl_c_to_run_platform_stops_every_process_it_started(tmp_path):
     log = tmp_path / "platform.log"
     environ = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict), "FOREXGPT_Q_WORKERS": "1"}
     with open(log, "w") as out:
-        platform = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "run_platform", "--no-gpu-cluster", "--port", "0",
-                                     "--web-workers", "1"], cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        platform = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "run_platform",
+                "--no-gpu-cluster",
+                "--port",
+                "0",
+                "--web-workers",
+                "1",
+            ],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     family = {platform.pid}
     try:
-        assert wait_for(lambda: "running." in log.read_text() and "Booting worker" in log.read_text(), timeout=60), log.read_text()
+        assert wait_for(lambda: "running." in log.read_text() and "Booting worker" in log.read_text(), timeout=60), (
+            log.read_text()
+        )
         family = _family(platform.pid)
         platform.send_signal(signal.SIGINT)
         assert platform.wait(timeout=20) == 0, log.read_text()[-3000:]

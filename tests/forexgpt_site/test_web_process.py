@@ -18,7 +18,13 @@ import training.services, forecasts.services, forecasts.request, training.forms
 from training.engine import chronological_split, DEFAULT_SAMPLER
 print("torch" in sys.modules)
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "forexgpt_site.settings"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "forexgpt_site.settings"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"

@@ -23,12 +23,26 @@ from marketdata.services import candles_import_file
 from tests.backtesting_app.test_write_lock import _optimization, bars  # noqa: F401 - `bars` is a fixture
 from tests.conftest import SHARED_DATA
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.usefixtures("sqlite_only")]  # real commits, other connections
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.usefixtures("sqlite_only"),
+]  # real commits, other connections
 COPIES = 3  # of the real M1 file (186,348 bars): 559,044 bars, seconds of writing in one transaction
 WEB_BUSY_TIMEOUT_MS = 2000  # the web's patience for the write lock here (30 s in production)
-BACKTEST = {"symbol": "EURUSD", "timeframe": "1h", "strategy": "forecast", "forecasts_source": "baseline",
-            "params": {"entry_threshold": 0.0003, "confidence_threshold": 0.4, "stop_loss_pct": 0.004,
-                       "take_profit_pct": 0.006, "max_hold_bars": 12}}
+BACKTEST = {
+    "symbol": "EURUSD",
+    "timeframe": "1h",
+    "strategy": "forecast",
+    "forecasts_source": "baseline",
+    "params": {
+        "entry_threshold": 0.0003,
+        "confidence_threshold": 0.4,
+        "stop_loss_pct": 0.004,
+        "take_profit_pct": 0.006,
+        "max_hold_bars": 12,
+    },
+}
 
 
 @pytest.fixture
@@ -39,16 +53,26 @@ def large_m1_file(tmp_path):
     if real.exists():
         source = pd.read_csv(real)
         start = pd.to_datetime(source.pop("timestamp"), utc=True)
-        frame = pd.concat([source.assign(ts=start + pd.Timedelta(weeks=26 * k)) for k in range(COPIES)], ignore_index=True)
+        frame = pd.concat(
+            [source.assign(ts=start + pd.Timedelta(weeks=26 * k)) for k in range(COPIES)], ignore_index=True
+        )
     else:
         minutes = pd.date_range("2017-01-02 00:00", periods=186_348 * COPIES * 7 // 5 + 10_080, freq="min", tz="UTC")
-        ts = minutes[minutes.dayofweek < 5][:186_348 * COPIES]
+        ts = minutes[minutes.dayofweek < 5][: 186_348 * COPIES]
         rng = np.random.default_rng(15)
         close = 1.05 + np.cumsum(rng.normal(0.0, 1e-4, len(ts)))
         open_ = np.r_[close[0], close[:-1]]
         spread = np.abs(rng.normal(0.0, 5e-5, len(ts)))
-        frame = pd.DataFrame({"open": open_, "high": np.maximum(open_, close) + spread, "low": np.minimum(open_, close) - spread,
-                              "close": close, "volume": 0, "ts": ts})
+        frame = pd.DataFrame(
+            {
+                "open": open_,
+                "high": np.maximum(open_, close) + spread,
+                "low": np.minimum(open_, close) - spread,
+                "close": close,
+                "volume": 0,
+                "ts": ts,
+            }
+        )
     frame.insert(0, "timestamp", pd.DatetimeIndex(frame.pop("ts")).strftime("%Y-%m-%dT%H:%M:%SZ"))
     path = tmp_path / "EURUSD_M1.csv"
     frame.to_csv(path, index=False, float_format="%.5f")
@@ -72,8 +96,9 @@ def test_login_and_a_backtest_succeed_during_a_large_import_and_a_front_re_run(b
 
     def run_import():
         try:
-            outcome["import"] = candles_import_file(source=path, request=ImportRequest(symbol="EURUSD", timeframe="1m"),
-                                                    on_progress=import_progress)
+            outcome["import"] = candles_import_file(
+                source=path, request=ImportRequest(symbol="EURUSD", timeframe="1m"), on_progress=import_progress
+            )
         except BaseException as exc:  # noqa: BLE001 - reported to the test
             outcome["import"] = exc
         finally:

@@ -10,8 +10,10 @@ from marketdata.tasks import candle_import_execute
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("url", ["/api/series/", "/api/candles/?symbol=EURUSD&timeframe=1h", "/api/candle-imports/",
-                                 "/api/schema/", "/api/docs/"])
+@pytest.mark.parametrize(
+    "url",
+    ["/api/series/", "/api/candles/?symbol=EURUSD&timeframe=1h", "/api/candle-imports/", "/api/schema/", "/api/docs/"],
+)
 def test_every_endpoint_refuses_anonymous_callers(url):
     assert APIClient().get(url).status_code in (401, 403)
 
@@ -23,21 +25,38 @@ def test_token_is_issued_for_valid_credentials(user):
 
 
 def test_candles_by_range(api_client, fixture_path):
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
-                        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
-    response = api_client.get("/api/candles/", {"symbol": "EUR/USD", "timeframe": "H1",
-                                                "start": "2014-06-02T00:00:00Z", "end": "2014-06-02T05:00:00Z"})
+    candles_import_file(
+        source=fixture_path("mt4_eurusd_h1.csv"),
+        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"),
+    )
+    response = api_client.get(
+        "/api/candles/",
+        {"symbol": "EUR/USD", "timeframe": "H1", "start": "2014-06-02T00:00:00Z", "end": "2014-06-02T05:00:00Z"},
+    )
     body = response.json()
     assert response.status_code == 200 and body["count"] == 6
-    assert body["results"][0] == {"ts": "2014-06-02T00:00:00Z", **{k: v for k, v in Candle.objects.filter(
-        ts="2014-06-02T00:00:00Z").values("open", "high", "low", "close", "volume").get().items()}}
+    assert body["results"][0] == {
+        "ts": "2014-06-02T00:00:00Z",
+        **{
+            k: v
+            for k, v in Candle.objects.filter(ts="2014-06-02T00:00:00Z")
+            .values("open", "high", "low", "close", "volume")
+            .get()
+            .items()
+        },
+    }
     assert api_client.get("/api/candles/", {"symbol": "EURUSD"}).json() == {"timeframe": ["This field is required."]}
-    assert "timeframe 'yearly'" in api_client.get("/api/candles/", {"symbol": "EURUSD", "timeframe": "yearly"}).json()["detail"]
+    assert (
+        "timeframe 'yearly'"
+        in api_client.get("/api/candles/", {"symbol": "EURUSD", "timeframe": "yearly"}).json()["detail"]
+    )
 
 
 def test_series_endpoint(api_client, fixture_path):
-    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
-                        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
+    candles_import_file(
+        source=fixture_path("mt4_eurusd_h1.csv"),
+        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"),
+    )
     (series,) = api_client.get("/api/series/").json()
     assert series["rows"] == 400 and series["first"] == "2014-05-30T15:00:00Z" and series["long_gaps"] == 0
 
@@ -45,22 +64,32 @@ def test_series_endpoint(api_client, fixture_path):
 def test_import_through_the_api(api_client, fixture_path, django_capture_on_commit_callbacks):
     upload = SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
-        response = api_client.post("/api/candles/import/", {"file": upload, "symbol": "EURUSD", "timeframe": "1h",
-                                                            "tz": "Europe/Helsinki"}, format="multipart")
+        response = api_client.post(
+            "/api/candles/import/",
+            {"file": upload, "symbol": "EURUSD", "timeframe": "1h", "tz": "Europe/Helsinki"},
+            format="multipart",
+        )
     assert response.status_code == 202 and response.json()["status"] == "queued"
     run_id = response.json()["id"]
     candle_import_execute(run_id)
     detail = api_client.get(f"/api/candle-imports/{run_id}/").json()
     assert detail["status"] == "succeeded"
     assert {k: detail["report"][k] for k in ("inserted", "duplicates", "rejected", "first", "last")} == {
-        "inserted": 400, "duplicates": 0, "rejected": 0,
-        "first": "2014-05-30T15:00:00+00:00", "last": "2014-06-24T06:00:00+00:00"}
+        "inserted": 400,
+        "duplicates": 0,
+        "rejected": 0,
+        "first": "2014-05-30T15:00:00+00:00",
+        "last": "2014-06-24T06:00:00+00:00",
+    }
 
 
 def test_api_import_with_bad_options_is_a_400_naming_the_problem(api_client):
     upload = SimpleUploadedFile("x.csv", b"whatever")
-    response = api_client.post("/api/candles/import/", {"file": upload, "symbol": "EURUSD", "timeframe": "1h", "tz": "Atlantis/Deep"},
-                               format="multipart")
+    response = api_client.post(
+        "/api/candles/import/",
+        {"file": upload, "symbol": "EURUSD", "timeframe": "1h", "tz": "Atlantis/Deep"},
+        format="multipart",
+    )
     assert response.status_code == 400 and "unknown time zone 'Atlantis/Deep'" in response.json()["detail"]
     assert CandleImport.objects.count() == 0
 

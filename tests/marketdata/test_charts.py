@@ -9,8 +9,13 @@ from marketdata.engine import read_candles, validate
 
 
 def _groupby(rows: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
-    return rows.groupby(key).agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
-                                 close=("close", "last"), volume=("volume", "sum"))
+    return rows.groupby(key).agg(
+        open=("open", "first"),
+        high=("high", "max"),
+        low=("low", "min"),
+        close=("close", "last"),
+        volume=("volume", "sum"),
+    )
 
 
 @pytest.fixture
@@ -53,4 +58,7 @@ def test_the_title_names_the_timeframe_drawn(h1_2014_2024):
 
 
 def test_no_rows_no_chart():
-    assert series_chart(pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]")}), symbol="EURUSD", timeframe="1h") is None
+    assert (
+        series_chart(pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]")}), symbol="EURUSD", timeframe="1h")
+        is None
+    )

@@ -36,8 +36,10 @@ def test_bars_written_between_the_read_and_the_write_become_duplicates(fixture_p
         return comparison
 
     monkeypatch.setattr(_store.engine, "compare_bars", compare_then_a_rival_writes)
-    report = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"),
-                                 request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"))
+    report = candles_import_file(
+        source=fixture_path("mt4_eurusd_h1.csv"),
+        request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki"),
+    )
     assert raced["done"]
     assert (report["inserted"], report["duplicates"], report["conflicts"]) == (0, 400, 0)
     assert Candle.objects.count() == 400
@@ -54,8 +56,11 @@ def test_two_imports_of_one_file_at_once_both_succeed(fixture_path):
         def one():
             try:
                 barrier.wait()
-                results.append(candles_import_file(source=data,
-                                                   request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")))
+                results.append(
+                    candles_import_file(
+                        source=data, request=ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - reported below
                 results.append(exc)
             finally:

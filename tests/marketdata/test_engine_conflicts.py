@@ -9,17 +9,26 @@ from marketdata.engine import ImportConflict, compare_bars, conflict_rejection, 
 
 def _bars(stamps, closes, volumes=None):
     closes = np.asarray(closes, float)
-    return pd.DataFrame({
-        "ts": pd.to_datetime(stamps, utc=True), "open": closes, "high": closes, "low": closes,
-        "close": closes, "volume": np.asarray(volumes if volumes is not None else [10.0] * len(closes), float),
-    })
+    return pd.DataFrame(
+        {
+            "ts": pd.to_datetime(stamps, utc=True),
+            "open": closes,
+            "high": closes,
+            "low": closes,
+            "close": closes,
+            "volume": np.asarray(volumes if volumes is not None else [10.0] * len(closes), float),
+        }
+    )
 
 
 def test_each_row_is_new_duplicate_or_conflict():
     stored = _bars(["2017-06-01 00:00", "2017-06-01 01:00", "2017-06-01 02:00"], [1.1, 1.12471, 1.2], [5, 653, 7])
     stored["candle_import_id"] = [4, 4, 9]
-    rows = _bars(["2017-06-01 00:00", "2017-06-01 01:00", "2017-06-01 02:00", "2017-06-01 03:00"],
-                 [1.1, 1.12465, 1.2, 1.3], [5, 3498, 8, 1])
+    rows = _bars(
+        ["2017-06-01 00:00", "2017-06-01 01:00", "2017-06-01 02:00", "2017-06-01 03:00"],
+        [1.1, 1.12465, 1.2, 1.3],
+        [5, 3498, 8, 1],
+    )
     rows["line"] = [11, 12, 13, 14]
     result = compare_bars(rows, stored)
     assert result.new.tolist() == [False, False, False, True]
@@ -28,10 +37,12 @@ def test_each_row_is_new_duplicate_or_conflict():
     assert result.counts == {"new": 1, "duplicates": 1, "conflicts": 2}
     first, second = result.examples
     assert first == {
-        "ts": "2017-06-01T01:00:00+00:00", "fields": ["open", "high", "low", "close", "volume"],
+        "ts": "2017-06-01T01:00:00+00:00",
+        "fields": ["open", "high", "low", "close", "volume"],
         "stored": {"open": 1.12471, "high": 1.12471, "low": 1.12471, "close": 1.12471, "volume": 653.0},
         "file": {"open": 1.12465, "high": 1.12465, "low": 1.12465, "close": 1.12465, "volume": 3498.0},
-        "line": 12, "stored_import": 4,
+        "line": 12,
+        "stored_import": 4,
     }
     assert (second["fields"], second["stored_import"]) == (["volume"], 9)
 
@@ -62,9 +73,14 @@ def test_the_refusal_names_the_count_the_first_bar_and_the_way_out():
     rows = _bars(["2017-06-01 01:00", "2017-06-01 02:00"], [1.12465, 1.2], [3498, 1])
     exc = conflict_rejection(compare_bars(rows, stored), rows=2)
     assert isinstance(exc, ImportConflict)
-    assert str(exc).startswith("1 bar(s) are already stored with other values (first: 2017-06-01T01:00:00+00:00, "
-                               "stored vs file: open 1.12471 vs 1.12465,")
-    assert "close 1.12471 vs 1.12465, volume 653 vs 3498); nothing was imported - import again with on_conflict keep" in str(exc)
+    assert str(exc).startswith(
+        "1 bar(s) are already stored with other values (first: 2017-06-01T01:00:00+00:00, "
+        "stored vs file: open 1.12471 vs 1.12465,"
+    )
+    assert (
+        "close 1.12471 vs 1.12465, volume 653 vs 3498); nothing was imported - import again with on_conflict keep"
+        in str(exc)
+    )
     body = exc.as_dict()
     assert (body["conflicts"], body["new"], body["duplicates"], body["on_conflict"]) == (1, 1, 0, "refuse")
 

@@ -117,5 +117,7 @@ def test_histdata_default_zone_equals_january_of_the_m1_file(shared_file):
 def test_csv_without_a_time_column_and_with_split_date_time():
     with pytest.raises(ImportRejected, match="CSV has no timestamp column"):
         read_text("when,open,high,low,close\n2020-01-01,1,1,1,1\n", format="csv")
-    parsed = read_text("date,time,open,high,low,close\n2020-01-06,10:00,1,1.2,0.9,1.1\n2020-01-06,11:00,1,1.2,0.9,1.1\n")
+    parsed = read_text(
+        "date,time,open,high,low,close\n2020-01-06,10:00,1,1.2,0.9,1.1\n2020-01-06,11:00,1,1.2,0.9,1.1\n"
+    )
     assert [t.hour for t in parsed.frame["ts"]] == [10, 11]

@@ -2,7 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketdata.engine import bin_count, normalize_symbol, normalize_timeframe, pip_size, read_candles, resample_ohlcv, validate
+from marketdata.engine import (
+    bin_count,
+    normalize_symbol,
+    normalize_timeframe,
+    pip_size,
+    read_candles,
+    resample_ohlcv,
+    validate,
+)
 
 M1, H1 = normalize_timeframe("1m"), normalize_timeframe("1h")
 
@@ -15,18 +23,29 @@ def test_resample_matches_an_independent_groupby(fixture_path):
     rows = _m1(fixture_path)
     bars = resample_ohlcv(rows, M1, H1)
     hour = rows["ts"].dt.floor("h")
-    expected = rows.groupby(hour).agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
-                                      close=("close", "last"), volume=("volume", "sum"))
+    expected = rows.groupby(hour).agg(
+        open=("open", "first"),
+        high=("high", "max"),
+        low=("low", "min"),
+        close=("close", "last"),
+        volume=("volume", "sum"),
+    )
     assert list(bars["ts"]) == list(expected.index)
     for col in ("open", "high", "low", "close", "volume"):
         assert np.array_equal(bars[col].to_numpy(), expected[col].to_numpy()), col
 
 
 def test_resample_omits_empty_bins_and_labels_by_start():
-    rows = pd.DataFrame({
-        "ts": pd.to_datetime(["2020-01-06 10:00", "2020-01-06 10:59", "2020-01-06 13:30"], utc=True),
-        "open": [1.0, 2.0, 3.0], "high": [1.5, 2.5, 3.5], "low": [0.5, 1.5, 2.5], "close": [1.2, 2.2, 3.2], "volume": [1, 2, 3.0],
-    })
+    rows = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(["2020-01-06 10:00", "2020-01-06 10:59", "2020-01-06 13:30"], utc=True),
+            "open": [1.0, 2.0, 3.0],
+            "high": [1.5, 2.5, 3.5],
+            "low": [0.5, 1.5, 2.5],
+            "close": [1.2, 2.2, 3.2],
+            "volume": [1, 2, 3.0],
+        }
+    )
     bars = resample_ohlcv(rows, M1, H1)
     assert list(bars["ts"].dt.strftime("%H:%M")) == ["10:00", "13:00"]
     assert bars.iloc[0][["open", "high", "low", "close", "volume"]].tolist() == [1.0, 2.5, 0.5, 2.2, 3.0]
@@ -43,7 +62,9 @@ def test_m1_resampled_agrees_with_the_h1_file_within_a_pip(fixture_path):
     ref = validate(read_candles(fixture_path("eurusd_h1_2017-01-02.csv"))).set_index("ts")
     common = bars.index.intersection(ref.index)[:-1]  # the last fixture hour is incomplete
     assert len(common) == 20
-    diff = (bars.loc[common, ["open", "high", "low", "close"]] - ref.loc[common, ["open", "high", "low", "close"]]).abs()
+    diff = (
+        bars.loc[common, ["open", "high", "low", "close"]] - ref.loc[common, ["open", "high", "low", "close"]]
+    ).abs()
     within = (diff <= pip_size("EURUSD") + 1e-9).all(axis=1).mean()
     assert within >= 0.75  # 16 of 20 thin Monday-morning hours; the full overlap below does better
     assert diff["close"].median() <= 0.5 * pip_size("EURUSD")
@@ -60,9 +81,21 @@ def test_m1_file_resampled_agrees_with_the_h1_file_over_the_whole_overlap(shared
     assert within >= 0.95  # measured: 0.957 of 3,109 hours (bench/import_speed prints it)
 
 
-@pytest.mark.parametrize("raw, code, label", [("1h", "1h", "H1"), ("H1", "1h", "H1"), ("60m", "1h", "H1"),
-                                               ("M1", "1m", "M1"), ("15min", "15m", "M15"), ("D1", "1d", "D1"), ("4h", "4h", "H4"),
-                                               ("W1", "1w", "W1"), ("1w", "1w", "W1"), ("7d", "1w", "W1")])
+@pytest.mark.parametrize(
+    "raw, code, label",
+    [
+        ("1h", "1h", "H1"),
+        ("H1", "1h", "H1"),
+        ("60m", "1h", "H1"),
+        ("M1", "1m", "M1"),
+        ("15min", "15m", "M15"),
+        ("D1", "1d", "D1"),
+        ("4h", "4h", "H4"),
+        ("W1", "1w", "W1"),
+        ("1w", "1w", "W1"),
+        ("7d", "1w", "W1"),
+    ],
+)
 def test_timeframe_aliases(raw, code, label):
     tf = normalize_timeframe(raw)
     assert (tf.code, tf.label) == (code, label)
@@ -99,8 +132,13 @@ def _sunday_week(ts: pd.Series) -> pd.Series:
 def test_weekly_bins_start_sunday_midnight_and_hold_one_fx_week(fixture_path):
     rows = validate(read_candles(fixture_path("mt4_eurusd_h1.csv"), tz="Europe/Helsinki"))
     bars = resample_ohlcv(rows, H1, normalize_timeframe("1w"))
-    expected = rows.groupby(_sunday_week(rows["ts"])).agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
-                                                           close=("close", "last"), volume=("volume", "sum"))
+    expected = rows.groupby(_sunday_week(rows["ts"])).agg(
+        open=("open", "first"),
+        high=("high", "max"),
+        low=("low", "min"),
+        close=("close", "last"),
+        volume=("volume", "sum"),
+    )
     assert list(bars["ts"]) == list(expected.index)
     assert set(bars["ts"].dt.day_name()) == {"Sunday"} and (bars["ts"].dt.hour == 0).all()
     for col in ("open", "high", "low", "close", "volume"):

@@ -3,7 +3,15 @@
 import pandas as pd
 import pytest
 
-from marketdata.engine import ImportRejected, drop_anomalies, normalize_timeframe, read_candles, read_text, scan_anomalies, validate
+from marketdata.engine import (
+    ImportRejected,
+    drop_anomalies,
+    normalize_timeframe,
+    read_candles,
+    read_text,
+    scan_anomalies,
+    validate,
+)
 
 H1 = normalize_timeframe("1h")
 
@@ -13,16 +21,18 @@ def _mt4(lines):
 
 
 def test_each_bad_row_is_named_with_its_line():
-    parsed = _mt4([
-        "2020.01.06,10:00,1.1,1.2,1.0,1.1,5",
-        "2020.01.06,11:00,1.1,1.05,1.0,1.1,5",      # high below open/close
-        "2020.01.06,12:00,1.1,1.2,1.15,1.1,5",      # low above open/close
-        "2020.01.06,13:00,-1.1,1.2,1.0,1.1,5",      # negative price
-        "2020.01.06,14:00,abc,1.2,1.0,1.1,5",       # not a number
-        "2020.13.06,15:00,1.1,1.2,1.0,1.1,5",       # impossible date
-        "2020.01.06,10:00,1.1,1.2,1.0,1.1,5",       # duplicate of line 1
-        "2020.01.06,16:00,1.1,1.2,1.3,1.1,5",       # high below low
-    ])
+    parsed = _mt4(
+        [
+            "2020.01.06,10:00,1.1,1.2,1.0,1.1,5",
+            "2020.01.06,11:00,1.1,1.05,1.0,1.1,5",  # high below open/close
+            "2020.01.06,12:00,1.1,1.2,1.15,1.1,5",  # low above open/close
+            "2020.01.06,13:00,-1.1,1.2,1.0,1.1,5",  # negative price
+            "2020.01.06,14:00,abc,1.2,1.0,1.1,5",  # not a number
+            "2020.13.06,15:00,1.1,1.2,1.0,1.1,5",  # impossible date
+            "2020.01.06,10:00,1.1,1.2,1.0,1.1,5",  # duplicate of line 1
+            "2020.01.06,16:00,1.1,1.2,1.3,1.1,5",  # high below low
+        ]
+    )
     with pytest.raises(ImportRejected) as info:
         validate(parsed)
     reasons = {e.line: e.reason for e in info.value.errors}
@@ -49,8 +59,13 @@ def test_only_the_first_ten_errors_are_spelled_out():
 
 def test_a_huge_bad_value_is_named_not_echoed():
     # a 5 MB "price" (a real audit's 50 MB file of 10 bad lines made every import listing 55 MB)
-    parsed = _mt4(["2020.01.06,10:00,1.1,1.2,1.0,1.1,5", "2020.01.06,11:00," + "x" * 5_000_000 + ",1.2,1.0,1.1,5",
-                   "2020.01.06," + "9" * 1_000_000 + ",1.1,1.2,1.0,1.1,5"])
+    parsed = _mt4(
+        [
+            "2020.01.06,10:00,1.1,1.2,1.0,1.1,5",
+            "2020.01.06,11:00," + "x" * 5_000_000 + ",1.2,1.0,1.1,5",
+            "2020.01.06," + "9" * 1_000_000 + ",1.1,1.2,1.0,1.1,5",
+        ]
+    )
     with pytest.raises(ImportRejected) as info:
         validate(parsed)
     reasons = {e.line: e.reason for e in info.value.errors}
@@ -92,14 +107,20 @@ def test_no_fillers_flagged_when_the_file_records_no_volume(fixture_path):
 
 
 def test_long_gaps_exclude_weekends():
-    text = "\n".join([
-        "2020.01.03,20:00,1.1,1.2,1.0,1.1,5",  # Friday
-        "2020.01.05,22:00,1.1,1.2,1.0,1.1,5",  # Sunday open: a normal weekend
-        "2020.01.07,12:00,1.1,1.2,1.0,1.1,5",  # Tuesday: 37 trading hours missing
-    ])
+    text = "\n".join(
+        [
+            "2020.01.03,20:00,1.1,1.2,1.0,1.1,5",  # Friday
+            "2020.01.05,22:00,1.1,1.2,1.0,1.1,5",  # Sunday open: a normal weekend
+            "2020.01.07,12:00,1.1,1.2,1.0,1.1,5",  # Tuesday: 37 trading hours missing
+        ]
+    )
     report = scan_anomalies(validate(read_text(text + "\n")), H1).report["long_gap"]
     assert report["count"] == 1
-    assert report["examples"][0] == {"from": "2020-01-05T22:00:00+00:00", "to": "2020-01-07T12:00:00+00:00", "trading_hours": 37.0}
+    assert report["examples"][0] == {
+        "from": "2020-01-05T22:00:00+00:00",
+        "to": "2020-01-07T12:00:00+00:00",
+        "trading_hours": 37.0,
+    }
 
 
 def test_dropping_an_unknown_kind_is_refused(fixture_path):

@@ -39,16 +39,21 @@ def test_the_import_form_offers_the_conflict_policy_refuse_by_default(logged_in_
 
 def test_the_form_passes_the_policy_to_the_import(logged_in_client, fixture_path, django_capture_on_commit_callbacks):
     with fixture_path("mt4_eurusd_h1.csv").open("rb") as fh, django_capture_on_commit_callbacks(execute=False):
-        response = logged_in_client.post(reverse("marketdata:data"), {"file": fh, "format": "auto", "on_conflict": "replace", **HELSINKI})
+        response = logged_in_client.post(
+            reverse("marketdata:data"), {"file": fh, "format": "auto", "on_conflict": "replace", **HELSINKI}
+        )
     run = CandleImport.objects.get()
     assert response.status_code == 302 and (run.on_conflict, run.origin) == ("replace", "upload")
     with fixture_path("mt4_eurusd_h1.csv").open("rb") as fh, django_capture_on_commit_callbacks(execute=False):
-        logged_in_client.post(reverse("marketdata:data"), {"file": fh, "format": "auto", **HELSINKI})  # a post without the field
+        logged_in_client.post(
+            reverse("marketdata:data"), {"file": fh, "format": "auto", **HELSINKI}
+        )  # a post without the field
     assert CandleImport.objects.order_by("pk").last().on_conflict == "refuse"
 
 
 def test_a_refused_upload_shows_its_conflicts_and_can_be_imported_again_keeping_them(
-        logged_in_client, user, fixture_path, tmp_path, django_capture_on_commit_callbacks):
+    logged_in_client, user, fixture_path, tmp_path, django_capture_on_commit_callbacks
+):
     first = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI_REQUEST)
     upload = SimpleUploadedFile("other_broker.csv", _changed_copy(fixture_path, tmp_path).read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
@@ -59,7 +64,11 @@ def test_a_refused_upload_shows_its_conflicts_and_can_be_imported_again_keeping_
     assert "The file also holds 0 new bars and 397 identical (duplicate) bars." in body
     stored = Candle.objects.order_by("ts").first()
     row = re.search(r"<tr><td>2014-05-30T15:00:00\+00:00</td>.*?</tr>", body, re.S).group(0)
-    assert "<td>volume</td>" in row and f"/ {stored.volume:.0f} <small>" in row and f"/ {stored.volume * 3:.0f}</td>" in row
+    assert (
+        "<td>volume</td>" in row
+        and f"/ {stored.volume:.0f} <small>" in row
+        and f"/ {stored.volume * 3:.0f}</td>" in row
+    )
     assert f'href="/data/imports/{first["import_id"]}/">import #{first["import_id"]}</a>' in row
     assert 'id="retry-form"' in body and 'value="keep"' in body and 'value="replace"' in body
 
@@ -78,7 +87,9 @@ def test_a_refused_upload_shows_its_conflicts_and_can_be_imported_again_keeping_
 def test_retry_is_refused_for_a_bad_policy(logged_in_client, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         run = candle_import_start(user=user, upload=SimpleUploadedFile("x.csv", b"x"), request=HELSINKI_REQUEST)
-    response = logged_in_client.post(reverse("marketdata:import-retry", args=[run.pk]), {"on_conflict": "refuse"}, follow=True)
+    response = logged_in_client.post(
+        reverse("marketdata:import-retry", args=[run.pk]), {"on_conflict": "refuse"}, follow=True
+    )
     assert "Not imported: * on_conflict" in response.content.decode() and CandleImport.objects.count() == 1
 
 
@@ -94,12 +105,16 @@ def test_the_data_page_marks_demo_data_and_mixed_sources(logged_in_client, fixtu
     assert f"mt4_eurusd_h1.csv (mt4, import #{run.pk}): 400 bars" in body
 
 
-def test_the_data_page_draws_a_ten_year_series_whole_and_rescans_nothing_once_warm(logged_in_client, shared_file, monkeypatch):
+def test_the_data_page_draws_a_ten_year_series_whole_and_rescans_nothing_once_warm(
+    logged_in_client, shared_file, monkeypatch
+):
     """How fast the page is lives in bench/flow_walk.py (timed in a browser); here, what keeps it fast:
     the series drawn whole as 547 weekly candles, and the long-gap scan of 65,000 timestamps cached."""
     from marketdata import selectors
 
-    candles_import_file(source=shared_file("EURUSD_H1_2014-2024.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h"))
+    candles_import_file(
+        source=shared_file("EURUSD_H1_2014-2024.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1h")
+    )
     url = reverse("marketdata:data")
     logged_in_client.get(url, {"symbol": "EURUSD", "timeframe": "1h"})  # warm the long-gap cache
     scans = []
@@ -108,35 +123,79 @@ def test_the_data_page_draws_a_ten_year_series_whole_and_rescans_nothing_once_wa
     assert scans == [], "the long gaps were scanned again"
     chart = response.context["chart"]
     assert (chart["bars"], chart["drawn"], chart["shown_timeframe"]) == (65000, 547, "W1")
-    figure = json.loads(re.search(r'<script id="chart-figure" type="application/json">(.*?)</script>', response.content.decode(), re.S).group(1))
+    figure = json.loads(
+        re.search(
+            r'<script id="chart-figure" type="application/json">(.*?)</script>', response.content.decode(), re.S
+        ).group(1)
+    )
     assert figure["layout"]["title"]["text"] == "EURUSD W1 - 65,000 H1 bars aggregated to 547 W1 bars"
     assert figure["data"][0]["x"][0].startswith("2014-05-25") and figure["data"][0]["x"][-1].startswith("2024-11-10")
     assert "drawn whole as 547 W1 candles" in response.content.decode()
-    picked = logged_in_client.get(url, {"symbol": "EURUSD", "timeframe": "1h", "start": "2020-01-01T00:00", "end": "2020-06-30T00:00"})
+    picked = logged_in_client.get(
+        url, {"symbol": "EURUSD", "timeframe": "1h", "start": "2020-01-01T00:00", "end": "2020-06-30T00:00"}
+    )
     assert (picked.context["chart"]["bars"], picked.context["chart"]["shown_timeframe"]) == (3067, "H4")
 
 
-def test_the_import_report_chart_shows_the_whole_imported_range(logged_in_client, user, shared_file, django_capture_on_commit_callbacks):
+def test_the_import_report_chart_shows_the_whole_imported_range(
+    logged_in_client, user, shared_file, django_capture_on_commit_callbacks
+):
     upload = SimpleUploadedFile("EURUSD_H1_2014-2024.csv", shared_file("EURUSD_H1_2014-2024.csv").read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
         run = candle_import_start(user=user, upload=upload, request=ImportRequest(symbol="EURUSD", timeframe="1h"))
     assert candle_import_execute(run.pk) == "succeeded"
     chart = logged_in_client.get(reverse("marketdata:import-detail", args=[run.pk])).context["chart"]
-    assert (chart["bars"], chart["drawn"], chart["title"]) == (65000, 547, "EURUSD W1 - 65,000 H1 bars aggregated to 547 W1 bars")
+    assert (chart["bars"], chart["drawn"], chart["title"]) == (
+        65000,
+        547,
+        "EURUSD W1 - 65,000 H1 bars aggregated to 547 W1 bars",
+    )
 
 
 def test_the_command_takes_the_policy(fixture_path, tmp_path, capsys):
-    call_command("import_candles", str(fixture_path("mt4_eurusd_h1.csv")), "--symbol", "EURUSD", "--timeframe", "1h", "--tz", "Europe/Helsinki")
+    call_command(
+        "import_candles",
+        str(fixture_path("mt4_eurusd_h1.csv")),
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--tz",
+        "Europe/Helsinki",
+    )
     capsys.readouterr()
     other = str(_changed_copy(fixture_path, tmp_path))
     with pytest.raises(CommandError, match=r"rejected: 3 bar\(s\) are already stored with other values"):
-        call_command("import_candles", other, "--symbol", "EURUSD", "--timeframe", "1h", "--tz", "Europe/Helsinki", "--json")
+        call_command(
+            "import_candles", other, "--symbol", "EURUSD", "--timeframe", "1h", "--tz", "Europe/Helsinki", "--json"
+        )
     refused = json.loads(capsys.readouterr().out)
-    assert (refused["inserted"], refused["conflicts"], refused["duplicates"], refused["on_conflict"]) == (0, 3, 397, "refuse")
-    call_command("import_candles", other, "--symbol", "EURUSD", "--timeframe", "1h", "--tz", "Europe/Helsinki",
-                 "--on_conflict", "replace", "--json")
+    assert (refused["inserted"], refused["conflicts"], refused["duplicates"], refused["on_conflict"]) == (
+        0,
+        3,
+        397,
+        "refuse",
+    )
+    call_command(
+        "import_candles",
+        other,
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--tz",
+        "Europe/Helsinki",
+        "--on_conflict",
+        "replace",
+        "--json",
+    )
     replaced = json.loads(capsys.readouterr().out)
-    assert (replaced["inserted"], replaced["conflicts"], replaced["replaced"], replaced["on_conflict"]) == (0, 3, 3, "replace")
+    assert (replaced["inserted"], replaced["conflicts"], replaced["replaced"], replaced["on_conflict"]) == (
+        0,
+        3,
+        3,
+        "replace",
+    )
     assert Candle.objects.filter(candle_import_id=replaced["import_id"]).count() == 3
     with pytest.raises(CommandError, match="invalid choice: 'merge'"):
         call_command("import_candles", other, "--symbol", "EURUSD", "--timeframe", "1h", "--on_conflict", "merge")
@@ -148,8 +207,11 @@ def test_the_api_takes_the_policy(api_client, fixture_path, tmp_path, django_cap
 
     def post(**extra):
         with django_capture_on_commit_callbacks(execute=False):
-            return api_client.post("/api/candles/import/", {"file": SimpleUploadedFile("b.csv", other), **HELSINKI, **extra},
-                                   format="multipart")
+            return api_client.post(
+                "/api/candles/import/",
+                {"file": SimpleUploadedFile("b.csv", other), **HELSINKI, **extra},
+                format="multipart",
+            )
 
     refused = post()
     assert refused.status_code == 202 and refused.json()["on_conflict"] == "refuse"

@@ -1,5 +1,7 @@
 """Imports through the ORM: all-or-nothing, idempotent, and the reference files exactly."""
 
+from datetime import UTC
+
 import pandas as pd
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,8 +18,10 @@ HELSINKI = ImportRequest(symbol="EURUSD", timeframe="1h", tz="Europe/Helsinki")
 
 
 def test_import_then_reimport_inserts_nothing_new(fixture_path):
-    first = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=ImportRequest.from_dict(
-        {"symbol": "EUR/USD", "timeframe": "H1", "tz": "Europe/Helsinki"}))
+    first = candles_import_file(
+        source=fixture_path("mt4_eurusd_h1.csv"),
+        request=ImportRequest.from_dict({"symbol": "EUR/USD", "timeframe": "H1", "tz": "Europe/Helsinki"}),
+    )
     assert (first["inserted"], first["duplicates"], first["rejected"]) == (400, 0, 0)
     assert first["first"] == "2014-05-30T15:00:00+00:00"
     again = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
@@ -61,8 +65,10 @@ def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
 
 
 def test_drop_option_removes_the_flagged_bars(fixture_path):
-    report = candles_import_file(source=fixture_path("mt5_eurusd_h1.csv"),
-                                 request=ImportRequest(symbol="EURUSD", timeframe="1h", drop=("weekend",)))
+    report = candles_import_file(
+        source=fixture_path("mt5_eurusd_h1.csv"),
+        request=ImportRequest(symbol="EURUSD", timeframe="1h", drop=("weekend",)),
+    )
     assert report["dropped"] == {"weekend": 2}
     assert report["inserted"] == 299 - 2
     sundays = [t for t in Candle.objects.values_list("ts", flat=True) if t.weekday() == 6 and t.hour < 20]
@@ -72,17 +78,27 @@ def test_drop_option_removes_the_flagged_bars(fixture_path):
 def test_candles_frame_reads_what_the_orm_reads_without_its_per_row_converters(fixture_path):
     """The frame comes from the driver's raw rows; Django's own conversion of the same query is the
     reference: UTC timestamps, floats, a range, published bars only, and the import of each bar."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI)
     candles_import_file(source=fixture_path("eurusd_m1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1m"))
     unpublished = CandleImport.objects.create(original_name="writing.csv", symbol="EURUSD", timeframe="1h")
-    Candle.all_objects.create(symbol="EURUSD", timeframe="1h", ts=datetime(2030, 1, 1, tzinfo=timezone.utc), open=1, high=1,
-                              low=1, close=1, candle_import=unpublished)
-    start, end = datetime(2014, 6, 2, 3, tzinfo=timezone.utc), datetime(2014, 6, 5, 21, tzinfo=timezone.utc)
+    Candle.all_objects.create(
+        symbol="EURUSD",
+        timeframe="1h",
+        ts=datetime(2030, 1, 1, tzinfo=UTC),
+        open=1,
+        high=1,
+        low=1,
+        close=1,
+        candle_import=unpublished,
+    )
+    start, end = datetime(2014, 6, 2, 3, tzinfo=UTC), datetime(2014, 6, 5, 21, tzinfo=UTC)
     for kwargs in ({}, {"start": start, "end": end}):
         frame = candles_frame(symbol="EUR/USD", timeframe="H1", with_import=True, **kwargs)
-        qs = Candle.objects.filter(symbol="EURUSD", timeframe="1h", **({"ts__gte": start, "ts__lte": end} if kwargs else {}))
+        qs = Candle.objects.filter(
+            symbol="EURUSD", timeframe="1h", **({"ts__gte": start, "ts__lte": end} if kwargs else {})
+        )
         rows = list(qs.order_by("ts").values_list("ts", "open", "high", "low", "close", "volume", "candle_import_id"))
         assert len(frame) == len(rows) == (400 if not kwargs else 91)
         assert list(frame["ts"]) == [pd.Timestamp(r[0]) for r in rows] and str(frame["ts"].dtype).endswith("UTC]")
@@ -90,8 +106,9 @@ def test_candles_frame_reads_what_the_orm_reads_without_its_per_row_converters(f
             assert frame[col].tolist() == [r[i] for r in rows], col
     assert len(candles_frame(symbol="EURUSD", timeframe="1m")) == Candle.objects.filter(timeframe="1m").count() > 0
     # the long-gap count reads the timestamps the same way: 36 weekday hours taken out are one gap
-    Candle.objects.filter(timeframe="1h", ts__gte=datetime(2014, 6, 3, tzinfo=timezone.utc),
-                          ts__lt=datetime(2014, 6, 4, 12, tzinfo=timezone.utc)).delete()
+    Candle.objects.filter(
+        timeframe="1h", ts__gte=datetime(2014, 6, 3, tzinfo=UTC), ts__lt=datetime(2014, 6, 4, 12, tzinfo=UTC)
+    ).delete()
     assert [(s["timeframe"], s["long_gaps"]) for s in series_list()] == [("1h", 1), ("1m", 0)]
 
 
@@ -118,8 +135,11 @@ def test_series_list_counts_and_ranges(fixture_path):
 def test_upload_job_records_report_and_rejections(fixture_path, user, django_capture_on_commit_callbacks):
     upload = SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
-        run = candle_import_start(user=user, upload=upload, request=ImportRequest.from_dict(
-            {"symbol": "EUR/USD", "timeframe": "1h", "tz": "Europe/Helsinki"}))
+        run = candle_import_start(
+            user=user,
+            upload=upload,
+            request=ImportRequest.from_dict({"symbol": "EUR/USD", "timeframe": "1h", "tz": "Europe/Helsinki"}),
+        )
     assert run.status == "queued" and run.symbol == "EURUSD"
     assert candle_import_execute(run.pk) == "succeeded"
     run.refresh_from_db()
@@ -137,12 +157,15 @@ def test_upload_job_records_report_and_rejections(fixture_path, user, django_cap
     assert Candle.objects.count() == 400
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"symbol": "??", "timeframe": "1h"}, "is not a currency pair"),
-    ({"symbol": "EURUSD", "timeframe": "7m"}, "timeframe '7m'"),
-    ({"symbol": "EURUSD", "timeframe": "1h", "tz": "Nowhere/City"}, "unknown time zone"),
-    ({"symbol": "EURUSD", "timeframe": "1h", "drop": ["gaps"]}, "cannot drop gaps"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"symbol": "??", "timeframe": "1h"}, "is not a currency pair"),
+        ({"symbol": "EURUSD", "timeframe": "7m"}, "timeframe '7m'"),
+        ({"symbol": "EURUSD", "timeframe": "1h", "tz": "Nowhere/City"}, "unknown time zone"),
+        ({"symbol": "EURUSD", "timeframe": "1h", "drop": ["gaps"]}, "cannot drop gaps"),
+    ],
+)
 def test_bad_upload_options_are_refused_before_anything_is_saved(api_client, options, message):
     upload = SimpleUploadedFile("x.csv", b"irrelevant")
     response = api_client.post("/api/candles/import/", {"file": upload, **options}, format="multipart")

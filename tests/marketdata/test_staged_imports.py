@@ -42,13 +42,25 @@ def test_an_import_is_unseen_until_all_its_bars_are_stored(fixture_path, chunk_o
 
     def look(fraction, message):
         if "unseen until" in message:
-            seen.append((message, from_another_connection(lambda: (
-                Candle.objects.count(), len(candles_frame(symbol="EURUSD", timeframe="1h")), series_list(),
-                Candle.all_objects.count()))))
+            seen.append(
+                (
+                    message,
+                    from_another_connection(
+                        lambda: (
+                            Candle.objects.count(),
+                            len(candles_frame(symbol="EURUSD", timeframe="1h")),
+                            series_list(),
+                            Candle.all_objects.count(),
+                        )
+                    ),
+                )
+            )
 
     report = candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI, on_progress=look)
     # Each chunk is committed (another connection finds it among all bars), and none is visible.
-    assert seen == [(f"stored {n} of 400 new bars (unseen until all are stored)", (0, 0, [], n)) for n in (100, 200, 300, 400)]
+    assert seen == [
+        (f"stored {n} of 400 new bars (unseen until all are stored)", (0, 0, [], n)) for n in (100, 200, 300, 400)
+    ]
     assert report["inserted"] == 400
     assert from_another_connection(lambda: Candle.objects.count()) == 400
     assert CandleImport.objects.get().published
@@ -63,10 +75,15 @@ def test_a_staged_replace_shows_the_stored_bars_until_it_publishes(fixture_path,
         if "unseen until" in message:
             seen.append(from_another_connection(_stored))
 
-    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="replace"),
-                                 on_progress=look)
+    report = candles_import_file(
+        source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="replace"), on_progress=look
+    )
     assert seen == [before]  # neither the 100 new bars nor the 10 replaced values yet
-    assert {k: report[k] for k in ("inserted", "duplicates", "replaced")} == {"inserted": 100, "duplicates": 90, "replaced": 10}
+    assert {k: report[k] for k in ("inserted", "duplicates", "replaced")} == {
+        "inserted": 100,
+        "duplicates": 90,
+        "replaced": 10,
+    }
     after = {row[0]: row for row in _stored()}
     changed = [row[0] for row in before if after[row[0]] != row]
     assert len(after) == 400 and len(changed) == 10
@@ -91,14 +108,16 @@ def test_a_failed_write_deletes_the_chunks_it_committed(fixture_path, chunk_of_1
 
 
 def test_a_cancelled_upload_deletes_what_it_staged(fixture_path, user, chunk_of_100, monkeypatch, settings):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     import django_q.tasks
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
     monkeypatch.setattr(django_q.tasks, "async_task", lambda *args, **kwargs: None)  # no queue: run below
     settings.FOREXGPT_JOB_PROGRESS_INTERVAL_S = 0  # every chunk reports, so the cancel is seen after the first
-    run = candle_import_start(user=user, upload=SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes()),
-                              request=HELSINKI)
+    run = candle_import_start(
+        user=user,
+        upload=SimpleUploadedFile("mt4.csv", fixture_path("mt4_eurusd_h1.csv").read_bytes()),
+        request=HELSINKI,
+    )
     real = _store._insert_batch
 
     def cancel_after_the_first_chunk(batch):
@@ -118,7 +137,10 @@ def test_an_import_of_bars_another_is_staging_waits_for_it_then_finds_duplicates
     def second_import():
         try:
             second["report"] = candles_import_file(
-                source=data, request=HELSINKI, on_progress=lambda f, message: message.startswith("waiting for import") and waiting.set())
+                source=data,
+                request=HELSINKI,
+                on_progress=lambda f, message: message.startswith("waiting for import") and waiting.set(),
+            )
         except Exception as exc:  # noqa: BLE001 - reported below
             second["report"] = exc
         finally:
@@ -146,8 +168,13 @@ def test_bars_a_dead_import_left_staged_are_discarded(fixture_path, monkeypatch,
         monkeypatch.setattr(_store, "CHUNK", 100)
     data = fixture_path("mt4_eurusd_h1.csv")
     # A worker died after staging 100 bars: its import still says running, silent for an hour.
-    dead = CandleImport.objects.create(symbol="EURUSD", timeframe="1h", original_name="died.csv", status=JobStatus.RUNNING,
-                                       heartbeat_at=timezone.now() - timedelta(hours=1))
+    dead = CandleImport.objects.create(
+        symbol="EURUSD",
+        timeframe="1h",
+        original_name="died.csv",
+        status=JobStatus.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
     rows = engine.validate(engine.read_candles(data, tz="Europe/Helsinki"))
     _store._insert_batch(next(_store._bar_batches(rows.iloc[:100], dead)))
     assert (Candle.objects.count(), Candle.all_objects.count()) == (0, 100)
@@ -183,13 +210,21 @@ def test_a_bar_to_replace_deleted_after_the_comparison_is_inserted_instead(fixtu
         comparison = compare(rows, stored, **kwargs)
         if not deleted:
             at = rows["ts"][comparison.conflict]
-            deleted.append(candles_delete(user=None, symbol="EURUSD", timeframe="1h", start=at.min(), end=at.max())["deleted"])
+            deleted.append(
+                candles_delete(user=None, symbol="EURUSD", timeframe="1h", start=at.min(), end=at.max())["deleted"]
+            )
         return comparison
 
     monkeypatch.setattr(_store.engine, "compare_bars", compare_then_someone_deletes_the_conflicts)
-    report = candles_import_file(source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="replace"))
+    report = candles_import_file(
+        source=_other_broker(fixture_path, tmp_path), request=replace(HELSINKI, on_conflict="replace")
+    )
     assert deleted == [10]
     # The replacing UPDATE found 10 bars gone: compared again, they are new.
     assert {k: report[k] for k in ("inserted", "duplicates", "conflicts", "replaced")} == {
-        "inserted": 110, "duplicates": 90, "conflicts": 0, "replaced": 0}
+        "inserted": 110,
+        "duplicates": 90,
+        "conflicts": 0,
+        "replaced": 0,
+    }
     assert Candle.objects.count() == 400

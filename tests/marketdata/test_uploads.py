@@ -11,7 +11,7 @@ from marketdata.models import CandleImport
 from marketdata.tasks import candle_import_execute
 
 pytestmark = pytest.mark.django_db
-LIMIT = 2 ** 20  # 1 MB for the tests
+LIMIT = 2**20  # 1 MB for the tests
 
 
 def _media_files(settings) -> list[Path]:
@@ -23,11 +23,15 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_stored(api_client, set
     settings.FOREXGPT_MAX_UPLOAD_BYTES = LIMIT
     before = _media_files(settings)
     upload = SimpleUploadedFile("big.csv", b"x" * (LIMIT + 200_000))
-    response = api_client.post("/api/candles/import/", {"file": upload, "symbol": "EURUSD", "timeframe": "1h"},
-                               format="multipart")
+    response = api_client.post(
+        "/api/candles/import/", {"file": upload, "symbol": "EURUSD", "timeframe": "1h"}, format="multipart"
+    )
     assert response.status_code == 400
     detail = response.json()["detail"]
-    assert detail.startswith("the upload is 1.2 MB (") and "the limit is 1 MB (1,048,576 bytes, FOREXGPT_MAX_UPLOAD_MB)" in detail
+    assert (
+        detail.startswith("the upload is 1.2 MB (")
+        and "the limit is 1 MB (1,048,576 bytes, FOREXGPT_MAX_UPLOAD_MB)" in detail
+    )
     assert CandleImport.objects.count() == 0 and _media_files(settings) == before
 
 
@@ -49,8 +53,10 @@ def test_reading_stops_at_the_limit_when_the_length_is_not_known(rf, settings):
 
     settings.FOREXGPT_MAX_UPLOAD_BYTES = LIMIT
     boundary = "BOUNDARY"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
-            "Content-Type: text/csv\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
 
     class Endless(io.RawIOBase):
         read_bytes = 0
@@ -59,8 +65,8 @@ def test_reading_stops_at_the_limit_when_the_length_is_not_known(rf, settings):
             return True
 
         def readinto(self, buffer):
-            chunk = (head if self.read_bytes == 0 else b"x" * len(buffer))[:len(buffer)]
-            buffer[:len(chunk)] = chunk
+            chunk = (head if self.read_bytes == 0 else b"x" * len(buffer))[: len(buffer)]
+            buffer[: len(chunk)] = chunk
             self.read_bytes += len(chunk)
             return len(chunk)
 
@@ -74,17 +80,20 @@ def test_reading_stops_at_the_limit_when_the_length_is_not_known(rf, settings):
 
 
 def test_sizes_are_rounded_up_so_an_oversized_file_never_reads_as_the_limit():
-    limit = 200 * 2 ** 20
+    limit = 200 * 2**20
     assert too_large_message(limit + 1, limit, "FOREXGPT_MAX_UPLOAD_MB") == (
-        "the upload is 200.1 MB (209,715,201 bytes); the limit is 200 MB (209,715,200 bytes, FOREXGPT_MAX_UPLOAD_MB)")
+        "the upload is 200.1 MB (209,715,201 bytes); the limit is 200 MB (209,715,200 bytes, FOREXGPT_MAX_UPLOAD_MB)"
+    )
 
 
-def test_a_file_refused_for_its_contents_is_removed_and_its_report_kept(api_client, settings,
-                                                                       django_capture_on_commit_callbacks):
+def test_a_file_refused_for_its_contents_is_removed_and_its_report_kept(
+    api_client, settings, django_capture_on_commit_callbacks
+):
     upload = SimpleUploadedFile("bad.csv", b"2020.01.06,10:00,1.1,1.2,1.0,1.1,5\n2020.01.06,11:00,abc,1.2,1.0,1.1,5\n")
     with django_capture_on_commit_callbacks(execute=False):
-        response = api_client.post("/api/candles/import/", {"file": upload, "symbol": "EURUSD", "timeframe": "1h"},
-                                   format="multipart")
+        response = api_client.post(
+            "/api/candles/import/", {"file": upload, "symbol": "EURUSD", "timeframe": "1h"}, format="multipart"
+        )
     run = CandleImport.objects.get(pk=response.json()["id"])
     stored = Path(run.file.path)
     assert stored.exists()
@@ -100,8 +109,13 @@ def _finished_upload(name: str, *, days_ago: float, status: str = "succeeded") -
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    run = CandleImport(original_name=name, symbol="EURUSD", timeframe="1h", status=status,
-                       finished_at=timezone.now() - timedelta(days=days_ago))
+    run = CandleImport(
+        original_name=name,
+        symbol="EURUSD",
+        timeframe="1h",
+        status=status,
+        finished_at=timezone.now() - timedelta(days=days_ago),
+    )
     run.file.save(name, ContentFile(b"bars"), save=True)
     return run
 

@@ -32,14 +32,23 @@ def test_list_filters(api_client, register, staff_user):
     assert refs(alias="production") == ["eurusd-1h-h12:2"]
     assert refs(model="usdjpy-1h-h12", timeframe="H1") == [other.ref]
     detail = api_client.get(f"/api/registry/versions/{two.pk}/").json()
-    assert detail["aliases"] == ["production"] and {f["kind"] for f in detail["files"]} == {"checkpoint", "config", "history", "meta", "stats"}
+    assert detail["aliases"] == ["production"] and {f["kind"] for f in detail["files"]} == {
+        "checkpoint",
+        "config",
+        "history",
+        "meta",
+        "stats",
+    }
     assert api_client.get("/api/registry/models/eurusd-1h-h12/").json()["aliases"] == {"production": 2}
 
 
 def test_file_download_and_export(api_client, register, artifact_files):
     version = register()
     response = api_client.get(f"/api/registry/versions/{version.pk}/files/checkpoint/")
-    assert response.status_code == 200 and b"".join(response.streaming_content) == artifact_files(0)["checkpoint"].read_bytes()
+    assert (
+        response.status_code == 200
+        and b"".join(response.streaming_content) == artifact_files(0)["checkpoint"].read_bytes()
+    )
     bundle = api_client.get(f"/api/registry/versions/{version.pk}/export/")
     assert bundle["Content-Type"] == "application/zip" and bundle.streaming  # streamed, never whole in memory
     assert b"".join(bundle.streaming_content) == bundle_export(version=version)
@@ -59,21 +68,36 @@ def test_curation_is_refused_to_non_staff(api_client, register):
 
 def test_staff_curate_through_the_api(staff_api, register):
     version = register()
-    assert staff_api.post(f"/api/registry/versions/{version.pk}/tags/", {"tag": "owner=alice"}).json()["tags"] == ["owner=alice"]
+    assert staff_api.post(f"/api/registry/versions/{version.pk}/tags/", {"tag": "owner=alice"}).json()["tags"] == [
+        "owner=alice"
+    ]
     assert staff_api.delete(f"/api/registry/versions/{version.pk}/tags/?tag=owner=alice").json()["tags"] == []
-    assert staff_api.post(f"/api/registry/versions/{version.pk}/alias/", {"alias": "champion"}).json()["aliases"] == ["champion"]
+    assert staff_api.post(f"/api/registry/versions/{version.pk}/alias/", {"alias": "champion"}).json()["aliases"] == [
+        "champion"
+    ]
     history = staff_api.get("/api/registry/models/eurusd-1h-h12/alias-history/").json()
-    assert [(h["alias"], h["from_version"], h["to_version"], h["changed_by"]) for h in history] == [("champion", None, 1, "curator")]
+    assert [(h["alias"], h["from_version"], h["to_version"], h["changed_by"]) for h in history] == [
+        ("champion", None, 1, "curator")
+    ]
     bad = staff_api.post(f"/api/registry/versions/{version.pk}/alias/", {"alias": "Not A Slug"})
     assert bad.status_code == 400 and "must be a slug" in bad.json()["detail"]
     assert staff_api.delete("/api/registry/models/eurusd-1h-h12/aliases/champion/").status_code == 204
 
     bundle = bundle_export(version=version)
-    assert staff_api.post("/api/registry/import/", {"bundle": SimpleUploadedFile("b.zip", bundle)}, format="multipart").status_code == 200
+    assert (
+        staff_api.post(
+            "/api/registry/import/", {"bundle": SimpleUploadedFile("b.zip", bundle)}, format="multipart"
+        ).status_code
+        == 200
+    )
     version_delete(version=version)
-    created = staff_api.post("/api/registry/import/", {"bundle": SimpleUploadedFile("b.zip", bundle)}, format="multipart")
+    created = staff_api.post(
+        "/api/registry/import/", {"bundle": SimpleUploadedFile("b.zip", bundle)}, format="multipart"
+    )
     assert created.status_code == 201 and created.json()["created"] is True
-    refused = staff_api.post("/api/registry/import/", {"bundle": SimpleUploadedFile("b.zip", b"garbage")}, format="multipart")
+    refused = staff_api.post(
+        "/api/registry/import/", {"bundle": SimpleUploadedFile("b.zip", b"garbage")}, format="multipart"
+    )
     assert refused.status_code == 400 and "not a zip archive" in refused.json()["detail"]
 
 
@@ -91,15 +115,20 @@ def test_admin_is_staff_only_and_bulk_tags(client, user, staff_user, register):
     assert sorted(ModelVersion.objects.filter(tags__key="reviewed").values_list("version", flat=True)) == [1, 3]
     filtered = client.get(url, {"tag": "reviewed"})
     assert [v.version for v in filtered.context["cl"].result_list] == [3, 1]
-    client.post(url, {"action": "set_alias", "_selected_action": [str(versions[1].pk)], "apply": "1", "alias": "production"})
+    client.post(
+        url, {"action": "set_alias", "_selected_action": [str(versions[1].pk)], "apply": "1", "alias": "production"}
+    )
     assert ModelVersion.objects.get(aliases__name="production").version == 2
     refused = client.post(url, {"action": "set_alias", "_selected_action": picked}, follow=True)
     assert b"select at most one version of each model" in refused.content
     export = client.post(url, {"action": "export_bundles", "_selected_action": picked})
     with zipfile.ZipFile(io.BytesIO(export.content)) as outer:
         assert outer.namelist() == ["eurusd-1h-h12-v1.zip", "eurusd-1h-h12-v3.zip"]
-    for page in (f"/admin/registry/modelversion/{versions[0].pk}/change/", "/admin/registry/registeredmodel/",
-                 "/admin/registry/aliashistory/"):
+    for page in (
+        f"/admin/registry/modelversion/{versions[0].pk}/change/",
+        "/admin/registry/registeredmodel/",
+        "/admin/registry/aliashistory/",
+    ):
         assert client.get(page).status_code == 200, page
 
 
@@ -111,7 +140,10 @@ def test_registry_pages(logged_in_client, register, staff_user):
     assert "eurusd-1h-h12:1" in body and "crps=0.001" in body
     detail = logged_in_client.get(f"/registry/versions/{version.pk}/").content.decode()
     assert version.files.get(kind="checkpoint").sha256 in detail and 'id="history-figure"' in detail
-    assert "No model versions match these filters" in logged_in_client.get("/registry/", {"tag": "absent"}).content.decode()
+    assert (
+        "No model versions match these filters"
+        in logged_in_client.get("/registry/", {"tag": "absent"}).content.decode()
+    )
 
 
 def test_view_only_staff_cannot_run_curating_admin_actions(client, django_user_model, register):

@@ -7,7 +7,6 @@ import re
 import time
 import tracemalloc
 import zipfile
-
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,9 @@ def _bomb(good: bytes, *, size: int = BOMB_BYTES) -> bytes:
     members = _members(good)
     manifest = json.loads(members.pop("manifest.json"))
     manifest["files"]["model.ckpt"].update(size=size, sha256=_zeros_sha256(size))
-    manifest["content_sha256"] = content_digest(manifest["metadata"], {e["kind"]: e["sha256"] for e in manifest["files"].values()})
+    manifest["content_sha256"] = content_digest(
+        manifest["metadata"], {e["kind"]: e["sha256"] for e in manifest["files"].values()}
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("manifest.json", json.dumps(manifest))
@@ -97,8 +98,10 @@ def test_a_zip_bomb_imports_with_flat_memory(bomb, staff_user, staging):
     finally:
         tracemalloc.stop()
     rss_growth = None if rss_before is None else (_status_kib("VmHWM") - rss_before) * 1024
-    print(f"importing a {BOMB_BYTES // MiB} MiB member: peak traced memory {peak / MiB:.1f} MiB, "
-          f"peak RSS growth {'n/a' if rss_growth is None else f'{rss_growth / MiB:.1f} MiB'}, {time.monotonic() - started:.1f} s")
+    print(
+        f"importing a {BOMB_BYTES // MiB} MiB member: peak traced memory {peak / MiB:.1f} MiB, "
+        f"peak RSS growth {'n/a' if rss_growth is None else f'{rss_growth / MiB:.1f} MiB'}, {time.monotonic() - started:.1f} s"
+    )
     assert created and version.files.get(kind="checkpoint").size == BOMB_BYTES
     assert version.files.get(kind="checkpoint").sha256 == _zeros_sha256(BOMB_BYTES)
     assert peak < 16 * MiB, f"the import held {peak / MiB:.0f} MiB at once for a {BOMB_BYTES // MiB} MiB member"
@@ -106,22 +109,29 @@ def test_a_zip_bomb_imports_with_flat_memory(bomb, staff_user, staging):
     assert list(staging.iterdir()) == []
 
 
-def test_a_bundle_over_the_total_cap_is_refused_before_any_member_is_read(bomb, staff_user, settings, staging, _media_root,
-                                                                          monkeypatch):
+def test_a_bundle_over_the_total_cap_is_refused_before_any_member_is_read(
+    bomb, staff_user, settings, staging, _media_root, monkeypatch
+):
     settings.FOREXGPT_BUNDLE_MAX_TOTAL_BYTES = 64 * MiB
     opened = []
     real_open = zipfile.ZipFile.open
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append(name) or real_open(self, name, *a, **k))
-    with pytest.raises(RegistryError, match=r"the bundle's files add up to 268,\d{3},\d{3} bytes uncompressed; "
-                                            r"the limit is 67,108,864 \(FOREXGPT_BUNDLE_MAX_TOTAL_MB\)"):
+    monkeypatch.setattr(
+        zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append(name) or real_open(self, name, *a, **k)
+    )
+    with pytest.raises(
+        RegistryError,
+        match=r"the bundle's files add up to 268,\d{3},\d{3} bytes uncompressed; "
+        r"the limit is 67,108,864 \(FOREXGPT_BUNDLE_MAX_TOTAL_MB\)",
+    ):
         bundle_import(source=bomb, user=staff_user)
     assert opened == []
     assert (RegisteredModel.objects.count(), ModelVersion.objects.count(), ArtifactFile.objects.count()) == (0, 0, 0)
     assert stored_files(_media_root) == [] and list(staging.iterdir()) == []
 
 
-def test_a_member_over_the_cap_while_streaming_is_refused_and_its_partial_copy_removed(bomb, staff_user, settings, staging,
-                                                                                    _media_root, monkeypatch):
+def test_a_member_over_the_cap_while_streaming_is_refused_and_its_partial_copy_removed(
+    bomb, staff_user, settings, staging, _media_root, monkeypatch
+):
     # A header may understate a member; the stream is counted as it is written, whatever the header says.
     from registry.services import bundles
 
@@ -139,13 +149,17 @@ def test_a_compressed_stats_archive_cannot_unpack_into_a_large_array(register, s
     np.savez_compressed(stats, mu=np.zeros(4 * MiB), sigma=np.ones(4))  # 32 MiB of float64 in ~32 KB
     members["model.stats.npz"] = stats.getvalue()
     manifest = json.loads(members["manifest.json"])
-    manifest["files"]["model.stats.npz"].update(size=len(stats.getvalue()), sha256=hashlib.sha256(stats.getvalue()).hexdigest())
+    manifest["files"]["model.stats.npz"].update(
+        size=len(stats.getvalue()), sha256=hashlib.sha256(stats.getvalue()).hexdigest()
+    )
     members["manifest.json"] = json.dumps(manifest).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in members.items():
             z.writestr(name, data)
-    with pytest.raises(RegistryError, match=r"stats file unpacks to [\d,]+ bytes; normalization stats are at most 16,777,216"):
+    with pytest.raises(
+        RegistryError, match=r"stats file unpacks to [\d,]+ bytes; normalization stats are at most 16,777,216"
+    ):
         bundle_import(source=buffer.getvalue(), user=staff_user)
     assert ModelVersion.objects.count() == 0
 

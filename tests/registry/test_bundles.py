@@ -75,22 +75,26 @@ def _tamper(kind):
             manifest["metadata"]["horizon_bars"] = 24
         members["manifest.json"] = json.dumps(manifest).encode()
         return _rezip(members)
+
     return change
 
 
-@pytest.mark.parametrize("make_bad, message", [
-    (_tamper("format"), "unknown bundle format version 99; this server reads 1"),
-    (_tamper("missing"), "files listed in the manifest are missing: model.history.json"),
-    (_tamper("extra"), "files not listed in the manifest: notes.txt"),
-    (_tamper("checksum"), "checksum mismatch for model.ckpt"),
-    (_tamper("digest"), "content digest does not match"),
-    (lambda m: _rezip({**m, "../evil.txt": b"x"}), r"member '../evil.txt' has a path that escapes the bundle"),
-    (lambda m: _rezip({**m, "/etc/evil": b"x"}), r"member '/etc/evil' has a path that escapes the bundle"),
-    (lambda m: _rezip({**m, "sub/model.ckpt": b"x"}), r"member 'sub/model.ckpt' is in a folder"),
-    (lambda m: _rezip({k: v for k, v in m.items() if k != "manifest.json"}), "the bundle has no manifest.json"),
-    (lambda m: b"this is not a zip file at all", "not a zip archive"),
-    (lambda m: b"", "the bundle is empty"),
-])
+@pytest.mark.parametrize(
+    "make_bad, message",
+    [
+        (_tamper("format"), "unknown bundle format version 99; this server reads 1"),
+        (_tamper("missing"), "files listed in the manifest are missing: model.history.json"),
+        (_tamper("extra"), "files not listed in the manifest: notes.txt"),
+        (_tamper("checksum"), "checksum mismatch for model.ckpt"),
+        (_tamper("digest"), "content digest does not match"),
+        (lambda m: _rezip({**m, "../evil.txt": b"x"}), r"member '../evil.txt' has a path that escapes the bundle"),
+        (lambda m: _rezip({**m, "/etc/evil": b"x"}), r"member '/etc/evil' has a path that escapes the bundle"),
+        (lambda m: _rezip({**m, "sub/model.ckpt": b"x"}), r"member 'sub/model.ckpt' is in a folder"),
+        (lambda m: _rezip({k: v for k, v in m.items() if k != "manifest.json"}), "the bundle has no manifest.json"),
+        (lambda m: b"this is not a zip file at all", "not a zip archive"),
+        (lambda m: b"", "the bundle is empty"),
+    ],
+)
 def test_bad_bundles_are_refused_with_nothing_written(register, staff_user, make_bad, message, _media_root):
     good = bundle_export(version=register())
     version_delete(version=ModelVersion.objects.get())
@@ -124,7 +128,7 @@ def test_symlink_member_is_refused(register, staff_user):
     good = _members(bundle_export(version=register()))
     version_delete(version=ModelVersion.objects.get())
     link = zipfile.ZipInfo("model.txt")
-    link.external_attr = (0o120777 << 16)
+    link.external_attr = 0o120777 << 16
     with pytest.raises(RegistryError, match="is a symbolic link"):
         bundle_import(source=_rezip(good, [(link, b"/etc/passwd")]), user=staff_user)
 
@@ -143,7 +147,11 @@ def test_commands_export_import_prune(register, tmp_path, capsys):
     call_command("export_artifact", "eurusd-1h-h12:1", str(out), "--json")
     assert json.loads(capsys.readouterr().out)["bytes"] == out.stat().st_size
     call_command("import_artifact", str(out), "--json")
-    assert json.loads(capsys.readouterr().out) == {"ref": "eurusd-1h-h12:1", "created": False, "content_sha256": version.content_sha256}
+    assert json.loads(capsys.readouterr().out) == {
+        "ref": "eurusd-1h-h12:1",
+        "created": False,
+        "content_sha256": version.content_sha256,
+    }
     version_delete(version=version)
     call_command("import_artifact", str(out), "--json")
     assert json.loads(capsys.readouterr().out)["created"] is True
@@ -159,14 +167,17 @@ def test_commands_export_import_prune(register, tmp_path, capsys):
         call_command("import_artifact", str(bad))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m.update(metadata="x"), "manifest field 'metadata' must be dict, not str"),
-    (lambda m: m.update(files=[1, 2]), "manifest field 'files' must be dict, not list"),
-    (lambda m: m.update(tags=5), "manifest field 'tags' must be list, not int"),
-    (lambda m: m.update(version=-1), "manifest version must be a positive whole number"),
-    (lambda m: m.update(label="x" * 65), "label is longer than 64 characters"),
-    (lambda m: m["files"].update({"model.ckpt": ["kind"]}), "manifest entry for model.ckpt must be an object"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(metadata="x"), "manifest field 'metadata' must be dict, not str"),
+        (lambda m: m.update(files=[1, 2]), "manifest field 'files' must be dict, not list"),
+        (lambda m: m.update(tags=5), "manifest field 'tags' must be list, not int"),
+        (lambda m: m.update(version=-1), "manifest version must be a positive whole number"),
+        (lambda m: m.update(label="x" * 65), "label is longer than 64 characters"),
+        (lambda m: m["files"].update({"model.ckpt": ["kind"]}), "manifest entry for model.ckpt must be an object"),
+    ],
+)
 def test_malformed_manifests_are_refused_cleanly(register, staff_user, change, message):
     members = _members(bundle_export(version=register()))
     version_delete(version=ModelVersion.objects.get())
@@ -184,7 +195,9 @@ def test_unknown_members_are_refused_before_any_is_read(register, staff_user, mo
     bad = _rezip({**members, "a.bin": b"0" * 1000, "b.bin": b"1"})
     read = []
     real_open = zipfile.ZipFile.open
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: read.append(name) or real_open(self, name, *a, **k))
+    monkeypatch.setattr(
+        zipfile.ZipFile, "open", lambda self, name, *a, **k: read.append(name) or real_open(self, name, *a, **k)
+    )
     with pytest.raises(RegistryError, match="files not listed in the manifest: a.bin, b.bin"):
         bundle_import(source=bad, user=staff_user)
     assert read == []
@@ -202,8 +215,14 @@ def test_an_export_streams_a_large_checkpoint_in_chunks(artifact_files, tmp_path
     files = artifact_files(0)
     big = tmp_path / "big.ckpt"
     big.write_bytes(files["checkpoint"].read_bytes() + os.urandom(24 * 2**20))  # 24 MiB that deflate cannot shrink
-    version = artifact_register(model_name="big", files={**files, "checkpoint": big}, symbol="EURUSD", timeframe="1h",
-                                horizon_bars=12, channel_order=CHANNELS)
+    version = artifact_register(
+        model_name="big",
+        files={**files, "checkpoint": big},
+        symbol="EURUSD",
+        timeframe="1h",
+        horizon_bars=12,
+        channel_order=CHANNELS,
+    )
     out = tmp_path / "bundle.zip"
     tracemalloc.start()
     largest = 0

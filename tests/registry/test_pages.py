@@ -5,11 +5,19 @@ import pytest
 from registry.views import _history_figure
 
 
-@pytest.mark.parametrize("history", [
-    {"epochs": [{"epoch": 0, "step": 10, "train_loss": 0.9, "val_loss": 1.0}, {"epoch": 1, "step": 20, "train_loss": 0.7, "val_loss": 0.8}]},
-    [{"epoch": 0, "train_loss": 0.9, "val_loss": 1.0}, {"epoch": 1, "train_loss": 0.7, "val_loss": 0.8}],
-    {"epoch": [0, 1], "train_loss": [0.9, 0.7], "val_loss": [1.0, 0.8]},
-])
+@pytest.mark.parametrize(
+    "history",
+    [
+        {
+            "epochs": [
+                {"epoch": 0, "step": 10, "train_loss": 0.9, "val_loss": 1.0},
+                {"epoch": 1, "step": 20, "train_loss": 0.7, "val_loss": 0.8},
+            ]
+        },
+        [{"epoch": 0, "train_loss": 0.9, "val_loss": 1.0}, {"epoch": 1, "train_loss": 0.7, "val_loss": 0.8}],
+        {"epoch": [0, 1], "train_loss": [0.9, 0.7], "val_loss": [1.0, 0.8]},
+    ],
+)
 def test_every_history_shape_is_charted_by_epoch(history):
     """What the trainer writes ({"epochs": [...]}) was once shown as "No training history file"."""
     fig = _history_figure(history)
@@ -23,8 +31,15 @@ def test_the_version_page_draws_a_trained_model_s_history(logged_in_client, arti
 
     files = artifact_files(0)
     files["history"] = json.dumps({"epochs": [{"epoch": 0, "step": 5, "train_loss": 0.9, "val_loss": 1.0}]}).encode()
-    version = artifact_register(model_name="m", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12,
-                                channel_order=["ret_open", "ret_high", "ret_low", "ret_close"], metrics={})
+    version = artifact_register(
+        model_name="m",
+        files=files,
+        symbol="EURUSD",
+        timeframe="1h",
+        horizon_bars=12,
+        channel_order=["ret_open", "ret_high", "ret_low", "ret_close"],
+        metrics={},
+    )
     page = logged_in_client.get(f"/registry/versions/{version.pk}/").content.decode()
     assert 'id="history-figure"' in page and "No training history file" not in page
 
@@ -35,16 +50,35 @@ def test_the_list_compares_each_version_with_its_strongest_baseline_by_name(logg
     from registry.services import artifact_register
 
     def register(seed, metrics):
-        return artifact_register(model_name="m", files=artifact_files(seed), symbol="EURUSD", timeframe="1h", horizon_bars=12,
-                                 channel_order=["ret_open", "ret_high", "ret_low", "ret_close"], metrics=metrics)
+        return artifact_register(
+            model_name="m",
+            files=artifact_files(seed),
+            symbol="EURUSD",
+            timeframe="1h",
+            horizon_bars=12,
+            channel_order=["ret_open", "ret_high", "ret_low", "ret_close"],
+            metrics=metrics,
+        )
 
-    register(0, {"crps": 0.00145, "crps_random_walk": 0.00150, "crps_ewma_gaussian": 0.00153, "crps_seasonal_ewma": 0.00148,
-                 "crps_seasonal_garch_t": 0.00147})
-    register(1, {"crps": 0.00145, "crps_random_walk": 0.00150, "crps_ewma_gaussian": 0.00153, "crps_seasonal_ewma": 0.00148})
+    register(
+        0,
+        {
+            "crps": 0.00145,
+            "crps_random_walk": 0.00150,
+            "crps_ewma_gaussian": 0.00153,
+            "crps_seasonal_ewma": 0.00148,
+            "crps_seasonal_garch_t": 0.00147,
+        },
+    )
+    register(
+        1, {"crps": 0.00145, "crps_random_walk": 0.00150, "crps_ewma_gaussian": 0.00153, "crps_seasonal_ewma": 0.00148}
+    )
     register(2, {"crps": 0.00145})
     page = logged_in_client.get("/registry/").content.decode()
     assert "CRPS / strongest baseline" in page
-    assert "0.9864 vs crps_seasonal_garch_t" in page  # 0.00145 / 0.00147, not / 0.00153 (the EWMA Gaussian, the weakest)
+    assert (
+        "0.9864 vs crps_seasonal_garch_t" in page
+    )  # 0.00145 / 0.00147, not / 0.00153 (the EWMA Gaussian, the weakest)
     assert "0.9797 vs crps_seasonal_ewma" in page  # 0.00145 / 0.00148: the strongest of the three it has
     assert page.count(" vs ") == 2
 
@@ -57,8 +91,15 @@ def _version(artifact_files, seed, *, metrics, config=None, history=None, model_
         files["config"] = json.dumps(config).encode()
     if history is not None:
         files["history"] = json.dumps({"epochs": history}).encode()
-    return artifact_register(model_name=model_name, files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12,
-                             channel_order=["ret_open", "ret_high", "ret_low", "ret_close"], metrics=metrics)
+    return artifact_register(
+        model_name=model_name,
+        files=files,
+        symbol="EURUSD",
+        timeframe="1h",
+        horizon_bars=12,
+        channel_order=["ret_open", "ret_high", "ret_low", "ret_close"],
+        metrics=metrics,
+    )
 
 
 def test_staff_curate_tags_and_aliases_from_the_version_page(client, staff_user, artifact_files, db):
@@ -70,7 +111,9 @@ def test_staff_curate_tags_and_aliases_from_the_version_page(client, staff_user,
     page = client.post(url, {"action": "tag_add", "value": "stage=review"}, follow=True).content.decode()
     assert "tag stage=review added" in page and version.tags.get().as_string == "stage=review"
     page = client.post(url, {"action": "alias_set", "value": "champion"}, follow=True).content.decode()
-    assert f"alias champion now points at {version.ref}" in page and [a.name for a in version.aliases.all()] == ["champion"]
+    assert f"alias champion now points at {version.ref}" in page and [a.name for a in version.aliases.all()] == [
+        "champion"
+    ]
     assert 'aria-label="remove alias champion"' in page and 'id="curation"' in page
     page = client.post(url, {"action": "alias_set", "value": "Not A Slug"}, follow=True).content.decode()
     assert "must be a slug" in page and version.aliases.count() == 1
@@ -91,17 +134,32 @@ def test_a_user_who_is_not_staff_sees_a_hint_and_cannot_curate(logged_in_client,
 
 
 def test_versions_compare_side_by_side_with_overlaid_losses(logged_in_client, artifact_files, db):
-    a = _version(artifact_files, 0, metrics={"crps": 0.00145, "crps_random_walk": 0.0015},
-                 config={"epochs": 6, "batch_size": 256, "model": {"dim": 64}},
-                 history=[{"epoch": 0, "train_loss": 0.9, "val_loss": 1.0}, {"epoch": 1, "train_loss": 0.7, "val_loss": 0.8}])
-    b = _version(artifact_files, 1, metrics={"crps": 0.00150, "crps_random_walk": 0.0015, "mae_median": 0.001},
-                 config={"epochs": 12, "batch_size": 256, "model": {"dim": 64}},
-                 history=[{"epoch": 0, "train_loss": 0.95, "val_loss": 1.1}])
+    a = _version(
+        artifact_files,
+        0,
+        metrics={"crps": 0.00145, "crps_random_walk": 0.0015},
+        config={"epochs": 6, "batch_size": 256, "model": {"dim": 64}},
+        history=[{"epoch": 0, "train_loss": 0.9, "val_loss": 1.0}, {"epoch": 1, "train_loss": 0.7, "val_loss": 0.8}],
+    )
+    b = _version(
+        artifact_files,
+        1,
+        metrics={"crps": 0.00150, "crps_random_walk": 0.0015, "mae_median": 0.001},
+        config={"epochs": 12, "batch_size": 256, "model": {"dim": 64}},
+        history=[{"epoch": 0, "train_loss": 0.95, "val_loss": 1.1}],
+    )
     response = logged_in_client.get(f"/registry/compare/?version={b.pk}&version={a.pk}&version=99999999&version=x")
     page = response.content.decode()
-    assert response.status_code == 200 and page.index(b.ref) < page.index(a.ref)  # in the order asked; unknown ids skipped
+    assert response.status_code == 200 and page.index(b.ref) < page.index(
+        a.ref
+    )  # in the order asked; unknown ids skipped
     figure = json.loads(page.split('id="compare-figure" type="application/json">')[1].split("</script>")[0])
-    assert [t["name"] for t in figure["data"]] == [f"{b.ref} val_loss", f"{b.ref} train_loss", f"{a.ref} val_loss", f"{a.ref} train_loss"]
+    assert [t["name"] for t in figure["data"]] == [
+        f"{b.ref} val_loss",
+        f"{b.ref} train_loss",
+        f"{a.ref} val_loss",
+        f"{a.ref} train_loss",
+    ]
     assert list(figure["data"][2]["x"]) == [1, 2]
     assert '<td class="num best">0.00145</td>' in page  # the lower CRPS of the row
     assert '<tr class="differs"><td>epochs</td><td class="num">12</td><td class="num">6</td></tr>' in page

@@ -16,12 +16,27 @@ from registry.services import RegistryError, bundle_export, bundle_import, versi
 pytestmark = pytest.mark.django_db
 
 PERIODS = {
-    "train": {"first_bar": "2014-05-30T15:00:00Z", "last_bar": "2014-06-12T03:00:00Z", "first_origin": "2014-06-02T22:00:00Z",
-              "last_origin": "2014-06-11T15:00:00Z", "windows": 162},
-    "val": {"first_bar": "2014-06-12T05:00:00Z", "last_bar": "2014-06-18T04:00:00Z", "first_origin": "2014-06-13T12:00:00Z",
-            "last_origin": "2014-06-17T16:00:00Z", "windows": 53},
-    "test": {"first_bar": "2014-06-18T06:00:00Z", "last_bar": "2014-06-24T05:00:00Z", "first_origin": "2014-06-19T13:00:00Z",
-             "last_origin": "2014-06-23T17:00:00Z", "windows": 53},
+    "train": {
+        "first_bar": "2014-05-30T15:00:00Z",
+        "last_bar": "2014-06-12T03:00:00Z",
+        "first_origin": "2014-06-02T22:00:00Z",
+        "last_origin": "2014-06-11T15:00:00Z",
+        "windows": 162,
+    },
+    "val": {
+        "first_bar": "2014-06-12T05:00:00Z",
+        "last_bar": "2014-06-18T04:00:00Z",
+        "first_origin": "2014-06-13T12:00:00Z",
+        "last_origin": "2014-06-17T16:00:00Z",
+        "windows": 53,
+    },
+    "test": {
+        "first_bar": "2014-06-18T06:00:00Z",
+        "last_bar": "2014-06-24T05:00:00Z",
+        "first_origin": "2014-06-19T13:00:00Z",
+        "last_origin": "2014-06-23T17:00:00Z",
+        "windows": 53,
+    },
 }
 
 
@@ -62,9 +77,16 @@ def test_a_version_without_periods_keeps_the_digest_and_manifest_it_always_had(r
     assert version.periods == {}
     files = {f.kind: f.sha256 for f in version.files.all()}
     # The digest as it was computed before periods existed, written out independently.
-    core = {"symbol": "EURUSD", "timeframe": "1h", "horizon_bars": 12, "channel_order": version.channel_order,
-            "metrics": version.metrics}
-    before = hashlib.sha256(json.dumps({"metadata": core, "files": dict(sorted(files.items()))}, sort_keys=True).encode()).hexdigest()
+    core = {
+        "symbol": "EURUSD",
+        "timeframe": "1h",
+        "horizon_bars": 12,
+        "channel_order": version.channel_order,
+        "metrics": version.metrics,
+    }
+    before = hashlib.sha256(
+        json.dumps({"metadata": core, "files": dict(sorted(files.items()))}, sort_keys=True).encode()
+    ).hexdigest()
     assert version.content_sha256 == before
     bundle = bundle_export(version=version)
     manifest = _manifest(bundle)
@@ -74,14 +96,20 @@ def test_a_version_without_periods_keeps_the_digest_and_manifest_it_always_had(r
     assert created and imported.periods == {} and imported.content_sha256 == before
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda p: p.pop("val"), "periods must map train, val and test"),
-    (lambda p: p["test"].pop("windows"), "periods must map train, val and test .*test has"),
-    (lambda p: p["val"].update(windows=0), "periods val windows must be a positive whole number, not 0"),
-    (lambda p: p["train"].update(first_bar="soon"), "periods train first_bar 'soon' is not a date/time"),
-    (lambda p: p["train"].update(first_origin="2014-05-01T00:00:00Z"), "periods train: first_bar <= first_origin"),
-    (lambda p: p["test"].update(first_bar="2014-06-17T00:00:00Z"), "periods test starts before the part before it ends"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p: p.pop("val"), "periods must map train, val and test"),
+        (lambda p: p["test"].pop("windows"), "periods must map train, val and test .*test has"),
+        (lambda p: p["val"].update(windows=0), "periods val windows must be a positive whole number, not 0"),
+        (lambda p: p["train"].update(first_bar="soon"), "periods train first_bar 'soon' is not a date/time"),
+        (lambda p: p["train"].update(first_origin="2014-05-01T00:00:00Z"), "periods train: first_bar <= first_origin"),
+        (
+            lambda p: p["test"].update(first_bar="2014-06-17T00:00:00Z"),
+            "periods test starts before the part before it ends",
+        ),
+    ],
+)
 def test_bad_periods_are_refused_with_what_is_wrong_and_nothing_is_stored(register, change, message):
     periods = copy.deepcopy(PERIODS)
     change(periods)
@@ -107,8 +135,16 @@ def test_the_page_and_the_api_show_the_periods(register, logged_in_client, api_c
     with_periods, without = register(periods=PERIODS), register(seed=1)
     page = logged_in_client.get(f"/registry/versions/{with_periods.pk}/").content.decode()
     assert 'id="periods-table"' in page
-    for text in ("training", "2014-05-30 15:00", "2014-06-12 03:00", "validation", "2014-06-13 12:00 to 2014-06-17 16:00",
-                 "test", "2014-06-18 06:00", "2014-06-24 05:00"):
+    for text in (
+        "training",
+        "2014-05-30 15:00",
+        "2014-06-12 03:00",
+        "validation",
+        "2014-06-13 12:00 to 2014-06-17 16:00",
+        "test",
+        "2014-06-18 06:00",
+        "2014-06-24 05:00",
+    ):
         assert text in page
     # the version page's forecast form starts at the first whole day of the test period
     assert out_of_sample_start(with_periods).isoformat() == "2014-06-19"

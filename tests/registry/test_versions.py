@@ -7,8 +7,21 @@ import torch
 from django.core.exceptions import PermissionDenied
 
 from registry.models import AliasHistory, ArtifactFile, ModelVersion, RegisteredModel
-from registry.selectors import version_by_ref, version_checkpoint_path, version_latest_with_tags, version_stats, versions_filtered
-from registry.services import RegistryError, alias_remove, alias_set, artifacts_prune, version_tag_add, version_tag_remove
+from registry.selectors import (
+    version_by_ref,
+    version_checkpoint_path,
+    version_latest_with_tags,
+    version_stats,
+    versions_filtered,
+)
+from registry.services import (
+    RegistryError,
+    alias_remove,
+    alias_set,
+    artifacts_prune,
+    version_tag_add,
+    version_tag_remove,
+)
 from tests.registry.conftest import CHANNELS, stored_files
 
 pytestmark = pytest.mark.django_db
@@ -38,19 +51,24 @@ def test_checkpoint_and_stats_load_for_inference(register, artifact_files):
         assert np.array_equal(stats["mu"], expected["mu"]) and np.array_equal(stats["sigma"], expected["sigma"])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda f: f.pop("checkpoint"), "needs its checkpoint"),
-    (lambda f: f.update(stats=b"not an npz"), "stats file is not a readable .npz"),
-    (lambda f: f.update(config=b"{broken"), "config file is not valid JSON"),
-    (lambda f: f.update(weights=b"x"), "unknown file kind"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: f.pop("checkpoint"), "needs its checkpoint"),
+        (lambda f: f.update(stats=b"not an npz"), "stats file is not a readable .npz"),
+        (lambda f: f.update(config=b"{broken"), "config file is not valid JSON"),
+        (lambda f: f.update(weights=b"x"), "unknown file kind"),
+    ],
+)
 def test_bad_files_are_refused_and_nothing_is_written(artifact_files, change, message, _media_root):
     from registry.services import artifact_register
 
     files = artifact_files(0)
     change(files)
     with pytest.raises(RegistryError, match=message):
-        artifact_register(model_name="m", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=CHANNELS)
+        artifact_register(
+            model_name="m", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=CHANNELS
+        )
     assert (RegisteredModel.objects.count(), ModelVersion.objects.count(), ArtifactFile.objects.count()) == (0, 0, 0)
     assert stored_files(_media_root) == []
 
@@ -119,7 +137,9 @@ def test_alias_moves_leave_history_and_need_staff(register, staff_user, user):
     alias_set(version=two, alias="production", user=staff_user)
     alias_set(version=two, alias="production", user=staff_user)  # no move, no row
     assert version_by_ref("eurusd-1h-h12@production") == two
-    rows = list(AliasHistory.objects.order_by("id").values_list("alias", "from_version", "to_version", "changed_by__username"))
+    rows = list(
+        AliasHistory.objects.order_by("id").values_list("alias", "from_version", "to_version", "changed_by__username")
+    )
     assert rows == [("production", None, 1, "curator"), ("production", 1, 2, "curator")]
     with pytest.raises(PermissionDenied, match="only staff may move aliases"):
         alias_set(version=one, alias="production", user=user)

@@ -20,13 +20,22 @@ def bars(fixture_path):
 
 
 def test_train_queue_stores_a_queued_run_and_enqueues_it(bars, monkeypatch, django_capture_on_commit_callbacks, capsys):
-    assert_queued(monkeypatch, django_capture_on_commit_callbacks, capsys, TrainingRun, "train", *ARGS,
-                  page="/training/runs/{pk}/", api="/api/training-runs/{pk}/")
+    assert_queued(
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+        capsys,
+        TrainingRun,
+        "train",
+        *ARGS,
+        page="/training/runs/{pk}/",
+        api="/api/training-runs/{pk}/",
+    )
 
 
 def test_train_foreground_runs_the_task_here(bars, monkeypatch, capsys):
     """Through the task entry point (`job_execute`: claimed, run, finished); the training itself (a
     child process with torch) is the platform tests' business."""
+
     def work(run, ctx):
         ctx.progress(0.5, "half way", force=True)
         return "trained (stand-in)"

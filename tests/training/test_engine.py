@@ -37,7 +37,7 @@ def test_loss_falls_on_a_learnable_signal(denoiser):
     model = DiffusionForecaster(channels=3, patch_len=16, horizon=6, dim=32, layers=1, heads=2, denoiser=denoiser)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
-    for step in range(150):
+    for _ in range(150):
         idx = torch.randint(0, 512, (64,))
         loss = model.loss(ctx[idx], y[idx])
         opt.zero_grad()
@@ -53,8 +53,8 @@ def test_loss_falls_on_a_learnable_signal(denoiser):
 def test_forecast_at_t_ignores_bars_after_t(candles):
     t = 250
     changed = candles.copy()
-    changed.loc[t + 1:, ["open", "high", "low", "close"]] *= 1.05
-    changed.loc[t + 1:, "volume"] *= 3
+    changed.loc[t + 1 :, ["open", "high", "low", "close"]] *= 1.05
+    changed.loc[t + 1 :, "volume"] *= 3
     a, _ = make_features(candles)
     b, _ = make_features(changed)
     assert np.array_equal(a[: t + 1], b[: t + 1])
@@ -90,7 +90,7 @@ def test_normalization_uses_the_training_part_only(candles):
     features, _ = make_features(candles)
     assert np.allclose(data.normalizer.mu, features[: last_train + 1].mean(axis=0), atol=1e-6)
     later = candles.copy()
-    later.loc[last_train + 1:, ["open", "high", "low", "close"]] *= 1.3
+    later.loc[last_train + 1 :, ["open", "high", "low", "close"]] *= 1.3
     assert np.array_equal(prepare_data(later, patch_len=32, horizon=12).normalizer.mu, data.normalizer.mu)
     # the parts are in time order, with a gap so no training target reaches a validation input
     assert data.ends["train"].max() + data.horizon < data.ends["val"].min() - data.patch_len + 1
@@ -111,9 +111,16 @@ def test_quantiles_confidence_and_crps():
 
 def _gpu_box(cc=(9, 0), libs=True):
     ok = {"importable": True, "usable": True, "reason": "available"}
-    return HardwareInfo(cuda_available=True, gpus=[GpuInfo(0, "H100", 80.0, cc), GpuInfo(1, "H100", 80.0, cc)], cuda_version="12.4",
-                        cpu_cores=32, libraries={k: ok if libs else {"importable": False, "usable": False, "reason": f"{k} not importable"}
-                                                 for k in ("flash_attn", "dali", "apex")})
+    return HardwareInfo(
+        cuda_available=True,
+        gpus=[GpuInfo(0, "H100", 80.0, cc), GpuInfo(1, "H100", 80.0, cc)],
+        cuda_version="12.4",
+        cpu_cores=32,
+        libraries={
+            k: ok if libs else {"importable": False, "usable": False, "reason": f"{k} not importable"}
+            for k in ("flash_attn", "dali", "apex")
+        },
+    )
 
 
 def _decided(cfg):
@@ -122,7 +129,13 @@ def _decided(cfg):
 
 def test_gpu_with_every_library_turns_everything_on():
     cfg = build_config(_gpu_box())
-    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.loader) == ("bf16-mixed", True, "apex_fused_adam", True, "resident")
+    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.loader) == (
+        "bf16-mixed",
+        True,
+        "apex_fused_adam",
+        True,
+        "resident",
+    )
     assert build_config(_gpu_box(), UserChoices(resident_data=False)).loader == "dali"  # the next best when turned off
     assert (cfg.devices, cfg.strategy, cfg.cudnn_benchmark, cfg.pin_memory) == (2, "ddp", True, True)
     assert "compute capability 9.0 >= 8.0" in _decided(cfg)["precision"][1]
@@ -136,7 +149,9 @@ def test_each_absent_library_falls_back_and_says_why():
     assert cfg.flash_attention is False and "scaled_dot_product_attention" in d["flash_attention"][1]
     assert cfg.loader == "resident"
     d = _decided(build_config(_gpu_box(cc=(7, 0), libs=False), UserChoices(resident_data=False), denoiser="unet"))
-    assert d["loader"][0] == "dataloader" and "dali not importable" in d["loader"][1] and "pinned memory" in d["loader"][1]
+    assert (
+        d["loader"][0] == "dataloader" and "dali not importable" in d["loader"][1] and "pinned memory" in d["loader"][1]
+    )
     assert cfg.channels_last is False and "1-D convolutions" in d["channels_last"][1]
 
 
@@ -163,15 +178,37 @@ def test_cpu_fallbacks_on_this_machine():
 def test_an_importable_library_without_cuda_is_not_usable(monkeypatch):
     monkeypatch.setitem(sys.modules, "flash_attn", types.ModuleType("flash_attn"))
     hw = detect_hardware()
-    assert hw.libraries["flash_attn"] == {"importable": True, "usable": False, "reason": "flash-attn imports but there is no CUDA device"}
+    assert hw.libraries["flash_attn"] == {
+        "importable": True,
+        "usable": False,
+        "reason": "flash-attn imports but there is no CUDA device",
+    }
     assert build_config(hw, UserChoices(flash_attention=True)).flash_attention is False
 
 
 def test_user_choices_beat_auto_detection():
-    cfg = build_config(_gpu_box(), UserChoices(precision="32-true", compile=False, fused_optimizer=False, flash_attention=False,
-                                               num_gpus=1, gradient_accumulation=4, dali=False, resident_data=False))
+    cfg = build_config(
+        _gpu_box(),
+        UserChoices(
+            precision="32-true",
+            compile=False,
+            fused_optimizer=False,
+            flash_attention=False,
+            num_gpus=1,
+            gradient_accumulation=4,
+            dali=False,
+            resident_data=False,
+        ),
+    )
     d = _decided(cfg)
-    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.devices, cfg.strategy) == ("32-true", False, "adamw", False, 1, "auto")
+    assert (cfg.precision, cfg.compile, cfg.optimizer, cfg.flash_attention, cfg.devices, cfg.strategy) == (
+        "32-true",
+        False,
+        "adamw",
+        False,
+        1,
+        "auto",
+    )
     assert d["precision"][1] == "user choice" and cfg.gradient_accumulation == 4 and cfg.loader == "dataloader"
     assert build_config(detect_hardware(), UserChoices(precision="bf16-mixed", compile=True)).precision == "bf16-mixed"
     with pytest.raises(ValueError, match="asked for 4 GPU\\(s\\) but 0 CUDA device\\(s\\) are available here"):
@@ -182,7 +219,9 @@ def test_lightning_fast_dev_run_trains_one_batch(candles):
     from training.engine.trainer import train
 
     data = prepare_data(candles, patch_len=32, horizon=12)
-    module, trainer = train(data, build_config(detect_hardware()), epochs=1, batch_size=16, fast_dev_run=True, dim=16, layers=1, heads=2)
+    module, trainer = train(
+        data, build_config(detect_hardware()), epochs=1, batch_size=16, fast_dev_run=True, dim=16, layers=1, heads=2
+    )
     assert trainer.global_step == 1
 
 
@@ -215,7 +254,11 @@ def test_fused_adamw_under_mixed_precision_still_clips_gradients(candles):
 
     def spy(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
         original(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
-        norms.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.parameters() if p.grad is not None]))))
+        norms.append(
+            float(
+                torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.parameters() if p.grad is not None]))
+            )
+        )
 
     LitDiffusion.configure_gradient_clipping = spy
     try:
@@ -284,12 +327,19 @@ def test_an_ensemble_trains_each_member_as_if_alone_and_samples_one_mixture():
     import lightning as L
 
     lit = LitDiffusion({**kw, "members": 3})
-    lit.trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False)
+    lit.trainer = L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     for p in lit.parameters():
         p.grad = torch.full_like(p, 10.0)
     lit.configure_gradient_clipping(None, gradient_clip_val=1.0)
-    norms = [float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in m.parameters()]))) for m in lit.model.members]
+    norms = [
+        float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in m.parameters()]))) for m in lit.model.members
+    ]
     assert norms == pytest.approx([1.0] * 3, rel=1e-4)
 
     paths = model.sample(ctx[:4], 10, steps=3, generator=torch.Generator().manual_seed(1))

@@ -7,7 +7,14 @@ import pytest
 
 from training.engine.features import horizon_targets
 from training.engine.forecast import crps_samples, gaussian_scores
-from training.engine.garch import SeasonalGarchT, horizon_t, seasonal_garch_t_scores, student_t_crps, sum_t_dof, t_quantiles
+from training.engine.garch import (
+    SeasonalGarchT,
+    horizon_t,
+    seasonal_garch_t_scores,
+    student_t_crps,
+    sum_t_dof,
+    t_quantiles,
+)
 
 
 def _eurusd(shared_file, bars=12_000):
@@ -35,15 +42,18 @@ def test_the_student_t_crps_is_the_distributions_own():
     assert student_t_crps(y, scale, dof).mean() == pytest.approx(drawn.mean(), rel=0.002)
     sigma = rng.uniform(0.5, 2, 50)
     assert student_t_crps(y[:50], sigma, np.full(50, 1e7)) == pytest.approx(
-        [gaussian_scores(np.array([s]), np.array([t]))["crps"] for s, t in zip(sigma, y[:50])], rel=1e-5)
-    assert t_quantiles(np.array([2.0]), np.array([5.0]), (0.05, 0.5))[:, 0] == pytest.approx([-2 * 2.015048, 0.0], abs=1e-5)
+        [gaussian_scores(np.array([s]), np.array([t]))["crps"] for s, t in zip(sigma, y[:50])], rel=1e-5
+    )
+    assert t_quantiles(np.array([2.0]), np.array([5.0]), (0.05, 0.5))[:, 0] == pytest.approx(
+        [-2 * 2.015048, 0.0], abs=1e-5
+    )
 
 
 def test_the_horizon_t_matches_the_sums_variance_and_kurtosis():
     """sum_k sqrt(v_k) z_k, z_k unit-variance t(nu): the matched t has its variance and its excess kurtosis."""
     nu, v = 7.0, np.array([[1.0, 4.0, 0.5, 2.0, 1.0, 0.3, 0.3, 1.0, 3.0, 0.8, 0.6, 1.5]])
     scale, dof = horizon_t(v, nu)
-    assert dof[0] == pytest.approx(4 + 3 * v.sum() ** 2 / (v ** 2).sum())
+    assert dof[0] == pytest.approx(4 + 3 * v.sum() ** 2 / (v**2).sum())
     assert scale[0] ** 2 * dof[0] / (dof[0] - 2) == pytest.approx(v.sum())
     z = np.random.default_rng(1).standard_t(nu, (2_000_000, 12)) * np.sqrt((nu - 2) / nu)
     total = (z * np.sqrt(v)).sum(axis=1)
@@ -75,15 +85,21 @@ def test_only_the_training_part_fits_it_and_forecasts_read_bars_up_to_their_end(
     train_last = 8_000
     garch = SeasonalGarchT().fit(close, ts, train_last)
     later = close.copy()
-    later[train_last + 1:] *= np.exp(np.random.default_rng(3).standard_normal(len(close) - train_last - 1) * 0.002)
+    later[train_last + 1 :] *= np.exp(np.random.default_rng(3).standard_normal(len(close) - train_last - 1) * 0.002)
     other = SeasonalGarchT().fit(later, ts, train_last)
     assert other.params_.equals(garch.params_) and other.unit_ == garch.unit_
     assert np.array_equal(other.season_.factors, garch.season_.factors)
     ends = np.arange(7_000, 11_000, 250)
     before = ends <= train_last
-    assert np.allclose(other.step_variances(later, ts, ends[before], 12), garch.step_variances(close, ts, ends[before], 12),
-                       rtol=1e-12, atol=0)
-    assert not np.allclose(other.step_variances(later, ts, ends[~before], 12), garch.step_variances(close, ts, ends[~before], 12))
+    assert np.allclose(
+        other.step_variances(later, ts, ends[before], 12),
+        garch.step_variances(close, ts, ends[before], 12),
+        rtol=1e-12,
+        atol=0,
+    )
+    assert not np.allclose(
+        other.step_variances(later, ts, ends[~before], 12), garch.step_variances(close, ts, ends[~before], 12)
+    )
 
 
 def test_its_scores_match_a_forward_simulation_of_the_fitted_model(shared_file):
@@ -111,11 +127,13 @@ def test_its_scores_match_a_forward_simulation_of_the_fitted_model(shared_file):
     total = np.zeros_like(nxt)
     for k in range(horizon):
         step = np.sqrt(nxt) * rng.standard_t(nu, nxt.shape) * np.sqrt((nu - 2) / nu)
-        total += step * np.sqrt(factors[:, k:k + 1]) * garch.unit_
-        nxt = omega + alpha * step ** 2 + beta * nxt
+        total += step * np.sqrt(factors[:, k : k + 1]) * garch.unit_
+        nxt = omega + alpha * step**2 + beta * nxt
     scores = seasonal_garch_t_scores(close, ts, ends, horizon, y, train_last=train_last)
     simulated = crps_samples(total, y).mean()
-    assert scores["crps"] == pytest.approx(simulated, rel=0.005)  # 0.01% apart here; over the protocol's 5,000 EURUSD windows too
+    assert scores["crps"] == pytest.approx(
+        simulated, rel=0.005
+    )  # 0.01% apart here; over the protocol's 5,000 EURUSD windows too
     horizon_var = garch.step_variances(close, ts, ends, horizon).sum(axis=1)
     assert horizon_var == pytest.approx(total.var(axis=1), rel=0.05)
     assert np.mean(total.var(axis=1) / horizon_var) == pytest.approx(1.0, abs=0.01)

@@ -2,19 +2,31 @@
 
 from training.models import HardwareReport
 
-REPORT = {"hardware": {"gpu_count": 0, "gpus": [], "cpu_cores": 2, "ram_gb": 23.5, "torch_version": "2.13.0+cpu",
-                       "libraries": {"flash_attn": {"importable": False, "usable": False, "reason": "not installed"}}},
-          "optimizations": [{"name": "precision", "value": "32-true", "reason": "no CUDA device"}]}
+REPORT = {
+    "hardware": {
+        "gpu_count": 0,
+        "gpus": [],
+        "cpu_cores": 2,
+        "ram_gb": 23.5,
+        "torch_version": "2.13.0+cpu",
+        "libraries": {"flash_attn": {"importable": False, "usable": False, "reason": "not installed"}},
+    },
+    "optimizations": [{"name": "precision", "value": "32-true", "reason": "no CUDA device"}],
+}
 
 
-def test_the_page_shows_the_stored_report_with_its_age_and_detects_nothing(logged_in_client, django_capture_on_commit_callbacks):
+def test_the_page_shows_the_stored_report_with_its_age_and_detects_nothing(
+    logged_in_client, django_capture_on_commit_callbacks
+):
     HardwareReport.objects.create(host="worker-1", report=REPORT)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         page = logged_in_client.get("/hardware/").content.decode()
     assert "worker-1" in page and "Detect again" in page and "no CUDA device" in page and not queued
 
 
-def test_without_a_report_the_gpu_worker_is_asked_and_the_page_says_so(logged_in_client, django_capture_on_commit_callbacks):
+def test_without_a_report_the_gpu_worker_is_asked_and_the_page_says_so(
+    logged_in_client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as queued:
         page = logged_in_client.get("/hardware/").content.decode()
     assert 'id="detecting"' in page and 'http-equiv="refresh"' in page and len(queued) == 1
@@ -25,11 +37,14 @@ def _old_report(minutes: float = 5) -> HardwareReport:
 
     from django.utils import timezone
 
-    return HardwareReport.objects.create(host="worker-1", report=REPORT, detected_at=timezone.now() - timedelta(minutes=minutes))
+    return HardwareReport.objects.create(
+        host="worker-1", report=REPORT, detected_at=timezone.now() - timedelta(minutes=minutes)
+    )
 
 
-def test_detect_again_asks_the_worker_and_the_page_reloads_until_the_new_report_is_in(logged_in_client,
-                                                                                    django_capture_on_commit_callbacks):
+def test_detect_again_asks_the_worker_and_the_page_reloads_until_the_new_report_is_in(
+    logged_in_client, django_capture_on_commit_callbacks
+):
     _old_report()
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = logged_in_client.post("/hardware/")
@@ -49,10 +64,14 @@ def test_a_fresh_report_is_not_detected_again(logged_in_client, django_capture_o
     assert not queued and "s old: it was not detected again" in page and 'id="detect-waiting"' not in page
 
 
-def test_detect_again_while_training_names_the_run_it_waits_for(logged_in_client, user, django_capture_on_commit_callbacks):
+def test_detect_again_while_training_names_the_run_it_waits_for(
+    logged_in_client, user, django_capture_on_commit_callbacks
+):
     from training.models import TrainingRun
 
-    HardwareReport.objects.filter(pk=_old_report(minutes=4).pk).update(report={**REPORT, "source": "training run #7 as it started"})
+    HardwareReport.objects.filter(pk=_old_report(minutes=4).pk).update(
+        report={**REPORT, "source": "training run #7 as it started"}
+    )
     run = TrainingRun.objects.create(owner=user, status="running", symbol="EURUSD", timeframe="1h")
     with django_capture_on_commit_callbacks(execute=False) as queued:
         page = logged_in_client.post("/hardware/", follow=True).content.decode()

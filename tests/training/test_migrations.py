@@ -1,6 +1,6 @@
 """Migration 0006 moves a training run's parameters into its stored request and back."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -25,20 +25,54 @@ def test_a_run_stored_before_keeps_its_parameters_in_its_request():
     old = _migrate(BEFORE)
     try:
         Run = old.get_model("training", "TrainingRun")
-        start = datetime(2014, 1, 1, tzinfo=timezone.utc)
-        pk = Run.objects.create(symbol="EURUSD", timeframe="1h", start=start, horizon=24, patch_len=32, epochs=3, batch_size=64,
-                                denoiser="unet", members=2, choices={"num_gpus": 0}, fast_dev_run=True, seed=7, name="old",
-                                model_name="eur-old", status="succeeded").pk
+        start = datetime(2014, 1, 1, tzinfo=UTC)
+        pk = Run.objects.create(
+            symbol="EURUSD",
+            timeframe="1h",
+            start=start,
+            horizon=24,
+            patch_len=32,
+            epochs=3,
+            batch_size=64,
+            denoiser="unet",
+            members=2,
+            choices={"num_gpus": 0},
+            fast_dev_run=True,
+            seed=7,
+            name="old",
+            model_name="eur-old",
+            status="succeeded",
+        ).pk
 
         _migrate(AFTER)
         run = TrainingRun.objects.get(pk=pk)
-        assert request_of(run) == TrainingRequest(symbol="EURUSD", timeframe="1h", start=start, horizon=24, patch_len=32, epochs=3,
-                                                  batch_size=64, denoiser="unet", members=2, choices={"num_gpus": 0},
-                                                  fast_dev_run=True, seed=7, name="old", model_name="eur-old")
+        assert request_of(run) == TrainingRequest(
+            symbol="EURUSD",
+            timeframe="1h",
+            start=start,
+            horizon=24,
+            patch_len=32,
+            epochs=3,
+            batch_size=64,
+            denoiser="unet",
+            members=2,
+            choices={"num_gpus": 0},
+            fast_dev_run=True,
+            seed=7,
+            name="old",
+            model_name="eur-old",
+        )
         assert run.registry_name == "eur-old" and (run.horizon, run.denoiser) == (24, "unet")
 
         Run = _migrate(BEFORE).get_model("training", "TrainingRun")  # and back: the columns filled again
         back = Run.objects.get(pk=pk)
-        assert (back.epochs, back.patch_len, back.members, back.choices, back.seed, back.model_name) == (3, 32, 2, {"num_gpus": 0}, 7, "eur-old")
+        assert (back.epochs, back.patch_len, back.members, back.choices, back.seed, back.model_name) == (
+            3,
+            32,
+            2,
+            {"num_gpus": 0},
+            7,
+            "eur-old",
+        )
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("training"))

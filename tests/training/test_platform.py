@@ -36,11 +36,21 @@ def child_env(transactional_db, monkeypatch, settings, tmp_path, fixture_path):
 
 
 def _run(user=None, **kw):
-    options = {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 32, "horizon": 12, "epochs": 1, "batch_size": 32, **kw}
+    options = {
+        "symbol": "EURUSD",
+        "timeframe": "1h",
+        "patch_len": 32,
+        "horizon": 12,
+        "epochs": 1,
+        "batch_size": 32,
+        **kw,
+    }
     return services.training_run_start(user=user, request=TrainingRequest.from_dict(options), enqueue=False)
 
 
-def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_from_its_checkpoint(child_env, user, tmp_path):
+def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_from_its_checkpoint(
+    child_env, user, tmp_path
+):
     """One trained run serves both stories (each training child costs seconds of imports): what a
     finished run registers, then the same run as if its worker had died after epoch 1 of 2. It is an
     ensemble of 2 networks, so the ensemble goes the whole way (one network: the other runs here)."""
@@ -52,7 +62,9 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     from training.models import HardwareReport  # the busy gpu worker's freshest report, for the Hardware page
 
     stored = HardwareReport.objects.first()
-    assert stored.report["source"] == f"training run #{run.pk} as it started" and stored.report["hardware"] == run.hardware
+    assert (
+        stored.report["source"] == f"training run #{run.pk} as it started" and stored.report["hardware"] == run.hardware
+    )
     version = run.artifact_version
     assert version.training_run_id == run.pk and version.horizon_bars == 12 and version.metrics["crps"] > 0
     # the parts it was trained, validated and tested on, as the trainer split the run's bars
@@ -60,9 +72,16 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     from training.engine.periods import periods_of
     from training.engine.trainer import prepare_data
 
-    assert version.periods == periods_of(prepare_data(candles_frame(symbol="EURUSD", timeframe="1h"), patch_len=32, horizon=12))
+    assert version.periods == periods_of(
+        prepare_data(candles_frame(symbol="EURUSD", timeframe="1h"), patch_len=32, horizon=12)
+    )
     assert version.periods["test"]["first_bar"] == "2014-06-18T06:00:00Z"
-    for baseline in ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t"):  # all four baselines travel with it
+    for baseline in (
+        "random_walk",
+        "ewma_gaussian",
+        "seasonal_ewma",
+        "seasonal_garch_t",
+    ):  # all four baselines travel with it
         assert version.metrics[f"crps_{baseline}"] == run.quality[baseline]["crps"]
     assert "x the strongest baseline, " in run.message
     for forecaster in ("model", "random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t"):
@@ -78,20 +97,50 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     fitted = run.quality["spread"]
     assert fitted["drift"] in DRIFTS and (norm.spread, norm.drift) == (fitted["spread"], fitted["drift"])
     out = tmp_path / "f.csv"
-    call_command("forecast", "--artifact", version.ref, "--symbol", "EURUSD", "--timeframe", "1h", "--samples", "20", "--seed", "4",
-                 "--out", str(out))
+    call_command(
+        "forecast",
+        "--artifact",
+        version.ref,
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--samples",
+        "20",
+        "--seed",
+        "4",
+        "--out",
+        str(out),
+    )
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["timestamp", "pred_return", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "confidence", "part",
-                                   "in_sample", "y_true"]
+    assert list(frame.columns) == [
+        "timestamp",
+        "pred_return",
+        "q05",
+        "q10",
+        "q25",
+        "q50",
+        "q75",
+        "q90",
+        "q95",
+        "confidence",
+        "part",
+        "in_sample",
+        "y_true",
+    ]
     assert frame["in_sample"].sum() == (204 - 31 + 1) + (301 - 206 + 1)  # bars 31..204 training, 206..301 validation
     assert len(frame) == 399 - 31 and (frame["q05"] <= frame["q50"]).all() and (frame["q50"] <= frame["q95"]).all()
     assert frame["confidence"].between(0.5, 1).all() and np.array_equal(frame["pred_return"], frame["q50"])
-    assert ForecastSet.objects.get(artifact_version=version).rows == 399 - 31  # the trained model's forecasts are a stored set
+    assert (
+        ForecastSet.objects.get(artifact_version=version).rows == 399 - 31
+    )  # the trained model's forecasts are a stored set
     assert ForecastSet.objects.get(artifact_version=version).sample_label == "in-sample (training)"
 
     steps_one_epoch = run.step
     # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.
-    TrainingRun.objects.filter(pk=run.pk).update(status="failed", request={**run.request, "epochs": 2}, artifact_version=None)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status="failed", request={**run.request, "epochs": 2}, artifact_version=None
+    )
     run.refresh_from_db()
     job_requeue(run=run, user=user, message=TrainingRunViewSet.resume_message)  # what POST .../resume/ does
     assert training_run_execute(run.pk) == "succeeded"
@@ -126,8 +175,24 @@ def test_ddp_over_two_cpu_processes(child_env, user):
 
 
 def test_estimate_speedup_measures_here(child_env, capsys):
-    call_command("train", "--symbol", "EURUSD", "--timeframe", "1h", "--patch_len", "32", "--estimate_speedup",
-                 "--precision", "bf16-mixed", "--gradient_checkpointing", "--speedup_steps", "3", "--batch_size", "16", "--json")
+    call_command(
+        "train",
+        "--symbol",
+        "EURUSD",
+        "--timeframe",
+        "1h",
+        "--patch_len",
+        "32",
+        "--estimate_speedup",
+        "--precision",
+        "bf16-mixed",
+        "--gradient_checkpointing",
+        "--speedup_steps",
+        "3",
+        "--batch_size",
+        "16",
+        "--json",
+    )
     report = json.loads(capsys.readouterr().out)
     names = [r["config"] for r in report["rows"]]
     assert names == ["fp32 eager (baseline)", "bf16-mixed", "gradient checkpointing", "all chosen together"]
@@ -141,13 +206,25 @@ def test_api(child_env, api_client):
     assert first.status_code == 202 and "the gpu worker is detecting" in first.json()["detail"]
     assert hardware_detect_execute().startswith("hardware detected on ")  # what the gpu worker runs
     hw = api_client.get("/api/hardware/").json()
-    assert hw["hardware"]["cpu_cores"] >= 1 and any(d["name"] == "precision" for d in hw["optimizations"]) and hw["detected_at"]
-    bad = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "choices": {"turbo": True}}, format="json")
+    assert (
+        hw["hardware"]["cpu_cores"] >= 1
+        and any(d["name"] == "precision" for d in hw["optimizations"])
+        and hw["detected_at"]
+    )
+    bad = api_client.post(
+        "/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "choices": {"turbo": True}}, format="json"
+    )
     assert bad.status_code == 400 and "unknown training option(s) turbo" in bad.json()["detail"]
-    few = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 200}, format="json")
+    few = api_client.post(
+        "/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 200}, format="json"
+    )
     assert few.status_code == 400 and "not enough bars for a train / validation / test split" in few.json()["detail"]
-    ok = api_client.post("/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 32, "epochs": 1}, format="json")
+    ok = api_client.post(
+        "/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 32, "epochs": 1}, format="json"
+    )
     assert ok.status_code == 202
     run = TrainingRun.objects.get(pk=ok.json()["id"])
     TrainingRun.objects.filter(pk=run.pk).update(history=[{"epoch": 0, "val_loss": 1.0}, {"epoch": 1, "val_loss": 0.9}])
-    assert [p["epoch"] for p in api_client.get(f"/api/training-runs/{run.pk}/history/", {"after": 0}).json()["points"]] == [1]
+    assert [
+        p["epoch"] for p in api_client.get(f"/api/training-runs/{run.pk}/history/", {"after": 0}).json()["points"]
+    ] == [1]

@@ -45,17 +45,22 @@ def test_the_first_week_of_the_month_has_its_own_calendar_dated_from_the_last_ba
     assert season.month_factors[:, 10] == pytest.approx([1, 1], rel=0.2)  # Monday 10:00: no event, no difference
     # a horizon is dated from its last bar: Friday 06:00 sees 12:00 of the same Friday ...
     at = pd.DatetimeIndex(["2020-02-07 06:00", "2020-02-14 06:00"], tz="UTC")  # the first and the second Friday
+
     def expected(slots, weeks):
         return sum(season.factors[s] * season.month_factors[w, s] for s, w in zip(slots, weeks))
 
     first_friday, second_friday = season.horizon_sum(np.array([4 * 24 + 6] * 2), 12, at)
     friday = [4 * 24 + h for h in range(7, 19)]
-    assert first_friday == pytest.approx(expected(friday, [1] * 12)) and second_friday == pytest.approx(expected(friday, [0] * 12))
+    assert first_friday == pytest.approx(expected(friday, [1] * 12)) and second_friday == pytest.approx(
+        expected(friday, [0] * 12)
+    )
     assert first_friday > second_friday + 2
     # ... and one that runs past the 7th into the 8th takes the other weeks' factors from midnight on
     thursday = pd.DatetimeIndex(["2020-05-07 18:00"], tz="UTC")  # Thursday 7 May; Friday 8 May is not a first Friday
     late = season.horizon_sum(np.array([3 * 24 + 18]), 12, thursday)[0]
-    assert late == pytest.approx(expected([3 * 24 + h for h in range(19, 24)] + [4 * 24 + h for h in range(7)], [1] * 5 + [0] * 7))
+    assert late == pytest.approx(
+        expected([3 * 24 + h for h in range(19, 24)] + [4 * 24 + h for h in range(7)], [1] * 5 + [0] * 7)
+    )
 
 
 def test_target_scales_are_causal_and_follow_the_calendar():
@@ -75,16 +80,22 @@ def test_target_scales_are_causal_and_follow_the_calendar():
 def test_the_normalizer_round_trips_and_older_stats_still_load():
     bars = _hourly(24 * 5 * 8)
     close, ts = bars["close"].to_numpy(), bars["ts"].to_numpy()
-    norm = Normalizer(scale_lambda=0.94).fit(np.ones((len(bars), 2)), np.arange(64, 500), 64, horizon_targets(close, 12), close, ts)
+    norm = Normalizer(scale_lambda=0.94).fit(
+        np.ones((len(bars), 2)), np.arange(64, 500), 64, horizon_targets(close, 12), close, ts
+    )
     norm.spread, norm.drift = 1.15, 0.5
     back = Normalizer.from_npz({k: np.asarray(v) for k, v in norm.to_npz().items()})
     ends = np.arange(100, 400)
     assert np.allclose(back.forecast_scale(close, ends, 12, ts), norm.forecast_scale(close, ends, 12, ts))
     assert back.spread == 1.15 and back.drift == 0.5 and back.season.kind == "hour_of_week"
     assert np.array_equal(back.season.month_factors, norm.season.month_factors)
-    one_calendar = {k: np.asarray(v) for k, v in norm.to_npz().items() if k != "season_month_factors"}  # a model from before
+    one_calendar = {
+        k: np.asarray(v) for k, v in norm.to_npz().items() if k != "season_month_factors"
+    }  # a model from before
     assert Normalizer.from_npz(one_calendar).season.month_factors is None
-    old = Normalizer.from_npz({"mu": np.zeros(2), "sigma": np.ones(2), "y_scale": np.array(0.003)})  # a model from before
+    old = Normalizer.from_npz(
+        {"mu": np.zeros(2), "sigma": np.ones(2), "y_scale": np.array(0.003)}
+    )  # a model from before
     assert old.scale_lambda is None and old.season is None and old.spread == 1.0 and old.drift == 1.0
     assert np.all(old.forecast_scale(close, ends, 12, ts) == 0.003)
 
@@ -129,7 +140,9 @@ def test_fit_spread_finds_the_factor_a_too_narrow_model_needs(fixture_path, monk
     from training.engine import trainer
     from training.engine.model import DiffusionForecaster
 
-    data = trainer.prepare_data(pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12)
+    data = trainer.prepare_data(
+        pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12
+    )
     model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
 
     spread_of_truth = float(np.std(data.y["val"][:, -1]))
@@ -163,7 +176,9 @@ def test_fit_spread_keeps_a_median_with_skill_and_shrinks_one_without(fixture_pa
     from training.engine import trainer
     from training.engine.model import DiffusionForecaster
 
-    data = trainer.prepare_data(pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12)
+    data = trainer.prepare_data(
+        pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12
+    )
     model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
     truth = data.y["val"][:, -1]
     centres = truth if skill else np.random.default_rng(1).permutation(truth)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from training.engine import DiffusionForecaster
-from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, logsnr_schedule
 from training.engine.model import sample_forecasts
+from training.engine.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, logsnr_schedule
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,10 @@ def test_the_defaults_are_the_fast_sampler(trained):
 def test_steps_counts_model_evaluations_and_the_rest_runs_once(trained, sampler):
     model, ctx = trained
     calls = {"denoiser": 0, "time": 0, "encoder": 0}
-    hooks = [getattr(model, name).register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
-             for name in calls]
+    hooks = [
+        getattr(model, name).register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+        for name in calls
+    ]
     try:
         _paths(model, ctx, sampler, 7, paths_per_batch=32)  # 2 windows of 16 paths per batch: 2 batches
     finally:
@@ -134,13 +136,19 @@ def test_every_step_count_up_to_the_schedule_length_solves(trained):
         assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"sampler": "euler"}, "unknown sampler 'euler'; choose one of dpmpp2m, unipc, ddim"),
-    ({"sampler": "DDIM"}, "unknown sampler 'DDIM'; choose one of dpmpp2m, unipc, ddim"),
-    ({"steps": 0}, "steps must be a whole number from 1 to 1000 (model evaluations per path), not 0"),
-    ({"steps": 1001, "sampler": "ddim"}, "steps must be a whole number from 1 to 1000 (model evaluations per path), not 1001"),
-    ({"steps": 2.5}, "steps must be a whole number from 1 to 1000 (model evaluations per path), not 2.5"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sampler": "euler"}, "unknown sampler 'euler'; choose one of dpmpp2m, unipc, ddim"),
+        ({"sampler": "DDIM"}, "unknown sampler 'DDIM'; choose one of dpmpp2m, unipc, ddim"),
+        ({"steps": 0}, "steps must be a whole number from 1 to 1000 (model evaluations per path), not 0"),
+        (
+            {"steps": 1001, "sampler": "ddim"},
+            "steps must be a whole number from 1 to 1000 (model evaluations per path), not 1001",
+        ),
+        ({"steps": 2.5}, "steps must be a whole number from 1 to 1000 (model evaluations per path), not 2.5"),
+    ],
+)
 def test_bad_sampler_or_steps_are_refused(trained, kwargs, message):
     model, ctx = trained
     with pytest.raises(ValueError) as err:
@@ -153,7 +161,9 @@ def test_end_of_training_scoring_uses_the_fast_sampler_and_says_so(fixture_path)
 
     from training.engine.trainer import evaluate_quality, prepare_data
 
-    data = prepare_data(pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12)
+    data = prepare_data(
+        pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12
+    )
     torch.manual_seed(0)
     model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
     fast = evaluate_quality(model, data, n_samples=8, max_windows=6)
@@ -168,14 +178,18 @@ def test_end_of_training_scoring_reports_its_progress_batch_by_batch(fixture_pat
     from training.engine.model import sample_forecasts
     from training.engine.trainer import evaluate_quality, prepare_data
 
-    data = prepare_data(pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12)
+    data = prepare_data(
+        pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12
+    )
     torch.manual_seed(0)
     model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
     seen = []
     evaluate_quality(model, data, n_samples=4, max_windows=6, on_batch=lambda done, total: seen.append((done, total)))
     assert seen == [(6, 6)]
     seen.clear()
-    sample_forecasts(model, data.x["test"][:10], n_samples=4, batch=4, on_batch=lambda done, total: seen.append((done, total)))
+    sample_forecasts(
+        model, data.x["test"][:10], n_samples=4, batch=4, on_batch=lambda done, total: seen.append((done, total))
+    )
     assert seen == [(4, 10), (8, 10), (10, 10)]
 
 

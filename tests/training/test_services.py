@@ -18,29 +18,56 @@ def test_the_run_page_shows_the_model_against_four_baselines_and_its_fitted_spre
     from training.models import TrainingRun
 
     def scores(crps):
-        return {"crps": crps, "mae_median": 0.001, "coverage_q05_q95": 0.88, "n": 1000,
-                "pinball": {"q05": 1e-4, "q50": 5e-4, "q95": 1e-4}}
+        return {
+            "crps": crps,
+            "mae_median": 0.001,
+            "coverage_q05_q95": 0.88,
+            "n": 1000,
+            "pinball": {"q05": 1e-4, "q50": 5e-4, "q95": 1e-4},
+        }
 
-    quality = {"windows": 1000, "horizon_bars": 12, "model": scores(0.0097), "random_walk": scores(0.0100),
-               "ewma_gaussian": scores(0.0102), "seasonal_ewma": scores(0.0098), "seasonal_garch_t": scores(0.00975),
-               "spread": {"spread": 1.15, "drift": 0.25}}
+    quality = {
+        "windows": 1000,
+        "horizon_bars": 12,
+        "model": scores(0.0097),
+        "random_walk": scores(0.0100),
+        "ewma_gaussian": scores(0.0102),
+        "seasonal_ewma": scores(0.0098),
+        "seasonal_garch_t": scores(0.00975),
+        "spread": {"spread": 1.15, "drift": 0.25},
+    }
     run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h", status="succeeded", quality=quality)
     page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
-    for label, ratio in (("seasonal GARCH(1,1)-t", "0.9949"), ("seasonal EWMA", "0.9898"), ("EWMA Gaussian", "0.9510"),
-                         ("random walk", "0.9700")):
+    for label, ratio in (
+        ("seasonal GARCH(1,1)-t", "0.9949"),
+        ("seasonal EWMA", "0.9898"),
+        ("EWMA Gaussian", "0.9510"),
+        ("random walk", "0.9700"),
+    ):
         assert f"<td>{label}" in page and f'<td class="num">{ratio}</td>' in page
-    assert "The strongest baseline here (the lowest CRPS) is the seasonal GARCH(1,1)-t: the model's CRPS is 0.9949x its." in page
+    assert (
+        "The strongest baseline here (the lowest CRPS) is the seasonal GARCH(1,1)-t: the model's CRPS is 0.9949x its."
+        in page
+    )
     assert "spread factor 1.15" in page and "its drift 0.25" in page
 
 
 def test_the_status_line_compares_with_the_strongest_baseline_by_name():
     from training.services.child import quality_line
 
-    quality = {"model": {"crps": 0.00145}, "random_walk": {"crps": 0.0015}, "ewma_gaussian": {"crps": 0.00153},
-               "seasonal_ewma": {"crps": 0.00148}, "seasonal_garch_t": {"crps": 0.00147}}
+    quality = {
+        "model": {"crps": 0.00145},
+        "random_walk": {"crps": 0.0015},
+        "ewma_gaussian": {"crps": 0.00153},
+        "seasonal_ewma": {"crps": 0.00148},
+        "seasonal_garch_t": {"crps": 0.00147},
+    }
     assert quality_line(quality) == "test CRPS 0.00145, 0.9864x the strongest baseline, seasonal GARCH(1,1)-t (0.00147)"
     quality["seasonal_ewma"]["crps"] = 0.00146  # whichever is lowest, not a fixed one
-    assert quality_line(quality) == "test CRPS 0.00145, 0.9932x the strongest baseline, seasonal EWMA (hour of week) (0.00146)"
+    assert (
+        quality_line(quality)
+        == "test CRPS 0.00145, 0.9932x the strongest baseline, seasonal EWMA (hour of week) (0.00146)"
+    )
 
 
 @pytest.mark.django_db
@@ -48,13 +75,22 @@ def test_the_run_page_names_the_phase_counts_epochs_from_one_and_drops_a_stale_e
     from training.models import TrainingRun
     from training.request import TrainingRequest
 
-    run = TrainingRun.of_request(TrainingRequest(symbol="EURUSD", timeframe="1h", epochs=6), status="running", progress=0.45, epoch=2,
-                                 step=163, eta_s=120)
+    run = TrainingRun.of_request(
+        TrainingRequest(symbol="EURUSD", timeframe="1h", epochs=6),
+        status="running",
+        progress=0.45,
+        epoch=2,
+        step=163,
+        eta_s=120,
+    )
     run.save()
     page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
     assert ">training</dd>" in page and "epoch 3 of 6, step 163" in page and ">120 s</dd>" in page
-    for progress, phase in ((0.905, "fitting the spread and drift on the validation part"), (0.93, "scoring the test period"),
-                            (0.975, "registering the model version")):
+    for progress, phase in (
+        (0.905, "fitting the spread and drift on the validation part"),
+        (0.93, "scoring the test period"),
+        (0.975, "registering the model version"),
+    ):
         TrainingRun.objects.filter(pk=run.pk).update(progress=progress)
         assert api_client.get(f"/api/training-runs/{run.pk}/history/").json()["phase"] == phase
     TrainingRun.objects.filter(pk=run.pk).update(status="succeeded", progress=1.0)

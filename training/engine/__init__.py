@@ -9,8 +9,17 @@ from importlib import import_module
 
 _EXPORTS = {
     "features": ("Normalizer", "chronological_split", "horizon_targets", "make_features", "windows"),
-    "forecast": ("BASELINES", "QUANTILE_NAMES", "QUANTILES", "baseline_scores", "crps_samples", "forecast_scores",
-                 "shrink_drift", "strongest_baseline", "summarize"),
+    "forecast": (
+        "BASELINES",
+        "QUANTILE_NAMES",
+        "QUANTILES",
+        "baseline_scores",
+        "crps_samples",
+        "forecast_scores",
+        "shrink_drift",
+        "strongest_baseline",
+        "summarize",
+    ),
     "hardware": ("HardwareInfo", "detect_hardware"),
     "model": ("DiffusionForecaster", "EnsembleForecaster", "build_forecaster", "sample_forecasts"),
     "optimization": ("OptimizationConfig", "UserChoices", "build_config"),

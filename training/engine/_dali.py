@@ -17,7 +17,7 @@ def dali_loader(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool,
         start = info.iteration * batch_size
         if start >= n:
             raise StopIteration
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         return x[idx], y[idx]
 
     @pipeline_def(batch_size=batch_size, num_threads=2, device_id=0, seed=seed)
@@ -27,7 +27,9 @@ def dali_loader(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool,
 
     pipeline = pipe()
     pipeline.build()
-    iterator = DALIGenericIterator(pipeline, ["context", "target"], last_batch_policy=LastBatchPolicy.PARTIAL, auto_reset=True)
+    iterator = DALIGenericIterator(
+        pipeline, ["context", "target"], last_batch_policy=LastBatchPolicy.PARTIAL, auto_reset=True
+    )
     return DaliBatches(iterator, batches=-(-n // batch_size))
 
 

@@ -27,8 +27,11 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
     o, h, l, c = (candles[k].to_numpy(float) for k in ("open", "high", "low", "close"))
     prev = np.r_[c[0], c[:-1]]
     cols = {
-        "ret_open": np.log(o / prev), "ret_high": np.log(h / prev), "ret_low": np.log(l / prev),
-        "ret_close": np.log(c / prev), "log_range": np.log(h / l),
+        "ret_open": np.log(o / prev),
+        "ret_high": np.log(h / prev),
+        "ret_low": np.log(l / prev),
+        "ret_close": np.log(c / prev),
+        "log_range": np.log(h / l),
     }
     volume = candles["volume"].to_numpy(float) if "volume" in candles else np.zeros(len(c))
     if (volume > 0).any():
@@ -38,16 +41,24 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
     ts = pd.to_datetime(candles["ts"], utc=True)
     hour = ts.dt.hour.to_numpy() + ts.dt.minute.to_numpy() / 60
     dow = ts.dt.day_of_week.to_numpy()
-    cols |= {"hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
-             "dow_sin": np.sin(2 * np.pi * dow / 7), "dow_cos": np.cos(2 * np.pi * dow / 7)}
+    cols |= {
+        "hour_sin": np.sin(2 * np.pi * hour / 24),
+        "hour_cos": np.cos(2 * np.pi * hour / 24),
+        "dow_sin": np.sin(2 * np.pi * dow / 7),
+        "dow_cos": np.cos(2 * np.pi * dow / 7),
+    }
     var = np.maximum(ewma_variance(c, TARGET_SCALE_LAMBDA), 1e-14)
-    cols |= {"log_sigma": 0.5 * np.log(var),
-             "ret_z": np.clip(cols["ret_close"] / np.sqrt(np.r_[var[0], var[:-1]]), -10, 10)}
+    cols |= {
+        "log_sigma": 0.5 * np.log(var),
+        "ret_z": np.clip(cols["ret_close"] / np.sqrt(np.r_[var[0], var[:-1]]), -10, 10),
+    }
     names = list(cols) if channels is None else list(channels)
     missing = [n for n in names if n not in cols]
     if missing:
-        raise ValueError(f"this series cannot give the channel(s) {', '.join(missing)} the model was trained on"
-                         + (" (its bars have no volume)" if "volume_z" in missing else ""))
+        raise ValueError(
+            f"this series cannot give the channel(s) {', '.join(missing)} the model was trained on"
+            + (" (its bars have no volume)" if "volume_z" in missing else "")
+        )
     return np.column_stack([cols[n] for n in names]).astype(np.float32), names
 
 
@@ -57,7 +68,7 @@ def horizon_targets(close: np.ndarray, horizon: int) -> np.ndarray:
     n = len(logc)
     out = np.full((n, horizon), np.nan, dtype=np.float32)
     for k in range(horizon):
-        out[: n - k - 1, k] = logc[k + 1:] - logc[: n - k - 1]
+        out[: n - k - 1, k] = logc[k + 1 :] - logc[: n - k - 1]
     return out
 
 
@@ -80,8 +91,8 @@ def chronological_split(n_bars: int, patch_len: int, horizon: int, *, val: float
     gap = horizon + patch_len
     n = len(ends)
     n_test, n_val = int(n * test), int(n * val)
-    test_part = ends[n - n_test:]
-    val_part = ends[n - n_test - gap - n_val: n - n_test - gap]
+    test_part = ends[n - n_test :]
+    val_part = ends[n - n_test - gap - n_val : n - n_test - gap]
     train_part = ends[: max(0, n - n_test - 2 * gap - n_val)]
     if len(train_part) < 20 or len(val_part) < 5 or len(test_part) < 5:
         raise ValueError("not enough bars for a train / validation / test split with gaps")
@@ -93,7 +104,7 @@ def ewma_variance(close: np.ndarray, lam: float) -> np.ndarray:
     baseline's variance)."""
     close = np.asarray(close, float)
     ret = np.diff(np.log(close), prepend=np.log(close[0]))
-    return pd.Series(ret ** 2).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
+    return pd.Series(ret**2).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
 
 
 @dataclass
@@ -117,8 +128,18 @@ class Normalizer:
     spread: float = 1.0
     drift: float = 1.0
 
-    def fit(self, features: np.ndarray, train_ends: np.ndarray, patch_len: int, targets: np.ndarray,
-            close: np.ndarray | None = None, ts=None, *, seasonal: bool = True, month_week: bool = True) -> "Normalizer":
+    def fit(
+        self,
+        features: np.ndarray,
+        train_ends: np.ndarray,
+        patch_len: int,
+        targets: np.ndarray,
+        close: np.ndarray | None = None,
+        ts=None,
+        *,
+        seasonal: bool = True,
+        month_week: bool = True,
+    ) -> Normalizer:
         from .forecast import Seasonality
 
         last = int(train_ends.max())
@@ -154,19 +175,30 @@ class Normalizer:
         return ((features - self.mu) / self.sigma).astype(np.float32)
 
     def to_npz(self) -> dict:
-        out = {"mu": self.mu.astype(np.float64), "sigma": self.sigma.astype(np.float64), "y_scale": np.array(self.y_scale),
-               "scale_lambda": np.array(self.scale_lambda if self.scale_lambda else np.nan), "spread": np.array(self.spread),
-               "drift": np.array(self.drift)}
+        out = {
+            "mu": self.mu.astype(np.float64),
+            "sigma": self.sigma.astype(np.float64),
+            "y_scale": np.array(self.y_scale),
+            "scale_lambda": np.array(self.scale_lambda if self.scale_lambda else np.nan),
+            "spread": np.array(self.spread),
+            "drift": np.array(self.drift),
+        }
         return out | (self.season.to_npz() if self.season is not None else {})
 
     @classmethod
-    def from_npz(cls, stats: dict) -> "Normalizer":
+    def from_npz(cls, stats: dict) -> Normalizer:
         from .forecast import Seasonality
 
         lam = float(stats["scale_lambda"]) if "scale_lambda" in stats else float("nan")
-        return cls(np.asarray(stats["mu"], np.float32), np.asarray(stats["sigma"], np.float32), float(stats.get("y_scale", 1.0)),
-                   None if np.isnan(lam) else lam, Seasonality.from_npz(stats), float(stats.get("spread", 1.0)),
-                   float(stats.get("drift", 1.0)))
+        return cls(
+            np.asarray(stats["mu"], np.float32),
+            np.asarray(stats["sigma"], np.float32),
+            float(stats.get("y_scale", 1.0)),
+            None if np.isnan(lam) else lam,
+            Seasonality.from_npz(stats),
+            float(stats.get("spread", 1.0)),
+            float(stats.get("drift", 1.0)),
+        )
 
 
 def windows(features: np.ndarray, ends: np.ndarray, patch_len: int) -> np.ndarray:

@@ -71,6 +71,7 @@ def distribution_scores(qs: np.ndarray, crps: np.ndarray, y: np.ndarray) -> dict
 # The baselines are distributions known exactly, so they are scored exactly: no sampling noise in the
 # yardstick (100 random draws moved the random walk's CRPS by up to 0.6% from seed to seed).
 
+
 def random_walk_history(close: np.ndarray, ends: np.ndarray, horizon: int, *, window: int = 2000) -> list[np.ndarray]:
     """Baseline 1, the empirical random walk: zero drift, the horizon return distributed as the past
     `window` horizon returns known at t (their targets ended by t), one sorted array per window."""
@@ -79,7 +80,7 @@ def random_walk_history(close: np.ndarray, ends: np.ndarray, horizon: int, *, wi
     past[horizon:] = logc[horizon:] - logc[:-horizon]  # the horizon return ending at each bar
     out = []
     for t in ends:
-        hist = past[max(horizon, t - window + 1): t + 1]
+        hist = past[max(horizon, t - window + 1) : t + 1]
         hist = np.sort(hist[np.isfinite(hist)])
         out.append(hist if len(hist) else np.zeros(1))
     return out
@@ -105,7 +106,7 @@ def gaussian_scores(sigma: np.ndarray, y: np.ndarray) -> dict:
     """Exact scores of zero-mean Gaussian forecasts: CRPS in closed form (Gneiting & Raftery 2007)."""
     sigma = np.maximum(np.asarray(sigma, float), 1e-300)
     z = y / sigma
-    crps = sigma * (z * (2 * ndtr(z) - 1) + 2 * np.exp(-0.5 * z ** 2) / np.sqrt(2 * np.pi) - 1 / np.sqrt(np.pi))
+    crps = sigma * (z * (2 * ndtr(z) - 1) + 2 * np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi) - 1 / np.sqrt(np.pi))
     return distribution_scores(gaussian_quantiles(sigma), crps, y)
 
 
@@ -123,17 +124,20 @@ def crps_empirical(values: np.ndarray, y: np.ndarray) -> np.ndarray:
     below = np.searchsorted(values, y)  # values < y
     prefix = np.concatenate([[0.0], np.cumsum(values)])
     abs_mean = (y * below - prefix[below] + (prefix[-1] - prefix[below]) - y * (n - below)) / n
-    return abs_mean - _pair_sum(values) / n ** 2
+    return abs_mean - _pair_sum(values) / n**2
 
 
-def baseline_scores(close: np.ndarray, ts, ends: np.ndarray, horizon: int, y: np.ndarray, *,
-                    train_last: int | None) -> dict:
+def baseline_scores(
+    close: np.ndarray, ts, ends: np.ndarray, horizon: int, y: np.ndarray, *, train_last: int | None
+) -> dict:
     """The baselines' exact scores on the same windows: the random walk, the EWMA Gaussian and, with
     `ts` and `train_last`, the seasonal EWMA and the seasonal GARCH(1,1)-t (`BASELINES`)."""
     from .garch import seasonal_garch_t_scores  # garch builds on this module's calendar
 
-    out = {"random_walk": empirical_scores(random_walk_history(close, ends, horizon), y),
-           "ewma_gaussian": gaussian_scores(ewma_sigma(close, ends, horizon), y)}
+    out = {
+        "random_walk": empirical_scores(random_walk_history(close, ends, horizon), y),
+        "ewma_gaussian": gaussian_scores(ewma_sigma(close, ends, horizon), y),
+    }
     if ts is not None and train_last is not None:
         out["seasonal_ewma"] = gaussian_scores(seasonal_ewma_sigma(close, ts, ends, horizon, train_last=train_last), y)
         out["seasonal_garch_t"] = seasonal_garch_t_scores(close, ts, ends, horizon, y, train_last=train_last)
@@ -141,8 +145,12 @@ def baseline_scores(close: np.ndarray, ts, ends: np.ndarray, horizon: int, y: np
 
 
 # The baselines in the order the pages list them: result dicts' names (registry metrics: "crps_" + name) and the pages' labels.
-BASELINES = {"seasonal_garch_t": "seasonal GARCH(1,1)-t", "seasonal_ewma": "seasonal EWMA (hour of week)",
-             "ewma_gaussian": "EWMA Gaussian", "random_walk": "random walk (empirical)"}
+BASELINES = {
+    "seasonal_garch_t": "seasonal GARCH(1,1)-t",
+    "seasonal_ewma": "seasonal EWMA (hour of week)",
+    "ewma_gaussian": "EWMA Gaussian",
+    "random_walk": "random walk (empirical)",
+}
 
 
 def strongest_baseline(crps_of: dict) -> tuple[str, float] | None:
@@ -173,7 +181,7 @@ class Seasonality:
         self.month_factors = None if month_factors is None else np.asarray(month_factors, float).reshape(2, -1)
 
     @classmethod
-    def fit(cls, close: np.ndarray, ts, train_last: int, *, month_week: bool = False) -> "Seasonality":
+    def fit(cls, close: np.ndarray, ts, train_last: int, *, month_week: bool = False) -> Seasonality:
         slot, kind, n = calendar_slots(ts)
         ret = np.diff(np.log(np.asarray(close, float)), prepend=np.log(close[0]))
         seen = slice(1, train_last + 1)
@@ -227,7 +235,9 @@ class Seasonality:
         """Each bar's own factor (its slot's, with the month factor where there is one)."""
         stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
         slot = self.slots(stamps)
-        return self.factors[slot] * (self.month_factors[month_first_week(stamps), slot] if self.month_factors is not None else 1)
+        return self.factors[slot] * (
+            self.month_factors[month_first_week(stamps), slot] if self.month_factors is not None else 1
+        )
 
     def deseasonalized(self, close: np.ndarray, ts) -> np.ndarray:
         """1-bar log returns divided by the square root of their bar's factor (the first bar's return is 0)."""
@@ -242,16 +252,23 @@ class Seasonality:
         return level[ends] * self.horizon_sum(self.slots(stamps)[ends], horizon, stamps[ends])
 
     def to_npz(self) -> dict:
-        out = {"season_factors": self.factors, "season_seen": self.seen.astype(np.float64),
-               "season_kind": np.array(0 if self.kind == "hour_of_week" else 1)}
+        out = {
+            "season_factors": self.factors,
+            "season_seen": self.seen.astype(np.float64),
+            "season_kind": np.array(0 if self.kind == "hour_of_week" else 1),
+        }
         return out | ({} if self.month_factors is None else {"season_month_factors": self.month_factors})
 
     @classmethod
-    def from_npz(cls, stats: dict) -> "Seasonality | None":
+    def from_npz(cls, stats: dict) -> Seasonality | None:
         if "season_factors" not in stats:
             return None
-        return cls(stats["season_factors"], np.asarray(stats["season_seen"]) > 0,
-                   "hour_of_week" if int(stats["season_kind"]) == 0 else "day_of_week", stats.get("season_month_factors"))
+        return cls(
+            stats["season_factors"],
+            np.asarray(stats["season_seen"]) > 0,
+            "hour_of_week" if int(stats["season_kind"]) == 0 else "day_of_week",
+            stats.get("season_month_factors"),
+        )
 
 
 def month_first_week(ts) -> np.ndarray:
@@ -269,8 +286,9 @@ def calendar_slots(ts) -> tuple[np.ndarray, str, int]:
     return stamps.day_of_week.to_numpy(), "day_of_week", 7
 
 
-def seasonal_ewma_sigma(close: np.ndarray, ts, ends: np.ndarray, horizon: int, *, train_last: int,
-                        lam: float = 0.94) -> np.ndarray:
+def seasonal_ewma_sigma(
+    close: np.ndarray, ts, ends: np.ndarray, horizon: int, *, train_last: int, lam: float = 0.94
+) -> np.ndarray:
     """Baseline 3, the seasonal EWMA: the EWMA Gaussian with the calendar (`Seasonality`, fitted on the
     training part): zero mean, the spread of `Seasonality.variance`."""
     return np.sqrt(Seasonality.fit(close, ts, train_last).variance(close, ts, ends, horizon, lam))

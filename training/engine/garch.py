@@ -39,9 +39,9 @@ class SeasonalGarchT:
 
         return arch_model(series, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
 
-    def fit(self, close: np.ndarray, ts, train_last: int) -> "SeasonalGarchT":
+    def fit(self, close: np.ndarray, ts, train_last: int) -> SeasonalGarchT:
         self.season_ = Seasonality.fit(close, ts, train_last)
-        seen = self.season_.deseasonalized(close, ts)[1: train_last + 1]  # bar 0 has no return
+        seen = self.season_.deseasonalized(close, ts)[1 : train_last + 1]  # bar 0 has no return
         self.unit_ = float(seen.std()) or 1.0
         result = self._model(seen / self.unit_).fit(disp="off", show_warning=False)
         self.params_ = result.params
@@ -67,7 +67,7 @@ class SeasonalGarchT:
         # row i: the path from origin bar start + 1 + i (series index start + i)
         ahead = filtered.forecast(horizon=horizon, start=start, reindex=False).variance.to_numpy()
         factors = self.season_.horizon_factors(self.season_.slots(stamps)[ends], horizon, stamps[ends])
-        return ahead[ends - 1 - start] * factors * self.unit_ ** 2
+        return ahead[ends - 1 - start] * factors * self.unit_**2
 
 
 def sum_t_dof(step_variances: np.ndarray, nu: float) -> np.ndarray:
@@ -78,7 +78,7 @@ def sum_t_dof(step_variances: np.ndarray, nu: float) -> np.ndarray:
     v = np.asarray(step_variances, float)
     if nu <= 4:
         return np.full(len(v), float(nu))
-    return 4.0 + (nu - 4.0) * v.sum(axis=1) ** 2 / (v ** 2).sum(axis=1)
+    return 4.0 + (nu - 4.0) * v.sum(axis=1) ** 2 / (v**2).sum(axis=1)
 
 
 def student_t_crps(y: np.ndarray, scale: np.ndarray, nu: np.ndarray) -> np.ndarray:
@@ -89,12 +89,15 @@ def student_t_crps(y: np.ndarray, scale: np.ndarray, nu: np.ndarray) -> np.ndarr
     nu = np.asarray(nu, float)
     z = np.asarray(y, float) / scale
     const = 2 * np.sqrt(nu) * special.beta(0.5, nu - 0.5) / ((nu - 1) * special.beta(0.5, nu / 2) ** 2)
-    return scale * (z * (2 * stats.t.cdf(z, nu) - 1) + 2 * stats.t.pdf(z, nu) * (nu + z ** 2) / (nu - 1) - const)
+    return scale * (z * (2 * stats.t.cdf(z, nu) - 1) + 2 * stats.t.pdf(z, nu) * (nu + z**2) / (nu - 1) - const)
 
 
 def t_quantiles(scale: np.ndarray, dof: np.ndarray, levels=QUANTILES) -> np.ndarray:
     """[len(levels), m] quantiles of zero-centred Student-t distributions (scale, dof) [m]."""
-    return stats.t.ppf(np.asarray(levels, float)[:, None], np.asarray(dof, float)[None, :]) * np.asarray(scale, float)[None, :]
+    return (
+        stats.t.ppf(np.asarray(levels, float)[:, None], np.asarray(dof, float)[None, :])
+        * np.asarray(scale, float)[None, :]
+    )
 
 
 def horizon_t(step_variances: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray]:
@@ -104,23 +107,26 @@ def horizon_t(step_variances: np.ndarray, nu: float) -> tuple[np.ndarray, np.nda
     return np.sqrt(np.asarray(step_variances, float).sum(axis=1) * (dof - 2) / dof), dof
 
 
-def seasonal_garch_t(close: np.ndarray, ts, ends: np.ndarray, horizon: int, *,
-                     train_last: int) -> tuple[np.ndarray, np.ndarray, SeasonalGarchT]:
+def seasonal_garch_t(
+    close: np.ndarray, ts, ends: np.ndarray, horizon: int, *, train_last: int
+) -> tuple[np.ndarray, np.ndarray, SeasonalGarchT]:
     """Baseline 4 at each end: (scale, dof) of its horizon return's Student-t, and the fitted model."""
     garch = SeasonalGarchT().fit(close, ts, train_last)
     scale, dof = horizon_t(garch.step_variances(close, ts, ends, horizon), garch.nu_)
     return scale, dof, garch
 
 
-def seasonal_garch_t_quantiles(close: np.ndarray, ts, ends: np.ndarray, horizon: int, *, train_last: int,
-                               levels=QUANTILES) -> np.ndarray:
+def seasonal_garch_t_quantiles(
+    close: np.ndarray, ts, ends: np.ndarray, horizon: int, *, train_last: int, levels=QUANTILES
+) -> np.ndarray:
     """[len(levels), m] quantiles of the seasonal GARCH(1,1)-t's horizon return at each end."""
     scale, dof, _ = seasonal_garch_t(close, ts, ends, horizon, train_last=train_last)
     return t_quantiles(scale, dof, levels)
 
 
-def seasonal_garch_t_scores(close: np.ndarray, ts, ends: np.ndarray, horizon: int, y: np.ndarray, *,
-                            train_last: int) -> dict:
+def seasonal_garch_t_scores(
+    close: np.ndarray, ts, ends: np.ndarray, horizon: int, y: np.ndarray, *, train_last: int
+) -> dict:
     """Exact scores of the seasonal GARCH(1,1)-t: closed-form CRPS and quantiles of each window's t,
     and its fitted parameters (`params`: omega in units of the deseasonalized returns' variance)."""
     scale, dof, garch = seasonal_garch_t(close, ts, ends, horizon, train_last=train_last)

@@ -52,11 +52,19 @@ def _library(name: str, module: str, *, needs_cuda: bool, cuda: bool, min_cc=Non
     try:
         importlib.import_module(module)
     except Exception as exc:  # ImportError, or a wheel built for another CUDA that fails to load
-        return {"importable": False, "usable": False, "reason": f"{name} not importable ({type(exc).__name__}: {exc})"[:200]}
+        return {
+            "importable": False,
+            "usable": False,
+            "reason": f"{name} not importable ({type(exc).__name__}: {exc})"[:200],
+        }
     if needs_cuda and not cuda:
         return {"importable": True, "usable": False, "reason": f"{name} imports but there is no CUDA device"}
     if min_cc and cc and cc < min_cc:
-        return {"importable": True, "usable": False, "reason": f"{name} needs compute capability >= {min_cc[0]}.{min_cc[1]}, this GPU has {cc[0]}.{cc[1]}"}
+        return {
+            "importable": True,
+            "usable": False,
+            "reason": f"{name} needs compute capability >= {min_cc[0]}.{min_cc[1]}, this GPU has {cc[0]}.{cc[1]}",
+        }
     return {"importable": True, "usable": True, "reason": f"{name} available"}
 
 
@@ -67,7 +75,11 @@ def _nvlink() -> str | None:
         out = subprocess.run(["nvidia-smi", "topo", "-m"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    return "NVLink between GPUs" if "NV" in out.replace("NVIDIA", "") else "no NVLink reported (PCIe/SXM without NVLink links)"
+    return (
+        "NVLink between GPUs"
+        if "NV" in out.replace("NVIDIA", "")
+        else "no NVLink reported (PCIe/SXM without NVLink links)"
+    )
 
 
 def _ram_gb() -> float | None:
@@ -95,7 +107,9 @@ def detect_hardware() -> HardwareInfo:
         info.nvlink = _nvlink() if info.gpu_count > 1 else None
     cc = info.min_compute_capability
     info.libraries = {
-        "flash_attn": _library("flash-attn", "flash_attn", needs_cuda=True, cuda=info.cuda_available, min_cc=(8, 0), cc=cc),
+        "flash_attn": _library(
+            "flash-attn", "flash_attn", needs_cuda=True, cuda=info.cuda_available, min_cc=(8, 0), cc=cc
+        ),
         "dali": _library("NVIDIA DALI", "nvidia.dali", needs_cuda=True, cuda=info.cuda_available),
         "apex": _library("NVIDIA apex", "apex.optimizers", needs_cuda=True, cuda=info.cuda_available),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -62,7 +62,7 @@ class Attention(nn.Module):
             # CPU inference, written out: torch's CPU softmax over a last dimension of 12 (the horizon)
             # ran 10x slower than over 16, and with SDPA's CPU kernel the denoiser ran 1.3x slower
             q, k, v = qkv.permute(2, 0, 3, 1, 4).contiguous()
-            scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.head_dim ** -0.5)
+            scores = torch.matmul(q, k.transpose(-1, -2)).mul_(self.head_dim**-0.5)
             scores = scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
             y = torch.matmul(scores.div_(scores.sum(dim=-1, keepdim=True)), v).transpose(1, 2).reshape(b, t, d)
         else:
@@ -76,7 +76,10 @@ class Block(nn.Module):
 
     def __init__(self, dim: int, heads: int, cond_dim: int | None = None, *, use_flash: bool = False):
         super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(dim, elementwise_affine=cond_dim is None), nn.LayerNorm(dim, elementwise_affine=cond_dim is None)
+        self.norm1, self.norm2 = (
+            nn.LayerNorm(dim, elementwise_affine=cond_dim is None),
+            nn.LayerNorm(dim, elementwise_affine=cond_dim is None),
+        )
         self.attn = Attention(dim, heads, use_flash=use_flash)
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
         self.ada = nn.Linear(cond_dim, 4 * dim) if cond_dim else None
@@ -119,7 +122,9 @@ class ContextEncoder(nn.Module):
 
 
 class TransformerDenoiser(nn.Module):
-    def __init__(self, horizon: int, dim: int, layers: int, heads: int, *, use_flash: bool = False, grad_checkpoint: bool = False):
+    def __init__(
+        self, horizon: int, dim: int, layers: int, heads: int, *, use_flash: bool = False, grad_checkpoint: bool = False
+    ):
         super().__init__()
         self.inp = nn.Linear(1, dim)
         self.pos = nn.Parameter(torch.zeros(1, horizon, dim))
@@ -185,16 +190,37 @@ class UNet1DDenoiser(nn.Module):
 class DiffusionForecaster(nn.Module):
     """p(path | context): v-prediction DDPM over T steps of a cosine schedule; `sample` solves its ODE."""
 
-    def __init__(self, *, channels: int, patch_len: int = 64, horizon: int = 12, dim: int = 64, layers: int = 2,
-                 heads: int = 4, denoiser: str = "transformer", timesteps: int = 1000, use_flash: bool = False,
-                 grad_checkpoint: bool = False):
+    def __init__(
+        self,
+        *,
+        channels: int,
+        patch_len: int = 64,
+        horizon: int = 12,
+        dim: int = 64,
+        layers: int = 2,
+        heads: int = 4,
+        denoiser: str = "transformer",
+        timesteps: int = 1000,
+        use_flash: bool = False,
+        grad_checkpoint: bool = False,
+    ):
         super().__init__()
-        self.config = {"channels": channels, "patch_len": patch_len, "horizon": horizon, "dim": dim, "layers": layers,
-                       "heads": heads, "denoiser": denoiser, "timesteps": timesteps}
+        self.config = {
+            "channels": channels,
+            "patch_len": patch_len,
+            "horizon": horizon,
+            "dim": dim,
+            "layers": layers,
+            "heads": heads,
+            "denoiser": denoiser,
+            "timesteps": timesteps,
+        }
         self.encoder = ContextEncoder(channels, patch_len, dim, layers, heads, use_flash=use_flash)
         self.time = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         if denoiser == "transformer":
-            self.denoiser = TransformerDenoiser(horizon, dim, layers, heads, use_flash=use_flash, grad_checkpoint=grad_checkpoint)
+            self.denoiser = TransformerDenoiser(
+                horizon, dim, layers, heads, use_flash=use_flash, grad_checkpoint=grad_checkpoint
+            )
         elif denoiser == "unet":
             self.denoiser = UNet1DDenoiser(horizon, dim, grad_checkpoint=grad_checkpoint)
         else:
@@ -221,9 +247,17 @@ class DiffusionForecaster(nn.Module):
         return F.mse_loss(v.float(), (alpha * noise - sigma * target).float())
 
     @torch.inference_mode()
-    def sample(self, context: torch.Tensor, n_samples: int, *, steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER,
-               generator: torch.Generator | None = None, paths_per_batch: int | None = None,
-               precision: str = "fp32") -> torch.Tensor:
+    def sample(
+        self,
+        context: torch.Tensor,
+        n_samples: int,
+        *,
+        steps: int = DEFAULT_STEPS,
+        sampler: str = DEFAULT_SAMPLER,
+        generator: torch.Generator | None = None,
+        paths_per_batch: int | None = None,
+        precision: str = "fp32",
+    ) -> torch.Tensor:
         """[batch, n_samples, horizon] paths solved from the same noise by `sampler` (dpmpp2m, unipc
         or ddim) with `steps` denoiser evaluations per path. The context encoder runs once per
         window and each step's time embedding once per call; paths are solved `paths_per_batch` at a
@@ -233,12 +267,17 @@ class DiffusionForecaster(nn.Module):
         check_sampler(sampler, steps, self.timesteps)
         if precision not in SAMPLE_PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(SAMPLE_PRECISIONS)}")
-        amp = (torch.autocast(context.device.type, dtype=torch.bfloat16) if precision == "bf16"
-               else contextlib.nullcontext())
+        amp = (
+            torch.autocast(context.device.type, dtype=torch.bfloat16)
+            if precision == "bf16"
+            else contextlib.nullcontext()
+        )
         b, horizon = context.shape[0], self.config["horizon"]
         with amp:
             cond_windows = self.encoder(context).float()
-        noise = torch.randn(b * n_samples, horizon, generator=generator, device="cpu").to(context.device, cond_windows.dtype)
+        noise = torch.randn(b * n_samples, horizon, generator=generator, device="cpu").to(
+            context.device, cond_windows.dtype
+        )
         alpha, sigma = self.alpha.tolist(), self.sigma.tolist()
         time_cond: dict[int, torch.Tensor] = {}
 
@@ -259,7 +298,7 @@ class DiffusionForecaster(nn.Module):
         out = torch.empty_like(noise)
         for w in range(0, b, per_batch):
             rows = slice(w * n_samples, min(w + per_batch, b) * n_samples)
-            cond = cond_windows[w:w + per_batch].repeat_interleave(n_samples, dim=0)
+            cond = cond_windows[w : w + per_batch].repeat_interleave(n_samples, dim=0)
             out[rows] = solve(predict, noise[rows], alpha, sigma, steps=steps, sampler=sampler)
         return out.view(b, n_samples, horizon)
 
@@ -301,11 +340,22 @@ def member_models(model: nn.Module) -> list[nn.Module]:
 
 
 @torch.inference_mode()
-def sample_forecasts(model: nn.Module, x: np.ndarray, *, n_samples: int = 100, steps: int = DEFAULT_STEPS,
-                     sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch: int = 256, y_scale: float | np.ndarray = 1.0,
-                     drift: float = 1.0, device: str = "cpu", precision: str | None = None,
-                     generator: torch.Generator | None = None,
-                     on_batch: Callable[[int, int], object] | None = None) -> np.ndarray:
+def sample_forecasts(
+    model: nn.Module,
+    x: np.ndarray,
+    *,
+    n_samples: int = 100,
+    steps: int = DEFAULT_STEPS,
+    sampler: str = DEFAULT_SAMPLER,
+    seed: int = 0,
+    batch: int = 256,
+    y_scale: float | np.ndarray = 1.0,
+    drift: float = 1.0,
+    device: str = "cpu",
+    precision: str | None = None,
+    generator: torch.Generator | None = None,
+    on_batch: Callable[[int, int], object] | None = None,
+) -> np.ndarray:
     """[m, n_samples, horizon] cumulative log-return paths of a forecaster (one network or an ensemble),
     batched; the same seed gives the same paths (or pass a CPU `generator` to draw the noise from),
     multiplied by `y_scale` (one number, or one per window), each window's median kept at `drift` times
@@ -318,9 +368,13 @@ def sample_forecasts(model: nn.Module, x: np.ndarray, *, n_samples: int = 100, s
     gen = generator if generator is not None else torch.Generator().manual_seed(seed)
     out = []
     for i in range(0, len(x), batch):
-        ctx = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).to(device)
-        out.append(model.sample(ctx, n_samples, steps=steps, sampler=sampler, generator=gen,
-                                precision=precision).float().cpu().numpy())
+        ctx = torch.from_numpy(np.ascontiguousarray(x[i : i + batch])).to(device)
+        out.append(
+            model.sample(ctx, n_samples, steps=steps, sampler=sampler, generator=gen, precision=precision)
+            .float()
+            .cpu()
+            .numpy()
+        )
         if on_batch is not None:
             on_batch(min(i + batch, len(x)), len(x))
     if not out:

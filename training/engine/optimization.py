@@ -60,9 +60,14 @@ class OptimizationConfig:
         return asdict(self)
 
 
-def build_config(hw: HardwareInfo, choices: UserChoices | None = None, *, denoiser: str = "transformer") -> OptimizationConfig:
+def build_config(
+    hw: HardwareInfo, choices: UserChoices | None = None, *, denoiser: str = "transformer"
+) -> OptimizationConfig:
     c = choices or UserChoices()
-    for name in ("cpu_processes", "num_workers"):  # processes it would start: at most the cores (the service checks first)
+    for name in (
+        "cpu_processes",
+        "num_workers",
+    ):  # processes it would start: at most the cores (the service checks first)
         value = getattr(c, name)
         if value is not None and value > max(1, hw.cpu_cores):
             raise ValueError(f"{name} must be at most this machine's {hw.cpu_cores} cores, not {value}")
@@ -78,15 +83,26 @@ def build_config(hw: HardwareInfo, choices: UserChoices | None = None, *, denois
         cfg._decide("accelerator", "gpu", f"user asked for {c.num_gpus} GPU(s)")
         cfg._decide("devices", c.num_gpus, "user choice")
     elif c.num_gpus == 0 or not cuda:
-        cfg._decide("accelerator", "cpu", "user asked for CPU" if c.num_gpus == 0 else "no CUDA device: training on the CPU")
-        cfg._decide("devices", max(1, c.cpu_processes), "CPU processes (DDP over gloo when > 1)" if c.cpu_processes > 1 else "one CPU process")
+        cfg._decide(
+            "accelerator", "cpu", "user asked for CPU" if c.num_gpus == 0 else "no CUDA device: training on the CPU"
+        )
+        cfg._decide(
+            "devices",
+            max(1, c.cpu_processes),
+            "CPU processes (DDP over gloo when > 1)" if c.cpu_processes > 1 else "one CPU process",
+        )
     else:
         cfg._decide("accelerator", "gpu", f"{hw.gpu_count} CUDA device(s) detected")
         cfg._decide("devices", hw.gpu_count, "all detected GPUs")
     cfg._decide("num_nodes", max(1, c.num_nodes), "user choice" if c.num_nodes > 1 else "one machine")
     distributed = cfg.devices * cfg.num_nodes > 1
-    cfg._decide("strategy", "ddp" if distributed else "auto",
-                "DDP: one process per device, distributed sampling, rank-0 checkpoint writes" if distributed else "a single process")
+    cfg._decide(
+        "strategy",
+        "ddp" if distributed else "auto",
+        "DDP: one process per device, distributed sampling, rank-0 checkpoint writes"
+        if distributed
+        else "a single process",
+    )
     on_gpu = cfg.accelerator == "gpu"
 
     # Precision
@@ -97,7 +113,11 @@ def build_config(hw: HardwareInfo, choices: UserChoices | None = None, *, denois
     elif on_gpu and cc and cc >= (8, 0):
         cfg._decide("precision", "bf16-mixed", f"bf16 on: compute capability {cc[0]}.{cc[1]} >= 8.0")
     elif on_gpu:
-        cfg._decide("precision", "16-mixed", f"fp16 with loss scaling: compute capability {cc[0]}.{cc[1]} < 8.0 has no fast bf16")
+        cfg._decide(
+            "precision",
+            "16-mixed",
+            f"fp16 with loss scaling: compute capability {cc[0]}.{cc[1]} < 8.0 has no fast bf16",
+        )
     else:
         cfg._decide("precision", "32-true", "bf16 off: no CUDA device (fp32 on the CPU unless asked)")
 
@@ -105,11 +125,22 @@ def build_config(hw: HardwareInfo, choices: UserChoices | None = None, *, denois
     if c.compile is not None:
         cfg._decide("compile", c.compile, "user choice")
     else:
-        cfg._decide("compile", on_gpu, "torch.compile on: CUDA device" if on_gpu else "torch.compile off: no CUDA device (compile time outweighs the gain on CPU)")
+        cfg._decide(
+            "compile",
+            on_gpu,
+            "torch.compile on: CUDA device"
+            if on_gpu
+            else "torch.compile off: no CUDA device (compile time outweighs the gain on CPU)",
+        )
     if c.compile_mode not in COMPILE_MODES:
         raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, not {c.compile_mode!r}")
-    cfg._decide("compile_mode", c.compile_mode, "user choice" if c.compile_mode != "default" else
-                "default mode (reduce-overhead, CUDA graphs, measured faster in the speedup table but not yet in a full GPU training run)")
+    cfg._decide(
+        "compile_mode",
+        c.compile_mode,
+        "user choice"
+        if c.compile_mode != "default"
+        else "default mode (reduce-overhead, CUDA graphs, measured faster in the speedup table but not yet in a full GPU training run)",
+    )
 
     # Optimizer
     apex_ok = libs.get("apex", {}).get("usable", False)
@@ -118,9 +149,17 @@ def build_config(hw: HardwareInfo, choices: UserChoices | None = None, *, denois
     elif on_gpu and apex_ok:
         cfg._decide("optimizer", "apex_fused_adam", "apex FusedAdam: apex is installed and usable")
     elif on_gpu:
-        cfg._decide("optimizer", "adamw_fused", f"torch's fused AdamW on CUDA ({libs.get('apex', {}).get('reason', 'apex not detected')})")
+        cfg._decide(
+            "optimizer",
+            "adamw_fused",
+            f"torch's fused AdamW on CUDA ({libs.get('apex', {}).get('reason', 'apex not detected')})",
+        )
     else:
-        reason = "fused AdamW needs CUDA: asked for, but no CUDA device" if c.fused_optimizer else "fused AdamW off: no CUDA device"
+        reason = (
+            "fused AdamW needs CUDA: asked for, but no CUDA device"
+            if c.fused_optimizer
+            else "fused AdamW off: no CUDA device"
+        )
         cfg._decide("optimizer", "adamw", reason)
 
     # Flash attention
@@ -131,36 +170,73 @@ def build_config(hw: HardwareInfo, choices: UserChoices | None = None, *, denois
         cfg._decide("flash_attention", True, "flash-attn kernel: installed and the GPU supports it")
     else:
         prefix = "asked for, but " if c.flash_attention else ""
-        cfg._decide("flash_attention", False, f"{prefix}{flash.get('reason')}; attention uses torch's scaled_dot_product_attention")
+        cfg._decide(
+            "flash_attention",
+            False,
+            f"{prefix}{flash.get('reason')}; attention uses torch's scaled_dot_product_attention",
+        )
 
     # cuDNN autotune, accumulation, checkpointing, channels-last
     if c.cudnn_benchmark is not None:
         cfg._decide("cudnn_benchmark", c.cudnn_benchmark, "user choice")
     else:
-        cfg._decide("cudnn_benchmark", on_gpu, "cuDNN autotune on: fixed input shapes on CUDA" if on_gpu else "cuDNN autotune off: no CUDA device")
+        cfg._decide(
+            "cudnn_benchmark",
+            on_gpu,
+            "cuDNN autotune on: fixed input shapes on CUDA" if on_gpu else "cuDNN autotune off: no CUDA device",
+        )
     if c.gradient_accumulation < 1:
         raise ValueError("gradient_accumulation must be at least 1")
-    cfg._decide("gradient_accumulation", c.gradient_accumulation, "user choice" if c.gradient_accumulation > 1 else "no accumulation")
-    cfg._decide("gradient_checkpointing", c.gradient_checkpointing,
-                "user choice: recompute denoiser blocks in the backward pass (less memory, more compute)" if c.gradient_checkpointing else "off (memory is not the limit by default)")
+    cfg._decide(
+        "gradient_accumulation",
+        c.gradient_accumulation,
+        "user choice" if c.gradient_accumulation > 1 else "no accumulation",
+    )
+    cfg._decide(
+        "gradient_checkpointing",
+        c.gradient_checkpointing,
+        "user choice: recompute denoiser blocks in the backward pass (less memory, more compute)"
+        if c.gradient_checkpointing
+        else "off (memory is not the limit by default)",
+    )
     # channels-last is a layout of 4-D (N, C, H, W) tensors: torch leaves the 1-D U-Net's 3-D conv
     # weights and activations as they are, so it can change nothing here and is never turned on.
     prefix = "asked for, but " if c.channels_last else ""
-    cfg._decide("channels_last", False, f"{prefix}off: channels-last applies to 2-D convolutions; the denoisers here are "
-                f"{'1-D convolutions' if denoiser == 'unet' else 'a transformer'}")
+    cfg._decide(
+        "channels_last",
+        False,
+        f"{prefix}off: channels-last applies to 2-D convolutions; the denoisers here are "
+        f"{'1-D convolutions' if denoiser == 'unet' else 'a transformer'}",
+    )
 
     # Data loading
     dali = libs.get("dali", {"usable": False, "reason": "NVIDIA DALI not detected"})
     if on_gpu and c.resident_data is not False and not c.dali:
-        cfg._decide("loader", "resident", "windows kept on the GPU, batches cut there: no per-batch copy or collate "
-                    "(H200: 18.8M samples/s vs 172k for a pinned 4-worker DataLoader, bench/gpu_check.sh); "
-                    "falls back to a DataLoader when they would take over a quarter of free GPU memory")
+        cfg._decide(
+            "loader",
+            "resident",
+            "windows kept on the GPU, batches cut there: no per-batch copy or collate "
+            "(H200: 18.8M samples/s vs 172k for a pinned 4-worker DataLoader, bench/gpu_check.sh); "
+            "falls back to a DataLoader when they would take over a quarter of free GPU memory",
+        )
     elif c.dali is not False and dali.get("usable") and on_gpu:
         cfg._decide("loader", "dali", "NVIDIA DALI: installed and usable")
     else:
-        cfg._decide("loader", "dataloader", f"{'user turned DALI off' if c.dali is False else dali.get('reason')}; "
-                    f"a DataLoader{' with pinned memory' if on_gpu else ''}")
-    cfg._decide("pin_memory", on_gpu, "pinned host memory for faster copies to the GPU" if on_gpu else "no GPU to copy to")
+        cfg._decide(
+            "loader",
+            "dataloader",
+            f"{'user turned DALI off' if c.dali is False else dali.get('reason')}; "
+            f"a DataLoader{' with pinned memory' if on_gpu else ''}",
+        )
+    cfg._decide(
+        "pin_memory", on_gpu, "pinned host memory for faster copies to the GPU" if on_gpu else "no GPU to copy to"
+    )
     workers = c.num_workers if c.num_workers is not None else (min(4, max(0, hw.cpu_cores - 1)) if on_gpu else 0)
-    cfg._decide("num_workers", workers, "user choice" if c.num_workers is not None else ("loader workers beside the GPU" if on_gpu else "in-process loading (small in-memory windows)"))
+    cfg._decide(
+        "num_workers",
+        workers,
+        "user choice"
+        if c.num_workers is not None
+        else ("loader workers beside the GPU" if on_gpu else "in-process loading (small in-memory windows)"),
+    )
     return cfg

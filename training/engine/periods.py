@@ -26,8 +26,14 @@ LABELS = {
     "between": "out-of-sample (between the model's parts)",
 }
 UNKNOWN_LABEL = "periods unknown"
-PLACE_NAMES = {"before": "before the model's data", "train": "in the training part", "val": "in the validation part",
-               "test": "in the test part", "between": "between two parts", "after": "after the model's data"}
+PLACE_NAMES = {
+    "before": "before the model's data",
+    "train": "in the training part",
+    "val": "in the validation part",
+    "test": "in the test part",
+    "between": "between two parts",
+    "after": "after the model's data",
+}
 
 
 def _utc_stamp(value) -> pd.Timestamp:
@@ -49,8 +55,13 @@ def periods_of(data) -> dict:
     for part in PARTS:
         ends = np.asarray(data.ends[part])
         first, last = int(ends.min()), int(ends.max())
-        out[part] = {"first_bar": _iso(ts[first - data.patch_len + 1]), "last_bar": _iso(ts[last + data.horizon]),
-                     "first_origin": _iso(ts[first]), "last_origin": _iso(ts[last]), "windows": int(len(ends))}
+        out[part] = {
+            "first_bar": _iso(ts[first - data.patch_len + 1]),
+            "last_bar": _iso(ts[last + data.horizon]),
+            "first_origin": _iso(ts[first]),
+            "last_origin": _iso(ts[last]),
+            "windows": int(len(ends)),
+        }
     return out
 
 
@@ -65,8 +76,10 @@ def origin_parts(periods: dict | None, origins) -> np.ndarray | None:
         return None
     when = _utc(origins).as_unit("ns").asi8
     out = np.full(len(when), "between", dtype=object)
-    spans = [(part, _utc_stamp(periods[part]["first_bar"]).value, _utc_stamp(periods[part]["last_bar"]).value)
-             for part in PARTS]
+    spans = [
+        (part, _utc_stamp(periods[part]["first_bar"]).value, _utc_stamp(periods[part]["last_bar"]).value)
+        for part in PARTS
+    ]
     for part, first, last in spans:
         out[(when >= first) & (when <= last)] = part
     out[when < spans[0][1]] = "before"

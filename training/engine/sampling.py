@@ -7,7 +7,8 @@ last training step, so one seed gives paths that differ only by the solver's err
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,7 +31,9 @@ def check_sampler(sampler: str, steps: int, timesteps: int) -> None:
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= timesteps:
-        raise ValueError(f"steps must be a whole number from 1 to {timesteps} (model evaluations per path), not {steps!r}")
+        raise ValueError(
+            f"steps must be a whole number from 1 to {timesteps} (model evaluations per path), not {steps!r}"
+        )
 
 
 def ddim_schedule(timesteps: int, steps: int) -> list[int]:
@@ -41,7 +44,9 @@ def ddim_schedule(timesteps: int, steps: int) -> list[int]:
     if steps == 1:
         return [int(np.rint(start))]
     step = np.float32((end - start) / np.float32(steps - 1))
-    values = [start + step * np.float32(i) if i < steps // 2 else end - step * np.float32(steps - 1 - i) for i in range(steps)]
+    values = [
+        start + step * np.float32(i) if i < steps // 2 else end - step * np.float32(steps - 1 - i) for i in range(steps)
+    ]
     return [int(np.rint(np.float32(v))) for v in values]
 
 
@@ -59,9 +64,9 @@ def logsnr_schedule(lam: list[float], steps: int) -> list[int]:
     out = [last]
     for k in range(1, steps):
         target = lam[top] + k * (lam[0] - lam[top]) / steps
-        higher = np.flatnonzero(levels[:out[-1]] > lam[out[-1]])
+        higher = np.flatnonzero(levels[: out[-1]] > lam[out[-1]])
         highest = int(higher[-1]) if len(higher) else out[-1] - 1
-        nearest = int(np.abs(levels[:highest + 1] - target).argmin())
+        nearest = int(np.abs(levels[: highest + 1] - target).argmin())
         out.append(max(nearest, steps - 1 - k))
     return out
 
@@ -81,8 +86,9 @@ def ddim(predict: Predict, x: torch.Tensor, alpha: list[float], sigma: list[floa
     return x
 
 
-def multistep(predict: Predict, x: torch.Tensor, alpha: list[float], sigma: list[float], steps: int, *,
-              corrector: bool) -> torch.Tensor:
+def multistep(
+    predict: Predict, x: torch.Tensor, alpha: list[float], sigma: list[float], steps: int, *, corrector: bool
+) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, data prediction, first order on the first and the last
     step), with `corrector` the UniC corrector of UniPC (Zhao et al. 2023, B(h) = e^-h - 1), which
     reuses the evaluation at each new point, so it costs no extra evaluation."""
@@ -93,7 +99,7 @@ def multistep(predict: Predict, x: torch.Tensor, alpha: list[float], sigma: list
     for i, t in enumerate(schedule):
         x0 = alpha[t] * x - sigma[t] * predict(x, t)
         if corrector and i > 0:
-            x = _unic(x, x_start, x0s, x0, schedule[max(0, i - 2):i + 1], alpha, sigma, lam)
+            x = _unic(x, x_start, x0s, x0, schedule[max(0, i - 2) : i + 1], alpha, sigma, lam)
         x0s = (x0s + [x0])[-2:]
         if i + 1 == len(schedule):
             return x0  # lambda -> infinity: the clean path is the data prediction (first order)
@@ -140,8 +146,9 @@ def _unic(x_pred, x_start, x0s, x0_new, times, alpha, sigma, lam):
     return base - (alpha[t] * b_h) * (rho_prev * d1 + rho_new * (x0_new - m0))
 
 
-def solve(predict: Predict, noise: torch.Tensor, alpha: list[float], sigma: list[float], *, steps: int,
-          sampler: str) -> torch.Tensor:
+def solve(
+    predict: Predict, noise: torch.Tensor, alpha: list[float], sigma: list[float], *, steps: int, sampler: str
+) -> torch.Tensor:
     """Clean paths from `noise` at the last training step, by `sampler` over `steps` evaluations."""
     check_sampler(sampler, steps, len(alpha))
     if sampler == "ddim":

@@ -19,8 +19,15 @@ def _configs(chosen: OptimizationConfig, *, cuda: bool = False) -> list[tuple[st
     """(name, overrides) from the fp32 eager baseline (batches gathered on the host and copied, as a
     DataLoader does); each optimization the chosen config turns on, alone; then all. On CUDA also
     torch.compile with CUDA graphs (mode reduce-overhead), alone and on top of all, for comparison."""
-    base = {"precision": "32-true", "compile": False, "compile_mode": "default", "optimizer": "adamw",
-            "flash_attention": False, "gradient_checkpointing": False, "resident": False}
+    base = {
+        "precision": "32-true",
+        "compile": False,
+        "compile_mode": "default",
+        "optimizer": "adamw",
+        "flash_attention": False,
+        "gradient_checkpointing": False,
+        "resident": False,
+    }
     candidates = []
     if chosen.precision != "32-true":
         candidates.append((chosen.precision, {"precision": chosen.precision}))
@@ -53,10 +60,24 @@ def _autocast(device: str, precision: str):
     return contextlib.nullcontext()
 
 
-def measure(model_kwargs: dict, x: np.ndarray, y: np.ndarray, overrides: dict, *, device: str, batch_size: int,
-            warmup: int = 5, steps: int = 30, seed: int = 0) -> dict:
+def measure(
+    model_kwargs: dict,
+    x: np.ndarray,
+    y: np.ndarray,
+    overrides: dict,
+    *,
+    device: str,
+    batch_size: int,
+    warmup: int = 5,
+    steps: int = 30,
+    seed: int = 0,
+) -> dict:
     torch.manual_seed(seed)
-    kwargs = {**model_kwargs, "use_flash": overrides["flash_attention"], "grad_checkpoint": overrides["gradient_checkpointing"]}
+    kwargs = {
+        **model_kwargs,
+        "use_flash": overrides["flash_attention"],
+        "grad_checkpoint": overrides["gradient_checkpointing"],
+    }
     model = build_forecaster(**kwargs).to(device)
     if overrides["compile"]:
         torch._dynamo.reset()  # each row compiles its own model from scratch, never hitting the recompile limit
@@ -82,9 +103,12 @@ def measure(model_kwargs: dict, x: np.ndarray, y: np.ndarray, overrides: dict, *
             idx = torch.randint(0, len(gx), (batch_size,), device=device)
             return gx[idx], gy[idx]
     else:
+
         def batch():
             idx = rng.integers(0, len(x), batch_size)
-            return torch.from_numpy(x[idx]).to(device, non_blocking=True), torch.from_numpy(y[idx]).to(device, non_blocking=True)
+            return torch.from_numpy(x[idx]).to(device, non_blocking=True), torch.from_numpy(y[idx]).to(
+                device, non_blocking=True
+            )
 
     def step():
         ctx, tgt = batch()
@@ -106,12 +130,25 @@ def measure(model_kwargs: dict, x: np.ndarray, y: np.ndarray, overrides: dict, *
         torch.cuda.synchronize()
     step_s = (time.perf_counter() - started) / steps
     peak = (torch.cuda.max_memory_allocated() / 2**20) if cuda else None
-    return {"step_ms": step_s * 1000, "samples_per_s": batch_size / step_s, "peak_gpu_memory_mb": peak,
-            "process_rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024}
+    return {
+        "step_ms": step_s * 1000,
+        "samples_per_s": batch_size / step_s,
+        "peak_gpu_memory_mb": peak,
+        "process_rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024,
+    }
 
 
-def estimate_speedup(model_kwargs: dict, x: np.ndarray, y: np.ndarray, chosen: OptimizationConfig, *, batch_size: int,
-                     epochs: int, warmup: int = 5, steps: int = 30) -> list[dict]:
+def estimate_speedup(
+    model_kwargs: dict,
+    x: np.ndarray,
+    y: np.ndarray,
+    chosen: OptimizationConfig,
+    *,
+    batch_size: int,
+    epochs: int,
+    warmup: int = 5,
+    steps: int = 30,
+) -> list[dict]:
     """A table: per configuration, step time, samples/s, peak memory, projected epoch and run time,
     and speedup against the fp32 eager baseline - all measured here, now."""
     device = "cuda" if chosen.accelerator == "gpu" and torch.cuda.is_available() else "cpu"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,14 +19,11 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import lightning as L  # noqa: E402
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 
-from .features import (TARGET_SCALE_LAMBDA, Normalizer, chronological_split, horizon_targets, make_features,  # noqa: E402
-                       windows)
+from .features import TARGET_SCALE_LAMBDA, Normalizer, chronological_split, horizon_targets, make_features, windows  # noqa: E402
 from .forecast import baseline_scores, crps_samples, forecast_scores, shrink_drift  # noqa: E402
 from .model import DiffusionForecaster, build_forecaster, member_models, sample_forecasts  # noqa: E402
 from .optimization import OptimizationConfig  # noqa: E402
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS  # noqa: E402
-
-
 
 
 @dataclass
@@ -45,9 +42,17 @@ class TrainingData:
     ts: np.ndarray = field(repr=False, default=None)  # UTC bar times (the seasonal baseline's calendar)
 
 
-def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12,
-                 scale_lambda: float | None = TARGET_SCALE_LAMBDA, seasonal: bool = True, month_week: bool = True,
-                 channels=None, normalizer: Normalizer | None = None) -> TrainingData:
+def prepare_data(
+    candles,
+    *,
+    patch_len: int = 64,
+    horizon: int = 12,
+    scale_lambda: float | None = TARGET_SCALE_LAMBDA,
+    seasonal: bool = True,
+    month_week: bool = True,
+    channels=None,
+    normalizer: Normalizer | None = None,
+) -> TrainingData:
     """Windows, targets and the normalizer, fitted on the training part. The ablations: `seasonal`
     False scales targets by the plain EWMA's spread, `month_week` False by a calendar without the first
     week of the month apart, `scale_lambda` None by one global scale,
@@ -59,28 +64,50 @@ def prepare_data(candles, *, patch_len: int = 64, horizon: int = 12,
     ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     targets = horizon_targets(close, horizon)
     split = chronological_split(len(candles), patch_len, horizon)
-    norm = normalizer or Normalizer(scale_lambda=scale_lambda).fit(features, split.train, patch_len, targets, close, ts,
-                                                               seasonal=seasonal, month_week=month_week)
+    norm = normalizer or Normalizer(scale_lambda=scale_lambda).fit(
+        features, split.train, patch_len, targets, close, ts, seasonal=seasonal, month_week=month_week
+    )
     feats = norm.transform(features)
     parts = {"train": split.train, "val": split.val, "test": split.test}
-    scale = {k: np.broadcast_to(norm.target_scale(close, v, horizon, ts), v.shape).astype(np.float64) for k, v in parts.items()}
+    scale = {
+        k: np.broadcast_to(norm.target_scale(close, v, horizon, ts), v.shape).astype(np.float64)
+        for k, v in parts.items()
+    }
     return TrainingData(
         x={k: windows(feats, v, patch_len) for k, v in parts.items()},
         y={k: (targets[v] / scale[k][:, None]).astype(np.float32) for k, v in parts.items()},
-        ends=parts, normalizer=norm, channels=channels, patch_len=patch_len, horizon=horizon, close=close, scale=scale, ts=ts,
+        ends=parts,
+        normalizer=norm,
+        channels=channels,
+        patch_len=patch_len,
+        horizon=horizon,
+        close=close,
+        scale=scale,
+        ts=ts,
     )
 
 
 class LitDiffusion(L.LightningModule):
-    def __init__(self, model_kwargs: dict, *, lr: float = 1e-3, weight_decay: float = 1e-4, optimizer: str = "adamw",
-                 compile: bool = False, compile_mode: str = "default"):
+    def __init__(
+        self,
+        model_kwargs: dict,
+        *,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        optimizer: str = "adamw",
+        compile: bool = False,
+        compile_mode: str = "default",
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.model = build_forecaster(**model_kwargs)
         # Compile the training computation itself (the loss: encoder, noising, denoiser); compiling
         # the module would only wrap forward(), which training never calls.
-        self._train_loss = (torch.compile(self.model.loss, mode=None if compile_mode == "default" else compile_mode)
-                            if compile else self.model.loss)
+        self._train_loss = (
+            torch.compile(self.model.loss, mode=None if compile_mode == "default" else compile_mode)
+            if compile
+            else self.model.loss
+        )
 
     @property
     def forecaster(self) -> torch.nn.Module:  # a DiffusionForecaster or an EnsembleForecaster
@@ -114,7 +141,9 @@ class LitDiffusion(L.LightningModule):
             from apex.optimizers import FusedAdam
 
             return FusedAdam(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, adam_w_mode=True)
-        return torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=kind == "adamw_fused")
+        return torch.optim.AdamW(
+            params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=kind == "adamw_fused"
+        )
 
 
 class ResidentBatches:
@@ -122,8 +151,17 @@ class ResidentBatches:
     collate and no host-to-device copy per batch. Under DDP each rank takes its own share of every
     epoch's order (rank and device are read when iterated, after the strategy has set them up)."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0, device=None,
-                 drop_last: bool = False):
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        device=None,
+        drop_last: bool = False,
+    ):
         self.x, self.y, self.batch_size, self.shuffle, self.seed = x, y, batch_size, shuffle, seed
         self.device, self.drop_last, self.epoch, self._on = device, drop_last, 0, None
 
@@ -134,7 +172,9 @@ class ResidentBatches:
         return 0, 1
 
     def _tensors(self):
-        device = self.device or (torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else "cpu")
+        device = self.device or (
+            torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else "cpu"
+        )
         if self._on is None or self._on[0] != str(device):
             self._on = (str(device), torch.from_numpy(self.x).to(device), torch.from_numpy(self.y).to(device))
         return self._on[1], self._on[2]
@@ -154,7 +194,7 @@ class ResidentBatches:
             order = torch.arange(rank, len(x), world, device=x.device)
         self.epoch += 1
         for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield x[idx], y[idx]
 
 
@@ -170,19 +210,39 @@ def loaders(data: TrainingData, cfg: OptimizationConfig, batch_size: int, *, see
         if not fits:
             cfg._decide("loader", "dataloader", f"{why}: over a quarter, so a DataLoader instead of resident windows")
     if cfg.loader == "resident":
-        return (ResidentBatches(data.x["train"], data.y["train"], batch_size, shuffle=True, seed=seed,
-                                drop_last=len(data.y["train"]) > batch_size),
-                ResidentBatches(data.x["val"], data.y["val"], batch_size, shuffle=False, seed=seed))
+        return (
+            ResidentBatches(
+                data.x["train"],
+                data.y["train"],
+                batch_size,
+                shuffle=True,
+                seed=seed,
+                drop_last=len(data.y["train"]) > batch_size,
+            ),
+            ResidentBatches(data.x["val"], data.y["val"], batch_size, shuffle=False, seed=seed),
+        )
     if cfg.loader == "dali":
         from ._dali import dali_loader
 
-        return dali_loader(data.x["train"], data.y["train"], batch_size, shuffle=True, seed=seed), \
-            dali_loader(data.x["val"], data.y["val"], batch_size, shuffle=False, seed=seed)
-    common = {"batch_size": batch_size, "pin_memory": cfg.pin_memory, "num_workers": cfg.num_workers,
-              "persistent_workers": cfg.num_workers > 0}
-    train = DataLoader(TensorDataset(torch.from_numpy(data.x["train"]), torch.from_numpy(data.y["train"])), shuffle=True,
-                       generator=torch.Generator().manual_seed(seed), drop_last=len(data.y["train"]) > batch_size, **common)
-    val = DataLoader(TensorDataset(torch.from_numpy(data.x["val"]), torch.from_numpy(data.y["val"])), shuffle=False, **common)
+        return dali_loader(data.x["train"], data.y["train"], batch_size, shuffle=True, seed=seed), dali_loader(
+            data.x["val"], data.y["val"], batch_size, shuffle=False, seed=seed
+        )
+    common = {
+        "batch_size": batch_size,
+        "pin_memory": cfg.pin_memory,
+        "num_workers": cfg.num_workers,
+        "persistent_workers": cfg.num_workers > 0,
+    }
+    train = DataLoader(
+        TensorDataset(torch.from_numpy(data.x["train"]), torch.from_numpy(data.y["train"])),
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+        drop_last=len(data.y["train"]) > batch_size,
+        **common,
+    )
+    val = DataLoader(
+        TensorDataset(torch.from_numpy(data.x["val"]), torch.from_numpy(data.y["val"])), shuffle=False, **common
+    )
     return train, val
 
 
@@ -190,7 +250,9 @@ class ProgressReporter(Callback):
     """Reports epoch, step, losses, samples/s, ETA and GPU memory to `report(**fields)` (the caller
     throttles writes), and stops training when `should_stop()` says so (cancellation)."""
 
-    def __init__(self, report: Callable[..., object], should_stop: Callable[[], bool] | None = None, batch_size: int = 64):
+    def __init__(
+        self, report: Callable[..., object], should_stop: Callable[[], bool] | None = None, batch_size: int = 64
+    ):
         self.report, self.should_stop, self.batch_size = report, should_stop, batch_size
         self.started = None
         self.samples = 0
@@ -210,8 +272,15 @@ class ProgressReporter(Callback):
         loss = float(outputs["loss"]) if isinstance(outputs, dict) else float(outputs)
         gpu_mem = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
         eta = (total - done) * elapsed / max(done - self._first_step, 1) if math.isfinite(total) else None
-        self.report(fraction=min(done / total, 1.0) if math.isfinite(total) and total else 0.0, epoch=trainer.current_epoch,
-                    step=done, train_loss=loss, samples_per_s=rate, eta_s=eta, gpu_memory_gb=gpu_mem)
+        self.report(
+            fraction=min(done / total, 1.0) if math.isfinite(total) and total else 0.0,
+            epoch=trainer.current_epoch,
+            step=done,
+            train_loss=loss,
+            samples_per_s=rate,
+            eta_s=eta,
+            gpu_memory_gb=gpu_mem,
+        )
         if self.should_stop and self.should_stop():
             trainer.should_stop = True
 
@@ -223,48 +292,112 @@ class ProgressReporter(Callback):
         if trainer.global_rank != 0:
             return
         metrics = trainer.callback_metrics
-        point = {"epoch": trainer.current_epoch, "step": trainer.global_step,
-                 "train_loss": float(metrics["train_loss_epoch"]) if "train_loss_epoch" in metrics else None,
-                 "val_loss": float(metrics["val_loss"]) if "val_loss" in metrics else None}
+        point = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            "train_loss": float(metrics["train_loss_epoch"]) if "train_loss_epoch" in metrics else None,
+            "val_loss": float(metrics["val_loss"]) if "val_loss" in metrics else None,
+        }
         self.history.append(point)
         self.report(epoch_point=point)
 
 
-def build_trainer(cfg: OptimizationConfig, *, max_epochs: int, checkpoint_dir: Path | None, callbacks=(),
-                  fast_dev_run: bool = False, limit_train_batches=None) -> L.Trainer:
+def build_trainer(
+    cfg: OptimizationConfig,
+    *,
+    max_epochs: int,
+    checkpoint_dir: Path | None,
+    callbacks=(),
+    fast_dev_run: bool = False,
+    limit_train_batches=None,
+) -> L.Trainer:
     cbs = list(callbacks)
     if checkpoint_dir is not None:
-        cbs.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="epoch-{epoch}", save_last=True, every_n_epochs=1,
-                                   save_top_k=-1))
+        cbs.append(
+            ModelCheckpoint(
+                dirpath=checkpoint_dir, filename="epoch-{epoch}", save_last=True, every_n_epochs=1, save_top_k=-1
+            )
+        )
     if cfg.accelerator == "gpu":
         torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
     return L.Trainer(
-        accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
-        strategy="ddp" if cfg.strategy == "ddp" else "auto", precision=cfg.precision,
-        accumulate_grad_batches=cfg.gradient_accumulation, max_epochs=max_epochs, callbacks=cbs,
-        enable_progress_bar=False, enable_model_summary=False, logger=False, fast_dev_run=fast_dev_run,
-        limit_train_batches=limit_train_batches, num_sanity_val_steps=0, benchmark=cfg.cudnn_benchmark,
-        enable_checkpointing=checkpoint_dir is not None, gradient_clip_val=1.0,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy="ddp" if cfg.strategy == "ddp" else "auto",
+        precision=cfg.precision,
+        accumulate_grad_batches=cfg.gradient_accumulation,
+        max_epochs=max_epochs,
+        callbacks=cbs,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        fast_dev_run=fast_dev_run,
+        limit_train_batches=limit_train_batches,
+        num_sanity_val_steps=0,
+        benchmark=cfg.cudnn_benchmark,
+        enable_checkpointing=checkpoint_dir is not None,
+        gradient_clip_val=1.0,
     )
 
 
-def model_kwargs(data: TrainingData, cfg: OptimizationConfig, *, dim: int = 64, layers: int = 2, heads: int = 4,
-                 denoiser: str = "transformer", members: int = 1) -> dict:
-    return {"channels": len(data.channels), "patch_len": data.patch_len, "horizon": data.horizon, "dim": dim,
-            "layers": layers, "heads": heads, "denoiser": denoiser, "use_flash": cfg.flash_attention,
-            "grad_checkpoint": cfg.gradient_checkpointing, "members": members}
+def model_kwargs(
+    data: TrainingData,
+    cfg: OptimizationConfig,
+    *,
+    dim: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    denoiser: str = "transformer",
+    members: int = 1,
+) -> dict:
+    return {
+        "channels": len(data.channels),
+        "patch_len": data.patch_len,
+        "horizon": data.horizon,
+        "dim": dim,
+        "layers": layers,
+        "heads": heads,
+        "denoiser": denoiser,
+        "use_flash": cfg.flash_attention,
+        "grad_checkpoint": cfg.gradient_checkpointing,
+        "members": members,
+    }
 
 
-def train(data: TrainingData, cfg: OptimizationConfig, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
-          checkpoint_dir: Path | None = None, resume: bool = True, callbacks=(), seed: int = 0, fast_dev_run: bool = False,
-          limit_train_batches=None, **arch) -> tuple[LitDiffusion, L.Trainer]:
+def train(
+    data: TrainingData,
+    cfg: OptimizationConfig,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    checkpoint_dir: Path | None = None,
+    resume: bool = True,
+    callbacks=(),
+    seed: int = 0,
+    fast_dev_run: bool = False,
+    limit_train_batches=None,
+    **arch,
+) -> tuple[LitDiffusion, L.Trainer]:
     """Fit; with `resume` and a `last.ckpt` in checkpoint_dir, continue from it (a dead run restarted)."""
     L.seed_everything(seed, workers=True, verbose=False)
-    module = LitDiffusion(model_kwargs(data, cfg, **arch), lr=lr, optimizer=cfg.optimizer, compile=cfg.compile,
-                          compile_mode=cfg.compile_mode)
+    module = LitDiffusion(
+        model_kwargs(data, cfg, **arch),
+        lr=lr,
+        optimizer=cfg.optimizer,
+        compile=cfg.compile,
+        compile_mode=cfg.compile_mode,
+    )
     train_loader, val_loader = loaders(data, cfg, batch_size, seed=seed)
-    trainer = build_trainer(cfg, max_epochs=epochs, checkpoint_dir=checkpoint_dir, callbacks=callbacks,
-                            fast_dev_run=fast_dev_run, limit_train_batches=limit_train_batches)
+    trainer = build_trainer(
+        cfg,
+        max_epochs=epochs,
+        checkpoint_dir=checkpoint_dir,
+        callbacks=callbacks,
+        fast_dev_run=fast_dev_run,
+        limit_train_batches=limit_train_batches,
+    )
     last = checkpoint_dir / "last.ckpt" if checkpoint_dir else None
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume and last and last.exists() else None)
     return module, trainer
@@ -284,9 +417,17 @@ SPREADS = np.round(np.arange(0.8, 1.81, 0.05), 2)  # the spread factors fit_spre
 DRIFTS = (0.25, 0.5, 0.75, 1.0)
 
 
-def fit_spread(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100,
-               max_windows: int = 1000, device: str = "cpu", drifts=DRIFTS,
-               on_batch: Callable[[int, int], object] | None = None) -> dict:
+def fit_spread(
+    model: DiffusionForecaster,
+    data: TrainingData,
+    *,
+    seed: int = 0,
+    n_samples: int = 100,
+    max_windows: int = 1000,
+    device: str = "cpu",
+    drifts=DRIFTS,
+    on_batch: Callable[[int, int], object] | None = None,
+) -> dict:
     """Fit the normalizer's `spread` and `drift` on the validation part: the spread factor (SPREADS)
     and the share of each window's median kept (`drifts`) that give the lowest CRPS of the horizon-end
     return over at most `max_windows` evenly spaced validation windows. A diffusion model sampled with
@@ -296,21 +437,36 @@ def fit_spread(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0,
     pick = evenly_spaced(len(ends), max_windows)
     scale = data.scale["val"][pick]
     y = data.y["val"][pick, -1] * scale
-    base = sample_forecasts(model, data.x["val"][pick], n_samples=n_samples, seed=seed + 1, y_scale=scale, device=device,
-                            on_batch=on_batch)[:, :, -1]
+    base = sample_forecasts(
+        model, data.x["val"][pick], n_samples=n_samples, seed=seed + 1, y_scale=scale, device=device, on_batch=on_batch
+    )[:, :, -1]
     crps = {}  # drift -> spread -> CRPS
     for d in drifts:
         shrunk = shrink_drift(base, d)
         crps[float(d)] = {float(k): float(crps_samples(shrunk * k, y).mean()) for k in SPREADS}
     drift, spread = min(((d, k) for d in crps for k in crps[d]), key=lambda pair: crps[pair[0]][pair[1]])
     data.normalizer.spread, data.normalizer.drift = spread, drift
-    return {"spread": spread, "drift": drift, "windows": int(len(pick)), "crps_by_spread": crps[drift],
-            "crps_by_drift": {d: min(by_spread.values()) for d, by_spread in crps.items()}}
+    return {
+        "spread": spread,
+        "drift": drift,
+        "windows": int(len(pick)),
+        "crps_by_spread": crps[drift],
+        "crps_by_drift": {d: min(by_spread.values()) for d, by_spread in crps.items()},
+    }
 
 
-def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: int = 0, n_samples: int = 100,
-                     steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER, max_windows: int = 1000,
-                     device: str = "cpu", on_batch: Callable[[int, int], object] | None = None) -> dict:
+def evaluate_quality(
+    model: DiffusionForecaster,
+    data: TrainingData,
+    *,
+    seed: int = 0,
+    n_samples: int = 100,
+    steps: int = DEFAULT_STEPS,
+    sampler: str = DEFAULT_SAMPLER,
+    max_windows: int = 1000,
+    device: str = "cpu",
+    on_batch: Callable[[int, int], object] | None = None,
+) -> dict:
     """Horizon-end CRPS, MAE of the median, pinball per quantile and q05-q95 coverage on the test part
     (at most `max_windows` evenly spaced windows), for the model (the fair CRPS of its `n_samples`
     paths) and, on the same windows, the random-walk, EWMA-Gaussian, seasonal-EWMA and seasonal
@@ -321,10 +477,25 @@ def evaluate_quality(model: DiffusionForecaster, data: TrainingData, *, seed: in
     pick = evenly_spaced(len(ends), max_windows)
     x, ends, scale = data.x["test"][pick], ends[pick], data.scale["test"][pick]
     y = data.y["test"][pick, -1] * scale
-    samples = sample_forecasts(model, x, n_samples=n_samples, steps=steps, sampler=sampler, seed=seed,
-                               y_scale=scale * data.normalizer.spread, drift=data.normalizer.drift, device=device,
-                               on_batch=on_batch)[:, :, -1]
-    out = {"windows": int(len(ends)), "horizon_bars": data.horizon, "samples": n_samples, "sampler": sampler, "steps": steps,
-           "model": forecast_scores(samples, y)}
+    samples = sample_forecasts(
+        model,
+        x,
+        n_samples=n_samples,
+        steps=steps,
+        sampler=sampler,
+        seed=seed,
+        y_scale=scale * data.normalizer.spread,
+        drift=data.normalizer.drift,
+        device=device,
+        on_batch=on_batch,
+    )[:, :, -1]
+    out = {
+        "windows": int(len(ends)),
+        "horizon_bars": data.horizon,
+        "samples": n_samples,
+        "sampler": sampler,
+        "steps": steps,
+        "model": forecast_scores(samples, y),
+    }
     out |= baseline_scores(data.close, data.ts, ends, data.horizon, y, train_last=int(data.ends["train"].max()))
     return out

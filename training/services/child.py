@@ -42,9 +42,18 @@ def training_child_main(run_id: int) -> int:
     if rank == 0:
         TrainingRun.objects.filter(pk=run.pk).update(decisions=cfg.decisions, hardware=hw.as_dict())
         # The worker is busy until this run ends: its detection is the Hardware page's freshest report.
-        hardware_report_store(json.loads(json.dumps({
-            "hardware": hw.as_dict(), "optimizations": build_config(hw, UserChoices()).decisions,
-            "source": f"training run #{run.pk} as it started"}, default=str)))
+        hardware_report_store(
+            json.loads(
+                json.dumps(
+                    {
+                        "hardware": hw.as_dict(),
+                        "optimizations": build_config(hw, UserChoices()).decisions,
+                        "source": f"training run #{run.pk} as it started",
+                    },
+                    default=str,
+                )
+            )
+        )
     history = list(run.history or [])
 
     def report(fraction=None, epoch_point=None, **fields_):
@@ -52,7 +61,9 @@ def training_child_main(run_id: int) -> int:
             history[:] = [h for h in history if h["epoch"] != epoch_point["epoch"]] + [epoch_point]
             TrainingRun.objects.filter(pk=run.pk).update(history=history, val_loss=epoch_point["val_loss"])
             return
-        message = f"epoch {fields_['epoch'] + 1}/{request.epochs}, step {fields_['step']}, loss {fields_['train_loss']:.4f}"
+        message = (
+            f"epoch {fields_['epoch'] + 1}/{request.epochs}, step {fields_['step']}, loss {fields_['train_loss']:.4f}"
+        )
         try:
             ctx.progress(0.9 * fraction, message, **{k: v for k, v in fields_.items()})
         except JobCancelled:
@@ -61,9 +72,18 @@ def training_child_main(run_id: int) -> int:
     stop_flag = {"stop": False}
     reporter = ProgressReporter(report, should_stop=lambda: stop_flag["stop"], batch_size=request.batch_size)
     ckpt = checkpoint_dir(run)
-    module, trainer = train(data, cfg, epochs=request.epochs, batch_size=request.batch_size, checkpoint_dir=ckpt, callbacks=[reporter],
-                            seed=request.seed, fast_dev_run=request.fast_dev_run, denoiser=request.denoiser,
-                            members=request.members)
+    module, trainer = train(
+        data,
+        cfg,
+        epochs=request.epochs,
+        batch_size=request.batch_size,
+        checkpoint_dir=ckpt,
+        callbacks=[reporter],
+        seed=request.seed,
+        fast_dev_run=request.fast_dev_run,
+        denoiser=request.denoiser,
+        members=request.members,
+    )
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         # Every rank ends its process group here: a rank leaving with gloo's threads still running
         # was aborted at exit ("terminate called without an active exception", seen once in four runs
@@ -85,18 +105,35 @@ def training_child_main(run_id: int) -> int:
 
         def report(done: int, total: int) -> None:
             elapsed = time.monotonic() - started
-            ctx.progress(low + (high - low) * done / total, f"{what}: {done:,} of {total:,} windows",
-                         eta_s=elapsed * (total - done) / done, force=done == total)
+            ctx.progress(
+                low + (high - low) * done / total,
+                f"{what}: {done:,} of {total:,} windows",
+                eta_s=elapsed * (total - done) / done,
+                force=done == total,
+            )
+
         return report
 
     try:
         # each phase starts without an ETA: the training's would otherwise count down over the next phase
         ctx.progress(0.90, "fitting the forecast spread and drift on the validation part", eta_s=None, force=True)
-        spread = fit_spread(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device,
-                            on_batch=phase_progress(0.90, 0.92, "fitting the spread and drift on the validation part"))
+        spread = fit_spread(
+            model,
+            data,
+            seed=request.seed,
+            max_windows=EVAL_WINDOWS,
+            device=device,
+            on_batch=phase_progress(0.90, 0.92, "fitting the spread and drift on the validation part"),
+        )
         ctx.progress(0.92, "scoring the test period", eta_s=None, force=True)
-        quality = evaluate_quality(model, data, seed=request.seed, max_windows=EVAL_WINDOWS, device=device,
-                                   on_batch=phase_progress(0.92, 0.97, "scoring the test period"))
+        quality = evaluate_quality(
+            model,
+            data,
+            seed=request.seed,
+            max_windows=EVAL_WINDOWS,
+            device=device,
+            on_batch=phase_progress(0.92, 0.97, "scoring the test period"),
+        )
     except JobCancelled:
         return CHILD_CANCELLED
     quality["spread"] = {k: v for k, v in spread.items() if not k.startswith("crps_by_")}
@@ -104,7 +141,9 @@ def training_child_main(run_id: int) -> int:
     TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
     ctx.progress(0.97, "registering the model version", eta_s=None, force=True)
     version = register_model(run, model, data, cfg, history, quality)
-    TrainingRun.objects.filter(pk=run.pk).update(artifact_version=version, message=f"registered {version.ref}; {quality_line(quality)}")
+    TrainingRun.objects.filter(pk=run.pk).update(
+        artifact_version=version, message=f"registered {version.ref}; {quality_line(quality)}"
+    )
     return 0
 
 

@@ -24,14 +24,37 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
     torch.save({"state_dict": model.state_dict(), "model_config": model.config}, buffer)
     stats = io.BytesIO()
     np.savez(stats, **data.normalizer.to_npz())
-    config = {"model": model.config, "patch_len": data.patch_len, "horizon": data.horizon, "channels": data.channels,
-              "epochs": request.epochs, "batch_size": request.batch_size, "seed": request.seed, "optimization": cfg.as_dict()}
-    metrics = {"crps": quality["model"]["crps"], "mae_median": quality["model"]["mae_median"],
-               "coverage_q05_q95": quality["model"]["coverage_q05_q95"]}
+    config = {
+        "model": model.config,
+        "patch_len": data.patch_len,
+        "horizon": data.horizon,
+        "channels": data.channels,
+        "epochs": request.epochs,
+        "batch_size": request.batch_size,
+        "seed": request.seed,
+        "optimization": cfg.as_dict(),
+    }
+    metrics = {
+        "crps": quality["model"]["crps"],
+        "mae_median": quality["model"]["mae_median"],
+        "coverage_q05_q95": quality["model"]["coverage_q05_q95"],
+    }
     metrics |= {f"crps_{name}": quality[name]["crps"] for name in BASELINES if name in quality}  # all four baselines
     return artifact_register(
-        model_name=run.registry_name, files={"checkpoint": buffer.getvalue(), "config": config, "stats": stats.getvalue(),
-                                             "history": {"epochs": history}},
-        symbol=run.symbol, timeframe=run.timeframe, horizon_bars=run.horizon, channel_order=data.channels, metrics=metrics,
-        periods=periods_of(data), description=f"diffusion forecaster ({run.denoiser} denoiser{ensemble}) from training run #{run.pk}",
-        user=run.owner or OPERATOR, training_run_id=run.pk)
+        model_name=run.registry_name,
+        files={
+            "checkpoint": buffer.getvalue(),
+            "config": config,
+            "stats": stats.getvalue(),
+            "history": {"epochs": history},
+        },
+        symbol=run.symbol,
+        timeframe=run.timeframe,
+        horizon_bars=run.horizon,
+        channel_order=data.channels,
+        metrics=metrics,
+        periods=periods_of(data),
+        description=f"diffusion forecaster ({run.denoiser} denoiser{ensemble}) from training run #{run.pk}",
+        user=run.owner or OPERATOR,
+        training_run_id=run.pk,
+    )

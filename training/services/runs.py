@@ -16,7 +16,6 @@ from marketdata.selectors import candles_queryset
 from training.models import TrainingRun
 from training.request import TrainingRequest
 
-
 PROCESS_COUNTS = ("cpu_processes", "num_workers")  # the options that start processes (DDP ranks, loader workers)
 
 
@@ -37,7 +36,9 @@ def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) 
     from training.engine import chronological_split
 
     check_process_counts(request.choices, os.cpu_count() or 1)
-    n = candles_queryset(symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end).count()
+    n = candles_queryset(
+        symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end
+    ).count()
     chronological_split(n, request.patch_len, request.horizon)  # raises when the bars are too few
     run = TrainingRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None)
     run.save()

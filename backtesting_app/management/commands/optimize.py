@@ -12,9 +12,11 @@ from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
 
 
 class Command(BaseCommand):
-    help = ("Multi-objective optimization of strategy parameters (hybrid grid -> NSGA-II -> local grid by default), stored "
-            "as an optimization run: in the foreground by default, or --queue it. --distributed sends the evaluations to the "
-            "qcluster workers in chunks, whichever runs the search.")
+    help = (
+        "Multi-objective optimization of strategy parameters (hybrid grid -> NSGA-II -> local grid by default), stored "
+        "as an optimization run: in the foreground by default, or --queue it. --distributed sends the evaluations to the "
+        "qcluster workers in chunks, whichever runs the search."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--symbol", required=True)
@@ -24,20 +26,36 @@ class Command(BaseCommand):
         parser.add_argument("--strategy", default=OptimizationRequest.strategy, choices=OptimizationRequest.STRATEGIES)
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--forecasts", default="baseline", help="CSV path, or 'baseline' (the momentum baseline)")
-        source.add_argument("--artifact", default=None, help="model version REF: its newest finished forecast set covering the range")
+        source.add_argument(
+            "--artifact", default=None, help="model version REF: its newest finished forecast set covering the range"
+        )
         source.add_argument("--forecast_set", type=int, default=None, help="a finished forecast set's id")
-        parser.add_argument("--space", default=None, help='JSON: {"stop_loss_pct": {"low": 0.001, "high": 0.02, "step": 0.0005}, ...}')
+        parser.add_argument(
+            "--space", default=None, help='JSON: {"stop_loss_pct": {"low": 0.001, "high": 0.02, "step": 0.0005}, ...}'
+        )
         parser.add_argument("--fixed", default=None, help="JSON: strategy parameters held fixed")
         parser.add_argument("--objectives", default=",".join(OptimizationRequest.objectives))
         parser.add_argument("--constraints", default=None, help='JSON: {"min_trades": 30, "max_drawdown_pct": 25}')
         parser.add_argument("--budget", type=int, default=OptimizationRequest.budget)
         parser.add_argument("--method", default=OptimizationRequest.method, choices=OptimizationRequest.METHODS)
         parser.add_argument("--workers", type=int, default=1, help="local processes (1 = in-process)")
-        parser.add_argument("--distributed", action="store_true",
-                            help="qcluster workers evaluate the chunks (the search itself runs here, or on a worker with --queue)")
-        parser.add_argument("--walk_forward", "--walk-forward", default=None, help="IN_SAMPLE,OUT_OF_SAMPLE[,RULE] bars, e.g. 4000,1000,max_sharpe")
-        parser.add_argument("--holdout", type=float, default=OptimizationRequest.holdout,
-                            help="share of the range's last bars the search never sees (0-0.5; 0: every figure in-sample)")
+        parser.add_argument(
+            "--distributed",
+            action="store_true",
+            help="qcluster workers evaluate the chunks (the search itself runs here, or on a worker with --queue)",
+        )
+        parser.add_argument(
+            "--walk_forward",
+            "--walk-forward",
+            default=None,
+            help="IN_SAMPLE,OUT_OF_SAMPLE[,RULE] bars, e.g. 4000,1000,max_sharpe",
+        )
+        parser.add_argument(
+            "--holdout",
+            type=float,
+            default=OptimizationRequest.holdout,
+            help="share of the range's last bars the search never sees (0-0.5; 0: every figure in-sample)",
+        )
         parser.add_argument("--seed", type=int, default=OptimizationRequest.seed)
         parser.add_argument("--spread_pips", "--spread-pips", type=float, default=OptimizationRequest.spread_pips)
         parser.add_argument("--commission", type=float, default=OptimizationRequest.commission)
@@ -52,27 +70,69 @@ class Command(BaseCommand):
         if opts["walk_forward"]:
             parts = opts["walk_forward"].split(",")
             try:
-                walk = {"in_sample": int(parts[0]), "out_of_sample": int(parts[1])} | ({"rule": parts[2]} if len(parts) > 2 else {})
+                walk = {"in_sample": int(parts[0]), "out_of_sample": int(parts[1])} | (
+                    {"rule": parts[2]} if len(parts) > 2 else {}
+                )
             except (ValueError, IndexError) as exc:
                 raise CommandError("--walk-forward takes IN_SAMPLE,OUT_OF_SAMPLE[,RULE]") from exc
         path = opts["forecasts"] if opts["forecasts"] not in (None, "baseline") else None
         needs_forecasts = strategy_spec(opts["strategy"]).needs_forecasts  # argparse checked the name
-        source = ("forecast_set" if opts["forecast_set"] or opts["artifact"] else "none" if not needs_forecasts
-                  else "csv" if path else "baseline")
+        source = (
+            "forecast_set"
+            if opts["forecast_set"] or opts["artifact"]
+            else "none"
+            if not needs_forecasts
+            else "csv"
+            if path
+            else "baseline"
+        )
         try:
-            request = OptimizationRequest.from_dict({
-                **{k: opts[k] for k in ("symbol", "timeframe", "start", "end", "strategy", "space", "objectives", "constraints",
-                                        "budget", "method", "seed", "workers", "forecast_set", "holdout", *COST_FIELDS)},
-                "fixed_params": opts["fixed"], "artifact": opts["artifact"] or "", "forecasts_source": source, "walk_forward": walk,
-                "evaluator": "distributed" if opts["distributed"] else ("pool" if opts["workers"] > 1 else "inprocess")})
+            request = OptimizationRequest.from_dict(
+                {
+                    **{
+                        k: opts[k]
+                        for k in (
+                            "symbol",
+                            "timeframe",
+                            "start",
+                            "end",
+                            "strategy",
+                            "space",
+                            "objectives",
+                            "constraints",
+                            "budget",
+                            "method",
+                            "seed",
+                            "workers",
+                            "forecast_set",
+                            "holdout",
+                            *COST_FIELDS,
+                        )
+                    },
+                    "fixed_params": opts["fixed"],
+                    "artifact": opts["artifact"] or "",
+                    "forecasts_source": source,
+                    "walk_forward": walk,
+                    "evaluator": "distributed"
+                    if opts["distributed"]
+                    else ("pool" if opts["workers"] > 1 else "inprocess"),
+                }
+            )
             with open(path, "rb") if path and source == "csv" else nullcontext() as upload:
                 run = services.optimization_run_start(user=None, request=request, upload=upload, enqueue=False)
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['forecasts']}") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        run = job_command_run(self, run, opts, execute=tasks.optimization_run_execute, page="optimizations:run",
-                              api="optimization-detail", what="optimization run")
+        run = job_command_run(
+            self,
+            run,
+            opts,
+            execute=tasks.optimization_run_execute,
+            page="optimizations:run",
+            api="optimization-detail",
+            what="optimization run",
+        )
         if run is None:
             return
         summary = optimization_summary(run)
@@ -84,7 +144,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {point['params']} -> {point['reference']}; held out: {point['holdout']}")
             selection = (run.evidence or {}).get("selection")
             if selection:
-                self.stdout.write(f"  deflated Sharpe {selection['dsr'].get('dsr')}, PBO {selection['pbo'].get('pbo')}, "
-                                  f"SPA p {selection['spa']['p_values']['consistent']} ({selection['sets_tried']} sets tried)")
+                self.stdout.write(
+                    f"  deflated Sharpe {selection['dsr'].get('dsr')}, PBO {selection['pbo'].get('pbo')}, "
+                    f"SPA p {selection['spa']['p_values']['consistent']} ({selection['sets_tried']} sets tried)"
+                )
         if run.status != JobStatus.SUCCEEDED:
             raise CommandError(f"optimization {run.status}: {run.message}")

@@ -9,15 +9,18 @@ from forexgpt_site.auth import issue_token
 
 
 class Command(BaseCommand):
-    help = ("Make a new API token for USER and print it (the database keeps only its hash: it cannot be shown "
-            "again). It expires after FOREXGPT_API_TOKEN_TTL_HOURS unless --hours says otherwise; the user's other "
-            "tokens stay valid up to FOREXGPT_API_TOKENS_PER_USER, the newest kept (revoke them with POST "
-            "/api/token/logout-all/ or in Django admin).")
+    help = (
+        "Make a new API token for USER and print it (the database keeps only its hash: it cannot be shown "
+        "again). It expires after FOREXGPT_API_TOKEN_TTL_HOURS unless --hours says otherwise; the user's other "
+        "tokens stay valid up to FOREXGPT_API_TOKENS_PER_USER, the newest kept (revoke them with POST "
+        "/api/token/logout-all/ or in Django admin)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--hours", type=float, help="lifetime in hours, 0 = never expires "
-                                                        "(default FOREXGPT_API_TOKEN_TTL_HOURS)")
+        parser.add_argument(
+            "--hours", type=float, help="lifetime in hours, 0 = never expires (default FOREXGPT_API_TOKEN_TTL_HOURS)"
+        )
         parser.add_argument("--json", action="store_true", help="print {username, token, expiry}")
 
     def handle(self, *args, **opts):

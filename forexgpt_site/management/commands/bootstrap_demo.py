@@ -39,5 +39,7 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
-        self.stdout.write(f"Demo data: EURUSD 1h from backtesting.test.EURUSD, inserted {data['inserted']}, already there {data['duplicates']}")
+        self.stdout.write(
+            f"Demo data: EURUSD 1h from backtesting.test.EURUSD, inserted {data['inserted']}, already there {data['duplicates']}"
+        )
         self.stdout.write(self.style.SUCCESS(f"Log in as  demo / {users['demo']}   (staff: admin / {users['admin']})"))

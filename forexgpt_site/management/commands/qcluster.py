@@ -64,8 +64,10 @@ class JobSentinel(cluster.Sentinel):
 
 
 class Command(QclusterCommand):
-    help = ("Starts a django-q2 cluster. SIGTERM or SIGINT stops it: running jobs stop at their next progress "
-            "report (within forexgpt_site.jobs.STOP_GRACE_S) and are left failed, to be resumed.")
+    help = (
+        "Starts a django-q2 cluster. SIGTERM or SIGINT stops it: running jobs stop at their next progress "
+        "report (within forexgpt_site.jobs.STOP_GRACE_S) and are left failed, to be resumed."
+    )
 
     def handle(self, *args, **options):
         cluster.Sentinel = JobSentinel  # django-q2's Cluster.start starts the class this name holds

@@ -11,24 +11,53 @@ from forexgpt_site.jobs import STOP_GRACE_S
 
 
 class Command(BaseCommand):
-    help = ("Run the web server (gunicorn) and the worker clusters together; Ctrl-C or SIGTERM stops them all "
-            "(running jobs stop at their next progress report and can be resumed; a second Ctrl-C kills at once).")
+    help = (
+        "Run the web server (gunicorn) and the worker clusters together; Ctrl-C or SIGTERM stops them all "
+        "(running jobs stop at their next progress report and can be resumed; a second Ctrl-C kills at once)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--web_workers", "--web-workers", type=int, default=max(2, os.cpu_count() or 1),
-                            help="gunicorn processes (default: the cores, at least 2)")
-        parser.add_argument("--web_threads", "--web-threads", type=int, default=4,
-                            help="threads per process (gthread): a slow page no longer holds up the quick ones behind it")
-        parser.add_argument("--no_gpu_cluster", "--no-gpu-cluster", action="store_true", help="do not start the `gpu` training queue")
+        parser.add_argument(
+            "--web_workers",
+            "--web-workers",
+            type=int,
+            default=max(2, os.cpu_count() or 1),
+            help="gunicorn processes (default: the cores, at least 2)",
+        )
+        parser.add_argument(
+            "--web_threads",
+            "--web-threads",
+            type=int,
+            default=4,
+            help="threads per process (gthread): a slow page no longer holds up the quick ones behind it",
+        )
+        parser.add_argument(
+            "--no_gpu_cluster", "--no-gpu-cluster", action="store_true", help="do not start the `gpu` training queue"
+        )
 
     def handle(self, *args, **opts):
         python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")
         commands = {
-            "web": [python, "-m", "gunicorn", "forexgpt_site.wsgi", "--bind", f"{opts['host']}:{opts['port']}",
-                    "--workers", str(opts["web_workers"]), "--worker-class", "gthread", "--threads", str(opts["web_threads"]),
-                    "--timeout", "120", "--access-logfile", "-"],
+            "web": [
+                python,
+                "-m",
+                "gunicorn",
+                "forexgpt_site.wsgi",
+                "--bind",
+                f"{opts['host']}:{opts['port']}",
+                "--workers",
+                str(opts["web_workers"]),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(opts["web_threads"]),
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+            ],
             "worker": [python, manage, "qcluster"],
         }
         if not opts["no_gpu_cluster"]:

@@ -1,4 +1,5 @@
 import json
+from datetime import UTC
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
@@ -14,9 +15,7 @@ def _utc(text: str | None):
     if value is None:
         raise CommandError(f"{text!r} is not a date/time such as 2017-06-01T00:00Z")
     if value.tzinfo is None:
-        from datetime import timezone
-
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value
 
 
@@ -32,8 +31,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         try:
-            result = candles_delete(user=None, symbol=opts["symbol"], timeframe=opts["timeframe"],
-                                    start=_utc(opts["start"]), end=_utc(opts["end"]))
+            result = candles_delete(
+                user=None,
+                symbol=opts["symbol"],
+                timeframe=opts["timeframe"],
+                start=_utc(opts["start"]),
+                end=_utc(opts["end"]),
+            )
         except ImportRejected as exc:
             raise CommandError(str(exc)) from exc
         if opts["json"]:

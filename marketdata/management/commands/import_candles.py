@@ -19,8 +19,10 @@ R = ImportRequest
 
 
 class Command(BaseCommand):
-    help = ("Import a candle export (HistData, MT4, MT5, Dukascopy or CSV) - all rows or none - as an import run: in the "
-            "foreground by default (the file read where it lies), or --queue it (the file is stored with the run for a worker).")
+    help = (
+        "Import a candle export (HistData, MT4, MT5, Dukascopy or CSV) - all rows or none - as an import run: in the "
+        "foreground by default (the file read where it lies), or --queue it (the file is stored with the run for a worker)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path")
@@ -29,10 +31,16 @@ class Command(BaseCommand):
         parser.add_argument("--tz", default=R.tz, help="source time zone (IANA), default: the format's")
         parser.add_argument("--format", default=R.format, choices=R.FORMATS)
         parser.add_argument("--drop", default="", help=f"comma list of anomalies to drop: {','.join(R.DROPPABLE)}")
-        parser.add_argument("--on_conflict", "--on-conflict", dest="on_conflict", default=R.on_conflict,
-                            choices=list(R.CONFLICT_POLICIES),
-                            help="bars already stored with other values: " + "; ".join(f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items())
-                            + f" (default {R.on_conflict})")
+        parser.add_argument(
+            "--on_conflict",
+            "--on-conflict",
+            dest="on_conflict",
+            default=R.on_conflict,
+            choices=list(R.CONFLICT_POLICIES),
+            help="bars already stored with other values: "
+            + "; ".join(f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items())
+            + f" (default {R.on_conflict})",
+        )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         add_run_mode_arguments(parser, what="import")
 
@@ -45,8 +53,15 @@ class Command(BaseCommand):
             run = candle_import_path_start(user=None, request=request, path=opts["path"], copy=queued(opts))
         except FileNotFoundError as exc:
             raise CommandError(f"no such file: {opts['path']}") from exc
-        run = job_command_run(self, run, opts, execute=partial(self._execute, opts["path"]), page="marketdata:import-detail",
-                              api="candle-import-detail", what="import")
+        run = job_command_run(
+            self,
+            run,
+            opts,
+            execute=partial(self._execute, opts["path"]),
+            page="marketdata:import-detail",
+            api="candle-import-detail",
+            what="import",
+        )
         if run is None:
             return
         report = run.report or {}
@@ -62,7 +77,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{report['symbol']} {report['timeframe']} ({report['format']}, {report['timezone']}): "
             f"inserted {report['inserted']:,}, duplicates {report['duplicates']:,}, conflicts {report['conflicts']:,}"
-            + (f" ({'kept the stored bars' if report['on_conflict'] == 'keep' else 'replaced the stored bars'})" if report["conflicts"] else "")
+            + (
+                f" ({'kept the stored bars' if report['on_conflict'] == 'keep' else 'replaced the stored bars'})"
+                if report["conflicts"]
+                else ""
+            )
             + f", range {report['first']} -> {report['last']} (import #{report['import_id']})"
         )
         for example in report["conflict_examples"][:3]:

@@ -13,19 +13,30 @@ class Command(BaseCommand):
         parser.add_argument("--symbol", required=True)
         parser.add_argument("--from", dest="source", required=True, help="stored timeframe, e.g. 1m")
         parser.add_argument("--to", dest="target", required=True, help="coarser timeframe, e.g. 1h")
-        parser.add_argument("--on_conflict", "--on-conflict", dest="on_conflict", default=DEFAULT_CONFLICT_POLICY,
-                            choices=list(CONFLICT_POLICIES),
-                            help="target bars written by other imports with other values (an earlier resample's are always recomputed)")
+        parser.add_argument(
+            "--on_conflict",
+            "--on-conflict",
+            dest="on_conflict",
+            default=DEFAULT_CONFLICT_POLICY,
+            choices=list(CONFLICT_POLICIES),
+            help="target bars written by other imports with other values (an earlier resample's are always recomputed)",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
         try:
-            report = candles_resample(symbol=opts["symbol"], source_timeframe=opts["source"], target_timeframe=opts["target"],
-                                      on_conflict=opts["on_conflict"])
+            report = candles_resample(
+                symbol=opts["symbol"],
+                source_timeframe=opts["source"],
+                target_timeframe=opts["target"],
+                on_conflict=opts["on_conflict"],
+            )
         except (ImportRejected, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2))
         else:
-            self.stdout.write(f"{report['symbol']} {report['timeframe']}: {report['bars']:,} bars, inserted {report['inserted']:,}, "
-                              f"updated {report['updated']:,}, conflicts {report['conflicts']:,}")
+            self.stdout.write(
+                f"{report['symbol']} {report['timeframe']}: {report['bars']:,} bars, inserted {report['inserted']:,}, "
+                f"updated {report['updated']:,}, conflicts {report['conflicts']:,}"
+            )

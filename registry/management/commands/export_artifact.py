@@ -26,4 +26,6 @@ class Command(BaseCommand):
         tmp.write_bytes(data)
         tmp.replace(out)  # never leave a half-written bundle under the final name
         report = {"ref": version.ref, "path": str(out), "bytes": len(data), "content_sha256": version.content_sha256}
-        self.stdout.write(json.dumps(report, indent=2) if opts["json"] else f"exported {version.ref} to {out} ({len(data):,} bytes)")
+        self.stdout.write(
+            json.dumps(report, indent=2) if opts["json"] else f"exported {version.ref} to {out} ({len(data):,} bytes)"
+        )

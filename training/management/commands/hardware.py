@@ -10,7 +10,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
-        parser.add_argument("--no_store", action="store_true", help="print only; do not store the report for the Hardware page")
+        parser.add_argument(
+            "--no_store", action="store_true", help="print only; do not store the report for the Hardware page"
+        )
 
     def handle(self, *args, **opts):
         hw = detect_hardware()
@@ -23,6 +25,8 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2, default=str))
             return
-        self.stdout.write(f"GPUs: {hw.gpu_count}  CUDA: {hw.cuda_version}  CPU cores: {hw.cpu_cores}  RAM: {hw.ram_gb} GB")
+        self.stdout.write(
+            f"GPUs: {hw.gpu_count}  CUDA: {hw.cuda_version}  CPU cores: {hw.cpu_cores}  RAM: {hw.ram_gb} GB"
+        )
         for d in cfg.decisions:
             self.stdout.write(f"  {d['name']}: {d['value']} - {d['reason']}")
