@@ -1,10 +1,10 @@
 from django import forms
 
 from forexgpt_site.forms import JobForm, UtcDateTimeField
+from marketdata.engine import FORMATS, import_format
 from marketdata.request import ImportRequest
 
 R = ImportRequest
-FORMAT_LABELS = {"auto": "auto-detect"}
 DROP_LABELS = {
     "weekend": "weekend bars",
     "day_spanning": "day-spanning aggregate bars",
@@ -22,7 +22,7 @@ class CandleImportForm(JobForm):
     file = forms.FileField(help_text="HistData, MetaTrader 4/5, Dukascopy or CSV export")
     symbol = forms.CharField(initial="EURUSD", max_length=16, help_text="EURUSD or EUR/USD")
     timeframe = forms.CharField(initial="1h", max_length=8, help_text="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
-    format = forms.ChoiceField(choices=[(f, FORMAT_LABELS.get(f, f)) for f in R.FORMATS], initial=R.format)
+    format = forms.ChoiceField(choices=(), initial=R.format)
     tz = forms.CharField(
         required=False,
         max_length=R.TZ_LENGTH,
@@ -44,6 +44,13 @@ class CandleImportForm(JobForm):
         label="Bars already stored with other values",
         help_text="identical bars are skipped as duplicates whatever you choose",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read now: a format registered later is offered.
+        self.fields["format"].choices = [("auto", "auto-detect")] + [
+            (f.name, f.label) for f in map(import_format, FORMATS)
+        ]
 
 
 class ImportRetryForm(forms.Form):

@@ -48,10 +48,14 @@ class ImportRequest:
     drop: tuple[str, ...] = ()
     on_conflict: str = DEFAULT_CONFLICT_POLICY
 
-    FORMATS: ClassVar[tuple] = ("auto", *FORMATS)
     DROPPABLE: ClassVar[tuple] = DROPPABLE
     CONFLICT_POLICIES: ClassVar[dict] = CONFLICT_POLICIES
     TZ_LENGTH: ClassVar[int] = 64  # the run row's column
+
+    @staticmethod
+    def formats() -> tuple[str, ...]:
+        """`auto` and the registered import formats (read when asked: a format registered later is offered)."""
+        return ("auto", *FORMATS)
 
     @classmethod
     @domain_errors()  # what the engines refuse (a symbol, a timeframe, parameters) is a refusal of the request
@@ -65,7 +69,7 @@ class ImportRequest:
         if tz:
             zone(tz)  # the engine's reading of a zone name, and its message
         format = given.get("format", cls.format)
-        if format not in cls.FORMATS:
+        if format not in cls.formats():
             raise DomainError(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}")
         drop = _drop_kinds(given.get("drop", cls.drop))
         on_conflict = given.get("on_conflict", cls.on_conflict)

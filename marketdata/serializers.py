@@ -51,7 +51,7 @@ class CandleImportCreateSerializer(JobRequestSerializer):
         default=R.tz,
         help_text="source time zone (IANA name, e.g. Europe/Helsinki); blank = the format's default",
     )
-    format = serializers.ChoiceField(choices=list(R.FORMATS), default=R.format)
+    format = serializers.ChoiceField(choices=list(R.formats()), default=R.format)
     drop = serializers.ListField(
         child=serializers.CharField(),
         required=False,
@@ -64,6 +64,10 @@ class CandleImportCreateSerializer(JobRequestSerializer):
         help_text="bars already stored with other values: "
         + "; ".join(f"{k} = {v}" for k, v in R.CONFLICT_POLICIES.items()),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["format"].choices = list(ImportRequest.formats())  # read now: a format registered later is offered
 
 
 class CandleImportSerializer(serializers.ModelSerializer):

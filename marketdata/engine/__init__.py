@@ -2,7 +2,19 @@
 
 from ._conflicts import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, BarComparison, compare_bars, conflict_rejection
 from ._errors import ImportConflict, ImportRejected, RowError
-from ._formats import DEFAULT_TZ, FORMATS, ParsedFile, detect_format, read_candles, read_text, zone
+from ._formats import (
+    FORMATS,
+    ImportFormat,
+    ParsedFile,
+    detect_format,
+    import_format,
+    import_formats,
+    read_candles,
+    read_text,
+    register_format,
+    unregister_format,
+    zone,
+)
 from ._resample import bin_count, resample_ohlcv
 from ._symbols import WEEK_MINUTES, Timeframe, normalize_symbol, normalize_timeframe, pip_size
 from ._validate import ANOMALY_KINDS, DROPPABLE, AnomalyScan, drop_anomalies, scan_anomalies, validate
@@ -13,10 +25,10 @@ __all__ = [
     "BarComparison",
     "CONFLICT_POLICIES",
     "DEFAULT_CONFLICT_POLICY",
-    "DEFAULT_TZ",
     "DROPPABLE",
     "FORMATS",
     "ImportConflict",
+    "ImportFormat",
     "ImportRejected",
     "ParsedFile",
     "RowError",
@@ -26,8 +38,12 @@ __all__ = [
     "compare_bars",
     "conflict_rejection",
     "detect_format",
+    "import_format",
+    "import_formats",
     "drop_anomalies",
     "normalize_symbol",
+    "register_format",
+    "unregister_format",
     "normalize_timeframe",
     "pip_size",
     "read_candles",

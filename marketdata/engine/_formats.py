@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -18,18 +19,65 @@ import pandas as pd
 
 from ._errors import ImportRejected, RowError, quoted
 
-FORMATS = ("histdata", "mt4", "mt5", "dukascopy", "csv")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
-# Where a format's timestamps come from when the user gives no --tz.
-DEFAULT_TZ = {
-    # HistData writes New York local time *with* DST (its docs say fixed EST; the data says otherwise).
-    "histdata": "America/New_York",
-    # MetaTrader writes the broker's server time, which the file does not name.
-    "mt4": "UTC",
-    "mt5": "UTC",
-    "csv": "UTC",
-}
+
+@dataclass(frozen=True)
+class ImportFormat:
+    """One export format, declared once: its name and label, whether a file's first non-blank line
+    (stripped) is its, its reader `read(source, tz) -> ParsedFile`, and the zone of its timestamps when
+    the user names none (None: its rows carry their own offsets). Pages, the API, the command and
+    detection offer what `register_format` was given."""
+
+    name: str
+    label: str
+    recognises: Callable[[str], bool]
+    read: Callable[..., ParsedFile]
+    default_tz: str | None
+
+
+_FORMATS: dict[str, ImportFormat] = {}
+
+
+def register_format(spec: ImportFormat) -> ImportFormat:
+    if spec.name in _FORMATS or spec.name == "auto":
+        raise ValueError(f"an import format named {spec.name!r} is already registered")
+    _FORMATS[spec.name] = spec
+    return spec
+
+
+def unregister_format(name: str) -> None:
+    import_format(name)
+    del _FORMATS[name]
+
+
+def import_format(name: str) -> ImportFormat:
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        raise ImportRejected(f"unknown format {name!r}; choose auto or one of {', '.join(_FORMATS)}") from None
+
+
+def import_formats() -> tuple[str, ...]:
+    """The registered formats' names, in the order they were registered (and are offered)."""
+    return tuple(_FORMATS)
+
+
+class _FormatNames(Sequence):
+    """`FORMATS`: the registered names as a live, read-only sequence."""
+
+    def __getitem__(self, i):
+        return import_formats()[i]
+
+    def __len__(self) -> int:
+        return len(_FORMATS)
+
+    def __repr__(self) -> str:
+        return repr(import_formats())
+
+
+FORMATS = _FormatNames()
+
 _UNKNOWN_ZONE_NOTE = (
     "{fmt} timestamps are the broker's server time and the file does not say which zone; "
     "assumed UTC - pass --tz (e.g. Europe/Helsinki for an EET/EEST broker)"
@@ -71,20 +119,12 @@ def detect_format(source: Path | IO) -> str:
     if not lines:
         raise ImportRejected("the file is empty")
     first = lines[0].strip()
-    if first.upper().startswith("<DATE>"):
-        return "mt5"
-    lowered = first.lower()
-    if lowered.startswith("local time") or lowered.startswith("gmt time"):
-        return "dukascopy"
-    if _HISTDATA_RE.match(first):
-        return "histdata"
-    if _MT4_RE.match(first):
-        return "mt4"
-    if _CSV_HEADER_RE.match(first):
-        return "csv"
+    for spec in _FORMATS.values():
+        if spec.recognises(first):
+            return spec.name
     raise ImportRejected(
         f"could not recognise the file format from its first line {first[:80]!r}; "
-        f"pass --format (one of {', '.join(FORMATS)})"
+        f"pass --format (one of {', '.join(_FORMATS)})"
     )
 
 
@@ -174,10 +214,7 @@ def read_candles(source: Path | str | IO, *, format: str = "auto", tz: str | Non
     """Read an export into UTC rows. Parsing problems are collected in `errors`, not raised."""
     source = Path(source) if isinstance(source, str) else source
     fmt = detect_format(source) if format in (None, "", "auto") else format
-    if fmt not in FORMATS:
-        raise ImportRejected(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}")
-    reader = {"histdata": _histdata, "mt4": _mt4, "mt5": _mt5, "dukascopy": _dukascopy, "csv": _csv}[fmt]
-    return reader(source, tz)
+    return import_format(fmt).read(source, tz)
 
 
 def _finish(fmt: str, raw: pd.DataFrame, ts: pd.Series, tz_label: str, errors, notes, columns) -> ParsedFile:
@@ -188,7 +225,7 @@ def _finish(fmt: str, raw: pd.DataFrame, ts: pd.Series, tz_label: str, errors, n
 
 def _local_to_utc(fmt, raw, local, tz, errors) -> tuple[pd.Series, str, list[str]]:
     notes = []
-    zone_name = tz or DEFAULT_TZ[fmt]
+    zone_name = tz or import_format(fmt).default_tz
     if not tz and fmt in ("mt4", "mt5"):
         notes.append(_UNKNOWN_ZONE_NOTE.format(fmt=fmt.upper()))
     ts, more = localize(local, zone_name, raw["line"], errors)
@@ -283,7 +320,7 @@ def _csv(source, tz):
         raise ImportRejected(f"timestamps mix UTC offsets and local times (line {first}); use one convention")
     else:
         local = _parse_times(text, "ISO8601", raw["line"], errors)
-        zone_name = tz or DEFAULT_TZ["csv"]
+        zone_name = tz or import_format("csv").default_tz
         ts, notes = localize(local, zone_name, raw["line"], errors)
     return _finish("csv", raw, ts, zone_name, errors, notes, {c: c for c in (*PRICE_COLUMNS, "volume")})
 
@@ -291,3 +328,21 @@ def _csv(source, tz):
 def read_text(text: str, **kwargs) -> ParsedFile:
     """Convenience for tests and notebooks: parse an in-memory export."""
     return read_candles(io.BytesIO(text.encode()), **kwargs)
+
+
+# The formats users have, in the order pages offer them. HistData writes New York local time *with*
+# DST (its docs say fixed EST; the data says otherwise); MetaTrader the broker's server time, which the
+# file does not name (UTC assumed, and said); Dukascopy rows carry their own GMT offset.
+register_format(
+    ImportFormat(
+        "histdata", "HistData ASCII", lambda first: bool(_HISTDATA_RE.match(first)), _histdata, "America/New_York"
+    )
+)
+register_format(ImportFormat("mt4", "MetaTrader 4", lambda first: bool(_MT4_RE.match(first)), _mt4, "UTC"))
+register_format(ImportFormat("mt5", "MetaTrader 5", lambda first: first.upper().startswith("<DATE>"), _mt5, "UTC"))
+register_format(
+    ImportFormat(
+        "dukascopy", "Dukascopy", lambda first: first.lower().startswith(("local time", "gmt time")), _dukascopy, None
+    )
+)
+register_format(ImportFormat("csv", "CSV with a header", lambda first: bool(_CSV_HEADER_RE.match(first)), _csv, "UTC"))

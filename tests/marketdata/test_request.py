@@ -19,7 +19,7 @@ def test_defaults():
     request = ImportRequest.from_dict(EURUSD_H1)
     assert request == ImportRequest(symbol="EURUSD", timeframe="1h")
     assert (request.tz, request.format, request.drop, request.on_conflict) == ("", "auto", (), "refuse")
-    assert ImportRequest.FORMATS == ("auto", "histdata", "mt4", "mt5", "dukascopy", "csv") == ("auto", *FORMATS)
+    assert ImportRequest.formats() == ("auto", "histdata", "mt4", "mt5", "dukascopy", "csv") == ("auto", *FORMATS)
     assert ImportRequest.DROPPABLE == ("weekend", "day_spanning", "flat_filler")
     assert list(ImportRequest.CONFLICT_POLICIES) == ["refuse", "keep", "replace"]
 
@@ -105,14 +105,14 @@ def test_the_form_serializer_and_command_take_the_requests_defaults_and_choices(
 
     form = CandleImportForm()
     assert (form.fields["format"].initial, form.fields["on_conflict"].initial) == ("auto", "refuse")
-    assert [value for value, _ in form.fields["format"].choices] == list(ImportRequest.FORMATS)
+    assert [value for value, _ in form.fields["format"].choices] == list(ImportRequest.formats())
     assert [value for value, _ in form.fields["drop"].choices] == list(ImportRequest.DROPPABLE)
     assert list(form.fields["on_conflict"].choices) == list(CONFLICT_POLICIES.items())
     assert form.fields["tz"].max_length == ImportRequest.TZ_LENGTH == 64
     assert [value for value, _ in ImportRetryForm().fields["on_conflict"].choices] == ["keep", "replace"]
     fields = CandleImportCreateSerializer().fields
     assert (fields["tz"].default, fields["format"].default, fields["on_conflict"].default) == ("", "auto", "refuse")
-    assert list(fields["format"].choices) == list(ImportRequest.FORMATS)
+    assert list(fields["format"].choices) == list(ImportRequest.formats())
     assert list(fields["on_conflict"].choices) == ["refuse", "keep", "replace"]
     parser = Command().create_parser("manage.py", "import_candles")
     options = parser.parse_args(["f.csv", "--symbol", "EUR/USD", "--timeframe", "H1"])

@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--symbol", required=True, help="EURUSD or EUR/USD")
         parser.add_argument("--timeframe", required=True, help="1m, 5m, 15m, 1h, 4h, 1d (or M1, H1, D1)")
         parser.add_argument("--tz", default=R.tz, help="source time zone (IANA), default: the format's")
-        parser.add_argument("--format", default=R.format, choices=R.FORMATS)
+        parser.add_argument("--format", default=R.format, choices=R.formats())
         parser.add_argument("--drop", default="", help=f"comma list of anomalies to drop: {','.join(R.DROPPABLE)}")
         parser.add_argument(
             "--on_conflict",
