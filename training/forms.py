@@ -1,3 +1,5 @@
+from dataclasses import fields
+
 from django import forms
 
 from forexgpt_site.forms import JobForm, UtcDateTimeField
@@ -62,21 +64,6 @@ class TrainingForm(JobForm):
                 "gradient_checkpointing": d.get("gradient_checkpointing"),
             }
         )
-        values = {
-            k: d.get(k)
-            for k in (
-                "name",
-                "symbol",
-                "timeframe",
-                "start",
-                "end",
-                "horizon",
-                "patch_len",
-                "epochs",
-                "batch_size",
-                "denoiser",
-                "members",
-                "fast_dev_run",
-            )
-        }
+        # The request's own fields, as far as this form has them (the rest take the request's defaults).
+        values = {f.name: d.get(f.name) for f in fields(R) if f.name != "choices" and f.name in self.fields}
         return {**values, "choices": choices}

@@ -1,4 +1,5 @@
 import json
+from dataclasses import fields
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -116,24 +117,8 @@ class Command(BaseCommand):
         try:
             return TrainingRequest.from_dict(
                 {
-                    **{
-                        k: opts[k]
-                        for k in (
-                            "symbol",
-                            "timeframe",
-                            "start",
-                            "end",
-                            "horizon",
-                            "patch_len",
-                            "epochs",
-                            "batch_size",
-                            "denoiser",
-                            "members",
-                            "fast_dev_run",
-                            "seed",
-                            "model_name",
-                        )
-                    },
+                    # The request's own fields, as far as this command has flags for them.
+                    **{f.name: opts[f.name] for f in fields(TrainingRequest) if f.name != "choices" and f.name in opts},
                     "choices": choices,
                 }
             )
