@@ -61,6 +61,7 @@ from backtesting_app.engine.optimize import (  # noqa: E402
     optimize_nsga2,
     parse_constraints,
 )
+from marketdata.engine import pip_size  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OBJECTIVES = ["return", "drawdown", "sharpe"]
@@ -77,7 +78,7 @@ def load_problem(series: str, bars: int | None = None):
     frame = pd.read_csv(DATA / f"{series}.csv").rename(columns={"timestamp": "ts"})
     ohlc = ohlc_frame(frame if bars is None else frame.tail(bars))
     pred, conf = align_forecasts(ohlc, momentum_forecasts(ohlc))
-    costs = FxCosts(spread_pips=1.0)
+    costs = FxCosts(spread_pips=1.0, pip=pip_size(series.split("_")[0]))  # a yen pair's pip is 0.01
     problem = BacktestProblem(ohlc, "forecast", costs, pred_return=pred, confidence=conf)
     problem.evaluate(default_space().middle())  # compile the engine outside every timing
     return problem
