@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from forexgpt_site.named import NamedRegistry
+
 from ._names import one_of
 
 KINDS = ("number", "fraction", "whole", "custom")
@@ -138,30 +140,25 @@ class StrategySpec:
         return {p.name: p.check(params[p.name] if p.name in params else defaults[p.name]) for p in self.parameters}
 
 
-_SPECS: dict[str, StrategySpec] = {}
+_SPECS = NamedRegistry(
+    "a strategy",
+    max_length=STRATEGY_NAME_LENGTH,
+    unknown=lambda name, names: ValueError(f"unknown strategy {name!r}; choose {one_of(names)}"),
+)
 
 
 def register_strategy(spec: StrategySpec) -> StrategySpec:
     """Offer a strategy everywhere (pages, API, commands, optimizer); refuses a name taken."""
-    if not isinstance(spec.name, str) or not 0 < len(spec.name) <= STRATEGY_NAME_LENGTH:
-        raise ValueError(f"a strategy's name is 1 to {STRATEGY_NAME_LENGTH} characters, not {spec.name!r}")
-    if spec.name in _SPECS:
-        raise ValueError(f"a strategy named {spec.name!r} is already registered")
-    _SPECS[spec.name] = spec
-    return spec
+    return _SPECS.register(spec)
 
 
 def unregister_strategy(name: str) -> None:
-    strategy_spec(name)
-    del _SPECS[name]
+    _SPECS.unregister(name)
 
 
 def strategy_spec(name: str) -> StrategySpec:
     """The registered spec of `name`; ValueError naming the known strategies otherwise."""
-    try:
-        return _SPECS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown strategy {name!r}; choose {one_of(_SPECS)}") from None
+    return _SPECS.lookup(name)
 
 
 def strategy_specs() -> tuple[StrategySpec, ...]:

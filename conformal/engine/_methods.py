@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from forexgpt_site.named import NamedRegistry
+
 from ._adaptive import AdaptiveConformal, QuantileTracking, SlidingWindowConformal
 from ._split import AsymmetricConformal, SplitConformal
 
@@ -50,30 +52,25 @@ class CalibrationMethod:
         return self.calibrator(alpha, **given, **self.fixed)
 
 
-_METHODS: dict[str, CalibrationMethod] = {}
+_METHODS = NamedRegistry(
+    "a calibration method",
+    max_length=METHOD_NAME_LENGTH,
+    unknown=lambda name, names: ValueError(f"unknown method {name!r}; choose one of {', '.join(names)}"),
+)
 
 
 def register_method(method: CalibrationMethod) -> CalibrationMethod:
     """Offer a calibration method everywhere (pages, API, command); refuses a name taken."""
-    if not isinstance(method.name, str) or not 0 < len(method.name) <= METHOD_NAME_LENGTH:
-        raise ValueError(f"a calibration method's name is 1 to {METHOD_NAME_LENGTH} characters, not {method.name!r}")
-    if method.name in _METHODS:
-        raise ValueError(f"a calibration method named {method.name!r} is already registered")
-    _METHODS[method.name] = method
-    return method
+    return _METHODS.register(method)
 
 
 def unregister_method(name: str) -> None:
-    calibration_method(name)
-    del _METHODS[name]
+    _METHODS.unregister(name)
 
 
 def calibration_method(name: str) -> CalibrationMethod:
     """The registered method `name`; ValueError naming the known ones otherwise."""
-    try:
-        return _METHODS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(_METHODS)}") from None
+    return _METHODS.lookup(name)
 
 
 def calibration_methods() -> tuple[CalibrationMethod, ...]:

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from forexgpt_site.named import NamedRegistry
+
 from ._errors import ImportRejected, RowError, quoted
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -36,26 +38,23 @@ class ImportFormat:
     default_tz: str | None
 
 
-_FORMATS: dict[str, ImportFormat] = {}
+_FORMATS = NamedRegistry(
+    "an import format",
+    reserved=("auto",),
+    unknown=lambda name, names: ImportRejected(f"unknown format {name!r}; choose auto or one of {', '.join(names)}"),
+)
 
 
 def register_format(spec: ImportFormat) -> ImportFormat:
-    if spec.name in _FORMATS or spec.name == "auto":
-        raise ValueError(f"an import format named {spec.name!r} is already registered")
-    _FORMATS[spec.name] = spec
-    return spec
+    return _FORMATS.register(spec)
 
 
 def unregister_format(name: str) -> None:
-    import_format(name)
-    del _FORMATS[name]
+    _FORMATS.unregister(name)
 
 
 def import_format(name: str) -> ImportFormat:
-    try:
-        return _FORMATS[name]
-    except KeyError:
-        raise ImportRejected(f"unknown format {name!r}; choose auto or one of {', '.join(_FORMATS)}") from None
+    return _FORMATS.lookup(name)
 
 
 def import_formats() -> tuple[str, ...]:
