@@ -66,6 +66,12 @@ def request_values(request_class, data: Mapping, what: str, required: tuple = ()
     return given
 
 
+def request_options(request_class, options: Mapping) -> dict:
+    """The values in `options` (a command's flags, a form's cleaned data) named like a field of
+    `request_class`: what a command or a form hands to the request's `from_dict`."""
+    return {f.name: options[f.name] for f in fields(request_class) if f.name in options}
+
+
 def parse_row_id(value, name: str) -> int | None:
     """A stored row's id: a form's model instance, an int or text of at most 18 digits; None stays None."""
     if value is None:

@@ -1,8 +1,7 @@
-from dataclasses import fields
-
 from django import forms
 
 from forexgpt_site.forms import JobForm, UtcDateTimeField
+from forexgpt_site.parsing import request_options
 from training.request import TrainingRequest
 
 R = TrainingRequest
@@ -64,6 +63,4 @@ class TrainingForm(JobForm):
                 "gradient_checkpointing": d.get("gradient_checkpointing"),
             }
         )
-        # The request's own fields, as far as this form has them (the rest take the request's defaults).
-        values = {f.name: d.get(f.name) for f in fields(R) if f.name != "choices" and f.name in self.fields}
-        return {**values, "choices": choices}
+        return {**request_options(R, d), "choices": choices}

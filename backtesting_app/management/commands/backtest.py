@@ -3,11 +3,12 @@ from contextlib import nullcontext
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backtesting_app.request import COST_FIELDS, BacktestRequest
+from backtesting_app.request import BacktestRequest
 from backtesting_app.services import backtest_run_start
 from backtesting_app.tasks import backtest_run_execute
 from forexgpt_site.jobs import JobStatus
 from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
+from forexgpt_site.parsing import request_options
 
 
 class Command(BaseCommand):
@@ -54,20 +55,7 @@ class Command(BaseCommand):
         try:
             request = BacktestRequest.from_dict(
                 {
-                    **{
-                        k: opts[k]
-                        for k in (
-                            "symbol",
-                            "timeframe",
-                            "start",
-                            "end",
-                            "strategy",
-                            "params",
-                            "engine",
-                            "forecast_set",
-                            *COST_FIELDS,
-                        )
-                    },
+                    **request_options(BacktestRequest, opts),
                     "artifact": opts["artifact"] or "",
                     "forecasts_source": source,
                 }

@@ -5,10 +5,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backtesting_app import services, tasks
 from backtesting_app.engine import strategy_spec
-from backtesting_app.request import COST_FIELDS, OptimizationRequest
+from backtesting_app.request import OptimizationRequest
 from backtesting_app.selectors import optimization_summary
 from forexgpt_site.jobs import JobStatus
 from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
+from forexgpt_site.parsing import request_options
 
 
 class Command(BaseCommand):
@@ -89,26 +90,7 @@ class Command(BaseCommand):
         try:
             request = OptimizationRequest.from_dict(
                 {
-                    **{
-                        k: opts[k]
-                        for k in (
-                            "symbol",
-                            "timeframe",
-                            "start",
-                            "end",
-                            "strategy",
-                            "space",
-                            "objectives",
-                            "constraints",
-                            "budget",
-                            "method",
-                            "seed",
-                            "workers",
-                            "forecast_set",
-                            "holdout",
-                            *COST_FIELDS,
-                        )
-                    },
+                    **request_options(OptimizationRequest, opts),
                     "fixed_params": opts["fixed"],
                     "artifact": opts["artifact"] or "",
                     "forecasts_source": source,

@@ -5,11 +5,12 @@ from pathlib import Path
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
-from conformal.request import PARAM_NAMES, CalibrationRequest
+from conformal.request import CalibrationRequest
 from conformal.services import calibration_run_start
 from conformal.tasks import calibration_run_execute
 from forexgpt_site.jobs import JobStatus
 from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
+from forexgpt_site.parsing import request_options
 
 
 class Command(BaseCommand):
@@ -42,7 +43,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         try:
-            request = CalibrationRequest.from_dict({k: opts[k] for k in ("method", "alpha", *PARAM_NAMES)})
+            request = CalibrationRequest.from_dict(request_options(CalibrationRequest, opts))
             with open(opts["forecasts"], "rb") as upload:
                 run = calibration_run_start(user=None, request=request, upload=upload, enqueue=False)
         except FileNotFoundError as exc:

@@ -6,6 +6,7 @@ from forecasts import selectors, services
 from forecasts.request import ForecastRequest
 from forexgpt_site.jobs import JobStatus
 from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
+from forexgpt_site.parsing import request_options
 
 
 class Command(BaseCommand):
@@ -36,9 +37,8 @@ class Command(BaseCommand):
         add_run_mode_arguments(parser, what="forecast set", where="the gpu cluster's workers")
 
     def handle(self, *args, **opts):
-        names = ("artifact", "symbol", "timeframe", "start", "end", "samples", "steps", "seed", "sampler")
         try:
-            request = ForecastRequest.from_dict({k: opts[k] for k in names})
+            request = ForecastRequest.from_dict(request_options(ForecastRequest, opts))
             fs = services.forecast_set_start(user=None, request=request, enqueue=False)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,11 +1,11 @@
 import json
-from dataclasses import fields
 from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 
 from forexgpt_site.jobs import JobStatus, job_execute
 from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run, queued
+from forexgpt_site.parsing import request_options
 from marketdata.engine import ImportRejected
 from marketdata.models import CandleImport
 from marketdata.request import ImportRequest
@@ -46,7 +46,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         try:  # every flag but path and --json is a field of the request, by name
-            request = ImportRequest.from_dict({f.name: opts[f.name] for f in fields(ImportRequest)})
+            request = ImportRequest.from_dict(request_options(ImportRequest, opts))
         except ValueError as exc:  # refused like a bad file, before anything is read or stored
             raise self._rejected(ImportRejected(str(exc)), opts) from exc
         try:

@@ -1,10 +1,10 @@
 import json
-from dataclasses import fields
 
 from django.core.management.base import BaseCommand, CommandError
 
 from forexgpt_site.jobs import JobStatus
 from forexgpt_site.jobs.commands import add_run_mode_arguments, job_command_run
+from forexgpt_site.parsing import request_options
 from training import services
 from training.request import TrainingRequest
 
@@ -117,8 +117,7 @@ class Command(BaseCommand):
         try:
             return TrainingRequest.from_dict(
                 {
-                    # The request's own fields, as far as this command has flags for them.
-                    **{f.name: opts[f.name] for f in fields(TrainingRequest) if f.name != "choices" and f.name in opts},
+                    **request_options(TrainingRequest, opts),
                     "choices": choices,
                 }
             )
