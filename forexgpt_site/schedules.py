@@ -6,6 +6,11 @@ REAP_SCHEDULE = "forexgpt: reap stale jobs"
 REAP_EVERY_MINUTES = 1
 EXPIRE_UPLOADS_SCHEDULE = "forexgpt: expire old uploads"
 EXPIRE_UPLOADS_EVERY_MINUTES = 60
+# (name, function, every N minutes). Functions by name only: the site package imports no app.
+SCHEDULES = (
+    (REAP_SCHEDULE, "forexgpt_site.tasks.jobs_fail_stale_scheduled", REAP_EVERY_MINUTES),
+    (EXPIRE_UPLOADS_SCHEDULE, "marketdata.tasks.uploads_expire_scheduled", EXPIRE_UPLOADS_EVERY_MINUTES),
+)
 
 
 def ensure_schedules(app_config=None, using="default", **_kwargs) -> None:
@@ -16,24 +21,14 @@ def ensure_schedules(app_config=None, using="default", **_kwargs) -> None:
         return
     from django_q.models import Schedule
 
-    Schedule.objects.using(using).update_or_create(
-        name=REAP_SCHEDULE,
-        defaults={
-            "func": "forexgpt_site.tasks.jobs_fail_stale_scheduled",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": REAP_EVERY_MINUTES,
-            "repeats": -1,
-            "cluster": None,
-        },
-    )
-    # By name only: the site package imports no app (FOREXGPT_UPLOAD_RETENTION_DAYS says how long).
-    Schedule.objects.using(using).update_or_create(
-        name=EXPIRE_UPLOADS_SCHEDULE,
-        defaults={
-            "func": "marketdata.tasks.uploads_expire_scheduled",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": EXPIRE_UPLOADS_EVERY_MINUTES,
-            "repeats": -1,
-            "cluster": None,
-        },
-    )
+    for name, func, minutes in SCHEDULES:
+        Schedule.objects.using(using).update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+                "cluster": None,
+            },
+        )
