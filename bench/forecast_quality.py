@@ -3,7 +3,7 @@ every time, the ablations that decide the default, and the model on pairs it was
 
     .venv/bin/python bench/forecast_quality.py [--variants default,no_vol_channels] [--epochs 6] [--batch 256]
         [--windows 5000] [--samples 100] [--seed 0] [--threads 2] [--out bench/results/forecast-quality-cpu.json]
-        [--pairs EURUSD,AUDUSD,USDCAD | --data FILE,FILE] [--pair-windows 1000]
+        [--pairs EURUSD,AUDUSD,USDCAD | --data FILE,FILE] [--pair-windows 1000] [--pair-adapt none,stats,stats_spread]
 
 `--pairs` (names of files in ../shared/data, `PAIR_H1_*.csv`) or `--data` (CSV paths, the same
 columns): leave-one-pair-out. Each variant is still trained on EURUSD alone; each listed series other
@@ -11,6 +11,9 @@ than the training file is then scored on its own test part (its own chronologica
 `--pair-windows` windows, default `--windows`) with the EURUSD model as its forecasts of that series
 are made - the EURUSD normalizer, calendar, spread and drift, nothing refitted - against the four
 baselines fitted on that series' own training part. EURUSD itself, when listed, is the variant's own row.
+`--pair-adapt` adds rows per other series with the network unchanged: `stats` refits the input channels'
+mean / spread and the volatility calendar on that series' own training part (its bars in the units the
+network was trained in), `stats_spread` also fits the spread and drift again on its own validation part.
 
 The epochs and the batch default to the platform's own (`TrainingRequest`): the default model is the
 one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the
@@ -43,6 +46,7 @@ scale, with the fitted spread and drift), `global_no_spread` (the model before a
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -58,8 +62,8 @@ sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
 
 from training.engine import build_config, detect_hardware, make_features  # noqa: E402
-from training.engine.features import VOL_CHANNELS  # noqa: E402
-from training.engine.forecast import strongest_baseline  # noqa: E402
+from training.engine.features import VOL_CHANNELS, Normalizer, chronological_split  # noqa: E402
+from training.engine.forecast import Seasonality, strongest_baseline  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
@@ -229,25 +233,50 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
                 }
             )
             continue
-        started = time.perf_counter()
-        other = prepare_data(
-            read_candles(path), patch_len=patch_len, horizon=12, channels=data.channels, normalizer=data.normalizer
-        )
-        scored = evaluate_quality(
-            model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
-        )
-        pairs.append(
-            {
-                "pair": pair_name(path),
-                "file": path.name,
-                "trained_on": False,
-                "windows": scored["windows"],
-                "eval_seconds": round(time.perf_counter() - started, 1),
-                **quality_row(scored),
-            }
-        )
-        print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
+        candles_other = read_candles(path)
+        for adapt in args.pair_adapt:
+            started = time.perf_counter()
+            norm = data.normalizer if adapt == "none" else own_normalizer(data.normalizer, candles_other, data)
+            other = prepare_data(
+                candles_other, patch_len=patch_len, horizon=12, channels=data.channels, normalizer=norm
+            )
+            if adapt == "stats_spread":
+                fit_spread(model, other, seed=args.seed, n_samples=args.samples, device=device)
+            scored = evaluate_quality(
+                model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
+            )
+            pairs.append(
+                {
+                    "pair": pair_name(path),
+                    "file": path.name,
+                    "trained_on": False,
+                    "adapt": adapt,
+                    "spread": other.normalizer.spread,
+                    "drift": other.normalizer.drift,
+                    "windows": scored["windows"],
+                    "eval_seconds": round(time.perf_counter() - started, 1),
+                    **quality_row(scored),
+                }
+            )
+            print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
     return row | ({"pairs": pairs} if pairs else {})
+
+
+def own_normalizer(model_norm: Normalizer, candles: pd.DataFrame, data) -> Normalizer:
+    """The model's normalizer with the input channels' mean / spread and the volatility calendar refitted on
+    another series' own training part (`--pair-adapt stats`): its bars in the units the network was trained
+    in, whatever that series' volatility and hours. The network, its target unit (`y_scale`), the spread and
+    the drift stay the model's."""
+    features, _ = make_features(candles, data.channels)
+    close = candles["close"].to_numpy(float)
+    ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
+    last = int(chronological_split(len(candles), data.patch_len, data.horizon).train.max())
+    norm = copy.deepcopy(model_norm)
+    norm.mu, norm.sigma = features[: last + 1].mean(axis=0), features[: last + 1].std(axis=0)
+    norm.sigma[norm.sigma < 1e-8] = 1.0
+    if model_norm.season is not None:
+        norm.season = Seasonality.fit(close, ts, last, month_week=model_norm.season.month_factors is not None)
+    return norm
 
 
 def quality_row(quality: dict) -> dict:
@@ -310,7 +339,17 @@ def main():
     p.add_argument(
         "--pair-windows", type=int, default=None, help="test windows per pair other than EURUSD (default --windows)"
     )
+    p.add_argument(
+        "--pair-adapt",
+        default="none",
+        help="how each other pair is scored, comma-separated: none (the EURUSD normalizer, as the model's "
+        "forecasts are made), stats (input mean / spread and calendar refitted on the pair's training part), "
+        "stats_spread (stats, and the spread and drift fitted again on the pair's validation part)",
+    )
     args = p.parse_args()
+    args.pair_adapt = args.pair_adapt.split(",")
+    if unknown := set(args.pair_adapt) - {"none", "stats", "stats_spread"}:
+        sys.exit(f"--pair-adapt: unknown {', '.join(sorted(unknown))} (none, stats, stats_spread)")
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
     args.series = series_paths(args)
@@ -326,7 +365,15 @@ def main():
             "data": DATA.name,
             "split": "chronological 70/15/15 with gaps",
             "windows": args.windows,
-            **({"pairs": [p.name for p in args.series], "pair_windows": args.pair_windows} if args.series else {}),
+            **(
+                {
+                    "pairs": [p.name for p in args.series],
+                    "pair_windows": args.pair_windows,
+                    "pair_adapt": args.pair_adapt,
+                }
+                if args.series
+                else {}
+            ),
             "samples": args.samples,
             "seed": args.seed,
             "horizon_bars": 12,
