@@ -13,7 +13,8 @@ are made - the EURUSD normalizer, calendar, spread and drift, nothing refitted -
 baselines fitted on that series' own training part. EURUSD itself, when listed, is the variant's own row.
 `--pair-adapt` adds rows per other series with the network unchanged: `stats` refits the input channels'
 mean / spread and the volatility calendar on that series' own training part (its bars in the units the
-network was trained in), `stats_spread` also fits the spread and drift again on its own validation part.
+network was trained in), `stats_spread` also fits the spread and drift again on its own validation part;
+`robust` and `robust_spread` do the same with statistics a one-bar shock cannot set (`own_normalizer`).
 
 The epochs and the batch default to the platform's own (`TrainingRequest`): the default model is the
 one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the
@@ -54,6 +55,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -153,6 +155,7 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
     },
 }
 ABLATION = "default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread"
+PAIR_ADAPT = ("none", "stats", "stats_spread", "robust", "robust_spread")  # --pair-adapt
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t")
 _trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len) -> (data, module, trainer, train seconds): shared by variants
 
@@ -236,11 +239,15 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
         candles_other = read_candles(path)
         for adapt in args.pair_adapt:
             started = time.perf_counter()
-            norm = data.normalizer if adapt == "none" else own_normalizer(data.normalizer, candles_other, data)
+            norm = (
+                data.normalizer
+                if adapt == "none"
+                else own_normalizer(data.normalizer, candles_other, data, robust=adapt.startswith("robust"))
+            )
             other = prepare_data(
                 candles_other, patch_len=patch_len, horizon=12, channels=data.channels, normalizer=norm
             )
-            if adapt == "stats_spread":
+            if adapt.endswith("_spread"):
                 fit_spread(model, other, seed=args.seed, n_samples=args.samples, device=device)
             scored = evaluate_quality(
                 model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
@@ -262,17 +269,25 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     return row | ({"pairs": pairs} if pairs else {})
 
 
-def own_normalizer(model_norm: Normalizer, candles: pd.DataFrame, data) -> Normalizer:
+def own_normalizer(model_norm: Normalizer, candles: pd.DataFrame, data, *, robust: bool = False) -> Normalizer:
     """The model's normalizer with the input channels' mean / spread and the volatility calendar refitted on
     another series' own training part (`--pair-adapt stats`): its bars in the units the network was trained
     in, whatever that series' volatility and hours. The network, its target unit (`y_scale`), the spread and
-    the drift stay the model's."""
+    the drift stay the model's. `robust` (`--pair-adapt robust`): each channel's mean / spread from its values
+    clipped to their 0.5-99.5% quantiles, the calendar from 1-bar returns clipped to their 0.05-99.95%
+    quantiles - a shock like the SNB's of January 2015 (a 20% move in one bar) no longer sets the scale."""
     features, _ = make_features(candles, data.channels)
     close = candles["close"].to_numpy(float)
     ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     last = int(chronological_split(len(candles), data.patch_len, data.horizon).train.max())
+    rows = features[: last + 1]
+    if robust:
+        rows = np.clip(rows, np.quantile(rows, 0.005, axis=0), np.quantile(rows, 0.995, axis=0))
+        ret = np.diff(np.log(close), prepend=np.log(close[0]))
+        lo, hi = np.quantile(ret[1 : last + 1], [0.0005, 0.9995])
+        close = np.exp(np.cumsum(np.clip(ret, lo, hi))) * close[0]  # for the calendar only
     norm = copy.deepcopy(model_norm)
-    norm.mu, norm.sigma = features[: last + 1].mean(axis=0), features[: last + 1].std(axis=0)
+    norm.mu, norm.sigma = rows.mean(axis=0), rows.std(axis=0)
     norm.sigma[norm.sigma < 1e-8] = 1.0
     if model_norm.season is not None:
         norm.season = Seasonality.fit(close, ts, last, month_week=model_norm.season.month_factors is not None)
@@ -344,12 +359,13 @@ def main():
         default="none",
         help="how each other pair is scored, comma-separated: none (the EURUSD normalizer, as the model's "
         "forecasts are made), stats (input mean / spread and calendar refitted on the pair's training part), "
-        "stats_spread (stats, and the spread and drift fitted again on the pair's validation part)",
+        "stats_spread (stats, and the spread and drift fitted again on the pair's validation part), robust and "
+        "robust_spread (the same with statistics robust to a shock: own_normalizer)",
     )
     args = p.parse_args()
     args.pair_adapt = args.pair_adapt.split(",")
-    if unknown := set(args.pair_adapt) - {"none", "stats", "stats_spread"}:
-        sys.exit(f"--pair-adapt: unknown {', '.join(sorted(unknown))} (none, stats, stats_spread)")
+    if unknown := set(args.pair_adapt) - set(PAIR_ADAPT):
+        sys.exit(f"--pair-adapt: unknown {', '.join(sorted(unknown))} ({', '.join(PAIR_ADAPT)})")
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
     args.series = series_paths(args)
