@@ -32,19 +32,16 @@ import forecast_quality as fq  # noqa: E402  (bench/, the script's folder)
 from emit import emit  # noqa: E402
 
 from training.engine import build_config, detect_hardware  # noqa: E402
+from training.engine.features import chronological_split  # noqa: E402
 from training.engine.trainer import TrainingData, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
-STEPS_PER_EPOCH = 176  # the default's batches per epoch on EURUSD H1 2014-2024 (45,297 windows / 256)
 
-
-def series_path(pair: str) -> Path:
-    if pair == fq.pair_name(fq.DATA):
-        return fq.DATA
-    found = sorted(fq.DATA.parent.glob(f"{pair}_H1_*.csv"))
-    if not found:
-        sys.exit(f"no {pair}_H1_*.csv in {fq.DATA.parent}")
-    return found[0]
+def default_steps_per_epoch() -> int:
+    """The default's batches per epoch on the protocol's EURUSD file (its training windows / the batch size,
+    the last partial batch dropped as training drops it): 45,297 / 256 = 176 on EURUSD H1 2014-2024."""
+    n_train = len(chronological_split(len(fq.read_candles(fq.DATA)), 64, 12).train)
+    return n_train // TrainingRequest.batch_size
 
 
 def pooled(parts: dict[str, TrainingData]) -> TrainingData:
@@ -78,7 +75,7 @@ def main():
     args = p.parse_args()
     pool, held = args.pool.upper().split(","), args.held.upper().split(",")
     torch.set_num_threads(args.threads)
-    parts = {pair: prepare_data(fq.read_candles(series_path(pair)), patch_len=64, horizon=12) for pair in pool}
+    parts = {pair: prepare_data(fq.read_candles(fq.pair_path(pair)), patch_len=64, horizon=12) for pair in pool}
     data = pooled(parts)
     started = time.perf_counter()
     module, trainer = train(
@@ -87,7 +84,7 @@ def main():
         epochs=args.epochs,
         batch_size=TrainingRequest.batch_size,
         seed=args.seed,
-        limit_train_batches=STEPS_PER_EPOCH,
+        limit_train_batches=default_steps_per_epoch(),
     )
     train_s = time.perf_counter() - started
     torch.set_num_threads(args.threads)  # Lightning may have changed it
@@ -95,7 +92,7 @@ def main():
     fitted = fit_spread(model, data, seed=args.seed, n_samples=100, max_windows=2 * args.windows)
     rows = []
     for pair in held + pool:
-        d = parts.get(pair) or prepare_data(fq.read_candles(series_path(pair)), patch_len=64, horizon=12)
+        d = parts.get(pair) or prepare_data(fq.read_candles(fq.pair_path(pair)), patch_len=64, horizon=12)
         d.normalizer.spread, d.normalizer.drift = fitted["spread"], fitted["drift"]
         scored = evaluate_quality(model, d, seed=args.seed, n_samples=100, max_windows=args.windows)
         rows.append({"pair": pair, "held_out": pair in held, "windows": scored["windows"], **fq.quality_row(scored)})

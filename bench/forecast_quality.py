@@ -318,17 +318,20 @@ def pair_name(path: Path) -> str:
     return path.name.split("_")[0]
 
 
+def pair_path(pair: str) -> Path:
+    """The H1 file of `pair` in ../shared/data (EURUSD: the training file); exits naming what is missing."""
+    found = [DATA] if pair == pair_name(DATA) else sorted(DATA.parent.glob(f"{pair}_H1_*.csv"))
+    if not found:
+        sys.exit(f"no {pair}_H1_*.csv in {DATA.parent}")
+    return found[0]
+
+
 def series_paths(args) -> list[Path]:
     """The files `--pairs` names (PAIR_H1_*.csv in ../shared/data; EURUSD is the training file) or `--data` lists."""
     if args.data:
         paths = [Path(p) for p in args.data.split(",")]
     elif args.pairs:
-        paths = []
-        for pair in args.pairs.upper().split(","):
-            found = [DATA] if pair == pair_name(DATA) else sorted(DATA.parent.glob(f"{pair}_H1_*.csv"))
-            if not found:
-                sys.exit(f"no {pair}_H1_*.csv in {DATA.parent}")
-            paths.append(found[0])
+        paths = [pair_path(pair) for pair in args.pairs.upper().split(",")]
     else:
         return []
     missing = [str(p) for p in paths if not p.exists()]
