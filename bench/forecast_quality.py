@@ -38,7 +38,8 @@ differ only after training; each is the default with one change): `default` (one
 the calendar of the hour of the week, with the first week of the month apart - that EWMA's level and each
 bar's return against it as two input channels, the spread factor and the drift fitted on the validation
 part), `one_calendar` (the hour of the week alone, the default before), `ensemble2` (an ensemble of 2
-networks trained side by side), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
+networks trained side by side), `garch_scale` (targets in units of the seasonal GARCH(1,1)-t's spread, the
+default's calendar, instead of the EWMA's), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
 same model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
@@ -66,6 +67,7 @@ from emit import emit  # noqa: E402  (bench/, the script's folder)
 from training.engine import build_config, detect_hardware, make_features  # noqa: E402
 from training.engine.features import VOL_CHANNELS, Normalizer, chronological_split  # noqa: E402
 from training.engine.forecast import Seasonality, strongest_baseline  # noqa: E402
+from training.engine.garch import SeasonalGarchT  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
@@ -107,6 +109,13 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
         "spread": True,
         "patch_len": 128,
         "change": "a context of 128 bars instead of 64 (its test windows start where 128 bars of context exist)",
+    },
+    "garch_scale": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "scale_model": "garch",
+        "change": "targets in units of the seasonal GARCH(1,1)-t's spread (fitted on the training part, the default's calendar) instead of the EWMA's",
     },
     "no_vol_channels": {
         "scale_lambda": TARGET_SCALE_LAMBDA,
@@ -157,7 +166,7 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
 ABLATION = "default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread"
 PAIR_ADAPT = ("none", "stats", "stats_spread", "robust", "robust_spread")  # --pair-adapt
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t")
-_trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len) -> (data, module, trainer, train seconds): shared by variants
+_trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len, scale_model) -> (data, module, trainer, train seconds): shared by variants
 
 
 def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
@@ -166,7 +175,8 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     members = spec.get("members", TrainingRequest.members)
     month_week = spec.get("month_week", True)
     patch_len = spec.get("patch_len", 64)
-    key = (spec["scale_lambda"], spec["seasonal"], month_week, vol, members, patch_len)
+    scale_model = spec.get("scale_model", "ewma")
+    key = (spec["scale_lambda"], spec["seasonal"], month_week, vol, members, patch_len, scale_model)
     cfg = build_config(detect_hardware())
     if key not in _trained:
         channels = None if vol else [c for c in make_features(candles.iloc[:100])[1] if c not in VOL_CHANNELS]
@@ -178,6 +188,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
             seasonal=spec["seasonal"],
             month_week=month_week,
             channels=channels,
+            scale_model=scale_model,
         )
         started = time.perf_counter()
         module, trainer = train(data, cfg, epochs=args.epochs, batch_size=args.batch, seed=args.seed, members=members)
@@ -291,6 +302,8 @@ def own_normalizer(model_norm: Normalizer, candles: pd.DataFrame, data, *, robus
     norm.sigma[norm.sigma < 1e-8] = 1.0
     if model_norm.season is not None:
         norm.season = Seasonality.fit(close, ts, last, month_week=model_norm.season.month_factors is not None)
+    if model_norm.garch is not None:  # the target unit's GARCH, fitted on the same (clipped) returns
+        norm.garch = SeasonalGarchT().fit(close, ts, last, season=norm.season)
     return norm
 
 

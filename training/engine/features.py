@@ -116,7 +116,9 @@ class Normalizer:
     fitted on the training part: the EWMA of calendar-adjusted returns times the factors of the
     horizon's own hours; without `season`, the plain EWMA's `sqrt(horizon * variance)`). The model
     learns returns in units of that baseline's spread, so its job is what the baseline misses.
-    Without `scale_lambda` (older models) one global `y_scale`. `spread` multiplies sampled paths and
+    With `scale_model` "garch" the spread is the seasonal GARCH(1,1)-t's instead of the EWMA's (`garch`,
+    fitted on the training part with the same calendar; `scale_lambda` then only says the scale is per
+    window). Without `scale_lambda` (older models) one global `y_scale`. `spread` multiplies sampled paths and
     `drift` keeps that share of each window's own median path (`shrink_drift`): both are fitted on the
     validation part after training (`fit_spread`), 1 until then (and for models from before)."""
 
@@ -127,6 +129,8 @@ class Normalizer:
     season: object = None  # forecast.Seasonality
     spread: float = 1.0
     drift: float = 1.0
+    scale_model: str = "ewma"  # or "garch"
+    garch: object = None  # garch.SeasonalGarchT, with scale_model "garch"
 
     def fit(
         self,
@@ -150,6 +154,10 @@ class Normalizer:
         self.y_scale = 1.0
         if self.scale_lambda and seasonal and ts is not None:
             self.season = Seasonality.fit(close, ts, last, month_week=month_week)
+            if self.scale_model == "garch":
+                from .garch import SeasonalGarchT
+
+                self.garch = SeasonalGarchT().fit(close, ts, last, season=self.season)
         base = self.target_scale(close, train_ends, targets.shape[1], ts) if self.scale_lambda else 1.0
         self.y_scale = float(np.nanstd(targets[train_ends, -1] / base)) or 1.0
         return self
@@ -159,7 +167,9 @@ class Normalizer:
         times), or the one global scale."""
         if not self.scale_lambda:
             return self.y_scale
-        if self.season is not None:
+        if self.garch is not None:
+            var = self.garch.step_variances(close, ts, ends, horizon).sum(axis=1)
+        elif self.season is not None:
             var = self.season.variance(close, ts, ends, horizon, self.scale_lambda)
         else:
             var = horizon * ewma_variance(close, self.scale_lambda)[ends]
@@ -183,21 +193,27 @@ class Normalizer:
             "spread": np.array(self.spread),
             "drift": np.array(self.drift),
         }
+        out |= self.garch.to_npz() if self.garch is not None else {}
         return out | (self.season.to_npz() if self.season is not None else {})
 
     @classmethod
     def from_npz(cls, stats: dict) -> Normalizer:
         from .forecast import Seasonality
+        from .garch import SeasonalGarchT
 
         lam = float(stats["scale_lambda"]) if "scale_lambda" in stats else float("nan")
+        season = Seasonality.from_npz(stats)
+        garch = SeasonalGarchT.from_npz(stats, season) if season is not None else None
         return cls(
             np.asarray(stats["mu"], np.float32),
             np.asarray(stats["sigma"], np.float32),
             float(stats.get("y_scale", 1.0)),
             None if np.isnan(lam) else lam,
-            Seasonality.from_npz(stats),
+            season,
             float(stats.get("spread", 1.0)),
             float(stats.get("drift", 1.0)),
+            "garch" if garch is not None else "ewma",
+            garch,
         )
 
 

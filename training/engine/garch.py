@@ -39,13 +39,30 @@ class SeasonalGarchT:
 
         return arch_model(series, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
 
-    def fit(self, close: np.ndarray, ts, train_last: int) -> SeasonalGarchT:
-        self.season_ = Seasonality.fit(close, ts, train_last)
+    def fit(self, close: np.ndarray, ts, train_last: int, *, season: Seasonality | None = None) -> SeasonalGarchT:
+        """`season`: a calendar already fitted on the same training part (a model's target scale keeps its
+        own, with the first week of the month apart); the baseline fits the hour of the week alone."""
+        self.season_ = season or Seasonality.fit(close, ts, train_last)
         seen = self.season_.deseasonalized(close, ts)[1 : train_last + 1]  # bar 0 has no return
         self.unit_ = float(seen.std()) or 1.0
         result = self._model(seen / self.unit_).fit(disp="off", show_warning=False)
         self.params_ = result.params
         return self
+
+    PARAMS = ("omega", "alpha[1]", "beta[1]", "nu")  # arch's names, in its order
+
+    def to_npz(self) -> dict:
+        """The fitted numbers (the calendar is saved by its owner)."""
+        return {"garch_params": self.params_[list(self.PARAMS)].to_numpy(float), "garch_unit": np.array(self.unit_)}
+
+    @classmethod
+    def from_npz(cls, stats: dict, season: Seasonality) -> SeasonalGarchT | None:
+        if "garch_params" not in stats:
+            return None
+        garch = cls()
+        garch.season_, garch.unit_ = season, float(stats["garch_unit"])
+        garch.params_ = pd.Series(np.asarray(stats["garch_params"], float), index=list(cls.PARAMS))
+        return garch
 
     @property
     def nu_(self) -> float:

@@ -52,19 +52,21 @@ def prepare_data(
     month_week: bool = True,
     channels=None,
     normalizer: Normalizer | None = None,
+    scale_model: str = "ewma",
 ) -> TrainingData:
     """Windows, targets and the normalizer, fitted on the training part. The ablations: `seasonal`
-    False scales targets by the plain EWMA's spread, `month_week` False by a calendar without the first
-    week of the month apart, `scale_lambda` None by one global scale,
-    `channels` picks the input channels (default: all `make_features` gives). With `normalizer` (a
-    trained model's, and its `channels`) nothing is fitted: another series' windows in that model's
-    units, as its forecasts of that series are made (a pair it was not trained on)."""
+        False scales targets by the plain EWMA's spread, `month_week` False by a calendar without the first
+        week of the month apart, `scale_lambda` None by one global scale, `scale_model` "garch" by the seasonal
+    GARCH(1,1)-t's spread instead of the EWMA's,
+        `channels` picks the input channels (default: all `make_features` gives). With `normalizer` (a
+        trained model's, and its `channels`) nothing is fitted: another series' windows in that model's
+        units, as its forecasts of that series are made (a pair it was not trained on)."""
     features, channels = make_features(candles, channels)
     close = candles["close"].to_numpy(float)
     ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     targets = horizon_targets(close, horizon)
     split = chronological_split(len(candles), patch_len, horizon)
-    norm = normalizer or Normalizer(scale_lambda=scale_lambda).fit(
+    norm = normalizer or Normalizer(scale_lambda=scale_lambda, scale_model=scale_model).fit(
         features, split.train, patch_len, targets, close, ts, seasonal=seasonal, month_week=month_week
     )
     feats = norm.transform(features)
