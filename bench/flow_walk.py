@@ -6,7 +6,9 @@ Starts the platform (`run_platform`: gunicorn + both worker clusters) on a fresh
 drives Debian's Chromium: upload the 65,000-bar EURUSD H1 file, train one epoch, make one month of
 forecasts (100 samples), calibrate them and attach the calibration, backtest and optimize (600
 evaluations) on them, then a 65,000-bar baseline backtest and 600-evaluation optimization, the version
-compare page, and "Detect again" on the Hardware page until the new report is in. Each
+compare page, and "Detect again" on the Hardware page until the new report is in. `--other-pair FILE`
+adds, after the first forecasts, a second pair's import and its January 2024 forecasts with the EURUSD
+model (its statistics and spread fitted on its own bars first). Each
 page's server time (navigation timing: request start to response end) and each job's wall time are
 printed as JSON and written to OUT/timings.json with a screenshot of every page.
 """
@@ -45,6 +47,12 @@ def main() -> None:
     parser.add_argument(
         "--until-forecasts", action="store_true", help="stop after the forecast set's page (import, train, forecast)"
     )
+    parser.add_argument(
+        "--other-pair",
+        default=None,
+        help="a second pair's H1 file (e.g. ../shared/data/AUDUSD_H1_*.csv): imported after the first forecasts, "
+        "then forecast for January 2024 with the EURUSD model from its version page",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +88,13 @@ def main() -> None:
         start_new_session=True,
     )
     try:
-        timings = walk(f"http://127.0.0.1:{args.port}", Path(args.data), out, until_forecasts=args.until_forecasts)
+        timings = walk(
+            f"http://127.0.0.1:{args.port}",
+            Path(args.data),
+            out,
+            until_forecasts=args.until_forecasts,
+            other_pair=Path(args.other_pair) if args.other_pair else None,
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -88,7 +102,7 @@ def main() -> None:
     print(json.dumps(timings, indent=2))
 
 
-def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> dict:
+def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False, other_pair: Path | None = None) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
     timings = {"pages": {}, "jobs": {}}
@@ -182,6 +196,21 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False) -> d
             entry = json.loads(page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])"))
             reloads.append(round(entry["responseEnd"] - entry["requestStart"]))
         timings["pages"]["forecast-set-reloads"] = {"path": set_path, "server_ms": reloads}
+        if other_pair is not None:  # the EURUSD model on a pair it never saw, from the same version page
+            symbol = other_pair.name.split("_")[0]
+            page.goto(url + "/data/")
+            page.set_input_files("#import-form input[type=file]", str(other_pair))
+            page.fill("#import-form input[name=symbol]", f"{symbol[:3]}/{symbol[3:]}")
+            page.fill("#import-form input[name=timeframe]", "1h")
+            page.click("#import-form button[type=submit]")
+            job(page, f"import {symbol}", 600)
+            page.goto(url + version_path)
+            page.fill("#forecast-form input[name=symbol]", symbol)
+            page.fill("#forecast-form input[name=start]", "2024-01-01")
+            page.fill("#forecast-form input[name=end]", "2024-01-31")
+            page.click("#forecast-form button[type=submit]")
+            job(page, f"forecast {symbol} January 2024 with the EURUSD model (100 samples)", 1800)
+            visit(page, "forecast-set-other-pair", page.url.replace(url, ""))
         if until_forecasts:
             browser.close()
             return timings

@@ -14,7 +14,8 @@ baselines fitted on that series' own training part. EURUSD itself, when listed, 
 `--pair-adapt` adds rows per other series with the network unchanged: `stats` refits the input channels'
 mean / spread and the volatility calendar on that series' own training part (its bars in the units the
 network was trained in), `stats_spread` also fits the spread and drift again on its own validation part;
-`robust` and `robust_spread` do the same with statistics a one-bar shock cannot set (`own_normalizer`).
+`robust` and `robust_spread` do the same with statistics a one-bar shock cannot set
+(`training.engine.transfer.refit_statistics`: what the platform does when a model forecasts another series).
 
 The epochs and the batch default to the platform's own (`TrainingRequest`): the default model is the
 one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the
@@ -48,7 +49,6 @@ scale, with the fitted spread and drift), `global_no_spread` (the model before a
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -56,7 +56,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -65,10 +64,10 @@ sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
 
 from training.engine import build_config, detect_hardware, make_features  # noqa: E402
-from training.engine.features import VOL_CHANNELS, Normalizer, chronological_split  # noqa: E402
-from training.engine.forecast import Seasonality, strongest_baseline  # noqa: E402
-from training.engine.garch import SeasonalGarchT  # noqa: E402
+from training.engine.features import VOL_CHANNELS, chronological_split  # noqa: E402
+from training.engine.forecast import strongest_baseline  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
+from training.engine.transfer import refit_statistics  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
 DATA = next(
@@ -253,7 +252,13 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
             norm = (
                 data.normalizer
                 if adapt == "none"
-                else own_normalizer(data.normalizer, candles_other, data, robust=adapt.startswith("robust"))
+                else refit_statistics(
+                    data.normalizer,
+                    candles_other,
+                    data.channels,
+                    int(chronological_split(len(candles_other), patch_len, 12).train.max()),
+                    robust=adapt.startswith("robust"),
+                )
             )
             other = prepare_data(
                 candles_other, patch_len=patch_len, horizon=12, channels=data.channels, normalizer=norm
@@ -278,33 +283,6 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
             )
             print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
     return row | ({"pairs": pairs} if pairs else {})
-
-
-def own_normalizer(model_norm: Normalizer, candles: pd.DataFrame, data, *, robust: bool = False) -> Normalizer:
-    """The model's normalizer with the input channels' mean / spread and the volatility calendar refitted on
-    another series' own training part (`--pair-adapt stats`): its bars in the units the network was trained
-    in, whatever that series' volatility and hours. The network, its target unit (`y_scale`), the spread and
-    the drift stay the model's. `robust` (`--pair-adapt robust`): each channel's mean / spread from its values
-    clipped to their 0.5-99.5% quantiles, the calendar from 1-bar returns clipped to their 0.05-99.95%
-    quantiles - a shock like the SNB's of January 2015 (a 20% move in one bar) no longer sets the scale."""
-    features, _ = make_features(candles, data.channels)
-    close = candles["close"].to_numpy(float)
-    ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
-    last = int(chronological_split(len(candles), data.patch_len, data.horizon).train.max())
-    rows = features[: last + 1]
-    if robust:
-        rows = np.clip(rows, np.quantile(rows, 0.005, axis=0), np.quantile(rows, 0.995, axis=0))
-        ret = np.diff(np.log(close), prepend=np.log(close[0]))
-        lo, hi = np.quantile(ret[1 : last + 1], [0.0005, 0.9995])
-        close = np.exp(np.cumsum(np.clip(ret, lo, hi))) * close[0]  # for the calendar only
-    norm = copy.deepcopy(model_norm)
-    norm.mu, norm.sigma = rows.mean(axis=0), rows.std(axis=0)
-    norm.sigma[norm.sigma < 1e-8] = 1.0
-    if model_norm.season is not None:
-        norm.season = Seasonality.fit(close, ts, last, month_week=model_norm.season.month_factors is not None)
-    if model_norm.garch is not None:  # the target unit's GARCH, fitted on the same (clipped) returns
-        norm.garch = SeasonalGarchT().fit(close, ts, last, season=norm.season)
-    return norm
 
 
 def quality_row(quality: dict) -> dict:
@@ -376,7 +354,7 @@ def main():
         help="how each other pair is scored, comma-separated: none (the EURUSD normalizer, as the model's "
         "forecasts are made), stats (input mean / spread and calendar refitted on the pair's training part), "
         "stats_spread (stats, and the spread and drift fitted again on the pair's validation part), robust and "
-        "robust_spread (the same with statistics robust to a shock: own_normalizer)",
+        "robust_spread (the same with statistics robust to a shock: transfer.refit_statistics)",
     )
     args = p.parse_args()
     args.pair_adapt = args.pair_adapt.split(",")

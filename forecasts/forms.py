@@ -13,7 +13,10 @@ class ForecastForm(JobForm):
     request_class = ForecastRequest
 
     artifact = forms.CharField(widget=forms.HiddenInput)
-    symbol = forms.CharField()
+    symbol = forms.CharField(
+        help_text="the model's own pair, or another one of the same bar size: its statistics and spread are then "
+        "fitted on its own bars of the model's training and validation periods first"
+    )
     timeframe = forms.CharField()
     start = forms.DateField(
         required=False,

@@ -41,6 +41,15 @@ class ForecastSet(ChildJobRun):
         ),
     )
 
+    adaptation = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=(
+            "a series the model was not trained on: what was fitted to it before forecasting (its statistics' bars, "
+            "the windows, the spread and drift); null for the model's own series"
+        ),
+    )
+
     @property
     def label(self) -> str:
         return f"#{self.pk} {self.artifact_ref} {self.symbol} {self.timeframe}"

@@ -72,6 +72,7 @@ class ForecastSetSerializer(JobRunSerializer):
             "sample_label",
             "overlap",
             "periods",
+            "adaptation",
         ]
         read_only_fields = fields
 

@@ -48,24 +48,71 @@ def load_forecaster(version):
 
 @dataclass
 class ForecastPlan:
-    """The bars a request forecasts: `ends` index the candles (bars <= end), each a window's last bar."""
+    """The bars a request forecasts: `ends` index the candles (bars <= end), each a window's last bar.
+    `adapt` (another series than the model's): the bars and the windows its statistics and spread are
+    fitted on."""
 
     candles: pd.DataFrame
     ends: np.ndarray
     patch_len: int
+    adapt: AdaptPlan | None = None
+
+
+@dataclass
+class AdaptPlan:
+    """Another series' bars up to the end of the model's validation period, and the window ends of its
+    training and validation periods among them (`transfer.split_by_dates`)."""
+
+    candles: pd.DataFrame
+    split: object  # training.engine.features.Split
+
+
+# Another series is forecast only where it has at least this share of the model's own training and
+# validation windows in those periods (and at least ADAPT_MIN_WINDOWS of each): the statistics and the
+# spread fitted on fewer would say more about the few bars than about the series.
+ADAPT_MIN_SHARE = 0.25
+ADAPT_MIN_WINDOWS = 20
+
+
+def adapt_plan(version, request: ForecastRequest, patch_len: int) -> AdaptPlan:
+    """The bars another series' statistics are fitted on; DomainError naming what is missing."""
+    from training.engine.transfer import split_by_dates
+
+    periods = version.periods or {}
+    if not periods:
+        raise DomainError(
+            f"{version.ref} was trained on {version.symbol} {version.timeframe} and records no training and "
+            f"validation periods (registered before they were kept): it can forecast only {version.symbol}"
+        )
+    candles = candles_frame(
+        symbol=request.symbol, timeframe=request.timeframe, end=parse_utc(periods["val"]["last_bar"])
+    )
+    split = split_by_dates(candles["ts"], periods, patch_len, version.horizon_bars)
+    for part, name, found in (("train", "training", split.train), ("val", "validation", split.val)):
+        needed = max(ADAPT_MIN_WINDOWS, int(np.ceil(ADAPT_MIN_SHARE * periods[part]["windows"])))
+        if len(found) < needed:
+            raise DomainError(
+                f"{version.ref} was trained on {version.symbol} {version.timeframe}; to forecast {request.symbol} it "
+                f"fits {request.symbol}'s statistics on its bars of the model's {name} period "
+                f"({_when(periods[part]['first_origin'])} to {_when(periods[part]['last_origin'])} UTC), and "
+                f"{found.size:,} {request.symbol} {request.timeframe} windows are stored there: at least {needed:,} are needed"
+            )
+    return AdaptPlan(candles=candles, split=split)
 
 
 def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
-    """Which bars get a forecast; ValueError when the model cannot forecast them (another series,
-    too few bars of context before the start, nothing in the range)."""
+    """Which bars get a forecast; ValueError when the model cannot forecast them (another bar size,
+    another series without enough bars in the model's periods, too few bars of context before the
+    start, nothing in the range)."""
     from registry.selectors import version_file_bytes
 
-    if (version.symbol, version.timeframe) != (request.symbol, request.timeframe):
+    if version.timeframe != request.timeframe:
         raise DomainError(
             f"{version.ref} was trained on {version.symbol} {version.timeframe}; it cannot forecast "
-            f"{request.symbol} {request.timeframe}"
+            f"{request.symbol} {request.timeframe} (a model forecasts bars of the size it was trained on)"
         )
     patch_len = int(json.loads(version_file_bytes(version, "config"))["patch_len"])
+    adapt = adapt_plan(version, request, patch_len) if version.symbol != request.symbol else None
     candles = candles_frame(symbol=request.symbol, timeframe=request.timeframe, end=request.end)
     first = patch_len - 1
     if request.start is not None:
@@ -82,7 +129,7 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
             f"no {request.symbol} {request.timeframe} bar to forecast in that range "
             f"({len(candles)} bars stored up to it; a forecast needs {patch_len} of context)"
         )
-    return ForecastPlan(candles=candles, ends=np.arange(first, len(candles)), patch_len=patch_len)
+    return ForecastPlan(candles=candles, ends=np.arange(first, len(candles)), patch_len=patch_len, adapt=adapt)
 
 
 def _first_forecastable(candles: pd.DataFrame, patch_len: int) -> str:
@@ -101,9 +148,11 @@ def _when(iso: str) -> str:
     return f"{parse_utc(iso):%Y-%m-%d %H:%M}"
 
 
-def in_sample_message(version, overlap: dict) -> str:
+def in_sample_message(version, overlap: dict, symbol: str | None = None) -> str:
     """What a form says before it makes in-sample forecasts: how many fall in which part, and where
-    the out-of-sample forecasts start."""
+    the out-of-sample forecasts start. `symbol`: the series forecast, where it is not the model's own
+    (the model's periods are dates: its weights saw its own series on them, and the other series'
+    statistics and spread are fitted on that series' bars of the same dates)."""
     periods = version.periods
     inside = [
         f"{overlap[part]:,} inside its {name} part ({_when(periods[part]['first_bar'])} to {_when(periods[part]['last_bar'])} UTC)"
@@ -112,7 +161,12 @@ def in_sample_message(version, overlap: dict) -> str:
     ]
     return (
         f"In-sample: of these {sum(overlap.values()):,} forecasts, {' and '.join(inside)}. {version.ref} was fitted to "
-        f"those bars, so their scores, calibrations and backtests overstate what it can do. Its test period starts "
+        + (
+            f"{version.symbol}'s bars of those dates and {symbol}'s statistics to {symbol}'s"
+            if symbol and symbol != version.symbol
+            else "those bars"
+        )
+        + f", so their scores, calibrations and backtests overstate what it can do. Its test period starts "
         f"{_when(periods['test']['first_bar'])} UTC: start there or later for out-of-sample forecasts, or confirm to make these anyway."
     )
 
@@ -133,7 +187,7 @@ def forecast_set_start(
     ts = plan.candles["ts"]
     overlap = period_overlap(version.periods, ts.iloc[plan.ends])
     if not in_sample_ok and in_sample_of(overlap):
-        raise InSampleRange(in_sample_message(version, overlap))
+        raise InSampleRange(in_sample_message(version, overlap, request.symbol))
     fs = ForecastSet.of_request(  # the version it resolved to, not an alias that may move: a resumed run makes the same rows
         replace(request, artifact=version.ref),
         owner=user if getattr(user, "is_authenticated", False) else None,
@@ -176,6 +230,53 @@ def _chunk_generator(seed: int, chunk: int):
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0]))
 
 
+def adapt_normalizer(fs: ForecastSet, model, norm, config: dict, adapt: AdaptPlan, device: str, ctx: JobContext):
+    """The model's normalizer fitted to the set's series (`transfer.adapt_to_series`: statistics on its bars
+    of the model's training period, the spread and drift on its validation period's windows); what was
+    fitted is kept on the set (`adaptation`) for its page."""
+    from training.engine.transfer import adapt_to_series
+    from training.services.child import EVAL_WINDOWS
+
+    version = fs.artifact_version
+    ctx.progress(
+        0.0, f"fitting {fs.symbol}'s statistics and spread in {version.symbol} {version.ref}'s periods", force=True
+    )
+    started = time.monotonic()
+    adapted, fitted = adapt_to_series(
+        model,
+        norm,
+        adapt.candles,
+        channels=config["channels"],
+        patch_len=int(config["patch_len"]),
+        horizon=int(config["horizon"]),
+        split=adapt.split,
+        seed=request_of(fs).seed,
+        max_windows=EVAL_WINDOWS,
+        device=device,
+    )
+    ts = adapt.candles["ts"]
+    train, val = adapt.split.train, adapt.split.val
+    fs.adaptation = {
+        "trained_on": version.symbol,
+        "statistics_bars": [_utc_text(ts.iloc[0]), _utc_text(ts.iloc[int(train.max())])],
+        "train_windows": int(len(train)),
+        "val_windows": int(len(val)),
+        "val_origins": [_utc_text(ts.iloc[int(val.min())]), _utc_text(ts.iloc[int(val.max())])],
+        "spread_windows": fitted["windows"],
+        "spread": fitted["spread"],
+        "drift": fitted["drift"],
+        "model_spread": norm.spread,
+        "model_drift": norm.drift,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    ForecastSet.objects.filter(pk=fs.pk).update(adaptation=fs.adaptation)
+    return adapted
+
+
+def _utc_text(stamp) -> str:
+    return f"{pd.Timestamp(stamp).tz_convert('UTC'):%Y-%m-%d %H:%M}"
+
+
 def forecast_child_main(set_id: int) -> int:
     """The child: forecast every chunk of windows not stored yet, one short transaction a chunk."""
     import torch
@@ -193,6 +294,8 @@ def forecast_child_main(set_id: int) -> int:
     precision = inference_precision(device)  # bf16 on a GPU that has it, fp32 on the CPU
     request = request_of(fs)
     plan = forecast_plan(fs.artifact_version, request)
+    if plan.adapt is not None:  # another series: its bars in the model's units (a resumed run fits the same)
+        norm = adapt_normalizer(fs, model, norm, config, plan.adapt, device, ctx)
     features, _ = make_features(plan.candles, config["channels"])  # the model's channels, in its order
     feats = norm.transform(features)
     # each window's scale (the calendar-aware EWMA's spread times the fitted spread; one number for older

@@ -36,7 +36,7 @@ def _request(**changes) -> ForecastRequest:
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"symbol": "GBPUSD"}, "was trained on EURUSD 1h; it cannot forecast GBPUSD 1h"),
+        ({"symbol": "GBPUSD"}, "records no training and validation periods .* it can forecast only EURUSD"),
         ({"timeframe": "1d"}, "was trained on EURUSD 1h; it cannot forecast EURUSD 1d"),
         (
             {"start": "2014-05-30T20:00Z"},
@@ -324,7 +324,7 @@ def test_pages_make_forecasts_and_show_them(forecaster, user, logged_in_client, 
             "/forecasts/new/",
             {"artifact": forecaster.ref, "symbol": "GBPUSD", "timeframe": "1h", "samples": 20, "seed": 0},
         )
-        assert "it cannot forecast GBPUSD 1h" in bad.content.decode() and not ForecastSet.objects.exists()
+        assert "it can forecast only EURUSD" in bad.content.decode() and not ForecastSet.objects.exists()
         made = logged_in_client.post(
             "/forecasts/new/",
             {
@@ -365,3 +365,69 @@ def test_the_last_day_there_is_as_end_is_read_as_its_last_second(
     assert response.status_code == 302  # the day after 9999-12-31 does not exist: it once raised OverflowError (a 500)
     fs = ForecastSet.objects.get()
     assert fs.end.isoformat() == "9999-12-31T23:59:59+00:00"
+
+
+def _import_as(symbol: str, fixture_path, tmp_path, *, factor: float, rows: slice = slice(None)):
+    """The fixture's bars stored as another pair: prices times `factor`, each return 1.5 times as large."""
+    from marketdata.request import ImportRequest
+    from marketdata.services import candles_import_file
+
+    frame = pd.read_csv(fixture_path("eurusd_h1.csv")).iloc[rows]
+    base = frame["close"].iloc[0]
+    for column in ("open", "high", "low", "close"):
+        frame[column] = factor * base * (frame[column] / base) ** 1.5
+    path = tmp_path / f"{symbol}.csv"
+    frame.to_csv(path, index=False)
+    candles_import_file(source=str(path), request=ImportRequest(symbol=symbol, timeframe="1h"))
+
+
+@pytest.mark.slow
+def test_another_pair_is_forecast_in_the_models_units_fitted_on_its_own_bars(
+    child_env, eurusd, user, fixture_path, tmp_path, logged_in_client
+):
+    from tests.forecasts.conftest import register_forecaster
+
+    version = register_forecaster(periods=True)
+    _import_as("GBPUSD", fixture_path, tmp_path, factor=1.2)
+    _import_as("USDJPY", fixture_path, tmp_path, factor=80, rows=slice(250, None))  # nothing in the training period
+    with pytest.raises(
+        ValueError,
+        match="fits USDJPY's statistics on its bars of the model's training period .* 0 USDJPY 1h windows are stored there: at least",
+    ):
+        services.forecast_set_start(user=user, request=_request(artifact=version.ref, symbol="USDJPY"), enqueue=False)
+    test_start = version.periods["test"]["first_origin"]
+    fs = services.forecast_set_start(
+        user=user, request=_request(artifact=version.ref, symbol="GBP/USD", start=test_start, seed=5), enqueue=False
+    )
+    assert fs.adaptation is None and fs.overlap["test"] == fs.windows_total  # out of sample: the model's test dates
+    assert forecast_set_execute(fs.pk) == "succeeded", ForecastSet.objects.get(pk=fs.pk).error
+    fs.refresh_from_db()
+    adaptation = fs.adaptation
+    assert adaptation["trained_on"] == "EURUSD" and fs.rows == fs.windows_total
+    assert (adaptation["train_windows"], adaptation["val_windows"]) == (
+        version.periods["train"]["windows"],
+        version.periods["val"]["windows"],
+    )  # the same hours stored: the model's own windows, by date
+    assert adaptation["spread"] > 0 and adaptation["drift"] in (0.25, 0.5, 0.75, 1.0)
+    gbp = selectors.forecast_frame(fs)
+    eur = services.forecast_set_start(
+        user=user, request=_request(artifact=version.ref, start=test_start, seed=5), enqueue=False
+    )
+    assert forecast_set_execute(eur.pk) == "succeeded"
+    eur_frame = selectors.forecast_frame(eur)
+    width = (gbp["q95"] - gbp["q05"]).median() / (eur_frame["q95"] - eur_frame["q05"]).median()
+    assert width == pytest.approx(1.5 * adaptation["spread"] / version_spread(version), rel=0.25)  # its own volatility
+    page = logged_in_client.get(f"/forecasts/{fs.pk}/").content.decode()
+    assert (
+        'id="adaptation"' in page
+        and "was trained on EURUSD" in page
+        and "GBPUSD's own bars from 2014-05-30 15:00" in page
+    )
+    api = logged_in_client.get(f"/api/forecasts/{fs.pk}/").json()
+    assert api["adaptation"]["spread"] == adaptation["spread"]
+
+
+def version_spread(version) -> float:
+    from registry.selectors import version_stats
+
+    return float(version_stats(version)["spread"])

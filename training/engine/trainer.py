@@ -19,7 +19,15 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import lightning as L  # noqa: E402
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint  # noqa: E402
 
-from .features import TARGET_SCALE_LAMBDA, Normalizer, chronological_split, horizon_targets, make_features, windows  # noqa: E402
+from .features import (
+    TARGET_SCALE_LAMBDA,
+    Normalizer,
+    Split,
+    chronological_split,
+    horizon_targets,
+    make_features,
+    windows,
+)  # noqa: E402
 from .forecast import baseline_scores, crps_samples, forecast_scores, shrink_drift  # noqa: E402
 from .model import DiffusionForecaster, build_forecaster, member_models, sample_forecasts  # noqa: E402
 from .optimization import OptimizationConfig  # noqa: E402
@@ -53,19 +61,21 @@ def prepare_data(
     channels=None,
     normalizer: Normalizer | None = None,
     scale_model: str = "ewma",
+    split: Split | None = None,
 ) -> TrainingData:
     """Windows, targets and the normalizer, fitted on the training part. The ablations: `seasonal`
-        False scales targets by the plain EWMA's spread, `month_week` False by a calendar without the first
-        week of the month apart, `scale_lambda` None by one global scale, `scale_model` "garch" by the seasonal
-    GARCH(1,1)-t's spread instead of the EWMA's,
-        `channels` picks the input channels (default: all `make_features` gives). With `normalizer` (a
-        trained model's, and its `channels`) nothing is fitted: another series' windows in that model's
-        units, as its forecasts of that series are made (a pair it was not trained on)."""
+    False scales targets by the plain EWMA's spread, `month_week` False by a calendar without the first
+    week of the month apart, `scale_lambda` None by one global scale, `scale_model` "garch" by the
+    seasonal GARCH(1,1)-t's spread instead of the EWMA's, `channels` picks the input channels (default:
+    all `make_features` gives). With `normalizer` (a trained model's, and its `channels`) nothing is
+    fitted: another series' windows in that model's units, as its forecasts of that series are made (a
+    pair it was not trained on). `split`: the window ends of each part, where they are not the series'
+    own chronological split (`transfer.split_by_dates`)."""
     features, channels = make_features(candles, channels)
     close = candles["close"].to_numpy(float)
     ts = pd.to_datetime(candles["ts"], utc=True).to_numpy()
     targets = horizon_targets(close, horizon)
-    split = chronological_split(len(candles), patch_len, horizon)
+    split = split or chronological_split(len(candles), patch_len, horizon)
     norm = normalizer or Normalizer(scale_lambda=scale_lambda, scale_model=scale_model).fit(
         features, split.train, patch_len, targets, close, ts, seasonal=seasonal, month_week=month_week
     )
