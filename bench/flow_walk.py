@@ -7,8 +7,8 @@ drives Debian's Chromium: upload the 65,000-bar EURUSD H1 file, train one epoch,
 forecasts (100 samples), calibrate them and attach the calibration, backtest and optimize (600
 evaluations) on them, then a 65,000-bar baseline backtest and 600-evaluation optimization, the version
 compare page, and "Detect again" on the Hardware page until the new report is in. `--other-pair FILE`
-adds, after the first forecasts, a second pair's import and its January 2024 forecasts with the EURUSD
-model (its statistics and spread fitted on its own bars first). Each
+adds, after the first forecasts, a second pair's import and its forecasts over `--other-range` with the
+EURUSD model (its statistics and spread fitted on its own bars first). Each
 page's server time (navigation timing: request start to response end) and each job's wall time are
 printed as JSON and written to OUT/timings.json with a screenshot of every page.
 """
@@ -50,9 +50,10 @@ def main() -> None:
     parser.add_argument(
         "--other-pair",
         default=None,
-        help="a second pair's H1 file (e.g. ../shared/data/AUDUSD_H1_*.csv): imported after the first forecasts, "
-        "then forecast for January 2024 with the EURUSD model from its version page",
+        help="a second pair's H1 file (e.g. ../shared/data/AUDJPY_H1_2015-2023.csv): imported after the first "
+        "forecasts, then forecast over --other-range with the EURUSD model from its version page",
     )
+    parser.add_argument("--other-range", default="2023-06-01,2023-06-30", help="first,last day of those forecasts")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,6 +95,7 @@ def main() -> None:
             out,
             until_forecasts=args.until_forecasts,
             other_pair=Path(args.other_pair) if args.other_pair else None,
+            other_range=args.other_range.split(","),
         )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -102,7 +104,15 @@ def main() -> None:
     print(json.dumps(timings, indent=2))
 
 
-def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False, other_pair: Path | None = None) -> dict:
+def walk(
+    url: str,
+    data: Path,
+    out: Path,
+    *,
+    until_forecasts: bool = False,
+    other_pair: Path | None = None,
+    other_range: tuple[str, str] = ("2023-06-01", "2023-06-30"),
+) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
     timings = {"pages": {}, "jobs": {}}
@@ -206,10 +216,14 @@ def walk(url: str, data: Path, out: Path, *, until_forecasts: bool = False, othe
             job(page, f"import {symbol}", 600)
             page.goto(url + version_path)
             page.fill("#forecast-form input[name=symbol]", symbol)
-            page.fill("#forecast-form input[name=start]", "2024-01-01")
-            page.fill("#forecast-form input[name=end]", "2024-01-31")
+            page.fill("#forecast-form input[name=start]", other_range[0])
+            page.fill("#forecast-form input[name=end]", other_range[1])
             page.click("#forecast-form button[type=submit]")
-            job(page, f"forecast {symbol} January 2024 with the EURUSD model (100 samples)", 1800)
+            job(
+                page,
+                f"forecast {symbol} {other_range[0]} to {other_range[1]} with the EURUSD model (100 samples)",
+                1800,
+            )
             visit(page, "forecast-set-other-pair", page.url.replace(url, ""))
         if until_forecasts:
             browser.close()

@@ -16,6 +16,10 @@ mean / spread and the volatility calendar on that series' own training part (its
 network was trained in), `stats_spread` also fits the spread and drift again on its own validation part;
 `robust` and `robust_spread` do the same with statistics a one-bar shock cannot set
 (`training.engine.transfer.refit_statistics`: what the platform does when a model forecasts another series).
+Those rows use each pair's own 70/15/15 split, whose test part may fall on dates the EURUSD network was
+trained on (the 2012-2020 files' test parts are in 2019-2020); `platform` does exactly what the platform
+does - statistics on the pair's bars of the model's training dates, spread and drift on its validation
+dates - and scores the pair's windows of the model's test dates, where the network saw no bar of any pair.
 
 The epochs and the batch default to the platform's own (`TrainingRequest`): the default model is the
 one a training run started with the defaults gives. Fixed: the data (EURUSD_H1_2014-2024.csv), the
@@ -56,6 +60,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -64,10 +69,11 @@ sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
 
 from training.engine import build_config, detect_hardware, make_features  # noqa: E402
-from training.engine.features import VOL_CHANNELS, chronological_split  # noqa: E402
+from training.engine.features import VOL_CHANNELS, Split, chronological_split  # noqa: E402
 from training.engine.forecast import strongest_baseline  # noqa: E402
+from training.engine.periods import periods_of  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
-from training.engine.transfer import refit_statistics  # noqa: E402
+from training.engine.transfer import ADAPT_MIN_SHARE, adapt_to_series, refit_statistics, split_by_dates  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
 DATA = next(
@@ -163,7 +169,7 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
     },
 }
 ABLATION = "default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread"
-PAIR_ADAPT = ("none", "stats", "stats_spread", "robust", "robust_spread")  # --pair-adapt
+PAIR_ADAPT = ("none", "stats", "stats_spread", "robust", "robust_spread", "platform")  # --pair-adapt
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t")
 _trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len, scale_model) -> (data, module, trainer, train seconds): shared by variants
 
@@ -249,6 +255,10 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
         candles_other = read_candles(path)
         for adapt in args.pair_adapt:
             started = time.perf_counter()
+            if adapt == "platform":
+                pairs.append(platform_row(model, data, candles_other, path, args, device))
+                print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
+                continue
             norm = (
                 data.normalizer
                 if adapt == "none"
@@ -283,6 +293,65 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
             )
             print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
     return row | ({"pairs": pairs} if pairs else {})
+
+
+def platform_row(model, data, candles: pd.DataFrame, path: Path, args, device: str) -> dict:
+    """Another pair exactly as the platform forecasts it (`--pair-adapt platform`): its statistics fitted on
+    its bars of the EURUSD model's training dates and its spread and drift on its windows of the model's
+    validation dates (`transfer.adapt_to_series`, the forecast set's own code), scored on its windows of
+    the model's test dates - dates on which the network saw no bar of any pair. A pair with too few bars
+    on those dates (the platform refuses it) is recorded with its counts."""
+    started = time.perf_counter()
+    periods = periods_of(data)
+    split = split_by_dates(candles["ts"], periods, data.patch_len, data.horizon)
+    stamps = pd.DatetimeIndex(pd.to_datetime(candles["ts"], utc=True))
+    first, last = (pd.Timestamp(periods["test"][k]) for k in ("first_origin", "last_origin"))
+    index = np.arange(len(stamps))
+    test = index[
+        (stamps >= first) & (stamps <= last) & (index >= data.patch_len - 1) & (index < len(stamps) - data.horizon)
+    ]
+    counts = {"train": len(split.train), "val": len(split.val), "test": len(test)}
+    row = {
+        "pair": pair_name(path),
+        "file": path.name,
+        "trained_on": False,
+        "adapt": "platform",
+        "windows_on_the_models_dates": counts,
+    }
+    needed = {part: int(np.ceil(ADAPT_MIN_SHARE * periods[part]["windows"])) for part in ("train", "val")}
+    if any(counts[part] < needed[part] for part in needed) or counts["test"] < 100:
+        return row | {"refused": f"too few windows on the model's dates (needed: {needed}, and 100 test windows)"}
+    norm, _ = adapt_to_series(
+        model,
+        data.normalizer,
+        candles,
+        channels=data.channels,
+        patch_len=data.patch_len,
+        horizon=data.horizon,
+        split=split,
+        seed=args.seed,
+        n_samples=args.samples,
+        device=device,
+    )
+    other = prepare_data(
+        candles,
+        patch_len=data.patch_len,
+        horizon=data.horizon,
+        channels=data.channels,
+        normalizer=norm,
+        split=Split(split.train, split.val, test),
+    )
+    scored = evaluate_quality(
+        model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
+    )
+    return row | {
+        "spread": norm.spread,
+        "drift": norm.drift,
+        "windows": scored["windows"],
+        "test_dates": [str(stamps[test[0]]), str(stamps[test[-1]])],
+        "eval_seconds": round(time.perf_counter() - started, 1),
+        **quality_row(scored),
+    }
 
 
 def quality_row(quality: dict) -> dict:

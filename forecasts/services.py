@@ -67,16 +67,9 @@ class AdaptPlan:
     split: object  # training.engine.features.Split
 
 
-# Another series is forecast only where it has at least this share of the model's own training and
-# validation windows in those periods (and at least ADAPT_MIN_WINDOWS of each): the statistics and the
-# spread fitted on fewer would say more about the few bars than about the series.
-ADAPT_MIN_SHARE = 0.25
-ADAPT_MIN_WINDOWS = 20
-
-
 def adapt_plan(version, request: ForecastRequest, patch_len: int) -> AdaptPlan:
     """The bars another series' statistics are fitted on; DomainError naming what is missing."""
-    from training.engine.transfer import split_by_dates
+    from training.engine.transfer import ADAPT_MIN_SHARE, ADAPT_MIN_WINDOWS, split_by_dates
 
     periods = version.periods or {}
     if not periods:
@@ -162,7 +155,7 @@ def in_sample_message(version, overlap: dict, symbol: str | None = None) -> str:
     return (
         f"In-sample: of these {sum(overlap.values()):,} forecasts, {' and '.join(inside)}. {version.ref} was fitted to "
         + (
-            f"{version.symbol}'s bars of those dates and {symbol}'s statistics to {symbol}'s"
+            f"{version.symbol}'s bars of those dates (and its {symbol} statistics to {symbol}'s bars of them)"
             if symbol and symbol != version.symbol
             else "those bars"
         )
@@ -239,7 +232,9 @@ def adapt_normalizer(fs: ForecastSet, model, norm, config: dict, adapt: AdaptPla
 
     version = fs.artifact_version
     ctx.progress(
-        0.0, f"fitting {fs.symbol}'s statistics and spread in {version.symbol} {version.ref}'s periods", force=True
+        0.0,
+        f"fitting {fs.symbol}'s statistics and spread on its bars of {version.ref}'s training and validation periods",
+        force=True,
     )
     started = time.monotonic()
     adapted, fitted = adapt_to_series(

@@ -395,6 +395,10 @@ def test_another_pair_is_forecast_in_the_models_units_fitted_on_its_own_bars(
         match="fits USDJPY's statistics on its bars of the model's training period .* 0 USDJPY 1h windows are stored there: at least",
     ):
         services.forecast_set_start(user=user, request=_request(artifact=version.ref, symbol="USDJPY"), enqueue=False)
+    with pytest.raises(services.InSampleRange, match="EURUSD's bars of those dates \\(and its GBPUSD statistics to"):
+        services.forecast_set_start(
+            user=user, request=_request(artifact=version.ref, symbol="GBPUSD"), enqueue=False, in_sample_ok=False
+        )
     test_start = version.periods["test"]["first_origin"]
     fs = services.forecast_set_start(
         user=user, request=_request(artifact=version.ref, symbol="GBP/USD", start=test_start, seed=5), enqueue=False

@@ -20,6 +20,11 @@ from .features import Normalizer, Split, make_features
 from .forecast import Seasonality
 from .garch import SeasonalGarchT
 
+# Another series is forecast only where it has at least this share of the model's own training and
+# validation windows on those dates (and at least ADAPT_MIN_WINDOWS of each): statistics and a spread
+# fitted on fewer would say more about the few bars than about the series.
+ADAPT_MIN_SHARE = 0.25
+ADAPT_MIN_WINDOWS = 20
 CHANNEL_CLIP = 0.005  # each input channel's mean / spread from values between its 0.5% and 99.5% quantiles
 RETURN_CLIP = 0.0005  # the calendar (and GARCH) from 1-bar returns between their 0.05% and 99.95% quantiles
 
