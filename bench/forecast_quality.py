@@ -299,8 +299,9 @@ def platform_row(model, data, candles: pd.DataFrame, path: Path, args, device: s
     """Another pair exactly as the platform forecasts it (`--pair-adapt platform`): its statistics fitted on
     its bars of the EURUSD model's training dates and its spread and drift on its windows of the model's
     validation dates (`transfer.adapt_to_series`, the forecast set's own code), scored on its windows of
-    the model's test dates - dates on which the network saw no bar of any pair. A pair with too few bars
-    on those dates (the platform refuses it) is recorded with its counts."""
+    the model's test dates - dates on which the network saw no bar of any pair - beside the model on its own
+    pair's windows of the same dates (`trained_pair_on_these_dates`: what the period gives where the model
+    was trained). A pair with too few bars on those dates (the platform refuses it) is recorded with its counts."""
     started = time.perf_counter()
     periods = periods_of(data)
     split = split_by_dates(candles["ts"], periods, data.patch_len, data.horizon)
@@ -344,6 +345,22 @@ def platform_row(model, data, candles: pd.DataFrame, path: Path, args, device: s
     scored = evaluate_quality(
         model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
     )
+    # The same dates on the model's own pair: what the period gives the model where it was trained.
+    own_stamps = pd.DatetimeIndex(pd.to_datetime(data.ts, utc=True))
+    own_test = data.ends["test"][
+        (own_stamps[data.ends["test"]] >= stamps[test[0]]) & (own_stamps[data.ends["test"]] <= stamps[test[-1]])
+    ]
+    own = prepare_data(
+        read_candles(DATA),
+        patch_len=data.patch_len,
+        horizon=data.horizon,
+        channels=data.channels,
+        normalizer=data.normalizer,
+        split=Split(data.ends["train"], data.ends["val"], own_test),
+    )
+    reference = evaluate_quality(
+        model, own, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
+    )
     return row | {
         "spread": norm.spread,
         "drift": norm.drift,
@@ -351,6 +368,11 @@ def platform_row(model, data, candles: pd.DataFrame, path: Path, args, device: s
         "test_dates": [str(stamps[test[0]]), str(stamps[test[-1]])],
         "eval_seconds": round(time.perf_counter() - started, 1),
         **quality_row(scored),
+        "trained_pair_on_these_dates": {
+            "pair": pair_name(DATA),
+            "windows": reference["windows"],
+            **quality_row(reference),
+        },
     }
 
 

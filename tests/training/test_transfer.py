@@ -82,42 +82,28 @@ def test_the_spread_and_drift_are_fitted_on_the_validation_windows_and_a_rerun_f
     model = DiffusionForecaster(channels=len(own.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2).eval()
     other = _candles(1200, seed=4, vol=2e-3)
     split = split_by_dates(other["ts"], periods_of(own), 32, 12)
-    norm, fitted = adapt_to_series(
-        model,
-        own.normalizer,
-        other,
-        channels=own.channels,
-        patch_len=32,
-        horizon=12,
-        split=split,
-        n_samples=8,
-        max_windows=40,
-    )
-    assert norm.spread == fitted["spread"] and fitted["spread"] in SPREADS and fitted["windows"] == 40
-    assert norm is not own.normalizer and own.normalizer.spread == 1.0
-    again, _ = adapt_to_series(
-        model,
-        own.normalizer,
-        other,
-        channels=own.channels,
-        patch_len=32,
-        horizon=12,
-        split=split,
-        n_samples=8,
-        max_windows=40,
-    )
-    assert (again.spread, again.drift) == (norm.spread, norm.drift) and np.array_equal(again.mu, norm.mu)
-    targets = horizon_targets(other["close"].to_numpy(), 12)[split.val, -1]
-    scale = norm.target_scale(other["close"].to_numpy(), split.val, 12, other["ts"])
-    own_z = own.y["val"][:, -1]  # the model's own validation targets, in its units
-    assert np.nanstd(targets / scale) == pytest.approx(np.std(own_z), rel=0.25)  # the other series in the same units
-    with pytest.raises(ValueError, match="no training or validation window"):
-        adapt_to_series(
+
+    def adapt(split):
+        return adapt_to_series(
             model,
             own.normalizer,
             other,
             channels=own.channels,
             patch_len=32,
             horizon=12,
-            split=split_by_dates(other["ts"].iloc[:10], periods_of(own), 32, 12),
+            split=split,
+            n_samples=8,
+            max_windows=40,
         )
+
+    norm, fitted = adapt(split)
+    assert norm.spread == fitted["spread"] and fitted["spread"] in SPREADS and fitted["windows"] == 40
+    assert norm is not own.normalizer and own.normalizer.spread == 1.0
+    again, _ = adapt(split)  # a resumed forecast set fits the same numbers
+    assert (again.spread, again.drift) == (norm.spread, norm.drift) and np.array_equal(again.mu, norm.mu)
+    targets = horizon_targets(other["close"].to_numpy(), 12)[split.val, -1]
+    scale = norm.target_scale(other["close"].to_numpy(), split.val, 12, other["ts"])
+    own_z = own.y["val"][:, -1]  # the model's own validation targets, in its units
+    assert np.nanstd(targets / scale) == pytest.approx(np.std(own_z), rel=0.25)  # the other series in the same units
+    with pytest.raises(ValueError, match="no training or validation window"):
+        adapt(split_by_dates(other["ts"].iloc[:10], periods_of(own), 32, 12))
