@@ -52,7 +52,7 @@ def ceiling(path: Path, windows: int) -> dict:
     parts = {part: data.ends[part][evenly_spaced(len(data.ends[part]), windows)] for part in ("val", "test")}
     truth = {part: realized[ends] for part, ends in parts.items()}
 
-    def spreads(calendar: str, season: Seasonality) -> dict:
+    def spreads(season: Seasonality) -> dict:
         """scale name -> each bar's horizon spread (NaN before bar 200 and in the last h bars)."""
         out = {}
         for lam in LAMBDAS:
@@ -64,7 +64,7 @@ def ceiling(path: Path, windows: int) -> dict:
     grid = []
     for calendar in ("month_week", "one_calendar"):
         season = Seasonality.fit(close, ts, train_last, month_week=calendar == "month_week")
-        for (scale, lam), sigma in spreads(calendar, season).items():
+        for (scale, lam), sigma in spreads(season).items():
             z = (realized / sigma)[: train_last - h]  # standardized returns whose horizon ended in the training part
             z = np.sort(z[np.isfinite(z)])
             shape = np.quantile(z, QUANTILES)[:, None]

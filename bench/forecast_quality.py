@@ -60,7 +60,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -73,7 +72,7 @@ from training.engine.features import VOL_CHANNELS, Split, chronological_split  #
 from training.engine.forecast import strongest_baseline  # noqa: E402
 from training.engine.periods import periods_of  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
-from training.engine.transfer import ADAPT_MIN_SHARE, adapt_to_series, refit_statistics, split_by_dates  # noqa: E402
+from training.engine.transfer import adapt_to_series, refit_statistics, split_by_dates, windows_needed  # noqa: E402
 from training.request import TrainingRequest  # noqa: E402
 
 DATA = next(
@@ -304,13 +303,9 @@ def platform_row(model, data, candles: pd.DataFrame, path: Path, args, device: s
     was trained). A pair with too few bars on those dates (the platform refuses it) is recorded with its counts."""
     started = time.perf_counter()
     periods = periods_of(data)
-    split = split_by_dates(candles["ts"], periods, data.patch_len, data.horizon)
+    split = split_by_dates(candles["ts"], periods, data.patch_len, data.horizon, parts=("train", "val", "test"))
     stamps = pd.DatetimeIndex(pd.to_datetime(candles["ts"], utc=True))
-    first, last = (pd.Timestamp(periods["test"][k]) for k in ("first_origin", "last_origin"))
-    index = np.arange(len(stamps))
-    test = index[
-        (stamps >= first) & (stamps <= last) & (index >= data.patch_len - 1) & (index < len(stamps) - data.horizon)
-    ]
+    test = split.test
     counts = {"train": len(split.train), "val": len(split.val), "test": len(test)}
     row = {
         "pair": pair_name(path),
@@ -319,7 +314,7 @@ def platform_row(model, data, candles: pd.DataFrame, path: Path, args, device: s
         "adapt": "platform",
         "windows_on_the_models_dates": counts,
     }
-    needed = {part: int(np.ceil(ADAPT_MIN_SHARE * periods[part]["windows"])) for part in ("train", "val")}
+    needed = windows_needed(periods)
     if any(counts[part] < needed[part] for part in needed) or counts["test"] < 100:
         return row | {"refused": f"too few windows on the model's dates (needed: {needed}, and 100 test windows)"}
     norm, _ = adapt_to_series(
@@ -335,12 +330,7 @@ def platform_row(model, data, candles: pd.DataFrame, path: Path, args, device: s
         device=device,
     )
     other = prepare_data(
-        candles,
-        patch_len=data.patch_len,
-        horizon=data.horizon,
-        channels=data.channels,
-        normalizer=norm,
-        split=Split(split.train, split.val, test),
+        candles, patch_len=data.patch_len, horizon=data.horizon, channels=data.channels, normalizer=norm, split=split
     )
     scored = evaluate_quality(
         model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device

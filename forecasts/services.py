@@ -67,28 +67,32 @@ class AdaptPlan:
     split: object  # training.engine.features.Split
 
 
-def adapt_plan(version, request: ForecastRequest, patch_len: int) -> AdaptPlan:
-    """The bars another series' statistics are fitted on; DomainError naming what is missing."""
-    from training.engine.transfer import ADAPT_MIN_SHARE, ADAPT_MIN_WINDOWS, split_by_dates
-
-    periods = version.periods or {}
-    if not periods:
+def adapt_end(version, request: ForecastRequest):
+    """The last bar another series' statistics and spread may read: the end of the model's validation
+    period. DomainError for a version that records no periods."""
+    if not version.periods:
         raise DomainError(
             f"{version.ref} was trained on {version.symbol} {version.timeframe} and records no training and "
             f"validation periods (registered before they were kept): it can forecast only {version.symbol}"
         )
-    candles = candles_frame(
-        symbol=request.symbol, timeframe=request.timeframe, end=parse_utc(periods["val"]["last_bar"])
-    )
+    return parse_utc(version.periods["val"]["last_bar"])
+
+
+def adapt_plan(version, request: ForecastRequest, candles: pd.DataFrame, patch_len: int) -> AdaptPlan:
+    """Another series' windows of the model's training and validation periods among `candles` (its bars up to
+    `adapt_end`); DomainError naming what is missing."""
+    from training.engine.transfer import split_by_dates, windows_needed
+
+    periods = version.periods
     split = split_by_dates(candles["ts"], periods, patch_len, version.horizon_bars)
+    needed = windows_needed(periods)
     for part, name, found in (("train", "training", split.train), ("val", "validation", split.val)):
-        needed = max(ADAPT_MIN_WINDOWS, int(np.ceil(ADAPT_MIN_SHARE * periods[part]["windows"])))
-        if len(found) < needed:
+        if len(found) < needed[part]:
             raise DomainError(
                 f"{version.ref} was trained on {version.symbol} {version.timeframe}; to forecast {request.symbol} it "
                 f"fits {request.symbol}'s statistics on its bars of the model's {name} period "
                 f"({_when(periods[part]['first_origin'])} to {_when(periods[part]['last_origin'])} UTC), and "
-                f"{found.size:,} {request.symbol} {request.timeframe} windows are stored there: at least {needed:,} are needed"
+                f"{found.size:,} {request.symbol} {request.timeframe} windows are stored there: at least {needed[part]:,} are needed"
             )
     return AdaptPlan(candles=candles, split=split)
 
@@ -96,7 +100,8 @@ def adapt_plan(version, request: ForecastRequest, patch_len: int) -> AdaptPlan:
 def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
     """Which bars get a forecast; ValueError when the model cannot forecast them (another bar size,
     another series without enough bars in the model's periods, too few bars of context before the
-    start, nothing in the range)."""
+    start, nothing in the range). The series' bars are read once, up to the later of the request's end
+    and, for another series, the end of the model's validation period."""
     from registry.selectors import version_file_bytes
 
     if version.timeframe != request.timeframe:
@@ -105,8 +110,15 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
             f"{request.symbol} {request.timeframe} (a model forecasts bars of the size it was trained on)"
         )
     patch_len = int(json.loads(version_file_bytes(version, "config"))["patch_len"])
-    adapt = adapt_plan(version, request, patch_len) if version.symbol != request.symbol else None
-    candles = candles_frame(symbol=request.symbol, timeframe=request.timeframe, end=request.end)
+    fit_end = adapt_end(version, request) if version.symbol != request.symbol else None
+    read_end = request.end if fit_end is None or request.end is None else max(request.end, fit_end)
+    stored = candles_frame(symbol=request.symbol, timeframe=request.timeframe, end=read_end)
+
+    def upto(end) -> pd.DataFrame:
+        return stored if end is None or end == read_end else stored[stored["ts"] <= end].reset_index(drop=True)
+
+    adapt = adapt_plan(version, request, upto(fit_end), patch_len) if fit_end is not None else None
+    candles = upto(request.end)
     first = patch_len - 1
     if request.start is not None:
         before = int((candles["ts"] < pd.Timestamp(request.start)).sum())

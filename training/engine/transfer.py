@@ -56,19 +56,31 @@ def refit_statistics(
     return norm
 
 
-def split_by_dates(ts, periods: dict, patch_len: int, horizon: int) -> Split:
-    """The window ends of another series whose origins fall in the model's training and validation
-    periods (`periods`: `periods.periods_of`'s first_origin / last_origin, ISO UTC) - each with a full
-    context and a realized horizon. No test windows: forecasts are what the test period is for."""
+def split_by_dates(ts, periods: dict, patch_len: int, horizon: int, parts=("train", "val")) -> Split:
+    """The window ends of another series whose origins fall in the model's periods (`periods`:
+    `periods.periods_of`'s first_origin / last_origin, ISO UTC) - each with a full context and a realized
+    horizon - for each of `parts`; the others empty. The platform asks for the training and validation
+    periods only: forecasts are what the test period is for (the protocol scores the test period's)."""
     stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
     index = np.arange(len(stamps))
     usable = (index >= patch_len - 1) & (index <= len(stamps) - 1 - horizon)
 
     def part(name: str) -> np.ndarray:
+        if name not in parts:
+            return np.zeros(0, dtype=np.int64)
         first, last = (pd.Timestamp(periods[name][k]) for k in ("first_origin", "last_origin"))
         return index[usable & (stamps >= first) & (stamps <= last)]
 
-    return Split(part("train"), part("val"), np.zeros(0, dtype=np.int64))
+    return Split(part("train"), part("val"), part("test"))
+
+
+def windows_needed(periods: dict) -> dict[str, int]:
+    """The training and validation windows another series needs on the model's dates (ADAPT_MIN_SHARE of
+    the model's own, at least ADAPT_MIN_WINDOWS)."""
+    return {
+        part: max(ADAPT_MIN_WINDOWS, int(np.ceil(ADAPT_MIN_SHARE * periods[part]["windows"])))
+        for part in ("train", "val")
+    }
 
 
 def adapt_to_series(
