@@ -9,7 +9,11 @@ sigma_t x q, where sigma_t is a volatility forecast of the horizon fitted on the
 and q the empirical quantiles of the training part's 12-bar returns in units of sigma (fat tails kept).
 The volatility forecasts tried: the calendar-aware EWMA's spread (`Seasonality`, as the model's target
 scale) for each lambda in LAMBDAS, and the seasonal GARCH(1,1)-t's (`training.engine.garch`, as the
-fourth baseline but with the same calendar as the EWMA: `scale_model` "garch" of the model), each with
+fourth baseline but with the same calendar as the EWMA: `scale_model` "garch" of the model), and the
+same calendar-aware EWMA of range-based variances instead of squared close-to-close returns (`parkinson`:
+(ln high/low)^2 / 4 ln 2 plus the squared gap from the previous close to the open; `garman_klass`:
+1/2 (ln high/low)^2 - (2 ln 2 - 1) (ln close/open)^2 plus the squared gap; each rescaled to the squared
+returns' mean on the training part), each with
 the hour of the week with the first week of the month apart (`month_week`) or the hour of the week alone
 (`one_calendar`). The volatility forecast and a spread factor k are chosen on the validation part's
 windows; the test part's windows (the protocol's: 5,000 evenly spaced on EURUSD, `--pair-windows` on
@@ -25,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,15 +45,30 @@ LAMBDAS = (0.94, 0.97, 0.985, 0.99, 0.995, 0.998, 0.999)
 SPREADS = (0.9, 0.95, 1.0, 1.05, 1.1)
 
 
+def range_variances(candles, close: np.ndarray) -> dict:
+    """Per-bar variance estimates from the bar's range (Parkinson; Garman-Klass), each plus the squared gap
+    from the previous close to the bar's open (an hourly bar's range does not see it)."""
+    high, low = candles["high"].to_numpy(float), candles["low"].to_numpy(float)
+    open_ = candles["open"].to_numpy(float)
+    hl, co = np.log(high / low), np.log(close / open_)
+    gap2 = (np.diff(np.log(close), prepend=np.log(close[0])) - co) ** 2
+    return {
+        "parkinson": hl**2 / (4 * np.log(2)) + gap2,
+        "garman_klass": 0.5 * hl**2 - (2 * np.log(2) - 1) * co**2 + gap2,
+    }
+
+
 def ceiling(path: Path, windows: int) -> dict:
     """The validation-chosen volatility-only forecast of one series, and the best of each kind."""
-    data = prepare_data(read_candles(path), patch_len=64, horizon=HORIZON)
+    candles = read_candles(path)
+    data = prepare_data(candles, patch_len=64, horizon=HORIZON)
     close, ts, h = data.close, data.ts, HORIZON
     train_last = int(data.ends["train"].max())
     logc = np.log(close)
     bars = np.arange(200, len(close) - h)
     realized = np.full(len(close), np.nan)
     realized[bars] = logc[bars + h] - logc[bars]
+    ranges = range_variances(candles, close)
     parts = {part: data.ends[part][evenly_spaced(len(data.ends[part]), windows)] for part in ("val", "test")}
     truth = {part: realized[ends] for part, ends in parts.items()}
 
@@ -57,6 +77,15 @@ def ceiling(path: Path, windows: int) -> dict:
         out = {}
         for lam in LAMBDAS:
             out[("ewma", lam)] = season.variance(close, ts, bars, h, lam)
+        stamps = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
+        factors, squared = season.bar_factors(stamps), season.deseasonalized(close, stamps) ** 2
+        horizon_sum = season.horizon_sum(season.slots(stamps)[bars], h, stamps[bars])
+        for kind, per_bar in ranges.items():
+            per_bar = per_bar / factors
+            per_bar = per_bar * squared[1 : train_last + 1].mean() / per_bar[1 : train_last + 1].mean()
+            for lam in LAMBDAS:
+                level = pd.Series(per_bar).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
+                out[(kind, lam)] = level[bars] * horizon_sum
         garch = SeasonalGarchT().fit(close, ts, train_last, season=season)
         out[("garch", None)] = garch.step_variances(close, ts, bars, h).sum(axis=1)
         return {key: np.r_[np.full(200, np.nan), np.sqrt(var), np.full(h, np.nan)] for key, var in out.items()}
@@ -101,6 +130,8 @@ def ceiling(path: Path, windows: int) -> dict:
         "chosen": best(),
         "best_ewma": best(scale="ewma"),
         "best_garch": best(scale="garch"),
+        "best_parkinson": best(scale="parkinson"),
+        "best_garman_klass": best(scale="garman_klass"),
         "one_calendar": best(calendar="one_calendar", scale="ewma"),
         "lambda_0.94_spread_1": summary(
             next(r for r in grid if r["calendar"] == "month_week" and r["lambda"] == 0.94 and r["spread"] == 1.0)

@@ -44,7 +44,8 @@ the calendar of the hour of the week, with the first week of the month apart - t
 bar's return against it as two input channels, the spread factor and the drift fitted on the validation
 part), `one_calendar` (the hour of the week alone, the default before), `ensemble2` (an ensemble of 2
 networks trained side by side), `garch_scale` (targets in units of the seasonal GARCH(1,1)-t's spread, the
-default's calendar, instead of the EWMA's), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
+default's calendar, instead of the EWMA's), `range_channel` (an input channel more: the slow EWMA's spread
+of each bar's Garman-Klass range variance, `features.OPTIONAL_CHANNELS`), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
 same model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
@@ -121,6 +122,13 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
         "scale_model": "garch",
         "change": "targets in units of the seasonal GARCH(1,1)-t's spread (fitted on the training part, the default's calendar) instead of the EWMA's",
     },
+    "range_channel": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "extra_channels": ("log_sigma_range",),
+        "change": "the default plus an input channel: the log spread of the slow EWMA (lambda 0.995) of each bar's Garman-Klass range variance",
+    },
     "no_vol_channels": {
         "scale_lambda": TARGET_SCALE_LAMBDA,
         "seasonal": True,
@@ -170,7 +178,7 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
 ABLATION = "default,one_calendar,ensemble2,no_vol_channels,no_drift,fast_scale,no_spread,ewma_scale,global_scale,global_no_spread"
 PAIR_ADAPT = ("none", "stats", "stats_spread", "robust", "robust_spread", "platform")  # --pair-adapt
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t")
-_trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len, scale_model) -> (data, module, trainer, train seconds): shared by variants
+_trained: dict = {}  # (scale_lambda, seasonal, month_week, vol_channels, members, patch_len, scale_model, extra channels) -> (data, module, trainer, train seconds): shared by variants
 
 
 def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
@@ -180,10 +188,15 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     month_week = spec.get("month_week", True)
     patch_len = spec.get("patch_len", 64)
     scale_model = spec.get("scale_model", "ewma")
-    key = (spec["scale_lambda"], spec["seasonal"], month_week, vol, members, patch_len, scale_model)
+    extra = spec.get("extra_channels", ())
+    key = (spec["scale_lambda"], spec["seasonal"], month_week, vol, members, patch_len, scale_model, extra)
     cfg = build_config(detect_hardware())
     if key not in _trained:
-        channels = None if vol else [c for c in make_features(candles.iloc[:100])[1] if c not in VOL_CHANNELS]
+        channels = (
+            None
+            if vol and not extra
+            else [c for c in make_features(candles)[1] if vol or c not in VOL_CHANNELS] + list(extra)
+        )
         data = prepare_data(
             candles,
             patch_len=patch_len,

@@ -84,6 +84,29 @@ def test_volatility_channels_and_a_models_own_channel_order(candles):
         make_features(candles.assign(volume=0), names)
 
 
+def test_the_range_channel_is_read_only_by_name_and_follows_the_bars_range(candles):
+    """log_sigma_range is not among the default's channels; asked for, it is the slow EWMA of each bar's
+    Garman-Klass variance plus its squared opening gap, from bars <= t only."""
+    from training.engine.features import OPTIONAL_CHANNELS, TARGET_SCALE_LAMBDA
+
+    _, default = make_features(candles)
+    assert not set(OPTIONAL_CHANNELS) & set(default)
+    names = [*default, "log_sigma_range"]
+    features, got = make_features(candles, names)
+    assert got == names
+    o, h, l, c = (candles[k].to_numpy(float) for k in ("open", "high", "low", "close"))
+    prev = np.r_[c[0], c[:-1]]
+    per_bar = 0.5 * np.log(h / l) ** 2 - (2 * np.log(2) - 1) * np.log(c / o) ** 2 + np.log(o / prev) ** 2
+    level = pd.Series(per_bar).ewm(alpha=1 - TARGET_SCALE_LAMBDA, adjust=False).mean().to_numpy()
+    t = 300
+    assert features[t, -1] == pytest.approx(0.5 * np.log(level[t]), rel=1e-5)
+    wider = candles.copy()
+    wider.loc[t + 1 :, "high"] *= 1.01  # wider ranges after t: the channel rises there, not before
+    changed, _ = make_features(wider, names)
+    assert np.array_equal(changed[: t + 1, -1], features[: t + 1, -1])
+    assert changed[t + 50, -1] > features[t + 50, -1]
+
+
 def test_normalization_uses_the_training_part_only(candles):
     data = prepare_data(candles, patch_len=32, horizon=12)
     last_train = data.ends["train"].max()

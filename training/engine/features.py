@@ -13,6 +13,13 @@ import pandas as pd
 # there, and 0.6% in the protocol's test windows: bench/forecast_quality.py, variants default / fast_scale).
 TARGET_SCALE_LAMBDA = 0.995
 VOL_CHANNELS = ("log_sigma", "ret_z")
+# Channels make_features can give but the default model does not read (a model asks for them by name in
+# its channel order): `log_sigma_range`, the log spread of the same slow EWMA of each bar's Garman-Klass
+# range variance (plus the squared gap from the previous close to its open) - a more efficient estimate
+# of the volatility level than squared closes (bench/forecast_ceiling.py: chosen on the validation part
+# for five of eight pairs as a volatility-only forecast). Measured as a model input: bench/forecast_quality.py
+# --variants range_channel.
+OPTIONAL_CHANNELS = ("log_sigma_range",)
 
 
 def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, list[str]]:
@@ -52,7 +59,11 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
         "log_sigma": 0.5 * np.log(var),
         "ret_z": np.clip(cols["ret_close"] / np.sqrt(np.r_[var[0], var[:-1]]), -10, 10),
     }
-    names = list(cols) if channels is None else list(channels)
+    gap2 = (np.log(o / prev)) ** 2
+    gk = 0.5 * cols["log_range"] ** 2 - (2 * np.log(2) - 1) * np.log(c / o) ** 2 + gap2
+    range_var = pd.Series(np.maximum(gk, 0.0)).ewm(alpha=1 - TARGET_SCALE_LAMBDA, adjust=False).mean().to_numpy()
+    cols["log_sigma_range"] = 0.5 * np.log(np.maximum(range_var, 1e-14))
+    names = [n for n in cols if n not in OPTIONAL_CHANNELS] if channels is None else list(channels)
     missing = [n for n in names if n not in cols]
     if missing:
         raise ValueError(
