@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
 from forecast_quality import DATA, pair_path, read_candles  # noqa: E402  (bench/)
 
+from training.engine.features import range_variances  # noqa: E402
 from training.engine.forecast import QUANTILES, Seasonality, baseline_scores, crps_empirical, distribution_scores  # noqa: E402
 from training.engine.garch import SeasonalGarchT  # noqa: E402
 from training.engine.trainer import evenly_spaced, prepare_data  # noqa: E402
@@ -43,19 +44,6 @@ from training.engine.trainer import evenly_spaced, prepare_data  # noqa: E402
 HORIZON, WINDOWS = 12, 5000
 LAMBDAS = (0.94, 0.97, 0.985, 0.99, 0.995, 0.998, 0.999)
 SPREADS = (0.9, 0.95, 1.0, 1.05, 1.1)
-
-
-def range_variances(candles, close: np.ndarray) -> dict:
-    """Per-bar variance estimates from the bar's range (Parkinson; Garman-Klass), each plus the squared gap
-    from the previous close to the bar's open (an hourly bar's range does not see it)."""
-    high, low = candles["high"].to_numpy(float), candles["low"].to_numpy(float)
-    open_ = candles["open"].to_numpy(float)
-    hl, co = np.log(high / low), np.log(close / open_)
-    gap2 = (np.diff(np.log(close), prepend=np.log(close[0])) - co) ** 2
-    return {
-        "parkinson": hl**2 / (4 * np.log(2)) + gap2,
-        "garman_klass": 0.5 * hl**2 - (2 * np.log(2) - 1) * co**2 + gap2,
-    }
 
 
 def ceiling(path: Path, windows: int) -> dict:
@@ -68,7 +56,7 @@ def ceiling(path: Path, windows: int) -> dict:
     bars = np.arange(200, len(close) - h)
     realized = np.full(len(close), np.nan)
     realized[bars] = logc[bars + h] - logc[bars]
-    ranges = range_variances(candles, close)
+    ranges = range_variances(candles)
     parts = {part: data.ends[part][evenly_spaced(len(data.ends[part]), windows)] for part in ("val", "test")}
     truth = {part: realized[ends] for part, ends in parts.items()}
 

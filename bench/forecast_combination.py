@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import special
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,7 +40,7 @@ from forecast_quality import DATA, pair_name, pair_path, read_candles  # noqa: E
 from training.engine import build_config, detect_hardware  # noqa: E402
 from training.engine.features import chronological_split  # noqa: E402
 from training.engine.forecast import _pair_sum, baseline_scores, shrink_drift  # noqa: E402
-from training.engine.garch import SeasonalGarchT, horizon_t, student_t_crps  # noqa: E402
+from training.engine.garch import SeasonalGarchT, horizon_t, student_t_crps, t_half_spread  # noqa: E402
 from training.engine.model import sample_forecasts  # noqa: E402
 from training.engine.periods import periods_of  # noqa: E402
 from training.engine.trainer import DRIFTS, SPREADS, evenly_spaced, prepare_data, train  # noqa: E402
@@ -53,11 +52,6 @@ P = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # pool's GARCH-t weights
 BASELINES = ("random_walk", "ewma_gaussian", "seasonal_ewma", "seasonal_garch_t")
 
 
-def half_mean_distance(scale: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """1/2 E|T - T'| of zero-centred Student-t (scale, nu): the constant of its closed-form CRPS."""
-    return scale * 2 * np.sqrt(nu) * special.beta(0.5, nu - 0.5) / ((nu - 1) * special.beta(0.5, nu / 2) ** 2)
-
-
 def pool_crps(sorted_paths: np.ndarray, y: np.ndarray, scale: np.ndarray, nu: np.ndarray, p: float) -> np.ndarray:
     """Per window, the CRPS of (1 - p) x the paths' distribution (fair: X != X') + p x the Student-t."""
     n = sorted_paths.shape[1]
@@ -65,7 +59,7 @@ def pool_crps(sorted_paths: np.ndarray, y: np.ndarray, scale: np.ndarray, nu: np
     b_model = 2 * _pair_sum(sorted_paths) / (n * (n - 1))
     if p == 0:
         return a_model - 0.5 * b_model
-    c = half_mean_distance(scale, nu)
+    c = t_half_spread(scale, nu)
     a_t = student_t_crps(y, scale, nu) + c
     cross = (student_t_crps(sorted_paths, scale[:, None], nu[:, None]) + c[:, None]).mean(axis=1)
     return (1 - p) * a_model + p * a_t - 0.5 * ((1 - p) ** 2 * b_model + p**2 * 2 * c + 2 * p * (1 - p) * cross)
@@ -92,12 +86,11 @@ def pool_coverage(sorted_paths: np.ndarray, y: np.ndarray, scale: np.ndarray, nu
     return float(((y >= bounds[0]) & (y <= bounds[1])).mean())
 
 
-def sampled(model, data, part: str, windows: int, seed: int) -> dict:
+def sampled(model, data, garch: SeasonalGarchT, part: str, windows: int, seed: int) -> dict:
     """Raw paths' horizon-end returns (spread 1, drift 1), outcomes, the model's unit and the GARCH-t."""
     ends = data.ends[part]
     pick = evenly_spaced(len(ends), windows)
     ends, unit = ends[pick], data.scale[part][pick]
-    garch = SeasonalGarchT().fit(data.close, data.ts, int(data.ends["train"].max()))
     variances = garch.step_variances(data.close, data.ts, ends, data.horizon)
     t_scale, nu = horizon_t(variances, garch.nu_)
     paths = sample_forecasts(model, data.x[part][pick], n_samples=100, seed=seed, y_scale=unit)[:, :, -1]
@@ -119,11 +112,11 @@ def combined(s: dict, drift: float, spread: float, w: float) -> np.ndarray:
 
 def series_row(model, data, name: str, args, test_windows: int) -> dict:
     started = time.perf_counter()
-    val = sampled(model, data, "val", 1000, args.seed + 1)  # fit_spread's windows and seed
-    test = sampled(model, data, "test", test_windows, args.seed)  # evaluate_quality's
-    baselines = baseline_scores(
-        data.close, data.ts, test["ends"], data.horizon, test["y"], train_last=int(data.ends["train"].max())
-    )
+    train_last = int(data.ends["train"].max())
+    garch = SeasonalGarchT().fit(data.close, data.ts, train_last)  # the fourth baseline's own model
+    val = sampled(model, data, garch, "val", 1000, args.seed + 1)  # fit_spread's windows and seed
+    test = sampled(model, data, garch, "test", test_windows, args.seed)  # evaluate_quality's
+    baselines = baseline_scores(data.close, data.ts, test["ends"], data.horizon, test["y"], train_last=train_last)
     grids = {
         "default": [(d, k, 0.0, 0.0) for d in DRIFTS for k in SPREADS],
         "unit_blend": [(d, k, w, 0.0) for d in DRIFTS for k in SPREADS for w in W],
@@ -182,28 +175,28 @@ def main() -> None:
     torch.set_num_threads(args.threads)  # Lightning may have changed it
     model = module.forecaster.float()
     rows = [series_row(model, data, f"{pair_name(DATA)} (trained on)", args, args.windows)]
-    for pair in filter(None, args.pairs.upper().replace("/", "").split(",")):
-        candles = read_candles(pair_path(pair))
-        split = chronological_split(len(candles), data.patch_len, data.horizon)
-        norm = refit_statistics(data.normalizer, candles, data.channels, int(split.train.max()), robust=True)
-        other = prepare_data(
-            candles, patch_len=data.patch_len, horizon=data.horizon, channels=data.channels, normalizer=norm
-        )
-        rows.append(series_row(model, other, f"{pair} (own split)", args, args.pair_windows))
     periods = periods_of(data)
-    for pair in filter(None, args.platform_pairs.upper().replace("/", "").split(",")):
-        candles = read_candles(pair_path(pair))
-        split = split_by_dates(candles["ts"], periods, data.patch_len, data.horizon, parts=("train", "val", "test"))
-        norm = refit_statistics(data.normalizer, candles, data.channels, int(split.train.max()), robust=True)
-        other = prepare_data(
-            candles,
-            patch_len=data.patch_len,
-            horizon=data.horizon,
-            channels=data.channels,
-            normalizer=norm,
-            split=split,
-        )
-        rows.append(series_row(model, other, f"{pair} (the model's dates)", args, args.pair_windows))
+    for pairs, own_split in ((args.pairs, True), (args.platform_pairs, False)):
+        for pair in filter(None, pairs.upper().replace("/", "").split(",")):
+            candles = read_candles(pair_path(pair))
+            split = (
+                chronological_split(len(candles), data.patch_len, data.horizon)
+                if own_split
+                else split_by_dates(
+                    candles["ts"], periods, data.patch_len, data.horizon, parts=("train", "val", "test")
+                )
+            )
+            norm = refit_statistics(data.normalizer, candles, data.channels, int(split.train.max()), robust=True)
+            other = prepare_data(
+                candles,
+                patch_len=data.patch_len,
+                horizon=data.horizon,
+                channels=data.channels,
+                normalizer=norm,
+                split=split,
+            )
+            name = f"{pair} (own split)" if own_split else f"{pair} (the model's dates)"
+            rows.append(series_row(model, other, name, args, args.pair_windows))
     emit(
         {
             "protocol": {

@@ -59,11 +59,11 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
         "log_sigma": 0.5 * np.log(var),
         "ret_z": np.clip(cols["ret_close"] / np.sqrt(np.r_[var[0], var[:-1]]), -10, 10),
     }
-    gap2 = (np.log(o / prev)) ** 2
-    gk = 0.5 * cols["log_range"] ** 2 - (2 * np.log(2) - 1) * np.log(c / o) ** 2 + gap2
-    range_var = pd.Series(np.maximum(gk, 0.0)).ewm(alpha=1 - TARGET_SCALE_LAMBDA, adjust=False).mean().to_numpy()
-    cols["log_sigma_range"] = 0.5 * np.log(np.maximum(range_var, 1e-14))
-    names = [n for n in cols if n not in OPTIONAL_CHANNELS] if channels is None else list(channels)
+    names = list(cols) if channels is None else list(channels)
+    if "log_sigma_range" in names:
+        per_bar = range_variances(candles)["garman_klass"]
+        level = pd.Series(per_bar).ewm(alpha=1 - TARGET_SCALE_LAMBDA, adjust=False).mean().to_numpy()
+        cols["log_sigma_range"] = 0.5 * np.log(np.maximum(level, 1e-14))
     missing = [n for n in names if n not in cols]
     if missing:
         raise ValueError(
@@ -71,6 +71,20 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
             + (" (its bars have no volume)" if "volume_z" in missing else "")
         )
     return np.column_stack([cols[n] for n in names]).astype(np.float32), names
+
+
+def range_variances(candles: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per-bar variance estimates from the bar's range - Parkinson, (ln high/low)^2 / 4 ln 2, and
+    Garman-Klass, 1/2 (ln high/low)^2 - (2 ln 2 - 1) (ln close/open)^2 (never negative: |ln close/open| <=
+    ln high/low) - each plus the squared gap from the previous close to the bar's open, which the bar's
+    range does not see."""
+    o, h, l, c = (candles[k].to_numpy(float) for k in ("open", "high", "low", "close"))
+    hl, co = np.log(h / l), np.log(c / o)
+    gap2 = np.log(o / np.r_[c[0], c[:-1]]) ** 2
+    return {
+        "parkinson": hl**2 / (4 * np.log(2)) + gap2,
+        "garman_klass": 0.5 * hl**2 - (2 * np.log(2) - 1) * co**2 + gap2,
+    }
 
 
 def horizon_targets(close: np.ndarray, horizon: int) -> np.ndarray:

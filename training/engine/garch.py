@@ -105,8 +105,22 @@ def student_t_crps(y: np.ndarray, scale: np.ndarray, nu: np.ndarray) -> np.ndarr
     scale = np.maximum(np.asarray(scale, float), 1e-300)
     nu = np.asarray(nu, float)
     z = np.asarray(y, float) / scale
-    const = 2 * np.sqrt(nu) * special.beta(0.5, nu - 0.5) / ((nu - 1) * special.beta(0.5, nu / 2) ** 2)
-    return scale * (z * (2 * stats.t.cdf(z, nu) - 1) + 2 * stats.t.pdf(z, nu) * (nu + z**2) / (nu - 1) - const)
+    # E|T - y| / scale
+    mean_distance = z * (2 * stats.t.cdf(z, nu) - 1) + 2 * stats.t.pdf(z, nu) * (nu + z**2) / (nu - 1)
+    return scale * mean_distance - t_half_spread(scale, nu)
+
+
+def t_half_spread(scale: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """1/2 E|T - T'| of zero-centred Student-t distributions (scale, nu > 1): the constant term of their
+    CRPS, and what a mixture's CRPS needs of each t (bench/forecast_combination.py)."""
+    nu = np.asarray(nu, float)
+    return (
+        np.asarray(scale, float)
+        * 2
+        * np.sqrt(nu)
+        * special.beta(0.5, nu - 0.5)
+        / ((nu - 1) * special.beta(0.5, nu / 2) ** 2)
+    )
 
 
 def t_quantiles(scale: np.ndarray, dof: np.ndarray, levels=QUANTILES) -> np.ndarray:
