@@ -350,13 +350,23 @@ def main():
         action="store_true",
         help="run nothing: recompute the summaries of the series' stored JSON in --out from its runs",
     )
+    parser.add_argument(
+        "--against",
+        default=None,
+        help="with --summarize: a folder whose series JSON gives the peers' rows (of --methods) to a hybrid variant's",
+    )
     args = parser.parse_args()
     hybrid_options = dict(args.hybrid)
     if args.summarize:
         for series in args.series:
             path = result_path(args.out, "quality", series)
             stored = json.loads(path.read_text())
-            stored["summary"] = summarize(stored["rows"])
+            rows = stored["rows"]
+            if args.against:  # a hybrid variant's rows against the peers' stored runs
+                peers = json.loads(result_path(args.against, "quality", series).read_text())["rows"]
+                rows = [r for r in rows if r["method"] == "hybrid"]
+                rows += [r for r in peers if r["method"] != "hybrid" and r["method"] in args.methods]
+            stored["summary"] = summarize(rows)
             print_summary(series, stored["summary"])
             path.write_text(json.dumps(stored, indent=1) + "\n")
         return
