@@ -203,7 +203,6 @@ class GeneticOptimizer:
         initial=None,
         max_generations: int = 1000,
         eta: float | None = None,
-        n_offsprings: int | None = None,
     ):
         self.space = space
         xl = space.xl if xl is None else np.asarray(xl, float)
@@ -213,8 +212,6 @@ class GeneticOptimizer:
         options = {"sampling": sampling} if sampling is not None else {}
         if eta is not None:  # wider crossover and mutation steps (pymoo's defaults: SBX eta 15, PM eta 20)
             options.update(crossover=SBX(eta=eta, prob=0.9), mutation=PM(eta=eta))
-        if n_offsprings is not None:  # more offspring asked than evaluated: `keep` chooses among them
-            options["n_offsprings"] = n_offsprings
         self.algorithm = NSGA2(pop_size=pop_size, repair=_SnapRepair(space), eliminate_duplicates=True, **options)
         self.algorithm.setup(self.problem, termination=("n_gen", max_generations), seed=seed, verbose=False)
         self._pop = None
@@ -230,10 +227,6 @@ class GeneticOptimizer:
         """The next generation's points; None when pymoo has nothing new to offer (a tiny space)."""
         self._pop = self.algorithm.ask()
         return None if self._pop is None else self._pop.get("X")
-
-    def keep(self, idx) -> None:
-        """Evaluate (tell) only these of the asked points."""
-        self._pop = self._pop[np.asarray(idx, int)]
 
     def tell(self, F: np.ndarray, G: np.ndarray | None = None) -> None:
         kwargs = {"F": F} if G is None or not G.size else {"F": F, "G": G}
@@ -254,15 +247,12 @@ def _run_genetic(
     max_generations: int = 100,
     patience: int | None = None,
     eta: float | None = None,
-    screen: int = 1,
 ):
     """NSGA-II until `budget` new evaluations are spent, `max_generations` pass, or (with `patience`)
     that many generations in a row leave the search's hypervolume where it was.
 
     The loop depends only on the seed and the results, never on which results were already known,
-    so a resumed search replays its stored generations and continues exactly where it stopped.
-    With `screen` > 1 each generation breeds `screen` x `pop_size` offspring and evaluates the
-    `pop_size` of them a nearest-neighbour model of the evaluated points ranks best (`_prescreen`)."""
+    so a resumed search replays its stored generations and continues exactly where it stopped."""
     ga = GeneticOptimizer(
         state.space,
         len(state.objectives),
@@ -274,7 +264,6 @@ def _run_genetic(
         initial=initial,
         max_generations=max_generations,
         eta=eta,
-        n_offsprings=screen * pop_size if screen > 1 else None,
     )
     stop_at = len(state.records) + budget
     best, stale = -1.0, 0
@@ -282,10 +271,6 @@ def _run_genetic(
         X = ga.ask()
         if X is None or not len(X):
             break
-        if screen > 1 and len(X) > pop_size and state.records:
-            idx = _prescreen(state, X, pop_size)
-            ga.keep(idx)
-            X = X[idx]
         asked = len(X)
         if stop_at < state.budget:  # a phase's share ends mid-generation: the rest is kept for the next phase
             X = X[: stop_at - len(state.records)]
@@ -299,32 +284,6 @@ def _run_genetic(
             best, stale = (hv, 0) if hv > best else (best, stale + 1)
             if stale >= patience:
                 break
-
-
-def _prescreen(state: SearchState, X: np.ndarray, k: int, neighbours: int = 3) -> np.ndarray:
-    """Indices of the `k` candidates of X that the evaluated points predict best: each candidate's
-    objectives and constraint violation are the inverse-distance mean of its `neighbours` nearest
-    evaluated points (parameters in units of their range); predicted-feasible candidates first, by
-    non-dominated level of the predicted objectives, then the farthest from every evaluated point."""
-    space = state.space
-    span = np.where(space.xu > space.xl, space.xu - space.xl, 1.0)
-    P = np.array([r.x for r in state.records], float) / span
-    C = np.array([space.snap(x) for x in X], float) / span
-    F, _, cv = state.matrices()
-    D = np.sqrt(((C[:, None, :] - P[None, :, :]) ** 2).sum(axis=2))
-    m = min(neighbours, len(P))
-    near = np.argsort(D, axis=1)[:, :m]
-    w = 1 / (np.take_along_axis(D, near, axis=1) + 1e-9)
-    w /= w.sum(axis=1, keepdims=True)
-    F_hat = (F[near] * w[:, :, None]).sum(axis=1)
-    cv_hat = (cv[near] * w).sum(axis=1)
-    level = np.full(len(C), np.inf)
-    feasible = np.flatnonzero(cv_hat <= 0)
-    if len(feasible):
-        for k_level, front in enumerate(NonDominatedSorting().do(F_hat[feasible])):
-            level[feasible[front]] = k_level
-    novelty = D.min(axis=1)
-    return np.lexsort((-novelty, cv_hat, level))[:k]
 
 
 def optimize_grid(state: SearchState, divisions: int) -> None:
@@ -369,7 +328,6 @@ class HybridOptimizer:
     elite: int = 2
     local_share: float = 0.05
     eta: float | None = 10.0
-    screen: int = 1
     seed: int = 0
     # Measured (bench/optimizer_quality.py; docs/OPTIMIZATION.md, twenty seeds): on 8 series x 3 budgets (300, 600,
     # 2,000) with 20 seeds, the best mean hypervolume in 17 of 24 cells against pure NSGA-II, Optuna's NSGA-II and
@@ -425,7 +383,6 @@ class HybridOptimizer:
                 initial=initial if restart == 0 else None,
                 patience=self.patience,
                 eta=self.eta,
-                screen=self.screen,
             )
             if len(state.records) == visited:  # nothing new to offer (a small space)
                 return
