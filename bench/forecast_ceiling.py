@@ -19,6 +19,14 @@ the hour of the week with the first week of the month apart (`month_week`) or th
 windows; the test part's windows (the protocol's: 5,000 evenly spaced on EURUSD, `--pair-windows` on
 the other pairs, as `forecast_quality.py --pairs` scores them) are scored once, against the same four
 baselines. Every forecaster here is a known distribution, so every score is exact (no sampling).
+
+`--hindsight` adds volatility "forecasts" that look ahead, never chosen, to measure how much room a
+better volatility forecast has at all: `after` W, the mean deseasonalized squared 1-bar return of the
+W bars right after the horizon (t+h+1 .. t+h+W: the volatility of the days around the target, not
+the target's own bars), and `around` W, the same over the W bars before the forecast and the W after
+the horizon. Each is scaled by the horizon's calendar factors like the EWMA, its k chosen on
+validation among its own rows. A forecaster that knows tomorrow's volatility this well is out of any
+model's reach; how much it beats the seasonal GARCH-t by bounds what past data can hope to gain.
 """
 
 from __future__ import annotations
@@ -44,9 +52,11 @@ from training.engine.trainer import evenly_spaced, prepare_data  # noqa: E402
 HORIZON, WINDOWS = 12, 5000
 LAMBDAS = (0.94, 0.97, 0.985, 0.99, 0.995, 0.998, 0.999)
 SPREADS = (0.9, 0.95, 1.0, 1.05, 1.1)
+HINDSIGHT = (12, 24, 120)  # --hindsight: W bars after the horizon (and before the forecast, `around`)
+LOOK_AHEAD = ("after", "around", "two_sided", "inside")
 
 
-def ceiling(path: Path, windows: int) -> dict:
+def ceiling(path: Path, windows: int, hindsight: bool = False) -> dict:
     """The validation-chosen volatility-only forecast of one series, and the best of each kind."""
     candles = read_candles(path)
     data = prepare_data(candles, patch_len=64, horizon=HORIZON)
@@ -76,6 +86,23 @@ def ceiling(path: Path, windows: int) -> dict:
                 out[(kind, lam)] = level[bars] * horizon_sum
         garch = SeasonalGarchT().fit(close, ts, train_last, season=season)
         out[("garch", None)] = garch.step_variances(close, ts, bars, h).sum(axis=1)
+        if hindsight:
+            total = np.r_[0.0, np.cumsum(squared)]  # total[i] = sum of squared[:i]
+
+            def mean_of(first, last):  # mean of squared[first:last] per bar
+                return (total[last] - total[first]) / (last - first)
+
+            end = len(squared)
+            for w in HINDSIGHT:  # the last windows take the w bars that end the series
+                after = mean_of(np.minimum(bars + h + 1, end - w), np.minimum(bars + h + 1 + w, end))
+                before = mean_of(bars - w + 1, bars + 1)
+                out[("after", w)] = after * horizon_sum
+                out[("around", w)] = (after + before) / 2 * horizon_sum
+            for lam in LAMBDAS:  # the EWMA up to t and the same EWMA run back from the end to t+h+1
+                back = pd.Series(squared[::-1]).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()[::-1]
+                forward = pd.Series(squared).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
+                out[("two_sided", lam)] = (forward[bars] + back[np.minimum(bars + h + 1, end - 1)]) / 2 * horizon_sum
+            out[("inside", h)] = mean_of(bars + 1, bars + h + 1) * horizon_sum  # the path's own bars
         return {key: np.r_[np.full(200, np.nan), np.sqrt(var), np.full(h, np.nan)] for key, var in out.items()}
 
     grid = []
@@ -107,8 +134,9 @@ def ceiling(path: Path, windows: int) -> dict:
             "ratio": {b: row["test"]["crps"] / s["crps"] for b, s in baselines.items()},
         }
 
-    def best(**match) -> dict:  # chosen on validation only
+    def best(**match) -> dict:  # chosen on validation only; look-ahead rows only when asked for by name
         rows = [r for r in grid if all(r[k] == v for k, v in match.items())]
+        rows = [r for r in rows if r["scale"] not in LOOK_AHEAD] if "scale" not in match else rows
         return summary(min(rows, key=lambda row: row["val"]["crps"]))
 
     return {
@@ -121,6 +149,15 @@ def ceiling(path: Path, windows: int) -> dict:
         "best_parkinson": best(scale="parkinson"),
         "best_garman_klass": best(scale="garman_klass"),
         "one_calendar": best(calendar="one_calendar", scale="ewma"),
+        **{
+            f"hindsight_{scale}": best(scale=scale, calendar="month_week")
+            for scale in (LOOK_AHEAD if hindsight else ())
+        },
+        **{
+            f"hindsight_{scale}_{w}": best(scale=scale, calendar="month_week", **{"lambda": w})
+            for scale in ("after", "around")
+            for w in (HINDSIGHT if hindsight else ())
+        },
         "lambda_0.94_spread_1": summary(
             next(r for r in grid if r["calendar"] == "month_week" and r["lambda"] == 0.94 and r["spread"] == 1.0)
         ),
@@ -139,6 +176,7 @@ def main() -> None:
         "--pairs", default="EURUSD", help="files PAIR_H1_*.csv in ../shared/data (EURUSD: the protocol's)"
     )
     parser.add_argument("--pair-windows", type=int, default=1000, help="test windows of each pair but EURUSD")
+    parser.add_argument("--hindsight", action="store_true", help="also the look-ahead volatility bounds")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if not DATA.exists():
@@ -147,7 +185,7 @@ def main() -> None:
     series = []
     for pair in args.pairs.upper().replace("/", "").split(","):
         path = pair_path(pair)
-        series.append(ceiling(path, WINDOWS if path == DATA else args.pair_windows))
+        series.append(ceiling(path, WINDOWS if path == DATA else args.pair_windows, args.hindsight))
         print(f"{pair}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     result = {
         "protocol": {
