@@ -332,7 +332,8 @@ class HybridOptimizer:
     # Measured (bench/optimizer_quality.py; docs/OPTIMIZATION.md, twenty seeds): on 8 series x 3 budgets (300, 600,
     # 2,000) with 20 seeds, the best mean hypervolume in 17 of 24 cells against pure NSGA-II, Optuna's NSGA-II and
     # TPE, 0.3-2.0% behind in the other 7 (never with the 90% bootstrap interval below 1). Three variants without
-    # the Latin hypercube sample, the restarts or the small population were each worse.
+    # the Latin hypercube sample, the restarts or the small population were each worse, and so was a nearest-
+    # neighbour pre-screening of NSGA-II's offspring (bench/results/optimizer-20-seeds/variants/).
 
     def run(self, state: SearchState, on_phase: Callable[[str], None] | None = None) -> None:
         space = state.space
