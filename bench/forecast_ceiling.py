@@ -89,20 +89,24 @@ def ceiling(path: Path, windows: int, hindsight: bool = False) -> dict:
         if hindsight:
             total = np.r_[0.0, np.cumsum(squared)]  # total[i] = sum of squared[:i]
 
-            def mean_of(first, last):  # mean of squared[first:last] per bar
-                return (total[last] - total[first]) / (last - first)
+            def sum_of(first, last):  # sum of squared[first:last] per bar, and how many bars
+                first, last = np.minimum(first, len(squared)), np.minimum(last, len(squared))
+                return total[last] - total[first], last - first
 
-            end = len(squared)
-            for w in HINDSIGHT:  # the last windows take the w bars that end the series
-                after = mean_of(np.minimum(bars + h + 1, end - w), np.minimum(bars + h + 1 + w, end))
-                before = mean_of(bars - w + 1, bars + 1)
-                out[("after", w)] = after * horizon_sum
-                out[("around", w)] = (after + before) / 2 * horizon_sum
+            for w in HINDSIGHT:  # near the series' end, the bars after the horizon that exist (none: the ones before)
+                after, n_after = sum_of(bars + h + 1, bars + h + 1 + w)
+                before, n_before = sum_of(bars - w + 1, bars + 1)
+                mean_after = np.where(n_after > 0, after / np.maximum(n_after, 1), before / n_before)
+                out[("after", w)] = mean_after * horizon_sum
+                out[("around", w)] = (after + before) / (n_after + n_before) * horizon_sum
             for lam in LAMBDAS:  # the EWMA up to t and the same EWMA run back from the end to t+h+1
                 back = pd.Series(squared[::-1]).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()[::-1]
                 forward = pd.Series(squared).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
-                out[("two_sided", lam)] = (forward[bars] + back[np.minimum(bars + h + 1, end - 1)]) / 2 * horizon_sum
-            out[("inside", h)] = mean_of(bars + 1, bars + h + 1) * horizon_sum  # the path's own bars
+                after = np.where(
+                    bars + h + 1 < len(squared), back[np.minimum(bars + h + 1, len(squared) - 1)], forward[bars]
+                )
+                out[("two_sided", lam)] = (forward[bars] + after) / 2 * horizon_sum
+            out[("inside", h)] = sum_of(bars + 1, bars + h + 1)[0] / h * horizon_sum  # the path's own bars
         return {key: np.r_[np.full(200, np.nan), np.sqrt(var), np.full(h, np.nan)] for key, var in out.items()}
 
     grid = []
