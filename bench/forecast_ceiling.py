@@ -23,9 +23,12 @@ baselines. Every forecaster here is a known distribution, so every score is exac
 `--hindsight` adds volatility "forecasts" that look ahead, never chosen, to measure how much room a
 better volatility forecast has at all: `after` W, the mean deseasonalized squared 1-bar return of the
 W bars right after the horizon (t+h+1 .. t+h+W: the volatility of the days around the target, not
-the target's own bars), and `around` W, the same over the W bars before the forecast and the W after
-the horizon. Each is scaled by the horizon's calendar factors like the EWMA, its k chosen on
-validation among its own rows. A forecaster that knows tomorrow's volatility this well is out of any
+the target's own bars); `around` W, the same over the W bars before the forecast and the W after
+the horizon; `two_sided`, the calendar-aware EWMA up to the forecast averaged with the same EWMA run
+back from the series' end to the bar after the horizon; and `inside`, the horizon's own bars (the size
+of the very path forecast, not its direction). Each is scaled by the horizon's calendar factors like
+the EWMA, its W or lambda and k chosen on validation among its own rows (`hindsight_<kind>`; each W
+apart: `hindsight_<kind>_<W>`). A forecaster that knows the days around its target is out of any
 model's reach; how much it beats the seasonal GARCH-t by bounds what past data can hope to gain.
 """
 

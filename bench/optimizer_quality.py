@@ -388,7 +388,12 @@ def main():
             if args.against:  # a hybrid variant's rows against the peers' stored runs
                 peers = json.loads(result_path(args.against, "quality", series).read_text())["rows"]
                 rows = [r for r in rows if r["method"] == "hybrid"]
-                rows += [r for r in peers if r["method"] != "hybrid" and r["method"] in args.methods]
+                budgets = {r["budget"] for r in rows}
+                rows += [
+                    r
+                    for r in peers
+                    if r["method"] != "hybrid" and r["method"] in args.methods and r["budget"] in budgets
+                ]
             stored["summary"] = summarize(rows)
             print_summary(series, stored["summary"])
             path.write_text(json.dumps(stored, indent=1) + "\n")
