@@ -59,6 +59,13 @@ HINDSIGHT = (12, 24, 120)  # --hindsight: W bars after the horizon (and before t
 LOOK_AHEAD = ("after", "around", "two_sided", "inside")
 
 
+def shape_scores(z: np.ndarray, sigma: np.ndarray, truth: np.ndarray) -> dict:
+    """Scores of the forecasts sigma x q, q the empirical distribution of the sorted standardized returns
+    `z` (its QUANTILES for the pinball and coverage figures, the whole of it for the CRPS, exactly)."""
+    shape = np.quantile(z, QUANTILES)[:, None]
+    return distribution_scores(shape * sigma[None, :], sigma * crps_empirical(z, truth / sigma), truth)
+
+
 def ceiling(path: Path, windows: int, hindsight: bool = False) -> dict:
     """The validation-chosen volatility-only forecast of one series, and the best of each kind."""
     candles = read_candles(path)
@@ -102,13 +109,14 @@ def ceiling(path: Path, windows: int, hindsight: bool = False) -> dict:
                 mean_after = np.where(n_after > 0, after / np.maximum(n_after, 1), before / n_before)
                 out[("after", w)] = mean_after * horizon_sum
                 out[("around", w)] = (after + before) / (n_after + n_before) * horizon_sum
-            for lam in LAMBDAS:  # the EWMA up to t and the same EWMA run back from the end to t+h+1
+            for lam in LAMBDAS:  # the EWMA up to t (above) and the same EWMA run back from the end to t+h+1
                 back = pd.Series(squared[::-1]).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()[::-1]
-                forward = pd.Series(squared).ewm(alpha=1 - lam, adjust=False).mean().to_numpy()
                 after = np.where(
-                    bars + h + 1 < len(squared), back[np.minimum(bars + h + 1, len(squared) - 1)], forward[bars]
+                    bars + h + 1 < len(squared),
+                    back[np.minimum(bars + h + 1, len(squared) - 1)] * horizon_sum,
+                    out[("ewma", lam)],
                 )
-                out[("two_sided", lam)] = (forward[bars] + after) / 2 * horizon_sum
+                out[("two_sided", lam)] = (out[("ewma", lam)] + after) / 2
             out[("inside", h)] = sum_of(bars + 1, bars + h + 1)[0] / h * horizon_sum  # the path's own bars
         return {key: np.r_[np.full(200, np.nan), np.sqrt(var), np.full(h, np.nan)] for key, var in out.items()}
 
@@ -118,14 +126,10 @@ def ceiling(path: Path, windows: int, hindsight: bool = False) -> dict:
         for (scale, lam), sigma in spreads(season).items():
             z = (realized / sigma)[: train_last - h]  # standardized returns whose horizon ended in the training part
             z = np.sort(z[np.isfinite(z)])
-            shape = np.quantile(z, QUANTILES)[:, None]
             for k in SPREADS:
                 row = {"scale": scale, "calendar": calendar, "lambda": lam, "spread": k}
                 for part, ends in parts.items():
-                    s = sigma[ends] * k
-                    row[part] = distribution_scores(
-                        shape * s[None, :], s * crps_empirical(z, truth[part] / s), truth[part]
-                    )
+                    row[part] = shape_scores(z, sigma[ends] * k, truth[part])
                 grid.append(row)
     baselines = baseline_scores(close, ts, parts["test"], h, truth["test"], train_last=train_last)
 

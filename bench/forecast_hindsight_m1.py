@@ -36,9 +36,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
+from forecast_ceiling import shape_scores  # noqa: E402  (bench/)
 from forecast_quality import DATA, read_candles  # noqa: E402  (bench/)
 
-from training.engine.forecast import QUANTILES, Seasonality, baseline_scores, crps_empirical, distribution_scores  # noqa: E402
+from training.engine.forecast import Seasonality, baseline_scores  # noqa: E402
 from training.engine.trainer import prepare_data  # noqa: E402
 
 HORIZON = 12
@@ -98,21 +99,14 @@ def main() -> None:
     rows = []
     for (kind, width), s in sigma.items():
         z = np.sort(truth[fit] / s[fit])
-        shape = np.quantile(z, QUANTILES)[:, None]
-        best = None
-        for k in SPREADS:
-            crps_fit = float(np.mean(s[fit] * k * crps_empirical(z, truth[fit] / (s[fit] * k))))
-            if best is None or crps_fit < best[1]:
-                best = (k, crps_fit)
-        k = best[0]
-        st = s[test] * k
-        scores = distribution_scores(shape * st[None, :], st * crps_empirical(z, truth[test] / st), truth[test])
+        fit_crps, k = min((shape_scores(z, s[fit] * k, truth[fit])["crps"], k) for k in SPREADS)
+        scores = shape_scores(z, s[test] * k, truth[test])
         rows.append(
             {
                 "forecast": kind,
                 "width_hours": width,
                 "spread": k,
-                "fit_crps": best[1],
+                "fit_crps": fit_crps,
                 "test_crps": scores["crps"],
                 "test_coverage_q05_q95": scores["coverage_q05_q95"],
                 "ratio": {b: scores["crps"] / v["crps"] for b, v in baselines.items()},
