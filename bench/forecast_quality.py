@@ -46,7 +46,8 @@ differ only after training; each is the default with one change): `default` (one
 `TrainingRequest.members` says; targets in units of the calendar-aware EWMA's spread with lambda 0.995 -
 the calendar of the hour of the week, with the first week of the month apart - that EWMA's level and each
 bar's return against it as two input channels, the spread factor and the drift fitted on the validation
-part), `one_calendar` (the hour of the week alone, the default before), `ensemble2` (an ensemble of 2
+part, and the levels its bands are read at: `forecast.fit_levels`), `no_levels` (the same model's bands
+read at its samples' own levels, the default before), `one_calendar` (the hour of the week alone, the default before), `ensemble2` (an ensemble of 2
 networks trained side by side), `garch_scale` (targets in units of the seasonal GARCH(1,1)-t's spread, the
 default's calendar, instead of the EWMA's), `range_channel` (an input channel more: the slow EWMA's spread
 of each bar's Garman-Klass range variance, `features.OPTIONAL_CHANNELS`), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
@@ -96,7 +97,14 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
         "scale_lambda": TARGET_SCALE_LAMBDA,
         "seasonal": True,
         "spread": True,
-        "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995; hour of the week, the first week of the month apart), its level and each bar's return against it as inputs; spread and drift fitted on validation (the default)",
+        "change": "targets in units of the calendar-aware EWMA's spread (lambda 0.995; hour of the week, the first week of the month apart), its level and each bar's return against it as inputs; spread, drift and band levels fitted on validation (the default)",
+    },
+    "no_levels": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "levels": False,
+        "change": "the default model with its bands read at its samples' own levels (no quantile recalibration; the default before)",
     },
     "one_calendar": {
         "scale_lambda": TARGET_SCALE_LAMBDA,
@@ -219,7 +227,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
     model = module.forecaster.float().to(device)
     started = time.perf_counter()
-    data.normalizer.spread, data.normalizer.drift = 1.0, 1.0
+    data.normalizer.spread, data.normalizer.drift, data.normalizer.levels = 1.0, 1.0, None
     fitted = (
         fit_spread(
             model,
@@ -227,10 +235,11 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
             seed=args.seed,
             n_samples=args.samples,
             device=device,
+            levels=spec.get("levels", True),
             **({} if spec.get("drift", True) else {"drifts": (1.0,)}),
         )
         if spec["spread"]
-        else {"spread": 1.0, "drift": 1.0}
+        else {"spread": 1.0, "drift": 1.0, "band_levels": None}
     )
     quality = evaluate_quality(
         model, data, seed=args.seed, n_samples=args.samples, max_windows=args.windows, device=device
@@ -248,6 +257,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
         "steps": trainer.global_step,
         "spread": fitted["spread"],
         "drift": fitted["drift"],
+        "band_levels": fitted["band_levels"],
         "windows": quality["windows"],
         "samples": quality["samples"],
         "sampler": f"{quality['sampler']}-{quality['steps']}",
@@ -272,7 +282,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
         for adapt in args.pair_adapt:
             started = time.perf_counter()
             if adapt == "platform":
-                pairs.append(platform_row(model, data, candles, candles_other, path, args, device))
+                pairs.append(platform_row(model, data, candles, candles_other, path, args, device, spec))
                 print(json.dumps(pairs[-1]), file=sys.stderr, flush=True)
                 continue
             norm = (
@@ -290,7 +300,9 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
                 candles_other, patch_len=patch_len, horizon=12, channels=data.channels, normalizer=norm
             )
             if adapt.endswith("_spread"):
-                fit_spread(model, other, seed=args.seed, n_samples=args.samples, device=device)
+                fit_spread(
+                    model, other, seed=args.seed, n_samples=args.samples, device=device, levels=spec.get("levels", True)
+                )
             scored = evaluate_quality(
                 model, other, seed=args.seed, n_samples=args.samples, max_windows=args.pair_windows, device=device
             )
@@ -311,7 +323,9 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
     return row | ({"pairs": pairs} if pairs else {})
 
 
-def platform_row(model, data, own_candles: pd.DataFrame, candles: pd.DataFrame, path: Path, args, device: str) -> dict:
+def platform_row(
+    model, data, own_candles: pd.DataFrame, candles: pd.DataFrame, path: Path, args, device: str, spec: dict
+) -> dict:
     """Another pair exactly as the platform forecasts it (`--pair-adapt platform`): its statistics fitted on
     its bars of the EURUSD model's training dates and its spread and drift on its windows of the model's
     validation dates (`transfer.adapt_to_series`, the forecast set's own code), scored on its windows of
@@ -334,7 +348,7 @@ def platform_row(model, data, own_candles: pd.DataFrame, candles: pd.DataFrame, 
     needed = windows_needed(periods)
     if any(counts[part] < needed[part] for part in needed) or counts["test"] < 100:
         return row | {"refused": f"too few windows on the model's dates (needed: {needed}, and 100 test windows)"}
-    norm, _ = adapt_to_series(
+    norm, fitted = adapt_to_series(
         model,
         data.normalizer,
         candles,
@@ -345,6 +359,7 @@ def platform_row(model, data, own_candles: pd.DataFrame, candles: pd.DataFrame, 
         seed=args.seed,
         n_samples=args.samples,
         device=device,
+        levels=spec.get("levels", True),
     )
     other = prepare_data(
         candles, patch_len=data.patch_len, horizon=data.horizon, channels=data.channels, normalizer=norm, split=split
@@ -371,6 +386,7 @@ def platform_row(model, data, own_candles: pd.DataFrame, candles: pd.DataFrame, 
     return row | {
         "spread": norm.spread,
         "drift": norm.drift,
+        "band_levels": fitted["band_levels"],
         "windows": scored["windows"],
         "test_dates": [str(stamps[test[0]]), str(stamps[test[-1]])],
         "eval_seconds": round(time.perf_counter() - started, 1),

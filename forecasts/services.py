@@ -272,6 +272,7 @@ def adapt_normalizer(fs: ForecastSet, model, norm, config: dict, adapt: AdaptPla
         "spread_windows": fitted["windows"],
         "spread": fitted["spread"],
         "drift": fitted["drift"],
+        "band_levels": fitted["band_levels"],
         "model_spread": norm.spread,
         "model_drift": norm.drift,
         "seconds": round(time.monotonic() - started, 1),
@@ -330,6 +331,7 @@ def forecast_child_main(set_id: int) -> int:
                 batch=len(ends),
                 y_scale=chunk_scales[k],
                 drift=norm.drift,
+                levels=norm.levels,
                 device=device,
                 precision=precision,
             )

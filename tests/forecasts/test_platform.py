@@ -413,6 +413,8 @@ def test_another_pair_is_forecast_in_the_models_units_fitted_on_its_own_bars(
         version.periods["val"]["windows"],
     )  # the same hours stored: the model's own windows, by date
     assert adaptation["spread"] > 0 and adaptation["drift"] in (0.25, 0.5, 0.75, 1.0)
+    lo, hi = adaptation["band_levels"]  # the levels its 90% band is read at, fitted on GBPUSD's windows
+    assert 0 <= lo < 0.5 < hi <= 1
     gbp = selectors.forecast_frame(fs)
     eur = services.forecast_set_start(
         user=user, request=_request(artifact=version.ref, start=test_start, seed=5), enqueue=False
@@ -426,6 +428,7 @@ def test_another_pair_is_forecast_in_the_models_units_fitted_on_its_own_bars(
         'id="adaptation"' in page
         and "was trained on EURUSD" in page
         and "GBPUSD's own bars from 2014-05-30 15:00" in page
+        and f"the levels its 90% band is read at ({lo:.3f}, {hi:.3f})" in page
     )
     api = logged_in_client.get(f"/api/forecasts/{fs.pk}/").json()
     assert api["adaptation"]["spread"] == adaptation["spread"]

@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from training.engine.features import Normalizer, horizon_targets
-from training.engine.forecast import Seasonality, gaussian_scores, seasonal_ewma_sigma
+from training.engine.forecast import (
+    LEVEL_GRID,
+    Seasonality,
+    fit_levels,
+    gaussian_scores,
+    pit_values,
+    recalibrate,
+    seasonal_ewma_sigma,
+)
 
 
 def _hourly(n=24 * 7 * 30, seed=0):
@@ -83,8 +91,9 @@ def test_the_normalizer_round_trips_and_older_stats_still_load():
     norm = Normalizer(scale_lambda=0.94).fit(
         np.ones((len(bars), 2)), np.arange(64, 500), 64, horizon_targets(close, 12), close, ts
     )
-    norm.spread, norm.drift = 1.15, 0.5
+    norm.spread, norm.drift, norm.levels = 1.15, 0.5, LEVEL_GRID**1.1
     back = Normalizer.from_npz({k: np.asarray(v) for k, v in norm.to_npz().items()})
+    assert np.array_equal(back.levels, norm.levels)
     ends = np.arange(100, 400)
     assert np.allclose(back.forecast_scale(close, ends, 12, ts), norm.forecast_scale(close, ends, 12, ts))
     assert back.spread == 1.15 and back.drift == 0.5 and back.season.kind == "hour_of_week"
@@ -97,6 +106,7 @@ def test_the_normalizer_round_trips_and_older_stats_still_load():
         {"mu": np.zeros(2), "sigma": np.ones(2), "y_scale": np.array(0.003)}
     )  # a model from before
     assert old.scale_lambda is None and old.season is None and old.spread == 1.0 and old.drift == 1.0
+    assert old.levels is None
     assert np.all(old.forecast_scale(close, ends, 12, ts) == 0.003)
 
 
@@ -193,6 +203,16 @@ def test_fit_spread_keeps_a_median_with_skill_and_shrinks_one_without(fixture_pa
     fitted = trainer.fit_spread(model, data, n_samples=64, max_windows=400)
     assert fitted["drift"] == drift and data.normalizer.drift == drift
     assert fitted["crps_by_drift"][drift] == min(fitted["crps_by_drift"].values())
+    # the band read at the fitted levels is nearer 90% on the windows it was fitted on (skill 0: far too
+    # narrow, 23% of the outcomes outside every sample, so even its widest reading stays short of 90%)
+    before, after = fitted["val_coverage_q05_q95"]
+    assert abs(after - 0.90) < abs(before - 0.90)
+    assert fitted["band_levels"] == [float(np.interp(q, LEVEL_GRID, data.normalizer.levels)) for q in (0.05, 0.95)]
+    unmapped = trainer.fit_spread(model, data, n_samples=64, max_windows=400, levels=False)
+    assert unmapped["band_levels"] is None and data.normalizer.levels is None
+    assert (
+        unmapped["val_coverage_q05_q95"][0] == unmapped["val_coverage_q05_q95"][1] == fitted["val_coverage_q05_q95"][0]
+    )
 
 
 def test_a_garch_target_unit_is_causal_tracks_the_process_and_round_trips():
@@ -231,3 +251,49 @@ def test_a_garch_target_unit_is_causal_tracks_the_process_and_round_trips():
     )
     back = Normalizer.from_npz({k: np.asarray(v) for k, v in garch.to_npz().items()})
     assert back.scale_model == "garch" and np.allclose(back.target_scale(close, ends, 1, ts.to_numpy()), scale["garch"])
+
+
+def test_pit_values_place_each_value_between_its_samples_on_numpys_quantile_scale():
+    samples = np.tile(np.arange(11.0), (5, 1))  # rank i at level i / 10
+    y = np.array([-1.0, 0.0, 2.5, 10.0, 11.0])
+    assert np.allclose(pit_values(samples, y), [0.0, 0.0, 0.25, 1.0, 1.0])
+    assert np.allclose(np.quantile(samples[2], pit_values(samples, y)[2]), 2.5)  # the inverse of np.quantile
+
+
+def test_the_level_map_is_the_identity_when_calibrated_and_reads_thin_tails_further_out():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(3)
+    samples = rng.standard_normal((20_000, 200))
+    assert np.abs(fit_levels(samples, rng.standard_normal(20_000)) - LEVEL_GRID).max() < 0.02
+    # the forecasts N(0, 1), the outcomes N(0, 1.2): the share p of outcomes lies below the forecasts' level
+    # Phi(1.2 Phi^-1(p)) - read from 200 samples, exact up to their noise
+    outcomes = 1.2 * rng.standard_normal(20_000)
+    levels = fit_levels(samples, outcomes)
+    read = recalibrate(samples[:, :, None], levels)[:, :, 0]
+    lo, hi = np.quantile(samples, [0.05, 0.95], axis=1)
+    assert np.mean((outcomes >= lo) & (outcomes <= hi)) < 2 * norm.cdf(1.645 / 1.2) - 1  # 0.83, less 200 samples' noise
+    lo, hi = np.quantile(read, [0.05, 0.95], axis=1)
+    assert np.mean((outcomes >= lo) & (outcomes <= hi)) == pytest.approx(0.90, abs=0.005)
+    inner = (LEVEL_GRID >= 0.05) & (LEVEL_GRID <= 0.95)
+    expected = norm.cdf(1.2 * norm.ppf(LEVEL_GRID[inner]))
+    assert np.abs(levels[inner] - expected).max() < 0.02 and levels[5] < 0.035
+    assert levels[0] == 0.0 and levels[-1] == 1.0 and np.all(np.diff(levels) >= 0)
+
+
+def test_recalibrated_paths_end_at_the_mapped_quantiles_and_bend_toward_them_step_by_step():
+    rng = np.random.default_rng(5)
+    paths = np.cumsum(rng.standard_normal((30, 50, 12)), axis=2)
+    assert recalibrate(paths, None) is paths
+    assert np.allclose(recalibrate(paths, LEVEL_GRID.copy()), paths)  # the identity map moves nothing
+    levels = np.clip(LEVEL_GRID - 0.1 * np.sin(2 * np.pi * LEVEL_GRID), 0, 1)  # wider tails, monotone
+    out = recalibrate(paths, levels)
+    ranks = np.argsort(np.argsort(paths[:, :, -1], axis=1), axis=1)  # each path's rank at the horizon end
+    mapped = np.interp(ranks / 49, LEVEL_GRID, levels)
+    for w in range(30):
+        assert np.allclose(out[w, :, -1], np.quantile(paths[w, :, -1], mapped[w]))
+    move = out - paths
+    assert np.allclose(move, move[:, :, -1:] * np.arange(1, 13) / 12)  # share t / horizon at step t
+    wide = np.quantile(out[:, :, -1], [0.05, 0.95], axis=1)
+    narrow = np.quantile(paths[:, :, -1], [0.05, 0.95], axis=1)
+    assert np.all(wide[0] < narrow[0]) and np.all(wide[1] > narrow[1])

@@ -34,7 +34,12 @@ def test_the_run_page_shows_the_model_against_four_baselines_and_its_fitted_spre
         "ewma_gaussian": scores(0.0102),
         "seasonal_ewma": scores(0.0098),
         "seasonal_garch_t": scores(0.00975),
-        "spread": {"spread": 1.15, "drift": 0.25},
+        "spread": {
+            "spread": 1.15,
+            "drift": 0.25,
+            "band_levels": [0.0312, 0.9688],
+            "val_coverage_q05_q95": [0.861, 0.9],
+        },
     }
     run = TrainingRun.objects.create(symbol="EURUSD", timeframe="1h", status="succeeded", quality=quality)
     page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
@@ -50,6 +55,7 @@ def test_the_run_page_shows_the_model_against_four_baselines_and_its_fitted_spre
         in page
     )
     assert "spread factor 1.15" in page and "its drift 0.25" in page
+    assert "Its 90% band is read at its samples' 0.031 and 0.969 levels" in page and "0.861 before, 0.900 after" in page
 
 
 def test_the_status_line_compares_with_the_strongest_baseline_by_name():

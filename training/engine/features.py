@@ -145,7 +145,8 @@ class Normalizer:
     fitted on the training part with the same calendar; `scale_lambda` then only says the scale is per
     window). Without `scale_lambda` (older models) one global `y_scale`. `spread` multiplies sampled paths and
     `drift` keeps that share of each window's own median path (`shrink_drift`): both are fitted on the
-    validation part after training (`fit_spread`), 1 until then (and for models from before)."""
+    validation part after training (`fit_spread`), 1 until then (and for models from before); so is
+    `levels`, the quantile recalibration read after both (`forecast.recalibrate`; None before)."""
 
     mu: np.ndarray | None = None
     sigma: np.ndarray | None = None
@@ -156,6 +157,7 @@ class Normalizer:
     drift: float = 1.0
     scale_model: str = "ewma"  # or "garch"
     garch: object = None  # garch.SeasonalGarchT, with scale_model "garch"
+    levels: np.ndarray | None = None  # forecast.fit_levels' map on forecast.LEVEL_GRID; None: the samples' own levels
 
     def fit(
         self,
@@ -218,6 +220,7 @@ class Normalizer:
             "spread": np.array(self.spread),
             "drift": np.array(self.drift),
         }
+        out |= {"levels": np.asarray(self.levels, np.float64)} if self.levels is not None else {}
         out |= self.garch.to_npz() if self.garch is not None else {}
         return out | (self.season.to_npz() if self.season is not None else {})
 
@@ -239,6 +242,7 @@ class Normalizer:
             float(stats.get("drift", 1.0)),
             "garch" if garch is not None else "ewma",
             garch,
+            np.asarray(stats["levels"], np.float64) if "levels" in stats else None,
         )
 
 

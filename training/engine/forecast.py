@@ -33,6 +33,56 @@ def shrink_drift(paths: np.ndarray, drift: float) -> np.ndarray:
     return paths - (1.0 - drift) * np.median(paths, axis=1, keepdims=True)
 
 
+LEVEL_GRID = np.linspace(0.0, 1.0, 101)  # the levels a fitted level map is stored at
+
+
+def pit_values(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Where each realized value fell in its forecast (samples [m, n], y [m]), on the scale where the
+    sorted sample of rank i sits at level i / (n - 1) (numpy's quantile convention, which `summarize`
+    and the scores read): between two samples, linearly between their levels; below every sample 0,
+    above every sample 1. Uniform on [0, 1] for a calibrated forecaster."""
+    n = samples.shape[1]
+    ranked = np.sort(samples, axis=1)
+    k = (ranked < y[:, None]).sum(axis=1)  # samples below
+    inner = np.clip(k, 1, n - 1)
+    lo = np.take_along_axis(ranked, inner[:, None] - 1, axis=1)[:, 0]
+    hi = np.take_along_axis(ranked, inner[:, None], axis=1)[:, 0]
+    between = np.clip((y - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
+    return np.where(k == 0, 0.0, np.where(k == n, 1.0, (inner - 1 + between) / (n - 1)))
+
+
+def fit_levels(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The level map of a forecaster (Kuleshov et al. 2018, quantile recalibration), on LEVEL_GRID:
+    at each level p, the level of its own samples below which a share p of the realized values fell
+    (the quantile p of their PIT values). The identity for a calibrated forecaster; a model whose
+    tails are too thin gets its q05 read further out than its samples' 5% - never beyond its lowest
+    sample, so a forecaster with more than 5% of the outcomes outside all its samples stays too narrow."""
+    levels = np.quantile(pit_values(samples, y), LEVEL_GRID)
+    levels[0], levels[-1] = 0.0, 1.0
+    return np.maximum.accumulate(levels)
+
+
+def recalibrate(paths: np.ndarray, levels: np.ndarray | None) -> np.ndarray:
+    """Paths [m, n_samples, horizon] whose horizon-end values are each window's own empirical quantiles
+    at the mapped levels (`fit_levels`): the path of rank j (level j / (n - 1)) ends where the window's
+    samples put the level the map gives that level, and step t takes the share t / horizon of that
+    move (a random walk's bridge: given its end, its expected path is the straight line to it).
+    Without a map (older models), the paths as they are."""
+    if levels is None:
+        return paths
+    end = paths[:, :, -1]
+    n, horizon = end.shape[1], paths.shape[2]
+    order = np.argsort(end, axis=1)
+    ranked = np.take_along_axis(end, order, axis=1)
+    at = np.interp(np.arange(n) / (n - 1), LEVEL_GRID, levels) * (n - 1)  # the mapped levels as ranks
+    below = np.minimum(np.floor(at).astype(int), n - 2)
+    weight = at - below
+    target = ranked[:, below] * (1 - weight) + ranked[:, below + 1] * weight
+    move = np.empty_like(end)
+    np.put_along_axis(move, order, target - ranked, axis=1)
+    return paths + move[:, :, None] * (np.arange(1, horizon + 1) / horizon)
+
+
 def crps_samples(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     """CRPS of an ensemble per row (samples [m, n], y [m]) - the unbiased ('fair') estimator
     E|X - y| - 1/2 E|X - X'| with X != X', so ensembles of different size compare fairly."""

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .forecast import shrink_drift
+from .forecast import recalibrate, shrink_drift
 from .sampling import DEFAULT_SAMPLER, DEFAULT_STEPS, check_sampler, solve
 
 # Sample paths solved together on the CPU, so the denoiser's activations stay in cache (200 paths x
@@ -351,6 +351,7 @@ def sample_forecasts(
     batch: int = 256,
     y_scale: float | np.ndarray = 1.0,
     drift: float = 1.0,
+    levels: np.ndarray | None = None,
     device: str = "cpu",
     precision: str | None = None,
     generator: torch.Generator | None = None,
@@ -359,7 +360,7 @@ def sample_forecasts(
     """[m, n_samples, horizon] cumulative log-return paths of a forecaster (one network or an ensemble),
     batched; the same seed gives the same paths (or pass a CPU `generator` to draw the noise from),
     multiplied by `y_scale` (one number, or one per window), each window's median kept at `drift` times
-    itself (`shrink_drift`). Scoring and forecast sets both turn paths into returns here. `steps` is the
+    itself (`shrink_drift`), then read at the quantile levels of `levels` (`recalibrate`). Scoring and forecast sets both turn paths into returns here. `steps` is the
     number of model evaluations per path of `sampler`, `precision` the networks' (model.sample;
     default: inference_precision of the device). `on_batch(done, total)` is called after each batch of
     windows."""
@@ -380,4 +381,5 @@ def sample_forecasts(
     if not out:
         return np.zeros((0, n_samples, model.config["horizon"]))
     scale = np.asarray(y_scale, dtype=np.float64)
-    return shrink_drift(np.concatenate(out, axis=0), drift) * (scale[:, None, None] if scale.ndim else scale)
+    paths = shrink_drift(np.concatenate(out, axis=0), drift) * (scale[:, None, None] if scale.ndim else scale)
+    return recalibrate(paths, levels)

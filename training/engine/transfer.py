@@ -6,7 +6,7 @@ own training and validation periods (dates, so nothing later than the model itse
 input channels' mean / spread and the volatility calendar (and the GARCH of a GARCH target unit) on the
 training period's bars, each from values clipped to their central quantiles so one shock (the SNB's
 20% move of January 2015) does not set the scale; then the spread factor and the drift on the
-validation period's windows, as after training. Measured leave-one-pair-out in
+validation period's windows, as after training (and the levels its bands are read at). Measured leave-one-pair-out in
 `bench/forecast_quality.py --pair-adapt robust_spread` (docs/FORECASTER.md, other pairs)."""
 
 from __future__ import annotations
@@ -96,15 +96,18 @@ def adapt_to_series(
     n_samples: int = 100,
     max_windows: int = 1000,
     device: str = "cpu",
+    levels: bool = True,
 ) -> tuple[Normalizer, dict]:
     """(the normalizer for `candles`, what `fit_spread` tried): statistics refitted on `split.train`'s bars
-    (`refit_statistics`, robust), then the spread and drift fitted on at most `max_windows` of `split.val`'s
-    windows."""
+    (`refit_statistics`, robust), then the spread, drift and (with `levels`) band levels fitted on at most
+    `max_windows` of `split.val`'s windows."""
     from .trainer import fit_spread, prepare_data  # torch and Lightning: only when a model is adapted
 
     if len(split.train) == 0 or len(split.val) == 0:
         raise ValueError("no training or validation window to fit the statistics and the spread on")
     norm = refit_statistics(model_norm, candles, channels, int(split.train.max()))
     data = prepare_data(candles, patch_len=patch_len, horizon=horizon, channels=channels, normalizer=norm, split=split)
-    fitted = fit_spread(model, data, seed=seed, n_samples=n_samples, max_windows=max_windows, device=device)
+    fitted = fit_spread(
+        model, data, seed=seed, n_samples=n_samples, max_windows=max_windows, device=device, levels=levels
+    )
     return norm, fitted
