@@ -239,7 +239,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
             **({} if spec.get("drift", True) else {"drifts": (1.0,)}),
         )
         if spec["spread"]
-        else {"spread": 1.0, "drift": 1.0, "band_levels": None}
+        else {"spread": 1.0, "drift": 1.0, "band_levels": None, "val_coverage_q05_q95": None}
     )
     quality = evaluate_quality(
         model, data, seed=args.seed, n_samples=args.samples, max_windows=args.windows, device=device
@@ -258,6 +258,7 @@ def run_variant(name: str, candles: pd.DataFrame, args) -> dict:
         "spread": fitted["spread"],
         "drift": fitted["drift"],
         "band_levels": fitted["band_levels"],
+        "val_coverage_q05_q95": fitted["val_coverage_q05_q95"],  # before and after the band levels
         "windows": quality["windows"],
         "samples": quality["samples"],
         "sampler": f"{quality['sampler']}-{quality['steps']}",
@@ -387,6 +388,7 @@ def platform_row(
         "spread": norm.spread,
         "drift": norm.drift,
         "band_levels": fitted["band_levels"],
+        "val_coverage_q05_q95": fitted["val_coverage_q05_q95"],
         "windows": scored["windows"],
         "test_dates": [str(stamps[test[0]]), str(stamps[test[-1]])],
         "eval_seconds": round(time.perf_counter() - started, 1),
