@@ -93,7 +93,11 @@ def main():
     rows = []
     for pair in held + pool:
         d = parts.get(pair) or prepare_data(fq.read_candles(fq.pair_path(pair)), patch_len=64, horizon=12)
-        d.normalizer.spread, d.normalizer.drift = fitted["spread"], fitted["drift"]
+        d.normalizer.spread, d.normalizer.drift, d.normalizer.levels = (
+            fitted["spread"],
+            fitted["drift"],
+            data.normalizer.levels,
+        )
         scored = evaluate_quality(model, d, seed=args.seed, n_samples=100, max_windows=args.windows)
         rows.append({"pair": pair, "held_out": pair in held, "windows": scored["windows"], **fq.quality_row(scored)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)

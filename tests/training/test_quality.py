@@ -258,6 +258,7 @@ def test_pit_values_place_each_value_between_its_samples_on_numpys_quantile_scal
     y = np.array([-1.0, 0.0, 2.5, 10.0, 11.0])
     assert np.allclose(pit_values(samples, y), [0.0, 0.0, 0.25, 1.0, 1.0])
     assert np.allclose(np.quantile(samples[2], pit_values(samples, y)[2]), 2.5)  # the inverse of np.quantile
+    assert np.isnan(pit_values(samples[:1], np.array([np.nan])))[0]  # a missing outcome is no level
 
 
 def test_the_level_map_is_the_identity_when_calibrated_and_reads_thin_tails_further_out():
@@ -297,3 +298,26 @@ def test_recalibrated_paths_end_at_the_mapped_quantiles_and_bend_toward_them_ste
     wide = np.quantile(out[:, :, -1], [0.05, 0.95], axis=1)
     narrow = np.quantile(paths[:, :, -1], [0.05, 0.95], axis=1)
     assert np.all(wide[0] < narrow[0]) and np.all(wide[1] > narrow[1])
+
+
+def test_sampling_and_the_scoring_read_the_bands_at_the_normalizers_levels(fixture_path):
+    import torch
+
+    from training.engine import trainer
+    from training.engine.model import DiffusionForecaster, sample_forecasts
+
+    data = trainer.prepare_data(
+        pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"}), patch_len=32, horizon=12
+    )
+    torch.manual_seed(0)
+    model = DiffusionForecaster(channels=len(data.channels), patch_len=32, horizon=12, dim=16, layers=1, heads=2)
+    wide = np.clip(LEVEL_GRID - 0.1 * np.sin(2 * np.pi * LEVEL_GRID), 0, 1)
+    x = data.x["test"][:20]
+    plain = sample_forecasts(model, x, n_samples=32, seed=4)
+    assert np.allclose(sample_forecasts(model, x, n_samples=32, seed=4, levels=wide), recalibrate(plain, wide))
+    scores = {}
+    for name, levels in (("none", None), ("identity", LEVEL_GRID.copy()), ("wide", wide)):
+        data.normalizer.levels = levels
+        scores[name] = trainer.evaluate_quality(model, data, n_samples=32, max_windows=50)["model"]
+    assert scores["identity"]["crps"] == pytest.approx(scores["none"]["crps"], rel=1e-12)
+    assert scores["wide"]["crps"] != pytest.approx(scores["none"]["crps"], rel=1e-6)  # the levels reach the scores

@@ -40,7 +40,7 @@ def pit_values(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Where each realized value fell in its forecast (samples [m, n], y [m]), on the scale where the
     sorted sample of rank i sits at level i / (n - 1) (numpy's quantile convention, which `summarize`
     and the scores read): between two samples, linearly between their levels; below every sample 0,
-    above every sample 1. Uniform on [0, 1] for a calibrated forecaster."""
+    above every sample 1; NaN where y is. Uniform on [0, 1] for a calibrated forecaster."""
     n = samples.shape[1]
     ranked = np.sort(samples, axis=1)
     k = (ranked < y[:, None]).sum(axis=1)  # samples below
@@ -48,7 +48,8 @@ def pit_values(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     lo = np.take_along_axis(ranked, inner[:, None] - 1, axis=1)[:, 0]
     hi = np.take_along_axis(ranked, inner[:, None], axis=1)[:, 0]
     between = np.clip((y - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
-    return np.where(k == 0, 0.0, np.where(k == n, 1.0, (inner - 1 + between) / (n - 1)))
+    levels = np.where(k == 0, 0.0, np.where(k == n, 1.0, (inner - 1 + between) / (n - 1)))
+    return np.where(np.isnan(y), np.nan, levels)
 
 
 def fit_levels(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -57,7 +58,7 @@ def fit_levels(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     (the quantile p of their PIT values). The identity for a calibrated forecaster; a model whose
     tails are too thin gets its q05 read further out than its samples' 5% - never beyond its lowest
     sample, so a forecaster with more than 5% of the outcomes outside all its samples stays too narrow."""
-    levels = np.quantile(pit_values(samples, y), LEVEL_GRID)
+    levels = np.nanquantile(pit_values(samples, y), LEVEL_GRID)
     levels[0], levels[-1] = 0.0, 1.0
     return np.maximum.accumulate(levels)
 
