@@ -1,4 +1,5 @@
 import hashlib
+import io
 import json
 
 import numpy as np
@@ -71,6 +72,37 @@ def test_bad_files_are_refused_and_nothing_is_written(artifact_files, change, me
         )
     assert (RegisteredModel.objects.count(), ModelVersion.objects.count(), ArtifactFile.objects.count()) == (0, 0, 0)
     assert stored_files(_media_root) == []
+
+
+def _stats_with_levels(levels) -> bytes:
+    out = io.BytesIO()
+    np.savez(out, mu=np.zeros(len(CHANNELS)), sigma=np.ones(len(CHANNELS)), levels=levels)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "levels, message",
+    [
+        (np.linspace(0, 1, 50), r"101 finite numbers \(the band levels' map\), not \(50,\)"),
+        (np.r_[np.linspace(0, 1, 100), np.nan], "101 finite numbers"),
+        (np.linspace(1, 0, 101), "must rise from 0 to 1"),
+        (np.linspace(0, 1.2, 101), "must rise from 0 to 1"),
+    ],
+)
+def test_stats_with_a_broken_band_levels_map_are_refused(artifact_files, levels, message, _media_root):
+    from registry.services import artifact_register
+
+    files = artifact_files(0) | {"stats": _stats_with_levels(levels)}
+    with pytest.raises(RegistryError, match=message):
+        artifact_register(
+            model_name="m", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=CHANNELS
+        )
+    assert ModelVersion.objects.count() == 0
+    files["stats"] = _stats_with_levels(np.linspace(0, 1, 101) ** 1.1)  # a real map is taken
+    artifact_register(
+        model_name="m", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=CHANNELS
+    )
+    assert ModelVersion.objects.count() == 1
 
 
 def test_stats_must_match_the_channels(register):
