@@ -93,10 +93,14 @@ def read_stats(data: bytes | Path, *, channels: int | None = None) -> dict[str, 
         raise RegistryError(f"stats mu {stats['mu'].shape} and sigma {stats['sigma'].shape} differ in shape")
     if channels is not None and stats["mu"].shape[-1] != channels:
         raise RegistryError(f"stats have {stats['mu'].shape[-1]} channels but channel_order lists {channels}")
-    if "levels" in stats:  # the band levels' map (training.engine.forecast.fit_levels): LEVEL_GRID's 101 points
+    if "levels" in stats:  # the band levels' map (training.engine.forecast.fit_levels), one level per LEVEL_GRID point
+        from training.engine.forecast import LEVEL_GRID
+
         levels = stats["levels"]
-        if levels.shape != (101,) or not np.all(np.isfinite(levels)):
-            raise RegistryError(f"stats levels must be 101 finite numbers (the band levels' map), not {levels.shape}")
+        if levels.shape != LEVEL_GRID.shape or not np.all(np.isfinite(levels)):
+            raise RegistryError(
+                f"stats levels must be {len(LEVEL_GRID)} finite numbers (the band levels' map), not {levels.shape}"
+            )
         if levels[0] < 0 or levels[-1] > 1 or np.any(np.diff(levels) < 0):
             raise RegistryError("stats levels must rise from 0 to 1 (the band levels' map)")
     return stats

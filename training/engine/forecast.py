@@ -75,10 +75,7 @@ def recalibrate(paths: np.ndarray, levels: np.ndarray | None) -> np.ndarray:
     n, horizon = end.shape[1], paths.shape[2]
     order = np.argsort(end, axis=1)
     ranked = np.take_along_axis(end, order, axis=1)
-    at = np.interp(np.arange(n) / (n - 1), LEVEL_GRID, levels) * (n - 1)  # the mapped levels as ranks
-    below = np.minimum(np.floor(at).astype(int), n - 2)
-    weight = at - below
-    target = ranked[:, below] * (1 - weight) + ranked[:, below + 1] * weight
+    target = np.quantile(end, np.interp(np.arange(n) / (n - 1), LEVEL_GRID, levels), axis=1).T
     move = np.empty_like(end)
     np.put_along_axis(move, order, target - ranked, axis=1)
     return paths + move[:, :, None] * (np.arange(1, horizon + 1) / horizon)
