@@ -68,6 +68,11 @@ def require_staff(user, action: str) -> None:
 STATS_MAX_BYTES = 16 * 1024 * 1024
 
 
+# The band levels' map holds one level per point of training.engine.forecast.LEVEL_GRID (the registry may
+# not import training; tests/registry/test_versions.py checks the two agree).
+LEVEL_POINTS = 101
+
+
 def read_stats(data: bytes | Path, *, channels: int | None = None) -> dict[str, np.ndarray]:
     """Normalization stats from `.stats.npz` bytes or file: per-channel `mu` and `sigma` (no pickles)."""
     try:
@@ -93,13 +98,11 @@ def read_stats(data: bytes | Path, *, channels: int | None = None) -> dict[str, 
         raise RegistryError(f"stats mu {stats['mu'].shape} and sigma {stats['sigma'].shape} differ in shape")
     if channels is not None and stats["mu"].shape[-1] != channels:
         raise RegistryError(f"stats have {stats['mu'].shape[-1]} channels but channel_order lists {channels}")
-    if "levels" in stats:  # the band levels' map (training.engine.forecast.fit_levels), one level per LEVEL_GRID point
-        from training.engine.forecast import LEVEL_GRID
-
+    if "levels" in stats:  # the band levels' map (training.engine.forecast.fit_levels)
         levels = stats["levels"]
-        if levels.shape != LEVEL_GRID.shape or not np.all(np.isfinite(levels)):
+        if levels.shape != (LEVEL_POINTS,) or not np.all(np.isfinite(levels)):
             raise RegistryError(
-                f"stats levels must be {len(LEVEL_GRID)} finite numbers (the band levels' map), not {levels.shape}"
+                f"stats levels must be {LEVEL_POINTS} finite numbers (the band levels' map), not {levels.shape}"
             )
         if levels[0] < 0 or levels[-1] > 1 or np.any(np.diff(levels) < 0):
             raise RegistryError("stats levels must rise from 0 to 1 (the band levels' map)")

@@ -80,6 +80,13 @@ def _stats_with_levels(levels) -> bytes:
     return out.getvalue()
 
 
+def test_the_registry_checks_band_levels_against_the_engines_grid():
+    from registry.services._common import LEVEL_POINTS
+    from training.engine.forecast import LEVEL_GRID
+
+    assert LEVEL_GRID.shape == (LEVEL_POINTS,)
+
+
 @pytest.mark.parametrize(
     "levels, message",
     [
