@@ -50,7 +50,8 @@ part, and the levels its bands are read at: `forecast.fit_levels`), `no_levels` 
 read at its samples' own levels, the default before), `one_calendar` (the hour of the week alone, the default before), `ensemble2` (an ensemble of 2
 networks trained side by side), `garch_scale` (targets in units of the seasonal GARCH(1,1)-t's spread, the
 default's calendar, instead of the EWMA's), `range_channel` (an input channel more: the slow EWMA's spread
-of each bar's Garman-Klass range variance, `features.OPTIONAL_CHANNELS`), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
+of each bar's Garman-Klass range variance, `features.OPTIONAL_CHANNELS`), `daily_context` (five input channels
+more: the last 5 and 20 trading days' return and range, `features.DAILY_CHANNELS`), `context128` (a context of 128 bars), `no_vol_channels` (without the two volatility channels), `no_drift` (the
 same model keeping its whole median, the default before), `fast_scale` (lambda 0.94), `no_spread` (neither
 spread nor drift fitted), `ewma_scale` (the plain EWMA's spread), `global_scale` (one global target
 scale, with the fitted spread and drift), `global_no_spread` (the model before any of these).
@@ -74,7 +75,7 @@ sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
 
 from training.engine import build_config, detect_hardware, make_features  # noqa: E402
-from training.engine.features import VOL_CHANNELS, Split, chronological_split  # noqa: E402
+from training.engine.features import DAILY_CHANNELS, VOL_CHANNELS, Split, chronological_split  # noqa: E402
 from training.engine.forecast import strongest_baseline  # noqa: E402
 from training.engine.periods import periods_of  # noqa: E402
 from training.engine.trainer import TARGET_SCALE_LAMBDA, evaluate_quality, fit_spread, prepare_data, train  # noqa: E402
@@ -140,6 +141,13 @@ VARIANTS = {  # the training data each variant needs, and whether it fits the sp
         "spread": True,
         "extra_channels": ("log_sigma_range",),
         "change": "the default plus an input channel: the log spread of the slow EWMA (lambda 0.995) of each bar's Garman-Klass range variance",
+    },
+    "daily_context": {
+        "scale_lambda": TARGET_SCALE_LAMBDA,
+        "seasonal": True,
+        "spread": True,
+        "extra_channels": DAILY_CHANNELS,
+        "change": "the default plus a daily context: the last 5 and 20 trading days' return and high-low range in units of the slow spread, and the 20 days' volatility against it (features.DAILY_CHANNELS)",
     },
     "no_vol_channels": {
         "scale_lambda": TARGET_SCALE_LAMBDA,

@@ -107,6 +107,35 @@ def test_the_range_channel_is_read_only_by_name_and_follows_the_bars_range(candl
     assert changed[t + 50, -1] > features[t + 50, -1]
 
 
+def test_the_daily_context_reads_the_last_5_and_20_days_from_past_bars_only(candles):
+    """The daily channels are read only by name; trend_5d is the close's return over the last 120 bars in
+    units of the slow spread times sqrt(120), range_20d the 480 bars' high-low range likewise, vol_20d the
+    480 bars' mean squared return against the slow variance - and none of them moves when later bars do."""
+    from training.engine.features import DAILY_CHANNELS, TARGET_SCALE_LAMBDA, ewma_variance
+
+    _, default = make_features(candles)
+    assert not set(DAILY_CHANNELS) & set(default)
+    names = [*default, *DAILY_CHANNELS]
+    features, got = make_features(candles, names)
+    assert got == names
+    col = {n: features[:, names.index(n)] for n in DAILY_CHANNELS}
+    c, h, l = (candles[k].to_numpy(float) for k in ("close", "high", "low"))
+    var = ewma_variance(c, TARGET_SCALE_LAMBDA)
+    t = 300  # the fixture's 399 bars: 20 days (480 bars) are not there yet, so those read all bars so far
+    assert col["trend_5d"][t] == pytest.approx(np.log(c[t] / c[t - 120]) / np.sqrt(var[t] * 120), rel=1e-4)
+    assert col["trend_20d"][t] == pytest.approx(np.log(c[t] / c[0]) / np.sqrt(var[t] * 480), rel=1e-4)
+    span = np.log(h[: t + 1].max() / l[: t + 1].min())
+    assert col["range_20d"][t] == pytest.approx(span / np.sqrt(var[t] * 480), rel=1e-4)
+    ret2 = np.diff(np.log(c[: t + 1])) ** 2  # t returns; the first bar has none (0)
+    assert col["vol_20d"][t] == pytest.approx(0.5 * np.log(ret2.sum() / (t + 1) / var[t]), rel=1e-4)
+    assert (col["range_5d"] >= 0).all() and np.isfinite(features).all()
+    moved = candles.copy()
+    moved.loc[t + 1 :, ["open", "high", "low", "close"]] *= 1.05
+    changed, _ = make_features(moved, names)
+    assert np.array_equal(changed[: t + 1], features[: t + 1])
+    assert not np.allclose(changed[t + 60, names.index("trend_5d")], features[t + 60, names.index("trend_5d")])
+
+
 def test_normalization_uses_the_training_part_only(candles):
     data = prepare_data(candles, patch_len=32, horizon=12)
     last_train = data.ends["train"].max()

@@ -19,7 +19,14 @@ VOL_CHANNELS = ("log_sigma", "ret_z")
 # of the volatility level than squared closes (bench/forecast_ceiling.py: chosen on the validation part
 # for five of eight pairs as a volatility-only forecast). Measured as a model input: bench/forecast_quality.py
 # --variants range_channel.
-OPTIONAL_CHANNELS = ("log_sigma_range",)
+# `DAILY_CHANNELS`, a daily context beside the hourly one: what the last 5 and 20 trading days (120 and 480
+# bars, 24 a day) did, which a context of 64 bars cannot see - their return and their high-low range in
+# units of the slow spread times the root of their length (a trend and how far the price ranged against
+# its volatility), and the 20 days' mean squared return against the slow EWMA's (volatility's longer
+# level). Measured as model inputs: bench/forecast_quality.py --variants daily_context.
+DAILY_CHANNELS = ("trend_5d", "trend_20d", "range_5d", "range_20d", "vol_20d")
+DAY_BARS = 24
+OPTIONAL_CHANNELS = ("log_sigma_range", *DAILY_CHANNELS)
 
 
 def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, list[str]]:
@@ -64,6 +71,8 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
         per_bar = range_variances(candles)["garman_klass"]
         level = pd.Series(per_bar).ewm(alpha=1 - TARGET_SCALE_LAMBDA, adjust=False).mean().to_numpy()
         cols["log_sigma_range"] = 0.5 * np.log(np.maximum(level, 1e-14))
+    if set(DAILY_CHANNELS) & set(names):
+        cols |= daily_context(h, l, c, var)
     missing = [n for n in names if n not in cols]
     if missing:
         raise ValueError(
@@ -71,6 +80,28 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
             + (" (its bars have no volume)" if "volume_z" in missing else "")
         )
     return np.column_stack([cols[n] for n in names]).astype(np.float32), names
+
+
+def daily_context(h, l, c, var) -> dict[str, np.ndarray]:
+    """DAILY_CHANNELS from bars <= t: over the last 5 and 20 days of DAY_BARS bars (fewer at the series'
+    start), the close's log return and the log high-low range, each divided by the slow spread at t
+    times the root of the window's length, and 0.5 log(the window's mean squared 1-bar return / the slow
+    EWMA's variance) for 20 days."""
+    close_log = pd.Series(np.log(c))
+    ret2 = pd.Series(np.diff(np.log(c), prepend=np.log(c[0])) ** 2)
+    spread = np.sqrt(var)
+    out = {}
+    for days in (5, 20):
+        n = days * DAY_BARS
+        unit = spread * np.sqrt(n)
+        start = close_log.shift(n).fillna(close_log.iloc[0]).to_numpy()
+        high = pd.Series(h).rolling(n, min_periods=1).max().to_numpy()
+        low = pd.Series(l).rolling(n, min_periods=1).min().to_numpy()
+        out[f"trend_{days}d"] = np.clip((close_log.to_numpy() - start) / unit, -10, 10)
+        out[f"range_{days}d"] = np.clip(np.log(high / low) / unit, 0, 20)
+    mean_ret2 = ret2.rolling(20 * DAY_BARS, min_periods=1).mean().to_numpy()
+    out["vol_20d"] = 0.5 * np.log(np.maximum(mean_ret2, 1e-14) / var)
+    return out
 
 
 def range_variances(candles: pd.DataFrame) -> dict[str, np.ndarray]:
