@@ -17,6 +17,12 @@ ARGS = [
 
 @pytest.fixture(scope="session")
 def browser():
+    from playwright.sync_api import expect
+
+    # Playwright's `expect` waits 5 s by default, apart from the page's 30 s for actions: on this 2-core
+    # machine under the suite's 3 workers a page after a click took longer once (the registry's compare
+    # page, CI 2026-12-07). These tests say what a page shows, not how fast (bench/ measures that).
+    expect.set_options(timeout=30_000)
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package")
     from playwright.sync_api import sync_playwright
