@@ -72,7 +72,7 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
         level = pd.Series(per_bar).ewm(alpha=1 - TARGET_SCALE_LAMBDA, adjust=False).mean().to_numpy()
         cols["log_sigma_range"] = 0.5 * np.log(np.maximum(level, 1e-14))
     if set(DAILY_CHANNELS) & set(names):
-        cols |= daily_context(h, l, c, var)
+        cols |= daily_context(h, l, c, cols["ret_close"], var)
     missing = [n for n in names if n not in cols]
     if missing:
         raise ValueError(
@@ -82,13 +82,13 @@ def make_features(candles: pd.DataFrame, channels=None) -> tuple[np.ndarray, lis
     return np.column_stack([cols[n] for n in names]).astype(np.float32), names
 
 
-def daily_context(h, l, c, var) -> dict[str, np.ndarray]:
+def daily_context(h, l, c, ret, var) -> dict[str, np.ndarray]:
     """DAILY_CHANNELS from bars <= t: over the last 5 and 20 days of DAY_BARS bars (fewer at the series'
     start), the close's log return and the log high-low range, each divided by the slow spread at t
     times the root of the window's length, and 0.5 log(the window's mean squared 1-bar return / the slow
-    EWMA's variance) for 20 days."""
+    EWMA's variance) for 20 days (`ret`: make_features' 1-bar log returns of the close, 0 at the first bar)."""
     close_log = pd.Series(np.log(c))
-    ret2 = pd.Series(np.diff(np.log(c), prepend=np.log(c[0])) ** 2)
+    ret2 = pd.Series(ret**2)
     spread = np.sqrt(var)
     out = {}
     for days in (5, 20):
