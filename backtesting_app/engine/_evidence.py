@@ -5,7 +5,6 @@ value over a baseline's and over random entries with the same exposure."""
 from __future__ import annotations
 
 import numpy as np
-from arch.bootstrap import StationaryBootstrap, optimal_block_length
 
 from ._evaluate import BacktestProblem
 from ._overfitting import deflated_sharpe_ratio, probability_of_backtest_overfitting, sharpe_variance_of, spa_test
@@ -163,6 +162,8 @@ def _num(metrics: dict, key: str) -> float:
 def mean_difference_p_value(a: np.ndarray, b: np.ndarray, *, reps: int = 1000, seed: int = 0) -> float | None:
     """One-sided p-value that the mean of a - b (paired days) is not above 0: a stationary bootstrap
     (arch) of the centred differences, block length by Politis & White."""
+    from arch.bootstrap import StationaryBootstrap, optimal_block_length  # loads with the first judged run only
+
     diff = np.asarray(a, float) - np.asarray(b, float)
     if len(diff) < 10 or not np.any(diff):
         return None

@@ -12,9 +12,7 @@ import operator
 from itertools import combinations
 
 import numpy as np
-from arch.bootstrap import SPA
 from numpy.typing import ArrayLike
-from scipy import fft, stats
 
 PBO_METRICS = ("sharpe", "mean")
 MAX_PBO_BLOCKS = 20  # C(20, 10) = 184,756 combinations take ~4 s at T=2,600, N=1,000; C(22, 11) about 4 times that
@@ -48,6 +46,8 @@ def _expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
     """E[max SR] of `n_trials` independent unskilled trials whose Sharpe ratios vary by `sharpe_variance`."""
     if n_trials == 1:
         return 0.0
+    from scipy import stats  # a second to import: loaded when a search is judged, as arch is (_spa.py)
+
     gamma, inv = np.euler_gamma, stats.norm.ppf
     quantile = (1 - gamma) * inv(1 - 1 / n_trials) + gamma * inv(1 - 1 / (n_trials * math.e))
     return float(math.sqrt(sharpe_variance) * quantile)
@@ -112,6 +112,8 @@ def deflated_sharpe_ratio(
     }
     if (r == r[0]).all():
         return out | {"reason": "the chosen set's returns are all equal: it has no Sharpe ratio"}
+    from scipy import stats
+
     sr = float(r.mean() / r.std(ddof=1))
     skew, kurtosis = float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
     out |= {
@@ -250,51 +252,6 @@ def _degradation(is_best: np.ndarray, oos_best: np.ndarray) -> dict:
 # -- Hansen's SPA test (arch) -----------------------------------------------------------------------
 
 
-def _stationary_bootstrap_variance(loss_diff: np.ndarray, block_size: int) -> np.ndarray:
-    """arch SPA's variance of each column of loss differentials (its autocovariances weighted by the
-    stationary bootstrap's kernel, Politis & Romano 1994), every lag's autocovariance from one FFT
-    instead of arch's loop over lags: the same numbers in O(N T log T) rather than O(N T^2)."""
-    t = loss_diff.shape[0]
-    d = loss_diff - loss_diff.mean(axis=0)
-    size = fft.next_fast_len(2 * t - 1, real=True)
-    spectrum = fft.rfft(d, n=size, axis=0)
-    lagged = fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=0)[1:t]  # sum_s d_s d_{s+i}, i >= 1
-    i, keep = np.arange(1, t), 1.0 - 1.0 / block_size
-    kappa = (1 - i / t) * keep**i + (i / t) * keep ** (t - i)
-    return (np.sum(d**2, axis=0) + 2 * kappa @ lagged) / t
-
-
-class _SPA(SPA):
-    """arch's SPA (pinned arch 8.0.0) computing the same numbers faster: its O(N T^2) variance loop
-    becomes one FFT, and each draw's column means come from the draw's index counts by a matrix
-    product (arch copies the T x N draw and takes its mean three times). The draws are arch's own
-    (`update_indices` of its stationary bootstrap, in order); tests hold the results equal to arch's."""
-
-    _DRAWS_AT_ONCE = 100
-
-    def _compute_variance(self) -> None:
-        if self.nested:
-            return super()._compute_variance()
-        self._loss_diff_var = _stationary_bootstrap_variance(self._loss_diff, self.block_size)
-
-    def _simulate_values(self) -> None:
-        self._compute_variance()
-        self._valid_columns = self._check_column_validity()
-        upper = self._loss_diff.mean(axis=0)  # every model re-centred
-        consistent = np.where(self._valid_columns, upper, 0.0)  # only those near the benchmark
-        lower = np.maximum(upper, 0.0)  # none that is worse
-        draws = np.empty((self.reps, self.k))
-        for lo in range(0, self.reps, self._DRAWS_AT_ONCE):
-            counts = np.stack(
-                [
-                    np.bincount(self.bootstrap.update_indices(), minlength=self.t).astype(float)
-                    for _ in range(min(self._DRAWS_AT_ONCE, self.reps - lo))
-                ]
-            )
-            draws[lo : lo + len(counts)] = counts @ self._loss_diff / self.t
-        self._simulated_vals = np.stack([(draws - centre).T for centre in (lower, consistent, upper)], axis=2)
-
-
 def spa_test(
     R: ArrayLike,
     *,
@@ -347,7 +304,9 @@ def spa_test(
         p = {"lower": 1.0, "consistent": 1.0, "upper": 1.0}
         used_block_size = int(np.sqrt(T)) if block_size is None else block_size
     else:
-        spa = _SPA(-bench, -R[:, ~same], block_size=block_size, reps=reps, bootstrap="stationary", seed=seed)
+        from ._spa import FastSPA  # arch loads when a search is judged, not with every Django process
+
+        spa = FastSPA(-bench, -R[:, ~same], block_size=block_size, reps=reps, bootstrap="stationary", seed=seed)
         spa.compute()
         p = {name: float(value) for name, value in spa.pvalues.items()}
         used_block_size = int(spa.block_size)

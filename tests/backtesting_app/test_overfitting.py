@@ -11,7 +11,7 @@ import pytest
 from arch.bootstrap import SPA, RealityCheck
 from scipy.stats import rankdata
 
-from backtesting_app.engine._overfitting import _SPA
+from backtesting_app.engine._spa import FastSPA
 from backtesting_app.engine.optimize import (
     deflated_sharpe_ratio,
     probability_of_backtest_overfitting,
@@ -238,7 +238,7 @@ def test_pbo_rejects_missing_returns():
 @pytest.mark.parametrize("block_size", [1, 4, 9])
 def test_spa_variance_by_fft_equals_arch_loop(block_size):
     losses = -_small_search(80)
-    ours, theirs = (cls(np.zeros(80), losses, block_size=block_size, seed=0) for cls in (_SPA, SPA))
+    ours, theirs = (cls(np.zeros(80), losses, block_size=block_size, seed=0) for cls in (FastSPA, SPA))
     ours._compute_variance()
     theirs._compute_variance()
     assert ours._loss_diff_var == pytest.approx(theirs._loss_diff_var, rel=1e-10)
@@ -248,7 +248,7 @@ def test_spa_variance_by_fft_equals_arch_loop(block_size):
 def test_spa_draws_and_p_values_equal_arch_own(block_size):
     R = np.random.default_rng(9).normal(0.0, 0.01, (300, 30))
     R[:, 4] += 0.0015
-    ours, theirs = (cls(np.zeros(300), -R, block_size=block_size, reps=400, seed=3) for cls in (_SPA, SPA))
+    ours, theirs = (cls(np.zeros(300), -R, block_size=block_size, reps=400, seed=3) for cls in (FastSPA, SPA))
     ours.compute()
     theirs.compute()
     assert ours._simulated_vals == pytest.approx(theirs._simulated_vals, rel=1e-9, abs=1e-15)
