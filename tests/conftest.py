@@ -10,6 +10,11 @@ import pytest
 # thread (fixtures, assertions) are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Torch (not yet imported: Django's setup loads no torch) takes a thread per core by default; three
+# test workers share this 2-core machine, and each worker's threads waited on the others': the two
+# loss-falls tests took 40 s beside one busy process, 16 s with one thread. One thread per worker,
+# as FOREXGPT_TORCH_THREADS gives the platform's own torch processes (the processes tests start inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -42,6 +47,32 @@ if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL"):
 
     os.environ["REDIS_URL"] = _worker_redis_url(os.environ["REDIS_URL"], os.environ["PYTEST_XDIST_WORKER"])
     _settings.Q_CLUSTER["redis"] = _Conf.REDIS = os.environ["REDIS_URL"]
+
+
+def _database_use(item) -> int:
+    """pytest-django's order for a test: 0 uses the database in a transaction rolled back, 1 commits
+    (transactional, live server), 2 does not touch it."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    marker = item.get_closest_marker("django_db")
+    if (marker and marker.kwargs.get("transaction")) or fixtures & {"transactional_db", "live_server"}:
+        return 1
+    return 0 if marker or "db" in fixtures else 2
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long tests (marked slow) first: with `--maxschedchunk 1` (pytest.ini) pytest-xdist hands
+    each worker one test at a time in this order, so the workers end together on short ones. (Its
+    default hands out chunks of up to a sixth of what is left; with the slow tests side by side one
+    worker took them in one chunk and ran alone for the last 7 of 14 minutes.) pytest-django's groups,
+    sorted before this hook, are kept (a test that commits empties the database for those after it);
+    the slow tests without a database, which can run anywhere, go first of all."""
+
+    def order(item):
+        slow = item.get_closest_marker("slow") is not None
+        group = _database_use(item)
+        return (-1 if slow and group == 2 else group, not slow)
+
+    items.sort(key=order)
 
 
 @pytest.fixture(autouse=True)

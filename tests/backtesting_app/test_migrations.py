@@ -21,6 +21,7 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_runs_stored_before_keep_their_parameters_in_their_requests():
     old = _migrate(BEFORE)

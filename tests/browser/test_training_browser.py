@@ -4,7 +4,7 @@ and the loss chart counts epochs from 0 as the page's "Epoch / step" does."""
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_decisions_appear_live_and_epochs_count_from_zero(logged_in_page, live_server):

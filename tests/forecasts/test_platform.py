@@ -129,6 +129,7 @@ def test_a_run_makes_every_forecast_in_a_child_and_carries_realized_returns(
     assert np.allclose(again["pred_return"], frame["pred_return"]) and ForecastSet.objects.count() == 2
 
 
+@pytest.mark.slow
 def test_a_versions_fitted_drift_shrinks_each_median_and_keeps_the_spread(child_env, forecaster, tmp_path):
     from tests.forecasts.conftest import register_forecaster
 

@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 SQLITE_MODES = (
@@ -32,6 +33,7 @@ def _file_modes(data_dir) -> dict[str, int]:
     return {name: stat.S_IMODE(mode) for name, mode in json.loads(out.stdout.splitlines()[-1]).items()}
 
 
+@pytest.mark.slow
 def test_the_sqlite_database_is_created_private(tmp_path):
     modes = _file_modes(tmp_path / "data")
     assert modes == {
@@ -42,6 +44,7 @@ def test_the_sqlite_database_is_created_private(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_an_existing_sqlite_database_open_to_others_is_made_private(tmp_path):
     (tmp_path / "forexgpt.sqlite3").touch(mode=0o644)
     os.chmod(tmp_path / "forexgpt.sqlite3", 0o644)
@@ -79,10 +82,12 @@ def _deploy_warnings(tmp_path, environ: dict) -> list[str]:
     return [check for check in found if not check.startswith(NOT_DEPLOYMENT)]
 
 
+@pytest.mark.slow
 def test_check_deploy_is_clean_with_a_production_environment(tmp_path):
     assert _deploy_warnings(tmp_path, PRODUCTION) == []
 
 
+@pytest.mark.slow
 def test_the_tls_settings_follow_the_environment(tmp_path):
     laptop = _deploy_warnings(
         tmp_path, {k: v for k, v in PRODUCTION.items() if k in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")}

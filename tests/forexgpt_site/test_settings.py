@@ -2,6 +2,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 from forexgpt_site import env
@@ -24,6 +25,7 @@ def test_secret_key_is_generated_once_and_kept_out_of_git(tmp_path, monkeypatch)
     assert ignored.returncode == 0
 
 
+@pytest.mark.slow
 def test_settings_follow_the_environment(tmp_path):
     code = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='forexgpt_site.settings'; django.setup();"
@@ -49,6 +51,7 @@ def test_settings_follow_the_environment(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_collected_static_files_get_hashed_names_and_a_long_cache(tmp_path):
     """plotly.js is 4.8 MB: once `collectstatic` has run, pages name content-hashed files, served for a year."""
     environ = {

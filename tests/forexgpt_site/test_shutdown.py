@@ -250,6 +250,7 @@ def test_a_job_silent_inside_a_transaction_is_stopped_after_the_grace_and_rolled
         assert connection.connection.info.transaction_status == TransactionStatus.IDLE, "no transaction left open"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_stopped_alone_kills_its_child_process_group_and_exits(worker_process, tmp_path, monkeypatch):
     """The child (here one that ignores SIGTERM) and the process it started (as DDP starts its ranks)

@@ -178,6 +178,7 @@ def test_an_upload_refused_for_conflicts_fails_with_the_report(
     assert Candle.objects.count() == 300
 
 
+@pytest.mark.slow
 def test_the_walkthrough_full_mt4_file_over_the_demo_series(shared_file):
     """The newcomer's case: the demo series, then the whole MT4 export of the same pair and timeframe."""
     demo_data_load()

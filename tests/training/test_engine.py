@@ -29,6 +29,7 @@ def candles(fixture_path):
     return pd.read_csv(fixture_path("eurusd_h1.csv")).rename(columns={"timestamp": "ts"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("denoiser", ["transformer", "unet"])
 def test_loss_falls_on_a_learnable_signal(denoiser):
     torch.manual_seed(0)

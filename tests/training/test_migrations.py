@@ -20,6 +20,7 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_run_stored_before_keeps_its_parameters_in_its_request():
     old = _migrate(BEFORE)
