@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.conf import settings as _settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from pytest_django.fixtures import validate_django_db
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls made from that
 # thread (fixtures, assertions) are still synchronous and safe.
@@ -62,11 +63,12 @@ _settings.PASSWORD_HASHERS = ["tests.conftest.FastPBKDF2PasswordHasher"]  # read
 
 
 def _database_use(item) -> int:
-    """pytest-django's order for a test: 0 uses the database in a transaction rolled back, 1 commits
-    (transactional, live server), 2 does not touch it."""
+    """pytest-django's order for a test (its marker read by its own parser): 0 uses the database in a
+    transaction rolled back, 1 commits (transactional, reset sequences, live server), 2 does not touch it."""
     fixtures = set(getattr(item, "fixturenames", ()))
     marker = item.get_closest_marker("django_db")
-    if (marker and marker.kwargs.get("transaction")) or fixtures & {"transactional_db", "live_server"}:
+    transaction, reset_sequences, *_ = validate_django_db(marker) if marker else (False, False)
+    if transaction or reset_sequences or fixtures & {"transactional_db", "live_server"}:
         return 1
     return 0 if marker or "db" in fixtures else 2
 
