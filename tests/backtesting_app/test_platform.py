@@ -137,7 +137,6 @@ def test_forecasts_must_cover_the_range(bars, tmp_path):
         )
 
 
-@pytest.mark.slow
 def test_api_backtest_lifecycle(api_client, bars, tmp_path, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         response = api_client.post(

@@ -54,7 +54,6 @@ def test_a_lockout_on_the_page_also_holds_for_the_token_endpoint(client, user):
     assert _token("analyst-pass-123").status_code == 429
 
 
-@pytest.mark.slow
 def test_normal_use_is_unaffected(client, user, django_user_model):
     for _ in range(LIMIT - 1):
         _page_login(client, "typo")
@@ -93,7 +92,6 @@ def test_the_configured_rates_and_limits_come_from_the_environment():
     assert (settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME) == (LIMIT, timedelta(minutes=15))
 
 
-@pytest.mark.slow
 def test_one_address_spraying_passwords_over_many_usernames_is_paused(client, user, settings):
     settings.FOREXGPT_LOGIN_ADDRESS_FAILURE_LIMIT = 12
     for k in range(12):  # one wrong password each for twelve usernames: under django-axes' per-username limit
