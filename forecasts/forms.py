@@ -30,6 +30,7 @@ class ForecastForm(JobForm):
         initial=ForecastRequest.samples,
         min_value=ForecastRequest.LIMITS["samples"][0],
         max_value=ForecastRequest.LIMITS["samples"][1],
+        help_text="paths per bar; with fewer than 20 the 90% band covers less than 90%",
     )
     seed = forms.IntegerField(initial=ForecastRequest.seed, min_value=0)
     in_sample_ok = forms.BooleanField(

@@ -98,14 +98,17 @@ def read_stats(data: bytes | Path, *, channels: int | None = None) -> dict[str, 
         raise RegistryError(f"stats mu {stats['mu'].shape} and sigma {stats['sigma'].shape} differ in shape")
     if channels is not None and stats["mu"].shape[-1] != channels:
         raise RegistryError(f"stats have {stats['mu'].shape[-1]} channels but channel_order lists {channels}")
-    if "levels" in stats:  # the band levels' map (training.engine.forecast.fit_levels)
-        levels = stats["levels"]
+    # the band levels' map (training.engine.forecast.fit_levels), or `levels` as saved before 2026-12-08
+    for key in ("level_map", "levels"):
+        if key not in stats:
+            continue
+        levels = stats[key]
         if levels.shape != (LEVEL_POINTS,) or not np.all(np.isfinite(levels)):
             raise RegistryError(
-                f"stats levels must be {LEVEL_POINTS} finite numbers (the band levels' map), not {levels.shape}"
+                f"stats {key} must be {LEVEL_POINTS} finite numbers (the band levels' map), not {levels.shape}"
             )
         if levels[0] < 0 or levels[-1] > 1 or np.any(np.diff(levels) < 0):
-            raise RegistryError("stats levels must rise from 0 to 1 (the band levels' map)")
+            raise RegistryError(f"stats {key} must rise from 0 to 1 (the band levels' map)")
     return stats
 
 

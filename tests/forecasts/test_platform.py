@@ -429,7 +429,7 @@ def test_another_pair_is_forecast_in_the_models_units_fitted_on_its_own_bars(
         'id="adaptation"' in page
         and "was trained on EURUSD" in page
         and "GBPUSD's own bars from 2014-05-30 15:00" in page
-        and f"with its 90% band read at its samples' {lo:.3f} and {hi:.3f} levels, on" in page
+        and f"with its 90% band read at the {lo:.3f} and {hi:.3f} levels of its forecast distribution, on" in page
     )
     api = logged_in_client.get(f"/api/forecasts/{fs.pk}/").json()
     assert api["adaptation"]["spread"] == adaptation["spread"]

@@ -74,9 +74,9 @@ def test_bad_files_are_refused_and_nothing_is_written(artifact_files, change, me
     assert stored_files(_media_root) == []
 
 
-def _stats_with_levels(levels) -> bytes:
+def _stats_with_levels(levels, key="level_map") -> bytes:
     out = io.BytesIO()
-    np.savez(out, mu=np.zeros(len(CHANNELS)), sigma=np.ones(len(CHANNELS)), levels=levels)
+    np.savez(out, mu=np.zeros(len(CHANNELS)), sigma=np.ones(len(CHANNELS)), **{key: levels})
     return out.getvalue()
 
 
@@ -96,16 +96,18 @@ def test_the_registry_checks_band_levels_against_the_engines_grid():
         (np.linspace(0, 1.2, 101), "must rise from 0 to 1"),
     ],
 )
-def test_stats_with_a_broken_band_levels_map_are_refused(artifact_files, levels, message, _media_root):
+@pytest.mark.parametrize("key", ["level_map", "levels"])  # the map now, and as saved before 2026-12-08
+def test_stats_with_a_broken_band_levels_map_are_refused(artifact_files, levels, message, key, _media_root):
     from registry.services import artifact_register
 
-    files = artifact_files(0) | {"stats": _stats_with_levels(levels)}
-    with pytest.raises(RegistryError, match=message):
+    files = artifact_files(0) | {"stats": _stats_with_levels(levels, key)}
+    with pytest.raises(RegistryError, match=message) as refused:
         artifact_register(
             model_name="m", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=CHANNELS
         )
+    assert f"stats {key} must" in str(refused.value)
     assert ModelVersion.objects.count() == 0
-    files["stats"] = _stats_with_levels(np.linspace(0, 1, 101) ** 1.1)  # a real map is taken
+    files["stats"] = _stats_with_levels(np.linspace(0, 1, 101) ** 1.1, key)  # a real map is taken
     artifact_register(
         model_name="m", files=files, symbol="EURUSD", timeframe="1h", horizon_bars=12, channel_order=CHANNELS
     )

@@ -55,7 +55,10 @@ def test_the_run_page_shows_the_model_against_four_baselines_and_its_fitted_spre
         in page
     )
     assert "spread factor 1.15" in page and "its drift 0.25" in page
-    assert "Its 90% band is read at its samples' 0.031 and 0.969 levels" in page and "0.861 before, 0.900 after" in page
+    assert (
+        "Its 90% band is read at the 0.031 and 0.969 levels of its forecast distribution" in page
+        and "0.861 before, 0.900 after" in page
+    )
 
 
 def test_the_status_line_compares_with_the_strongest_baseline_by_name():

@@ -251,16 +251,22 @@ class Normalizer:
             "spread": np.array(self.spread),
             "drift": np.array(self.drift),
         }
-        out |= {"levels": np.asarray(self.levels, np.float64)} if self.levels is not None else {}
+        out |= {"level_map": np.asarray(self.levels, np.float64)} if self.levels is not None else {}
         out |= self.garch.to_npz() if self.garch is not None else {}
         return out | (self.season.to_npz() if self.season is not None else {})
 
     @classmethod
     def from_npz(cls, stats: dict) -> Normalizer:
-        from .forecast import Seasonality
+        from .forecast import Seasonality, levels_from_sample_scale
         from .garch import SeasonalGarchT
 
         lam = float(stats["scale_lambda"]) if "scale_lambda" in stats else float("nan")
+        if "level_map" in stats:  # the band levels' map on the predictive scale (forecast.fit_levels)
+            levels = np.asarray(stats["level_map"], np.float64)
+        elif "levels" in stats:  # a map fitted before 2026-12-08, on the scale of its 100 samples
+            levels = levels_from_sample_scale(stats["levels"])
+        else:
+            levels = None
         season = Seasonality.from_npz(stats)
         garch = SeasonalGarchT.from_npz(stats, season) if season is not None else None
         return cls(
@@ -273,7 +279,7 @@ class Normalizer:
             float(stats.get("drift", 1.0)),
             "garch" if garch is not None else "ewma",
             garch,
-            np.asarray(stats["levels"], np.float64) if "levels" in stats else None,
+            levels,
         )
 
 

@@ -37,10 +37,13 @@ LEVEL_GRID = np.linspace(0.0, 1.0, 101)  # the levels a fitted level map is stor
 
 
 def pit_values(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Where each realized value fell in its forecast (samples [m, n], y [m]), on the scale where the
-    sorted sample of rank i sits at level i / (n - 1) (numpy's quantile convention, which `summarize`
-    and the scores read): between two samples, linearly between their levels; below every sample 0,
-    above every sample 1; NaN where y is. Uniform on [0, 1] for a calibrated forecaster."""
+    """Where each realized value fell in its forecast (samples [m, n], y [m]), on the predictive scale: the
+    sorted sample of rank k (1-based) sits at level k / (n + 1) - for n draws of a distribution and one more
+    draw y, P(y < the rank-k sample) is k / (n + 1) exactly, whatever n (numpy's "weibull" quantile
+    convention). Between two samples, linearly between their levels; below every sample the middle of what
+    is left below the lowest one, 1 / (2 (n + 1)) (where inside that tail is not known), above every sample
+    likewise; NaN where y is. Uniform on [0, 1] for a calibrated forecaster, but for the tails beyond its
+    samples."""
     n = samples.shape[1]
     ranked = np.sort(samples, axis=1)
     k = (ranked < y[:, None]).sum(axis=1)  # samples below
@@ -48,34 +51,52 @@ def pit_values(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     lo = np.take_along_axis(ranked, inner[:, None] - 1, axis=1)[:, 0]
     hi = np.take_along_axis(ranked, inner[:, None], axis=1)[:, 0]
     between = np.clip((y - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
-    levels = np.where(k == 0, 0.0, np.where(k == n, 1.0, (inner - 1 + between) / (n - 1)))
+    tail = 0.5 / (n + 1)
+    below = y < ranked[:, 0]  # (a value equal to the lowest sample is at its level, 1 / (n + 1))
+    levels = np.where(below, tail, np.where(k == n, 1.0 - tail, (inner + between) / (n + 1)))
     return np.where(np.isnan(y), np.nan, levels)
 
 
 def fit_levels(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The level map of a forecaster (Kuleshov et al. 2018, quantile recalibration), on LEVEL_GRID:
-    at each level p, the level of its own samples below which a share p of the realized values fell
-    (the quantile p of their PIT values). The identity for a calibrated forecaster; a model whose
-    tails are too thin gets its q05 read further out than its samples' 5% - never beyond its lowest
+    at each level p, the level of its forecast distribution below which a share p of the realized values
+    fell (the quantile p of their PIT values on the predictive scale, `pit_values`), so the map describes
+    the model, not the number of samples it was fitted with. The identity for a calibrated forecaster; a
+    model whose tails are too thin gets its q05 read further out than its 5% - never beyond its lowest
     sample, so a forecaster with more than 5% of the outcomes outside all its samples stays too narrow."""
     levels = np.nanquantile(pit_values(samples, y), LEVEL_GRID)
     levels[0], levels[-1] = 0.0, 1.0
     return np.maximum.accumulate(levels)
 
 
+def levels_from_sample_scale(levels: np.ndarray, n: int = 100) -> np.ndarray:
+    """A level map fitted before 2026-12-08 (stats key `levels`: PIT values on numpy's default scale, rank k
+    of n at (k - 1) / (n - 1), with the 100 samples every fit used) on the predictive scale `fit_levels`
+    now uses: the same sample positions, renamed (k - 1) / (n - 1) -> k / (n + 1), and beyond the samples
+    (0 and 1 then) the middle of the tail `pit_values` now puts there; the ends stay 0 and 1."""
+    levels = np.asarray(levels, np.float64)
+    tail = 0.5 / (n + 1)
+    out = np.where(levels <= 0, tail, np.where(levels >= 1, 1.0 - tail, ((n - 1) * levels + 1) / (n + 1)))
+    out[0], out[-1] = 0.0, 1.0
+    return out
+
+
 def recalibrate(paths: np.ndarray, levels: np.ndarray | None) -> np.ndarray:
-    """Paths [m, n_samples, horizon] whose horizon-end values are each window's own empirical quantiles
-    at the mapped levels (`fit_levels`): the path of rank j (level j / (n - 1)) ends where the window's
-    samples put the level the map gives that level, and step t takes the share t / horizon of that
-    move (a random walk's bridge: given its end, its expected path is the straight line to it).
-    Without a map (older models), the paths as they are."""
+    """Paths [m, n_samples, horizon] whose horizon-end values are each window's own quantiles at the mapped
+    levels (`fit_levels`), read on the predictive scale (`pit_values`): the path of rank j (level
+    j / (n - 1), where the summaries and scores read it) ends where the window's n samples put the level the
+    map gives that level - so its q05 and q95 cover what the map says for any number of samples, not only
+    for as many as the map was fitted with. Step t takes the share t / horizon of that move (a random walk's
+    bridge: given its end, its expected path is the straight line to it). Without a map (older models), the
+    paths as they are."""
     if levels is None:
         return paths
     end = paths[:, :, -1]
     n, horizon = end.shape[1], paths.shape[2]
     order = np.argsort(end, axis=1)
     ranked = np.take_along_axis(end, order, axis=1)
-    target = np.quantile(end, np.interp(np.arange(n) / (n - 1), LEVEL_GRID, levels), axis=1).T
+    mapped = np.interp(np.arange(n) / (n - 1), LEVEL_GRID, levels)
+    target = np.quantile(end, mapped, axis=1, method="weibull").T
     move = np.empty_like(end)
     np.put_along_axis(move, order, target - ranked, axis=1)
     return paths + move[:, :, None] * (np.arange(1, horizon + 1) / horizon)

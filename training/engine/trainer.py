@@ -458,7 +458,9 @@ def fit_spread(
     spread and drift): the CRPS-best spread left the model's q05-q95 band covering 0.853-0.890 of the
     validation windows (its tails too thin for its middle), the map makes it 0.90 there (by construction),
     and on test windows it moved the CRPS by -0.3..+0.5% by pair and seed, the coverage by +0.9..+6.7 points
-    (docs/FORECASTER.md, "Reading the bands at calibrated levels"). Returns what was tried."""
+    (docs/FORECASTER.md, "Reading the bands at calibrated levels"). The map is on the predictive scale
+    (`forecast.pit_values`): fitted with `n_samples`, it reads a forecast set's own number of samples alike.
+    Returns what was tried."""
     ends = data.ends["val"]
     pick = evenly_spaced(len(ends), max_windows)
     scale = data.scale["val"][pick]
