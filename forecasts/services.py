@@ -273,6 +273,7 @@ def adapt_normalizer(fs: ForecastSet, model, norm, config: dict, adapt: AdaptPla
         "spread": fitted["spread"],
         "drift": fitted["drift"],
         "band_levels": fitted["band_levels"],
+        "levels_scale": fitted["levels_scale"],
         "model_spread": norm.spread,
         "model_drift": norm.drift,
         "seconds": round(time.monotonic() - started, 1),

@@ -415,6 +415,7 @@ def test_another_pair_is_forecast_in_the_models_units_fitted_on_its_own_bars(
     )  # the same hours stored: the model's own windows, by date
     assert adaptation["spread"] > 0 and adaptation["drift"] in (0.25, 0.5, 0.75, 1.0)
     lo, hi = adaptation["band_levels"]  # the levels its 90% band is read at, fitted on GBPUSD's windows
+    assert adaptation["levels_scale"] == "predictive"  # of its forecast distribution, for any number of samples
     assert 0 <= lo < 0.5 < hi <= 1
     gbp = selectors.forecast_frame(fs)
     eur = services.forecast_set_start(

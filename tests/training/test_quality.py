@@ -313,16 +313,17 @@ def test_a_map_saved_before_the_predictive_scale_is_read_at_the_same_sample_posi
 
     # the old map's level L read rank 1 + 99 L of 100 samples; the converted map reads the same rank
     old = np.clip(LEVEL_GRID + 0.02 * np.sin(2 * np.pi * LEVEL_GRID), 0, 1)
-    old[3] = 0.0  # an old map's 0 inside (outcomes beyond every sample) becomes the middle of that tail
+    old[1:4] = 0.0  # an old map's 0 inside (outcomes beyond every sample) becomes the middle of that tail
     new = levels_from_sample_scale(old)
     inner = (old > 0) & (old < 1)
     assert np.allclose(1 + 99 * old[inner], 101 * new[inner])  # rank positions, 1-based
-    assert new[3] == pytest.approx(0.5 / 101) and new[0] == 0.0 and new[-1] == 1.0
+    assert np.allclose(new[1:4], 0.5 / 101) and new[0] == 0.0 and new[-1] == 1.0 and np.all(np.diff(new) >= 0)
     stats = {"mu": np.zeros(2), "sigma": np.ones(2), "levels": old}
     norm = Normalizer.from_npz(stats)
     assert np.allclose(norm.levels, new)
     assert "levels" not in norm.to_npz() and np.allclose(norm.to_npz()["level_map"], new)
     assert np.allclose(Normalizer.from_npz(norm.to_npz()).levels, new)
+    assert np.allclose(Normalizer.from_npz(stats | {"level_map": LEVEL_GRID}).levels, LEVEL_GRID)  # the new key wins
 
 
 def test_recalibrated_paths_end_at_the_mapped_quantiles_and_bend_toward_them_step_by_step():

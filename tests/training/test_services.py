@@ -37,6 +37,7 @@ def test_the_run_page_shows_the_model_against_four_baselines_and_its_fitted_spre
         "spread": {
             "spread": 1.15,
             "drift": 0.25,
+            "levels_scale": "predictive",
             "band_levels": [0.0312, 0.9688],
             "val_coverage_q05_q95": [0.861, 0.9],
         },
@@ -59,6 +60,10 @@ def test_the_run_page_shows_the_model_against_four_baselines_and_its_fitted_spre
         "Its 90% band is read at the 0.031 and 0.969 levels of its forecast distribution" in page
         and "0.861 before, 0.900 after" in page
     )
+    del quality["spread"]["levels_scale"]  # a run from before 2026-12-08: its levels were its 100 samples'
+    TrainingRun.objects.filter(pk=run.pk).update(quality=quality)
+    page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
+    assert "Its 90% band is read at its 100 samples' 0.031 and 0.969 levels" in page
 
 
 def test_the_status_line_compares_with_the_strongest_baseline_by_name():

@@ -479,7 +479,9 @@ def fit_spread(
     return {
         "spread": spread,
         "drift": drift,
-        # the samples' levels the stored q05 / q95 are read at, and the validation coverage before and after
+        # the levels the stored q05 / q95 are read at (of the forecast distribution: `levels_scale`; runs before
+        # 2026-12-08 stored the 100 samples' own, without it), and the validation coverage before and after
+        "levels_scale": "predictive",
         "band_levels": None
         if level_map is None
         else [float(np.interp(q, LEVEL_GRID, level_map)) for q in (0.05, 0.95)],
