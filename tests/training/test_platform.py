@@ -137,6 +137,7 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     assert ForecastSet.objects.get(artifact_version=version).sample_label == "in-sample (training)"
 
     steps_one_epoch = run.step
+    assert run.epoch == 0  # the last epoch trained, 0-based: the page says "epoch 1 of 1" (it said "2 of 1")
     # As if the worker had died after epoch 1 of 2: the checkpoint exists, the run is marked failed.
     TrainingRun.objects.filter(pk=run.pk).update(
         status="failed", request={**run.request, "epochs": 2}, artifact_version=None
@@ -146,6 +147,7 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
     assert training_run_execute(run.pk) == "succeeded"
     run.refresh_from_db()
     assert [p["epoch"] for p in run.history] == [0, 1]
+    assert run.epoch == 1  # the last epoch trained, 0-based: the page says "epoch 2 of 2"
     assert run.step == 2 * steps_one_epoch  # continued, not restarted
     log = (services.checkpoint_dir(run) / "attempt-2.log").read_text()
     assert "Restored all states from the checkpoint" in log or "Restoring states from the checkpoint" in log

@@ -110,3 +110,14 @@ def test_the_run_page_names_the_phase_counts_epochs_from_one_and_drops_a_stale_e
     TrainingRun.objects.filter(pk=run.pk).update(status="succeeded", progress=1.0)
     page = logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
     assert ">succeeded</dd>" in page and '<dd id="eta">-</dd>' in page  # no leftover countdown on a finished run
+
+
+@pytest.mark.django_db
+def test_a_finished_run_shows_its_last_epoch_of_its_epochs_on_the_run_page_and_the_list(logged_in_client):
+    from training.models import TrainingRun
+
+    run = TrainingRun.objects.create(
+        symbol="EURUSD", timeframe="1h", status="succeeded", epoch=0, step=176, request={"epochs": 1}
+    )
+    assert "epoch 1 of 1, step 176" in logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
+    assert '<td class="num">1 of 1</td>' in logged_in_client.get("/training/").content.decode()

@@ -93,8 +93,10 @@ def training_child_main(run_id: int) -> int:
         return CHILD_CANCELLED
     if trainer.global_rank != 0 or rank != 0:
         return 0
-    # The throttled reports may have skipped the last step: record where training ended.
-    TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=trainer.current_epoch)
+    # The throttled reports may have skipped the last step: record where training ended. Lightning moves
+    # current_epoch past an epoch when it ends (1 after one epoch); the run's epoch is the last one trained,
+    # 0-based as while it trains (the page showed "epoch 2 of 1" after a one-epoch run).
+    TrainingRun.objects.filter(pk=run.pk).update(step=trainer.global_step, epoch=max(trainer.current_epoch - 1, 0))
     # Fit the spread and drift and score where training ran (the GPU when there is one), then keep a CPU copy for the registry.
     device = "cuda" if cfg.accelerator == "gpu" and torch.cuda.is_available() else "cpu"
     model = module.forecaster.float().to(device)
