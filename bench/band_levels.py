@@ -35,13 +35,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
-from forecast_quality import DATA, read_candles  # noqa: E402  (bench/)
+from forecast_quality import DATA, train_default  # noqa: E402  (bench/)
 
-from training.engine import build_config, detect_hardware  # noqa: E402
+from training.engine import detect_hardware  # noqa: E402
 from training.engine.forecast import LEVEL_GRID, crps_samples, fit_levels, recalibrate  # noqa: E402
 from training.engine.model import sample_forecasts  # noqa: E402
-from training.engine.trainer import evenly_spaced, fit_spread, prepare_data, train  # noqa: E402
-from training.request import TrainingRequest  # noqa: E402
+from training.engine.trainer import evenly_spaced, fit_spread  # noqa: E402
 
 
 def sample_scale_pit(samples: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -93,15 +92,7 @@ def main() -> None:
     counts = sorted(int(n) for n in args.samples.split(","))
     started = time.perf_counter()
 
-    data = prepare_data(read_candles(DATA), patch_len=64, horizon=12)
-    module, trainer = train(
-        data,
-        build_config(detect_hardware()),
-        epochs=TrainingRequest.epochs,
-        batch_size=TrainingRequest.batch_size,
-        seed=args.seed,
-    )
-    torch.set_num_threads(args.threads)  # Lightning may have changed it
+    data, module, trainer = train_default(args.seed, args.threads)
     model = module.forecaster.float()
     fitted = fit_spread(model, data, seed=args.seed, n_samples=args.fit_samples, levels=False)
     norm = data.normalizer

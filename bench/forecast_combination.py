@@ -35,17 +35,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from emit import emit  # noqa: E402  (bench/, the script's folder)
-from forecast_quality import DATA, pair_name, pair_path, read_candles  # noqa: E402  (bench/)
+from forecast_quality import DATA, pair_name, pair_path, read_candles, train_default  # noqa: E402  (bench/)
 
-from training.engine import build_config, detect_hardware  # noqa: E402
 from training.engine.features import chronological_split  # noqa: E402
 from training.engine.forecast import _pair_sum, baseline_scores, shrink_drift  # noqa: E402
 from training.engine.garch import SeasonalGarchT, horizon_t, student_t_crps, t_half_spread  # noqa: E402
 from training.engine.model import sample_forecasts  # noqa: E402
 from training.engine.periods import periods_of  # noqa: E402
-from training.engine.trainer import DRIFTS, SPREADS, evenly_spaced, prepare_data, train  # noqa: E402
+from training.engine.trainer import DRIFTS, SPREADS, evenly_spaced, prepare_data  # noqa: E402
 from training.engine.transfer import refit_statistics, split_by_dates  # noqa: E402
-from training.request import TrainingRequest  # noqa: E402
 
 W = (0.0, 0.25, 0.5, 0.75, 1.0)  # unit_blend's exponents
 P = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # pool's GARCH-t weights
@@ -158,21 +156,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None)
     args = p.parse_args()
-    if not DATA.exists():
-        sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    data = prepare_data(read_candles(DATA), patch_len=64, horizon=12)
-    module, trainer = train(
-        data,
-        build_config(detect_hardware()),
-        epochs=TrainingRequest.epochs,
-        batch_size=TrainingRequest.batch_size,
-        seed=args.seed,
-        members=TrainingRequest.members,
-    )
+    data, module, trainer = train_default(args.seed, args.threads)
     train_s = time.perf_counter() - started
-    torch.set_num_threads(args.threads)  # Lightning may have changed it
     model = module.forecaster.float()
     rows = [series_row(model, data, f"{pair_name(DATA)} (trained on)", args, args.windows)]
     periods = periods_of(data)

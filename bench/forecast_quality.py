@@ -429,6 +429,24 @@ def read_candles(path: Path) -> pd.DataFrame:
     return pd.read_csv(path).rename(columns={"timestamp": "ts"})
 
 
+def train_default(seed: int, threads: int) -> tuple:
+    """(data, module, trainer): the default model trained on EURUSD as a training run started with the pages'
+    defaults trains it, for the benchmarks that study that model (forecast_combination.py, band_levels.py)."""
+    if not DATA.exists():
+        sys.exit(f"{DATA} is absent: the benchmark needs ../shared/data")
+    data = prepare_data(read_candles(DATA), patch_len=64, horizon=12)
+    module, trainer = train(
+        data,
+        build_config(detect_hardware()),
+        epochs=TrainingRequest.epochs,
+        batch_size=TrainingRequest.batch_size,
+        seed=seed,
+        members=TrainingRequest.members,
+    )
+    torch.set_num_threads(threads)  # Lightning may have changed it
+    return data, module, trainer
+
+
 def pair_name(path: Path) -> str:
     return path.name.split("_")[0]
 
