@@ -9,6 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from marketdata.charts import closure_breaks
+
 MAX_LINE_POINTS = 20_000
 WINDOW_BARS = 600
 
@@ -162,7 +164,7 @@ def trades_figure(
                     ),
                 )
             )
-    fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])])  # hide Saturdays: the FX weekend closure
+    fig.update_xaxes(rangebreaks=closure_breaks(window.index))  # the weekend closure is no gap between bars
     marked = [
         what
         for what, present in (("trades", bool(shown)), ("patterns", events is not None and len(events) > 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -80,10 +81,27 @@ def candlestick_figure(rows: pd.DataFrame, *, title: str) -> go.Figure:
         xaxis_title="UTC",
         yaxis_title="price",
     )
-    # Hide the weekend closure so bars are not separated by empty days.
-    fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])] if len(rows) and _is_intraday(rows) else [])
+    fig.update_xaxes(rangebreaks=closure_breaks(rows["ts"]))
     return fig
 
 
-def _is_intraday(rows: pd.DataFrame) -> bool:
-    return len(rows) > 1 and (rows["ts"].iloc[1] - rows["ts"].iloc[0]) < pd.Timedelta(days=1)
+def closure_breaks(ts, max_breaks: int = 100) -> list[dict]:
+    """Plotly x-axis rangebreaks hiding the stretches without bars of intraday candles - the weekend
+    closure (Friday evening to Sunday evening in UTC), holidays - so bars sit side by side as on a trading
+    platform's chart: each gap over three times the usual bar spacing is one break, from one spacing after
+    the bar before it to the bar after it. Daily and longer bars get none; with more than `max_breaks`
+    gaps (a long range) Saturdays alone are hidden, as one rule instead of hundreds of breaks."""
+    t = pd.DatetimeIndex(ts)
+    t = t.tz_convert(None) if t.tz is not None else t  # naive UTC, as plotly writes the bars' times
+    if len(t) < 3:
+        return []
+    gaps = t[1:] - t[:-1]
+    step = gaps.median()
+    if step >= pd.Timedelta(days=1):
+        return []
+    at = np.flatnonzero(gaps > 3 * step)
+    if len(at) > max_breaks:
+        return [dict(bounds=["sat", "sun"])]
+    return [
+        dict(values=[(t[i] + step).isoformat()], dvalue=(gaps[i] - step) / pd.Timedelta(milliseconds=1)) for i in at
+    ]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketdata.charts import MAX_BARS, display_bars, series_chart
+from marketdata.charts import MAX_BARS, closure_breaks, display_bars, series_chart
 from marketdata.engine import read_candles, validate
 
 
@@ -62,3 +62,17 @@ def test_no_rows_no_chart():
         series_chart(pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]")}), symbol="EURUSD", timeframe="1h")
         is None
     )
+
+
+def test_intraday_candles_hide_each_closure_and_nothing_else():
+    # Thursday to Tuesday of hourly bars with the weekend closure (Friday 21:00 to Sunday 21:00 UTC) and a
+    # two-hour hole on Monday, which is too short to be a closure and stays visible
+    ts = pd.date_range("2024-10-10 00:00", "2024-10-15 23:00", freq="h", tz="UTC")
+    weekend = (ts > "2024-10-11 20:00+00:00") & (ts < "2024-10-13 21:00+00:00")
+    ts = ts[~weekend & ~ts.isin(pd.DatetimeIndex(["2024-10-14 10:00", "2024-10-14 11:00"], tz="UTC"))]
+    # from one bar after Friday's last (20:00) to Sunday's first: 48 hours
+    assert closure_breaks(ts) == [{"values": ["2024-10-11T21:00:00"], "dvalue": 48 * 3_600_000}]
+    assert closure_breaks(ts[:2]) == []  # two bars: no usual spacing to tell a gap by
+    assert closure_breaks(pd.date_range("2024-01-01", periods=30, freq="B")) == []  # daily bars: none
+    many = pd.DatetimeIndex(np.concatenate([ts + pd.Timedelta(weeks=w) for w in range(101)]))
+    assert closure_breaks(many) == [{"bounds": ["sat", "sun"]}]  # 101 closures: Saturdays alone, as one rule
