@@ -97,7 +97,7 @@ def closure_breaks(ts, max_breaks: int = 100) -> list[dict]:
         return []
     gaps = t[1:] - t[:-1]
     step = gaps.median()
-    if step >= pd.Timedelta(days=1):
+    if not pd.Timedelta(0) < step < pd.Timedelta(days=1):  # daily bars (or repeated times): no breaks
         return []
     at = np.flatnonzero(gaps > 3 * step)
     if len(at) > max_breaks:
