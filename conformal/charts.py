@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from conformal.engine import fitting_window, rolling_coverage
+from marketdata.charts import closure_breaks
 
 MAX_POINTS = 4000  # keep pages light: charts show the last points of long series
 
@@ -16,22 +18,31 @@ def _x(frame):
     return frame["timestamp"] if "timestamp" in frame else np.arange(len(frame))
 
 
+def _hide_closures(fig, xs) -> None:
+    """Times on the x axis (each trace's `xs`): the market's closures between them hidden
+    (`closure_breaks`), as on the price charts; point numbers (no timestamps) left as they are."""
+    if all(len(x) and isinstance(x[0], pd.Timestamp | np.datetime64) for x in xs):
+        fig.update_xaxes(rangebreaks=closure_breaks(pd.DatetimeIndex(np.concatenate(xs)).unique().sort_values()))
+
+
 def coverage_figure(runs_frames, *, window: int = 500) -> dict:
     """Rolling coverage of each run against its target: only the points a full window stands behind (the
     x axis spans those, not the window's run-in), the last MAX_POINTS of them, said so only when cut."""
     fig = go.Figure()
     window = fitting_window(min(len(frame) for _, frame in runs_frames), window)
-    cut = False
+    cut, shown_x = False, []
     for run, frame in runs_frames:
         rolled = np.asarray(rolling_coverage(frame["y_true"], frame["lo"], frame["hi"], window), float)
         x = np.asarray(_x(frame))
         full = np.isfinite(rolled)
         x, rolled = x[full], rolled[full]
         cut |= len(rolled) > MAX_POINTS
-        fig.add_trace(go.Scatter(x=x[-MAX_POINTS:], y=rolled[-MAX_POINTS:], mode="lines", name=run.label))
+        shown_x.append(x[-MAX_POINTS:])
+        fig.add_trace(go.Scatter(x=shown_x[-1], y=rolled[-MAX_POINTS:], mode="lines", name=run.label))
     targets = sorted({1 - run.alpha for run, _ in runs_frames})
     for target in targets:
         fig.add_hline(y=target, line_dash="dash", line_color="#111827", annotation_text=f"target {target:.0%}")
+    _hide_closures(fig, shown_x)
     shown = f" (the last {MAX_POINTS:,} points shown)" if cut else ""
     # one decimal: a coverage moving between 89% and 91% otherwise repeats its tick labels
     fig.update_layout(
@@ -72,6 +83,7 @@ def band_figure(run, frame, *, points: int = 1000) -> dict:
             ),
         ]
     )
+    _hide_closures(fig, [np.asarray(x)])
     fig.update_layout(
         title=f"{run.label}: interval band over realized values (last {len(tail)})",
         height=380,

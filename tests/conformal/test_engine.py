@@ -299,3 +299,20 @@ def test_the_rolling_coverage_chart_draws_full_windows_only_and_says_when_it_cut
         timestamp=pd.date_range("2024-01-01", periods=8 * n, freq="h", tz="UTC")
     )
     assert "the last 4,000 points shown" in charts.coverage_figure([(run, long)], window=500)["layout"]["title"]["text"]
+
+
+def test_the_coverage_charts_hide_the_markets_closures_between_their_points():
+    from types import SimpleNamespace
+
+    from conformal import charts
+
+    ts = pd.date_range("2024-01-08", "2024-01-19 20:00", freq="h", tz="UTC")
+    ts = ts[(ts < "2024-01-12 21:00+00:00") | (ts > "2024-01-14 20:00+00:00")]  # one weekend closure
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"timestamp": ts, "y_true": rng.normal(size=len(ts)), "lo": -1.645, "hi": 1.645})
+    run = SimpleNamespace(label="#1 aci", alpha=0.1)
+    closure = [{"values": ["2024-01-12T21:00:00"], "dvalue": 48 * 3_600_000}]  # Friday 21:00 to Sunday 21:00
+    assert charts.band_figure(run, frame)["layout"]["xaxis"]["rangebreaks"] == closure
+    assert charts.coverage_figure([(run, frame)], window=50)["layout"]["xaxis"]["rangebreaks"] == closure
+    numbered = frame.drop(columns="timestamp")  # no times: point numbers, nothing to hide
+    assert "rangebreaks" not in charts.band_figure(run, numbered)["layout"].get("xaxis", {})
