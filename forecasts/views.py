@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from forecasts import selectors, services
 from forecasts.forms import ForecastForm
 from forecasts.models import ForecastSet
+from marketdata.charts import closure_breaks
 from marketdata.engine import normalize_timeframe
 from marketdata.selectors import candles_frame
 from registry.selectors import out_of_sample_start, version_by_ref, version_periods
@@ -135,7 +136,7 @@ def fan_figure(fs: ForecastSet, frame: pd.DataFrame) -> dict | None:
             + (" ..." if len(gaps) > 3 else "")
         )
     fig = go.Figure(traces)
-    fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "sun"])])  # the FX weekend closure is no gap
+    fig.update_xaxes(rangebreaks=closure_breaks(when, longest=LONG_GAP))  # closures hidden, data holes in view
     fig.update_layout(
         height=420,
         margin=dict(l=60, r=20, t=50, b=40),

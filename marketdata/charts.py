@@ -85,12 +85,13 @@ def candlestick_figure(rows: pd.DataFrame, *, title: str) -> go.Figure:
     return fig
 
 
-def closure_breaks(ts, max_breaks: int = 100) -> list[dict]:
+def closure_breaks(ts, max_breaks: int = 100, longest: pd.Timedelta | None = None) -> list[dict]:
     """Plotly x-axis rangebreaks hiding the stretches without bars of intraday candles - the weekend
     closure (Friday evening to Sunday evening in UTC), holidays - so bars sit side by side as on a trading
-    platform's chart: each gap over three times the usual bar spacing is one break, from one spacing after
-    the bar before it to the bar after it. Daily and longer bars get none; with more than `max_breaks`
-    gaps (a long range) Saturdays alone are hidden, as one rule instead of hundreds of breaks."""
+    platform's chart: each gap over three times the usual bar spacing (and, with `longest`, no longer than
+    that: a longer one is a hole in the data, left in view) is one break, from one spacing after the bar
+    before it to the bar after it. Daily and longer bars get none; with more than `max_breaks` gaps (a long
+    range) Saturdays alone are hidden, as one rule instead of hundreds of breaks."""
     t = pd.DatetimeIndex(ts)
     t = t.tz_convert(None) if t.tz is not None else t  # naive UTC, as plotly writes the bars' times
     if len(t) < 3:
@@ -99,7 +100,7 @@ def closure_breaks(ts, max_breaks: int = 100) -> list[dict]:
     step = gaps.median()
     if not pd.Timedelta(0) < step < pd.Timedelta(days=1):  # daily bars (or repeated times): no breaks
         return []
-    at = np.flatnonzero(gaps > 3 * step)
+    at = np.flatnonzero((gaps > 3 * step) & (gaps <= (longest if longest is not None else gaps.max())))
     if len(at) > max_breaks:
         return [dict(bounds=["sat", "sun"])]
     return [

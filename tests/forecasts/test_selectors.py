@@ -186,3 +186,15 @@ def test_the_fan_breaks_its_lines_at_a_hole_in_the_data_but_not_at_a_weekend():
     assert len(x) == len(when) + 1 and np.isnan(y[48]) and hours[-1] < x[48] < weekend[0]
     friday_to_sunday = pd.DatetimeIndex(["2024-01-05 21:00", "2024-01-07 22:00"], tz="UTC")
     assert data_gaps(friday_to_sunday) == []  # the weekend's closure is no hole
+
+
+def test_the_fan_hides_the_weekend_closure_but_keeps_a_hole_in_the_data_in_view():
+    from forecasts.views import LONG_GAP
+    from marketdata.charts import closure_breaks
+
+    week = pd.date_range("2024-01-01", "2024-01-09", freq="h", tz="UTC")
+    week = week[(week <= "2024-01-05 20:00+00:00") | (week >= "2024-01-07 21:00+00:00")]
+    when = week.append(pd.date_range("2024-01-15", periods=24, freq="h", tz="UTC"))  # after a 6-day hole
+    weekend = {"values": ["2024-01-05T21:00:00"], "dvalue": 48 * 3_600_000}
+    assert closure_breaks(when, longest=LONG_GAP) == [weekend]  # what the fan uses
+    assert len(closure_breaks(when)) == 2  # (price charts hide the hole too; the Data page counts it)
