@@ -92,13 +92,13 @@ def closure_breaks(ts, max_breaks: int = 100, longest: pd.Timedelta | None = Non
     that: a longer one is a hole in the data, left in view) is one break, from one spacing after the bar
     before it to the bar after it. Daily and longer bars get none; with more than `max_breaks` gaps (a long
     range) Saturdays alone are hidden, as one rule instead of hundreds of breaks."""
-    t = pd.DatetimeIndex(ts)
-    t = t.tz_convert(None) if t.tz is not None else t  # naive UTC, as plotly writes the bars' times
+    t = pd.DatetimeIndex(ts).unique().sort_values()  # (a fan's projected times may come out of order)
+    t = t.tz_convert(None) if t.tz is not None else t  # naive UTC, as plotly writes the bars' times (UTC only)
     if len(t) < 3:
         return []
     gaps = t[1:] - t[:-1]
     step = gaps.median()
-    if not pd.Timedelta(0) < step < pd.Timedelta(days=1):  # daily bars (or repeated times): no breaks
+    if step >= pd.Timedelta(days=1):  # daily bars: no breaks
         return []
     at = np.flatnonzero((gaps > 3 * step) & (gaps <= (longest if longest is not None else gaps.max())))
     if len(at) > max_breaks:

@@ -74,6 +74,6 @@ def test_intraday_candles_hide_each_closure_and_nothing_else():
     assert closure_breaks(ts) == [{"values": ["2024-10-11T21:00:00"], "dvalue": 48 * 3_600_000}]
     assert closure_breaks(ts[:2]) == []  # two bars: no usual spacing to tell a gap by
     assert closure_breaks(pd.date_range("2024-01-01", periods=30, freq="B")) == []  # daily bars: none
-    assert closure_breaks(ts.repeat(2)) == []  # no usual spacing (repeated times): nothing hidden
+    assert closure_breaks(ts.repeat(2)) == closure_breaks(ts[::-1]) == closure_breaks(ts)  # times, not their order
     many = pd.DatetimeIndex(np.concatenate([ts + pd.Timedelta(weeks=w) for w in range(101)]))
     assert closure_breaks(many) == [{"bounds": ["sat", "sun"]}]  # 101 closures: Saturdays alone, as one rule

@@ -121,3 +121,9 @@ def test_a_finished_run_shows_its_last_epoch_of_its_epochs_on_the_run_page_and_t
     )
     assert "epoch 1 of 1, step 176" in logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
     assert '<td class="num">1 of 1</td>' in logged_in_client.get("/training/").content.decode()
+    TrainingRun.objects.filter(pk=run.pk).update(status="failed", step=0)  # failed before its first step
+    assert (
+        '<dd id="epoch-step" data-epochs="1">-</dd>'
+        in logged_in_client.get(f"/training/runs/{run.pk}/").content.decode()
+    )
+    assert '<td class="num">-</td>' in logged_in_client.get("/training/").content.decode()
