@@ -1,6 +1,7 @@
 """Migration 0006 moves a training run's parameters into its stored request and back; 0007 moves a finished
 run's epoch back to the last one trained."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -21,11 +22,19 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@contextmanager
+def _state_at(targets):
+    """The apps as of `targets` (the database migrated there), the database migrated to the latest after."""
+    try:
+        yield _migrate(targets)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("training"))
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_run_stored_before_keeps_its_parameters_in_its_request():
-    old = _migrate(BEFORE)
-    try:
+    with _state_at(BEFORE) as old:
         Run = old.get_model("training", "TrainingRun")
         start = datetime(2014, 1, 1, tzinfo=UTC)
         pk = Run.objects.create(
@@ -76,20 +85,15 @@ def test_a_run_stored_before_keeps_its_parameters_in_its_request():
             7,
             "eur-old",
         )
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("training"))
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_run_ended_before_shows_its_last_epoch_trained():
-    old = _migrate(AFTER)
-    try:
+    with _state_at(AFTER) as old:
         Run = old.get_model("training", "TrainingRun")
         ended = Run.objects.create(symbol="EURUSD", timeframe="1h", status="succeeded", epoch=1, request={"epochs": 1})
         midway = Run.objects.create(symbol="EURUSD", timeframe="1h", status="failed", epoch=2, request={"epochs": 6})
         _migrate([("training", "0007_trainingrun_epoch_last_trained")])
         assert TrainingRun.objects.get(pk=ended.pk).epoch == 0  # "epoch 1 of 1", not "2 of 1"
         assert TrainingRun.objects.get(pk=midway.pk).epoch == 2  # stopped inside epoch 3 of 6: as it was
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("training"))
