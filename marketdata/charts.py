@@ -100,7 +100,10 @@ def closure_breaks(ts, max_breaks: int = 100, longest: pd.Timedelta | None = Non
     step = gaps.median()
     if step >= pd.Timedelta(days=1):  # daily bars: no breaks
         return []
-    at = np.flatnonzero((gaps > 3 * step) & (gaps <= (longest if longest is not None else gaps.max())))
+    closures = gaps > 3 * step
+    if longest is not None:
+        closures &= gaps <= longest
+    at = np.flatnonzero(closures)
     if len(at) > max_breaks:
         return [dict(bounds=["sat", "sun"])]
     return [
