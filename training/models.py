@@ -56,6 +56,14 @@ class TrainingRun(ChildJobRun):
         return next(name for bound, name in self.PHASES if self.progress < bound)
 
     @property
+    def epoch_of(self) -> str | None:
+        """ "N of M": the epoch training is in (or ended in), 1-based, of the run's epochs; None while
+        queued or when it ended before its first step."""
+        if self.status == "queued" or (not self.step and self.status != "running"):
+            return None
+        return f"{self.epoch + 1} of {self.request.get('epochs')}"
+
+    @property
     def registry_name(self) -> str:
         return self.request.get("model_name") or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
 
