@@ -160,10 +160,19 @@ def moves_exceeded_by(fs: ForecastSet, *shares: float) -> list[float] | None:
 
 
 def forecast_sets_covering(*, symbol: str, timeframe: str, start=None, end=None, version=None) -> QuerySet:
-    """Finished sets of a series whose bars cover [start, end] (None = any), newest first."""
+    """Finished sets of a series whose bars cover [start, end] (None = any), newest first. The range is
+    read as the stored bars inside it: a range ending on a date (23:59:59 that day) is covered by a set
+    that ends at the series' last bar of that day, as a set made for that range does."""
+    from marketdata.selectors import candles_queryset
+
     qs = ForecastSet.objects.filter(symbol=symbol, timeframe=timeframe, status=JobStatus.SUCCEEDED).select_related(
         "artifact_version__registered_model"
     )
+    bars = candles_queryset(symbol=symbol, timeframe=timeframe, start=start, end=end).values_list("ts", flat=True)
+    if start is not None:
+        start = bars.first() or start
+    if end is not None:
+        end = bars.order_by("-ts").first() or end
     if start is not None:
         qs = qs.filter(first__lte=start)
     if end is not None:

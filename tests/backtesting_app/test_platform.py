@@ -370,3 +370,54 @@ def test_a_backtest_on_a_forecast_set_none_covers_says_what_is_stored_and_where_
     assert "no stored forecast set covers EURUSD 1h from 2014-06-02 00:00 to 2014-06-06 23:59" in detail
     assert "no forecast set of EURUSD 1h is stored; the EURUSD 1h bars end 2014-06-24 05:00 UTC" in detail, detail
     assert BacktestRun.objects.count() == 0
+
+
+def test_a_set_made_for_a_range_of_days_covers_that_range_though_the_bars_end_before_midnight(api_client, bars):
+    """A range's end given as a date is the end of that day; the data ends earlier (Friday 20:00 here), so
+    does a set made for that range, and it must still count as covering it."""
+    from datetime import UTC, datetime
+
+    from backtesting_app.request import BacktestRequest
+    from forecasts.models import ForecastSet
+    from forecasts.selectors import forecast_sets_covering
+
+    def made(first, last):
+        return ForecastSet.objects.create(
+            symbol="EURUSD", timeframe="1h", artifact_ref="m:1", status="succeeded", first=first, last=last, rows=1
+        )
+
+    # the week's bars: Sunday 21:00 to Friday 20:00
+    whole = made(datetime(2014, 6, 1, 21, tzinfo=UTC), datetime(2014, 6, 6, 20, tzinfo=UTC))
+    short = made(datetime(2014, 6, 1, 21, tzinfo=UTC), datetime(2014, 6, 6, 19, tzinfo=UTC))  # one bar short
+    week = BacktestRequest.from_dict(
+        {
+            "symbol": "EURUSD",
+            "timeframe": "1h",
+            "strategy": "forecast",
+            "params": PARAMS,
+            "forecasts_source": "baseline",
+        }
+        | {"start": "2014-05-31", "end": "2014-06-06"}  # Saturday to Friday
+    )
+    covering = forecast_sets_covering(symbol="EURUSD", timeframe="1h", start=week.start, end=week.end)
+    assert list(covering) == [whole]
+    assert short not in forecast_sets_covering(symbol="EURUSD", timeframe="1h", end=week.end)
+
+    response = api_client.post(
+        "/api/backtests/",
+        {
+            "symbol": "EURUSD",
+            "timeframe": "1h",
+            "strategy": "forecast",
+            "params": PARAMS,
+            "forecasts_source": "forecast_set",
+            "start": "2014-06-02",
+            "end": "2014-06-06",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert (
+        f"no forecast set was picked; these cover EURUSD 1h from 2014-06-02 00:00 to 2014-06-06 23:59: #{whole.pk}"
+        in (response.json()["detail"])
+    )
