@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backtesting_app.engine import strategy_choices
@@ -221,6 +222,20 @@ class FrontPointSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]})
+class NamesField(serializers.Field):
+    """Names as a list (as the API shows them) or as text separated by commas (a form's value); the
+    request checks each name."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) or (isinstance(data, list) and all(isinstance(name, str) for name in data)):
+            return data
+        raise serializers.ValidationError("must be a list of names or names separated by commas")
+
+    def to_representation(self, value):
+        return value
+
+
 class OptimizationCreateSerializer(_RunOnDataSerializer):
     """The API face of `OptimizationRequest`: its defaults, choices and checks; plus the uploaded
     forecasts CSV (multipart), which travels beside the request."""
@@ -231,7 +246,7 @@ class OptimizationCreateSerializer(_RunOnDataSerializer):
         required=False, help_text="searched parameters; default: the strategy's standard space"
     )
     fixed_params = serializers.JSONField(required=False)
-    objectives = serializers.CharField(default=",".join(R.objectives))
+    objectives = NamesField(default=",".join(R.objectives), help_text="a list, or names separated by commas")
     constraints = serializers.JSONField(required=False)
     budget = serializers.IntegerField(default=R.budget)
     method = serializers.ChoiceField(choices=list(R.METHODS), default=R.method)

@@ -63,6 +63,19 @@ class JobRequestSerializer(serializers.Serializer):
 
     R = None
     upload_field = None
+    # what a browser's form (DRF's browsable API) adds to a body beside the fields
+    FORM_KEYS = frozenset({"csrfmiddlewaretoken", "_content_type", "_content"})
+
+    def to_internal_value(self, data):
+        """A body's name that is no field of this request is refused, naming it, before any value is
+        read: a typo (`"epoch": 1`) would otherwise be dropped and the job run on the default."""
+        if hasattr(data, "keys"):
+            unknown = set(data.keys()) - set(self.fields) - self.FORM_KEYS
+            if unknown:
+                raise DomainError(
+                    f"unknown field(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(self.fields))}"
+                )
+        return super().to_internal_value(data)
 
     def validate(self, attrs):
         attrs = dict(attrs)

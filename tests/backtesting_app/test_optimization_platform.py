@@ -182,6 +182,17 @@ def test_api_and_pages(api_client, logged_in_client, bars, django_capture_on_com
         format="json",
     )
     assert bad.status_code == 400 and "empty range" in bad.json()["detail"]
+    shown = api_client.get(f"/api/optimizations/{run_id}/").json()
+    assert shown["objectives"] == ["return", "drawdown", "sharpe"]
+    fields = ("symbol", "timeframe", "space", "fixed_params", "objectives", "constraints", "budget", "method")
+    with django_capture_on_commit_callbacks(execute=False):
+        again = api_client.post("/api/optimizations/", {k: shown[k] for k in fields}, format="json")
+    assert again.status_code == 202, again.json()  # a run as the API shows it is a request it takes
+    assert OptimizationRun.objects.get(pk=again.json()["id"]).request["objectives"] == shown["objectives"]
+    not_names = api_client.post(
+        "/api/optimizations/", {**{k: shown[k] for k in fields}, "objectives": [1]}, format="json"
+    )
+    assert not_names.status_code == 400 and "must be a list of names" in str(not_names.json())
 
     page = logged_in_client.get(f"/optimizations/runs/{run_id}/").content.decode()
     for marker in (
@@ -238,6 +249,7 @@ def test_two_qcluster_processes_share_the_chunks_and_match_the_in_process_run(ba
     "body, message",
     [
         ({"seed": -1}, "seed must be a whole number from 0"),
+        ({"bugdet": 60}, "unknown field(s) bugdet; known: artifact, budget, cash,"),
         (
             {"walk_forward": {"in_sample": 10, "out_of_sample": 100}},
             "walk-forward in_sample must be a whole number of bars",

@@ -189,6 +189,7 @@ def test_api_backtest_lifecycle(api_client, bars, tmp_path, django_capture_on_co
         ({"params": {**PARAMS, "max_hold_bars": 0}}, "max_hold_bars must be a whole number from 1 to 1,000,000"),
         ({"forecasts_source": "csv"}, "forecasts_source csv needs an uploaded forecasts file"),
         ({"engine": "gpu"}, "is not a valid choice"),
+        ({"spread": 50}, "unknown field(s) spread; known: "),  # spread_pips, not a silent default of 1
     ],
 )
 def test_api_refuses_bad_backtests_without_creating_runs(api_client, bars, body, message):

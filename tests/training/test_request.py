@@ -286,6 +286,8 @@ def test_the_api_refuses_a_bad_request_with_a_400_naming_the_field(api_client, d
     )
     slug = api_client.post("/api/training-runs/", {**SERIES, "model_name": "Not A Slug"}, format="json")
     assert slug.status_code == 400 and "must be a slug of at most 100 characters" in slug.json()["detail"]
+    typo = api_client.post("/api/training-runs/", {**SERIES, "epoch": 1}, format="json")  # not run on the default 6
+    assert typo.status_code == 400 and typo.json()["detail"].startswith("unknown field(s) epoch; known: ")
     assert not TrainingRun.objects.exists()
 
 
