@@ -51,7 +51,7 @@ class TrainingForm(JobForm):
         initial=R.CHOICE_DEFAULTS["gradient_accumulation"], min_value=R.CHOICE_LOWS["gradient_accumulation"]
     )
     gradient_checkpointing = forms.BooleanField(required=False)
-    fast_dev_run = forms.BooleanField(required=False, help_text="one batch: a smoke test")
+    fast_dev_run = forms.BooleanField(required=False, help_text="one batch: a smoke test, registered as NAME-smoke")
 
     def request_values(self, d: dict) -> dict:
         choices = R.choices_from(

@@ -65,7 +65,11 @@ class TrainingRun(ChildJobRun):
 
     @property
     def registry_name(self) -> str:
-        return self.request.get("model_name") or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
+        """The registered model its version goes to: `model_name`, or symbol-timeframe-horizon; a
+        `fast_dev_run` smoke test (one batch) goes to NAME-smoke, so that it never becomes the version a
+        bare NAME means."""
+        name = self.request.get("model_name") or f"{self.symbol.lower()}-{self.timeframe}-h{self.horizon}"
+        return f"{name[:94]}-smoke" if self.request.get("fast_dev_run") else name
 
 
 class HardwareReport(models.Model):

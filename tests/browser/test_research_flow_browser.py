@@ -63,6 +63,7 @@ def test_from_a_csv_to_a_tested_strategy_through_the_pages(staff_page, live_serv
     _succeeds(page, 120)
     page.click("a[href^='/registry/versions/']")
     expect(page).to_have_url(re.compile(r"/registry/versions/\d+/$"))
+    expect(page.locator("h1")).to_contain_text("eurusd-1h-h12-smoke:1")  # a smoke test, kept apart
     version_url = page.url
     lap("train")
 

@@ -73,7 +73,7 @@ def test_a_run_stored_before_keeps_its_parameters_in_its_request():
             name="old",
             model_name="eur-old",
         )
-        assert run.registry_name == "eur-old" and (run.horizon, run.denoiser) == (24, "unet")
+        assert run.registry_name == "eur-old-smoke" and (run.horizon, run.denoiser) == (24, "unet")
 
         Run = _migrate(BEFORE).get_model("training", "TrainingRun")  # and back: the columns filled again
         back = Run.objects.get(pk=pk)

@@ -377,3 +377,16 @@ def test_the_engine_refuses_more_processes_than_the_hardware_it_detected_has():
     with pytest.raises(ValueError, match="cpu_processes must be at most this machine's 2 cores, not 3"):
         build_config(HardwareInfo(cpu_cores=2), UserChoices(cpu_processes=3, num_gpus=0))
     assert build_config(HardwareInfo(cpu_cores=2), UserChoices(cpu_processes=2, num_gpus=0)).devices == 2
+
+
+def test_a_smoke_test_registers_apart_so_a_bare_name_never_means_a_one_batch_model():
+    from training.models import TrainingRun
+
+    def name(**request):
+        return TrainingRun(symbol="EURUSD", timeframe="1h", horizon=12, request=request).registry_name
+
+    assert name() == "eurusd-1h-h12" and name(model_name="mine") == "mine"
+    assert (
+        name(fast_dev_run=True) == "eurusd-1h-h12-smoke" and name(model_name="mine", fast_dev_run=True) == "mine-smoke"
+    )
+    assert len(name(model_name="x" * 100, fast_dev_run=True)) == 100  # still a registered model's name

@@ -54,7 +54,8 @@ def register_model(run: TrainingRun, model, data, cfg, history, quality):
         channel_order=data.channels,
         metrics=metrics,
         periods=periods_of(data),
-        description=f"diffusion forecaster ({run.denoiser} denoiser{ensemble}) from training run #{run.pk}",
+        description=("smoke test (fast_dev_run: one batch), " if request.fast_dev_run else "")
+        + f"diffusion forecaster ({run.denoiser} denoiser{ensemble}) from training run #{run.pk}",
         user=run.owner or OPERATOR,
         training_run_id=run.pk,
     )
