@@ -5,7 +5,7 @@ from backtesting_app.engine import strategy_choices
 from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.models import BacktestRun, OptimizationResult, OptimizationRun
 from backtesting_app.request import BacktestRequest, OptimizationRequest
-from forexgpt_site.api import JobRequestSerializer, JobRunSerializer
+from forexgpt_site.api import JobRequestSerializer, JobRunSerializer, UtcRangeQuerySerializer
 
 
 class BacktestRunSerializer(JobRunSerializer):
@@ -96,11 +96,9 @@ class BacktestCreateSerializer(_RunOnDataSerializer):
     forecasts_source = serializers.ChoiceField(choices=R.FORECAST_SOURCES, default=R.forecasts_source)
 
 
-class PatternScanSerializer(serializers.Serializer):
+class PatternScanSerializer(UtcRangeQuerySerializer):
     symbol = serializers.CharField()
     timeframe = serializers.CharField()
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
     forward_bars = serializers.IntegerField(default=12, min_value=1, max_value=1000)
     patterns = serializers.ListField(child=serializers.ChoiceField(choices=PATTERNS), required=False)
     max_events = serializers.IntegerField(

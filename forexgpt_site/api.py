@@ -12,6 +12,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from forexgpt_site.errors import DomainError
 from forexgpt_site.jobs import job_cancel, job_requeue, request_of
+from forexgpt_site.parsing import parse_utc_range
 from forexgpt_site.uploads import UploadTooLarge
 
 
@@ -53,6 +54,18 @@ class JobRunSerializer(serializers.ModelSerializer):
         if field_name in known or isinstance(getattr(model_class.request_class, field_name, None), property):
             return RequestField, {}
         return super().build_unknown_field(field_name, model_class)
+
+
+class UtcRangeQuerySerializer(serializers.Serializer):
+    """`start` and `end` of a query read as every page, form and command reads them (`parse_utc_range`):
+    ISO 8601, UTC, an `end` given as a date alone includes that whole day."""
+
+    start = serializers.CharField(required=False, help_text="first bar (UTC, ISO 8601)")
+    end = serializers.CharField(required=False, help_text="last bar (UTC, ISO 8601; a date alone: the whole day)")
+
+    def validate(self, attrs):
+        start, end = parse_utc_range(attrs)
+        return {**attrs, "start": start, "end": end}
 
 
 class JobRequestSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from forexgpt_site.api import JobRequestSerializer
+from forexgpt_site.api import JobRequestSerializer, UtcRangeQuerySerializer
 from marketdata.models import Candle, CandleImport
 from marketdata.request import ImportRequest
 
@@ -11,11 +11,9 @@ class CandleSerializer(serializers.ModelSerializer):
         fields = ["ts", "open", "high", "low", "close", "volume"]
 
 
-class CandleQuerySerializer(serializers.Serializer):
+class CandleQuerySerializer(UtcRangeQuerySerializer):
     symbol = serializers.CharField()
     timeframe = serializers.CharField()
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
 
 
 class SeriesSourceSerializer(serializers.Serializer):

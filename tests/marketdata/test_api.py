@@ -45,6 +45,16 @@ def test_candles_by_range(api_client, fixture_path):
             .items()
         },
     }
+    day = api_client.get(
+        "/api/candles/", {"symbol": "EURUSD", "timeframe": "1h", "start": "2014-06-02", "end": "2014-06-02"}
+    )
+    assert (
+        day.json()["count"] == Candle.objects.filter(ts__date="2014-06-02").count() > 20
+    )  # a date alone: the whole day
+    bad = api_client.get(
+        "/api/candles/", {"symbol": "EURUSD", "timeframe": "1h", "start": "2014-06-03", "end": "2014-06-02"}
+    )
+    assert bad.status_code == 400 and bad.json()["detail"] == "start 2014-06-03 00:00 is after end 2014-06-02 23:59"
     assert api_client.get("/api/candles/", {"symbol": "EURUSD"}).json() == {"timeframe": ["This field is required."]}
     assert (
         "timeframe 'yearly'"
