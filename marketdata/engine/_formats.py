@@ -308,15 +308,19 @@ def _csv(source, tz):
             raise ImportRejected("CSV has no timestamp column (timestamp, datetime, date[+time] or ts)")
         text = raw[time_col].str.strip()
     has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    # Which convention a row follows is read from the rows that are dates at all: a garbled one is a
+    # bad timestamp (reported as such below), not a local time among offsets.
+    dated = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).notna().to_numpy()
+    convention = has_offset[dated]
     notes: list[str] = []
-    if has_offset.all():
+    if convention.nunique() > 1:
+        first = int(raw["line"][dated][convention != convention.iloc[0]].iloc[0])
+        raise ImportRejected(f"timestamps mix UTC offsets and local times (line {first}); use one convention")
+    if has_offset.all() or (len(convention) and convention.iloc[0]):
         if tz:
             raise ImportRejected("the timestamps carry their own UTC offset; --tz does not apply")
         ts = _parse_times(text, "ISO8601", raw["line"], errors, utc=True)
         zone_name = "offsets in the file"
-    elif has_offset.any():
-        first = int(raw["line"][has_offset.to_numpy() != has_offset.iloc[0]].iloc[0])
-        raise ImportRejected(f"timestamps mix UTC offsets and local times (line {first}); use one convention")
     else:
         local = _parse_times(text, "ISO8601", raw["line"], errors)
         zone_name = tz or import_format("csv").default_tz

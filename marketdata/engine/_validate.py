@@ -59,7 +59,10 @@ def validate(parsed: ParsedFile) -> pd.DataFrame:
                 )
 
     if errors:
-        errors.sort(key=lambda e: e.line)
+        reasons: dict[int, list[str]] = {}
+        for error in sorted(errors, key=lambda e: e.line):  # stable: a line's reasons in the order found
+            reasons.setdefault(error.line, []).append(error.reason)
+        errors = [RowError(line, "; ".join(why)) for line, why in reasons.items()]  # one entry a bad line
         raise ImportRejected(f"{len(errors)} bad row(s) in {len(frame)}; nothing was imported", errors, rows=len(frame))
     return frame.sort_values("ts", kind="stable").reset_index(drop=True)
 

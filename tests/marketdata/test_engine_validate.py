@@ -49,6 +49,30 @@ def test_each_bad_row_is_named_with_its_line():
     assert info.value.as_dict()["error_count"] == 7
 
 
+def test_a_line_with_several_faults_is_one_bad_row_with_every_reason():
+    parsed = read_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2023-01-02T00:00:00Z,1.1,1.2,1.0,1.15,5\n"
+        "2023-01-02T01:00:00Z,1.1\n"  # a file cut in the middle of its last line
+    )
+    with pytest.raises(ImportRejected) as info:
+        validate(parsed)
+    assert [(e.line, e.reason) for e in info.value.errors] == [(3, "high is missing; low is missing; close is missing")]
+    assert str(info.value).startswith("1 bad row(s) in 2; nothing was imported: line 3: high is missing")
+    assert info.value.as_dict()["error_count"] == 1
+
+
+@pytest.mark.parametrize("stamp", ["2023-xx-01", "garbled line with no commas"])
+def test_a_garbled_timestamp_among_utc_offsets_is_named_as_such_not_as_a_local_time(stamp):
+    rows = "".join(f"2023-01-02T{h:02d}:00:00Z,1.1,1.2,1.0,1.15,5\n" for h in range(4))
+    with pytest.raises(ImportRejected) as info:
+        validate(read_text(f"timestamp,open,high,low,close,volume\n{rows}{stamp},1.1,1.2,1.0,1.15,5\n"))
+    assert info.value.errors[0].line == 6
+    assert info.value.errors[0].reason.startswith(f"timestamp {stamp!r} is not a valid date/time")
+    with pytest.raises(ImportRejected, match=r"timestamps mix UTC offsets and local times \(line 6\)"):
+        read_text(f"timestamp,open,high,low,close,volume\n{rows}2023-01-02T07:00:00,1.1,1.2,1.0,1.15,5\n")
+
+
 def test_only_the_first_ten_errors_are_spelled_out():
     parsed = _mt4([f"2020.01.06,{h:02d}:00,1.1,1.0,1.0,1.1,5" for h in range(15)])
     with pytest.raises(ImportRejected) as info:
