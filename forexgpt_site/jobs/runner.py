@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from forexgpt_site.errors import DomainError
+
 from .errors import INTERRUPTED_MESSAGE, JobCancelled, JobInterrupted, JobSuperseded, error_summary, message_line
 from .models import JobRun, JobStatus, R
 from .queue import send
@@ -127,8 +129,10 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         logger.warning("%s", exc)
         return model.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     except Exception as exc:
-        # The traceback (server paths, code) goes to the log only; every user reads the run's row.
-        logger.exception("%s %s failed", model.__name__, run_id)
+        if isinstance(exc, DomainError):  # a refusal of what the job asked (a bad file, a range without data)
+            logger.warning("%s %s refused: %s", model.__name__, run_id, message_line(exc))
+        else:  # a bug: the traceback (server paths, code) goes to the log only; every user reads the run's row
+            logger.exception("%s %s failed", model.__name__, run_id)
         mine.update(
             status=JobStatus.FAILED,
             finished_at=timezone.now(),

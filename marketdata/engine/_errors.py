@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forexgpt_site.errors import DomainError
+
 MAX_REPORTED_ERRORS = 10
 MAX_QUOTED_CHARS = 40  # of a bad value quoted in a report: a 50 MB "line" is named, not echoed
 
@@ -23,8 +25,9 @@ class RowError:
         return f"line {self.line}: {self.reason}" if self.line else self.reason
 
 
-class ImportRejected(ValueError):
-    """The whole file is refused; `errors` names the first bad lines and why."""
+class ImportRejected(DomainError):
+    """The whole file is refused; `errors` names the first bad lines and why. A refusal of what the
+    request asks (a DomainError): a 400 on the API, a clean failure of the job, never a bug's traceback."""
 
     def __init__(self, message: str, errors: list[RowError] | None = None, *, rows: int | None = None):
         self.errors = list(errors or [])

@@ -12,7 +12,6 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from forexgpt_site.errors import DomainError
 from forexgpt_site.jobs import FINISHED, JobContext, JobStatus, job_enqueue, request_of
 from forexgpt_site.uploads import too_large_message
 from marketdata import engine
@@ -25,7 +24,7 @@ from ._store import candles_store
 ProgressFn = Callable[[float, str], object]
 
 
-class UploadRefused(ImportRejected, DomainError):
+class UploadRefused(ImportRejected):
     """An upload or a retry refused before any import (too large, no stored file to import again)."""
 
 

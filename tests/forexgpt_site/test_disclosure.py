@@ -63,6 +63,21 @@ def test_the_traceback_goes_to_the_log(user, caplog):
     assert record.exc_info and "Traceback" in caplog.text and "in _load_bars" in caplog.text
 
 
+def test_a_refused_request_is_logged_as_a_line_not_as_a_bug(user, caplog):
+    """A bad file (ImportRejected) or any DomainError is what the user asked, not a fault of the code:
+    one warning line in the worker's log, no traceback; the run fails with the message as any other."""
+    from marketdata.engine import ImportRejected
+
+    with caplog.at_level(logging.WARNING, logger="forexgpt_site.jobs"):
+        run = _failed_run(user, ImportRejected("1 bad row(s) in 3; nothing was imported: line 3: high is missing"))
+    records = [r for r in caplog.records if r.name.startswith("forexgpt_site.jobs")]
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        ("WARNING", f"CandleImport {run.pk} refused: 1 bad row(s) in 3; nothing was imported: line 3: high is missing")
+    ]
+    assert not records[0].exc_info and "Traceback" not in caplog.text
+    assert run.message == "failed: 1 bad row(s) in 3; nothing was imported: line 3: high is missing"
+
+
 def test_a_childs_traceback_is_summarized_by_its_last_line(user):
     run = _failed_run(user, RuntimeError(CHILD_LOG))
     summary = "the forecast process exited with code 1: ValueError: no candles for EUR/USD 1h before 2024-01-01"
