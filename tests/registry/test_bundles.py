@@ -166,6 +166,17 @@ def test_commands_export_import_prune(register, tmp_path, capsys):
     with pytest.raises(CommandError, match="refused: not a zip archive"):
         call_command("import_artifact", str(bad))
 
+    folder = tmp_path / "bundles"
+    folder.mkdir()
+    with pytest.raises(
+        CommandError,
+        match=r"bundles is a folder: give the path of the \.zip to write \(e\.g\. .*eurusd-1h-h12-v1\.zip\)",
+    ):
+        call_command("export_artifact", "eurusd-1h-h12:1", str(folder))
+    with pytest.raises(CommandError, match="cannot write .*nowhere/x.zip: No such file or directory"):
+        call_command("export_artifact", "eurusd-1h-h12:1", str(tmp_path / "nowhere" / "x.zip"))
+    assert not list(tmp_path.glob("**/*.partial"))  # nothing half-written left behind
+
 
 @pytest.mark.parametrize(
     "change, message",

@@ -22,9 +22,17 @@ class Command(BaseCommand):
         except RegistryError as exc:
             raise CommandError(str(exc)) from exc
         out = Path(opts["out"])
+        if out.is_dir():
+            raise CommandError(
+                f"{out} is a folder: give the path of the .zip to write (e.g. {out / (version.ref.replace(':', '-v') + '.zip')})"
+            )
         tmp = out.with_name(out.name + ".partial")
-        tmp.write_bytes(data)
-        tmp.replace(out)  # never leave a half-written bundle under the final name
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(out)  # never leave a half-written bundle under the final name
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from exc
         report = {"ref": version.ref, "path": str(out), "bytes": len(data), "content_sha256": version.content_sha256}
         self.stdout.write(
             json.dumps(report, indent=2) if opts["json"] else f"exported {version.ref} to {out} ({len(data):,} bytes)"
