@@ -21,7 +21,7 @@ from forecasts.selectors import forecast_scores
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child, request_of
 from forexgpt_site.parsing import parse_utc
-from marketdata.selectors import candles_frame
+from marketdata.selectors import candles_frame, candles_queryset
 from training.engine.periods import in_sample_of, period_overlap
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,7 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
         if before < patch_len - 1:
             raise DomainError(
                 f"a forecast needs {patch_len} bars of context: only {before} {request.symbol} {request.timeframe} "
-                f"bars are stored before {request.start:%Y-%m-%d %H:%M}; start at "
-                f"{_first_forecastable(candles, patch_len)} or later"
+                f"bars are stored before {request.start:%Y-%m-%d %H:%M}; " + _first_forecastable(request, patch_len)
             )
         first = before
     if len(candles) <= first:
@@ -137,11 +136,16 @@ def forecast_plan(version, request: ForecastRequest) -> ForecastPlan:
     return ForecastPlan(candles=candles, ends=np.arange(first, len(candles)), patch_len=patch_len, adapt=adapt)
 
 
-def _first_forecastable(candles: pd.DataFrame, patch_len: int) -> str:
-    return (
-        f"{candles['ts'].iloc[patch_len - 1]:%Y-%m-%d %H:%M}"
-        if len(candles) >= patch_len
-        else "(no such bar: too few bars stored)"
+def _first_forecastable(request: ForecastRequest, patch_len: int) -> str:
+    """Where the series' first forecast can start (its patch_len-th stored bar, wherever the request's
+    range ends), said as what to do."""
+    stored = candles_queryset(symbol=request.symbol, timeframe=request.timeframe).values_list("ts", flat=True)
+    ts = next(iter(stored[patch_len - 1 : patch_len]), None)
+    if ts is None:
+        return f"fewer than {patch_len} {request.symbol} {request.timeframe} bars are stored: import more"
+    after_end = request.end is not None and ts > request.end
+    return f"start at {ts:%Y-%m-%d %H:%M} or later" + (
+        f" (after this range's end, {request.end:%Y-%m-%d %H:%M}: move the end too)" if after_end else ""
     )
 
 

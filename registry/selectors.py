@@ -66,9 +66,13 @@ def version_by_ref(ref: str) -> ModelVersion:
         what = f"version {version!r}"
     else:
         found = qs.order_by("-version").first()
-        what = "any version"
+        what = None
     if found is None:
-        raise RegistryError(f"registered model {name!r} has no {what}")
+        raise RegistryError(
+            f"registered model {name!r} has no {what}"
+            if what
+            else f"there is no registered model {name!r} (no version of it)"
+        )
     return found
 
 

@@ -43,8 +43,12 @@ def _request(**changes) -> ForecastRequest:
             "a forecast needs 32 bars of context: only 5 EURUSD 1h bars are stored before 2014-05-30 20:00; "
             "start at 2014-06-02 .* or later",
         ),
+        (
+            {"start": "2014-05-30T20:00Z", "end": "2014-05-31"},  # the 32nd bar lies after the range: said so
+            "start at 2014-06-02 .* or later \\(after this range's end, 2014-05-31 23:59: move the end too\\)",
+        ),
         ({"end": "2014-05-30T20:00Z"}, "no EURUSD 1h bar to forecast in that range"),
-        ({"artifact": "nothing-here"}, "registered model 'nothing-here' has no any version"),
+        ({"artifact": "nothing-here"}, "there is no registered model 'nothing-here'"),
     ],
 )
 def test_a_range_the_model_cannot_forecast_is_refused_and_nothing_is_queued(forecaster, user, changes, message):

@@ -150,7 +150,7 @@ def test_refs(register, staff_user):
     assert version_by_ref("eurusd-1h-h12@production") == one
     with pytest.raises(RegistryError, match="has no alias 'champion'"):
         version_by_ref("eurusd-1h-h12@champion")
-    with pytest.raises(RegistryError, match="registered model 'nope' has no any version"):
+    with pytest.raises(RegistryError, match="there is no registered model 'nope'"):
         version_by_ref("nope")
     with pytest.raises(RegistryError, match="is not name, name:VERSION or name@alias"):
         version_by_ref("a b")
