@@ -76,9 +76,12 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @extend_schema(responses={200: bytes})
     @action(detail=True, url_path=r"files/(?P<kind>[a-z]+)")
     def file(self, request, pk=None, kind=None):
-        record = self.get_object().files.filter(kind=kind).first()
+        version = self.get_object()
+        record = version.files.filter(kind=kind).first()
         if record is None:
             return Response({"detail": f"no {kind} file"}, status=status.HTTP_404_NOT_FOUND)
+        record.version = version
+        services.file_check(record, doing="serve")  # a 400 naming it, before a byte goes out
         return FileResponse(record.file.open("rb"), as_attachment=True, filename=record.bundle_name)
 
     @extend_schema(responses={200: bytes})

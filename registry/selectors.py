@@ -13,7 +13,7 @@ from django.db.models import Prefetch, QuerySet
 
 from forexgpt_site.parsing import parse_utc
 from registry.models import AliasHistory, ModelAlias, ModelVersion, VersionTag
-from registry.services import RegistryError, parse_tag, read_stats
+from registry.services import RegistryError, file_check, parse_tag, read_stats
 
 _REF_RE = re.compile(r"^(?P<name>[-a-zA-Z0-9_]+)(?::(?P<version>[^@:]+)|@(?P<alias>[-a-zA-Z0-9_]+))?$")
 
@@ -83,28 +83,39 @@ def version_latest_with_tags(tags: list[str], *, model: str | None = None) -> Mo
     return found
 
 
-def version_file_bytes(version: ModelVersion, kind: str) -> bytes:
+def version_file_record(version: ModelVersion, kind: str):
+    """The version's ArtifactFile of `kind`; RegistryError when it has none."""
     record = version.files.filter(kind=kind).first()
     if record is None:
         raise RegistryError(f"{version.ref} has no {kind} file")
+    record.version = version
+    return record
+
+
+def version_file_bytes(version: ModelVersion, kind: str) -> bytes:
+    """The bytes of one of the version's files, checked against the checksum registered with them."""
+    record = version_file_record(version, kind)
     with record.file.open("rb") as fh:
-        return fh.read()
+        data = fh.read()
+    file_check(record, doing="use", data=data)
+    return data
 
 
 def version_checkpoint_path(version: ModelVersion) -> Path:
-    """A local path to the checkpoint: the stored file itself, or a cached copy for remote storage."""
-    record = version.files.filter(kind="checkpoint").first()
-    if record is None:
-        raise RegistryError(f"{version.ref} has no checkpoint file")
+    """A local path to the checkpoint, checked against its registered checksum: the stored file
+    itself, or a cached copy for remote storage."""
+    record = version_file_record(version, "checkpoint")
     try:
-        return Path(record.file.path)
+        path = Path(record.file.path)
     except NotImplementedError:  # a remote storage backend: copy once into the temp cache
         target = Path(tempfile.gettempdir()) / "forexgpt-artifacts" / record.sha256 / "model.ckpt"
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             with record.file.open("rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-        return target
+        path = target
+    file_check(record, doing="use", path=path)
+    return path
 
 
 def version_against_strongest_baseline(version: ModelVersion) -> dict | None:

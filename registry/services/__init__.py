@@ -9,6 +9,7 @@ from .bundles import (
     bundle_import,
     bundle_manifest,
     bundle_verify,
+    file_check,
 )
 from .versions import (
     alias_remove,
@@ -34,6 +35,7 @@ __all__ = [
     "bundle_import",
     "bundle_manifest",
     "bundle_verify",
+    "file_check",
     "parse_tag",
     "read_stats",
     "version_delete",

@@ -75,18 +75,31 @@ class _Drain(io.RawIOBase):
         return out
 
 
-def bundle_check(*, version: ModelVersion) -> None:
-    """Every file of the version still matches its checksum (read in chunks); RegistryError names the first
-    that does not. An export checks first, so a refusal comes before any byte of the bundle is sent."""
-    for record in version.files.all():
+def file_check(record, *, doing: str, data: bytes | None = None, path: Path | None = None) -> None:
+    """The stored file of `record` (an ArtifactFile) - or `data`, its bytes already read, or `path`, a
+    local copy - still matches the checksum registered with it; RegistryError otherwise, naming the
+    version, the file and what was refused (`doing`: "export", "serve", "use"). Read in chunks: memory
+    stays flat whatever its size."""
+    if data is not None:
+        actual = hashlib.sha256(data).hexdigest()
+    else:
         digest = hashlib.sha256()
-        with record.file.open("rb") as fh:
+        with open(path, "rb") if path is not None else record.file.open("rb") as fh:
             while chunk := fh.read(_CHUNK_BYTES):
                 digest.update(chunk)
-        if digest.hexdigest() != record.sha256:
-            raise RegistryError(
-                f"{version.ref} {record.kind} file no longer matches its checksum; refusing to export it"
-            )
+        actual = digest.hexdigest()
+    if actual != record.sha256:
+        raise RegistryError(
+            f"{record.version.ref} {record.kind} file no longer matches its checksum (it changed in storage after "
+            f"it was registered); refusing to {doing} it - import the version's bundle again, or delete the version"
+        )
+
+
+def bundle_check(*, version: ModelVersion) -> None:
+    """Every file of the version still matches its checksum (`file_check`); RegistryError names the first
+    that does not. An export checks first, so a refusal comes before any byte of the bundle is sent."""
+    for record in version.files.select_related("version__registered_model"):
+        file_check(record, doing="export")
 
 
 def bundle_chunks(*, version: ModelVersion, checked: bool = False) -> Iterator[bytes]:

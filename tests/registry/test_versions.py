@@ -1,6 +1,7 @@
 import hashlib
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from registry.models import AliasHistory, ArtifactFile, ModelVersion, Registered
 from registry.selectors import (
     version_by_ref,
     version_checkpoint_path,
+    version_file_bytes,
     version_latest_with_tags,
     version_stats,
     versions_filtered,
@@ -201,3 +203,27 @@ def test_prune_keeps_newest_and_protected_versions(register, staff_user, _media_
     assert not any(name in remaining for name in files_of_v3)
     assert len(remaining) == 4 * 5
     assert artifacts_prune(keep=0) == ["eurusd-1h-h12:4", "eurusd-1h-h12:5"]
+
+
+def test_a_file_changed_in_storage_is_refused_wherever_it_would_be_used(register, api_client, _media_root):
+    """The checksum registered with each file is checked on every read, not only on export: a checkpoint
+    changed on disk is neither forecast with nor served."""
+    version = register()
+    checkpoint = version.files.get(kind="checkpoint")
+    with open(_media_root / checkpoint.file.name, "ab") as fh:
+        fh.write(b"\0")  # one byte appended
+    refused = (
+        "eurusd-1h-h12:1 checkpoint file no longer matches its checksum (it changed in storage after it was registered)"
+    )
+    with pytest.raises(RegistryError, match=re.escape(refused + "; refusing to use it")):
+        version_checkpoint_path(version)
+    served = api_client.get(f"/api/registry/versions/{version.pk}/files/checkpoint/")
+    assert served.status_code == 400 and served.json()["detail"].startswith(refused + "; refusing to serve it")
+    assert (
+        api_client.get(f"/api/registry/versions/{version.pk}/files/config/").status_code == 200
+    )  # the others are intact
+
+    config = version.files.get(kind="config")
+    (_media_root / config.file.name).write_text("{}")
+    with pytest.raises(RegistryError, match="eurusd-1h-h12:1 config file no longer matches its checksum"):
+        version_file_bytes(version, "config")
