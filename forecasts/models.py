@@ -40,6 +40,14 @@ class ForecastSet(ChildJobRun):
             "null when the version records no periods"
         ),
     )
+    periods = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=(
+            "the model version's train / val / test periods when the set was made: its forecasts stay labelled and "
+            "scored alike if the version is deleted later; null when the version records none"
+        ),
+    )
 
     adaptation = models.JSONField(
         null=True,

@@ -58,7 +58,10 @@ def _own_intervals(calibration, fs: ForecastSet) -> pd.DataFrame | None:
 
 
 def version_periods_of(fs: ForecastSet) -> dict | None:
-    """The train / val / test periods of the set's model version; None when unknown (or deleted)."""
+    """The train / val / test periods of the set's model version, as stored with the set when it was
+    made (a set made before they were stored: its version's, while it exists); None when unknown."""
+    if fs.periods:
+        return fs.periods
     return (fs.artifact_version.periods or None) if fs.artifact_version_id else None
 
 

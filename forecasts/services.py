@@ -17,7 +17,7 @@ from django.db import transaction
 
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
-from forecasts.selectors import forecast_scores
+from forecasts.selectors import forecast_scores, version_periods_of
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import CHILD_CANCELLED, JobCancelled, JobContext, job_enqueue, job_run_child, request_of
 from forexgpt_site.parsing import parse_utc
@@ -207,6 +207,7 @@ def forecast_set_start(
         horizon=version.horizon_bars,
         windows_total=len(plan.ends),
         overlap=overlap,
+        periods=version.periods or None,
         message=f"queued: {len(plan.ends):,} forecasts",
     )
     fs.save()
@@ -368,7 +369,7 @@ def forecast_child_main(set_id: int) -> int:
     except JobCancelled:
         return CHILD_CANCELLED
     stamps = list(ForecastRow.objects.filter(forecast_set=fs).values_list("ts", flat=True))
-    overlap = period_overlap(fs.artifact_version.periods, stamps)  # the stored rows' own origins
+    overlap = period_overlap(version_periods_of(fs), stamps)  # the stored rows' own origins
     ForecastSet.objects.filter(pk=fs.pk).update(
         rows=len(stamps), eta_s=0, overlap=overlap, message=f"{len(stamps):,} forecasts of {fs.artifact_ref}"
     )

@@ -121,6 +121,35 @@ def test_a_sets_page_scores_four_baselines_fitted_on_the_models_training_part_wi
     assert "seasonal GARCH(1,1)-t" in page
 
 
+def test_a_set_keeps_its_labels_and_scores_when_its_version_is_deleted(eurusd_3000, user, api_client):
+    """The version's periods are stored with the set: pruning the version later changes nothing the set's
+    page or API says of it (before, its rows lost their parts and the baselines were fitted elsewhere)."""
+    from forecasts.models import ForecastSet
+    from forecasts.selectors import forecast_frame, forecast_scores
+    from registry.services import version_delete
+    from tests.forecasts.conftest import register_forecaster, stored_set
+
+    version = register_forecaster(periods=True)
+    fs = stored_set(user, version)
+    assert fs.periods == version.periods
+    before = (
+        forecast_scores(fs),
+        forecast_frame(fs, labelled=True),
+        api_client.get(f"/api/forecasts/{fs.pk}/scores/").json(),
+    )
+    version_delete(version=version)
+    fs = ForecastSet.objects.get(pk=fs.pk)
+    assert fs.artifact_version is None
+    after = (
+        forecast_scores(fs),
+        forecast_frame(fs, labelled=True),
+        api_client.get(f"/api/forecasts/{fs.pk}/scores/").json(),
+    )
+    assert after[0] == before[0] and after[2] == before[2] and after[2]["overlap"] is not None
+    pd.testing.assert_frame_equal(after[1], before[1])
+    assert after[1]["part"].notna().all()
+
+
 def test_without_periods_the_seasonal_baselines_fit_the_bars_before_the_first_forecast(eurusd_3000, user):
     from forecasts.selectors import MIN_SEASON_BARS, forecast_scores
     from marketdata.selectors import candles_frame
