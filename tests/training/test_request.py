@@ -307,7 +307,7 @@ def test_the_page_shows_the_requests_and_the_services_refusals(logged_in_client,
     page = logged_in_client.post("/training/", {**form, "timeframe": "7m"}).content.decode()
     assert "timeframe &#x27;7m&#x27; does not divide a day evenly" in page
     page = logged_in_client.post("/training/", form).content.decode()  # no bars stored
-    assert "0 bars are too few for windows of 32 bars and a 12-bar horizon" in page
+    assert "no EURUSD 1h bars are stored: import them first" in page
     assert not TrainingRun.objects.exists()
 
 

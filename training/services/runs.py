@@ -39,6 +39,14 @@ def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) 
     n = candles_queryset(
         symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end
     ).count()
+    if not n:
+        span = (f" from {request.start:%Y-%m-%d %H:%M}" if request.start else "") + (
+            f" to {request.end:%Y-%m-%d %H:%M}" if request.end else ""
+        )
+        raise DomainError(
+            f"no {request.symbol} {request.timeframe} bars are stored{span}: import them first (the Data page, "
+            "POST /api/candles/import/ or manage.py import_candles)"
+        )
     chronological_split(n, request.patch_len, request.horizon)  # raises when the bars are too few
     run = TrainingRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None)
     run.save()
