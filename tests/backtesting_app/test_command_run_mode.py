@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -83,3 +84,13 @@ def test_optimize_foreground_runs_the_search_here(bars, capsys):
         and run.evaluator == "inprocess"
         and run.results.count() == out["evaluations"] > 0
     )
+
+
+def test_optimize_prints_its_front_as_a_person_reads_it(bars, capsys):
+    call_command("optimize", *SERIES, *OPTIMIZE, "--foreground")
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("  ") and " -> " in line]
+    assert lines, out
+    assert "{" not in out and "'" not in out  # no Python dict reprs
+    assert all(len(digits) <= 4 for digits in re.findall(r"\.(\d+)", out.split("\n", 1)[1]))  # four digits at most
+    assert "Return [%] " in lines[0] and "; held out: " in lines[0]

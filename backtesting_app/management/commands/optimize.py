@@ -123,12 +123,27 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"run {run.pk}: {run.status} - {run.message}")
             for point in summary["front"]:
-                self.stdout.write(f"  {point['params']} -> {point['reference']}; held out: {point['holdout']}")
+                self.stdout.write(
+                    f"  {_shown(point['params'], '=')} -> {_shown(point['reference'])}; "
+                    f"held out: {_shown(point['holdout'])}"
+                )
             selection = (run.evidence or {}).get("selection")
             if selection:
                 self.stdout.write(
-                    f"  deflated Sharpe {selection['dsr'].get('dsr')}, PBO {selection['pbo'].get('pbo')}, "
-                    f"SPA p {selection['spa']['p_values']['consistent']} ({selection['sets_tried']} sets tried)"
+                    f"  deflated Sharpe {_number(selection['dsr'].get('dsr'))}, PBO {_number(selection['pbo'].get('pbo'))}, "
+                    f"SPA p {_number(selection['spa']['p_values']['consistent'])} ({selection['sets_tried']} sets tried)"
                 )
         if run.status != JobStatus.SUCCEEDED:
             raise CommandError(f"optimization {run.status}: {run.message}")
+
+
+def _number(value) -> str:
+    """A figure as a person reads it: four significant digits (0.04276, 30.48), whole numbers whole."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _shown(values: dict | None, sep: str = " ") -> str:
+    """`name value, ...` (or `name=value ...` for parameters) of a dict of figures; "-" for none."""
+    if not values:
+        return "-"
+    return (", " if sep == " " else " ").join(f"{k}{sep}{_number(v)}" for k, v in values.items())
