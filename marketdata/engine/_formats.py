@@ -79,7 +79,7 @@ FORMATS = _FormatNames()
 
 _UNKNOWN_ZONE_NOTE = (
     "{fmt} timestamps are the broker's server time and the file does not say which zone; "
-    "assumed UTC - pass --tz (e.g. Europe/Helsinki for an EET/EEST broker)"
+    "assumed UTC - give its time zone, tz (e.g. Europe/Helsinki for an EET/EEST broker)"
 )
 
 
@@ -123,7 +123,7 @@ def detect_format(source: Path | IO) -> str:
             return spec.name
     raise ImportRejected(
         f"could not recognise the file format from its first line {first[:80]!r}; "
-        f"pass --format (one of {', '.join(_FORMATS)})"
+        f"name it with format (one of {', '.join(_FORMATS)})"
     )
 
 
@@ -270,7 +270,9 @@ _DUKAS_RE = re.compile(r"^(\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2})(?:\.\d+)?(?: G
 
 def _dukascopy(source, tz):
     if tz:
-        raise ImportRejected("Dukascopy rows carry their own UTC offset (e.g. GMT+0100); --tz does not apply")
+        raise ImportRejected(
+            "Dukascopy rows carry their own UTC offset (e.g. GMT+0100); a time zone (tz) does not apply"
+        )
     raw = _read_table(source, sep=",", names=None, header=0)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     time_col = "local time" if "local time" in raw else "gmt time"
@@ -318,7 +320,7 @@ def _csv(source, tz):
         raise ImportRejected(f"timestamps mix UTC offsets and local times (line {first}); use one convention")
     if has_offset.all() or (len(convention) and convention.iloc[0]):
         if tz:
-            raise ImportRejected("the timestamps carry their own UTC offset; --tz does not apply")
+            raise ImportRejected("the timestamps carry their own UTC offset; a time zone (tz) does not apply")
         ts = _parse_times(text, "ISO8601", raw["line"], errors, utc=True)
         zone_name = "offsets in the file"
     else:

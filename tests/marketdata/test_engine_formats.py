@@ -39,7 +39,7 @@ def test_mt4_uses_given_zone_and_notes_the_default():
     assert helsinki.frame["ts"].iloc[0] == pd.Timestamp("2014-05-30 15:00", tz="UTC")  # EEST = UTC+3
     default = read_text(text)
     assert default.timezone == "UTC" and default.frame["ts"].iloc[0] == pd.Timestamp("2014-05-30 18:00", tz="UTC")
-    assert "pass --tz" in default.notes[0]
+    assert "give its time zone, tz" in default.notes[0]
 
 
 def test_dst_spring_gap_is_an_error_with_its_line():

@@ -88,7 +88,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  conflict {example['ts']}: stored {example['stored']}, file {example['file']}")
         for kind, item in report["anomalies"].items():
             if item["count"]:
-                self.stdout.write(f"  anomaly {kind}: {item['count']} (e.g. {item['examples'][:3]})")
+                examples = ", ".join(
+                    f"{e['from']} to {e['to']} ({e['trading_hours']:g} trading hours)"
+                    if isinstance(e, dict)
+                    else str(e)
+                    for e in item["examples"][:3]
+                )
+                self.stdout.write(f"  anomaly {kind}: {item['count']} (e.g. {examples})")
         for note in report["notes"]:
             self.stdout.write(self.style.WARNING(f"  note: {note}"))
 
