@@ -3,29 +3,21 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from backtesting_app.models import BacktestRun, OptimizationRun
 from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forexgpt_site.jobs import request_of
+from tests.migrating import migrate, state_at
 
 BEFORE = [("backtesting_app", "0006_strategy_names")]
 AFTER = [("backtesting_app", "0007_runs_store_their_request")]
 SPACE = [{"name": "stop_loss_pct", "kind": "float", "low": 0.002, "high": 0.01, "step": 0.001, "choices": []}]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_runs_stored_before_keep_their_parameters_in_their_requests():
-    old = _migrate(BEFORE)
-    try:
+    with state_at(BEFORE) as old:
         Backtest, Optimization = (
             old.get_model("backtesting_app", "BacktestRun"),
             old.get_model("backtesting_app", "OptimizationRun"),
@@ -63,7 +55,7 @@ def test_runs_stored_before_keep_their_parameters_in_their_requests():
             holdout=0.0,
         ).pk
 
-        _migrate(AFTER)
+        migrate(AFTER)
         assert request_of(BacktestRun.objects.get(pk=backtest)) == BacktestRequest(
             symbol="EURUSD",
             timeframe="1h",
@@ -97,7 +89,7 @@ def test_runs_stored_before_keep_their_parameters_in_their_requests():
         )
         assert request_of(run).parameter_space.names == ["stop_loss_pct"]
 
-        old = _migrate(BEFORE)  # and back: the columns filled again
+        old = migrate(BEFORE)  # and back: the columns filled again
         back = old.get_model("backtesting_app", "BacktestRun").objects.get(pk=backtest)
         assert (back.params, back.costs) == ({"patterns": ["engulfing"]}, {"spread_pips": 0.7, "cash": 5000})
         back = old.get_model("backtesting_app", "OptimizationRun").objects.get(pk=optimization)
@@ -109,5 +101,3 @@ def test_runs_stored_before_keep_their_parameters_in_their_requests():
             0.0,
             {"commission": 0.0001},
         )
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("backtesting_app"))

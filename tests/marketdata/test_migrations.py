@@ -1,24 +1,17 @@
 """Migration 0002 links the bars stored before it to the imports that wrote them."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
+
+from tests.migrating import migrate, state_at
 
 BEFORE = [("marketdata", "0001_initial")]
 AFTER = [("marketdata", "0002_candle_import_provenance")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_existing_bars_point_at_their_import_after_the_migration():
-    old = _migrate(BEFORE)
-    try:
+    with state_at(BEFORE) as old:
         Candle, CandleImport = old.get_model("marketdata", "Candle"), old.get_model("marketdata", "CandleImport")
         upload = CandleImport.objects.create(
             original_name="a.csv", symbol="EURUSD", timeframe="1h", status="succeeded", file="imports/a.csv"
@@ -38,7 +31,7 @@ def test_existing_bars_point_at_their_import_after_the_migration():
                 )
                 hour += 1
 
-        new = _migrate(AFTER)
+        new = migrate(AFTER)
         Candle, CandleImport = new.get_model("marketdata", "Candle"), new.get_model("marketdata", "CandleImport")
         links = {
             (run.origin, run.original_name, run.format): Candle.objects.filter(candle_import=run).count()
@@ -55,12 +48,10 @@ def test_existing_bars_point_at_their_import_after_the_migration():
             CandleImport.objects.get(origin="demo").message == "recorded by migration 0002 from the bars' source label"
         )
 
-        Candle = _migrate(BEFORE).get_model("marketdata", "Candle")  # and back: each bar labelled by its import
+        Candle = migrate(BEFORE).get_model("marketdata", "Candle")  # and back: each bar labelled by its import
         assert dict(Candle.objects.values_list("source").annotate(n=Count("id"))) == {
             "auto:a.csv": 3,
             "demo:backtesting.test.EURUSD": 2,
             "csv:b.csv": 1,
             "resampled from 1h": 2,
         }
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("marketdata"))

@@ -1,14 +1,12 @@
 """Migration 0006 moves a training run's parameters into its stored request and back; 0007 moves a finished
 run's epoch back to the last one trained."""
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from forexgpt_site.jobs import request_of
+from tests.migrating import migrate, state_at
 from training.models import TrainingRun
 from training.request import TrainingRequest
 
@@ -16,25 +14,10 @@ BEFORE = [("training", "0005_trainingrun_members")]
 AFTER = [("training", "0006_trainingrun_request")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@contextmanager
-def _state_at(targets):
-    """The apps as of `targets` (the database migrated there), the database migrated to the latest after."""
-    try:
-        yield _migrate(targets)
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("training"))
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_run_stored_before_keeps_its_parameters_in_its_request():
-    with _state_at(BEFORE) as old:
+    with state_at(BEFORE) as old:
         Run = old.get_model("training", "TrainingRun")
         start = datetime(2014, 1, 1, tzinfo=UTC)
         pk = Run.objects.create(
@@ -55,7 +38,7 @@ def test_a_run_stored_before_keeps_its_parameters_in_its_request():
             status="succeeded",
         ).pk
 
-        _migrate(AFTER)
+        migrate(AFTER)
         run = TrainingRun.objects.get(pk=pk)
         assert request_of(run) == TrainingRequest(
             symbol="EURUSD",
@@ -75,7 +58,7 @@ def test_a_run_stored_before_keeps_its_parameters_in_its_request():
         )
         assert run.registry_name == "eur-old-smoke" and (run.horizon, run.denoiser) == (24, "unet")
 
-        Run = _migrate(BEFORE).get_model("training", "TrainingRun")  # and back: the columns filled again
+        Run = migrate(BEFORE).get_model("training", "TrainingRun")  # and back: the columns filled again
         back = Run.objects.get(pk=pk)
         assert (back.epochs, back.patch_len, back.members, back.choices, back.seed, back.model_name) == (
             3,
@@ -90,10 +73,10 @@ def test_a_run_stored_before_keeps_its_parameters_in_its_request():
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_run_ended_before_shows_its_last_epoch_trained():
-    with _state_at(AFTER) as old:
+    with state_at(AFTER) as old:
         Run = old.get_model("training", "TrainingRun")
         ended = Run.objects.create(symbol="EURUSD", timeframe="1h", status="succeeded", epoch=1, request={"epochs": 1})
         midway = Run.objects.create(symbol="EURUSD", timeframe="1h", status="failed", epoch=2, request={"epochs": 6})
-        _migrate([("training", "0007_trainingrun_epoch_last_trained")])
+        migrate([("training", "0007_trainingrun_epoch_last_trained")])
         assert TrainingRun.objects.get(pk=ended.pk).epoch == 0  # "epoch 1 of 1", not "2 of 1"
         assert TrainingRun.objects.get(pk=midway.pk).epoch == 2  # stopped inside epoch 3 of 6: as it was
