@@ -352,8 +352,9 @@ def test_the_trades_chart_shows_a_short_backtest_whole_and_centres_a_picked_trad
     assert picked["layout"]["title"]["text"].startswith(f"Trade {k}: ")
 
 
-def test_a_backtest_on_a_forecast_set_none_covers_says_what_is_stored_and_where_the_data_ends(api_client, bars):
-    response = api_client.post(
+def _backtest_on_a_stored_set(api_client, *, start, end):
+    """POST a forecast backtest on 'a stored forecast set' (none picked) of EURUSD 1h over start..end."""
+    return api_client.post(
         "/api/backtests/",
         {
             "symbol": "EURUSD",
@@ -361,11 +362,15 @@ def test_a_backtest_on_a_forecast_set_none_covers_says_what_is_stored_and_where_
             "strategy": "forecast",
             "params": PARAMS,
             "forecasts_source": "forecast_set",
-            "start": "2014-06-02",
-            "end": "2014-06-06",
+            "start": start,
+            "end": end,
         },
         format="json",
     )
+
+
+def test_a_backtest_on_a_forecast_set_none_covers_says_what_is_stored_and_where_the_data_ends(api_client, bars):
+    response = _backtest_on_a_stored_set(api_client, start="2014-06-02", end="2014-06-06")
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert "no stored forecast set covers EURUSD 1h from 2014-06-02 00:00 to 2014-06-06 23:59" in detail
@@ -404,19 +409,7 @@ def test_a_set_made_for_a_range_of_days_covers_that_range_though_the_bars_end_be
     assert list(covering) == [whole]
     assert short not in forecast_sets_covering(symbol="EURUSD", timeframe="1h", end=week.end)
 
-    response = api_client.post(
-        "/api/backtests/",
-        {
-            "symbol": "EURUSD",
-            "timeframe": "1h",
-            "strategy": "forecast",
-            "params": PARAMS,
-            "forecasts_source": "forecast_set",
-            "start": "2014-06-02",
-            "end": "2014-06-06",
-        },
-        format="json",
-    )
+    response = _backtest_on_a_stored_set(api_client, start="2014-06-02", end="2014-06-06")
     assert response.status_code == 400
     assert (
         f"no forecast set was picked; these cover EURUSD 1h from 2014-06-02 00:00 to 2014-06-06 23:59: #{whole.pk}"
