@@ -36,7 +36,8 @@ def _stale_before():
 @transaction.atomic
 def job_cancel(*, run: JobRun, user=None) -> JobRun:
     """Cancel a run (its owner or staff). A queued run, or a running one whose worker stopped
-    reporting, is cancelled at once; a live one stops at its next progress report."""
+    reporting, is cancelled at once; a live one stops at its next progress report; a finished one is
+    a DomainError (nothing to cancel)."""
     from django.core.exceptions import PermissionDenied
 
     if user is not None and not (user.is_staff or (run.owner_id is not None and run.owner_id == user.pk)):
@@ -53,8 +54,9 @@ def job_cancel(*, run: JobRun, user=None) -> JobRun:
             message="cancelled (its worker had stopped reporting)",
             cancel_requested=True,
         )
-    if not done:
-        model.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
+    if not done and not model.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
+        run.refresh_from_db()
+        raise DomainError(f"only a queued or running run can be cancelled (this one is {run.status})")
     run.refresh_from_db()
     return run
 

@@ -3,6 +3,7 @@
 import pytest
 from django.core.files.base import ContentFile
 
+from forexgpt_site.errors import DomainError
 from forexgpt_site.jobs import JobContext, job_cancel, job_execute
 from marketdata.models import CandleImport
 
@@ -69,6 +70,8 @@ def test_progress_writes_are_throttled(run):
 def test_cancel_before_start_means_it_never_runs(run):
     assert job_cancel(run=run).status == "cancelled"
     assert job_execute(CandleImport, run.pk, lambda r, ctx: pytest.fail("must not run")) == "cancelled"
+    with pytest.raises(DomainError, match=r"only a queued or running run can be cancelled \(this one is cancelled\)"):
+        job_cancel(run=run)  # a finished run: said so, not a silent 200 with the run unchanged
 
 
 def test_cancel_while_running_stops_at_the_next_report(run):
