@@ -1,6 +1,14 @@
 """Market data engine: read real candle exports, validate, flag anomalies, resample. No Django here."""
 
-from ._conflicts import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY, BarComparison, compare_bars, conflict_rejection
+from ._conflicts import (
+    CONFLICT_POLICIES,
+    DEFAULT_CONFLICT_POLICY,
+    NEIGHBOUR_WINDOW,
+    BarComparison,
+    compare_bars,
+    conflict_rejection,
+    price_scale_refusal,
+)
 from ._errors import ImportConflict, ImportRejected, RowError
 from ._formats import (
     FORMATS,
@@ -17,7 +25,7 @@ from ._formats import (
 )
 from ._resample import bin_count, resample_ohlcv
 from ._symbols import WEEK_MINUTES, Timeframe, normalize_symbol, normalize_timeframe, pip_size
-from ._validate import ANOMALY_KINDS, DROPPABLE, AnomalyScan, drop_anomalies, scan_anomalies, validate
+from ._validate import ANOMALY_KINDS, DROPPABLE, AnomalyScan, check_spacing, drop_anomalies, scan_anomalies, validate
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -35,8 +43,11 @@ __all__ = [
     "Timeframe",
     "WEEK_MINUTES",
     "bin_count",
+    "check_spacing",
     "compare_bars",
     "conflict_rejection",
+    "NEIGHBOUR_WINDOW",
+    "price_scale_refusal",
     "detect_format",
     "import_format",
     "import_formats",

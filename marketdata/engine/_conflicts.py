@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._errors import ImportConflict
+from ._errors import ImportConflict, ImportRejected
 
 OHLCV = ("open", "high", "low", "close", "volume")
 # What an import does with conflicting bars; the first is the default.
@@ -96,3 +96,46 @@ def conflict_rejection(comparison: BarComparison, *, rows: int) -> ImportConflic
     )
     report = {**counts, "conflict_examples": comparison.examples, "on_conflict": "refuse"}
     return ImportConflict(message, report=report, rows=rows)
+
+
+# A file whose closes stand this far from the stored series' (either way) is not the same instrument in
+# the same quote - another pair, or prices scaled - whatever its conflict policy says to do with
+# differing bars: two vendors' quotes of one pair differ by pips, not by a fifth.
+PRICE_SCALE_LIMIT = 1.2
+NEIGHBOUR_WINDOW = pd.Timedelta(days=7)
+
+
+def price_scale_refusal(rows: pd.DataFrame, stored: pd.DataFrame, *, series: str) -> ImportRejected | None:
+    """The refusal for a file whose prices are not on the stored series' scale, or None. Compared on the
+    bars both hold (the median ratio of closes); where they share none, the file's first and last bars
+    against the stored bars just before and after them (within NEIGHBOUR_WINDOW: a week apart FX moves
+    by percents). `stored`: the series' bars around the file's range, with `ts` and `close`."""
+    if rows.empty or stored.empty:
+        return None
+    closes = stored.set_index("ts")["close"]
+    shared = closes.reindex(rows["ts"]).to_numpy(float)
+    both = np.isfinite(shared) & (shared > 0)
+    first, last = rows["ts"].iloc[0], rows["ts"].iloc[-1]
+    if both.any():
+        file_close, stored_close, where = (
+            rows["close"].to_numpy(float)[both],
+            shared[both],
+            f"the {both.sum():,} bars both hold",
+        )
+    else:
+        before = closes[(closes.index < first) & (closes.index >= first - NEIGHBOUR_WINDOW)].tail(1)
+        after = closes[(closes.index > last) & (closes.index <= last + NEIGHBOUR_WINDOW)].head(1)
+        pairs = [(rows["close"].iloc[0], before.iloc[0])] if len(before) else []
+        pairs += [(rows["close"].iloc[-1], after.iloc[0])] if len(after) else []
+        if not pairs:
+            return None
+        file_close, stored_close = np.array(pairs, float).T
+        where = "the stored bars next to the file's first and last"
+    ratio = float(np.median(file_close / stored_close))
+    if 1 / PRICE_SCALE_LIMIT <= ratio <= PRICE_SCALE_LIMIT:
+        return None
+    return ImportRejected(
+        f"the file's prices are {ratio:.3g}x the stored {series} bars' on {where} (median close "
+        f"{np.median(file_close):.6g} against {np.median(stored_close):.6g}): is it another pair, or another quote? "
+        "Nothing was imported, whatever the conflict policy"
+    )

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ._errors import ImportRejected, RowError
 from ._formats import ParsedFile
-from ._symbols import Timeframe
+from ._symbols import Timeframe, normalize_timeframe
 
 ANOMALY_KINDS = ("weekend", "day_spanning", "flat_filler", "long_gap")
 DROPPABLE = ANOMALY_KINDS[:3]  # a long gap has no bars to drop
@@ -65,6 +65,35 @@ def validate(parsed: ParsedFile) -> pd.DataFrame:
         errors = [RowError(line, "; ".join(why)) for line, why in reasons.items()]  # one entry a bad line
         raise ImportRejected(f"{len(errors)} bad row(s) in {len(frame)}; nothing was imported", errors, rows=len(frame))
     return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+_GUESSES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
+
+
+def check_spacing(rows: pd.DataFrame, timeframe: Timeframe) -> None:
+    """ImportRejected when the file's bars stand closer together than one bar of the declared timeframe
+    (their median spacing): hourly bars declared daily would be stored as 24 'days' a day. (Wider
+    spacing is not refused: illiquid minute data has holes.)"""
+    if len(rows) < 3:
+        return
+    spacing = rows["ts"].diff().dropna().median()
+    if spacing >= timeframe.offset:
+        return
+    minutes = spacing / pd.Timedelta(minutes=1)
+    guess = next((f" (is it {code}?)" for code in _GUESSES if normalize_timeframe(code).minutes == minutes), "")
+    raise ImportRejected(
+        f"the file's bars are {_duration(spacing)} apart (median), closer than one {timeframe.code} bar: its timeframe is "
+        f"not {timeframe.code}{guess}; nothing was imported"
+    )
+
+
+def _duration(delta: pd.Timedelta) -> str:
+    minutes = int(delta / pd.Timedelta(minutes=1))
+    if minutes and minutes % 1440 == 0:
+        return f"{minutes // 1440} day(s)"
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60} hour(s)"
+    return f"{minutes} minute(s)" if minutes else f"{delta.total_seconds():g} second(s)"
 
 
 @dataclass

@@ -97,6 +97,7 @@ def _import(run: CandleImport, request: ImportRequest, source: Path | str | IO, 
     parsed = engine.read_candles(source, format=request.format, tz=request.tz or None)
     on_progress(0.3, f"validating {len(parsed.frame):,} rows")
     rows = engine.validate(parsed)
+    engine.check_spacing(rows, tf)
     scan = engine.scan_anomalies(rows, tf)
     rows, dropped = engine.drop_anomalies(rows, scan, list(request.drop))
     on_progress(0.5, f"comparing {len(rows):,} bars with the stored series, then storing")

@@ -94,9 +94,16 @@ def candles_store(
         return report
     symbol, timeframe = candle_import.symbol, candle_import.timeframe
     for attempt in range(1, WRITE_ATTEMPTS + 1):
+        around = engine.NEIGHBOUR_WINDOW  # the bars next to the file's range too: its price scale is checked
         stored = candles_frame(
-            symbol=symbol, timeframe=timeframe, start=rows["ts"].iloc[0], end=rows["ts"].iloc[-1], with_import=True
+            symbol=symbol,
+            timeframe=timeframe,
+            start=rows["ts"].iloc[0] - around,
+            end=rows["ts"].iloc[-1] + around,
+            with_import=True,
         )
+        if attempt == 1 and (refusal := engine.price_scale_refusal(rows, stored, series=f"{symbol} {timeframe}")):
+            raise refusal
         comparison = engine.compare_bars(rows, stored, superseded=superseded)
         conflicts = int(comparison.conflict.sum())
         if conflicts and on_conflict == "refuse":

@@ -41,6 +41,52 @@ def test_a_bad_row_rejects_the_whole_file_and_keeps_what_was_there(fixture_path,
     assert list(Candle.objects.order_by("ts").values_list("ts", "close")) == before
 
 
+def _scaled(source, tmp_path, factor, name, shift=None):
+    """The fixture's bars with prices times `factor` (another pair's level), moved by `shift` if given."""
+    frame = pd.read_csv(source)
+    frame[["open", "high", "low", "close"]] *= factor
+    if shift is not None:
+        frame["timestamp"] = (pd.to_datetime(frame["timestamp"]) + shift).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("policy", ["keep", "replace"])
+def test_another_pairs_prices_are_refused_whatever_the_conflict_policy(fixture_path, tmp_path, policy):
+    """AUDJPY's closes (~80) under the name EURUSD (~1.36): 'keep' stored its new bars beside EURUSD's."""
+    request = ImportRequest(symbol="EURUSD", timeframe="1h", on_conflict=policy)
+    candles_import_file(source=fixture_path("eurusd_h1.csv"), request=request)
+    before = list(Candle.objects.order_by("ts").values_list("ts", "close"))
+    longer = _scaled(fixture_path("eurusd_h1.csv"), tmp_path, 60.0, "overlap.csv", shift=pd.Timedelta(days=2))
+    with pytest.raises(
+        ImportRejected, match=r"the file's prices are 60x the stored EURUSD 1h bars' on the [\d,]+ bars both hold"
+    ):
+        candles_import_file(source=longer, request=request)
+    after_it = _scaled(fixture_path("eurusd_h1.csv"), tmp_path, 60.0, "next.csv", shift=pd.Timedelta(days=25))
+    with pytest.raises(ImportRejected, match="on the stored bars next to the file's first and last .* another pair"):
+        candles_import_file(source=after_it, request=request)  # no bar in common: its neighbours tell
+    assert list(Candle.objects.order_by("ts").values_list("ts", "close")) == before
+    revised = _scaled(fixture_path("eurusd_h1.csv"), tmp_path, 1.0001, "revised.csv")  # a vendor's pips
+    assert candles_import_file(source=revised, request=request)["conflicts"] > 0
+
+
+def test_bars_closer_together_than_the_declared_timeframe_are_refused(fixture_path):
+    with pytest.raises(
+        ImportRejected,
+        match=r"the file's bars are 1 hour\(s\) apart \(median\), closer than one 1d bar: its timeframe is not 1d "
+        r"\(is it 1h\?\); nothing was imported",
+    ):
+        candles_import_file(
+            source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="1d")
+        )
+    assert not Candle.objects.exists()
+    half_hours = candles_import_file(
+        source=fixture_path("eurusd_h1.csv"), request=ImportRequest(symbol="EURUSD", timeframe="30m")
+    )
+    assert half_hours["inserted"] == 399  # wider than declared: holes, not refused
+
+
 def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
     """A crash midway through a staged write (here: the database refuses chunk 2) deletes chunk 1."""
     from marketdata.services import _store
