@@ -32,6 +32,7 @@ class ImportRejected(DomainError):
     def __init__(self, message: str, errors: list[RowError] | None = None, *, rows: int | None = None):
         self.errors = list(errors or [])
         self.rows = rows
+        self.format: str | None = None  # the file's format, where it was read before it was refused
         detail = ""
         if self.errors:
             shown = "; ".join(str(e) for e in self.errors[:MAX_REPORTED_ERRORS])
@@ -45,6 +46,7 @@ class ImportRejected(DomainError):
             "error": self.summary,
             "errors": [{"line": e.line, "reason": e.reason} for e in self.errors[:MAX_REPORTED_ERRORS]],
             "error_count": len(self.errors),
+            **({"format": self.format} if self.format else {}),
         }
 
 

@@ -95,18 +95,22 @@ def _import(run: CandleImport, request: ImportRequest, source: Path | str | IO, 
     tf = engine.normalize_timeframe(request.timeframe)
     on_progress(0.05, "reading file")
     parsed = engine.read_candles(source, format=request.format, tz=request.tz or None)
-    on_progress(0.3, f"validating {len(parsed.frame):,} rows")
-    rows = engine.validate(parsed)
-    engine.check_spacing(rows, tf)
-    scan = engine.scan_anomalies(rows, tf)
-    rows, dropped = engine.drop_anomalies(rows, scan, list(request.drop))
-    on_progress(0.5, f"comparing {len(rows):,} bars with the stored series, then storing")
-    stored = candles_store(
-        rows=rows,
-        candle_import=run,
-        on_conflict=request.on_conflict,
-        on_progress=lambda fraction, message: on_progress(0.5 + 0.5 * fraction, message),
-    )
+    try:
+        on_progress(0.3, f"validating {len(parsed.frame):,} rows")
+        rows = engine.validate(parsed)
+        engine.check_spacing(rows, tf)
+        scan = engine.scan_anomalies(rows, tf)
+        rows, dropped = engine.drop_anomalies(rows, scan, list(request.drop))
+        on_progress(0.5, f"comparing {len(rows):,} bars with the stored series, then storing")
+        stored = candles_store(
+            rows=rows,
+            candle_import=run,
+            on_conflict=request.on_conflict,
+            on_progress=lambda fraction, message: on_progress(0.5 + 0.5 * fraction, message),
+        )
+    except ImportRejected as exc:  # read, then refused: its report names the format it was read as
+        exc.format = parsed.format
+        raise
     on_progress(1.0, f"stored {stored['inserted']:,} new bars")
     return {
         **stored,

@@ -62,6 +62,7 @@ def test_a_refused_upload_shows_its_conflicts_and_can_be_imported_again_keeping_
     body = logged_in_client.get(reverse("marketdata:import-detail", args=[run.pk])).content.decode()
     assert "Refused: 3 bars of this file\n      are already stored with other values; nothing was imported." in body
     assert "The file also holds 0 new bars and 397 identical (duplicate) bars." in body
+    assert "format mt4 (detected)" in body and "not recognized" not in body  # read fine, refused for conflicts
     stored = Candle.objects.order_by("ts").first()
     row = re.search(r"<tr><td>2014-05-30T15:00:00\+00:00</td>.*?</tr>", body, re.S).group(0)
     assert (
