@@ -53,6 +53,11 @@ def job_run_child(run: ChildJobRun, command: list[str], log: Path, *, poll_s: fl
             raise
     if child.returncode == CHILD_CANCELLED:
         raise JobCancelled()
+    if child.returncode == -signal.SIGKILL:  # nothing of ours sends it to a running child: the kernel's OOM killer
+        raise RuntimeError(
+            f"the {command[0]} process was killed (SIGKILL), most often by the system when memory runs out: "
+            f"a smaller batch_size, or fewer members, needs less:\n{log.read_text()[-3000:]}"
+        )
     if child.returncode != 0:
         raise RuntimeError(f"the {command[0]} process exited with code {child.returncode}:\n{log.read_text()[-3000:]}")
     return child.returncode

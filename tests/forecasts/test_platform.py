@@ -188,7 +188,7 @@ def test_a_killed_run_resumes_and_ends_equal_to_an_uninterrupted_one(child_env, 
     fs.refresh_from_db()
     stored = ForecastRow.objects.filter(forecast_set=fs).count()
     assert (
-        result["status"] == "failed" and "exited with code -9" in fs.error and 16 <= stored < 368 and stored % 16 == 0
+        result["status"] == "failed" and "was killed (SIGKILL)" in fs.error and 16 <= stored < 368 and stored % 16 == 0
     )
     job_requeue(run=fs, user=user, message=ForecastSetViewSet.resume_message)  # what POST .../resume/ does
     assert forecast_set_execute(fs.pk) == "succeeded"

@@ -94,11 +94,12 @@ def test_a_round_trip_through_plain_values_gives_the_same_request():
         ({"start": "2021-01-01", "end": "2020-01-01"}, "start 2021-01-01 00:00 is after end 2020-01-01 23:59"),
         ({"horizon": 0}, "horizon must be a whole number from 1 to 2,147,483,647, not 0"),
         ({"patch_len": 7}, "patch_len must be a whole number from 8 to 2,147,483,647, not 7"),
-        ({"epochs": 0}, "epochs must be a whole number from 1 to 2,147,483,647, not 0"),
-        ({"epochs": 2.5}, "epochs must be a whole number from 1 to 2,147,483,647, not 2.5"),
-        ({"epochs": True}, "epochs must be a whole number from 1 to 2,147,483,647, not True"),
-        ({"epochs": 2**31}, "epochs must be a whole number from 1 to 2,147,483,647, not 2147483648"),
-        ({"batch_size": 1}, "batch_size must be a whole number from 2 to 2,147,483,647, not 1"),
+        ({"epochs": 0}, "epochs must be a whole number from 1 to 100,000, not 0"),
+        ({"epochs": 2.5}, "epochs must be a whole number from 1 to 100,000, not 2.5"),
+        ({"epochs": True}, "epochs must be a whole number from 1 to 100,000, not True"),
+        ({"epochs": 2**31}, "epochs must be a whole number from 1 to 100,000, not 2147483648"),
+        ({"batch_size": 1}, "batch_size must be a whole number from 2 to 8,192, not 1"),
+        ({"batch_size": 2**31 - 1}, "batch_size must be a whole number from 2 to 8,192, not 2147483647"),  # 22 GB
         ({"seed": -1}, "seed must be a whole number from 0 to 2,147,483,647, not -1"),
         ({"members": 0}, "members must be a whole number from 1 to 8, not 0"),
         ({"members": 9}, "members must be a whole number from 1 to 8, not 9"),
@@ -280,10 +281,7 @@ def test_the_api_refuses_a_bad_request_with_a_400_naming_the_field(api_client, d
     from training.models import TrainingRun
 
     bad = api_client.post("/api/training-runs/", {**SERIES, "epochs": 0}, format="json")
-    assert (
-        bad.status_code == 400
-        and bad.json()["detail"] == "epochs must be a whole number from 1 to 2,147,483,647, not 0"
-    )
+    assert bad.status_code == 400 and bad.json()["detail"] == "epochs must be a whole number from 1 to 100,000, not 0"
     slug = api_client.post("/api/training-runs/", {**SERIES, "model_name": "Not A Slug"}, format="json")
     assert slug.status_code == 400 and "must be a slug of at most 100 characters" in slug.json()["detail"]
     typo = api_client.post("/api/training-runs/", {**SERIES, "epoch": 1}, format="json")  # not run on the default 6
