@@ -84,6 +84,7 @@ class OptimizationRun(JobRun):
 
     TASK = "backtesting_app.tasks.optimization_run_execute"
     request_class = OptimizationRequest
+    resume_message = "resuming from the stored results"
     REQUEST_COLUMNS = (
         "name",
         "symbol",

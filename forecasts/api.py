@@ -24,7 +24,6 @@ class ForecastSetViewSet(
     """Forecast sets: `POST` queues one (202, nothing computed in the request); rows are read from the
     run as paginated JSON or CSV, with realized returns and calibrated intervals where known."""
 
-    resume_message = "resuming after the stored forecasts"
     serializer_class = ForecastSetSerializer
     create_serializer_class = ForecastRequestSerializer
 

@@ -1,4 +1,5 @@
 from django.db import models
+from django.urls import reverse
 
 from forecasts.request import ForecastRequest
 from forexgpt_site.jobs import ChildJobRun
@@ -12,6 +13,7 @@ class ForecastSet(ChildJobRun):
     TASK = "forecasts.tasks.forecast_set_execute"
     QUEUE = "gpu"
     request_class = ForecastRequest
+    resume_message = "resuming after the stored forecasts"
     REQUEST_COLUMNS = ("symbol", "timeframe", "start", "end")
 
     artifact_version = models.ForeignKey(
@@ -57,6 +59,9 @@ class ForecastSet(ChildJobRun):
             "the windows, the spread and drift); null for the model's own series"
         ),
     )
+
+    def get_absolute_url(self) -> str:
+        return reverse("forecasts:detail", args=[self.pk])
 
     @property
     def label(self) -> str:

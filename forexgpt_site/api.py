@@ -131,12 +131,12 @@ class CancelActionMixin:
 
 
 class ResumeActionMixin(CancelActionMixin):
-    """Adds `POST .../<id>/resume/`: a failed or cancelled run continues from what it stored."""
-
-    resume_message = "resuming"
+    """Adds `POST .../<id>/resume/`: a failed or cancelled run continues from what it stored (with its
+    model's `resume_message` on the run)."""
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        run = job_requeue(run=self.get_object(), user=request.user, message=self.resume_message)
+        run = self.get_object()
+        run = job_requeue(run=run, user=request.user, message=type(run).resume_message)
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -84,5 +84,6 @@ urlpatterns = [
     path("training/", include("training.urls")),
     path("forecasts/", include("forecasts.urls")),
     path("hardware/", hardware_page, name="hardware"),
+    path("jobs/<str:kind>/<int:pk>/<str:action>/", views.job_action, name="job-action"),
     path("api/", include(api_patterns)),
 ]

@@ -1,4 +1,5 @@
 from django.db import models
+from django.urls import reverse
 
 from forexgpt_site.jobs import JobRun
 from marketdata.engine import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
@@ -43,6 +44,9 @@ class CandleImport(JobRun):
         help_text="its bars are visible: they are written while this is "
         "false, unseen by every reader, and appear together when it turns true",
     )
+
+    def get_absolute_url(self) -> str:
+        return reverse("marketdata:import-detail", args=[self.pk])
 
     def __str__(self) -> str:
         return f"import #{self.pk} {self.original_name} -> {self.symbol} {self.timeframe} ({self.status})"

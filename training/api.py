@@ -34,7 +34,6 @@ class TrainingRunViewSet(
 ):
     """Training runs: create -> 202 (queued on `gpu`); poll the loss history; cancel; resume from the last checkpoint."""
 
-    resume_message = "resuming from the last checkpoint"
     serializer_class = TrainingRunSerializer
     create_serializer_class = TrainingCreateSerializer
 

@@ -1,4 +1,5 @@
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from forexgpt_site.jobs import ChildJobRun
@@ -11,6 +12,7 @@ class TrainingRun(ChildJobRun):
     TASK = "training.tasks.training_run_execute"
     QUEUE = "gpu"
     request_class = TrainingRequest
+    resume_message = "resuming from the last checkpoint"
     REQUEST_COLUMNS = ("name", "symbol", "timeframe", "start", "end", "horizon", "denoiser")
 
     name = models.CharField(max_length=120, blank=True)
@@ -34,6 +36,9 @@ class TrainingRun(ChildJobRun):
     artifact_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    def get_absolute_url(self) -> str:
+        return reverse("training:run", args=[self.pk])
 
     @property
     def label(self) -> str:

@@ -32,6 +32,9 @@ class JobRun(models.Model):
     QUEUE: str | None = None  # django-q2 cluster name; None = the default cluster
     request_class: type | None = None
     REQUEST_COLUMNS: tuple[str, ...] = ()
+    # A failed or cancelled run of this kind can be resumed from what it stored (the API's resume and the
+    # run page's button), with this message on the run; None: it cannot, start a new one.
+    resume_message: str | None = None
 
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0, help_text="0..1")

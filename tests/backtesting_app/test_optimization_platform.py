@@ -5,7 +5,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backtesting_app import services
-from backtesting_app.api import OptimizationRunViewSet
 from backtesting_app.models import BacktestRun, OptimizationChunk, OptimizationResult, OptimizationRun, ParetoFront
 from backtesting_app.request import OptimizationRequest
 from backtesting_app.tasks import optimization_run_execute
@@ -146,7 +145,7 @@ def test_a_run_whose_worker_died_resumes_without_re_evaluating(bars, user, monke
             return super().__call__(batch)
 
     monkeypatch.setattr(optimizations, "InProcessEvaluator", Counting)
-    job_requeue(run=run, user=user, message=OptimizationRunViewSet.resume_message)  # what POST .../resume/ does
+    job_requeue(run=run, user=user, message=OptimizationRun.resume_message)  # what POST .../resume/ does
     assert optimization_run_execute(run.pk) == "succeeded"
     assert len(asked) == len(set(asked)) == run.results.count()  # nothing evaluated twice
     assert sorted(run.results.values_list("key", flat=True)) == sorted(reference.results.values_list("key", flat=True))

@@ -11,7 +11,6 @@ import pytest
 from django.core.management import call_command
 
 from forecasts import selectors, services
-from forecasts.api import ForecastSetViewSet
 from forecasts.models import ForecastRow, ForecastSet
 from forecasts.request import ForecastRequest
 from forecasts.tasks import forecast_set_execute
@@ -190,7 +189,7 @@ def test_a_killed_run_resumes_and_ends_equal_to_an_uninterrupted_one(child_env, 
     assert (
         result["status"] == "failed" and "was killed (SIGKILL)" in fs.error and 16 <= stored < 368 and stored % 16 == 0
     )
-    job_requeue(run=fs, user=user, message=ForecastSetViewSet.resume_message)  # what POST .../resume/ does
+    job_requeue(run=fs, user=user, message=ForecastSet.resume_message)  # what POST .../resume/ does
     assert forecast_set_execute(fs.pk) == "succeeded"
     fs.refresh_from_db()
     assert fs.rows == 368 and fs.attempts == 2

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from backtesting_app.api import OptimizationRunViewSet
+from backtesting_app.models import OptimizationRun
 from backtesting_app.request import BacktestRequest, OptimizationRequest
 from backtesting_app.services import backtest_run_start, optimization_run_start
 from forexgpt_site import jobs
@@ -176,7 +176,7 @@ def test_sigterm_to_qcluster_stops_its_job_and_workers_and_the_run_resumes(bars,
             f"sessions left behind: {_other_sessions(before)}"
         )
 
-    job_requeue(run=long_run, user=user, message=OptimizationRunViewSet.resume_message)  # what POST .../resume/ does
+    job_requeue(run=long_run, user=user, message=OptimizationRun.resume_message)  # what POST .../resume/ does
     with _cluster(tmp_path / "second.log") as (cluster, family):
 
         def finished():

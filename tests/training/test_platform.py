@@ -10,7 +10,6 @@ from django.core.management import call_command
 from forecasts.models import ForecastSet
 from forexgpt_site.jobs import CHILD_CANCELLED, job_requeue
 from training import services
-from training.api import TrainingRunViewSet
 from training.models import TrainingRun
 from training.request import TrainingRequest
 from training.tasks import training_run_execute
@@ -143,7 +142,7 @@ def test_a_run_trains_registers_a_version_that_forecasts_and_a_dead_run_resumes_
         status="failed", request={**run.request, "epochs": 2}, artifact_version=None
     )
     run.refresh_from_db()
-    job_requeue(run=run, user=user, message=TrainingRunViewSet.resume_message)  # what POST .../resume/ does
+    job_requeue(run=run, user=user, message=TrainingRun.resume_message)  # what POST .../resume/ does
     assert training_run_execute(run.pk) == "succeeded"
     run.refresh_from_db()
     assert [p["epoch"] for p in run.history] == [0, 1]
