@@ -112,7 +112,6 @@ class OptimizationRunViewSet(
 ):
     """Optimizations: create -> 202; poll; read every result and the Pareto front; resume a dead run."""
 
-
     serializer_class = OptimizationRunSerializer
     create_serializer_class = OptimizationCreateSerializer
 

@@ -8,7 +8,7 @@ from backtesting_app.engine.patterns import PATTERNS
 from backtesting_app.request import BacktestRequest, OptimizationRequest
 from forecasts.forms import ForecastSetField
 from forecasts.selectors import finished_forecast_set, moves_exceeded_by
-from forexgpt_site.forms import JobForm, UtcDateTimeField
+from forexgpt_site.forms import JobForm, UtcDateTimeField, UtcRangeForm
 
 FORECAST_SOURCE_CHOICES = [
     ("forecast_set", "a stored forecast set"),
@@ -94,7 +94,7 @@ class BacktestForm(JobForm):
         self.fields["params"].help_text = params_help()
 
 
-class PatternScanForm(forms.Form):
+class PatternScanForm(UtcRangeForm):
     symbol = forms.CharField(initial="EURUSD")
     timeframe = forms.CharField(initial="1h")
     start = UtcDateTimeField()

@@ -21,6 +21,18 @@ class UtcDateTimeField(forms.DateTimeField):
         return result.astimezone(UTC) if result is not None else None
 
 
+class UtcRangeForm(forms.Form):
+    """A form with a `start` and an `end` (UtcDateTimeField, declared by the subclass): start after end
+    is its error, as it is every request's."""
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise forms.ValidationError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        return cleaned
+
+
 class JobForm(forms.Form):
     """A page form that starts a job. `clean()` builds the job's request object (`request_class`) from
     `request_values(cleaned_data)`, the request's ValueError becoming the form's error; `start(user,

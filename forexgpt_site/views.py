@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 from django.templatetags.static import static
+from django.views.decorators.http import require_POST
 
 from backtesting_app.models import BacktestRun, OptimizationRun
 from conformal.models import CalibrationRun

@@ -1,6 +1,6 @@
 from django import forms
 
-from forexgpt_site.forms import JobForm, UtcDateTimeField
+from forexgpt_site.forms import JobForm, UtcDateTimeField, UtcRangeForm
 from marketdata.engine import FORMATS, import_format
 from marketdata.request import ImportRequest
 
@@ -57,14 +57,14 @@ class ImportRetryForm(forms.Form):
     on_conflict = forms.ChoiceField(choices=[(k, v) for k, v in R.CONFLICT_POLICIES.items() if k != "refuse"])
 
 
-class ChartRangeForm(forms.Form):
+class ChartRangeForm(UtcRangeForm):
     symbol = forms.CharField(required=False)
     timeframe = forms.CharField(required=False)
     start = UtcDateTimeField(help_text="UTC")
     end = UtcDateTimeField(help_text="UTC")
 
 
-class CandleDeleteForm(forms.Form):
+class CandleDeleteForm(UtcRangeForm):
     symbol = forms.CharField()
     timeframe = forms.CharField()
     start = UtcDateTimeField(help_text="UTC; blank = from the first bar")

@@ -32,6 +32,10 @@ def data_page(request):
     chart, selected = None, None
     if series:
         params = chart_form.cleaned_data if chart_form.is_valid() else {}
+        if chart_form.is_bound and not chart_form.is_valid():  # said, and the series asked for kept
+            for errors in chart_form.errors.values():
+                messages.error(request, " ".join(errors))
+            params = {"symbol": request.GET.get("symbol", ""), "timeframe": request.GET.get("timeframe", "")}
         symbol = params.get("symbol") or series[0]["symbol"]
         timeframe = params.get("timeframe") or series[0]["timeframe"]
         selected = {"symbol": symbol, "timeframe": timeframe, "start": params.get("start"), "end": params.get("end")}

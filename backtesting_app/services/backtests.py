@@ -33,8 +33,12 @@ DRAWDOWN_KEYS = ("Max. Drawdown [%]", "Avg. Drawdown [%]")
 def load_bars(*, symbol: str, timeframe: str, start=None, end=None) -> pd.DataFrame:
     symbol, tf = normalize_symbol(symbol), normalize_timeframe(timeframe)
     candles = candles_frame(symbol=symbol, timeframe=tf.code, start=start, end=end)
+    if not len(candles):
+        raise DomainError(
+            f"no {symbol} {tf.code} bars are stored in that range: choose a range with bars, or import them"
+        )
     if len(candles) < 3:
-        raise DomainError(f"no {symbol} {tf.code} bars in that range ({len(candles)} found): import data first")
+        raise DomainError(f"only {len(candles)} {symbol} {tf.code} bar(s) in that range: at least 3 are needed")
     return ohlc_frame(candles)
 
 

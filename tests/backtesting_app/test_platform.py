@@ -123,7 +123,7 @@ def test_forecasts_must_cover_the_range(bars, tmp_path):
             "--params",
             json.dumps(PARAMS),
         )
-    with pytest.raises(CommandError, match="no EURUSD 1d bars in that range"):
+    with pytest.raises(CommandError, match="no EURUSD 1d bars are stored in that range: choose a range with bars"):
         call_command(
             "backtest",
             "--symbol",
@@ -253,6 +253,25 @@ def test_pages(logged_in_client, bars, django_capture_on_commit_callbacks):
     assert rows["# Trades"][0] == rows["# Trades"][1]  # both engines, the same trades
     scan = logged_in_client.get("/backtests/patterns/", {"symbol": "EURUSD", "timeframe": "1h", "forward_bars": "12"})
     assert 'id="summary-table"' in scan.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_range_of_too_few_bars_or_backwards_says_which(bars, logged_in_client):
+    two = {
+        "symbol": "EURUSD",
+        "timeframe": "1h",
+        "forward_bars": 6,
+        "start": "2014-05-30T15:00",
+        "end": "2014-05-30T16:00",
+    }
+    page = logged_in_client.get("/backtests/patterns/", two).content.decode()
+    assert (
+        "only 2 EURUSD 1h bar(s) in that range: at least 3 are needed" in page
+        and "import" not in page.lower().split("at least 3 are needed")[1][:40]
+    )
+    backwards = {**two, "start": "2014-06-02T00:00", "end": "2014-06-01T00:00"}
+    page = logged_in_client.get("/backtests/patterns/", backwards).content.decode()
+    assert "start 2014-06-02 00:00 is after end 2014-06-01 00:00" in page
 
 
 @pytest.mark.django_db

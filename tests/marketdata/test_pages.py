@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from marketdata.models import Candle, CandleImport
 from marketdata.request import ImportRequest
-from marketdata.services import candle_import_start, candles_import_file, demo_data_load
+from marketdata.services import candle_import_start, candles_import_file, candles_resample, demo_data_load
 from marketdata.tasks import candle_import_execute
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +92,21 @@ def test_retry_is_refused_for_a_bad_policy(logged_in_client, user, django_captur
         reverse("marketdata:import-retry", args=[run.pk]), {"on_conflict": "refuse"}, follow=True
     )
     assert "Not imported: * on_conflict" in response.content.decode() and CandleImport.objects.count() == 1
+
+
+def test_a_bad_chart_range_is_said_and_the_series_asked_for_kept(logged_in_client, fixture_path):
+    candles_import_file(source=fixture_path("mt4_eurusd_h1.csv"), request=HELSINKI_REQUEST)
+    candles_resample(
+        symbol="EURUSD", source_timeframe="1h", target_timeframe="1d"
+    )  # two series: the 1d one lists first
+    page = logged_in_client.get(reverse("marketdata:data"), {"symbol": "EURUSD", "timeframe": "1h", "start": "garbage"})
+    body = page.content.decode()
+    assert "Enter a valid date/time." in body and page.context["selected"]["timeframe"] == "1h"
+    backwards = {"symbol": "EURUSD", "timeframe": "1h", "start": "2014-06-03T00:00", "end": "2014-06-02T00:00"}
+    assert (
+        "start 2014-06-03 00:00 is after end 2014-06-02 00:00"
+        in logged_in_client.get(reverse("marketdata:data"), backwards).content.decode()
+    )
 
 
 def test_the_data_page_marks_demo_data_and_mixed_sources(logged_in_client, fixture_path):
