@@ -10,7 +10,13 @@ import pandas as pd
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from conformal.engine import CalibrationResult, calibrate_series, calibration_ranges, forecast_columns
+from conformal.engine import (
+    CalibrationResult,
+    calibrate_series,
+    calibration_ranges,
+    calibration_size,
+    forecast_columns,
+)
 from conformal.models import CalibrationRun
 from conformal.request import CalibrationRequest
 from forecasts.selectors import finished_forecast_set, forecast_frame, read_forecasts_csv
@@ -62,6 +68,8 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None, enq
     the calibration and queue it (`enqueue=False`: the caller runs or queues it, as the command does)."""
     artifact_version = version_by_ref(request.artifact) if request.artifact else None
     forecast_set = None
+    if request.forecast_set is not None and upload is not None:
+        raise DomainError("give a stored forecast set or an uploaded forecasts CSV, not both")
     if request.forecast_set is not None:
         forecast_set = finished_forecast_set(request.forecast_set)
         frame = forecast_set_frame(forecast_set)
@@ -71,8 +79,7 @@ def calibration_run_start(*, user, request: CalibrationRequest, upload=None, enq
         raise DomainError("a calibration needs forecasts: a stored forecast set or an uploaded CSV")
     frame = read_forecasts_csv(upload, time_ordered=True)
     forecast_columns(frame, request.alpha)  # the columns the method needs are there, numbers all finite
-    if request.cal_size is not None and request.cal_size >= len(frame):
-        raise DomainError(f"cal_size {request.cal_size} leaves no rows to evaluate ({len(frame)} rows in all)")
+    calibration_size(len(frame), request.cal_size)  # rows to fit and rows to evaluate, before it is queued
     upload.seek(0)
     run = CalibrationRun.of_request(
         request,

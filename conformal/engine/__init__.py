@@ -19,7 +19,7 @@ from ._methods import (
 )
 from ._multi import MultiHorizonConformal
 from ._scores import SCORES, conformal_quantile, conformal_rank, lower_conformal_quantile
-from ._series import CalibrationResult, calibrate_series, check_params, forecast_columns
+from ._series import CalibrationResult, calibrate_series, calibration_size, check_params, forecast_columns
 from ._split import AsymmetricConformal, SplitConformal
 from ._state import with_bounds
 from ._unseen import INTERVAL_KINDS, SCORED_KINDS, calibrated_bounds, calibration_ranges, unseen_coverage
@@ -37,6 +37,7 @@ __all__ = [
     "SlidingWindowConformal",
     "SplitConformal",
     "calibrate_series",
+    "calibration_size",
     "calibrator_from_state",
     "check_params",
     "conformal_quantile",

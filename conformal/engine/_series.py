@@ -73,6 +73,20 @@ class CalibrationResult:
     params: dict = field(default_factory=dict)
 
 
+def calibration_size(n: int, cal_size: int | None = None) -> int:
+    """The rows a calibration fits on among `n`: `cal_size`, or a third by default; ValueError when
+    that leaves none to fit or none to evaluate, naming the count."""
+    if cal_size is None:
+        if n < 3:
+            raise ValueError(f"{n} row(s) are too few to calibrate: at least 3 (a third fits, the rest is evaluated)")
+        cal_size = n // 3
+    if not isinstance(cal_size, int) or cal_size < 1:
+        raise ValueError(f"cal_size must be a positive number of rows, not {cal_size!r}")
+    if cal_size >= n:
+        raise ValueError(f"cal_size {cal_size} leaves no rows to evaluate ({n} rows in all)")
+    return cal_size
+
+
 def calibrate_series(
     columns: dict[str, np.ndarray],
     *,
@@ -89,11 +103,7 @@ def calibrate_series(
     """
     check_alpha(alpha)
     n = len(columns["y_true"])
-    cal_size = n // 3 if cal_size is None else cal_size
-    if not isinstance(cal_size, int) or cal_size < 1:
-        raise ValueError(f"cal_size must be a positive number of rows, not {cal_size!r}")
-    if cal_size >= n:
-        raise ValueError(f"cal_size {cal_size} leaves no rows to evaluate ({n} rows in all)")
+    cal_size = calibration_size(n, cal_size)
     spec = calibration_method(method)
     calibrator = spec.make(alpha, **params)
     extra = {k: columns.get(k) for k in ("scale", "q_lo", "q_hi")}

@@ -166,6 +166,21 @@ def test_api_refuses_bad_input_without_creating_a_run(api_client, forecasts_csv)
         format="multipart",
     )
     assert unknown.status_code == 400 and "registered model 'nope' has no version '1'" in unknown.json()["detail"]
+    tiny = api_client.post(  # a third of 2 rows is none: said now, not as the job's "cal_size ... not 0"
+        "/api/calibrations/",
+        {"forecasts": SimpleUploadedFile("f.csv", b"y_true,y_pred\n1,2\n3,4\n"), "method": "split"},
+        format="multipart",
+    )
+    assert tiny.status_code == 400 and tiny.json()["detail"].startswith("2 row(s) are too few to calibrate: at least 3")
+    both = api_client.post(
+        "/api/calibrations/",
+        {"forecasts": SimpleUploadedFile("f.csv", forecasts_csv.read_bytes()), "forecast_set": 1, "method": "split"},
+        format="multipart",
+    )
+    assert (
+        both.status_code == 400
+        and "a stored forecast set or an uploaded forecasts CSV, not both" in both.json()["detail"]
+    )
     assert CalibrationRun.objects.count() == 0
 
 
