@@ -53,6 +53,14 @@ def align_forecasts(ohlc: pd.DataFrame, forecasts: pd.DataFrame) -> tuple[np.nda
     if table.index.has_duplicates:
         raise ValueError(f"two forecasts for {table.index[table.index.duplicated()][0]}")
     aligned = table.reindex(ohlc.index)
+    for name in ("pred_return", "confidence"):  # a row the file has for a bar of the range, with no number
+        unreadable = aligned[name].isna() & aligned.index.isin(table.index)
+        if name in cols and unreadable.any():
+            bar = aligned.index[unreadable][0]
+            row = int(table.index.get_loc(bar))
+            raise ValueError(
+                f"{name} on row {row + 1} (the bar of {bar} UTC) is not a number: {str(forecasts[cols[name]].iloc[row])[:40]!r}"
+            )
     missing = aligned["pred_return"].isna() | aligned["confidence"].isna()
     if missing.any():
         first = aligned.index[missing.to_numpy()][0]
@@ -60,8 +68,13 @@ def align_forecasts(ohlc: pd.DataFrame, forecasts: pd.DataFrame) -> tuple[np.nda
             f"the forecasts do not cover the range: {int(missing.sum())} bar(s) lack a forecast, the first at {first} UTC"
         )
     confidence = aligned["confidence"].to_numpy(float)
-    if ((confidence < 0) | (confidence > 1)).any():
-        raise ValueError("confidence must lie in [0, 1]")
+    outside = (confidence < 0) | (confidence > 1)
+    if outside.any():
+        bar = aligned.index[outside][0]
+        raise ValueError(
+            f"confidence must lie in [0, 1]: it is {confidence[outside][0]:g} on row "
+            f"{int(table.index.get_loc(bar)) + 1} (the bar of {bar} UTC)"
+        )
     return aligned["pred_return"].to_numpy(float), confidence
 
 

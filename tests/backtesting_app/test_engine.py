@@ -235,6 +235,21 @@ def test_forecasts_not_covering_the_range_are_refused():
         match="the forecasts do not cover the range: 3 bar\\(s\\) lack a forecast, the first at 2024-01-01 14:00:00 UTC",
     ):
         align_forecasts(ohlc, forecasts)
+    stamps = ohlc.index.tz_localize("UTC")
+    typo = pd.DataFrame({"timestamp": stamps, "pred_return": pred.astype(object), "confidence": 0.5})
+    typo.loc[4, "pred_return"] = "abc"  # the row is there: its value is what is wrong
+    with pytest.raises(
+        ValueError, match=f"pred_return on row 5 \\(the bar of {ohlc.index[4]} UTC\\) is not a number: 'abc'"
+    ):
+        align_forecasts(ohlc, typo)
+    sure = pd.DataFrame({"timestamp": stamps, "pred_return": pred, "confidence": 0.5})
+    sure.loc[7, "confidence"] = 1.5
+    with pytest.raises(ValueError, match=r"confidence must lie in \[0, 1\]: it is 1.5 on row 8"):
+        align_forecasts(ohlc, sure)
+    earlier = pd.concat(
+        [pd.DataFrame({"timestamp": [stamps[0] - pd.Timedelta(hours=1)], "pred_return": ["warm-up"]}), sure.iloc[:, :2]]
+    )
+    assert len(align_forecasts(ohlc, earlier)[0]) == len(ohlc)  # a bad row outside the range is none of its business
     with pytest.raises(ValueError, match="spread_pips must be between 0 and 10,000, not -1"):
         FxCosts(spread_pips=-1)
 
