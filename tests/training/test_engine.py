@@ -404,3 +404,16 @@ def test_an_ensemble_trains_each_member_as_if_alone_and_samples_one_mixture():
     assert torch.equal(again.sample(ctx[:4], 10, steps=3, generator=torch.Generator().manual_seed(1)), paths)
     with pytest.raises(ValueError, match="at least 2 members"):
         EnsembleForecaster(members=1, **kw)
+
+
+@pytest.mark.parametrize("patch_len, horizon", [(64, 12), (200, 12), (8, 1), (32, 48)])
+def test_too_few_bars_for_a_split_names_the_least_that_is_enough(patch_len, horizon):
+    from training.engine.features import chronological_split
+
+    with pytest.raises(ValueError, match=r"at least ([\d,]+) are needed") as info:
+        chronological_split(patch_len + horizon, patch_len, horizon)
+    least = int(info.value.args[0].rsplit("at least ", 1)[1].split(" ")[0].replace(",", ""))
+    split = chronological_split(least, patch_len, horizon)  # exactly enough
+    assert len(split.train) >= 20 and len(split.val) >= 5 and len(split.test) >= 5
+    with pytest.raises(ValueError, match=f"{least - 1:,} bars are too few"):
+        chronological_split(least - 1, patch_len, horizon)

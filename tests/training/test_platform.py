@@ -219,7 +219,10 @@ def test_api(child_env, api_client):
     few = api_client.post(
         "/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 200}, format="json"
     )
-    assert few.status_code == 400 and "not enough bars for a train / validation / test split" in few.json()["detail"]
+    assert few.status_code == 400 and few.json()["detail"] == (
+        "399 bars are too few for a train / validation / test split of windows of 200 bars and a 12-bar horizon "
+        "(gaps of 212 bars between the parts): at least 843 are needed"
+    )
     ok = api_client.post(
         "/api/training-runs/", {"symbol": "EURUSD", "timeframe": "1h", "patch_len": 32, "epochs": 1}, format="json"
     )
