@@ -19,7 +19,7 @@ task a schedule calls ends in `_scheduled` after the service it runs (`jobs_fail
 """
 
 from .child import CHILD_CANCELLED, CHILD_STOP_GRACE_S, job_run_child
-from .errors import INTERRUPTED_MESSAGE, JobCancelled, JobInterrupted, JobSuperseded, error_summary
+from .errors import INTERRUPTED_MESSAGE, JobCancelled, JobInterrupted, JobSuperseded, clipped, error_summary
 from .models import FINISHED, ChildJobRun, JobRun, JobStatus, request_of
 from .queue import job_cancel, job_enqueue, job_requeue, jobs_fail_stale
 from .runner import JobContext, job_execute
@@ -38,6 +38,7 @@ __all__ = [
     "JobRun",
     "JobStatus",
     "JobSuperseded",
+    "clipped",
     "error_summary",
     "job_cancel",
     "job_enqueue",

@@ -15,6 +15,18 @@ def message_line(exc: BaseException) -> str:
     return text
 
 
+MESSAGE_CHARS = 255  # a run's `message` column
+
+
+def clipped(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """`text` for a column of `limit` characters: whole, or cut at the last space that fits with "..."
+    (never mid-word: "nothing was imported - imp")."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:-") + "..."
+
+
 def error_summary(exc: BaseException, *, max_chars: int = 1000) -> str:
     """What users see of a failure: `Type: one line of the message`, never a traceback."""
     return f"{type(exc).__name__}: {message_line(exc)}"[:max_chars]

@@ -15,7 +15,15 @@ from django.utils import timezone
 
 from forexgpt_site.errors import DomainError
 
-from .errors import INTERRUPTED_MESSAGE, JobCancelled, JobInterrupted, JobSuperseded, error_summary, message_line
+from .errors import (
+    INTERRUPTED_MESSAGE,
+    JobCancelled,
+    JobInterrupted,
+    JobSuperseded,
+    clipped,
+    error_summary,
+    message_line,
+)
 from .models import JobRun, JobStatus, R
 from .queue import send
 from .worker import exit_if_stopped_alone, state
@@ -48,7 +56,7 @@ class JobContext:
         self._last_write = now
         values = {"progress": min(max(float(fraction), 0.0), 1.0), "heartbeat_at": timezone.now(), **fields}
         if message is not None:
-            values["message"] = message[:255]
+            values["message"] = clipped(message)
         if not self.model.objects.filter(
             pk=self.run.pk, status=JobStatus.RUNNING, started_at=self.run.started_at
         ).update(**values):
@@ -136,11 +144,13 @@ def job_execute(model: type[R], run_id: int, work: Callable[[R, JobContext], str
         mine.update(
             status=JobStatus.FAILED,
             finished_at=timezone.now(),
-            message=f"failed: {message_line(exc) or type(exc).__name__}"[:255],
+            message=clipped(f"failed: {message_line(exc) or type(exc).__name__}"),
             error=error_summary(exc),
         )
         return JobStatus.FAILED
-    mine.update(status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=(message or "done")[:255])
+    mine.update(
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message=clipped(message or "done")
+    )
     return JobStatus.SUCCEEDED
 
 

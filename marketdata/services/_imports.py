@@ -12,7 +12,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from forexgpt_site.jobs import FINISHED, JobContext, JobStatus, job_enqueue, request_of
+from forexgpt_site.jobs import FINISHED, JobContext, JobStatus, clipped, job_enqueue, request_of
 from forexgpt_site.uploads import too_large_message
 from marketdata import engine
 from marketdata.engine import ImportRejected
@@ -72,12 +72,12 @@ def candles_import_file(
             status=JobStatus.FAILED,
             finished_at=timezone.now(),
             report=rejection_report(exc),
-            message=f"failed: {exc}"[:255],
+            message=clipped(f"failed: {exc}"),
         )
         raise
     except Exception as exc:
         finished.update(
-            status=JobStatus.FAILED, finished_at=timezone.now(), message=f"failed: {exc}"[:255], error=repr(exc)
+            status=JobStatus.FAILED, finished_at=timezone.now(), message=clipped(f"failed: {exc}"), error=repr(exc)
         )
         raise
     finished.update(

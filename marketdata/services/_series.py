@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from django.utils import timezone
 
-from forexgpt_site.jobs import JobStatus
+from forexgpt_site.jobs import JobStatus, clipped
 from marketdata import engine
 from marketdata.engine import DEFAULT_CONFLICT_POLICY, ImportRejected
 from marketdata.models import Candle, CandleImport
@@ -26,14 +26,14 @@ def _recorded_run(**fields) -> CandleImport:
 
 def _finish(run: CandleImport, report: dict, message: str) -> None:
     CandleImport.objects.filter(pk=run.pk).update(
-        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, report=report, message=message[:255]
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, report=report, message=clipped(message)
     )
 
 
 def _fail(run: CandleImport, exc: Exception) -> None:
     report = {"inserted": 0, **exc.as_dict()} if isinstance(exc, ImportRejected) else None
     CandleImport.objects.filter(pk=run.pk).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), report=report, message=f"failed: {exc}"[:255]
+        status=JobStatus.FAILED, finished_at=timezone.now(), report=report, message=clipped(f"failed: {exc}")
     )
 
 

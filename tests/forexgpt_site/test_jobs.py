@@ -160,3 +160,13 @@ def test_a_running_job_s_heartbeat_is_stamped_while_it_reports_nothing(user, set
     assert job_execute(CandleImport, run.pk, silent) == "succeeded"
     first, later = beats[0]
     assert later > first  # stamped by the worker's heartbeat thread meanwhile
+
+
+def test_a_long_message_is_cut_between_words_and_says_so():
+    from forexgpt_site.jobs import clipped
+
+    long = "failed: 4,976 bar(s) are already stored with other values (first: 2017-04-19T09:00:00+00:00) " * 4
+    cut = clipped(long)
+    assert len(cut) <= 255 and cut.endswith("...") and long.startswith(cut[:-3])
+    assert long[len(cut) - 3] == " " or long[len(cut) - 3] in ",;:-"  # the next character ends a word
+    assert clipped("short") == "short"
