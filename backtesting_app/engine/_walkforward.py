@@ -68,6 +68,7 @@ def walk_forward(
     oos_mean = np.mean([per_bar_return(w["out_of_sample_metrics"]["return_pct"], out_of_sample) for w in windows])
     return {
         "rule": rule,
+        "budget_per_window": budget,
         "in_sample_bars": in_sample,
         "out_of_sample_bars": out_of_sample,
         "windows": windows,

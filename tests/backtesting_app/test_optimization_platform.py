@@ -466,3 +466,21 @@ def test_a_distributed_wait_ends_on_cancel_and_on_its_worker_stopping(bars, user
     monkeypatch.setattr(jobs.worker.state, "stop_requested", True)
     with pytest.raises(jobs.JobInterrupted):
         DistributedEvaluator(run, ctx=ctx, timeout_s=30)([{"stop_loss_pct": 0.005}])
+
+
+@pytest.mark.django_db
+def test_the_walk_forward_says_how_many_evaluations_each_window_had(bars, user, logged_in_client):
+    """Each window searches with a quarter of the budget, at least 50: beside the run's budget, so the
+    page says so (a budget of 40 showed '40 evaluations' while the windows ran 50 each)."""
+    from backtesting_app.tasks import optimization_run_execute
+
+    run = _start(user, budget=40, constraints={}, walk_forward={"in_sample": 200, "out_of_sample": 40})
+    assert optimization_run_execute(run.pk) == "succeeded"
+    run.refresh_from_db()
+    walk = run.walk_forward_result
+    assert walk["budget_per_window"] == 50 and len(walk["windows"]) >= 2
+    page = logged_in_client.get(run.get_absolute_url()).content.decode()
+    assert (
+        f"Each of the {len(walk['windows'])} windows re-optimized on its own 200 in-sample bars with 50 evaluations "
+        "(beside the run's budget of 40), then tested on the next 40." in page
+    )
