@@ -100,16 +100,27 @@ def conflict_rejection(comparison: BarComparison, *, rows: int) -> ImportConflic
 
 # A file whose closes stand this far from the stored series' (either way) is not the same instrument in
 # the same quote - another pair, or prices scaled - whatever its conflict policy says to do with
-# differing bars: two vendors' quotes of one pair differ by pips, not by a fifth.
+# differing bars. On the bars both hold two vendors' quotes of one pair differ by pips, not by a fifth
+# (even on the day of the SNB's 2015 move: the same minutes, the same prices); against the stored bars
+# next to the file's first and last (up to a week away) a real market can move further - EURCHF by 19%
+# in minutes in January 2015, USDRUB by 80% in two weeks of March 2022 - so the limit there is 2x:
+# wide enough for those, still far below another pair's (AUDJPY is ~60x EURUSD).
 PRICE_SCALE_LIMIT = 1.2
+NEIGHBOUR_SCALE_LIMIT = 2.0
 NEIGHBOUR_WINDOW = pd.Timedelta(days=7)
 
 
-def price_scale_refusal(rows: pd.DataFrame, stored: pd.DataFrame, *, series: str) -> ImportRejected | None:
+def price_scale_refusal(
+    rows: pd.DataFrame, stored: pd.DataFrame, *, series: str, superseded: Iterable[int] = ()
+) -> ImportRejected | None:
     """The refusal for a file whose prices are not on the stored series' scale, or None. Compared on the
-    bars both hold (the median ratio of closes); where they share none, the file's first and last bars
-    against the stored bars just before and after them (within NEIGHBOUR_WINDOW: a week apart FX moves
-    by percents). `stored`: the series' bars around the file's range, with `ts` and `close`."""
+    bars both hold (the median ratio of closes, PRICE_SCALE_LIMIT); where they share none, the file's
+    first and last bars against the stored bars just before and after them (within NEIGHBOUR_WINDOW,
+    NEIGHBOUR_SCALE_LIMIT). `stored`: the series' bars around the file's range, with `ts` and `close`
+    (and `candle_import_id`: bars written by a `superseded` import - an earlier result of the same
+    recomputation, which this one replaces - are not compared)."""
+    if superseded and "candle_import_id" in stored:
+        stored = stored[~stored["candle_import_id"].isin(list(superseded))]
     if rows.empty or stored.empty:
         return None
     closes = stored.set_index("ts")["close"]
@@ -117,11 +128,8 @@ def price_scale_refusal(rows: pd.DataFrame, stored: pd.DataFrame, *, series: str
     both = np.isfinite(shared) & (shared > 0)
     first, last = rows["ts"].iloc[0], rows["ts"].iloc[-1]
     if both.any():
-        file_close, stored_close, where = (
-            rows["close"].to_numpy(float)[both],
-            shared[both],
-            f"the {both.sum():,} bars both hold",
-        )
+        file_close, stored_close, limit = rows["close"].to_numpy(float)[both], shared[both], PRICE_SCALE_LIMIT
+        where = f"the {both.sum():,} bars both hold"
     else:
         before = closes[(closes.index < first) & (closes.index >= first - NEIGHBOUR_WINDOW)].tail(1)
         after = closes[(closes.index > last) & (closes.index <= last + NEIGHBOUR_WINDOW)].head(1)
@@ -130,12 +138,13 @@ def price_scale_refusal(rows: pd.DataFrame, stored: pd.DataFrame, *, series: str
         if not pairs:
             return None
         file_close, stored_close = np.array(pairs, float).T
-        where = "the stored bars next to the file's first and last"
+        limit, where = NEIGHBOUR_SCALE_LIMIT, "the stored bars next to the file's first and last (a week at most away)"
     ratio = float(np.median(file_close / stored_close))
-    if 1 / PRICE_SCALE_LIMIT <= ratio <= PRICE_SCALE_LIMIT:
+    if 1 / limit <= ratio <= limit:
         return None
     return ImportRejected(
         f"the file's prices are {ratio:.3g}x the stored {series} bars' on {where} (median close "
         f"{np.median(file_close):.6g} against {np.median(stored_close):.6g}): is it another pair, or another quote? "
-        "Nothing was imported, whatever the conflict policy"
+        "Nothing was imported, whatever the conflict policy; if the stored bars are the wrong ones, staff can "
+        "delete them first (the Data page, or manage.py delete_candles)"
     )

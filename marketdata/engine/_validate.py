@@ -72,12 +72,12 @@ _GUESSES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 
 def check_spacing(rows: pd.DataFrame, timeframe: Timeframe) -> None:
     """ImportRejected when the file's bars stand closer together than one bar of the declared timeframe
-    (their median spacing): hourly bars declared daily would be stored as 24 'days' a day. (Wider
-    spacing is not refused: illiquid minute data has holes.)"""
+    (their median spacing, under three quarters of it): hourly bars declared daily would be stored as 24
+    'days' a day. (Wider spacing is not refused: illiquid minute data has holes.)"""
     if len(rows) < 3:
         return
     spacing = rows["ts"].diff().dropna().median()
-    if spacing >= timeframe.offset:
+    if spacing >= 0.75 * timeframe.offset:  # slack for bars stamped at their first tick, and DST shifts of weekly bars
         return
     minutes = spacing / pd.Timedelta(minutes=1)
     guess = next((f" (is it {code}?)" for code in _GUESSES if normalize_timeframe(code).minutes == minutes), "")

@@ -102,7 +102,8 @@ def candles_store(
             end=rows["ts"].iloc[-1] + around,
             with_import=True,
         )
-        if attempt == 1 and (refusal := engine.price_scale_refusal(rows, stored, series=f"{symbol} {timeframe}")):
+        refusal = engine.price_scale_refusal(rows, stored, series=f"{symbol} {timeframe}", superseded=superseded)
+        if refusal:  # on every attempt: another import may have written this range meanwhile
             raise refusal
         comparison = engine.compare_bars(rows, stored, superseded=superseded)
         conflicts = int(comparison.conflict.sum())

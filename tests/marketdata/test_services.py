@@ -87,6 +87,51 @@ def test_bars_closer_together_than_the_declared_timeframe_are_refused(fixture_pa
     assert half_hours["inserted"] == 399  # wider than declared: holes, not refused
 
 
+def _csv_of(tmp_path, name, stamps, closes):
+    path = tmp_path / name
+    frame = pd.DataFrame({"timestamp": [pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ") for t in stamps]})
+    frame = frame.assign(open=closes, high=[c * 1.001 for c in closes], low=[c * 0.999 for c in closes], close=closes)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_real_files_the_checks_must_not_refuse(tmp_path):
+    """Weekly bars across a DST change, 5-minute bars stamped at their first tick, and a market that
+    really moved a fifth between two files (EURCHF, 15 January 2015) are all imported."""
+    weekly = _csv_of(
+        tmp_path, "w.csv", ["2020-10-17 22:00", "2020-10-24 22:00", "2020-10-31 21:00", "2020-11-07 22:00"], [1.1] * 4
+    )
+    assert candles_import_file(source=weekly, request=ImportRequest(symbol="EURUSD", timeframe="1w"))["inserted"] == 4
+    jitter = pd.date_range("2020-01-06 10:00", periods=12, freq="5min") + pd.to_timedelta([7, 3, 11] * 4, unit="s")
+    five = _csv_of(tmp_path, "m5.csv", jitter, [1.1] * 12)
+    assert candles_import_file(source=five, request=ImportRequest(symbol="EURUSD", timeframe="5m"))["inserted"] == 12
+    before = _csv_of(tmp_path, "chf1.csv", pd.date_range("2015-01-15 06:00", periods=4, freq="h"), [1.2010] * 4)
+    after = _csv_of(tmp_path, "chf2.csv", pd.date_range("2015-01-15 10:00", periods=4, freq="h"), [0.97] * 4)
+    chf = ImportRequest(symbol="EURCHF", timeframe="1h")
+    candles_import_file(source=before, request=chf)
+    assert candles_import_file(source=after, request=chf)["inserted"] == 4  # 0.81x its neighbour: a real move
+
+
+def test_a_derived_series_is_rebuilt_after_its_source_is_mended(tmp_path):
+    """Resampling again replaces its earlier result whatever it held (a source imported at the wrong
+    scale, since deleted and imported right): the scale check does not compare it with what it replaces."""
+    from marketdata.services import candles_delete
+
+    hours = pd.date_range("2020-01-06 00:00", periods=48, freq="h")
+    wrong = candles_import_file(
+        source=_csv_of(tmp_path, "wrong.csv", hours, [80.0] * 48),
+        request=ImportRequest(symbol="EURUSD", timeframe="1h"),
+    )
+    assert wrong["inserted"] == 48  # a series' first import has nothing to compare with
+    candles_resample(symbol="EURUSD", source_timeframe="1h", target_timeframe="4h")
+    candles_delete(symbol="EURUSD", timeframe="1h", user=None)
+    candles_import_file(
+        source=_csv_of(tmp_path, "right.csv", hours, [1.1] * 48), request=ImportRequest(symbol="EURUSD", timeframe="1h")
+    )
+    candles_resample(symbol="EURUSD", source_timeframe="1h", target_timeframe="4h")
+    assert set(Candle.objects.filter(timeframe="4h").values_list("close", flat=True)) == {1.1}
+
+
 def test_failed_store_leaves_no_partial_rows(fixture_path, monkeypatch):
     """A crash midway through a staged write (here: the database refuses chunk 2) deletes chunk 1."""
     from marketdata.services import _store
