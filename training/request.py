@@ -103,8 +103,8 @@ class TrainingRequest:
     CHOICE_DEFAULTS: ClassVar[dict] = CHOICE_DEFAULTS
     CHOICE_LOWS: ClassVar[dict] = CHOICE_LOWS
     LIMITS: ClassVar[dict] = {
-        "horizon": (1, COLUMN_MAX),
-        "patch_len": (8, COLUMN_MAX),
+        "horizon": (1, 10_000),
+        "patch_len": (8, 10_000),
         "epochs": (1, 100_000),
         # a batch of 45,000 windows took 22 GB: beyond this no machine the platform targets holds one
         "batch_size": (2, 8_192),

@@ -143,11 +143,7 @@ def chronological_split(n_bars: int, patch_len: int, horizon: int, *, val: float
     input (gap >= horizon as asked, plus the input window itself)."""
     ends = np.arange(patch_len - 1, n_bars - horizon)
     if not _split_fits(n_bars, patch_len, horizon, val, test):
-        least = next(
-            n
-            for n in range(n_bars + 1, 10 * (patch_len + horizon) + 10_000)
-            if _split_fits(n, patch_len, horizon, val, test)
-        )
+        least = _least_bars(n_bars, patch_len, horizon, val, test)
         raise ValueError(
             f"{n_bars:,} bars are too few for a train / validation / test split of windows of {patch_len} bars and a "
             f"{horizon}-bar horizon (gaps of {horizon + patch_len} bars between the parts): at least {least:,} are needed"
@@ -159,6 +155,19 @@ def chronological_split(n_bars: int, patch_len: int, horizon: int, *, val: float
     val_part = ends[n - n_test - gap - n_val : n - n_test - gap]
     train_part = ends[: max(0, n - n_test - 2 * gap - n_val)]
     return Split(train_part, val_part, test_part)
+
+
+def _least_bars(n_bars: int, patch_len: int, horizon: int, val: float, test: float) -> int:
+    """The fewest bars above `n_bars` that `_split_fits`: scanned up from a bound no smaller count can
+    pass (50 windows, and a training part of 20 once the parts' shares and two gaps are taken), so in a
+    few dozen steps whatever the window sizes."""
+    gap = horizon + patch_len
+    shares = 1 - val - test
+    windows = max(50, int((18 + 2 * gap) / shares) - 1) if shares > 0 else 50
+    n = max(n_bars + 1, windows + horizon + patch_len - 1)
+    while not _split_fits(n, patch_len, horizon, val, test):
+        n += 1
+    return n
 
 
 def _split_fits(n_bars: int, patch_len: int, horizon: int, val: float, test: float) -> bool:
