@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ from django.db.models import Prefetch, QuerySet
 
 from forexgpt_site.parsing import parse_utc
 from registry.models import AliasHistory, ModelAlias, ModelVersion, VersionTag
-from registry.services import RegistryError, file_check, parse_tag, read_stats
+from registry.services import ChecksumMismatch, RegistryError, file_check, parse_tag, read_stats
 
 _REF_RE = re.compile(r"^(?P<name>[-a-zA-Z0-9_]+)(?::(?P<version>[^@:]+)|@(?P<alias>[-a-zA-Z0-9_]+))?$")
 
@@ -107,13 +108,19 @@ def version_checkpoint_path(version: ModelVersion) -> Path:
     record = version_file_record(version, "checkpoint")
     try:
         path = Path(record.file.path)
-    except NotImplementedError:  # a remote storage backend: copy once into the temp cache
-        target = Path(tempfile.gettempdir()) / "forexgpt-artifacts" / record.sha256 / "model.ckpt"
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with record.file.open("rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        path = target
+    except NotImplementedError:  # a remote storage backend: a checked copy in the temp cache
+        path = Path(tempfile.gettempdir()) / "forexgpt-artifacts" / record.sha256 / "model.ckpt"
+        if path.exists():
+            try:
+                file_check(record, doing="use", path=path)
+                return path
+            except ChecksumMismatch:  # a copy cut short or changed since: copied again below
+                path.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"model.ckpt.{os.getpid()}.partial")
+        with record.file.open("rb") as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        partial.replace(path)  # never a half-written copy under the name read
     file_check(record, doing="use", path=path)
     return path
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from forexgpt_site.parsing import row_ids
 from registry import selectors, services
 from registry.models import RegisteredModel
-from registry.services import RegistryError
+from registry.services import ChecksumMismatch, RegistryError
 
 
 def registry_list(request):
@@ -97,20 +97,25 @@ def _curate(request, version):
     return redirect("registry:version", pk=version.pk)
 
 
+def _json_file_or_none(request, version, kind: str):
+    """A version's JSON file for its page; None without it (an older version), and said on the page
+    when it no longer matches its checksum."""
+    try:
+        return json.loads(selectors.version_file_bytes(version, kind))
+    except ChecksumMismatch as exc:
+        messages.error(request, str(exc))
+    except (RegistryError, ValueError):
+        pass
+    return None
+
+
 def version_detail(request, pk: int):
     version = selectors.versions_queryset().filter(pk=pk).first()
     if version is None:
         raise Http404("no such version")
     if request.method == "POST":
         return _curate(request, version)
-    try:
-        history = json.loads(selectors.version_file_bytes(version, "history"))
-    except (RegistryError, ValueError):
-        history = None
-    try:
-        meta = json.loads(selectors.version_file_bytes(version, "meta"))
-    except (RegistryError, ValueError):
-        meta = None
+    history, meta = (_json_file_or_none(request, version, kind) for kind in ("history", "meta"))
     return render(
         request,
         "registry/detail.html",

@@ -55,12 +55,19 @@ def job_run_child(run: ChildJobRun, command: list[str], log: Path, *, poll_s: fl
         raise JobCancelled()
     if child.returncode == -signal.SIGKILL:  # nothing of ours sends it to a running child: the kernel's OOM killer
         raise RuntimeError(
-            f"the {command[0]} process was killed (SIGKILL), most often by the system when memory runs out: "
-            f"a smaller batch_size, or fewer members, needs less:\n{log.read_text()[-3000:]}"
+            f"the {command[0]} process was killed (SIGKILL), most often by the system when memory runs out"
+            f"{_LESS_MEMORY.get(command[0], '')}:\n{log.read_text()[-3000:]}"
         )
     if child.returncode != 0:
         raise RuntimeError(f"the {command[0]} process exited with code {child.returncode}:\n{log.read_text()[-3000:]}")
     return child.returncode
+
+
+# What needs less memory, by child command (said when one is killed).
+_LESS_MEMORY = {
+    "train_worker": ": a smaller batch_size, or fewer members, needs less",
+    "forecast_worker": ": fewer samples a forecast needs less",
+}
 
 
 def _stop_child(child: subprocess.Popen) -> None:

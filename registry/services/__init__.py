@@ -1,6 +1,6 @@
 """Registry writes. Import from here: `from registry.services import artifact_register`."""
 
-from ._common import OPERATOR, RegistryError, parse_tag, read_stats
+from ._common import OPERATOR, ChecksumMismatch, RegistryError, parse_tag, read_stats
 from .bundles import (
     FORMAT_VERSION,
     bundle_check,
@@ -22,6 +22,7 @@ from .versions import (
 )
 
 __all__ = [
+    "ChecksumMismatch",
     "FORMAT_VERSION",
     "OPERATOR",
     "RegistryError",

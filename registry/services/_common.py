@@ -18,6 +18,10 @@ class RegistryError(DomainError):
     """Bad input to the registry: the message says what is wrong; nothing was written."""
 
 
+class ChecksumMismatch(RegistryError):
+    """A version's stored file no longer matches the sha256 registered with it."""
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

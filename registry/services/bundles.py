@@ -21,7 +21,7 @@ from django.db import transaction
 
 from registry.models import FILE_KINDS, ModelVersion
 
-from ._common import RegistryError, content_digest, parse_tag, read_stats, require_staff
+from ._common import ChecksumMismatch, RegistryError, content_digest, parse_tag, read_stats, require_staff
 from .versions import _clean_metadata, version_store
 
 FORMAT_VERSION = 1
@@ -89,7 +89,7 @@ def file_check(record, *, doing: str, data: bytes | None = None, path: Path | No
                 digest.update(chunk)
         actual = digest.hexdigest()
     if actual != record.sha256:
-        raise RegistryError(
+        raise ChecksumMismatch(
             f"{record.version.ref} {record.kind} file no longer matches its checksum (it changed in storage after "
             f"it was registered); refusing to {doing} it - import the version's bundle again, or delete the version"
         )

@@ -63,3 +63,16 @@ def test_someone_elses_run_shows_no_buttons_and_refuses_them(client, user, djang
     assert client.post(f"/jobs/backtests/{run.pk}/resume/").status_code == 404  # a kind that does not resume
     assert client.post(f"/jobs/nothing/{run.pk}/cancel/").status_code == 404
     assert client.get(f"/jobs/backtests/{run.pk}/cancel/").status_code == 405
+
+
+def test_the_buttons_post_needs_a_login_and_the_forms_csrf_token(user):
+    from django.test import Client
+
+    run = _run(BacktestRun, user, "queued")
+    anonymous = Client().post(f"/jobs/backtests/{run.pk}/cancel/")
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    assert strict.post(f"/jobs/backtests/{run.pk}/cancel/").status_code == 403  # no token: a forged post
+    run.refresh_from_db()
+    assert run.status == "queued"

@@ -205,7 +205,9 @@ def test_prune_keeps_newest_and_protected_versions(register, staff_user, _media_
     assert artifacts_prune(keep=0) == ["eurusd-1h-h12:4", "eurusd-1h-h12:5"]
 
 
-def test_a_file_changed_in_storage_is_refused_wherever_it_would_be_used(register, api_client, _media_root):
+def test_a_file_changed_in_storage_is_refused_wherever_it_would_be_used(
+    register, api_client, logged_in_client, _media_root
+):
     """The checksum registered with each file is checked on every read, not only on export: a checkpoint
     changed on disk is neither forecast with nor served."""
     version = register()
@@ -227,3 +229,25 @@ def test_a_file_changed_in_storage_is_refused_wherever_it_would_be_used(register
     (_media_root / config.file.name).write_text("{}")
     with pytest.raises(RegistryError, match="eurusd-1h-h12:1 config file no longer matches its checksum"):
         version_file_bytes(version, "config")
+    history = version.files.get(kind="history")
+    (_media_root / history.file.name).write_text('{"epochs": []}')
+    page = logged_in_client.get(f"/registry/versions/{version.pk}/").content.decode()
+    assert "eurusd-1h-h12:1 history file no longer matches its checksum" in page  # said, not silently blank
+
+
+def test_a_remote_checkpoints_cached_copy_is_copied_again_when_it_does_not_match(register, monkeypatch, tmp_path):
+    """Remote storage (no local path): the checkpoint is copied into a temp cache; a copy cut short (a
+    worker killed mid-copy) is replaced by a fresh one, never refused for good."""
+    from django.db.models.fields.files import FieldFile
+
+    def no_local_path(self):
+        raise NotImplementedError("this backend doesn't support absolute paths")
+
+    version = register()
+    monkeypatch.setattr(FieldFile, "path", property(no_local_path))
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    first = version_checkpoint_path(version)
+    whole = first.read_bytes()
+    first.write_bytes(whole[: len(whole) // 2])  # cut short
+    again = version_checkpoint_path(version)
+    assert again == first and again.read_bytes() == whole and not list(tmp_path.rglob("*.partial"))
