@@ -177,8 +177,13 @@ def _compare_figure(versions, histories) -> dict | None:
 def compare(request):
     """Versions side by side (`?version=1&version=2`, up to COMPARE_MAX): metrics, training parameters,
     periods and overlaid loss curves - what MLflow's run comparison shows."""
-    ids = row_ids(request.GET.getlist("version"))
+    asked = request.GET.getlist("version")
+    ids = row_ids(asked)
     data = selectors.versions_compared(ids)
+    shown = {str(v.pk) for v in data["versions"]}
+    unknown = [value for value in asked[: selectors.COMPARE_MAX] if value not in shown]
+    if unknown:  # said, not passed over: the page would read as if they had never been asked for
+        messages.warning(request, f"no model version {', '.join(repr(v)[1:-1][:20] for v in unknown)}: left out")
     return render(
         request,
         "registry/compare.html",

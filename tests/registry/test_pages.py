@@ -133,6 +133,12 @@ def test_a_user_who_is_not_staff_sees_a_hint_and_cannot_curate(logged_in_client,
     assert not version.tags.exists() and not version.aliases.exists()
 
 
+def test_an_unknown_version_asked_for_comparison_is_said(logged_in_client, artifact_files, db):
+    a = _version(artifact_files, 0, metrics={"crps": 0.00145}, config={"epochs": 6}, history=[])
+    page = logged_in_client.get("/registry/compare/", {"version": [a.pk, 999, "abc"]}).content.decode()
+    assert "no model version 999, abc: left out" in page and a.ref in page
+
+
 def test_versions_compare_side_by_side_with_overlaid_losses(logged_in_client, artifact_files, db):
     a = _version(
         artifact_files,
