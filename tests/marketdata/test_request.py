@@ -66,6 +66,10 @@ def test_familiar_names_are_read_and_blanks_take_the_defaults():
             "use an IANA name such as Europe/Helsinki",
         ),  # too long for a file name: no OSError
         ({"format": "xlsx"}, "unknown format 'xlsx'; choose auto or one of histdata, mt4, mt5, dukascopy, csv"),
+        (
+            {"format": "dukascopy", "tz": "Europe/Zurich"},
+            "Dukascopy rows carry their own UTC offset (e.g. GMT+0100); a time zone (tz) does not apply",
+        ),  # said by the form, before the file is queued
         ({"drop": ["gaps"]}, "cannot drop gaps; droppable: weekend, day_spanning, flat_filler"),
         ({"drop": "weekend,long_gap"}, "cannot drop long_gap; droppable: weekend, day_spanning, flat_filler"),
         ({"drop": 3}, "drop must be a list of anomaly kinds (weekend, day_spanning, flat_filler), not '3'"),
