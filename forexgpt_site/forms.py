@@ -4,6 +4,8 @@ from datetime import UTC
 
 from django import forms
 
+from forexgpt_site.parsing import parse_utc_range
+
 
 class UtcDateTimeField(forms.DateTimeField):
     """A date-time picker read as UTC, ISO formats only: "01/01/2023" is refused, never guessed as US."""
@@ -22,14 +24,15 @@ class UtcDateTimeField(forms.DateTimeField):
 
 
 class UtcRangeForm(forms.Form):
-    """A form with a `start` and an `end` (UtcDateTimeField, declared by the subclass): start after end
-    is its error, as it is every request's."""
+    """A form with a `start` and an `end` (UtcDateTimeField, declared by the subclass), checked as every
+    request's range is (`parse_utc_range`: start after end is its error)."""
 
     def clean(self):
         cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
-            raise forms.ValidationError(f"start {start:%Y-%m-%d %H:%M} is after end {end:%Y-%m-%d %H:%M}")
+        try:
+            parse_utc_range(cleaned)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return cleaned
 
 
