@@ -18,6 +18,7 @@ from conformal.engine import calibrated_bounds, unseen_coverage
 from forecasts.models import ForecastRow, ForecastSet
 from forexgpt_site.errors import DomainError
 from forexgpt_site.jobs import JobStatus, request_of
+from forexgpt_site.parsing import range_words
 from marketdata.selectors import candles_frame
 from training.engine.periods import IN_SAMPLE_PARTS, in_sample_of, origin_parts, period_overlap
 
@@ -330,10 +331,8 @@ def forecast_set_for(*, artifact: str, symbol: str, timeframe: str, start=None, 
     symbol, timeframe = normalize_symbol(symbol), normalize_timeframe(timeframe).code
     fs = forecast_sets_covering(symbol=symbol, timeframe=timeframe, start=start, end=end, version=version).first()
     if fs is None:
-        span = f" from {start:%Y-%m-%d %H:%M}" if start else ""
-        span += f" to {end:%Y-%m-%d %H:%M}" if end else ""
         raise DomainError(
-            f"{version.ref} has no finished forecast set of {symbol} {timeframe}{span}: make one first "
+            f"{version.ref} has no finished forecast set of {symbol} {timeframe}{range_words(start, end)}: make one first "
             f"(Make forecasts on its page, POST /api/forecasts/ or manage.py forecast)"
         )
     return fs

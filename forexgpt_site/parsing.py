@@ -49,6 +49,12 @@ def parse_utc_range(given: Mapping) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
+def range_words(start: datetime | None, end: datetime | None) -> str:
+    """A range as a message says it: " from 2024-01-01 00:00 to 2024-01-31 23:59" (either side left out
+    when it is None, "" for neither), minutes in UTC."""
+    return (f" from {start:%Y-%m-%d %H:%M}" if start else "") + (f" to {end:%Y-%m-%d %H:%M}" if end else "")
+
+
 def request_values(request_class, data: Mapping, what: str, required: tuple = ()) -> dict:
     """The non-blank values of `data` for a request dataclass (blank - None or empty text - takes the
     default): a name that is not one of its fields, or a `required` one left blank, is a ValueError

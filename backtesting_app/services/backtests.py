@@ -22,6 +22,7 @@ from forecasts.selectors import (
 )
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import JobContext, job_enqueue, request_of
+from forexgpt_site.parsing import range_words
 from forexgpt_site.serialization import json_value
 from marketdata.engine import normalize_symbol, normalize_timeframe, pip_size
 from marketdata.selectors import candles_frame
@@ -142,7 +143,7 @@ def no_forecast_set_message(*, symbol: str, timeframe: str, start=None, end=None
     def listed(sets) -> str:
         return "; ".join(f"#{fs.pk} ({fs.artifact_ref}) {when(fs.first)} to {when(fs.last)}" for fs in sets[:5])
 
-    span = (f" from {when(start)}" if start else "") + (f" to {when(end)}" if end else "")
+    span = range_words(start, end)
     covering = forecast_sets_covering(symbol=symbol, timeframe=timeframe, start=start, end=end)
     if covering.exists():
         return f"no forecast set was picked; these cover {symbol} {timeframe}{span}: {listed(covering)}"

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from forexgpt_site.errors import DomainError, domain_errors
 from forexgpt_site.jobs import JobContext, job_enqueue, job_run_child
+from forexgpt_site.parsing import range_words
 from marketdata.selectors import candles_queryset
 from training.models import TrainingRun
 from training.request import TrainingRequest
@@ -40,12 +41,9 @@ def training_run_start(*, user, request: TrainingRequest, enqueue: bool = True) 
         symbol=request.symbol, timeframe=request.timeframe, start=request.start, end=request.end
     ).count()
     if not n:
-        span = (f" from {request.start:%Y-%m-%d %H:%M}" if request.start else "") + (
-            f" to {request.end:%Y-%m-%d %H:%M}" if request.end else ""
-        )
         raise DomainError(
-            f"no {request.symbol} {request.timeframe} bars are stored{span}: import them first (the Data page, "
-            "POST /api/candles/import/ or manage.py import_candles)"
+            f"no {request.symbol} {request.timeframe} bars are stored{range_words(request.start, request.end)}: "
+            "import them first (the Data page, POST /api/candles/import/ or manage.py import_candles)"
         )
     chronological_split(n, request.patch_len, request.horizon)  # raises when the bars are too few
     run = TrainingRun.of_request(request, owner=user if getattr(user, "is_authenticated", False) else None)
