@@ -141,20 +141,25 @@ def chronological_split(n_bars: int, patch_len: int, horizon: int, *, val: float
     """Window ends t in [patch_len - 1, n_bars - 1 - horizon], cut in time order. Between parts,
     `horizon + patch_len` bars are skipped, so a training target never reaches into a validation
     input (gap >= horizon as asked, plus the input window itself)."""
-    ends = np.arange(patch_len - 1, n_bars - horizon)
     if not _split_fits(n_bars, patch_len, horizon, val, test):
         least = _least_bars(n_bars, patch_len, horizon, val, test)
         raise ValueError(
             f"{n_bars:,} bars are too few for a train / validation / test split of windows of {patch_len} bars and a "
             f"{horizon}-bar horizon (gaps of {horizon + patch_len} bars between the parts): at least {least:,} are needed"
         )
+    ends = np.arange(patch_len - 1, n_bars - horizon)
+    n, n_train, n_val, n_test = _part_sizes(n_bars, patch_len, horizon, val, test)
     gap = horizon + patch_len
-    n = len(ends)
-    n_test, n_val = int(n * test), int(n * val)
     test_part = ends[n - n_test :]
     val_part = ends[n - n_test - gap - n_val : n - n_test - gap]
-    train_part = ends[: max(0, n - n_test - 2 * gap - n_val)]
-    return Split(train_part, val_part, test_part)
+    return Split(ends[:n_train], val_part, test_part)
+
+
+def _part_sizes(n_bars: int, patch_len: int, horizon: int, val: float, test: float) -> tuple[int, int, int, int]:
+    """(windows, train, val, test) window counts of `chronological_split` on `n_bars` bars."""
+    n = max(0, n_bars - horizon - patch_len + 1)
+    n_test, n_val = int(n * test), int(n * val)
+    return n, max(0, n - n_test - 2 * (horizon + patch_len) - n_val), n_val, n_test
 
 
 def _least_bars(n_bars: int, patch_len: int, horizon: int, val: float, test: float) -> int:
@@ -172,10 +177,8 @@ def _least_bars(n_bars: int, patch_len: int, horizon: int, val: float, test: flo
 
 def _split_fits(n_bars: int, patch_len: int, horizon: int, val: float, test: float) -> bool:
     """Whether `n_bars` bars give at least 50 windows and 20 / 5 / 5 in the train / val / test parts."""
-    n = max(0, n_bars - horizon - patch_len + 1)
-    n_test, n_val = int(n * test), int(n * val)
-    train = max(0, n - n_test - 2 * (horizon + patch_len) - n_val)
-    return n >= 50 and train >= 20 and n_val >= 5 and n_test >= 5
+    n, n_train, n_val, n_test = _part_sizes(n_bars, patch_len, horizon, val, test)
+    return n >= 50 and n_train >= 20 and n_val >= 5 and n_test >= 5
 
 
 def ewma_variance(close: np.ndarray, lam: float) -> np.ndarray:
