@@ -14,6 +14,7 @@ from marketdata.engine import (
     CONFLICT_POLICIES,
     DEFAULT_CONFLICT_POLICY,
     DROPPABLE,
+    DUKASCOPY_TZ_REFUSAL,
     FORMATS,
     normalize_symbol,
     normalize_timeframe,
@@ -72,9 +73,7 @@ class ImportRequest:
         if format not in cls.formats():
             raise DomainError(f"unknown format {format!r}; choose auto or one of {', '.join(FORMATS)}")
         if format == "dukascopy" and tz:  # known before the file is read: said now, not by the job
-            raise DomainError(
-                "Dukascopy rows carry their own UTC offset (e.g. GMT+0100); a time zone (tz) does not apply"
-            )
+            raise DomainError(DUKASCOPY_TZ_REFUSAL)
         drop = _drop_kinds(given.get("drop", cls.drop))
         on_conflict = given.get("on_conflict", cls.on_conflict)
         if on_conflict not in tuple(CONFLICT_POLICIES):

@@ -11,6 +11,7 @@ from ._conflicts import (
 )
 from ._errors import ImportConflict, ImportRejected, RowError
 from ._formats import (
+    DUKASCOPY_TZ_REFUSAL,
     FORMATS,
     ImportFormat,
     ParsedFile,
@@ -34,6 +35,7 @@ __all__ = [
     "CONFLICT_POLICIES",
     "DEFAULT_CONFLICT_POLICY",
     "DROPPABLE",
+    "DUKASCOPY_TZ_REFUSAL",
     "FORMATS",
     "ImportConflict",
     "ImportFormat",

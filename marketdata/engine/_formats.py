@@ -268,11 +268,13 @@ def _mt5(source, tz):
 _DUKAS_RE = re.compile(r"^(\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2})(?:\.\d+)?(?: GMT([+-]\d{4}))?$")
 
 
+# Said by the request when the format is named, by the reader when it is detected.
+DUKASCOPY_TZ_REFUSAL = "Dukascopy rows carry their own UTC offset (e.g. GMT+0100); a time zone (tz) does not apply"
+
+
 def _dukascopy(source, tz):
     if tz:
-        raise ImportRejected(
-            "Dukascopy rows carry their own UTC offset (e.g. GMT+0100); a time zone (tz) does not apply"
-        )
+        raise ImportRejected(DUKASCOPY_TZ_REFUSAL)
     raw = _read_table(source, sep=",", names=None, header=0)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     time_col = "local time" if "local time" in raw else "gmt time"
